@@ -1,0 +1,15 @@
+//! `sip-core` is a deterministic, sans-IO implementation of SIP (RFC 3261): it does no
+//! networking, reads no clock and draws no randomness it was not given.
+//!
+//! You feed it bytes (and, in the layers above the message layer, the current time); it
+//! hands back parsed messages, bytes to send and deadlines. The same code therefore runs
+//! under tokio, mio, a game loop or a simulator, identically on every run.
+//!
+//! This release contains the message layer, [`message`]: a zero-copy parser, typed header
+//! views, builders and a serializer, stream framing for TCP/TLS/WebSocket, message/sipfrag
+//! bodies and UAS request validation.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod message;

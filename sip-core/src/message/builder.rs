@@ -1,0 +1,303 @@
+//! Building requests (RFC 3261 §8.1.1) and responses from requests (RFC 3261 §8.2.6).
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::error::ParseError;
+use super::headers::Headers;
+use super::method::Method;
+use super::model::{Request, Response};
+use super::name::HeaderName;
+use super::status::{StatusCode, Version};
+use super::typed::name_addr::NameAddr;
+use super::typed::via::Via;
+use super::uri::Uri;
+
+/// Why [`RequestBuilder::build`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A header RFC 3261 §8.1.1 requires was not given.
+    #[error("missing mandatory header {0}")]
+    Missing(&'static str),
+    /// A given header value does not parse.
+    #[error("invalid {header}: {source}")]
+    Invalid {
+        /// The header.
+        header: &'static str,
+        /// Why it does not parse.
+        source: ParseError,
+    },
+}
+
+/// Builds a request with the headers RFC 3261 §8.1.1 requires: Via, Max-Forwards (70
+/// unless set), To, From, Call-ID, CSeq (with the request's method), and Content-Length.
+///
+/// Values are checked by parsing them, so a built request always parses back.
+///
+/// ```
+/// use sip_core::message::{Method, RequestBuilder, Uri};
+/// let invite = RequestBuilder::new(Method::Invite, Uri::parse("sip:bob@biloxi.example.com").unwrap())
+///     .via("SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+///     .from("Alice <sip:alice@atlanta.example.com>;tag=1928301774")
+///     .to("Bob <sip:bob@biloxi.example.com>")
+///     .call_id("a84b4c76e66710")
+///     .cseq(314159)
+///     .contact("<sip:alice@pc33.atlanta.example.com>")
+///     .body("v=0\r\n", "application/sdp")
+///     .build()
+///     .unwrap();
+/// let text = String::from_utf8(invite.to_bytes().to_vec()).unwrap();
+/// assert!(text.starts_with("INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: "));
+/// assert!(text.contains("\r\nCSeq: 314159 INVITE\r\n"));
+/// assert!(text.ends_with("Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    method: Method,
+    uri: Uri,
+    vias: Vec<ByteString>,
+    max_forwards: u8,
+    from: Option<ByteString>,
+    to: Option<ByteString>,
+    call_id: Option<ByteString>,
+    cseq: Option<u32>,
+    contact: Option<ByteString>,
+    extra: Vec<(ByteString, ByteString)>,
+    body: Bytes,
+    content_type: Option<ByteString>,
+}
+
+impl RequestBuilder {
+    /// A request with `method` to `uri`.
+    pub fn new(method: Method, uri: Uri) -> Self {
+        RequestBuilder {
+            method,
+            uri,
+            vias: Vec::new(),
+            max_forwards: 70,
+            from: None,
+            to: None,
+            call_id: None,
+            cseq: None,
+            contact: None,
+            extra: Vec::new(),
+            body: Bytes::new(),
+            content_type: None,
+        }
+    }
+
+    /// Adds a Via value (the first one added is the topmost).
+    pub fn via(mut self, via: impl Into<ByteString>) -> Self {
+        self.vias.push(via.into());
+        self
+    }
+
+    /// Sets Max-Forwards (default 70, RFC 3261 §8.1.1.6).
+    pub fn max_forwards(mut self, hops: u8) -> Self {
+        self.max_forwards = hops;
+        self
+    }
+
+    /// Sets From (must carry a tag for a new request, RFC 3261 §8.1.1.3).
+    pub fn from(mut self, from: impl Into<ByteString>) -> Self {
+        self.from = Some(from.into());
+        self
+    }
+
+    /// Sets To.
+    pub fn to(mut self, to: impl Into<ByteString>) -> Self {
+        self.to = Some(to.into());
+        self
+    }
+
+    /// Sets Call-ID.
+    pub fn call_id(mut self, call_id: impl Into<ByteString>) -> Self {
+        self.call_id = Some(call_id.into());
+        self
+    }
+
+    /// Sets the CSeq number; the method is the request's (RFC 3261 §8.1.1.5).
+    pub fn cseq(mut self, seq: u32) -> Self {
+        self.cseq = Some(seq);
+        self
+    }
+
+    /// Sets Contact (required in requests that can create a dialog, RFC 3261 §8.1.1.8).
+    pub fn contact(mut self, contact: impl Into<ByteString>) -> Self {
+        self.contact = Some(contact.into());
+        self
+    }
+
+    /// Adds any other header, after the mandatory ones, in the order given.
+    pub fn header(mut self, name: impl Into<ByteString>, value: impl Into<ByteString>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body and its Content-Type.
+    pub fn body(mut self, body: impl Into<Bytes>, content_type: impl Into<ByteString>) -> Self {
+        self.body = body.into();
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Checks every mandatory header and builds the request.
+    pub fn build(self) -> Result<Request, BuildError> {
+        let invalid = |header| move |source| BuildError::Invalid { header, source };
+        if self.vias.is_empty() {
+            return Err(BuildError::Missing("Via"));
+        }
+        for via in &self.vias {
+            Via::parse(via).map_err(invalid("Via"))?;
+        }
+        let from = self.from.ok_or(BuildError::Missing("From"))?;
+        NameAddr::parse(&from).map_err(invalid("From"))?;
+        let to = self.to.ok_or(BuildError::Missing("To"))?;
+        NameAddr::parse(&to).map_err(invalid("To"))?;
+        let call_id = self.call_id.ok_or(BuildError::Missing("Call-ID"))?;
+        let seq = self.cseq.ok_or(BuildError::Missing("CSeq"))?;
+        let mut headers = Headers::new();
+        for via in self.vias {
+            headers.push(HeaderName::Via, via);
+        }
+        headers.push(
+            HeaderName::MaxForwards,
+            ByteString::from(self.max_forwards.to_string()),
+        );
+        headers.push(HeaderName::To, to);
+        headers.push(HeaderName::From, from);
+        headers.push(HeaderName::CallId, call_id);
+        headers.push(
+            HeaderName::CSeq,
+            ByteString::from(format!("{seq} {}", self.method)),
+        );
+        if let Some(contact) = self.contact {
+            NameAddr::parse(&contact).map_err(invalid("Contact"))?;
+            headers.push(HeaderName::Contact, contact);
+        }
+        for (name, value) in self.extra {
+            headers.push_named(&name, value);
+        }
+        if let Some(content_type) = self.content_type {
+            headers.push(HeaderName::ContentType, content_type);
+        }
+        headers.push(
+            HeaderName::ContentLength,
+            ByteString::from(self.body.len().to_string()),
+        );
+        if let Some(Err(e)) = headers.call_id() {
+            return Err(BuildError::Invalid {
+                header: "Call-ID",
+                source: e,
+            });
+        }
+        Ok(Request {
+            method: self.method,
+            uri: self.uri,
+            version: Version::SIP_2_0,
+            headers,
+            body: self.body,
+        })
+    }
+}
+
+/// Builds a response to `request` as RFC 3261 §8.2.6 says: Via (every value, in order),
+/// From, Call-ID and CSeq copied; To copied, with `to_tag` added when To has no tag yet
+/// (§8.2.6.2); Timestamp copied into a 100 (§8.2.6.1); Content-Length 0. `reason` defaults
+/// to the code's canonical phrase.
+///
+/// ```
+/// use sip_core::message::{Message, StatusCode, response_to};
+/// let request = Message::parse(
+///     "BYE sip:bob@192.0.2.4 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnashds7\r\n\
+///      To: <sip:bob@example.com>;tag=a6c85cf\r\nFrom: <sip:alice@example.com>;tag=1928\r\n\
+///      Call-ID: a84b4c76e66710\r\nCSeq: 231 BYE\r\nContent-Length: 0\r\n\r\n".into(),
+/// ).unwrap();
+/// let ok = response_to(request.as_request().unwrap(), StatusCode::OK, None, Some("ignored"));
+/// assert_eq!(ok.start_line(), "SIP/2.0 200 OK");
+/// assert_eq!(ok.headers.to_addr().unwrap().unwrap().tag(), Some("a6c85cf"));
+/// ```
+pub fn response_to(
+    request: &Request,
+    status: StatusCode,
+    reason: Option<&str>,
+    to_tag: Option<&str>,
+) -> Response {
+    let source = &request.headers;
+    let mut headers = Headers::new();
+    for via in source.get_all(HeaderName::Via) {
+        headers.push(HeaderName::Via, source.share(via));
+    }
+    for name in [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        for value in source.get_all(name) {
+            let value = match (name, to_tag) {
+                (HeaderName::To, Some(tag)) => add_tag(source, value, tag),
+                _ => source.share(value),
+            };
+            headers.push(name, value);
+        }
+    }
+    if status.as_u16() == 100 {
+        for timestamp in source.get_all(HeaderName::Timestamp) {
+            headers.push(HeaderName::Timestamp, source.share(timestamp));
+        }
+    }
+    headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
+    Response {
+        version: Version::SIP_2_0,
+        status,
+        reason: ByteString::from(reason.unwrap_or(status.canonical_reason())),
+        headers,
+        body: Bytes::new(),
+    }
+}
+
+/// The To value with `;tag=` appended, unless it already has one or does not parse.
+fn add_tag(source: &Headers, value: &str, tag: &str) -> ByteString {
+    match NameAddr::parse_shared(source.share(value)) {
+        Ok(to) if to.tag().is_none() => ByteString::from(to.with_tag(tag).as_str()),
+        _ => source.share(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_mandatory_headers_are_reported() {
+        let b = RequestBuilder::new(Method::Options, Uri::parse("sip:a@b").unwrap());
+        assert_eq!(b.clone().build().unwrap_err(), BuildError::Missing("Via"));
+        let b = b.via("SIP/2.0/UDP h;branch=z9hG4bK1");
+        assert_eq!(b.clone().build().unwrap_err(), BuildError::Missing("From"));
+        assert!(matches!(
+            b.from("not a uri").build().unwrap_err(),
+            BuildError::Invalid { header: "From", .. }
+        ));
+    }
+
+    #[test]
+    fn response_gets_to_tag_once() {
+        let request = RequestBuilder::new(Method::Invite, Uri::parse("sip:b@h").unwrap())
+            .via("SIP/2.0/UDP a;branch=z9hG4bK1")
+            .via("SIP/2.0/UDP b;branch=z9hG4bK2")
+            .from("<sip:a@h>;tag=x")
+            .to("<sip:b@h>")
+            .call_id("c1")
+            .cseq(7)
+            .build()
+            .unwrap();
+        let ringing = response_to(&request, StatusCode::RINGING, None, Some("t1"));
+        assert_eq!(ringing.headers.to_addr().unwrap().unwrap().tag(), Some("t1"));
+        assert_eq!(ringing.headers.count(HeaderName::Via), 2);
+        assert_eq!(ringing.headers.cseq().unwrap().unwrap().seq, 7);
+        let trying = response_to(&request, StatusCode::TRYING, None, None);
+        assert_eq!(trying.headers.to_addr().unwrap().unwrap().tag(), None);
+    }
+}

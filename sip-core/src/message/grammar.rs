@@ -1,0 +1,294 @@
+//! Character classes and small lexical helpers from the RFC 3261 §25 grammar, shared by
+//! every parser in this module.
+
+use std::borrow::Cow;
+
+/// Bit flags per octet: which RFC 3261 character classes it belongs to.
+const TOKEN: u8 = 1;
+const WORD: u8 = 2;
+
+const fn build_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+        let token_mark = matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        );
+        // word adds ( ) < > : \ DQUOTE / [ ] ? { }
+        let word_extra = matches!(
+            b,
+            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+        );
+        let mut flags = 0;
+        if alnum || token_mark {
+            flags |= TOKEN | WORD;
+        }
+        if word_extra {
+            flags |= WORD;
+        }
+        table[c] = flags;
+        c += 1;
+    }
+    table
+}
+
+static CLASSES: [u8; 256] = build_classes();
+
+/// `token` character (RFC 3261 §25.1).
+#[inline]
+pub(crate) fn is_token_char(b: u8) -> bool {
+    CLASSES[b as usize] & TOKEN != 0
+}
+
+/// `word` character, as used by Call-ID (RFC 3261 §25.1).
+#[inline]
+pub(crate) fn is_word_char(b: u8) -> bool {
+    CLASSES[b as usize] & WORD != 0
+}
+
+/// True when `s` is a non-empty `token`.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+/// SP or HTAB.
+#[inline]
+pub(crate) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Linear white space after unfolding: SP, HTAB, and (defensively) CR/LF.
+#[inline]
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Trims linear white space from both ends.
+pub(crate) fn trim_lws(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+}
+
+/// Trims linear white space from the start.
+pub(crate) fn trim_lws_start(s: &str) -> &str {
+    s.trim_start_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+}
+
+/// Parses a decimal number of any length (leading zeros allowed, RFC 4475 §3.1.1.1),
+/// refusing overflow (RFC 4475 §3.1.2.4) instead of wrapping.
+pub(crate) fn parse_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.bytes().try_fold(0u32, |acc, d| {
+        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
+}
+
+/// Finds the first `needle` byte that is outside a quoted string and outside `<...>`.
+pub(crate) fn find_top_level(s: &str, needle: u8) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut in_angle = false;
+    let mut escaped = false;
+    for (i, b) in s.bytes().enumerate() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_quotes = true,
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            _ if b == needle && !in_angle => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits `s` on `sep` where it is outside quotes and angle brackets, trimming LWS around
+/// each piece. Empty input yields nothing; empty pieces between separators are yielded
+/// as empty strings so callers can reject them (RFC 4475 §3.1.2.1).
+pub(crate) fn split_top_level(s: &str, sep: u8) -> TopLevelSplit<'_> {
+    TopLevelSplit { rest: Some(s), sep }
+}
+
+/// Iterator returned by [`split_top_level`].
+pub(crate) struct TopLevelSplit<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for TopLevelSplit<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        if trim_lws(rest).is_empty() && !rest.contains(self.sep as char) {
+            self.rest = None;
+            return None;
+        }
+        match find_top_level(rest, self.sep) {
+            Some(i) => {
+                self.rest = Some(rest.get(i + 1..).unwrap_or(""));
+                Some(trim_lws(rest.get(..i).unwrap_or("")))
+            }
+            None => {
+                self.rest = None;
+                Some(trim_lws(rest))
+            }
+        }
+    }
+}
+
+/// Removes the quotes and quoted-pair escapes of a `quoted-string`; other text is returned
+/// as is (LWS-trimmed).
+pub(crate) fn unquote(s: &str) -> Cow<'_, str> {
+    let s = trim_lws(s);
+    let Some(inner) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return Cow::Borrowed(s);
+    };
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Length of the `quoted-string` at the start of `s` (which must begin with `"`), including
+/// both quotes, or `None` when it is unterminated (RFC 4475 §3.1.2.6).
+pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Decodes `%HH` escapes (RFC 3261 §25.1 `escaped`). Only one level: `%2541` is `%41`, not `A`
+/// (RFC 4475 §3.1.1.3). A `%` that does not start a valid escape is kept literally.
+pub fn percent_decode(s: &str) -> Cow<'_, [u8]> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s.as_bytes());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|h| (*h as char).to_digit(16));
+            let lo = bytes.get(i + 2).and_then(|h| (*h as char).to_digit(16));
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                // Two hex digits make a value below 256.
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Validates `%` escapes: every `%` must be followed by two hex digits.
+pub(crate) fn escapes_are_valid(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    memchr::memchr_iter(b'%', bytes).all(|i| {
+        matches!(
+            (bytes.get(i + 1), bytes.get(i + 2)),
+            (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit()
+        )
+    })
+}
+
+/// True when `s` needs quoting to be used as a display name (is not `*(token LWS)`).
+pub(crate) fn needs_quotes(s: &str) -> bool {
+    s.is_empty() || !s.bytes().all(|b| is_token_char(b) || b == b' ')
+}
+
+/// Writes `s` as a quoted-string, escaping `"` and `\`.
+pub(crate) fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_class_matches_rfc3261() {
+        for c in "abcXYZ019-.!%*_+`'~".bytes() {
+            assert!(is_token_char(c), "{}", c as char);
+        }
+        for c in " \t\"(),/:;<=>?@[\\]{}".bytes() {
+            assert!(!is_token_char(c), "{}", c as char);
+        }
+    }
+
+    #[test]
+    fn parse_u32_accepts_leading_zeros_and_refuses_overflow() {
+        assert_eq!(parse_u32("0068"), Some(68));
+        assert_eq!(parse_u32("4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32("4294967296"), None);
+        assert_eq!(parse_u32("36893488147419103232"), None);
+        assert_eq!(parse_u32("-1"), None);
+        assert_eq!(parse_u32(""), None);
+    }
+
+    #[test]
+    fn split_top_level_ignores_commas_in_quotes_and_brackets() {
+        let parts: Vec<_> = split_top_level(r#""a, \"b" <sip:x@y;p=1,2>;q=1 , <sip:z>"#, b',').collect();
+        assert_eq!(parts, vec![r#""a, \"b" <sip:x@y;p=1,2>;q=1"#, "<sip:z>"]);
+        let empties: Vec<_> = split_top_level("a,,b", b',').collect();
+        assert_eq!(empties, vec!["a", "", "b"]);
+        assert_eq!(split_top_level("  ", b',').count(), 0);
+    }
+
+    #[test]
+    fn unquote_removes_escapes() {
+        assert_eq!(unquote(r#""J Rosenberg \\\"""#), r#"J Rosenberg \""#);
+        assert_eq!(unquote("token"), "token");
+    }
+
+    #[test]
+    fn percent_decode_is_one_level_only() {
+        assert_eq!(&*percent_decode("value%2541"), b"value%41");
+        assert_eq!(&*percent_decode("null-%00-null"), b"null-\0-null");
+        assert_eq!(&*percent_decode("%Z%45"), b"%ZE");
+    }
+}

@@ -1,0 +1,402 @@
+//! The header section: an ordered multimap that keeps every header byte-exact.
+
+use std::fmt;
+
+use bytestring::ByteString;
+
+use super::grammar::split_top_level;
+use super::name::HeaderName;
+use super::span::Span;
+
+/// The headers of a message, in the order they were received or added.
+///
+/// Parsed headers point into the received message (no copy). Each keeps its name as spelled
+/// and its line as received, so an untouched header is serialized byte for byte (RFC 4475
+/// §3.1.1.1 keeps `UnknownHeaderWithUnusualValue: ;;,,;;,;` intact). Values are returned
+/// with folding unfolded (RFC 3261 §7.3.1) and surrounding white space trimmed.
+///
+/// Lookups accept a [`HeaderName`] or a `&str` (case-insensitive, compact forms included):
+///
+/// ```
+/// use sip_core::message::{HeaderName, Headers};
+/// let mut headers = Headers::new();
+/// headers.push(HeaderName::Via, "SIP/2.0/UDP a.example.com;branch=z9hG4bK1");
+/// headers.push_named("X-Trace", "42");
+/// headers.push(HeaderName::Supported, "100rel, timer");
+/// assert_eq!(headers.get("v"), Some("SIP/2.0/UDP a.example.com;branch=z9hG4bK1"));
+/// assert_eq!(headers.get("x-trace"), Some("42"));
+/// assert_eq!(headers.values(HeaderName::Supported).collect::<Vec<_>>(), ["100rel", "timer"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct Headers {
+    /// The text that `Slot::Span`s index into: the received message head.
+    source: ByteString,
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    name: HeaderName,
+    raw_name: Slot,
+    value: Slot,
+    /// The whole header line(s) as received, folding included, for byte-exact output.
+    /// `None` once built or modified.
+    raw_line: Option<Span>,
+}
+
+/// Text that is either a range of the source or a buffer of its own.
+#[derive(Clone)]
+enum Slot {
+    Span(Span),
+    Owned(ByteString),
+}
+
+impl Slot {
+    #[inline]
+    fn get<'a>(&'a self, source: &'a str) -> &'a str {
+        match self {
+            Slot::Span(span) => span.get(source),
+            Slot::Owned(text) => text,
+        }
+    }
+}
+
+/// Something a header can be looked up by: a [`HeaderName`] or a name as `&str`.
+pub trait HeaderKey {
+    /// The known name, or [`HeaderName::Other`] with the spelling to compare.
+    fn key(&self) -> (HeaderName, &str);
+}
+
+impl HeaderKey for HeaderName {
+    fn key(&self) -> (HeaderName, &str) {
+        (*self, self.as_str())
+    }
+}
+
+impl HeaderKey for &str {
+    fn key(&self) -> (HeaderName, &str) {
+        (HeaderName::parse(self), self)
+    }
+}
+
+impl HeaderKey for String {
+    fn key(&self) -> (HeaderName, &str) {
+        (HeaderName::parse(self), self)
+    }
+}
+
+/// One header, borrowed from [`Headers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRef<'a> {
+    /// The header's name.
+    pub name: HeaderName,
+    /// The name as spelled in the message (`v`, `MaX-fOrWaRdS`, `X-Custom`).
+    pub name_str: &'a str,
+    /// The value, unfolded and trimmed.
+    pub value: &'a str,
+    /// The line as received (name, colon, value, folding), when the header is untouched.
+    pub raw_line: Option<&'a str>,
+}
+
+impl Headers {
+    /// An empty header section.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// A header section over `source`, filled by the parser.
+    pub(crate) fn with_source(source: ByteString, capacity: usize) -> Self {
+        Headers {
+            source,
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Records a parsed header. `value` is `None` when it needed unfolding, in which case
+    /// `unfolded` holds the unfolded text.
+    pub(crate) fn push_parsed(
+        &mut self,
+        name: HeaderName,
+        raw_name: Span,
+        value: Span,
+        unfolded: Option<ByteString>,
+        raw_line: Span,
+    ) {
+        self.entries.push(Entry {
+            name,
+            raw_name: Slot::Span(raw_name),
+            value: unfolded.map_or(Slot::Span(value), Slot::Owned),
+            raw_line: Some(raw_line),
+        });
+    }
+
+    /// The number of header lines.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> impl Iterator<Item = HeaderRef<'_>> + '_ {
+        self.entries.iter().map(|e| self.entry_ref(e))
+    }
+
+    fn entry_ref<'a>(&'a self, e: &'a Entry) -> HeaderRef<'a> {
+        HeaderRef {
+            name: e.name,
+            name_str: e.raw_name.get(&self.source),
+            value: e.value.get(&self.source),
+            raw_line: e.raw_line.map(|s| s.get(&self.source)),
+        }
+    }
+
+    fn matches(&self, e: &Entry, name: HeaderName, spelled: &str) -> bool {
+        e.name == name
+            && (name != HeaderName::Other || e.raw_name.get(&self.source).eq_ignore_ascii_case(spelled))
+    }
+
+    /// The value of the first header called `name` (the whole line; not split on commas).
+    pub fn get(&self, name: impl HeaderKey) -> Option<&str> {
+        self.get_all(name).next()
+    }
+
+    /// The value of the first header called `name`, sharing the message buffer.
+    pub fn get_shared(&self, name: impl HeaderKey) -> Option<ByteString> {
+        self.get(name).map(|v| self.share(v))
+    }
+
+    /// Every header line called `name`, in order.
+    pub fn get_all(&self, name: impl HeaderKey) -> impl Iterator<Item = &str> + '_ {
+        let (name, spelled) = name.key();
+        let spelled: Box<str> = if name == HeaderName::Other {
+            spelled.into()
+        } else {
+            Box::default()
+        };
+        self.entries
+            .iter()
+            .filter(move |e| self.matches(e, name, &spelled))
+            .map(|e| e.value.get(&self.source))
+    }
+
+    /// Every value of `name`: header lines are split on top-level commas (outside quotes and
+    /// `<>`, RFC 3261 §7.3.1), so `Supported: a, b` and two `Supported` lines read the same.
+    /// Empty elements are skipped. Use [`Headers::get_all`] for headers that are not lists.
+    pub fn values(&self, name: impl HeaderKey) -> impl Iterator<Item = &str> + '_ {
+        self.get_all(name)
+            .flat_map(|line| split_top_level(line, b',').filter(|v| !v.is_empty()))
+    }
+
+    /// The number of header lines called `name`.
+    pub fn count(&self, name: impl HeaderKey) -> usize {
+        self.get_all(name).count()
+    }
+
+    /// True when at least one header called `name` is present.
+    pub fn contains(&self, name: impl HeaderKey) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Turns a value borrowed from these headers into a shared buffer without copying.
+    /// Text from elsewhere is copied.
+    pub fn share(&self, value: &str) -> ByteString {
+        let base = self.source.as_ptr() as usize;
+        let at = (value.as_ptr() as usize).wrapping_sub(base);
+        if at <= self.source.len() && at + value.len() <= self.source.len() {
+            self.source.slice_ref(value)
+        } else {
+            self.entries
+                .iter()
+                .find_map(|e| match &e.value {
+                    Slot::Owned(owned) if contains_slice(owned, value) => Some(owned.slice_ref(value)),
+                    _ => None,
+                })
+                .unwrap_or_else(|| ByteString::from(value))
+        }
+    }
+
+    /// Appends a header with a known name.
+    pub fn push(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        self.entries.push(Entry {
+            name,
+            raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
+            value: Slot::Owned(value.into()),
+            raw_line: None,
+        });
+    }
+
+    /// Appends a header by name; known names (in any case, compact or not) become their
+    /// [`HeaderName`], others keep the given spelling.
+    pub fn push_named(&mut self, name: &str, value: impl Into<ByteString>) {
+        self.entries.push(Entry {
+            name: HeaderName::parse(name),
+            raw_name: Slot::Owned(ByteString::from(name)),
+            value: Slot::Owned(value.into()),
+            raw_line: None,
+        });
+    }
+
+    /// Inserts a header before all others (as a proxy or UAC does with Via, RFC 3261 §8.1.1.7).
+    pub fn push_front(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        self.entries.insert(
+            0,
+            Entry {
+                name,
+                raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
+                value: Slot::Owned(value.into()),
+                raw_line: None,
+            },
+        );
+    }
+
+    /// Removes every header called `name`; returns how many were removed.
+    pub fn remove(&mut self, name: impl HeaderKey) -> usize {
+        let (name, spelled) = name.key();
+        let before = self.entries.len();
+        let source = &self.source;
+        self.entries.retain(|e| {
+            !(e.name == name
+                && (name != HeaderName::Other || e.raw_name.get(source).eq_ignore_ascii_case(spelled)))
+        });
+        before - self.entries.len()
+    }
+
+    /// Removes the first header called `name`, returning its value.
+    pub fn remove_first(&mut self, name: impl HeaderKey) -> Option<ByteString> {
+        let (name, spelled) = name.key();
+        let index = self.entries.iter().position(|e| self.matches(e, name, spelled))?;
+        let entry = self.entries.remove(index);
+        Some(match entry.value {
+            Slot::Span(span) => self.source.slice_ref(span.get(&self.source)),
+            Slot::Owned(text) => text,
+        })
+    }
+
+    /// Replaces every header called `name` with one header holding `value`, at the position
+    /// of the first one (or at the end).
+    pub fn set(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        let position = self
+            .entries
+            .iter()
+            .position(|e| e.name == name && name != HeaderName::Other);
+        let value = value.into();
+        match position {
+            Some(index) => {
+                self.remove(name);
+                self.entries.insert(
+                    index.min(self.entries.len()),
+                    Entry {
+                        name,
+                        raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
+                        value: Slot::Owned(value),
+                        raw_line: None,
+                    },
+                );
+            }
+            None => self.push(name, value),
+        }
+    }
+
+    /// Writes every header line, followed by CRLF. Untouched headers are written as received.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        for e in &self.entries {
+            match e.raw_line {
+                Some(line) => out.extend_from_slice(line.get(&self.source).as_bytes()),
+                None => {
+                    out.extend_from_slice(e.raw_name.get(&self.source).as_bytes());
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(e.value.get(&self.source).as_bytes());
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// An upper bound of the bytes [`Headers::write_to`] writes.
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| match e.raw_line {
+                Some(line) => line.get(&self.source).len() + 2,
+                None => e.raw_name.get(&self.source).len() + e.value.get(&self.source).len() + 4,
+            })
+            .sum()
+    }
+}
+
+fn contains_slice(outer: &str, inner: &str) -> bool {
+    let at = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
+    at <= outer.len() && at + inner.len() <= outer.len()
+}
+
+/// Headers are equal when they hold the same names and values in the same order; how a
+/// header was spelled or folded does not matter.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self.iter().zip(other.iter()).all(|(a, b)| {
+                a.name == b.name
+                    && a.value == b.value
+                    && (a.name != HeaderName::Other || a.name_str.eq_ignore_ascii_case(b.name_str))
+            })
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|h| (h.name_str, h.value)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_replaces_all_and_keeps_position() {
+        let mut h = Headers::new();
+        h.push(HeaderName::From, "a");
+        h.push(HeaderName::Contact, "<sip:1@x>");
+        h.push(HeaderName::To, "b");
+        h.push(HeaderName::Contact, "<sip:2@x>");
+        h.set(HeaderName::Contact, "<sip:3@x>");
+        let names: Vec<_> = h.iter().map(|x| x.value).collect();
+        assert_eq!(names, ["a", "<sip:3@x>", "b"]);
+    }
+
+    #[test]
+    fn other_names_match_case_insensitively_but_not_each_other() {
+        let mut h = Headers::new();
+        h.push_named("X-One", "1");
+        h.push_named("X-Two", "2");
+        assert_eq!(h.get("x-one"), Some("1"));
+        assert_eq!(h.get("X-TWO"), Some("2"));
+        assert_eq!(h.remove("x-one"), 1);
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn push_front_puts_via_first() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Via, "SIP/2.0/UDP b");
+        h.push_front(HeaderName::Via, "SIP/2.0/UDP a");
+        assert_eq!(h.get(HeaderName::Via), Some("SIP/2.0/UDP a"));
+    }
+
+    #[test]
+    fn share_returns_text_equal_to_the_value() {
+        let mut h = Headers::new();
+        h.push(HeaderName::CallId, "abc@host");
+        let v = h.get(HeaderName::CallId).unwrap();
+        assert_eq!(&*h.share(v), "abc@host");
+        assert_eq!(&*h.share("elsewhere"), "elsewhere");
+    }
+}

@@ -1,0 +1,287 @@
+//! Typed views of the headers a stack needs, parsed on demand from [`Headers`].
+//!
+//! Each getter returns `None` when the header is absent and `Some(Err(_))` when it is
+//! malformed — or, for headers that must appear once, when it appears more than once
+//! (RFC 4475 §3.3.8). Parsed values share the message buffer.
+
+use crate::message::error::{ParseError, ParseErrorKind};
+use crate::message::grammar::{is_token, is_word_char, parse_u32, split_top_level};
+use crate::message::headers::Headers;
+use crate::message::name::HeaderName;
+
+use super::name_addr::NameAddr;
+use super::values::{AuthValue, CSeq, MediaType, RAck, ValueParams};
+use super::via::Via;
+
+impl Headers {
+    /// The value of a header that must appear at most once.
+    fn single(&self, name: HeaderName) -> Option<Result<&str, ParseError>> {
+        let mut all = self.get_all(name);
+        let first = all.next()?;
+        Some(match all.next() {
+            None => Ok(first),
+            Some(_) => Err(ParseError::new(ParseErrorKind::DuplicateHeader).in_header(name.as_str())),
+        })
+    }
+
+    fn single_with<T>(
+        &self,
+        name: HeaderName,
+        parse: impl FnOnce(&Self, &str) -> Result<T, ParseError>,
+    ) -> Option<Result<T, ParseError>> {
+        self.single(name)
+            .map(|v| v.and_then(|v| parse(self, v).map_err(|e| e.in_header(name.as_str()))))
+    }
+
+    /// Every value of a list header, each parsed; an empty element is an error
+    /// (RFC 4475 §3.1.2.1).
+    fn list_with<'a, T: 'a>(
+        &'a self,
+        name: HeaderName,
+        parse: fn(&Self, &str) -> Result<T, ParseError>,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + 'a {
+        self.get_all(name).flat_map(move |line| {
+            split_top_level(line, b',').map(move |v| {
+                if v.is_empty() {
+                    Err(ParseError::new(ParseErrorKind::HeaderValue).in_header(name.as_str()))
+                } else {
+                    parse(self, v).map_err(|e| e.in_header(name.as_str()))
+                }
+            })
+        })
+    }
+
+    /// Every Via value, topmost first.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via, ParseError>> + '_ {
+        self.list_with(HeaderName::Via, |h, v| Via::parse_shared(h.share(v)))
+    }
+
+    /// The topmost Via.
+    pub fn top_via(&self) -> Option<Result<Via, ParseError>> {
+        self.vias().next()
+    }
+
+    /// From (RFC 3261 §20.20).
+    pub fn from_addr(&self) -> Option<Result<NameAddr, ParseError>> {
+        self.single_with(HeaderName::From, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// To (RFC 3261 §20.39).
+    pub fn to_addr(&self) -> Option<Result<NameAddr, ParseError>> {
+        self.single_with(HeaderName::To, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// Call-ID (RFC 3261 §20.8): `word ["@" word]`.
+    pub fn call_id(&self) -> Option<Result<&str, ParseError>> {
+        self.single(HeaderName::CallId).map(|v| {
+            v.and_then(|id| {
+                let valid = match id.split_once('@') {
+                    Some((a, b)) => is_word(a) && is_word(b),
+                    None => is_word(id),
+                };
+                if valid {
+                    Ok(id)
+                } else {
+                    Err(ParseError::new(ParseErrorKind::HeaderValue).in_header("Call-ID"))
+                }
+            })
+        })
+    }
+
+    /// CSeq (RFC 3261 §20.16).
+    pub fn cseq(&self) -> Option<Result<CSeq, ParseError>> {
+        self.single_with(HeaderName::CSeq, |_, v| CSeq::parse(v))
+    }
+
+    /// Max-Forwards (RFC 3261 §20.22), 0..=255.
+    pub fn max_forwards(&self) -> Option<Result<u8, ParseError>> {
+        self.single_with(HeaderName::MaxForwards, |_, v| {
+            parse_u32(v)
+                .and_then(|n| u8::try_from(n).ok())
+                .ok_or_else(|| ParseError::new(ParseErrorKind::HeaderValue))
+        })
+    }
+
+    /// Content-Length (RFC 3261 §20.14). Several equal values count as one.
+    pub fn content_length(&self) -> Option<Result<u32, ParseError>> {
+        let mut lengths = self.get_all(HeaderName::ContentLength).map(parse_u32);
+        let first = lengths.next()?;
+        let all_equal = lengths.all(|l| l == first);
+        Some(match first {
+            Some(length) if all_equal => Ok(length),
+            Some(_) => {
+                Err(ParseError::new(ParseErrorKind::ConflictingContentLength).in_header("Content-Length"))
+            }
+            None => Err(ParseError::new(ParseErrorKind::ContentLength).in_header("Content-Length")),
+        })
+    }
+
+    /// Content-Type (RFC 3261 §20.15).
+    pub fn content_type(&self) -> Option<Result<MediaType, ParseError>> {
+        self.single_with(HeaderName::ContentType, |h, v| {
+            MediaType::parse_shared(h.share(v))
+        })
+    }
+
+    /// Every Accept media range (RFC 3261 §20.1).
+    pub fn accept(&self) -> impl Iterator<Item = Result<MediaType, ParseError>> + '_ {
+        self.list_with(HeaderName::Accept, |h, v| MediaType::parse_shared(h.share(v)))
+    }
+
+    /// True when a Contact is `*` (RFC 3261 §10.2.2, REGISTER only).
+    pub fn contact_is_wildcard(&self) -> bool {
+        self.values(HeaderName::Contact).any(|v| v == "*")
+    }
+
+    /// Every Contact address.
+    pub fn contacts(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
+        self.list_with(HeaderName::Contact, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// Every Route, in order (RFC 3261 §20.34).
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
+        self.list_with(HeaderName::Route, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// Every Record-Route, in order (RFC 3261 §20.30).
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
+        self.list_with(HeaderName::RecordRoute, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// Expires (RFC 3261 §20.19), in seconds.
+    pub fn expires(&self) -> Option<Result<u32, ParseError>> {
+        self.single_with(HeaderName::Expires, |_, v| parse_number(v))
+    }
+
+    /// Min-Expires (RFC 3261 §20.23).
+    pub fn min_expires(&self) -> Option<Result<u32, ParseError>> {
+        self.single_with(HeaderName::MinExpires, |_, v| parse_number(v))
+    }
+
+    /// The option tags of a list header such as Require, Supported, Proxy-Require or
+    /// Unsupported; an element that is not a token is an error.
+    pub fn option_tags(&self, name: HeaderName) -> impl Iterator<Item = Result<&str, ParseError>> + '_ {
+        self.values(name).map(move |tag| {
+            if is_token(tag) {
+                Ok(tag)
+            } else {
+                Err(ParseError::new(ParseErrorKind::HeaderValue).in_header(name.as_str()))
+            }
+        })
+    }
+
+    /// True when Supported or Require lists `tag` (e.g. `100rel`), case-insensitively.
+    pub fn supports(&self, tag: &str) -> bool {
+        [HeaderName::Supported, HeaderName::Require]
+            .into_iter()
+            .any(|name| self.values(name).any(|t| t.eq_ignore_ascii_case(tag)))
+    }
+
+    /// Event (RFC 6665 §8.2.1).
+    pub fn event(&self) -> Option<Result<ValueParams, ParseError>> {
+        self.single_with(HeaderName::Event, |h, v| ValueParams::parse_shared(h.share(v)))
+    }
+
+    /// Subscription-State (RFC 6665 §8.2.3).
+    pub fn subscription_state(&self) -> Option<Result<ValueParams, ParseError>> {
+        self.single_with(HeaderName::SubscriptionState, |h, v| {
+            ValueParams::parse_shared(h.share(v))
+        })
+    }
+
+    /// Session-Expires (RFC 4028 §4).
+    pub fn session_expires(&self) -> Option<Result<ValueParams, ParseError>> {
+        self.single_with(HeaderName::SessionExpires, |h, v| {
+            ValueParams::parse_shared(h.share(v))
+        })
+    }
+
+    /// Min-SE (RFC 4028 §5).
+    pub fn min_se(&self) -> Option<Result<ValueParams, ParseError>> {
+        self.single_with(HeaderName::MinSe, |h, v| ValueParams::parse_shared(h.share(v)))
+    }
+
+    /// Replaces (RFC 3891 §6.1): the value is the Call-ID, with to-tag, from-tag and
+    /// early-only parameters.
+    pub fn replaces(&self) -> Option<Result<ValueParams, ParseError>> {
+        self.single_with(HeaderName::Replaces, |h, v| ValueParams::parse_shared(h.share(v)))
+    }
+
+    /// Refer-To (RFC 3515 §2.1).
+    pub fn refer_to(&self) -> Option<Result<NameAddr, ParseError>> {
+        self.single_with(HeaderName::ReferTo, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// Referred-By (RFC 3892).
+    pub fn referred_by(&self) -> Option<Result<NameAddr, ParseError>> {
+        self.single_with(HeaderName::ReferredBy, |h, v| NameAddr::parse_shared(h.share(v)))
+    }
+
+    /// RSeq (RFC 3262 §7.1).
+    pub fn rseq(&self) -> Option<Result<u32, ParseError>> {
+        self.single_with(HeaderName::RSeq, |_, v| parse_number(v))
+    }
+
+    /// RAck (RFC 3262 §7.2).
+    pub fn rack(&self) -> Option<Result<RAck, ParseError>> {
+        self.single_with(HeaderName::RAck, |_, v| RAck::parse(v))
+    }
+
+    /// Retry-After (RFC 3261 §20.33): the delay in seconds.
+    pub fn retry_after(&self) -> Option<Result<u32, ParseError>> {
+        self.single_with(HeaderName::RetryAfter, |_, v| {
+            let seconds = v.split(['(', ';', ' ', '\t']).next().unwrap_or("");
+            parse_number(seconds)
+        })
+    }
+
+    /// Every value of an authentication header: Authorization, Proxy-Authorization,
+    /// WWW-Authenticate or Proxy-Authenticate. Each header line holds one value.
+    pub fn auth_values(&self, name: HeaderName) -> impl Iterator<Item = Result<AuthValue, ParseError>> + '_ {
+        self.get_all(name)
+            .map(move |v| AuthValue::parse_shared(self.share(v)).map_err(|e| e.in_header(name.as_str())))
+    }
+}
+
+fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| is_word_char(b) && b != b'@')
+}
+
+fn parse_number(s: &str) -> Result<u32, ParseError> {
+    parse_u32(s).ok_or_else(|| ParseError::new(ParseErrorKind::HeaderValue))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::message::{HeaderName, Headers};
+
+    #[test]
+    fn duplicate_single_headers_are_errors() {
+        let mut h = Headers::new();
+        h.push(HeaderName::CallId, "a@b");
+        h.push(HeaderName::CallId, "c@d");
+        assert_eq!(
+            h.call_id().unwrap().unwrap_err().kind(),
+            crate::message::ParseErrorKind::DuplicateHeader
+        );
+    }
+
+    #[test]
+    fn via_list_with_empty_elements_is_an_error() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Via, "SIP/2.0/UDP 192.0.2.15;;,;,,");
+        assert!(h.vias().any(|v| v.is_err()));
+    }
+
+    #[test]
+    fn vias_split_across_lines_and_commas() {
+        let mut h = Headers::new();
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b;branch=z9hG4bK2",
+        );
+        h.push(HeaderName::Via, "SIP/2.0/UDP c");
+        let hosts: Vec<String> = h.vias().map(|v| v.unwrap().host_str().to_owned()).collect();
+        assert_eq!(hosts, ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,273 @@
+//! `name-addr` / `addr-spec` values (RFC 3261 §20.10, §25.1): From, To, Contact, Route,
+//! Record-Route, Reply-To, Refer-To, Referred-By.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytestring::ByteString;
+
+use crate::message::error::{ParseError, ParseErrorKind};
+use crate::message::grammar::{
+    is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
+};
+use crate::message::params::Params;
+use crate::message::span::Span;
+use crate::message::uri::Uri;
+
+/// An address with optional display name and header parameters:
+/// `"Alice" <sip:alice@example.com>;tag=1928` or `sip:alice@example.com;tag=1928`.
+///
+/// In the `addr-spec` form (no `<>`) everything after the first `;` is a header parameter,
+/// not a URI parameter (RFC 3261 §20.10, RFC 4475 §3.3.12), and the URI may carry neither
+/// `?` headers nor commas (RFC 4475 §3.1.2.13).
+///
+/// ```
+/// use sip_core::message::{NameAddr, Uri};
+/// let a = NameAddr::parse(r#""Alice \"A\"" <sip:alice@example.com;transport=tcp>;tag=1928"#).unwrap();
+/// assert_eq!(a.display_name().as_deref(), Some(r#"Alice "A""#));
+/// assert_eq!(a.uri().params().get("transport"), Some(Some("tcp")));
+/// assert_eq!(a.tag(), Some("1928"));
+///
+/// let built = NameAddr::new(Some("Bob"), Uri::parse("sip:bob@example.com").unwrap()).with_tag("x1");
+/// assert_eq!(built.to_string(), "Bob <sip:bob@example.com>;tag=x1");
+/// ```
+#[derive(Clone)]
+pub struct NameAddr {
+    text: ByteString,
+    display: Option<Span>,
+    uri: Uri,
+    params: Span,
+    bracketed: bool,
+}
+
+impl NameAddr {
+    /// Parses one value (no top-level commas), copying it.
+    pub fn parse(s: &str) -> Result<NameAddr, ParseError> {
+        NameAddr::parse_shared(ByteString::from(s))
+    }
+
+    /// Parses one value held in a shared buffer.
+    pub fn parse_shared(text: ByteString) -> Result<NameAddr, ParseError> {
+        let err = || ParseError::new(ParseErrorKind::HeaderValue);
+        let s: &str = trim_lws(&text);
+        let (display, rest) = if s.starts_with('"') {
+            // RFC 4475 §3.1.2.6: an unterminated quoted string is an error.
+            let len = quoted_string_len(s).ok_or_else(err)?;
+            let (quoted, rest) = s.split_at(len);
+            let rest = trim_lws(rest);
+            if !rest.starts_with('<') {
+                return Err(err());
+            }
+            (Some(quoted), rest)
+        } else if let Some(lt) = s.find('<') {
+            let display = trim_lws(s.get(..lt).unwrap_or(""));
+            // An unquoted display name is *(token LWS) (RFC 4475 §3.1.2.15). No LWS before
+            // '<' is tolerated (RFC 4475 §3.1.1.6).
+            if !display
+                .bytes()
+                .all(|b| is_token_char(b) || b == b' ' || b == b'\t')
+            {
+                return Err(err());
+            }
+            (Some(display).filter(|d| !d.is_empty()), s.get(lt..).unwrap_or(""))
+        } else {
+            (None, s)
+        };
+        let (uri_text, params, bracketed) = if let Some(inner) = rest.strip_prefix('<') {
+            let gt = inner.find('>').ok_or_else(err)?;
+            (
+                inner.get(..gt).unwrap_or(""),
+                inner.get(gt + 1..).unwrap_or(""),
+                true,
+            )
+        } else {
+            let end = rest.find(';').unwrap_or(rest.len());
+            let uri_text = trim_lws(rest.get(..end).unwrap_or(""));
+            if uri_text.contains(['?', ',']) {
+                return Err(err());
+            }
+            (uri_text, rest.get(end..).unwrap_or(""), false)
+        };
+        let params = trim_lws(params);
+        if !params.is_empty() && !params.starts_with(';') || !Params::new(params).is_well_formed() {
+            return Err(err());
+        }
+        let uri = Uri::parse_shared(text.slice_ref(uri_text)).map_err(|_| err())?;
+        Ok(NameAddr {
+            display: display.map(|d| Span::of(&text, d)),
+            uri,
+            params: Span::of(&text, params),
+            bracketed,
+            text,
+        })
+    }
+
+    /// A name-addr from parts, written in `<>` form.
+    pub fn new(display_name: Option<&str>, uri: Uri) -> NameAddr {
+        let mut text = String::with_capacity(uri.as_str().len() + 32);
+        if let Some(name) = display_name {
+            if needs_quotes(name) {
+                push_quoted(&mut text, name);
+            } else {
+                text.push_str(name);
+            }
+            text.push(' ');
+        }
+        text.push('<');
+        text.push_str(uri.as_str());
+        text.push('>');
+        // Built from a valid URI and a quoted or token display name: this always parses.
+        NameAddr::parse(&text).unwrap_or(NameAddr {
+            text: ByteString::from(uri.as_str()),
+            display: None,
+            params: Span::default(),
+            bracketed: false,
+            uri,
+        })
+    }
+
+    /// The same address with `;tag=tag` added (replacing any tag).
+    pub fn with_tag(&self, tag: &str) -> NameAddr {
+        self.with_param("tag", Some(tag))
+    }
+
+    /// The same address with a header parameter set (replacing one of the same name).
+    pub fn with_param(&self, name: &str, value: Option<&str>) -> NameAddr {
+        let mut text = String::with_capacity(self.text.len() + name.len() + 16);
+        // Parameters go outside the URI, so the result is always in the <> form.
+        if let Some(display) = self.display {
+            text.push_str(display.get(&self.text));
+            text.push(' ');
+        }
+        text.push('<');
+        text.push_str(self.uri.as_str());
+        text.push('>');
+        for (n, v) in self
+            .params()
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
+        {
+            text.push(';');
+            text.push_str(n);
+            if let Some(v) = v {
+                text.push('=');
+                text.push_str(v);
+            }
+        }
+        text.push(';');
+        text.push_str(name);
+        if let Some(v) = value {
+            text.push('=');
+            text.push_str(v);
+        }
+        NameAddr::parse(&text).unwrap_or_else(|_| self.clone())
+    }
+
+    /// The value as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The value as a shared buffer.
+    pub fn as_byte_string(&self) -> &ByteString {
+        &self.text
+    }
+
+    /// The display name, unquoted.
+    pub fn display_name(&self) -> Option<Cow<'_, str>> {
+        self.display.map(|d| unquote(d.get(&self.text)))
+    }
+
+    /// The URI.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The header parameters (after the URI).
+    pub fn params(&self) -> Params<'_> {
+        Params::new(self.params.get(&self.text))
+    }
+
+    /// The `tag` parameter (RFC 3261 §19.3).
+    pub fn tag(&self) -> Option<&str> {
+        self.params().get("tag").flatten()
+    }
+
+    /// True when the URI was written in `<>`.
+    pub fn is_bracketed(&self) -> bool {
+        self.bracketed
+    }
+}
+
+impl PartialEq for NameAddr {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for NameAddr {}
+
+impl fmt::Debug for NameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NameAddr({:?})", &*self.text)
+    }
+}
+
+impl fmt::Display for NameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_spec_params_belong_to_the_header() {
+        // RFC 4475 §3.3.12 (cparam01) and §3.3.13 (cparam02)
+        let outside = NameAddr::parse("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
+        assert!(outside.params().contains("unknownparam"));
+        assert!(outside.uri().params().is_empty());
+        let inside = NameAddr::parse("<sip:+19725552222@gw1.example.net;unknownparam>").unwrap();
+        assert!(inside.uri().params().contains("unknownparam"));
+        assert!(inside.params().is_empty());
+    }
+
+    #[test]
+    fn display_name_without_space_before_bracket() {
+        // RFC 4475 §3.1.1.6 (lwsdisp)
+        let a = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(a.display_name().as_deref(), Some("caller"));
+        assert_eq!(a.tag(), Some("323"));
+    }
+
+    #[test]
+    fn invalid_forms_are_rejected() {
+        for bad in [
+            r#""Mr. J. User <sip:j.user@example.com>"#,             // quotbal
+            r#""Watson, Thomas" < sip:t.watson@example.org >"#,     // badaspec
+            "Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43",   // baddn
+            "sip:user@example.com?Route=%3Csip:sip.example.com%3E", // regbadct
+            r#""Joe" <sip:joe@example.org>;;;;"#,                   // badinv01
+            "<sip:joe@example.org",
+            "",
+        ] {
+            assert!(NameAddr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn escaped_headers_are_kept_inside_brackets() {
+        // RFC 4475 §3.3.14 (regescrt)
+        let a = NameAddr::parse("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>").unwrap();
+        assert_eq!(a.uri().headers(), Some("Route=%3Csip:sip.example.com%3E"));
+    }
+
+    #[test]
+    fn with_tag_replaces_and_brackets() {
+        let a = NameAddr::parse("sip:a@b;tag=1;x").unwrap().with_tag("2");
+        assert_eq!(a.as_str(), "<sip:a@b>;x;tag=2");
+        assert_eq!(a.tag(), Some("2"));
+    }
+}

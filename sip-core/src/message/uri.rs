@@ -1,0 +1,476 @@
+//! URIs: `sip:`/`sips:` (RFC 3261 §19.1, §25.1), `tel:` (RFC 3966) and any other absolute
+//! URI, which is kept opaque (RFC 3261 §19.1 allows any scheme in most places).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use bytestring::ByteString;
+
+use super::error::{ParseError, ParseErrorKind};
+use super::grammar::{escapes_are_valid, percent_decode};
+use super::params::Params;
+use super::span::Span;
+
+/// A parsed URI. It shares the buffer it was parsed from, so taking one out of a message is
+/// a reference-count increment, not a copy.
+///
+/// Equality (`==`) is textual. The components are kept as written, escapes included;
+/// [`Uri::user_decoded`] decodes `%HH` once.
+///
+/// ```
+/// use sip_core::message::{Host, Scheme, Uri};
+/// let uri = Uri::parse("sip:alice@[2001:db8::10]:5070;transport=tcp?subject=hi").unwrap();
+/// assert_eq!(uri.scheme(), Scheme::Sip);
+/// assert_eq!(uri.user(), Some("alice"));
+/// assert_eq!(uri.host(), Some(Host::Ipv6("2001:db8::10".parse().unwrap())));
+/// assert_eq!(uri.port(), Some(5070));
+/// assert_eq!(uri.params().get("transport"), Some(Some("tcp")));
+/// assert_eq!(uri.headers(), Some("subject=hi"));
+///
+/// let tel = Uri::parse("tel:+1-201-555-0123").unwrap();
+/// assert_eq!(tel.scheme(), Scheme::Tel);
+/// assert_eq!(tel.user(), Some("+1-201-555-0123"));
+/// ```
+#[derive(Clone)]
+pub struct Uri {
+    text: ByteString,
+    scheme: Scheme,
+    scheme_end: u32,
+    parts: Option<SipParts>,
+}
+
+/// URI schemes the stack knows; every other scheme is [`Scheme::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:` (RFC 3966)
+    Tel,
+    /// Any other absolute URI; the text is kept opaque.
+    Other,
+}
+
+/// The host of a SIP URI or Via.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    /// A host name, as written.
+    Domain(&'a str),
+    /// An IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 reference (written in brackets).
+    Ipv6(Ipv6Addr),
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// How a host was written, resolved once at parse time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum HostKind {
+    Domain,
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+impl HostKind {
+    pub(crate) fn with_text(self, text: &str) -> Host<'_> {
+        match self {
+            HostKind::Domain => Host::Domain(text),
+            HostKind::Ipv4(a) => Host::Ipv4(a),
+            HostKind::Ipv6(a) => Host::Ipv6(a),
+        }
+    }
+}
+
+/// Components of a `sip:`/`sips:` URI (and the number and parameters of a `tel:` URI), as
+/// spans of the URI text.
+#[derive(Debug, Clone, Copy)]
+struct SipParts {
+    user: Option<Span>,
+    password: Option<Span>,
+    host: Span,
+    host_kind: HostKind,
+    port: Option<u16>,
+    params: Span,
+    headers: Option<Span>,
+}
+
+impl Uri {
+    /// Parses a URI from text, copying it.
+    pub fn parse(s: &str) -> Result<Uri, ParseError> {
+        Uri::parse_shared(ByteString::from(s))
+    }
+
+    /// Parses a URI that is already in a shared buffer, without copying.
+    pub fn parse_shared(text: ByteString) -> Result<Uri, ParseError> {
+        let err = || ParseError::new(ParseErrorKind::Uri);
+        let colon = text.find(':').ok_or_else(err)?;
+        let scheme_text = text.get(..colon).unwrap_or("");
+        let first_is_alpha = scheme_text
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic());
+        let scheme_ok = first_is_alpha
+            && scheme_text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(err());
+        }
+        // No control characters, white space, angle brackets or quotes anywhere in a URI
+        // (RFC 4475 §3.1.2.7, §3.1.2.8, §3.1.2.14).
+        let rest = text.get(colon + 1..).unwrap_or("");
+        if rest.is_empty()
+            || rest
+                .bytes()
+                .any(|b| b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"'))
+        {
+            return Err(err());
+        }
+        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme_text.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme_text.eq_ignore_ascii_case("tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let parts = match scheme {
+            Scheme::Sip | Scheme::Sips => Some(parse_sip_parts(&text, colon + 1).ok_or_else(err)?),
+            Scheme::Tel => Some(parse_tel_parts(&text, colon + 1).ok_or_else(err)?),
+            Scheme::Other => None,
+        };
+        Ok(Uri {
+            scheme,
+            scheme_end: colon as u32,
+            parts,
+            text,
+        })
+    }
+
+    /// The whole URI as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The URI text as a shared buffer.
+    pub fn as_byte_string(&self) -> &ByteString {
+        &self.text
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The scheme as written (e.g. `soap.beep`).
+    pub fn scheme_str(&self) -> &str {
+        self.text.get(..self.scheme_end as usize).unwrap_or("")
+    }
+
+    /// True for `sip:` and `sips:`.
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+
+    /// The user part as written (escapes kept); for `tel:` the telephone number.
+    pub fn user(&self) -> Option<&str> {
+        self.parts?.user.map(|s| s.get(&self.text))
+    }
+
+    /// The user part with `%HH` escapes decoded once. The result may hold any octet,
+    /// including NUL (RFC 4475 §3.1.1.4).
+    pub fn user_decoded(&self) -> Option<Cow<'_, [u8]>> {
+        self.user().map(percent_decode)
+    }
+
+    /// The password, if the user part has one.
+    pub fn password(&self) -> Option<&str> {
+        self.parts?.password.map(|s| s.get(&self.text))
+    }
+
+    /// The host of a SIP URI.
+    pub fn host(&self) -> Option<Host<'_>> {
+        let parts = self.parts.filter(|_| self.is_sip())?;
+        Some(parts.host_kind.with_text(parts.host.get(&self.text)))
+    }
+
+    /// The host as written (with brackets for IPv6), for SIP URIs.
+    pub fn host_str(&self) -> Option<&str> {
+        self.parts
+            .filter(|_| self.is_sip())
+            .map(|p| p.host.get(&self.text))
+    }
+
+    /// The port, when one is written.
+    pub fn port(&self) -> Option<u16> {
+        self.parts?.port
+    }
+
+    /// URI parameters (`;transport=tcp;lr`), for SIP and tel URIs.
+    pub fn params(&self) -> Params<'_> {
+        Params::new(self.parts.map_or("", |p| p.params.get(&self.text)))
+    }
+
+    /// The `?` headers part (without the `?`), as written.
+    pub fn headers(&self) -> Option<&str> {
+        self.parts?.headers.map(|s| s.get(&self.text))
+    }
+
+    /// The `transport` parameter, lower-cased comparison left to the caller.
+    pub fn transport_param(&self) -> Option<&str> {
+        self.params().get("transport").flatten()
+    }
+
+    /// True when the URI carries the `lr` parameter (loose routing, RFC 3261 §16.12).
+    pub fn is_loose_route(&self) -> bool {
+        self.params().contains("lr")
+    }
+}
+
+impl PartialEq for Uri {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Uri {}
+
+impl std::hash::Hash for Uri {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Uri({:?})", &*self.text)
+    }
+}
+
+impl std::str::FromStr for Uri {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uri::parse(s)
+    }
+}
+
+/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`.
+fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
+    let rest = text.get(start..)?;
+    // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
+    // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
+    let (user, password, hostport_at) = match rest.find('@') {
+        Some(at) => {
+            let userinfo = rest.get(..at)?;
+            let (user, password) = match userinfo.find(':') {
+                Some(c) => (userinfo.get(..c)?, Some(userinfo.get(c + 1..)?)),
+                None => (userinfo, None),
+            };
+            if user.is_empty() || !escapes_are_valid(userinfo) {
+                return None;
+            }
+            (
+                Some(Span::of(text, user)),
+                password.map(|p| Span::of(text, p)),
+                at + 1,
+            )
+        }
+        None => (None, None, 0),
+    };
+    let hostport = rest.get(hostport_at..)?;
+    let (host, host_kind, after_host) = parse_host_prefix(hostport)?;
+    let mut tail = hostport.get(after_host..)?;
+    let mut port = None;
+    if let Some(p) = tail.strip_prefix(':') {
+        let end = p.find([';', '?']).unwrap_or(p.len());
+        port = Some(parse_port(p.get(..end)?)?);
+        tail = p.get(end..)?;
+    }
+    let params_end = tail.find('?').unwrap_or(tail.len());
+    let params = tail.get(..params_end)?;
+    if !(params.is_empty() || params.starts_with(';')) || !escapes_are_valid(params) {
+        return None;
+    }
+    let headers = tail.get(params_end..)?.strip_prefix('?');
+    if headers.is_some_and(|h| !escapes_are_valid(h)) {
+        return None;
+    }
+    Some(SipParts {
+        user,
+        password,
+        host: Span::of(text, host),
+        host_kind,
+        port,
+        params: Span::of(text, params),
+        headers: headers.map(|h| Span::of(text, h)),
+    })
+}
+
+/// Parses `number[;params]` of a tel URI (RFC 3966), keeping the number in `user`.
+fn parse_tel_parts(text: &str, start: usize) -> Option<SipParts> {
+    let rest = text.get(start..)?;
+    let end = rest.find(';').unwrap_or(rest.len());
+    let number = rest.get(..end)?;
+    let valid_char =
+        |b: u8| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#');
+    if number.is_empty() || !number.bytes().all(valid_char) {
+        return None;
+    }
+    Some(SipParts {
+        user: Some(Span::of(text, number)),
+        password: None,
+        host: Span::default(),
+        host_kind: HostKind::Domain,
+        port: None,
+        params: Span::of(text, rest.get(end..)?),
+        headers: None,
+    })
+}
+
+/// Parses a `port` (1*DIGIT, at most 65535).
+pub(crate) fn parse_port(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses the host at the start of `s`: an IPv6 reference in brackets, an IPv4 address or a
+/// host name. Returns the host text (brackets included), its kind, and where it ends.
+pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
+    if s.starts_with('[') {
+        let close = s.find(']')?;
+        let inner = s.get(1..close)?;
+        let addr = parse_ipv6(inner)?;
+        return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
+    }
+    let end = s
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')))
+        .unwrap_or(s.len());
+    let host = s.get(..end)?;
+    if host.is_empty() {
+        return None;
+    }
+    let kind = if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        HostKind::Ipv4(host.parse().ok()?)
+    } else {
+        HostKind::Domain
+    };
+    Some((host, kind, end))
+}
+
+/// Parses an IPv6 address, tolerating the extra colon RFC 3261's ABNF allows before an
+/// embedded IPv4 address (`2001:db8:::192.0.2.1`, RFC 5118 §4.10).
+fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+    s.parse().ok().or_else(|| {
+        let fixed = s.replacen(":::", "::", 1);
+        (fixed.len() != s.len()).then(|| fixed.parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_part_may_hold_semicolons_and_escaped_at() {
+        // RFC 4475 §3.1.1.9 (semiuri)
+        let uri = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(uri.user(), Some("user;par=u%40example.net"));
+        assert_eq!(uri.host(), Some(Host::Domain("example.com")));
+        assert!(uri.params().is_empty());
+    }
+
+    #[test]
+    fn wide_range_of_characters_in_user_and_password() {
+        // RFC 4475 §3.1.1.2 (intmeth)
+        let uri = Uri::parse(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        )
+        .unwrap();
+        assert_eq!(
+            uri.user(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(uri.password(), Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        assert_eq!(uri.host_str(), Some("example.com"));
+    }
+
+    #[test]
+    fn escaped_nul_is_not_a_terminator() {
+        // RFC 4475 §3.1.1.4 (escnull)
+        let a = Uri::parse("sip:%00@host5.example.com").unwrap();
+        let b = Uri::parse("sip:%00%00@host5.example.com").unwrap();
+        assert_eq!(a.user_decoded().unwrap().as_ref(), b"\0");
+        assert_eq!(b.user_decoded().unwrap().as_ref(), b"\0\0");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ipv6_port_ambiguity_follows_rfc5118() {
+        let ambiguous = Uri::parse("sip:[2001:db8::10:5070]").unwrap();
+        assert_eq!(ambiguous.port(), None);
+        assert_eq!(
+            ambiguous.host(),
+            Some(Host::Ipv6("2001:db8::10:5070".parse().unwrap()))
+        );
+        let explicit = Uri::parse("sip:[2001:db8::10]:5070").unwrap();
+        assert_eq!(explicit.port(), Some(5070));
+        let three_colons = Uri::parse("sip:user@[2001:db8:::192.0.2.1]").unwrap();
+        assert_eq!(
+            three_colons.host(),
+            Some(Host::Ipv6("2001:db8::192.0.2.1".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn ipv6_without_brackets_is_rejected() {
+        // RFC 5118 §4.2
+        assert!(Uri::parse("sip:2001:db8::10").is_err());
+    }
+
+    #[test]
+    fn other_schemes_are_opaque() {
+        let uri = Uri::parse("soap.beep://192.0.2.103:3002").unwrap();
+        assert_eq!(uri.scheme(), Scheme::Other);
+        assert_eq!(uri.scheme_str(), "soap.beep");
+        assert_eq!(uri.host(), None);
+    }
+
+    #[test]
+    fn bad_uris_are_rejected() {
+        for bad in [
+            "sip:",
+            "sip:@host",
+            "sip:user@",
+            "sip:user@host:port",
+            "sip:user@host:70000",
+            "sip:user@exa mple.com",
+            "<sip:user@example.com>",
+            "sip:user@host;p=%G1",
+            "1sip:host",
+            "tel:",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

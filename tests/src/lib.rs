@@ -1,0 +1,1 @@
+//! End-to-end, conformance, property and comparison tests for the SIP stack (see `tests/`).
