@@ -278,6 +278,16 @@ fn parse_start_line(head: &ByteString, line: &str) -> Result<StartLine, ParseErr
     };
     let method =
         Method::parse_shared(head, method_text).ok_or_else(|| err(ParseErrorKind::Method, method_text))?;
+    // More than two SPs: white space inside the Request-URI (RFC 4475 §3.1.2.8) when what
+    // follows the last SP is a version, otherwise a malformed line (§3.1.2.10).
+    if let Some((inner, last)) = version_text.rsplit_once(' ') {
+        let kind = if Version::parse(last).is_some() && !inner.is_empty() {
+            ParseErrorKind::Uri
+        } else {
+            ParseErrorKind::StartLine
+        };
+        return Err(err(kind, version_text));
+    }
     let uri = Uri::parse_shared(head.slice_ref(uri_text)).map_err(|_| err(ParseErrorKind::Uri, uri_text))?;
     let version = Version::parse(version_text).ok_or_else(|| err(ParseErrorKind::Version, version_text))?;
     Ok(StartLine::Request { method, uri, version })
@@ -344,7 +354,8 @@ mod tests {
     fn start_line_errors() {
         let kind = |s: &str| parse(s).unwrap_err().kind();
         assert_eq!(kind("INVITE  sip:a@b SIP/2.0\r\n\r\n"), ParseErrorKind::Uri);
-        assert_eq!(kind("INVITE sip:a@b SIP/2.0 \r\n\r\n"), ParseErrorKind::Version);
+        assert_eq!(kind("INVITE sip:a@b SIP/2.0 \r\n\r\n"), ParseErrorKind::StartLine);
+        assert_eq!(kind("INVITE sip:a@b; lr SIP/2.0\r\n\r\n"), ParseErrorKind::Uri);
         assert_eq!(kind("INVITE sip:a@b\r\n\r\n"), ParseErrorKind::StartLine);
         assert_eq!(kind("SIP/2.0 4294967301 big\r\n\r\n"), ParseErrorKind::StatusCode);
         assert_eq!(kind("SIP/2.0 099 low\r\n\r\n"), ParseErrorKind::StatusCode);

@@ -8,12 +8,13 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::builder::response_to;
-use super::error::ParseError;
+use super::error::{ParseError, ParseErrorKind};
 use super::method::Method;
-use super::model::{Request, Response};
+use super::model::{Message, Request, Response};
 use super::name::HeaderName;
 use super::status::{StatusCode, Version};
 use super::typed::values::is_valid_sip_date;
@@ -361,3 +362,47 @@ pub fn validate_response(response: &Response) -> Result<(), DropReason> {
 }
 
 fn drop_value<T>(_: T) {}
+
+/// What an endpoint does with one received datagram: see [`check_datagram`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A request to process or a response to hand to its transaction.
+    Accept(Message),
+    /// A request to refuse with this status (statelessly, when it did not parse).
+    Reject(Rejection),
+    /// Bytes to discard: a bad response, or something that is no SIP message at all.
+    Drop(DropReason),
+}
+
+/// Parses one datagram and decides, as a UAS/UAC endpoint would, whether to accept it,
+/// reject it (a request: 400 naming the parse error, or the status [`validate_request`]
+/// gives) or drop it (a response that fails to parse or fails [`validate_response`]).
+///
+/// ```
+/// use sip_core::message::validate::{check_datagram, UasPolicy, Verdict};
+/// let verdict = check_datagram("SIP/7.0 200 OK\r\n\r\n".into(), &UasPolicy::default());
+/// assert!(matches!(verdict, Verdict::Drop(_)));
+/// let verdict = check_datagram("INVITE sip:a@b SIP/7.0\r\n\r\n".into(), &UasPolicy::default());
+/// assert!(matches!(verdict, Verdict::Reject(r) if r.status.as_u16() == 505));
+/// ```
+pub fn check_datagram(bytes: Bytes, policy: &UasPolicy) -> Verdict {
+    let looks_like_response = {
+        let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+        bytes
+            .get(start..start + 4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    };
+    match Message::parse(bytes) {
+        Ok(Message::Request(request)) => match validate_request(&request, policy) {
+            Ok(()) => Verdict::Accept(Message::Request(request)),
+            Err(rejection) => Verdict::Reject(rejection),
+        },
+        Ok(Message::Response(response)) => match validate_response(&response) {
+            Ok(()) => Verdict::Accept(Message::Response(response)),
+            Err(reason) => Verdict::Drop(reason),
+        },
+        Err(error) if looks_like_response => Verdict::Drop(DropReason(error.to_string())),
+        Err(error) if error.kind() == ParseErrorKind::Empty => Verdict::Drop(DropReason(error.to_string())),
+        Err(error) => Verdict::Reject(Rejection::bad_request(&error)),
+    }
+}

@@ -1,0 +1,91 @@
+//! `sipcheck FILE...` — parses each file as one UDP datagram and prints what an endpoint
+//! would do with it:
+//!
+//! ```text
+//! FILE: ok <start line>
+//! FILE: reject <status> <reason>     (the response a UAS would send)
+//! FILE: drop <reason>                (a response, or non-SIP bytes, to discard)
+//! ```
+//!
+//! `--repeat N` parses each file N more times and prints the mean ns per parse.
+//! Exits 0 when every file was read (whatever the verdicts), 1 when a file could not be read,
+//! 2 on a usage error.
+//!
+//! Run: `cargo run --release -p sip-core --example sipcheck -- ../shared/testdata/rfc4475/*.dat`
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_core::message::Message;
+use sip_core::message::validate::{UasPolicy, Verdict, check_datagram};
+
+fn main() -> ExitCode {
+    let mut repeat: u64 = 0;
+    let mut files = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--repeat" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => repeat = n,
+                None => return usage("--repeat needs a number"),
+            },
+            "-h" | "--help" => {
+                println!("usage: sipcheck [--repeat N] FILE...");
+                return ExitCode::SUCCESS;
+            }
+            _ => files.push(arg),
+        }
+    }
+    if files.is_empty() {
+        return usage("no files given");
+    }
+    let policy = UasPolicy::default();
+    let mut unreadable = false;
+    for file in &files {
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(e) => {
+                println!("{file}: error cannot read: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let verdict = match check_datagram(bytes.clone(), &policy) {
+            Verdict::Accept(message) => format!("ok {}", printable(&message.start_line())),
+            Verdict::Reject(rejection) => {
+                format!("reject {} {}", rejection.status, printable(&rejection.reason))
+            }
+            Verdict::Drop(reason) => format!("drop {}", printable(&reason.0)),
+        };
+        if repeat > 0 {
+            let started = Instant::now();
+            for _ in 0..repeat {
+                std::hint::black_box(Message::parse(std::hint::black_box(bytes.clone())).is_ok());
+            }
+            let ns = started.elapsed().as_nanos() / u128::from(repeat);
+            println!("{file}: {verdict} ({ns} ns/message)");
+        } else {
+            println!("{file}: {verdict}");
+        }
+    }
+    if unreadable {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Escapes control characters so one verdict stays on one line.
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(char::escape_debug)
+        .collect::<String>()
+        .replace("\\'", "'")
+        .replace("\\\"", "\"")
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("sipcheck: {problem}\nusage: sipcheck [--repeat N] FILE...");
+    ExitCode::from(2)
+}
