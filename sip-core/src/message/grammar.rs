@@ -7,6 +7,8 @@ use std::borrow::Cow;
 const TOKEN: u8 = 1;
 const WORD: u8 = 2;
 
+// A `u8` index into a 256-entry table cannot be out of bounds.
+#[allow(clippy::indexing_slicing)]
 const fn build_classes() -> [u8; 256] {
     let mut table = [0u8; 256];
     let mut c = 0usize;
@@ -40,12 +42,14 @@ static CLASSES: [u8; 256] = build_classes();
 
 /// `token` character (RFC 3261 §25.1).
 #[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
 pub(crate) fn is_token_char(b: u8) -> bool {
     CLASSES[b as usize] & TOKEN != 0
 }
 
 /// `word` character, as used by Call-ID (RFC 3261 §25.1).
 #[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
 pub(crate) fn is_word_char(b: u8) -> bool {
     CLASSES[b as usize] & WORD != 0
 }

@@ -112,22 +112,33 @@ impl Headers {
         }
     }
 
-    /// Records a parsed header. `value` is `None` when it needed unfolding, in which case
-    /// `unfolded` holds the unfolded text.
-    pub(crate) fn push_parsed(
-        &mut self,
-        name: HeaderName,
-        raw_name: Span,
-        value: Span,
-        unfolded: Option<ByteString>,
-        raw_line: Span,
-    ) {
+    /// Records a parsed header; its spans index the source given to
+    /// [`Headers::finish_parsed`].
+    pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Span, value: Span, raw_line: Span) {
         self.entries.push(Entry {
             name,
             raw_name: Slot::Span(raw_name),
-            value: unfolded.map_or(Slot::Span(value), Slot::Owned),
+            value: Slot::Span(value),
             raw_line: Some(raw_line),
         });
+    }
+
+    /// Sets the text parsed spans point into and, when some header was folded, replaces
+    /// those values by their unfolded text (line breaks removed, RFC 3261 §7.3.1).
+    pub(crate) fn finish_parsed(&mut self, source: ByteString, folded: bool) {
+        self.source = source;
+        if !folded {
+            return;
+        }
+        for entry in &mut self.entries {
+            if let Slot::Span(span) = entry.value {
+                let text = span.get(&self.source);
+                if text.contains('\n') {
+                    let unfolded: String = text.split(['\r', '\n']).collect();
+                    entry.value = Slot::Owned(ByteString::from(unfolded.trim_matches([' ', '\t'])));
+                }
+            }
+        }
     }
 
     /// The number of header lines.

@@ -147,81 +147,105 @@ impl HeaderName {
     /// Looks a name up, case-insensitively, accepting compact forms. Unknown names give
     /// [`HeaderName::Other`].
     pub fn parse(name: &str) -> HeaderName {
-        let bytes = name.as_bytes();
-        let mut lower = [0u8; 20];
-        match lower.get_mut(..bytes.len()) {
-            Some(buf) => {
-                buf.copy_from_slice(bytes);
-                buf.make_ascii_lowercase();
-                Self::from_lowercase(buf)
-            }
-            None => HeaderName::Other,
-        }
+        Self::from_bytes(name.as_bytes())
     }
 
-    fn from_lowercase(name: &[u8]) -> HeaderName {
-        match name {
-            b"accept" => HeaderName::Accept,
-            b"accept-contact" | b"a" => HeaderName::AcceptContact,
-            b"accept-encoding" => HeaderName::AcceptEncoding,
-            b"accept-language" => HeaderName::AcceptLanguage,
-            b"alert-info" => HeaderName::AlertInfo,
-            b"allow" => HeaderName::Allow,
-            b"allow-events" | b"u" => HeaderName::AllowEvents,
-            b"authentication-info" => HeaderName::AuthenticationInfo,
-            b"authorization" => HeaderName::Authorization,
-            b"call-id" | b"i" => HeaderName::CallId,
-            b"call-info" => HeaderName::CallInfo,
-            b"contact" | b"m" => HeaderName::Contact,
-            b"content-disposition" => HeaderName::ContentDisposition,
-            b"content-encoding" | b"e" => HeaderName::ContentEncoding,
-            b"content-language" => HeaderName::ContentLanguage,
-            b"content-length" | b"l" => HeaderName::ContentLength,
-            b"content-type" | b"c" => HeaderName::ContentType,
-            b"cseq" => HeaderName::CSeq,
-            b"date" => HeaderName::Date,
-            b"error-info" => HeaderName::ErrorInfo,
-            b"event" | b"o" => HeaderName::Event,
-            b"expires" => HeaderName::Expires,
-            b"from" | b"f" => HeaderName::From,
-            b"in-reply-to" => HeaderName::InReplyTo,
-            b"max-forwards" => HeaderName::MaxForwards,
-            b"mime-version" => HeaderName::MimeVersion,
-            b"min-expires" => HeaderName::MinExpires,
-            b"min-se" => HeaderName::MinSe,
-            b"organization" => HeaderName::Organization,
-            b"priority" => HeaderName::Priority,
-            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            b"proxy-authorization" => HeaderName::ProxyAuthorization,
-            b"proxy-require" => HeaderName::ProxyRequire,
-            b"rack" => HeaderName::RAck,
-            b"reason" => HeaderName::Reason,
-            b"record-route" => HeaderName::RecordRoute,
-            b"refer-sub" => HeaderName::ReferSub,
-            b"refer-to" | b"r" => HeaderName::ReferTo,
-            b"referred-by" | b"b" => HeaderName::ReferredBy,
-            b"reject-contact" | b"j" => HeaderName::RejectContact,
-            b"replaces" => HeaderName::Replaces,
-            b"reply-to" => HeaderName::ReplyTo,
-            b"request-disposition" | b"d" => HeaderName::RequestDisposition,
-            b"require" => HeaderName::Require,
-            b"retry-after" => HeaderName::RetryAfter,
-            b"route" => HeaderName::Route,
-            b"rseq" => HeaderName::RSeq,
-            b"server" => HeaderName::Server,
-            b"session-expires" | b"x" => HeaderName::SessionExpires,
-            b"subject" | b"s" => HeaderName::Subject,
-            b"subscription-state" => HeaderName::SubscriptionState,
-            b"supported" | b"k" => HeaderName::Supported,
-            b"timestamp" => HeaderName::Timestamp,
-            b"to" | b"t" => HeaderName::To,
-            b"unsupported" => HeaderName::Unsupported,
-            b"user-agent" => HeaderName::UserAgent,
-            b"via" | b"v" => HeaderName::Via,
-            b"warning" => HeaderName::Warning,
-            b"www-authenticate" => HeaderName::WwwAuthenticate,
-            _ => HeaderName::Other,
-        }
+    /// Looks a name up from raw bytes without copying: candidates are picked by length,
+    /// first and last letter, then compared case-insensitively.
+    pub(crate) fn from_bytes(name: &[u8]) -> HeaderName {
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return HeaderName::Other;
+        };
+        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20, last | 0x20) {
+            (1, b'a', b'a') => &[(b"a", HeaderName::AcceptContact)],
+            (1, b'b', b'b') => &[(b"b", HeaderName::ReferredBy)],
+            (1, b'c', b'c') => &[(b"c", HeaderName::ContentType)],
+            (1, b'd', b'd') => &[(b"d", HeaderName::RequestDisposition)],
+            (1, b'e', b'e') => &[(b"e", HeaderName::ContentEncoding)],
+            (1, b'f', b'f') => &[(b"f", HeaderName::From)],
+            (1, b'i', b'i') => &[(b"i", HeaderName::CallId)],
+            (1, b'j', b'j') => &[(b"j", HeaderName::RejectContact)],
+            (1, b'k', b'k') => &[(b"k", HeaderName::Supported)],
+            (1, b'l', b'l') => &[(b"l", HeaderName::ContentLength)],
+            (1, b'm', b'm') => &[(b"m", HeaderName::Contact)],
+            (1, b'o', b'o') => &[(b"o", HeaderName::Event)],
+            (1, b'r', b'r') => &[(b"r", HeaderName::ReferTo)],
+            (1, b's', b's') => &[(b"s", HeaderName::Subject)],
+            (1, b't', b't') => &[(b"t", HeaderName::To)],
+            (1, b'u', b'u') => &[(b"u", HeaderName::AllowEvents)],
+            (1, b'v', b'v') => &[(b"v", HeaderName::Via)],
+            (1, b'x', b'x') => &[(b"x", HeaderName::SessionExpires)],
+            (2, b't', b'o') => &[(b"to", HeaderName::To)],
+            (3, b'v', b'a') => &[(b"via", HeaderName::Via)],
+            (4, b'c', b'q') => &[(b"cseq", HeaderName::CSeq)],
+            (4, b'd', b'e') => &[(b"date", HeaderName::Date)],
+            (4, b'f', b'm') => &[(b"from", HeaderName::From)],
+            (4, b'r', b'k') => &[(b"rack", HeaderName::RAck)],
+            (4, b'r', b'q') => &[(b"rseq", HeaderName::RSeq)],
+            (5, b'a', b'w') => &[(b"allow", HeaderName::Allow)],
+            (5, b'e', b't') => &[(b"event", HeaderName::Event)],
+            (5, b'r', b'e') => &[(b"route", HeaderName::Route)],
+            (6, b'a', b't') => &[(b"accept", HeaderName::Accept)],
+            (6, b'm', b'e') => &[(b"min-se", HeaderName::MinSe)],
+            (6, b'r', b'n') => &[(b"reason", HeaderName::Reason)],
+            (6, b's', b'r') => &[(b"server", HeaderName::Server)],
+            (7, b'c', b'd') => &[(b"call-id", HeaderName::CallId)],
+            (7, b'c', b't') => &[(b"contact", HeaderName::Contact)],
+            (7, b'e', b's') => &[(b"expires", HeaderName::Expires)],
+            (7, b'r', b'e') => &[(b"require", HeaderName::Require)],
+            (7, b's', b't') => &[(b"subject", HeaderName::Subject)],
+            (7, b'w', b'g') => &[(b"warning", HeaderName::Warning)],
+            (8, b'p', b'y') => &[(b"priority", HeaderName::Priority)],
+            (8, b'r', b'o') => &[
+                (b"refer-to", HeaderName::ReferTo),
+                (b"reply-to", HeaderName::ReplyTo),
+            ],
+            (8, b'r', b's') => &[(b"replaces", HeaderName::Replaces)],
+            (9, b'c', b'o') => &[(b"call-info", HeaderName::CallInfo)],
+            (9, b'r', b'b') => &[(b"refer-sub", HeaderName::ReferSub)],
+            (9, b's', b'd') => &[(b"supported", HeaderName::Supported)],
+            (9, b't', b'p') => &[(b"timestamp", HeaderName::Timestamp)],
+            (10, b'a', b'o') => &[(b"alert-info", HeaderName::AlertInfo)],
+            (10, b'e', b'o') => &[(b"error-info", HeaderName::ErrorInfo)],
+            (10, b'u', b't') => &[(b"user-agent", HeaderName::UserAgent)],
+            (11, b'i', b'o') => &[(b"in-reply-to", HeaderName::InReplyTo)],
+            (11, b'm', b's') => &[(b"min-expires", HeaderName::MinExpires)],
+            (11, b'r', b'r') => &[(b"retry-after", HeaderName::RetryAfter)],
+            (11, b'r', b'y') => &[(b"referred-by", HeaderName::ReferredBy)],
+            (11, b'u', b'd') => &[(b"unsupported", HeaderName::Unsupported)],
+            (12, b'a', b's') => &[(b"allow-events", HeaderName::AllowEvents)],
+            (12, b'c', b'e') => &[(b"content-type", HeaderName::ContentType)],
+            (12, b'm', b'n') => &[(b"mime-version", HeaderName::MimeVersion)],
+            (12, b'm', b's') => &[(b"max-forwards", HeaderName::MaxForwards)],
+            (12, b'o', b'n') => &[(b"organization", HeaderName::Organization)],
+            (12, b'r', b'e') => &[(b"record-route", HeaderName::RecordRoute)],
+            (13, b'a', b'n') => &[(b"authorization", HeaderName::Authorization)],
+            (13, b'p', b'e') => &[(b"proxy-require", HeaderName::ProxyRequire)],
+            (14, b'a', b't') => &[(b"accept-contact", HeaderName::AcceptContact)],
+            (14, b'c', b'h') => &[(b"content-length", HeaderName::ContentLength)],
+            (14, b'r', b't') => &[(b"reject-contact", HeaderName::RejectContact)],
+            (15, b'a', b'e') => &[(b"accept-language", HeaderName::AcceptLanguage)],
+            (15, b'a', b'g') => &[(b"accept-encoding", HeaderName::AcceptEncoding)],
+            (15, b's', b's') => &[(b"session-expires", HeaderName::SessionExpires)],
+            (16, b'c', b'e') => &[(b"content-language", HeaderName::ContentLanguage)],
+            (16, b'c', b'g') => &[(b"content-encoding", HeaderName::ContentEncoding)],
+            (16, b'w', b'e') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
+            (18, b'p', b'e') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            (18, b's', b'e') => &[(b"subscription-state", HeaderName::SubscriptionState)],
+            (19, b'a', b'o') => &[(b"authentication-info", HeaderName::AuthenticationInfo)],
+            (19, b'c', b'n') => &[(b"content-disposition", HeaderName::ContentDisposition)],
+            (19, b'p', b'n') => &[(b"proxy-authorization", HeaderName::ProxyAuthorization)],
+            (19, b'r', b'n') => &[(b"request-disposition", HeaderName::RequestDisposition)],
+            _ => return HeaderName::Other,
+        };
+        candidates
+            .iter()
+            .find(|(spelling, _)| {
+                // Spellings are lower-case letters, digits and '-'; ORing 0x20 lower-cases
+                // an ASCII letter and maps no other token character onto one of those.
+                spelling.len() == name.len() && spelling.iter().zip(name).all(|(&s, &n)| s == n | 0x20)
+            })
+            .map_or(HeaderName::Other, |&(_, header)| header)
     }
 
     /// The canonical spelling (`None` for [`HeaderName::Other`]).

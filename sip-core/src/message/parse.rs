@@ -9,7 +9,7 @@ use bytestring::ByteString;
 use memchr::memchr;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{is_token, is_wsp, parse_u32};
+use super::grammar::{is_lws, is_token_char, is_wsp};
 use super::headers::Headers;
 use super::method::Method;
 use super::model::{Message, Request, Response};
@@ -47,6 +47,10 @@ pub(crate) enum Framing {
 }
 
 /// Parses one message from `bytes`.
+///
+/// One pass over the head finds every line with `memchr`, splits each header into name and
+/// value spans and reads Content-Length; then the head is checked to be UTF-8 once, and
+/// the start line is interpreted.
 pub(crate) fn parse_message(
     bytes: Bytes,
     framing: Framing,
@@ -60,19 +64,36 @@ pub(crate) fn parse_message(
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .ok_or_else(|| ParseError::new(ParseErrorKind::Empty))?;
-    let (head_end, body_start) = find_head_end(&bytes, start);
-    let head = ByteString::try_from(bytes.slice(start..head_end)).map_err(|_| {
-        let valid = bytes
-            .get(start..head_end)
+    let data = bytes.get(start..).unwrap_or_default();
+    let mut headers = Headers::with_source(ByteString::new(), 24);
+    let scan = scan_head(data, start, limits, &mut headers).map_err(|header_error| {
+        // Report a broken start line before anything a header says (RFC 4475 test.dat).
+        let first_line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+        match ByteString::try_from(Bytes::copy_from_slice(
+            first_line.strip_suffix(b"\r").unwrap_or(first_line),
+        )) {
+            Ok(line) => match parse_start_line(&line, &line) {
+                Err(start_line_error) => start_line_error.or_at(start),
+                Ok(_) => header_error,
+            },
+            Err(_) => header_error,
+        }
+    })?;
+    let head = ByteString::try_from(bytes.slice(start..start + scan.head_len)).map_err(|_| {
+        let valid = data
+            .get(..scan.head_len)
             .map_or(0, |h| match std::str::from_utf8(h) {
                 Ok(_) => 0,
                 Err(e) => e.valid_up_to(),
             });
         ParseError::at(ParseErrorKind::Utf8, start + valid)
     })?;
-    let parsed = parse_head(&head, start, limits)?;
+    let first_line = head.get(..scan.first_line_end).unwrap_or("");
+    let start_line = parse_start_line(&head, first_line).map_err(|e| e.or_at(start))?;
+    headers.finish_parsed(head.clone(), scan.folded);
+    let body_start = start + scan.body_start;
     let available = bytes.len().saturating_sub(body_start);
-    let body = match (parsed.content_length, framing) {
+    let body = match (scan.content_length, framing) {
         (Some(length), _) => {
             let length = length as usize;
             if length > available || (framing == Framing::Stream && length != available) {
@@ -83,24 +104,26 @@ pub(crate) fn parse_message(
         // RFC 3261 §18.3: without Content-Length, a datagram's body is the rest of it.
         (None, _) => bytes.slice(body_start.min(bytes.len())..),
     };
-    Ok(parsed.into_message(head, body))
-}
-
-/// Finds where the head ends: returns (end of the head text, start of the body). The head
-/// text keeps the last header's line break. Bare LF line ends are tolerated. A datagram
-/// without the empty line is taken as all head (RFC 4475's archive has such files).
-fn find_head_end(bytes: &[u8], start: usize) -> (usize, usize) {
-    let mut line_start = start;
-    while let Some(rel) = bytes.get(line_start..).and_then(|rest| memchr(b'\n', rest)) {
-        let newline = line_start + rel;
-        let line_len = newline - line_start;
-        let is_empty = line_len == 0 || (line_len == 1 && bytes.get(line_start) == Some(&b'\r'));
-        if is_empty && line_start > start {
-            return (line_start, newline + 1);
-        }
-        line_start = newline + 1;
-    }
-    (bytes.len(), bytes.len())
+    Ok(match start_line {
+        StartLine::Request { method, uri, version } => Message::Request(Request {
+            method,
+            uri,
+            version,
+            headers,
+            body,
+        }),
+        StartLine::Response {
+            version,
+            status,
+            reason,
+        } => Message::Response(Response {
+            version,
+            status,
+            reason: head.slice_ref(reason.get(&head)),
+            headers,
+            body,
+        }),
+    })
 }
 
 /// Where the end of the head is in a stream buffer, if it has arrived: the index just past
@@ -121,13 +144,6 @@ pub(crate) fn find_stream_head_end(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// A parsed head, before the body is attached.
-struct ParsedHead {
-    start_line: StartLine,
-    headers: Headers,
-    content_length: Option<u32>,
-}
-
 enum StartLine {
     Request {
         method: Method,
@@ -141,108 +157,162 @@ enum StartLine {
     },
 }
 
-impl ParsedHead {
-    fn into_message(self, head: ByteString, body: Bytes) -> Message {
-        match self.start_line {
-            StartLine::Request { method, uri, version } => Message::Request(Request {
-                method,
-                uri,
-                version,
-                headers: self.headers,
-                body,
-            }),
-            StartLine::Response {
-                version,
-                status,
-                reason,
-            } => Message::Response(Response {
-                version,
-                status,
-                reason: head.slice_ref(reason.get(&head)),
-                headers: self.headers,
-                body,
-            }),
-        }
+/// What one pass over the head found (offsets relative to the start line).
+struct HeadScan {
+    /// End of the start line, without its line break.
+    first_line_end: usize,
+    /// End of the head text (the last header's line break included).
+    head_len: usize,
+    /// Where the body starts (after the empty line).
+    body_start: usize,
+    content_length: Option<u32>,
+    /// True when some header was folded over several lines.
+    folded: bool,
+}
+
+/// `end` with a CR before it dropped: lines end in CRLF, bare LF is tolerated.
+#[inline]
+fn without_cr(data: &[u8], start: usize, end: usize) -> usize {
+    if end > start && data.get(end - 1) == Some(&b'\r') {
+        end - 1
+    } else {
+        end
     }
 }
 
-/// Splits `text` into lines at `\n`, dropping a `\r` before it.
-fn line_at(text: &str, at: usize) -> (&str, usize) {
-    let rest = text.get(at..).unwrap_or("");
-    let (line, next) = match memchr(b'\n', rest.as_bytes()) {
-        Some(i) => (rest.get(..i).unwrap_or(""), at + i + 1),
-        None => (rest, text.len()),
-    };
-    (line.strip_suffix('\r').unwrap_or(line), next)
-}
-
-fn parse_head(head: &ByteString, base: usize, limits: &ParseLimits) -> Result<ParsedHead, ParseError> {
-    let text: &str = head;
-    let (first, mut at) = line_at(text, 0);
-    let start_line = parse_start_line(head, first).map_err(|e| e.or_at(base))?;
-    let mut headers = Headers::with_source(head.clone(), 24);
+/// Scans the start line and every header line of `data`, recording each header's spans into
+/// `headers`. A datagram without the empty line is taken as all head (RFC 4475's archive
+/// has such files). `base` is the offset of `data` in the message, for error positions.
+fn scan_head(
+    data: &[u8],
+    base: usize,
+    limits: &ParseLimits,
+    headers: &mut Headers,
+) -> Result<HeadScan, ParseError> {
+    let len = data.len();
+    let mut newlines = memchr::memchr_iter(b'\n', data);
+    let first_newline = newlines.next().unwrap_or(len);
+    let first_line_end = without_cr(data, 0, first_newline);
+    let mut at = first_newline + 1;
+    let mut next_newline = newlines.next();
     let mut content_length = None;
-    while at < text.len() {
-        let line_start = at;
-        let (line, next) = line_at(text, at);
-        at = next;
-        if line.is_empty() {
-            break;
+    let mut folded_any = false;
+    loop {
+        if at >= len {
+            return Ok(HeadScan {
+                first_line_end,
+                head_len: len,
+                body_start: len,
+                content_length,
+                folded: folded_any,
+            });
         }
+        let line_start = at;
+        let mut newline = next_newline.unwrap_or(len);
+        let mut line_end = without_cr(data, line_start, newline);
+        if line_end == line_start {
+            return Ok(HeadScan {
+                first_line_end,
+                head_len: line_start,
+                body_start: (newline + 1).min(len),
+                content_length,
+                folded: folded_any,
+            });
+        }
+        next_newline = newlines.next();
+        // RFC 3261 §7.3.1: a line starting with white space continues the header before it.
+        let mut folded = false;
+        while data.get(newline + 1).copied().is_some_and(is_wsp) {
+            let continuation_end = next_newline.unwrap_or(len);
+            line_end = without_cr(data, newline + 1, continuation_end);
+            newline = continuation_end;
+            next_newline = newlines.next();
+            folded = true;
+        }
+        at = newline + 1;
         if headers.len() >= limits.max_headers {
             return Err(ParseError::at(ParseErrorKind::TooManyHeaders, base + line_start));
         }
-        // RFC 3261 §7.3.1: a line starting with white space continues the header before it.
-        let mut line_end = line_start + line.len();
-        let mut folded = false;
-        while text.as_bytes().get(at).copied().is_some_and(is_wsp) {
-            let (continuation, next) = line_at(text, at);
-            line_end = at + continuation.len();
-            at = next;
-            folded = true;
-        }
-        let raw_line = Span::new(line_start, line_end);
-        let whole = raw_line.get(text);
-        let Some(colon) = memchr(b':', whole.as_bytes()) else {
-            let err = ParseError::at(ParseErrorKind::MissingColon, base + line_start);
-            return Err(match whole.split_whitespace().next() {
-                Some(word) if is_token(word) => err.in_header(word),
+        // header-name HCOLON: a token, optional white space, a colon.
+        let line = data.get(line_start..line_end).unwrap_or_default();
+        let name_len = line.iter().position(|&b| !is_token_char(b)).unwrap_or(line.len());
+        let name_end = line_start + name_len;
+        let i = name_end
+            + line
+                .get(name_len..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|&&b| is_wsp(b))
+                .count();
+        if name_end == line_start || data.get(i) != Some(&b':') {
+            let line = data.get(line_start..line_end).unwrap_or_default();
+            let kind = if line.contains(&b':') {
+                ParseErrorKind::HeaderName
+            } else {
+                ParseErrorKind::MissingColon
+            };
+            let err = ParseError::at(kind, base + line_start);
+            let name = data
+                .get(line_start..name_end)
+                .and_then(|n| std::str::from_utf8(n).ok());
+            return Err(match name {
+                Some(name) if !name.is_empty() && kind == ParseErrorKind::MissingColon => err.in_header(name),
                 _ => err,
             });
-        };
-        let raw_name = whole.get(..colon).unwrap_or("").trim_end_matches([' ', '\t']);
-        if !is_token(raw_name) {
-            return Err(ParseError::at(ParseErrorKind::HeaderName, base + line_start));
         }
-        let value_start = line_start + colon + 1;
-        let value_text = text.get(value_start..line_end).unwrap_or("");
-        let name = HeaderName::parse(raw_name);
-        let (value, unfolded) = if folded {
-            let unfolded: String = value_text.split(['\r', '\n']).collect();
-            let trimmed = unfolded.trim_matches([' ', '\t']);
-            (Span::default(), Some(ByteString::from(trimmed)))
-        } else {
-            (Span::of(text, value_text.trim_matches([' ', '\t'])), None)
-        };
+        let raw_name = data.get(line_start..name_end).unwrap_or_default();
+        let name = HeaderName::from_bytes(raw_name);
+        let (value_start, value_end) = trim_lws_bytes(data, i + 1, line_end);
         if name == HeaderName::ContentLength {
-            let value_str = unfolded.as_deref().unwrap_or_else(|| value.get(text));
-            let length = parse_u32(value_str).ok_or_else(|| {
-                ParseError::at(ParseErrorKind::ContentLength, base + line_start).in_header(raw_name)
+            let value = data.get(value_start..value_end).unwrap_or_default();
+            let length = parse_length(value, folded).ok_or_else(|| {
+                let err = ParseError::at(ParseErrorKind::ContentLength, base + line_start);
+                err.in_header(std::str::from_utf8(raw_name).unwrap_or("Content-Length"))
             })?;
             if content_length.is_some_and(|previous| previous != length) {
                 return Err(
                     ParseError::at(ParseErrorKind::ConflictingContentLength, base + line_start)
-                        .in_header(raw_name),
+                        .in_header(std::str::from_utf8(raw_name).unwrap_or("Content-Length")),
                 );
             }
             content_length = Some(length);
         }
-        headers.push_parsed(name, Span::of(text, raw_name), value, unfolded, raw_line);
+        folded_any |= folded;
+        headers.push_parsed(
+            name,
+            Span::new(line_start, name_end),
+            Span::new(value_start, value_end),
+            Span::new(line_start, line_end),
+        );
     }
-    Ok(ParsedHead {
-        start_line,
-        headers,
-        content_length,
+}
+
+/// Trims SP, HTAB, CR and LF from both ends of `data[start..end]`.
+#[inline]
+fn trim_lws_bytes(data: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && data.get(start).copied().is_some_and(is_lws) {
+        start += 1;
+    }
+    while end > start && data.get(end - 1).copied().is_some_and(is_lws) {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Content-Length digits; a folded value may hold line breaks and white space inside.
+fn parse_length(value: &[u8], folded: bool) -> Option<u32> {
+    let digits: Vec<u8>;
+    let value = if folded {
+        digits = value.iter().copied().filter(|&b| !is_lws(b)).collect();
+        &digits[..]
+    } else {
+        value
+    };
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
     })
 }
 
@@ -271,11 +341,19 @@ fn parse_start_line(head: &ByteString, line: &str) -> Result<StartLine, ParseErr
             reason: Span::of(head, reason),
         });
     }
-    let mut parts = line.splitn(3, ' ');
-    let (Some(method_text), Some(uri_text), Some(version_text)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let bytes = line.as_bytes();
+    let Some(first_space) = bytes.iter().position(|&b| b == b' ') else {
         return Err(err(ParseErrorKind::StartLine, line));
     };
+    let after_method = bytes.get(first_space + 1..).unwrap_or_default();
+    let Some(second_space) = after_method.iter().position(|&b| b == b' ') else {
+        return Err(err(ParseErrorKind::StartLine, line));
+    };
+    let method_text = line.get(..first_space).unwrap_or("");
+    let uri_text = line
+        .get(first_space + 1..first_space + 1 + second_space)
+        .unwrap_or("");
+    let version_text = line.get(first_space + 2 + second_space..).unwrap_or("");
     let method =
         Method::parse_shared(head, method_text).ok_or_else(|| err(ParseErrorKind::Method, method_text))?;
     // More than two SPs: white space inside the Request-URI (RFC 4475 §3.1.2.8) when what

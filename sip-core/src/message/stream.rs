@@ -47,6 +47,8 @@ enum State {
 }
 
 /// What the decoder found in the stream.
+// A message is moved out once per item; boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamItem {
     /// A complete, parsed message.

@@ -114,42 +114,41 @@ impl Uri {
     /// Parses a URI that is already in a shared buffer, without copying.
     pub fn parse_shared(text: ByteString) -> Result<Uri, ParseError> {
         let err = || ParseError::new(ParseErrorKind::Uri);
-        let colon = text.find(':').ok_or_else(err)?;
-        let scheme_text = text.get(..colon).unwrap_or("");
-        let first_is_alpha = scheme_text
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic());
-        let scheme_ok = first_is_alpha
-            && scheme_text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !scheme_ok {
-            return Err(err());
-        }
-        // No control characters, white space, angle brackets or quotes anywhere in a URI
-        // (RFC 4475 §3.1.2.7, §3.1.2.8, §3.1.2.14).
-        let rest = text.get(colon + 1..).unwrap_or("");
-        if rest.is_empty()
-            || rest
-                .bytes()
-                .any(|b| b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"'))
-        {
-            return Err(err());
-        }
-        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
-        } else if scheme_text.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
-        } else if scheme_text.eq_ignore_ascii_case("tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other
+        let bytes = text.as_bytes();
+        let has_prefix = |prefix: &[u8]| {
+            bytes
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
         };
+        let (scheme, colon) = if has_prefix(b"sip:") {
+            (Scheme::Sip, 3)
+        } else if has_prefix(b"sips:") {
+            (Scheme::Sips, 4)
+        } else if has_prefix(b"tel:") {
+            (Scheme::Tel, 3)
+        } else {
+            // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3261 §25.1)
+            let colon = memchr::memchr(b':', bytes).ok_or_else(err)?;
+            let scheme_text = bytes.get(..colon).unwrap_or_default();
+            let valid = scheme_text.first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme_text
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if !valid {
+                return Err(err());
+            }
+            (Scheme::Other, colon)
+        };
+        let rest = bytes.get(colon + 1..).unwrap_or_default();
         let parts = match scheme {
             Scheme::Sip | Scheme::Sips => Some(parse_sip_parts(&text, colon + 1).ok_or_else(err)?),
             Scheme::Tel => Some(parse_tel_parts(&text, colon + 1).ok_or_else(err)?),
-            Scheme::Other => None,
+            Scheme::Other => {
+                if rest.is_empty() || rest.iter().any(|&b| is_forbidden_in_uri(b)) {
+                    return Err(err());
+                }
+                None
+            }
         };
         Ok(Uri {
             scheme,
@@ -272,61 +271,84 @@ impl std::str::FromStr for Uri {
     }
 }
 
-/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`.
+/// No control characters, white space, angle brackets or quotes anywhere in a URI
+/// (RFC 4475 §3.1.2.7, §3.1.2.8, §3.1.2.14).
+#[inline]
+fn is_forbidden_in_uri(b: u8) -> bool {
+    b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"')
+}
+
+/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`, in one
+/// pass over the bytes plus short scans of each part.
 fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
-    let rest = text.get(start..)?;
+    let rest = text.as_bytes().get(start..)?;
     // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
     // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
-    let (user, password, hostport_at) = match rest.find('@') {
+    let mut at_sign = None;
+    let mut has_escape = false;
+    for (i, &b) in rest.iter().enumerate() {
+        if is_forbidden_in_uri(b) {
+            return None;
+        }
+        if b == b'@' && at_sign.is_none() {
+            at_sign = Some(i);
+        }
+        has_escape |= b == b'%';
+    }
+    let escapes_ok =
+        |from: usize, to: usize| !has_escape || escapes_are_valid(text.get(from..to).unwrap_or(""));
+    let (user, password, hostport_at) = match at_sign {
         Some(at) => {
-            let userinfo = rest.get(..at)?;
-            let (user, password) = match userinfo.find(':') {
-                Some(c) => (userinfo.get(..c)?, Some(userinfo.get(c + 1..)?)),
-                None => (userinfo, None),
-            };
-            if user.is_empty() || !escapes_are_valid(userinfo) {
+            let user_end = rest.get(..at)?.iter().position(|&b| b == b':').unwrap_or(at);
+            if user_end == 0 || !escapes_ok(start, start + at) {
                 return None;
             }
-            (
-                Some(Span::of(text, user)),
-                password.map(|p| Span::of(text, p)),
-                at + 1,
-            )
+            let password = (user_end < at).then(|| Span::new(start + user_end + 1, start + at));
+            (Some(Span::new(start, start + user_end)), password, at + 1)
         }
         None => (None, None, 0),
     };
-    let hostport = rest.get(hostport_at..)?;
-    let (host, host_kind, after_host) = parse_host_prefix(hostport)?;
-    let mut tail = hostport.get(after_host..)?;
+    let hostport_start = start + hostport_at;
+    let (host, host_kind, host_len) = parse_host_prefix(text.get(hostport_start..)?)?;
+    let host = Span::of(text, host);
+    let mut at = hostport_start + host_len;
+    let bytes = text.as_bytes();
     let mut port = None;
-    if let Some(p) = tail.strip_prefix(':') {
-        let end = p.find([';', '?']).unwrap_or(p.len());
-        port = Some(parse_port(p.get(..end)?)?);
-        tail = p.get(end..)?;
+    if bytes.get(at) == Some(&b':') {
+        let digits = bytes
+            .get(at + 1..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        port = Some(parse_port(text.get(at + 1..at + 1 + digits)?)?);
+        at += 1 + digits;
     }
-    let params_end = tail.find('?').unwrap_or(tail.len());
-    let params = tail.get(..params_end)?;
-    if !(params.is_empty() || params.starts_with(';')) || !escapes_are_valid(params) {
+    let tail = bytes.get(at..)?;
+    let params_len = tail.iter().position(|&b| b == b'?').unwrap_or(tail.len());
+    if params_len > 0 && tail.first() != Some(&b';') {
         return None;
     }
-    let headers = tail.get(params_end..)?.strip_prefix('?');
-    if headers.is_some_and(|h| !escapes_are_valid(h)) {
+    if !escapes_ok(at, text.len()) {
         return None;
     }
+    let headers = (params_len < tail.len()).then(|| Span::new(at + params_len + 1, text.len()));
     Some(SipParts {
         user,
         password,
-        host: Span::of(text, host),
+        host,
         host_kind,
         port,
-        params: Span::of(text, params),
-        headers: headers.map(|h| Span::of(text, h)),
+        params: Span::new(at, at + params_len),
+        headers,
     })
 }
 
 /// Parses `number[;params]` of a tel URI (RFC 3966), keeping the number in `user`.
 fn parse_tel_parts(text: &str, start: usize) -> Option<SipParts> {
     let rest = text.get(start..)?;
+    if rest.bytes().any(is_forbidden_in_uri) {
+        return None;
+    }
     let end = rest.find(';').unwrap_or(rest.len());
     let number = rest.get(..end)?;
     let valid_char =
@@ -362,15 +384,20 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         let addr = parse_ipv6(inner)?;
         return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
     }
+    let mut all_digits_and_dots = true;
     let end = s
         .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')))
+        .position(|b| {
+            let is_host_char = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+            all_digits_and_dots &= !is_host_char || b.is_ascii_digit() || b == b'.';
+            !is_host_char
+        })
         .unwrap_or(s.len());
     let host = s.get(..end)?;
     if host.is_empty() {
         return None;
     }
-    let kind = if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    let kind = if all_digits_and_dots {
         HostKind::Ipv4(host.parse().ok()?)
     } else {
         HostKind::Domain
