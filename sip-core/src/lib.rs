@@ -12,7 +12,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Unit tests may unwrap and index: a panic there is a failing test with a message.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod message;
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::grammar::{find_top_level, trim_lws, unquote};
+use super::grammar::{find_top_level, is_lws, trim_lws, unquote};
 
 /// A view of a parameter list such as `;branch=z9hG4bK1;rport;received=192.0.2.1`.
 ///
@@ -67,10 +67,10 @@ impl<'a> Params<'a> {
     /// is non-empty and either quoted or free of white space (RFC 3261 `generic-param`).
     pub(crate) fn is_well_formed(&self) -> bool {
         self.iter().all(|(name, value)| {
-            !name.is_empty()
-                && !name.bytes().any(|b| b.is_ascii_whitespace() || b == b'"')
+            let name_ok = !name.is_empty() && !name.bytes().any(|b| is_lws(b) || b == b'"');
+            name_ok
                 && value.is_none_or(|v| {
-                    !v.is_empty() && (v.starts_with('"') || !v.bytes().any(|b| b.is_ascii_whitespace()))
+                    !v.is_empty() && (v.as_bytes().first() == Some(&b'"') || !v.bytes().any(is_lws))
                 })
         })
     }
@@ -97,8 +97,11 @@ impl<'a> Iterator for ParamsIter<'a> {
         let end = find_top_level(rest, b';').unwrap_or(rest.len());
         let (param, tail) = rest.split_at(end);
         self.rest = tail;
-        Some(match param.split_once('=') {
-            Some((name, value)) => (trim_lws(name), Some(trim_lws(value))),
+        Some(match memchr::memchr(b'=', param.as_bytes()) {
+            Some(eq) => (
+                trim_lws(param.get(..eq).unwrap_or("")),
+                Some(trim_lws(param.get(eq + 1..).unwrap_or(""))),
+            ),
             None => (trim_lws(param), None),
         })
     }

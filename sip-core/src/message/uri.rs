@@ -271,10 +271,32 @@ impl std::str::FromStr for Uri {
     }
 }
 
+const ORDINARY: u8 = 0;
+const FORBIDDEN: u8 = 1;
+const AT_SIGN: u8 = 2;
+const PERCENT: u8 = 3;
+
+/// Class of every byte for the one pass over a SIP URI.
+// Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
+#[allow(clippy::indexing_slicing)]
+static URI_BYTE_CLASS: [u8; 256] = {
+    let mut table = [ORDINARY; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_forbidden_in_uri(b as u8) {
+            table[b] = FORBIDDEN;
+        }
+        b += 1;
+    }
+    table[b'@' as usize] = AT_SIGN;
+    table[b'%' as usize] = PERCENT;
+    table
+};
+
 /// No control characters, white space, angle brackets or quotes anywhere in a URI
 /// (RFC 4475 §3.1.2.7, §3.1.2.8, §3.1.2.14).
 #[inline]
-fn is_forbidden_in_uri(b: u8) -> bool {
+const fn is_forbidden_in_uri(b: u8) -> bool {
     b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"')
 }
 
@@ -287,13 +309,15 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let mut at_sign = None;
     let mut has_escape = false;
     for (i, &b) in rest.iter().enumerate() {
-        if is_forbidden_in_uri(b) {
-            return None;
+        // Most URI bytes are none of the special ones: one table lookup each.
+        match URI_BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(FORBIDDEN) {
+            ORDINARY => {}
+            FORBIDDEN => return None,
+            AT_SIGN => {
+                at_sign.get_or_insert(i);
+            }
+            _ => has_escape = true,
         }
-        if b == b'@' && at_sign.is_none() {
-            at_sign = Some(i);
-        }
-        has_escape |= b == b'%';
     }
     let escapes_ok =
         |from: usize, to: usize| !has_escape || escapes_are_valid(text.get(from..to).unwrap_or(""));

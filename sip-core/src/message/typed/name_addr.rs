@@ -59,7 +59,7 @@ impl NameAddr {
                 return Err(err());
             }
             (Some(quoted), rest)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
             let display = trim_lws(s.get(..lt).unwrap_or(""));
             // An unquoted display name is *(token LWS) (RFC 4475 §3.1.2.15). No LWS before
             // '<' is tolerated (RFC 4475 §3.1.1.6).
@@ -74,16 +74,16 @@ impl NameAddr {
             (None, s)
         };
         let (uri_text, params, bracketed) = if let Some(inner) = rest.strip_prefix('<') {
-            let gt = inner.find('>').ok_or_else(err)?;
+            let gt = memchr::memchr(b'>', inner.as_bytes()).ok_or_else(err)?;
             (
                 inner.get(..gt).unwrap_or(""),
                 inner.get(gt + 1..).unwrap_or(""),
                 true,
             )
         } else {
-            let end = rest.find(';').unwrap_or(rest.len());
+            let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
             let uri_text = trim_lws(rest.get(..end).unwrap_or(""));
-            if uri_text.contains(['?', ',']) {
+            if memchr::memchr2(b'?', b',', uri_text.as_bytes()).is_some() {
                 return Err(err());
             }
             (uri_text, rest.get(end..).unwrap_or(""), false)
