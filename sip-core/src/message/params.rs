@@ -66,14 +66,111 @@ impl<'a> Params<'a> {
     /// True when every parameter has a non-empty name without white space, and every value
     /// is non-empty and either quoted or free of white space (RFC 3261 `generic-param`).
     pub(crate) fn is_well_formed(&self) -> bool {
-        self.iter().all(|(name, value)| {
-            let name_ok = !name.is_empty() && !name.bytes().any(|b| is_lws(b) || b == b'"');
-            name_ok
-                && value.is_none_or(|v| {
-                    !v.is_empty() && (v.as_bytes().first() == Some(&b'"') || !v.bytes().any(is_lws))
-                })
-        })
+        is_well_formed_params(self.raw.as_bytes())
     }
+}
+
+/// One pass over `;name[=value]` parameters: every name is non-empty and has no white space
+/// or quote, every value after `=` is non-empty and is either a quoted string or free of
+/// white space. LWS around `;` and `=` is allowed (RFC 3261 §25.1 `SEMI`, `EQUAL`).
+fn is_well_formed_params(bytes: &[u8]) -> bool {
+    // Fast path for the usual text without white space or quotes: it must start with `;`,
+    // and every `;` or `=` must be followed by an ordinary byte.
+    let mut previous_separator = false;
+    for &b in bytes {
+        match param_byte_class(b) {
+            ORDINARY => previous_separator = false,
+            SEPARATOR if previous_separator => return false,
+            SEPARATOR => previous_separator = true,
+            _ => return well_formed_params_with_lws(bytes),
+        }
+    }
+    bytes.is_empty() || (bytes.first() == Some(&b';') && !previous_separator)
+}
+
+const ORDINARY: u8 = 0;
+const SEPARATOR: u8 = 1;
+const SPECIAL: u8 = 2;
+
+/// `;` and `=` separate; white space, quotes and backslashes need the general parser.
+// Constant indexes into a 256-entry table cannot be out of bounds.
+#[allow(clippy::indexing_slicing)]
+static PARAM_BYTE_CLASS: [u8; 256] = {
+    let mut table = [ORDINARY; 256];
+    table[b';' as usize] = SEPARATOR;
+    table[b'=' as usize] = SEPARATOR;
+    table[b'"' as usize] = SPECIAL;
+    table[b'\\' as usize] = SPECIAL;
+    table[b' ' as usize] = SPECIAL;
+    table[b'\t' as usize] = SPECIAL;
+    table[b'\r' as usize] = SPECIAL;
+    table[b'\n' as usize] = SPECIAL;
+    table
+};
+
+#[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
+fn param_byte_class(b: u8) -> u8 {
+    PARAM_BYTE_CLASS[b as usize]
+}
+
+/// The general case of [`is_well_formed_params`]: white space around separators, quoted
+/// values.
+fn well_formed_params_with_lws(bytes: &[u8]) -> bool {
+    #[derive(PartialEq)]
+    enum State {
+        /// Before a `;` (start, or after a complete parameter).
+        BeforeSemi,
+        /// After `;`, before the name.
+        BeforeName,
+        InName,
+        /// After the name (white space), before `=` or `;`.
+        AfterName,
+        /// After `=`, before the value.
+        BeforeValue,
+        InValue,
+        InQuoted,
+    }
+    let mut state = State::BeforeSemi;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let lws = is_lws(b);
+        state = match state {
+            State::BeforeSemi if lws => State::BeforeSemi,
+            State::BeforeSemi | State::InName | State::AfterName | State::InValue if b == b';' => {
+                State::BeforeName
+            }
+            State::BeforeSemi => return false,
+            State::BeforeName if lws => State::BeforeName,
+            State::BeforeName if b == b';' => return false,
+            State::BeforeName | State::InName if b == b'"' || b == b'=' && state == State::BeforeName => {
+                return false;
+            }
+            State::BeforeName => State::InName,
+            State::InName | State::AfterName if b == b'=' => State::BeforeValue,
+            State::InName if lws => State::AfterName,
+            State::InName => State::InName,
+            State::AfterName if lws => State::AfterName,
+            State::AfterName => return false,
+            State::BeforeValue if lws => State::BeforeValue,
+            State::BeforeValue if b == b';' => return false,
+            State::BeforeValue if b == b'"' => State::InQuoted,
+            State::BeforeValue => State::InValue,
+            State::InValue if lws => State::BeforeSemi,
+            State::InValue => State::InValue,
+            State::InQuoted if b == b'\\' => {
+                i += 1;
+                State::InQuoted
+            }
+            State::InQuoted if b == b'"' => State::BeforeSemi,
+            State::InQuoted => State::InQuoted,
+        };
+        i += 1;
+    }
+    matches!(
+        state,
+        State::BeforeSemi | State::InName | State::AfterName | State::InValue
+    )
 }
 
 impl fmt::Debug for Params<'_> {
@@ -133,5 +230,12 @@ mod tests {
         assert!(!Params::new(";tag=").is_well_formed());
         assert!(Params::new(";lr;q=0.5").is_well_formed());
         assert!(Params::new("").is_well_formed());
+        assert!(Params::new(" ;  tag  =  x ; lr ;q=\"a;b\"").is_well_formed());
+        assert!(!Params::new(";a=b c").is_well_formed());
+        assert!(!Params::new(";=b").is_well_formed());
+        assert!(!Params::new(";a=").is_well_formed());
+        assert!(!Params::new("x;a").is_well_formed());
+        assert!(!Params::new(";a=\"open").is_well_formed());
+        assert!(!Params::new(";a b").is_well_formed());
     }
 }

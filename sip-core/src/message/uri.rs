@@ -293,6 +293,31 @@ static URI_BYTE_CLASS: [u8; 256] = {
     table
 };
 
+/// Host-name bytes (alphanumerics, '-', '.', and '_' which real deployments use): 1 for
+/// digits and '.', which may make an IPv4 address, 2 for the others, 0 for the rest.
+// Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
+#[allow(clippy::indexing_slicing)]
+static HOST_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_digit() || c == b'.' {
+            table[b] = 1;
+        } else if c.is_ascii_alphabetic() || c == b'-' || c == b'_' {
+            table[b] = 2;
+        }
+        b += 1;
+    }
+    table
+};
+
+#[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
+fn host_byte_class(b: u8) -> u8 {
+    HOST_BYTE_CLASS[b as usize]
+}
+
 /// No control characters, white space, angle brackets or quotes anywhere in a URI
 /// (RFC 4475 §3.1.2.7, §3.1.2.8, §3.1.2.14).
 #[inline]
@@ -408,15 +433,18 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         let addr = parse_ipv6(inner)?;
         return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
     }
-    let mut all_digits_and_dots = true;
-    let end = s
-        .bytes()
-        .position(|b| {
-            let is_host_char = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
-            all_digits_and_dots &= !is_host_char || b.is_ascii_digit() || b == b'.';
-            !is_host_char
-        })
-        .unwrap_or(s.len());
+    // One table lookup per byte: 1 for digits and '.', 2 for other host-name characters.
+    let mut end = 0;
+    let mut classes = 0;
+    for &b in s.as_bytes() {
+        let class = host_byte_class(b);
+        if class == 0 {
+            break;
+        }
+        classes |= class;
+        end += 1;
+    }
+    let all_digits_and_dots = classes == 1;
     let host = s.get(..end)?;
     if host.is_empty() {
         return None;

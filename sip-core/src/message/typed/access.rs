@@ -75,11 +75,7 @@ impl Headers {
     pub fn call_id(&self) -> Option<Result<&str, ParseError>> {
         self.single(HeaderName::CallId).map(|v| {
             v.and_then(|id| {
-                let valid = match id.split_once('@') {
-                    Some((a, b)) => is_word(a) && is_word(b),
-                    None => is_word(id),
-                };
-                if valid {
+                if is_call_id(id) {
                     Ok(id)
                 } else {
                     Err(ParseError::new(ParseErrorKind::HeaderValue).in_header("Call-ID"))
@@ -243,8 +239,25 @@ impl Headers {
     }
 }
 
-fn is_word(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| is_word_char(b) && b != b'@')
+/// `callid = word [ "@" word ]`, in one pass.
+fn is_call_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    let mut at_signs = 0;
+    let mut previous_at = true;
+    for &b in bytes {
+        if b == b'@' {
+            if previous_at {
+                return false;
+            }
+            at_signs += 1;
+            previous_at = true;
+        } else if is_word_char(b) {
+            previous_at = false;
+        } else {
+            return false;
+        }
+    }
+    at_signs <= 1 && !previous_at
 }
 
 fn parse_number(s: &str) -> Result<u32, ParseError> {

@@ -52,7 +52,26 @@ impl Via {
     pub fn parse_shared(text: ByteString) -> Result<Via, ParseError> {
         let err = || ParseError::new(ParseErrorKind::HeaderValue).in_header("Via");
         let s: &str = trim_lws(&text);
-        let (rest, (protocol, version, transport)) = sent_protocol(s).map_err(|_| err())?;
+        // Nearly every Via starts "SIP/2.0/"; read that directly and keep nom for the
+        // LWS-laden forms RFC 4475 §3.1.1.1 shows.
+        let fast = s
+            .get(..8)
+            .filter(|p| p.eq_ignore_ascii_case("SIP/2.0/"))
+            .and_then(|_| {
+                let after = s.get(8..)?;
+                let len = after
+                    .bytes()
+                    .position(|b| !is_token_char(b))
+                    .unwrap_or(after.len());
+                if len == 0 {
+                    return None;
+                }
+                Some((after.get(len..)?, (s.get(..3)?, s.get(4..7)?, after.get(..len)?)))
+            });
+        let (rest, (protocol, version, transport)) = match fast {
+            Some(parsed) => parsed,
+            None => sent_protocol(s).map_err(|_| err())?,
+        };
         // sent-protocol LWS sent-by: at least one white space before the host.
         let after_ws = trim_lws_start(rest);
         if after_ws.len() == rest.len() {
