@@ -121,7 +121,7 @@ pub(crate) fn find_top_level(s: &str, needle: u8) -> Option<usize> {
 
 /// Index of the `"` that closes a quoted string whose opening quote came just before
 /// `rest`, skipping quoted-pairs.
-fn closing_quote(rest: &[u8]) -> Option<usize> {
+pub(crate) fn closing_quote(rest: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
         i += memchr::memchr2(b'"', b'\\', rest.get(i..)?)?;
@@ -136,13 +136,18 @@ fn closing_quote(rest: &[u8]) -> Option<usize> {
 /// each piece. Empty input yields nothing; empty pieces between separators are yielded
 /// as empty strings so callers can reject them (RFC 4475 §3.1.2.1).
 pub(crate) fn split_top_level(s: &str, sep: u8) -> TopLevelSplit<'_> {
-    TopLevelSplit { rest: Some(s), sep }
+    TopLevelSplit {
+        rest: Some(s),
+        sep,
+        after_separator: false,
+    }
 }
 
 /// Iterator returned by [`split_top_level`].
 pub(crate) struct TopLevelSplit<'a> {
     rest: Option<&'a str>,
     sep: u8,
+    after_separator: bool,
 }
 
 impl<'a> Iterator for TopLevelSplit<'a> {
@@ -150,18 +155,17 @@ impl<'a> Iterator for TopLevelSplit<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.rest?;
-        if trim_lws(rest).is_empty() && memchr::memchr(self.sep, rest.as_bytes()).is_none() {
-            self.rest = None;
-            return None;
-        }
         match find_top_level(rest, self.sep) {
             Some(i) => {
                 self.rest = Some(rest.get(i + 1..).unwrap_or(""));
+                self.after_separator = true;
                 Some(trim_lws(rest.get(..i).unwrap_or("")))
             }
             None => {
                 self.rest = None;
-                Some(trim_lws(rest))
+                let piece = trim_lws(rest);
+                // Empty input has no elements; a trailing separator leaves an empty one.
+                (self.after_separator || !piece.is_empty()).then_some(piece)
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::grammar::{find_top_level, is_lws, trim_lws, unquote};
+use super::grammar::{closing_quote, find_top_level, is_lws, trim_lws, unquote};
 
 /// A view of a parameter list such as `;branch=z9hG4bK1;rport;received=192.0.2.1`.
 ///
@@ -77,13 +77,23 @@ fn is_well_formed_params(bytes: &[u8]) -> bool {
     // Fast path for the usual text without white space or quotes: it must start with `;`,
     // and every `;` or `=` must be followed by an ordinary byte.
     let mut previous_separator = false;
-    for &b in bytes {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
         match param_byte_class(b) {
             ORDINARY => previous_separator = false,
             SEPARATOR if previous_separator => return false,
             SEPARATOR => previous_separator = true,
+            // A quoted value right after `=`: jump to its closing quote.
+            QUOTE if i > 0 && bytes.get(i - 1) == Some(&b'=') => {
+                let Some(close) = bytes.get(i + 1..).and_then(closing_quote) else {
+                    return false;
+                };
+                i += close + 1;
+                previous_separator = false;
+            }
             _ => return well_formed_params_with_lws(bytes),
         }
+        i += 1;
     }
     bytes.is_empty() || (bytes.first() == Some(&b';') && !previous_separator)
 }
@@ -91,6 +101,7 @@ fn is_well_formed_params(bytes: &[u8]) -> bool {
 const ORDINARY: u8 = 0;
 const SEPARATOR: u8 = 1;
 const SPECIAL: u8 = 2;
+const QUOTE: u8 = 3;
 
 /// `;` and `=` separate; white space, quotes and backslashes need the general parser.
 // Constant indexes into a 256-entry table cannot be out of bounds.
@@ -99,7 +110,7 @@ static PARAM_BYTE_CLASS: [u8; 256] = {
     let mut table = [ORDINARY; 256];
     table[b';' as usize] = SEPARATOR;
     table[b'=' as usize] = SEPARATOR;
-    table[b'"' as usize] = SPECIAL;
+    table[b'"' as usize] = QUOTE;
     table[b'\\' as usize] = SPECIAL;
     table[b' ' as usize] = SPECIAL;
     table[b'\t' as usize] = SPECIAL;

@@ -34,7 +34,11 @@ use super::span::Span;
 /// ```
 #[derive(Clone)]
 pub struct Uri {
-    text: ByteString,
+    /// The buffer holding the URI, possibly inside a larger value (a name-addr shares its
+    /// buffer with its URI): the URI is `buffer[start..end]`; every span is absolute.
+    buffer: ByteString,
+    start: u32,
+    end: u32,
     scheme: Scheme,
     scheme_end: u32,
     parts: Option<SipParts>,
@@ -113,8 +117,16 @@ impl Uri {
 
     /// Parses a URI that is already in a shared buffer, without copying.
     pub fn parse_shared(text: ByteString) -> Result<Uri, ParseError> {
+        let end = text.len();
+        Uri::parse_within(text, 0, end)
+    }
+
+    /// Parses the URI at `buffer[start..end]`, keeping `buffer` (one reference count for a
+    /// whole name-addr and its URI). `start..end` must lie on char boundaries.
+    pub(crate) fn parse_within(buffer: ByteString, start: usize, end: usize) -> Result<Uri, ParseError> {
         let err = || ParseError::new(ParseErrorKind::Uri);
-        let bytes = text.as_bytes();
+        let whole = buffer.get(..end).ok_or_else(err)?;
+        let bytes = whole.as_bytes().get(start..).ok_or_else(err)?;
         let has_prefix = |prefix: &[u8]| {
             bytes
                 .get(..prefix.len())
@@ -141,8 +153,8 @@ impl Uri {
         };
         let rest = bytes.get(colon + 1..).unwrap_or_default();
         let parts = match scheme {
-            Scheme::Sip | Scheme::Sips => Some(parse_sip_parts(&text, colon + 1).ok_or_else(err)?),
-            Scheme::Tel => Some(parse_tel_parts(&text, colon + 1).ok_or_else(err)?),
+            Scheme::Sip | Scheme::Sips => Some(parse_sip_parts(whole, start + colon + 1).ok_or_else(err)?),
+            Scheme::Tel => Some(parse_tel_parts(whole, start + colon + 1).ok_or_else(err)?),
             Scheme::Other => {
                 if rest.is_empty() || rest.iter().any(|&b| is_forbidden_in_uri(b)) {
                     return Err(err());
@@ -152,20 +164,24 @@ impl Uri {
         };
         Ok(Uri {
             scheme,
-            scheme_end: colon as u32,
+            scheme_end: (start + colon) as u32,
             parts,
-            text,
+            start: start as u32,
+            end: end as u32,
+            buffer,
         })
     }
 
     /// The whole URI as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.buffer
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or("")
     }
 
-    /// The URI text as a shared buffer.
-    pub fn as_byte_string(&self) -> &ByteString {
-        &self.text
+    /// The URI text as a shared buffer (no copy).
+    pub fn to_byte_string(&self) -> ByteString {
+        self.buffer.slice_ref(self.as_str())
     }
 
     /// The scheme.
@@ -175,7 +191,9 @@ impl Uri {
 
     /// The scheme as written (e.g. `soap.beep`).
     pub fn scheme_str(&self) -> &str {
-        self.text.get(..self.scheme_end as usize).unwrap_or("")
+        self.buffer
+            .get(self.start as usize..self.scheme_end as usize)
+            .unwrap_or("")
     }
 
     /// True for `sip:` and `sips:`.
@@ -185,7 +203,7 @@ impl Uri {
 
     /// The user part as written (escapes kept); for `tel:` the telephone number.
     pub fn user(&self) -> Option<&str> {
-        self.parts?.user.map(|s| s.get(&self.text))
+        self.parts?.user.map(|s| s.get(&self.buffer))
     }
 
     /// The user part with `%HH` escapes decoded once. The result may hold any octet,
@@ -196,20 +214,20 @@ impl Uri {
 
     /// The password, if the user part has one.
     pub fn password(&self) -> Option<&str> {
-        self.parts?.password.map(|s| s.get(&self.text))
+        self.parts?.password.map(|s| s.get(&self.buffer))
     }
 
     /// The host of a SIP URI.
     pub fn host(&self) -> Option<Host<'_>> {
         let parts = self.parts.filter(|_| self.is_sip())?;
-        Some(parts.host_kind.with_text(parts.host.get(&self.text)))
+        Some(parts.host_kind.with_text(parts.host.get(&self.buffer)))
     }
 
     /// The host as written (with brackets for IPv6), for SIP URIs.
     pub fn host_str(&self) -> Option<&str> {
         self.parts
             .filter(|_| self.is_sip())
-            .map(|p| p.host.get(&self.text))
+            .map(|p| p.host.get(&self.buffer))
     }
 
     /// The port, when one is written.
@@ -219,12 +237,12 @@ impl Uri {
 
     /// URI parameters (`;transport=tcp;lr`), for SIP and tel URIs.
     pub fn params(&self) -> Params<'_> {
-        Params::new(self.parts.map_or("", |p| p.params.get(&self.text)))
+        Params::new(self.parts.map_or("", |p| p.params.get(&self.buffer)))
     }
 
     /// The `?` headers part (without the `?`), as written.
     pub fn headers(&self) -> Option<&str> {
-        self.parts?.headers.map(|s| s.get(&self.text))
+        self.parts?.headers.map(|s| s.get(&self.buffer))
     }
 
     /// The `transport` parameter, lower-cased comparison left to the caller.
@@ -240,7 +258,7 @@ impl Uri {
 
 impl PartialEq for Uri {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.as_str() == other.as_str()
     }
 }
 
@@ -248,19 +266,19 @@ impl Eq for Uri {}
 
 impl std::hash::Hash for Uri {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uri({:?})", &*self.text)
+        write!(f, "Uri({:?})", self.as_str())
     }
 }
 

@@ -92,7 +92,9 @@ impl NameAddr {
         if !params.is_empty() && !params.starts_with(';') || !Params::new(params).is_well_formed() {
             return Err(err());
         }
-        let uri = Uri::parse_shared(text.slice_ref(uri_text)).map_err(|_| err())?;
+        let uri_span = Span::of(&text, uri_text);
+        let uri = Uri::parse_within(text.clone(), uri_span.start as usize, uri_span.end as usize)
+            .map_err(|_| err())?;
         Ok(NameAddr {
             display: display.map(|d| Span::of(&text, d)),
             uri,
