@@ -32,6 +32,22 @@ pub struct Headers {
     /// The text that `Slot::Span`s index into: the received message head.
     source: ByteString,
     entries: Vec<Entry>,
+    /// One bit per known [`HeaderName`] present, so a lookup of an absent header costs
+    /// nothing and a lookup of one that appears once stops at the first match.
+    seen: u64,
+    /// One bit per known [`HeaderName`] present more than once.
+    repeated: u64,
+}
+
+/// The bit of a known name in [`Headers::seen`] (none for [`HeaderName::Other`]).
+#[inline]
+fn name_bit(name: HeaderName) -> u64 {
+    if name == HeaderName::Other {
+        0
+    } else {
+        // Fewer than 64 known names (checked by a test).
+        1u64 << (name as u8 as u32 & 63)
+    }
 }
 
 #[derive(Clone)]
@@ -109,12 +125,15 @@ impl Headers {
         Headers {
             source,
             entries: Vec::with_capacity(capacity),
+            seen: 0,
+            repeated: 0,
         }
     }
 
     /// Records a parsed header; its spans index the source given to
     /// [`Headers::finish_parsed`].
     pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Span, value: Span, raw_line: Span) {
+        self.note(name);
         self.entries.push(Entry {
             name,
             raw_name: Slot::Span(raw_name),
@@ -137,6 +156,22 @@ impl Headers {
                     let unfolded: String = text.split(['\r', '\n']).collect();
                     entry.value = Slot::Owned(ByteString::from(unfolded.trim_matches([' ', '\t'])));
                 }
+            }
+        }
+    }
+
+    fn note(&mut self, name: HeaderName) {
+        let bit = name_bit(name);
+        self.repeated |= self.seen & bit;
+        self.seen |= bit;
+    }
+
+    fn reindex(&mut self) {
+        self.seen = 0;
+        self.repeated = 0;
+        for i in 0..self.entries.len() {
+            if let Some(name) = self.entries.get(i).map(|e| e.name) {
+                self.note(name);
             }
         }
     }
@@ -183,14 +218,18 @@ impl Headers {
     /// Every header line called `name`, in order.
     pub fn get_all(&self, name: impl HeaderKey) -> impl Iterator<Item = &str> + '_ {
         let (name, spelled) = name.key();
-        let spelled: Box<str> = if name == HeaderName::Other {
-            spelled.into()
-        } else {
-            Box::default()
+        let bit = name_bit(name);
+        let (spelled, limit): (Box<str>, usize) = match name {
+            HeaderName::Other => (spelled.into(), usize::MAX),
+            _ if self.seen & bit == 0 => (Box::default(), 0),
+            _ if self.repeated & bit == 0 => (Box::default(), 1),
+            _ => (Box::default(), usize::MAX),
         };
-        self.entries
+        let entries = if limit == 0 { &[][..] } else { &self.entries[..] };
+        entries
             .iter()
             .filter(move |e| self.matches(e, name, &spelled))
+            .take(limit)
             .map(|e| e.value.get(&self.source))
     }
 
@@ -232,6 +271,7 @@ impl Headers {
 
     /// Appends a header with a known name.
     pub fn push(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        self.note(name);
         self.entries.push(Entry {
             name,
             raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
@@ -243,8 +283,10 @@ impl Headers {
     /// Appends a header by name; known names (in any case, compact or not) become their
     /// [`HeaderName`], others keep the given spelling.
     pub fn push_named(&mut self, name: &str, value: impl Into<ByteString>) {
+        let known = HeaderName::parse(name);
+        self.note(known);
         self.entries.push(Entry {
-            name: HeaderName::parse(name),
+            name: known,
             raw_name: Slot::Owned(ByteString::from(name)),
             value: Slot::Owned(value.into()),
             raw_line: None,
@@ -253,6 +295,7 @@ impl Headers {
 
     /// Inserts a header before all others (as a proxy or UAC does with Via, RFC 3261 §8.1.1.7).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        self.note(name);
         self.entries.insert(
             0,
             Entry {
@@ -273,6 +316,7 @@ impl Headers {
             !(e.name == name
                 && (name != HeaderName::Other || e.raw_name.get(source).eq_ignore_ascii_case(spelled)))
         });
+        self.reindex();
         before - self.entries.len()
     }
 
@@ -281,6 +325,7 @@ impl Headers {
         let (name, spelled) = name.key();
         let index = self.entries.iter().position(|e| self.matches(e, name, spelled))?;
         let entry = self.entries.remove(index);
+        self.reindex();
         Some(match entry.value {
             Slot::Span(span) => self.source.slice_ref(span.get(&self.source)),
             Slot::Owned(text) => text,
@@ -298,6 +343,7 @@ impl Headers {
         match position {
             Some(index) => {
                 self.remove(name);
+                self.note(name);
                 self.entries.insert(
                     index.min(self.entries.len()),
                     Entry {
@@ -370,6 +416,25 @@ impl fmt::Debug for Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_name_has_its_own_bit() {
+        assert!((HeaderName::Other as u8) < 64);
+    }
+
+    #[test]
+    fn lookups_stay_right_after_removals() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Route, "<sip:a>");
+        h.push(HeaderName::Route, "<sip:b>");
+        assert_eq!(h.count(HeaderName::Route), 2);
+        h.remove_first(HeaderName::Route);
+        assert_eq!(h.get_all(HeaderName::Route).collect::<Vec<_>>(), ["<sip:b>"]);
+        h.remove(HeaderName::Route);
+        assert_eq!(h.get(HeaderName::Route), None);
+        h.push(HeaderName::Route, "<sip:c>");
+        assert_eq!(h.get(HeaderName::Route), Some("<sip:c>"));
+    }
 
     #[test]
     fn set_replaces_all_and_keeps_position() {

@@ -156,94 +156,330 @@ impl HeaderName {
         let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
             return HeaderName::Other;
         };
-        let candidates: &[(&[u8], HeaderName)] = match (name.len(), first | 0x20, last | 0x20) {
-            (1, b'a', b'a') => &[(b"a", HeaderName::AcceptContact)],
-            (1, b'b', b'b') => &[(b"b", HeaderName::ReferredBy)],
-            (1, b'c', b'c') => &[(b"c", HeaderName::ContentType)],
-            (1, b'd', b'd') => &[(b"d", HeaderName::RequestDisposition)],
-            (1, b'e', b'e') => &[(b"e", HeaderName::ContentEncoding)],
-            (1, b'f', b'f') => &[(b"f", HeaderName::From)],
-            (1, b'i', b'i') => &[(b"i", HeaderName::CallId)],
-            (1, b'j', b'j') => &[(b"j", HeaderName::RejectContact)],
-            (1, b'k', b'k') => &[(b"k", HeaderName::Supported)],
-            (1, b'l', b'l') => &[(b"l", HeaderName::ContentLength)],
-            (1, b'm', b'm') => &[(b"m", HeaderName::Contact)],
-            (1, b'o', b'o') => &[(b"o", HeaderName::Event)],
-            (1, b'r', b'r') => &[(b"r", HeaderName::ReferTo)],
-            (1, b's', b's') => &[(b"s", HeaderName::Subject)],
-            (1, b't', b't') => &[(b"t", HeaderName::To)],
-            (1, b'u', b'u') => &[(b"u", HeaderName::AllowEvents)],
-            (1, b'v', b'v') => &[(b"v", HeaderName::Via)],
-            (1, b'x', b'x') => &[(b"x", HeaderName::SessionExpires)],
-            (2, b't', b'o') => &[(b"to", HeaderName::To)],
-            (3, b'v', b'a') => &[(b"via", HeaderName::Via)],
-            (4, b'c', b'q') => &[(b"cseq", HeaderName::CSeq)],
-            (4, b'd', b'e') => &[(b"date", HeaderName::Date)],
-            (4, b'f', b'm') => &[(b"from", HeaderName::From)],
-            (4, b'r', b'k') => &[(b"rack", HeaderName::RAck)],
-            (4, b'r', b'q') => &[(b"rseq", HeaderName::RSeq)],
-            (5, b'a', b'w') => &[(b"allow", HeaderName::Allow)],
-            (5, b'e', b't') => &[(b"event", HeaderName::Event)],
-            (5, b'r', b'e') => &[(b"route", HeaderName::Route)],
-            (6, b'a', b't') => &[(b"accept", HeaderName::Accept)],
-            (6, b'm', b'e') => &[(b"min-se", HeaderName::MinSe)],
-            (6, b'r', b'n') => &[(b"reason", HeaderName::Reason)],
-            (6, b's', b'r') => &[(b"server", HeaderName::Server)],
-            (7, b'c', b'd') => &[(b"call-id", HeaderName::CallId)],
-            (7, b'c', b't') => &[(b"contact", HeaderName::Contact)],
-            (7, b'e', b's') => &[(b"expires", HeaderName::Expires)],
-            (7, b'r', b'e') => &[(b"require", HeaderName::Require)],
-            (7, b's', b't') => &[(b"subject", HeaderName::Subject)],
-            (7, b'w', b'g') => &[(b"warning", HeaderName::Warning)],
-            (8, b'p', b'y') => &[(b"priority", HeaderName::Priority)],
+        let candidates: &[([u64; 3], HeaderName)] = match (name.len(), first | 0x20, last | 0x20) {
+            (1, b'a', b'a') => &[(
+                [0x2020202020202061, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::AcceptContact,
+            )],
+            (1, b'b', b'b') => &[(
+                [0x2020202020202062, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::ReferredBy,
+            )],
+            (1, b'c', b'c') => &[(
+                [0x2020202020202063, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::ContentType,
+            )],
+            (1, b'd', b'd') => &[(
+                [0x2020202020202064, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::RequestDisposition,
+            )],
+            (1, b'e', b'e') => &[(
+                [0x2020202020202065, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::ContentEncoding,
+            )],
+            (1, b'f', b'f') => &[(
+                [0x2020202020202066, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::From,
+            )],
+            (1, b'i', b'i') => &[(
+                [0x2020202020202069, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::CallId,
+            )],
+            (1, b'j', b'j') => &[(
+                [0x202020202020206a, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::RejectContact,
+            )],
+            (1, b'k', b'k') => &[(
+                [0x202020202020206b, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Supported,
+            )],
+            (1, b'l', b'l') => &[(
+                [0x202020202020206c, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::ContentLength,
+            )],
+            (1, b'm', b'm') => &[(
+                [0x202020202020206d, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Contact,
+            )],
+            (1, b'o', b'o') => &[(
+                [0x202020202020206f, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Event,
+            )],
+            (1, b'r', b'r') => &[(
+                [0x2020202020202072, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::ReferTo,
+            )],
+            (1, b's', b's') => &[(
+                [0x2020202020202073, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Subject,
+            )],
+            (1, b't', b't') => &[(
+                [0x2020202020202074, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::To,
+            )],
+            (1, b'u', b'u') => &[(
+                [0x2020202020202075, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::AllowEvents,
+            )],
+            (1, b'v', b'v') => &[(
+                [0x2020202020202076, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Via,
+            )],
+            (1, b'x', b'x') => &[(
+                [0x2020202020202078, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::SessionExpires,
+            )],
+            (2, b't', b'o') => &[(
+                [0x2020202020206f74, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::To,
+            )],
+            (3, b'v', b'a') => &[(
+                [0x2020202020616976, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Via,
+            )],
+            (4, b'c', b'q') => &[(
+                [0x2020202071657363, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::CSeq,
+            )],
+            (4, b'd', b'e') => &[(
+                [0x2020202065746164, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Date,
+            )],
+            (4, b'f', b'm') => &[(
+                [0x202020206d6f7266, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::From,
+            )],
+            (4, b'r', b'k') => &[(
+                [0x202020206b636172, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::RAck,
+            )],
+            (4, b'r', b'q') => &[(
+                [0x2020202071657372, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::RSeq,
+            )],
+            (5, b'a', b'w') => &[(
+                [0x202020776f6c6c61, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Allow,
+            )],
+            (5, b'e', b't') => &[(
+                [0x202020746e657665, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Event,
+            )],
+            (5, b'r', b'e') => &[(
+                [0x2020206574756f72, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Route,
+            )],
+            (6, b'a', b't') => &[(
+                [0x2020747065636361, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Accept,
+            )],
+            (6, b'm', b'e') => &[(
+                [0x202065732d6e696d, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::MinSe,
+            )],
+            (6, b'r', b'n') => &[(
+                [0x20206e6f73616572, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Reason,
+            )],
+            (6, b's', b'r') => &[(
+                [0x2020726576726573, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Server,
+            )],
+            (7, b'c', b'd') => &[(
+                [0x2064692d6c6c6163, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::CallId,
+            )],
+            (7, b'c', b't') => &[(
+                [0x20746361746e6f63, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Contact,
+            )],
+            (7, b'e', b's') => &[(
+                [0x2073657269707865, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Expires,
+            )],
+            (7, b'r', b'e') => &[(
+                [0x2065726975716572, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Require,
+            )],
+            (7, b's', b't') => &[(
+                [0x207463656a627573, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Subject,
+            )],
+            (7, b'w', b'g') => &[(
+                [0x20676e696e726177, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Warning,
+            )],
+            (8, b'p', b'y') => &[(
+                [0x797469726f697270, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Priority,
+            )],
             (8, b'r', b'o') => &[
-                (b"refer-to", HeaderName::ReferTo),
-                (b"reply-to", HeaderName::ReplyTo),
+                (
+                    [0x6f742d7265666572, 0x2020202020202020, 0x2020202020202020],
+                    HeaderName::ReferTo,
+                ),
+                (
+                    [0x6f742d796c706572, 0x2020202020202020, 0x2020202020202020],
+                    HeaderName::ReplyTo,
+                ),
             ],
-            (8, b'r', b's') => &[(b"replaces", HeaderName::Replaces)],
-            (9, b'c', b'o') => &[(b"call-info", HeaderName::CallInfo)],
-            (9, b'r', b'b') => &[(b"refer-sub", HeaderName::ReferSub)],
-            (9, b's', b'd') => &[(b"supported", HeaderName::Supported)],
-            (9, b't', b'p') => &[(b"timestamp", HeaderName::Timestamp)],
-            (10, b'a', b'o') => &[(b"alert-info", HeaderName::AlertInfo)],
-            (10, b'e', b'o') => &[(b"error-info", HeaderName::ErrorInfo)],
-            (10, b'u', b't') => &[(b"user-agent", HeaderName::UserAgent)],
-            (11, b'i', b'o') => &[(b"in-reply-to", HeaderName::InReplyTo)],
-            (11, b'm', b's') => &[(b"min-expires", HeaderName::MinExpires)],
-            (11, b'r', b'r') => &[(b"retry-after", HeaderName::RetryAfter)],
-            (11, b'r', b'y') => &[(b"referred-by", HeaderName::ReferredBy)],
-            (11, b'u', b'd') => &[(b"unsupported", HeaderName::Unsupported)],
-            (12, b'a', b's') => &[(b"allow-events", HeaderName::AllowEvents)],
-            (12, b'c', b'e') => &[(b"content-type", HeaderName::ContentType)],
-            (12, b'm', b'n') => &[(b"mime-version", HeaderName::MimeVersion)],
-            (12, b'm', b's') => &[(b"max-forwards", HeaderName::MaxForwards)],
-            (12, b'o', b'n') => &[(b"organization", HeaderName::Organization)],
-            (12, b'r', b'e') => &[(b"record-route", HeaderName::RecordRoute)],
-            (13, b'a', b'n') => &[(b"authorization", HeaderName::Authorization)],
-            (13, b'p', b'e') => &[(b"proxy-require", HeaderName::ProxyRequire)],
-            (14, b'a', b't') => &[(b"accept-contact", HeaderName::AcceptContact)],
-            (14, b'c', b'h') => &[(b"content-length", HeaderName::ContentLength)],
-            (14, b'r', b't') => &[(b"reject-contact", HeaderName::RejectContact)],
-            (15, b'a', b'e') => &[(b"accept-language", HeaderName::AcceptLanguage)],
-            (15, b'a', b'g') => &[(b"accept-encoding", HeaderName::AcceptEncoding)],
-            (15, b's', b's') => &[(b"session-expires", HeaderName::SessionExpires)],
-            (16, b'c', b'e') => &[(b"content-language", HeaderName::ContentLanguage)],
-            (16, b'c', b'g') => &[(b"content-encoding", HeaderName::ContentEncoding)],
-            (16, b'w', b'e') => &[(b"www-authenticate", HeaderName::WwwAuthenticate)],
-            (18, b'p', b'e') => &[(b"proxy-authenticate", HeaderName::ProxyAuthenticate)],
-            (18, b's', b'e') => &[(b"subscription-state", HeaderName::SubscriptionState)],
-            (19, b'a', b'o') => &[(b"authentication-info", HeaderName::AuthenticationInfo)],
-            (19, b'c', b'n') => &[(b"content-disposition", HeaderName::ContentDisposition)],
-            (19, b'p', b'n') => &[(b"proxy-authorization", HeaderName::ProxyAuthorization)],
-            (19, b'r', b'n') => &[(b"request-disposition", HeaderName::RequestDisposition)],
+            (8, b'r', b's') => &[(
+                [0x736563616c706572, 0x2020202020202020, 0x2020202020202020],
+                HeaderName::Replaces,
+            )],
+            (9, b'c', b'o') => &[(
+                [0x666e692d6c6c6163, 0x202020202020206f, 0x2020202020202020],
+                HeaderName::CallInfo,
+            )],
+            (9, b'r', b'b') => &[(
+                [0x75732d7265666572, 0x2020202020202062, 0x2020202020202020],
+                HeaderName::ReferSub,
+            )],
+            (9, b's', b'd') => &[(
+                [0x6574726f70707573, 0x2020202020202064, 0x2020202020202020],
+                HeaderName::Supported,
+            )],
+            (9, b't', b'p') => &[(
+                [0x6d617473656d6974, 0x2020202020202070, 0x2020202020202020],
+                HeaderName::Timestamp,
+            )],
+            (10, b'a', b'o') => &[(
+                [0x6e692d7472656c61, 0x2020202020206f66, 0x2020202020202020],
+                HeaderName::AlertInfo,
+            )],
+            (10, b'e', b'o') => &[(
+                [0x6e692d726f727265, 0x2020202020206f66, 0x2020202020202020],
+                HeaderName::ErrorInfo,
+            )],
+            (10, b'u', b't') => &[(
+                [0x6567612d72657375, 0x202020202020746e, 0x2020202020202020],
+                HeaderName::UserAgent,
+            )],
+            (11, b'i', b'o') => &[(
+                [0x796c7065722d6e69, 0x20202020206f742d, 0x2020202020202020],
+                HeaderName::InReplyTo,
+            )],
+            (11, b'm', b's') => &[(
+                [0x697078652d6e696d, 0x2020202020736572, 0x2020202020202020],
+                HeaderName::MinExpires,
+            )],
+            (11, b'r', b'r') => &[(
+                [0x66612d7972746572, 0x2020202020726574, 0x2020202020202020],
+                HeaderName::RetryAfter,
+            )],
+            (11, b'r', b'y') => &[(
+                [0x6465727265666572, 0x202020202079622d, 0x2020202020202020],
+                HeaderName::ReferredBy,
+            )],
+            (11, b'u', b'd') => &[(
+                [0x726f707075736e75, 0x2020202020646574, 0x2020202020202020],
+                HeaderName::Unsupported,
+            )],
+            (12, b'a', b's') => &[(
+                [0x76652d776f6c6c61, 0x2020202073746e65, 0x2020202020202020],
+                HeaderName::AllowEvents,
+            )],
+            (12, b'c', b'e') => &[(
+                [0x2d746e65746e6f63, 0x2020202065707974, 0x2020202020202020],
+                HeaderName::ContentType,
+            )],
+            (12, b'm', b'n') => &[(
+                [0x7265762d656d696d, 0x202020206e6f6973, 0x2020202020202020],
+                HeaderName::MimeVersion,
+            )],
+            (12, b'm', b's') => &[(
+                [0x77726f662d78616d, 0x2020202073647261, 0x2020202020202020],
+                HeaderName::MaxForwards,
+            )],
+            (12, b'o', b'n') => &[(
+                [0x617a696e6167726f, 0x202020206e6f6974, 0x2020202020202020],
+                HeaderName::Organization,
+            )],
+            (12, b'r', b'e') => &[(
+                [0x722d64726f636572, 0x202020206574756f, 0x2020202020202020],
+                HeaderName::RecordRoute,
+            )],
+            (13, b'a', b'n') => &[(
+                [0x7a69726f68747561, 0x2020206e6f697461, 0x2020202020202020],
+                HeaderName::Authorization,
+            )],
+            (13, b'p', b'e') => &[(
+                [0x65722d79786f7270, 0x2020206572697571, 0x2020202020202020],
+                HeaderName::ProxyRequire,
+            )],
+            (14, b'a', b't') => &[(
+                [0x632d747065636361, 0x2020746361746e6f, 0x2020202020202020],
+                HeaderName::AcceptContact,
+            )],
+            (14, b'c', b'h') => &[(
+                [0x2d746e65746e6f63, 0x20206874676e656c, 0x2020202020202020],
+                HeaderName::ContentLength,
+            )],
+            (14, b'r', b't') => &[(
+                [0x632d7463656a6572, 0x2020746361746e6f, 0x2020202020202020],
+                HeaderName::RejectContact,
+            )],
+            (15, b'a', b'e') => &[(
+                [0x6c2d747065636361, 0x2065676175676e61, 0x2020202020202020],
+                HeaderName::AcceptLanguage,
+            )],
+            (15, b'a', b'g') => &[(
+                [0x652d747065636361, 0x20676e69646f636e, 0x2020202020202020],
+                HeaderName::AcceptEncoding,
+            )],
+            (15, b's', b's') => &[(
+                [0x2d6e6f6973736573, 0x2073657269707865, 0x2020202020202020],
+                HeaderName::SessionExpires,
+            )],
+            (16, b'c', b'e') => &[(
+                [0x2d746e65746e6f63, 0x65676175676e616c, 0x2020202020202020],
+                HeaderName::ContentLanguage,
+            )],
+            (16, b'c', b'g') => &[(
+                [0x2d746e65746e6f63, 0x676e69646f636e65, 0x2020202020202020],
+                HeaderName::ContentEncoding,
+            )],
+            (16, b'w', b'e') => &[(
+                [0x687475612d777777, 0x6574616369746e65, 0x2020202020202020],
+                HeaderName::WwwAuthenticate,
+            )],
+            (18, b'p', b'e') => &[(
+                [0x75612d79786f7270, 0x616369746e656874, 0x2020202020206574],
+                HeaderName::ProxyAuthenticate,
+            )],
+            (18, b's', b'e') => &[(
+                [0x7069726373627573, 0x6174732d6e6f6974, 0x2020202020206574],
+                HeaderName::SubscriptionState,
+            )],
+            (19, b'a', b'o') => &[(
+                [0x69746e6568747561, 0x692d6e6f69746163, 0x20202020206f666e],
+                HeaderName::AuthenticationInfo,
+            )],
+            (19, b'c', b'n') => &[(
+                [0x2d746e65746e6f63, 0x7469736f70736964, 0x20202020206e6f69],
+                HeaderName::ContentDisposition,
+            )],
+            (19, b'p', b'n') => &[(
+                [0x75612d79786f7270, 0x74617a69726f6874, 0x20202020206e6f69],
+                HeaderName::ProxyAuthorization,
+            )],
+            (19, b'r', b'n') => &[(
+                [0x2d74736575716572, 0x7469736f70736964, 0x20202020206e6f69],
+                HeaderName::RequestDisposition,
+            )],
             _ => return HeaderName::Other,
+        };
+        // Spellings are lower-case letters, digits and '-', pre-folded to three words:
+        // padded to 24 bytes with 0x20 ORed into every byte. ORing 0x20 lower-cases an
+        // ASCII letter and maps no other token character onto a spelling's byte, so
+        // folding the name the same way makes equality three word compares.
+        let Some(folded) = fold_name(name) else {
+            return HeaderName::Other;
         };
         candidates
             .iter()
             .find(|(spelling, _)| {
-                // Spellings are lower-case letters, digits and '-'; ORing 0x20 lower-cases
-                // an ASCII letter and maps no other token character onto one of those.
-                spelling.len() == name.len() && spelling.iter().zip(name).all(|(&s, &n)| s == n | 0x20)
+                spelling[0] == folded[0] && spelling[1] == folded[1] && spelling[2] == folded[2]
             })
             .map_or(HeaderName::Other, |&(_, header)| header)
     }
@@ -371,6 +607,25 @@ impl HeaderName {
                 | HeaderName::Warning
         )
     }
+}
+
+/// `name` padded with zeros to 24 bytes, as three little-endian words with 0x20 ORed into
+/// every byte; `None` when longer than any known name.
+#[inline]
+fn fold_name(name: &[u8]) -> Option<[u64; 3]> {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    if name.len() > 24 {
+        return None;
+    }
+    // Each word is assembled in a register (header names are short): writing bytes to a
+    // stack buffer and reading it back as words would stall store forwarding.
+    let word = |from: usize| {
+        let part = name
+            .get(from.min(name.len())..(from + 8).min(name.len()))
+            .unwrap_or_default();
+        part.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)) | FOLD
+    };
+    Some([word(0), word(8), word(16)])
 }
 
 impl fmt::Display for HeaderName {
