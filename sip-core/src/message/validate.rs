@@ -364,6 +364,8 @@ pub fn validate_response(response: &Response) -> Result<(), DropReason> {
 fn drop_value<T>(_: T) {}
 
 /// What an endpoint does with one received datagram: see [`check_datagram`].
+// The message is moved out once; boxing it would cost an allocation per datagram.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// A request to process or a response to hand to its transaction.
