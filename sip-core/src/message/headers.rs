@@ -29,7 +29,7 @@ use super::span::Span;
 /// ```
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// The text that `Slot::Span`s index into: the received message head.
+    /// The text that parsed entries' spans index into: the received message head.
     source: ByteString,
     entries: Vec<Entry>,
     /// One bit per known [`HeaderName`] present, so a lookup of an absent header costs
@@ -50,29 +50,72 @@ fn name_bit(name: HeaderName) -> u64 {
     }
 }
 
+/// One header line. A parsed, untouched header is four small numbers pointing into the
+/// source (24 bytes); anything built, modified or unfolded lives in a box of its own, so
+/// the common case stays compact and is written with a single store.
 #[derive(Clone)]
-struct Entry {
+enum Entry {
+    Parsed {
+        name: HeaderName,
+        /// The name is `line.start .. line.start + name_len`.
+        name_len: u16,
+        /// The whole line as received, for byte-exact output.
+        line: Span,
+        value: Span,
+    },
+    Owned(Box<OwnedEntry>),
+}
+
+#[derive(Clone)]
+struct OwnedEntry {
     name: HeaderName,
-    raw_name: Slot,
-    value: Slot,
-    /// The whole header line(s) as received, folding included, for byte-exact output.
-    /// `None` once built or modified.
+    raw_name: ByteString,
+    value: ByteString,
+    /// The line(s) as received when this is a folded parsed header; `None` once built.
     raw_line: Option<Span>,
 }
 
-/// Text that is either a range of the source or a buffer of its own.
-#[derive(Clone)]
-enum Slot {
-    Span(Span),
-    Owned(ByteString),
-}
+impl Entry {
+    fn owned(name: HeaderName, raw_name: ByteString, value: ByteString) -> Entry {
+        Entry::Owned(Box::new(OwnedEntry {
+            name,
+            raw_name,
+            value,
+            raw_line: None,
+        }))
+    }
 
-impl Slot {
     #[inline]
-    fn get<'a>(&'a self, source: &'a str) -> &'a str {
+    fn name(&self) -> HeaderName {
         match self {
-            Slot::Span(span) => span.get(source),
-            Slot::Owned(text) => text,
+            Entry::Parsed { name, .. } => *name,
+            Entry::Owned(owned) => owned.name,
+        }
+    }
+
+    #[inline]
+    fn raw_name<'a>(&'a self, source: &'a str) -> &'a str {
+        match self {
+            Entry::Parsed { name_len, line, .. } => {
+                Span::new(line.start as usize, line.start as usize + usize::from(*name_len)).get(source)
+            }
+            Entry::Owned(owned) => &owned.raw_name,
+        }
+    }
+
+    #[inline]
+    fn value<'a>(&'a self, source: &'a str) -> &'a str {
+        match self {
+            Entry::Parsed { value, .. } => value.get(source),
+            Entry::Owned(owned) => &owned.value,
+        }
+    }
+
+    #[inline]
+    fn raw_line<'a>(&self, source: &'a str) -> Option<&'a str> {
+        match self {
+            Entry::Parsed { line, .. } => Some(line.get(source)),
+            Entry::Owned(owned) => owned.raw_line.map(|line| line.get(source)),
         }
     }
 }
@@ -134,11 +177,11 @@ impl Headers {
     /// [`Headers::finish_parsed`].
     pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Span, value: Span, raw_line: Span) {
         self.note(name);
-        self.entries.push(Entry {
+        self.entries.push(Entry::Parsed {
             name,
-            raw_name: Slot::Span(raw_name),
-            value: Slot::Span(value),
-            raw_line: Some(raw_line),
+            name_len: u16::try_from(raw_name.end - raw_name.start).unwrap_or(u16::MAX),
+            line: raw_line,
+            value,
         });
     }
 
@@ -150,11 +193,20 @@ impl Headers {
             return;
         }
         for entry in &mut self.entries {
-            if let Slot::Span(span) = entry.value {
-                let text = span.get(&self.source);
+            if let Entry::Parsed {
+                name, line, value, ..
+            } = *entry
+            {
+                let text = value.get(&self.source);
                 if text.contains('\n') {
                     let unfolded: String = text.split(['\r', '\n']).collect();
-                    entry.value = Slot::Owned(ByteString::from(unfolded.trim_matches([' ', '\t'])));
+                    let raw_name = entry.raw_name(&self.source);
+                    *entry = Entry::Owned(Box::new(OwnedEntry {
+                        name,
+                        raw_name: self.source.slice_ref(raw_name),
+                        value: ByteString::from(unfolded.trim_matches([' ', '\t'])),
+                        raw_line: Some(line),
+                    }));
                 }
             }
         }
@@ -170,7 +222,7 @@ impl Headers {
         self.seen = 0;
         self.repeated = 0;
         for i in 0..self.entries.len() {
-            if let Some(name) = self.entries.get(i).map(|e| e.name) {
+            if let Some(name) = self.entries.get(i).map(Entry::name) {
                 self.note(name);
             }
         }
@@ -193,16 +245,16 @@ impl Headers {
 
     fn entry_ref<'a>(&'a self, e: &'a Entry) -> HeaderRef<'a> {
         HeaderRef {
-            name: e.name,
-            name_str: e.raw_name.get(&self.source),
-            value: e.value.get(&self.source),
-            raw_line: e.raw_line.map(|s| s.get(&self.source)),
+            name: e.name(),
+            name_str: e.raw_name(&self.source),
+            value: e.value(&self.source),
+            raw_line: e.raw_line(&self.source),
         }
     }
 
     fn matches(&self, e: &Entry, name: HeaderName, spelled: &str) -> bool {
-        e.name == name
-            && (name != HeaderName::Other || e.raw_name.get(&self.source).eq_ignore_ascii_case(spelled))
+        e.name() == name
+            && (name != HeaderName::Other || e.raw_name(&self.source).eq_ignore_ascii_case(spelled))
     }
 
     /// The value of the first header called `name` (the whole line; not split on commas).
@@ -230,7 +282,7 @@ impl Headers {
             .iter()
             .filter(move |e| self.matches(e, name, &spelled))
             .take(limit)
-            .map(|e| e.value.get(&self.source))
+            .map(|e| e.value(&self.source))
     }
 
     /// Every value of `name`: header lines are split on top-level commas (outside quotes and
@@ -261,8 +313,10 @@ impl Headers {
         } else {
             self.entries
                 .iter()
-                .find_map(|e| match &e.value {
-                    Slot::Owned(owned) if contains_slice(owned, value) => Some(owned.slice_ref(value)),
+                .find_map(|e| match e {
+                    Entry::Owned(owned) if contains_slice(&owned.value, value) => {
+                        Some(owned.value.slice_ref(value))
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| ByteString::from(value))
@@ -272,12 +326,11 @@ impl Headers {
     /// Appends a header with a known name.
     pub fn push(&mut self, name: HeaderName, value: impl Into<ByteString>) {
         self.note(name);
-        self.entries.push(Entry {
+        self.entries.push(Entry::owned(
             name,
-            raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
-            value: Slot::Owned(value.into()),
-            raw_line: None,
-        });
+            ByteString::from_static(name.as_str()),
+            value.into(),
+        ));
     }
 
     /// Appends a header by name; known names (in any case, compact or not) become their
@@ -285,12 +338,8 @@ impl Headers {
     pub fn push_named(&mut self, name: &str, value: impl Into<ByteString>) {
         let known = HeaderName::parse(name);
         self.note(known);
-        self.entries.push(Entry {
-            name: known,
-            raw_name: Slot::Owned(ByteString::from(name)),
-            value: Slot::Owned(value.into()),
-            raw_line: None,
-        });
+        self.entries
+            .push(Entry::owned(known, ByteString::from(name), value.into()));
     }
 
     /// Inserts a header before all others (as a proxy or UAC does with Via, RFC 3261 §8.1.1.7).
@@ -298,12 +347,7 @@ impl Headers {
         self.note(name);
         self.entries.insert(
             0,
-            Entry {
-                name,
-                raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
-                value: Slot::Owned(value.into()),
-                raw_line: None,
-            },
+            Entry::owned(name, ByteString::from_static(name.as_str()), value.into()),
         );
     }
 
@@ -313,8 +357,8 @@ impl Headers {
         let before = self.entries.len();
         let source = &self.source;
         self.entries.retain(|e| {
-            !(e.name == name
-                && (name != HeaderName::Other || e.raw_name.get(source).eq_ignore_ascii_case(spelled)))
+            !(e.name() == name
+                && (name != HeaderName::Other || e.raw_name(source).eq_ignore_ascii_case(spelled)))
         });
         self.reindex();
         before - self.entries.len()
@@ -326,9 +370,9 @@ impl Headers {
         let index = self.entries.iter().position(|e| self.matches(e, name, spelled))?;
         let entry = self.entries.remove(index);
         self.reindex();
-        Some(match entry.value {
-            Slot::Span(span) => self.source.slice_ref(span.get(&self.source)),
-            Slot::Owned(text) => text,
+        Some(match entry {
+            Entry::Parsed { value, .. } => self.source.slice_ref(value.get(&self.source)),
+            Entry::Owned(owned) => owned.value,
         })
     }
 
@@ -338,7 +382,7 @@ impl Headers {
         let position = self
             .entries
             .iter()
-            .position(|e| e.name == name && name != HeaderName::Other);
+            .position(|e| e.name() == name && name != HeaderName::Other);
         let value = value.into();
         match position {
             Some(index) => {
@@ -346,12 +390,7 @@ impl Headers {
                 self.note(name);
                 self.entries.insert(
                     index.min(self.entries.len()),
-                    Entry {
-                        name,
-                        raw_name: Slot::Owned(ByteString::from_static(name.as_str())),
-                        value: Slot::Owned(value),
-                        raw_line: None,
-                    },
+                    Entry::owned(name, ByteString::from_static(name.as_str()), value),
                 );
             }
             None => self.push(name, value),
@@ -361,12 +400,12 @@ impl Headers {
     /// Writes every header line, followed by CRLF. Untouched headers are written as received.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         for e in &self.entries {
-            match e.raw_line {
-                Some(line) => out.extend_from_slice(line.get(&self.source).as_bytes()),
+            match e.raw_line(&self.source) {
+                Some(line) => out.extend_from_slice(line.as_bytes()),
                 None => {
-                    out.extend_from_slice(e.raw_name.get(&self.source).as_bytes());
+                    out.extend_from_slice(e.raw_name(&self.source).as_bytes());
                     out.extend_from_slice(b": ");
-                    out.extend_from_slice(e.value.get(&self.source).as_bytes());
+                    out.extend_from_slice(e.value(&self.source).as_bytes());
                 }
             }
             out.extend_from_slice(b"\r\n");
@@ -377,9 +416,9 @@ impl Headers {
     pub(crate) fn encoded_len(&self) -> usize {
         self.entries
             .iter()
-            .map(|e| match e.raw_line {
-                Some(line) => line.get(&self.source).len() + 2,
-                None => e.raw_name.get(&self.source).len() + e.value.get(&self.source).len() + 4,
+            .map(|e| match e.raw_line(&self.source) {
+                Some(line) => line.len() + 2,
+                None => e.raw_name(&self.source).len() + e.value(&self.source).len() + 4,
             })
             .sum()
     }
