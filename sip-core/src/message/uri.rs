@@ -172,6 +172,11 @@ impl Uri {
         })
     }
 
+    /// The whole buffer the URI sits in (for a name-addr, the whole value).
+    pub(crate) fn buffer(&self) -> &ByteString {
+        &self.buffer
+    }
+
     /// The whole URI as written.
     pub fn as_str(&self) -> &str {
         self.buffer

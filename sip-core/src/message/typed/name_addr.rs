@@ -33,9 +33,9 @@ use crate::message::uri::Uri;
 /// ```
 #[derive(Clone)]
 pub struct NameAddr {
-    text: ByteString,
-    display: Option<Span>,
+    /// The URI, whose buffer is this whole value: one reference count for both.
     uri: Uri,
+    display: Option<Span>,
     params: Span,
     bracketed: bool,
 }
@@ -93,14 +93,15 @@ impl NameAddr {
             return Err(err());
         }
         let uri_span = Span::of(&text, uri_text);
-        let uri = Uri::parse_within(text.clone(), uri_span.start as usize, uri_span.end as usize)
-            .map_err(|_| err())?;
+        let display = display.map(|d| Span::of(&text, d));
+        let params = Span::of(&text, params);
+        let uri =
+            Uri::parse_within(text, uri_span.start as usize, uri_span.end as usize).map_err(|_| err())?;
         Ok(NameAddr {
-            display: display.map(|d| Span::of(&text, d)),
             uri,
-            params: Span::of(&text, params),
+            display,
+            params,
             bracketed,
-            text,
         })
     }
 
@@ -119,12 +120,11 @@ impl NameAddr {
         text.push_str(uri.as_str());
         text.push('>');
         // Built from a valid URI and a quoted or token display name: this always parses.
-        NameAddr::parse(&text).unwrap_or(NameAddr {
-            text: ByteString::from(uri.as_str()),
+        NameAddr::parse(&text).unwrap_or_else(|_| NameAddr {
+            uri: Uri::parse_shared(uri.to_byte_string()).unwrap_or(uri),
             display: None,
             params: Span::default(),
             bracketed: false,
-            uri,
         })
     }
 
@@ -135,10 +135,10 @@ impl NameAddr {
 
     /// The same address with a header parameter set (replacing one of the same name).
     pub fn with_param(&self, name: &str, value: Option<&str>) -> NameAddr {
-        let mut text = String::with_capacity(self.text.len() + name.len() + 16);
+        let mut text = String::with_capacity(self.text().len() + name.len() + 16);
         // Parameters go outside the URI, so the result is always in the <> form.
         if let Some(display) = self.display {
-            text.push_str(display.get(&self.text));
+            text.push_str(display.get(self.text()));
             text.push(' ');
         }
         text.push('<');
@@ -165,19 +165,23 @@ impl NameAddr {
         NameAddr::parse(&text).unwrap_or_else(|_| self.clone())
     }
 
+    fn text(&self) -> &ByteString {
+        self.uri.buffer()
+    }
+
     /// The value as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text()
     }
 
     /// The value as a shared buffer.
     pub fn as_byte_string(&self) -> &ByteString {
-        &self.text
+        self.text()
     }
 
     /// The display name, unquoted.
     pub fn display_name(&self) -> Option<Cow<'_, str>> {
-        self.display.map(|d| unquote(d.get(&self.text)))
+        self.display.map(|d| unquote(d.get(self.text())))
     }
 
     /// The URI.
@@ -187,7 +191,7 @@ impl NameAddr {
 
     /// The header parameters (after the URI).
     pub fn params(&self) -> Params<'_> {
-        Params::new(self.params.get(&self.text))
+        Params::new(self.params.get(self.text()))
     }
 
     /// The `tag` parameter (RFC 3261 §19.3).
@@ -203,7 +207,7 @@ impl NameAddr {
 
 impl PartialEq for NameAddr {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.text() == other.text()
     }
 }
 
@@ -211,13 +215,13 @@ impl Eq for NameAddr {}
 
 impl fmt::Debug for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NameAddr({:?})", &*self.text)
+        write!(f, "NameAddr({:?})", &**self.text())
     }
 }
 
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.text())
     }
 }
 
