@@ -23,18 +23,12 @@ fn decode(stream: &[u8], size: usize) -> Vec<Result<StreamItem, FramingError>> {
     };
     for chunk in chunks {
         decoder.push(chunk);
-        // Drain until `Ok(None)` and then ask once more: the decoder answers `Ok(None)` after
-        // skipping bare LFs before a message even when the whole message is buffered (a
-        // known bug); without the second ask, chunking would change when messages come out.
-        let mut idle = 0;
-        while idle < 2 {
+        // Drain until `Ok(None)`, exactly as the decoder's documentation says.
+                loop {
             match decoder.next_item() {
-                Ok(Some(StreamItem::KeepAlivePing | StreamItem::KeepAlivePong)) => idle = 0,
-                Ok(Some(item)) => {
-                    idle = 0;
-                    items.push(Ok(item));
-                }
-                Ok(None) => idle += 1,
+                Ok(Some(StreamItem::KeepAlivePing | StreamItem::KeepAlivePong)) => {}
+                Ok(Some(item)) => items.push(Ok(item)),
+                Ok(None) => break,
                 Err(e) => {
                     assert_eq!(decoder.next_item(), Err(e), "framing errors are sticky");
                     decoder.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n");

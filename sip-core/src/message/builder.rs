@@ -4,6 +4,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::error::ParseError;
+use super::grammar::{is_token, split_top_level, trim_lws};
 use super::headers::Headers;
 use super::method::Method;
 use super::model::{Request, Response};
@@ -20,6 +21,12 @@ pub enum BuildError {
     /// A header RFC 3261 §8.1.1 requires was not given.
     #[error("missing mandatory header {0}")]
     Missing(&'static str),
+    /// A header value holds a line break (which would inject a header or end the head).
+    #[error("line break in {0}")]
+    LineBreak(String),
+    /// A header name given to [`RequestBuilder::header`] is not a token.
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
     /// A given header value does not parse.
     #[error("invalid {header}: {source}")]
     Invalid {
@@ -148,17 +155,23 @@ impl RequestBuilder {
         if self.vias.is_empty() {
             return Err(BuildError::Missing("Via"));
         }
+        let mut vias = Vec::with_capacity(self.vias.len());
         for via in &self.vias {
-            Via::parse(via).map_err(invalid("Via"))?;
+            let via = clean("Via", via)?;
+            // Read back the way `Headers::vias` reads it: every comma-separated element.
+            for element in split_top_level(&via, b',') {
+                Via::parse(element).map_err(invalid("Via"))?;
+            }
+            vias.push(via);
         }
-        let from = self.from.ok_or(BuildError::Missing("From"))?;
+        let from = clean("From", &self.from.ok_or(BuildError::Missing("From"))?)?;
         NameAddr::parse(&from).map_err(invalid("From"))?;
-        let to = self.to.ok_or(BuildError::Missing("To"))?;
+        let to = clean("To", &self.to.ok_or(BuildError::Missing("To"))?)?;
         NameAddr::parse(&to).map_err(invalid("To"))?;
-        let call_id = self.call_id.ok_or(BuildError::Missing("Call-ID"))?;
+        let call_id = clean("Call-ID", &self.call_id.ok_or(BuildError::Missing("Call-ID"))?)?;
         let seq = self.cseq.ok_or(BuildError::Missing("CSeq"))?;
         let mut headers = Headers::new();
-        for via in self.vias {
+        for via in vias {
             headers.push(HeaderName::Via, via);
         }
         headers.push(
@@ -173,14 +186,21 @@ impl RequestBuilder {
             ByteString::from(format!("{seq} {}", self.method)),
         );
         if let Some(contact) = self.contact {
-            NameAddr::parse(&contact).map_err(invalid("Contact"))?;
+            let contact = clean("Contact", &contact)?;
+            // Read back the way `Headers::contacts` reads it.
+            for element in split_top_level(&contact, b',') {
+                NameAddr::parse(element).map_err(invalid("Contact"))?;
+            }
             headers.push(HeaderName::Contact, contact);
         }
         for (name, value) in self.extra {
-            headers.push_named(&name, value);
+            if !is_token(&name) {
+                return Err(BuildError::HeaderName(name.to_string()));
+            }
+            headers.push_named(&name, clean_named(&name, &value)?);
         }
         if let Some(content_type) = self.content_type {
-            headers.push(HeaderName::ContentType, content_type);
+            headers.push(HeaderName::ContentType, clean("Content-Type", &content_type)?);
         }
         headers.push(
             HeaderName::ContentLength,
@@ -200,6 +220,24 @@ impl RequestBuilder {
             body: self.body,
         })
     }
+}
+
+/// A header value as it will read back: without surrounding white space, and refused when
+/// it holds a line break.
+fn clean(header: &str, value: &ByteString) -> Result<ByteString, BuildError> {
+    clean_named(header, value)
+}
+
+fn clean_named(header: &str, value: &ByteString) -> Result<ByteString, BuildError> {
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+        return Err(BuildError::LineBreak(header.to_owned()));
+    }
+    let trimmed = trim_lws(value);
+    Ok(if trimmed.len() == value.len() {
+        value.clone()
+    } else {
+        value.slice_ref(trimmed)
+    })
 }
 
 /// Builds a response to `request` as RFC 3261 §8.2.6 says: Via (every value, in order),
@@ -277,9 +315,13 @@ mod tests {
         let b = b.via("SIP/2.0/UDP h;branch=z9hG4bK1");
         assert_eq!(b.clone().build().unwrap_err(), BuildError::Missing("From"));
         assert!(matches!(
-            b.from("not a uri").build().unwrap_err(),
+            b.clone().from("not a uri").build().unwrap_err(),
             BuildError::Invalid { header: "From", .. }
         ));
+        assert_eq!(
+            b.from("<sip:a@b>;tag=1\r\nX-Injected: 1").build().unwrap_err(),
+            BuildError::LineBreak("From".into())
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytestring::ByteString;
 
-use super::grammar::split_top_level;
+use super::grammar::{is_token_char, split_top_level};
 use super::name::HeaderName;
 use super::span::Span;
 
@@ -323,13 +323,14 @@ impl Headers {
         }
     }
 
-    /// Appends a header with a known name.
+    /// Appends a header with a known name. Line breaks in `value` become spaces, so a value
+    /// can never inject a header or end the head.
     pub fn push(&mut self, name: HeaderName, value: impl Into<ByteString>) {
         self.note(name);
         self.entries.push(Entry::owned(
             name,
             ByteString::from_static(name.as_str()),
-            value.into(),
+            without_line_breaks(value.into()),
         ));
     }
 
@@ -338,8 +339,23 @@ impl Headers {
     pub fn push_named(&mut self, name: &str, value: impl Into<ByteString>) {
         let known = HeaderName::parse(name);
         self.note(known);
-        self.entries
-            .push(Entry::owned(known, ByteString::from(name), value.into()));
+        // A name is a token; anything else (white space, colon, line breaks) would corrupt
+        // the line, so such characters are replaced.
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && is_token_char(c as u8) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.entries.push(Entry::owned(
+            known,
+            ByteString::from(name),
+            without_line_breaks(value.into()),
+        ));
     }
 
     /// Inserts a header before all others (as a proxy or UAC does with Via, RFC 3261 §8.1.1.7).
@@ -347,7 +363,11 @@ impl Headers {
         self.note(name);
         self.entries.insert(
             0,
-            Entry::owned(name, ByteString::from_static(name.as_str()), value.into()),
+            Entry::owned(
+                name,
+                ByteString::from_static(name.as_str()),
+                without_line_breaks(value.into()),
+            ),
         );
     }
 
@@ -383,7 +403,7 @@ impl Headers {
             .entries
             .iter()
             .position(|e| e.name() == name && name != HeaderName::Other);
-        let value = value.into();
+        let value = without_line_breaks(value.into());
         match position {
             Some(index) => {
                 self.remove(name);
@@ -422,6 +442,15 @@ impl Headers {
             })
             .sum()
     }
+}
+
+/// `value` with CR and LF replaced by spaces (header injection is impossible through
+/// [`Headers`]' setters).
+fn without_line_breaks(value: ByteString) -> ByteString {
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_none() {
+        return value;
+    }
+    ByteString::from(value.replace(['\r', '\n'], " "))
 }
 
 fn contains_slice(outer: &str, inner: &str) -> bool {

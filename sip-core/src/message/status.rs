@@ -158,7 +158,7 @@ impl Version {
         }
         let (major, minor) = numbers.split_once('.')?;
         let number = |s: &str| {
-            (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+            (!s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.parse().ok())
                 .flatten()
         };

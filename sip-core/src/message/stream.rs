@@ -187,7 +187,8 @@ impl StreamDecoder {
         let stray = buffer.iter().take_while(|&&b| b == b'\n').count();
         if stray > 0 {
             self.buffer.advance(stray);
-            return Some(None);
+            // What follows may be a keep-alive or a message already complete in the buffer.
+            return self.take_keep_alive();
         }
         None
     }
@@ -300,6 +301,13 @@ mod tests {
         let items = drain(&mut decoder);
         assert!(matches!(items[0], StreamItem::Invalid(_)));
         assert!(matches!(items[1], StreamItem::Message(_)));
+    }
+
+    #[test]
+    fn message_after_a_bare_lf_is_delivered_at_once() {
+        let mut decoder = StreamDecoder::new();
+        decoder.push(b"\nOPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n");
+        assert!(matches!(decoder.next_item(), Ok(Some(StreamItem::Message(_)))));
     }
 
     #[test]

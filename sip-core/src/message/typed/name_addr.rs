@@ -109,6 +109,8 @@ impl NameAddr {
     pub fn new(display_name: Option<&str>, uri: Uri) -> NameAddr {
         let mut text = String::with_capacity(uri.as_str().len() + 32);
         if let Some(name) = display_name {
+            // A display name cannot hold a line break (RFC 3261 §25.1 qdtext).
+            let name = &name.replace(['\r', '\n'], " ");
             if needs_quotes(name) {
                 push_quoted(&mut text, name);
             } else {
