@@ -27,7 +27,7 @@ use super::span::Span;
 /// assert_eq!(headers.get("x-trace"), Some("42"));
 /// assert_eq!(headers.values(HeaderName::Supported).collect::<Vec<_>>(), ["100rel", "timer"]);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Headers {
     /// The text that parsed entries' spans index into: the received message head.
     source: ByteString,
@@ -37,6 +37,9 @@ pub struct Headers {
     seen: u64,
     /// One bit per known [`HeaderName`] present more than once.
     repeated: u64,
+    /// Per known name, 1 + the index of its first entry (capped at 255: "at or after 254"),
+    /// 0 when absent. Lookups start there instead of scanning from the top.
+    first: [u8; 64],
 }
 
 /// The bit of a known name in [`Headers::seen`] (none for [`HeaderName::Other`]).
@@ -170,13 +173,14 @@ impl Headers {
             entries: Vec::with_capacity(capacity),
             seen: 0,
             repeated: 0,
+            first: [0; 64],
         }
     }
 
     /// Records a parsed header; its spans index the source given to
     /// [`Headers::finish_parsed`].
     pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Span, value: Span, raw_line: Span) {
-        self.note(name);
+        self.note(name, self.entries.len());
         self.entries.push(Entry::Parsed {
             name,
             name_len: u16::try_from(raw_name.end - raw_name.start).unwrap_or(u16::MAX),
@@ -212,18 +216,29 @@ impl Headers {
         }
     }
 
-    fn note(&mut self, name: HeaderName) {
+    /// Records in the index that entry `index` (the next one appended) is called `name`.
+    fn note(&mut self, name: HeaderName, index: usize) {
         let bit = name_bit(name);
+        if bit == 0 {
+            return;
+        }
+        if self.seen & bit == 0 {
+            if let Some(first) = self.first.get_mut(usize::from(name as u8)) {
+                *first = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
+            }
+        }
         self.repeated |= self.seen & bit;
         self.seen |= bit;
     }
 
+    /// Rebuilds the index after entries moved.
     fn reindex(&mut self) {
         self.seen = 0;
         self.repeated = 0;
+        self.first = [0; 64];
         for i in 0..self.entries.len() {
             if let Some(name) = self.entries.get(i).map(Entry::name) {
-                self.note(name);
+                self.note(name, i);
             }
         }
     }
@@ -277,7 +292,21 @@ impl Headers {
             _ if self.repeated & bit == 0 => (Box::default(), 1),
             _ => (Box::default(), usize::MAX),
         };
-        let entries = if limit == 0 { &[][..] } else { &self.entries[..] };
+        let start = match name {
+            HeaderName::Other => 0,
+            _ => usize::from(
+                self.first
+                    .get(usize::from(name as u8))
+                    .copied()
+                    .unwrap_or(1)
+                    .saturating_sub(1),
+            ),
+        };
+        let entries = if limit == 0 {
+            &[][..]
+        } else {
+            self.entries.get(start..).unwrap_or_default()
+        };
         entries
             .iter()
             .filter(move |e| self.matches(e, name, &spelled))
@@ -326,7 +355,7 @@ impl Headers {
     /// Appends a header with a known name. Line breaks in `value` become spaces, so a value
     /// can never inject a header or end the head.
     pub fn push(&mut self, name: HeaderName, value: impl Into<ByteString>) {
-        self.note(name);
+        self.note(name, self.entries.len());
         self.entries.push(Entry::owned(
             name,
             ByteString::from_static(name.as_str()),
@@ -338,7 +367,7 @@ impl Headers {
     /// [`HeaderName`], others keep the given spelling.
     pub fn push_named(&mut self, name: &str, value: impl Into<ByteString>) {
         let known = HeaderName::parse(name);
-        self.note(known);
+        self.note(known, self.entries.len());
         // A name is a token; anything else (white space, colon, line breaks) would corrupt
         // the line, so such characters are replaced.
         let name: String = name
@@ -360,7 +389,6 @@ impl Headers {
 
     /// Inserts a header before all others (as a proxy or UAC does with Via, RFC 3261 §8.1.1.7).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<ByteString>) {
-        self.note(name);
         self.entries.insert(
             0,
             Entry::owned(
@@ -369,6 +397,7 @@ impl Headers {
                 without_line_breaks(value.into()),
             ),
         );
+        self.reindex();
     }
 
     /// Removes every header called `name`; returns how many were removed.
@@ -407,11 +436,11 @@ impl Headers {
         match position {
             Some(index) => {
                 self.remove(name);
-                self.note(name);
                 self.entries.insert(
                     index.min(self.entries.len()),
                     Entry::owned(name, ByteString::from_static(name.as_str()), value),
                 );
+                self.reindex();
             }
             None => self.push(name, value),
         }
@@ -460,6 +489,12 @@ fn contains_slice(outer: &str, inner: &str) -> bool {
 
 /// Headers are equal when they hold the same names and values in the same order; how a
 /// header was spelled or folded does not matter.
+impl Default for Headers {
+    fn default() -> Self {
+        Headers::with_source(ByteString::new(), 0)
+    }
+}
+
 impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len()
@@ -525,6 +560,23 @@ mod tests {
         assert_eq!(h.get("X-TWO"), Some("2"));
         assert_eq!(h.remove("x-one"), 1);
         assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn lookups_find_headers_beyond_the_index_cap() {
+        let mut h = Headers::new();
+        for i in 0..300 {
+            h.push_named("X-Filler", i.to_string());
+        }
+        h.push(HeaderName::Via, "SIP/2.0/UDP late");
+        h.push(HeaderName::Via, "SIP/2.0/UDP later");
+        assert_eq!(
+            h.get_all(HeaderName::Via).collect::<Vec<_>>(),
+            ["SIP/2.0/UDP late", "SIP/2.0/UDP later"]
+        );
+        h.push_front(HeaderName::Via, "SIP/2.0/UDP first");
+        assert_eq!(h.get(HeaderName::Via), Some("SIP/2.0/UDP first"));
+        assert_eq!(h.count(HeaderName::Via), 3);
     }
 
     #[test]

@@ -294,28 +294,6 @@ impl std::str::FromStr for Uri {
     }
 }
 
-const ORDINARY: u8 = 0;
-const FORBIDDEN: u8 = 1;
-const AT_SIGN: u8 = 2;
-const PERCENT: u8 = 3;
-
-/// Class of every byte for the one pass over a SIP URI.
-// Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
-#[allow(clippy::indexing_slicing)]
-static URI_BYTE_CLASS: [u8; 256] = {
-    let mut table = [ORDINARY; 256];
-    let mut b = 0;
-    while b < 256 {
-        if is_forbidden_in_uri(b as u8) {
-            table[b] = FORBIDDEN;
-        }
-        b += 1;
-    }
-    table[b'@' as usize] = AT_SIGN;
-    table[b'%' as usize] = PERCENT;
-    table
-};
-
 /// Host-name bytes (alphanumerics, '-', '.', and '_' which real deployments use): 1 for
 /// digits and '.', which may make an IPv4 address, 2 for the others, 0 for the rest.
 // Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
@@ -354,19 +332,13 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let rest = text.as_bytes().get(start..)?;
     // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
     // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
-    let mut at_sign = None;
-    let mut has_escape = false;
-    for (i, &b) in rest.iter().enumerate() {
-        // Most URI bytes are none of the special ones: one table lookup each.
-        match URI_BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(FORBIDDEN) {
-            ORDINARY => {}
-            FORBIDDEN => return None,
-            AT_SIGN => {
-                at_sign.get_or_insert(i);
-            }
-            _ => has_escape = true,
-        }
+    // A branch-free pass the compiler vectorizes, then SIMD searches for the two bytes
+    // that matter: cheaper than a per-byte table walk on typical 20–60 byte URIs.
+    if rest.iter().fold(false, |any, &b| any | is_forbidden_in_uri(b)) {
+        return None;
     }
+    let at_sign = memchr::memchr(b'@', rest);
+    let has_escape = memchr::memchr(b'%', rest).is_some();
     let escapes_ok =
         |from: usize, to: usize| !has_escape || escapes_are_valid(text.get(from..to).unwrap_or(""));
     let (user, password, hostport_at) = match at_sign {
