@@ -18,6 +18,7 @@
 )]
 
 pub mod message;
+pub mod transaction;
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -1,0 +1,190 @@
+//! The INVITE client transaction (RFC 3261 §17.1.1, Figure 5, as updated by RFC 6026 §7.2).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::{Action, Timer, TimerConfig};
+use crate::message::{HeaderName, Headers, Method, Request, Response, Version};
+
+/// States of [`ClientInvite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientInviteState {
+    /// INVITE sent, no response yet.
+    Calling,
+    /// A provisional response arrived.
+    Proceeding,
+    /// A 2xx arrived; further 2xx (from forks) still go to the user until Timer M
+    /// (RFC 6026 §7.2).
+    Accepted,
+    /// A 300–699 arrived and was ACKed; absorbing its retransmissions until Timer D.
+    Completed,
+    /// Over.
+    Terminated,
+}
+
+/// An INVITE client transaction: retransmits on Timer A (UDP, doubling without cap), gives
+/// up on Timer B, ACKs non-2xx final responses itself (§17.1.1.3) and hands every 2xx to its
+/// user, who ACKs them (§13.2.2.4).
+#[derive(Debug, Clone)]
+pub struct ClientInvite {
+    state: ClientInviteState,
+    request: Request,
+    bytes: Bytes,
+    ack: Option<Bytes>,
+    reliable: bool,
+    timers: TimerConfig,
+    interval: Duration,
+}
+
+impl ClientInvite {
+    /// Starts the transaction at `now`: transmits the INVITE and arms A (UDP) and B.
+    pub fn start(
+        request: Request,
+        reliable: bool,
+        timers: TimerConfig,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Self {
+        let bytes = request.to_bytes();
+        let tx = ClientInvite {
+            state: ClientInviteState::Calling,
+            request,
+            bytes,
+            ack: None,
+            reliable,
+            timers,
+            interval: timers.duration(Timer::A, reliable),
+        };
+        out.push(Action::Transmit(tx.bytes.clone()));
+        if timers.runs(Timer::A, reliable) {
+            out.push(Action::SetTimer(Timer::A, now + tx.interval));
+        }
+        out.push(Action::SetTimer(
+            Timer::B,
+            now + timers.duration(Timer::B, reliable),
+        ));
+        tx
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ClientInviteState {
+        self.state
+    }
+
+    /// The INVITE this transaction sent.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// A response matched this transaction.
+    pub fn on_response(&mut self, response: Response, now: Instant, out: &mut Vec<Action>) {
+        use ClientInviteState::*;
+        let status = response.status;
+        match self.state {
+            Calling | Proceeding if status.is_provisional() => {
+                self.state = Proceeding;
+                out.push(Action::Response(response));
+            }
+            Calling | Proceeding if status.is_success() => {
+                // RFC 6026 §7.2: Accepted, so 2xx retransmissions and forked 2xx reach the
+                // user, who ACKs each.
+                self.state = Accepted;
+                out.push(Action::Response(response));
+                out.push(Action::SetTimer(
+                    Timer::M,
+                    now + self.timers.duration(Timer::M, self.reliable),
+                ));
+            }
+            Calling | Proceeding => {
+                self.state = Completed;
+                let ack = ack_for(&self.request, &response).to_bytes();
+                out.push(Action::Transmit(ack.clone()));
+                self.ack = Some(ack);
+                out.push(Action::Response(response));
+                out.push(Action::SetTimer(
+                    Timer::D,
+                    now + self.timers.duration(Timer::D, self.reliable),
+                ));
+            }
+            Accepted if status.is_success() => out.push(Action::Response(response)),
+            // §17.1.1.2: a retransmitted final response gets the same ACK again.
+            Completed if status.is_final() && !status.is_success() => {
+                if let Some(ack) = &self.ack {
+                    out.push(Action::Transmit(ack.clone()));
+                }
+            }
+            Accepted | Completed | Terminated => {}
+        }
+    }
+
+    /// A timer this transaction armed has fired.
+    pub fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
+        use ClientInviteState::*;
+        match (timer, self.state) {
+            (Timer::A, Calling) => {
+                out.push(Action::Transmit(self.bytes.clone()));
+                self.interval = self.timers.backoff(Timer::A, self.interval);
+                out.push(Action::SetTimer(Timer::A, now + self.interval));
+            }
+            // §17.1.1.2: Timer B only ends the transaction while still Calling.
+            (Timer::B, Calling) => {
+                self.state = Terminated;
+                out.push(Action::Timeout(Timer::B));
+                out.push(Action::Terminated);
+            }
+            (Timer::D, Completed) | (Timer::M, Accepted) => {
+                self.state = Terminated;
+                out.push(Action::Terminated);
+            }
+            _ => {}
+        }
+    }
+
+    /// The transport failed to send (§17.1.4).
+    pub fn on_transport_error(&mut self, out: &mut Vec<Action>) {
+        if matches!(
+            self.state,
+            ClientInviteState::Calling | ClientInviteState::Proceeding
+        ) {
+            self.state = ClientInviteState::Terminated;
+            out.push(Action::TransportError);
+            out.push(Action::Terminated);
+        }
+    }
+}
+
+/// The ACK for a non-2xx final response, built by the client transaction as RFC 3261
+/// §17.1.1.3 says: the INVITE's Request-URI, Call-ID, From, CSeq number and top Via (only
+/// it), the response's To (with its tag), the INVITE's Route headers, Max-Forwards 70.
+pub fn ack_for(invite: &Request, response: &Response) -> Request {
+    let source = &invite.headers;
+    let mut headers = Headers::new();
+    if let Some(via) = source.values(HeaderName::Via).next() {
+        headers.push(HeaderName::Via, source.share(via));
+    }
+    headers.push(HeaderName::MaxForwards, ByteString::from_static("70"));
+    for route in source.get_all(HeaderName::Route) {
+        headers.push(HeaderName::Route, source.share(route));
+    }
+    if let Some(from) = source.get(HeaderName::From) {
+        headers.push(HeaderName::From, source.share(from));
+    }
+    if let Some(to) = response.headers.get(HeaderName::To) {
+        headers.push(HeaderName::To, response.headers.share(to));
+    }
+    if let Some(call_id) = source.get(HeaderName::CallId) {
+        headers.push(HeaderName::CallId, source.share(call_id));
+    }
+    let seq = source.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+    headers.push(HeaderName::CSeq, ByteString::from(format!("{seq} ACK")));
+    headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
+    Request {
+        method: Method::Ack,
+        uri: invite.uri.clone(),
+        version: Version::SIP_2_0,
+        headers,
+        body: Bytes::new(),
+    }
+}
