@@ -17,6 +17,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod endpoint;
 pub mod message;
 pub mod transaction;
 

@@ -425,6 +425,47 @@ impl Headers {
         })
     }
 
+    /// Removes the first value of list header `name` — the first element of its first line
+    /// (the topmost Via, say) — keeping the line's other values. Returns it.
+    pub fn remove_first_value(&mut self, name: HeaderName) -> Option<ByteString> {
+        self.edit_first_value(name, None)
+    }
+
+    /// Replaces the first value of list header `name` (the topmost Via, say), keeping its
+    /// position and the line's other values. Does nothing when there is none.
+    pub fn replace_first_value(&mut self, name: HeaderName, value: impl Into<ByteString>) {
+        self.edit_first_value(name, Some(without_line_breaks(value.into())));
+    }
+
+    fn edit_first_value(&mut self, name: HeaderName, replacement: Option<ByteString>) -> Option<ByteString> {
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.name() == name && name != HeaderName::Other)?;
+        let line = self.entries.get(index)?.value(&self.source);
+        let mut parts = split_top_level(line, b',');
+        let first = self.share(parts.next().unwrap_or(""));
+        let rest: Vec<&str> = parts.collect();
+        let new_line = match (&replacement, rest.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(ByteString::from(rest.join(", "))),
+            (Some(value), true) => Some(value.clone()),
+            (Some(value), false) => Some(ByteString::from(format!("{value}, {}", rest.join(", ")))),
+        };
+        match new_line {
+            None => {
+                self.entries.remove(index);
+            }
+            Some(text) => {
+                if let Some(slot) = self.entries.get_mut(index) {
+                    *slot = Entry::owned(name, ByteString::from_static(name.as_str()), text);
+                }
+            }
+        }
+        self.reindex();
+        Some(first)
+    }
+
     /// Replaces every header called `name` with one header holding `value`, at the position
     /// of the first one (or at the end).
     pub fn set(&mut self, name: HeaderName, value: impl Into<ByteString>) {
@@ -577,6 +618,27 @@ mod tests {
         h.push_front(HeaderName::Via, "SIP/2.0/UDP first");
         assert_eq!(h.get(HeaderName::Via), Some("SIP/2.0/UDP first"));
         assert_eq!(h.count(HeaderName::Via), 3);
+    }
+
+    #[test]
+    fn first_value_of_a_list_can_be_replaced_or_removed() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Via, "SIP/2.0/UDP a, SIP/2.0/UDP b");
+        h.push(HeaderName::Via, "SIP/2.0/UDP c");
+        h.replace_first_value(HeaderName::Via, "SIP/2.0/UDP z");
+        assert_eq!(
+            h.values(HeaderName::Via).collect::<Vec<_>>(),
+            ["SIP/2.0/UDP z", "SIP/2.0/UDP b", "SIP/2.0/UDP c"]
+        );
+        assert_eq!(
+            h.remove_first_value(HeaderName::Via).as_deref(),
+            Some("SIP/2.0/UDP z")
+        );
+        assert_eq!(
+            h.remove_first_value(HeaderName::Via).as_deref(),
+            Some("SIP/2.0/UDP b")
+        );
+        assert_eq!(h.values(HeaderName::Via).collect::<Vec<_>>(), ["SIP/2.0/UDP c"]);
     }
 
     #[test]

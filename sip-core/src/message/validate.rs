@@ -73,6 +73,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A rejection with `status` and a reason for the Warning, and no extra headers.
+    pub fn for_status(status: StatusCode, reason: impl Into<String>) -> Self {
+        Rejection::new(status, reason)
+    }
+
     fn new(status: StatusCode, reason: impl Into<String>) -> Self {
         Rejection {
             status,

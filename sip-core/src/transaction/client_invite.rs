@@ -84,6 +84,11 @@ impl ClientInvite {
         let status = response.status;
         match self.state {
             Calling | Proceeding if status.is_provisional() => {
+                if self.state == Calling {
+                    // §17.1.1.2: no more retransmissions; Timer B only matters in Calling.
+                    out.push(Action::CancelTimer(Timer::A));
+                    out.push(Action::CancelTimer(Timer::B));
+                }
                 self.state = Proceeding;
                 out.push(Action::Response(response));
             }
@@ -91,6 +96,8 @@ impl ClientInvite {
                 // RFC 6026 §7.2: Accepted, so 2xx retransmissions and forked 2xx reach the
                 // user, who ACKs each.
                 self.state = Accepted;
+                out.push(Action::CancelTimer(Timer::A));
+                out.push(Action::CancelTimer(Timer::B));
                 out.push(Action::Response(response));
                 out.push(Action::SetTimer(
                     Timer::M,
@@ -99,6 +106,8 @@ impl ClientInvite {
             }
             Calling | Proceeding => {
                 self.state = Completed;
+                out.push(Action::CancelTimer(Timer::A));
+                out.push(Action::CancelTimer(Timer::B));
                 let ack = ack_for(&self.request, &response).to_bytes();
                 out.push(Action::Transmit(ack.clone()));
                 self.ack = Some(ack);

@@ -73,6 +73,8 @@ impl ClientNonInvite {
             }
             Trying | Proceeding => {
                 self.state = Completed;
+                out.push(Action::CancelTimer(Timer::E));
+                out.push(Action::CancelTimer(Timer::F));
                 out.push(Action::Response(response));
                 let k = self.timers.duration(Timer::K, self.reliable);
                 out.push(Action::SetTimer(Timer::K, now + k));

@@ -57,6 +57,8 @@ pub enum Action {
     Transmit(Bytes),
     /// Arm `timer` to fire at the instant (replacing an earlier arming of the same timer).
     SetTimer(Timer, Instant),
+    /// Disarm `timer`: the state it guarded is left.
+    CancelTimer(Timer),
     /// A response for the transaction user (client transactions).
     Response(Response),
     /// An ACK for a 2xx, received by an INVITE server transaction in the Accepted state,

@@ -122,6 +122,8 @@ impl ServerInvite {
         match self.state {
             Completed => {
                 self.state = Confirmed;
+                out.push(Action::CancelTimer(Timer::G));
+                out.push(Action::CancelTimer(Timer::H));
                 out.push(Action::SetTimer(
                     Timer::I,
                     now + self.timers.duration(Timer::I, self.reliable),

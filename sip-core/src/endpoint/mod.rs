@@ -1,0 +1,1126 @@
+//! The [`Endpoint`]: one state machine that owns every transaction and connection of a
+//! SIP element and applies the transport rules of RFC 3261 §18 and the UAS checks of §8.2.
+
+mod rng;
+mod timer_queue;
+mod types;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::message::validate::{Rejection, validate_request, validate_response};
+use crate::message::{
+    HeaderName, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
+    Version, response_to,
+};
+use crate::transaction::{
+    Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
+    ServerKey, ServerNonInvite,
+};
+
+use rng::Rng;
+use timer_queue::TimerQueue;
+pub use types::{
+    EndpointConfig, EndpointLimits, Event, FlowEvent, FlowId, FlowRequest, SendError, Stats, TransactionId,
+    Transmit, Transport, Wakeup,
+};
+
+/// A SIP endpoint as a pure state machine: it does no I/O, reads no clock and draws no
+/// randomness but its seed.
+///
+/// # Methods, by kind
+///
+/// - **Getters**: [`stats`](Endpoint::stats), [`transaction_count`](Endpoint::transaction_count),
+///   [`timer_count`](Endpoint::timer_count), [`next_wakeup`](Endpoint::next_wakeup),
+///   [`config`](Endpoint::config).
+/// - **Inputs** (`handle_*`), each with the current time:
+///   [`handle_datagram`](Endpoint::handle_datagram),
+///   [`handle_stream_data`](Endpoint::handle_stream_data),
+///   [`handle_flow_event`](Endpoint::handle_flow_event),
+///   [`handle_timeout`](Endpoint::handle_timeout).
+/// - **Commands**, each with the current time, returning an id or a [`SendError`] for
+///   misuse; outcomes arrive later as events:
+///   [`send_request`](Endpoint::send_request), [`respond`](Endpoint::respond),
+///   [`cancel`](Endpoint::cancel), [`send_stateless`](Endpoint::send_stateless).
+/// - **Outputs** (`poll_*`): [`poll_transmit`](Endpoint::poll_transmit),
+///   [`poll_flow_request`](Endpoint::poll_flow_request), [`poll_event`](Endpoint::poll_event),
+///   [`poll_timeout`](Endpoint::poll_timeout).
+///
+/// # The draining rule
+///
+/// After any input or command, drain `poll_transmit`, `poll_flow_request` and `poll_event`
+/// until each returns `None`; then sleep until `poll_timeout()` (`None`: nothing to wait for)
+/// and call `handle_timeout(now)`, which fires whatever is due and is harmless otherwise.
+///
+/// # Example: two endpoints driven by hand
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use sip_core::endpoint::{Endpoint, EndpointConfig, Event, Transport};
+/// use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
+///
+/// let alice_addr = "192.0.2.1:5060".parse().unwrap();
+/// let bob_addr = "192.0.2.2:5060".parse().unwrap();
+/// let mut alice = Endpoint::new(EndpointConfig::new(alice_addr, 1));
+/// let mut bob = Endpoint::new(EndpointConfig::new(bob_addr, 2));
+/// let now = Instant::now();
+///
+/// // Alice sends OPTIONS; the Endpoint adds its Via (branch, rport).
+/// let options = RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
+///     .via("SIP/2.0/UDP placeholder") // replaced by the Endpoint's own Via
+///     .from("<sip:alice@192.0.2.1>;tag=a1").to("<sip:bob@192.0.2.2>")
+///     .call_id("call-1").cseq(1).build().unwrap();
+/// let tx = alice.send_request(now, options, bob_addr, Transport::Udp).unwrap();
+///
+/// // Carry Alice's datagram to Bob by hand.
+/// let datagram = alice.poll_transmit().unwrap();
+/// bob.handle_datagram(now, bob_addr, alice_addr, datagram.payload);
+/// let Some(Event::Request { transaction, .. }) = bob.poll_event() else { panic!() };
+/// let ok = bob.response(transaction, StatusCode::OK).unwrap();
+/// bob.respond(now, transaction, ok).unwrap();
+///
+/// // And Bob's answer back to Alice.
+/// let answer = bob.poll_transmit().unwrap();
+/// alice.handle_datagram(now, alice_addr, bob_addr, answer.payload);
+/// let Some(Event::Response { transaction, response }) = alice.poll_event() else { panic!() };
+/// assert_eq!((transaction, response.status), (tx, StatusCode::OK));
+///
+/// // Timer K (T4 over UDP) is all that is left on Alice's side.
+/// assert_eq!(alice.poll_timeout(), Some(now + Duration::from_secs(5)));
+/// alice.handle_timeout(now + Duration::from_secs(5));
+/// assert!(matches!(alice.poll_event(), Some(Event::Terminated { .. })));
+/// assert_eq!(alice.transaction_count(), 0);
+/// ```
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: Rng,
+    next_id: u64,
+    clients: BTreeMap<TransactionId, ClientEntry>,
+    servers: BTreeMap<TransactionId, ServerEntry>,
+    // Lookup only, never iterated: hash maps cannot leak their order into output.
+    client_keys: HashMap<ClientKey, TransactionId>,
+    server_keys: HashMap<ServerKey, TransactionId>,
+    merge_keys: HashMap<MergeKey, TransactionId>,
+    flows: BTreeMap<FlowId, Flow>,
+    timers: TimerQueue,
+    transmits: VecDeque<Transmit>,
+    flow_requests: VecDeque<FlowRequest>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    scratch: Vec<Action>,
+}
+
+#[derive(Debug)]
+struct ClientEntry {
+    key: ClientKey,
+    machine: ClientMachine,
+    route: Route,
+}
+
+// The INVITE machine keeps its request (for the ACK and CANCEL); boxing it would cost an
+// allocation per call for no gain: entries live in a map, not an array of small items.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum ClientMachine {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+#[derive(Debug)]
+struct ServerEntry {
+    key: ServerKey,
+    merge_key: Option<MergeKey>,
+    machine: ServerMachine,
+    route: Route,
+    request: Request,
+    to_tag: String,
+}
+
+#[derive(Debug)]
+enum ServerMachine {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+/// Where a transaction's messages go.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    transport: Transport,
+    flow: Option<FlowId>,
+    remote: SocketAddr,
+}
+
+/// RFC 3261 §8.2.2.2: a request without To tag whose From tag, Call-ID and CSeq match a
+/// pending one that arrived by another path is a merged request (482).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MergeKey {
+    from_tag: ByteString,
+    call_id: ByteString,
+    cseq: u32,
+    method: Method,
+}
+
+#[derive(Debug)]
+struct Flow {
+    transport: Transport,
+    remote: SocketAddr,
+    decoder: StreamDecoder,
+}
+
+/// Whose actions are being applied.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Client(TransactionId),
+    Server(TransactionId),
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(config: EndpointConfig) -> Self {
+        Endpoint {
+            rng: Rng::new(config.seed),
+            config,
+            next_id: 1,
+            clients: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            client_keys: HashMap::new(),
+            server_keys: HashMap::new(),
+            merge_keys: HashMap::new(),
+            flows: BTreeMap::new(),
+            timers: TimerQueue::default(),
+            transmits: VecDeque::new(),
+            flow_requests: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Live transactions, client and server.
+    pub fn transaction_count(&self) -> usize {
+        self.clients.len() + self.servers.len()
+    }
+
+    /// Armed timers.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The next deadline and the timer behind it — why [`Endpoint::poll_timeout`] says what
+    /// it says.
+    pub fn next_wakeup(&self) -> Option<Wakeup> {
+        self.timers.next_wakeup()
+    }
+
+    /// A fresh random token (for tags and Call-IDs), from the seeded generator.
+    pub fn random_token(&mut self, len: usize) -> String {
+        self.rng.token(len)
+    }
+
+    /// An id for a connection the driver accepted; report it with
+    /// [`FlowEvent::Accepted`].
+    pub fn new_flow_id(&mut self) -> FlowId {
+        FlowId(self.fresh_id())
+    }
+
+    // ---- outputs ----
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next connection to open or close.
+    pub fn poll_flow_request(&mut self) -> Option<FlowRequest> {
+        self.flow_requests.pop_front()
+    }
+
+    /// The next event for the transaction user.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant [`Endpoint::handle_timeout`] has work; `None` when idle.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    // ---- inputs ----
+
+    /// A UDP datagram arrived at `local` from `remote`.
+    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, payload: Bytes) {
+        let _ = local;
+        self.stats.received += 1;
+        let limits = ParseLimits {
+            max_message_size: self.config.limits.max_message_size,
+            ..ParseLimits::default()
+        };
+        let route = Route {
+            transport: Transport::Udp,
+            flow: None,
+            remote,
+        };
+        match Message::parse_with_limits(payload.clone(), &limits) {
+            Ok(Message::Request(request)) => self.handle_request(now, request, route),
+            Ok(Message::Response(response)) => self.handle_response(now, response),
+            Err(error) => {
+                self.stats.invalid += 1;
+                self.stateless_bad_request(&payload, &error.to_string(), route);
+            }
+        }
+    }
+
+    /// Bytes arrived on connection `flow`. The Endpoint frames messages by Content-Length,
+    /// answers CRLF keep-alive pings, and asks to close the flow on a framing error.
+    pub fn handle_stream_data(&mut self, now: Instant, flow: FlowId, data: &[u8]) {
+        let Some(state) = self.flows.get_mut(&flow) else {
+            return;
+        };
+        state.decoder.push(data);
+        let route = Route {
+            transport: state.transport,
+            flow: Some(flow),
+            remote: state.remote,
+        };
+        loop {
+            let Some(state) = self.flows.get_mut(&flow) else {
+                return;
+            };
+            match state.decoder.next_item() {
+                Ok(None) => return,
+                Ok(Some(StreamItem::Message(message))) => {
+                    self.stats.received += 1;
+                    match message {
+                        Message::Request(request) => self.handle_request(now, request, route),
+                        Message::Response(response) => self.handle_response(now, response),
+                    }
+                }
+                Ok(Some(StreamItem::Invalid(_))) => {
+                    self.stats.received += 1;
+                    self.stats.invalid += 1;
+                }
+                // RFC 5626 §4.4.1: answer a ping with a pong.
+                Ok(Some(StreamItem::KeepAlivePing)) => self.transmit(route, Bytes::from_static(b"\r\n")),
+                Ok(Some(StreamItem::KeepAlivePong)) => {}
+                Err(_) => {
+                    self.stats.invalid += 1;
+                    self.fail_flow(flow);
+                    self.flow_requests.push_back(FlowRequest::Close { flow });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Something happened to a connection.
+    pub fn handle_flow_event(&mut self, now: Instant, flow: FlowId, event: FlowEvent) {
+        let _ = now;
+        match event {
+            FlowEvent::Accepted { transport, remote } => {
+                if self.flows.len() >= self.config.limits.max_flows {
+                    self.flow_requests.push_back(FlowRequest::Close { flow });
+                    return;
+                }
+                self.flows
+                    .insert(flow, Flow::new(transport, remote, &self.config));
+            }
+            FlowEvent::Connected => {}
+            FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(flow),
+        }
+    }
+
+    /// Fires every timer due at `now`; harmless when none is.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((id, timer)) = self.timers.pop_due(now) {
+            let mut out = std::mem::take(&mut self.scratch);
+            let owner = if let Some(entry) = self.clients.get_mut(&id) {
+                match &mut entry.machine {
+                    ClientMachine::Invite(m) => m.on_timer(timer, now, &mut out),
+                    ClientMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
+                }
+                Owner::Client(id)
+            } else if let Some(entry) = self.servers.get_mut(&id) {
+                match &mut entry.machine {
+                    ServerMachine::Invite(m) => m.on_timer(timer, now, &mut out),
+                    ServerMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
+                }
+                Owner::Server(id)
+            } else {
+                continue;
+            };
+            // Whatever a timer sends is a retransmission (A, E, G).
+            let retransmissions = out.iter().filter(|a| matches!(a, Action::Transmit(_))).count();
+            self.stats.retransmitted += retransmissions as u64;
+            self.apply(owner, &mut out);
+            self.scratch = out;
+        }
+    }
+
+    // ---- commands ----
+
+    /// Sends `request` to `destination` in a new client transaction. The Endpoint puts its
+    /// own Via on top (replacing a topmost Via without the magic cookie, such as a
+    /// placeholder), with a fresh branch and `rport` (RFC 3581), fills Max-Forwards (70),
+    /// User-Agent and Content-Length when absent, and moves a UDP request within 200 bytes
+    /// of the MTU to TCP (RFC 3261 §18.1.1).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut request: Request,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, SendError> {
+        if matches!(request.method, Method::Ack) {
+            return Err(SendError::InvalidRequest(
+                "an ACK is not a transaction: use send_stateless".into(),
+            ));
+        }
+        if self.transaction_count() >= self.config.limits.max_transactions {
+            return Err(SendError::TooManyTransactions);
+        }
+        let branch = format!("z9hG4bK{}", self.rng.token(20));
+        let mut transport = transport;
+        self.prepare_request(&mut request, &branch, transport);
+        if transport == Transport::Udp && request.to_bytes().len() + 200 > self.config.mtu {
+            transport = Transport::Tcp;
+            self.prepare_request(&mut request, &branch, transport);
+        }
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(self.connect(transport, destination)?),
+        };
+        let route = Route {
+            transport,
+            flow,
+            remote: destination,
+        };
+        self.start_client(now, request, route)
+    }
+
+    /// Cancels a pending INVITE (RFC 3261 §9.1): a CANCEL with the INVITE's Request-URI,
+    /// Call-ID, From, To, CSeq number and top Via (same branch), sent in its own client
+    /// transaction. Only allowed once a provisional response arrived.
+    pub fn cancel(&mut self, now: Instant, invite: TransactionId) -> Result<TransactionId, SendError> {
+        let entry = self
+            .clients
+            .get(&invite)
+            .ok_or(SendError::UnknownTransaction(invite))?;
+        let ClientMachine::Invite(machine) = &entry.machine else {
+            return Err(SendError::InvalidState(invite));
+        };
+        if machine.state() != ClientInviteState::Proceeding {
+            return Err(SendError::InvalidState(invite));
+        }
+        let route = entry.route;
+        let original = machine.request();
+        let source = &original.headers;
+        let mut headers = crate::message::Headers::new();
+        if let Some(via) = source.values(HeaderName::Via).next() {
+            headers.push(HeaderName::Via, source.share(via));
+        }
+        for route_header in source.get_all(HeaderName::Route) {
+            headers.push(HeaderName::Route, source.share(route_header));
+        }
+        headers.push(HeaderName::MaxForwards, ByteString::from_static("70"));
+        for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
+            if let Some(value) = source.get(name) {
+                headers.push(name, source.share(value));
+            }
+        }
+        let seq = source.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        headers.push(HeaderName::CSeq, ByteString::from(format!("{seq} CANCEL")));
+        headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
+        let cancel = Request {
+            method: Method::Cancel,
+            uri: original.uri.clone(),
+            version: Version::SIP_2_0,
+            headers,
+            body: Bytes::new(),
+        };
+        self.start_client(now, cancel, route)
+    }
+
+    /// Sends a request outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4),
+    /// with the Endpoint's Via.
+    pub fn send_stateless(&mut self, now: Instant, mut request: Request, destination: SocketAddr) {
+        let _ = now;
+        let branch = format!("z9hG4bK{}", self.rng.token(20));
+        self.prepare_request(&mut request, &branch, Transport::Udp);
+        let route = Route {
+            transport: Transport::Udp,
+            flow: None,
+            remote: destination,
+        };
+        self.transmit(route, request.to_bytes());
+    }
+
+    /// A response to server transaction `transaction`'s request: Via, From, To, Call-ID and
+    /// CSeq copied (RFC 3261 §8.2.6) with this transaction's To tag.
+    pub fn response(&self, transaction: TransactionId, status: StatusCode) -> Result<Response, SendError> {
+        let entry = self
+            .servers
+            .get(&transaction)
+            .ok_or(SendError::UnknownTransaction(transaction))?;
+        let tag = (status.as_u16() != 100).then_some(entry.to_tag.as_str());
+        let mut response = response_to(&entry.request, status, None, tag);
+        if let Some(agent) = &self.config.user_agent {
+            response
+                .headers
+                .push(HeaderName::Server, ByteString::from(agent.as_str()));
+        }
+        Ok(response)
+    }
+
+    /// Sends `response` in server transaction `transaction`.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        transaction: TransactionId,
+        response: Response,
+    ) -> Result<(), SendError> {
+        let entry = self
+            .servers
+            .get_mut(&transaction)
+            .ok_or(SendError::UnknownTransaction(transaction))?;
+        let mut out = std::mem::take(&mut self.scratch);
+        let accepted = match &mut entry.machine {
+            ServerMachine::Invite(m) => m.respond(&response, now, &mut out),
+            ServerMachine::NonInvite(m) => m.respond(&response, now, &mut out),
+        };
+        if accepted && response.status.is_final() {
+            // A final response ends the window in which a merged request is detected.
+            if let Some(merge_key) = entry.merge_key.take() {
+                self.merge_keys.remove(&merge_key);
+            }
+        }
+        self.apply(Owner::Server(transaction), &mut out);
+        self.scratch = out;
+        if accepted {
+            Ok(())
+        } else {
+            Err(SendError::InvalidState(transaction))
+        }
+    }
+
+    // ---- internals ----
+
+    fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport) {
+        let via = ByteString::from(format!(
+            "SIP/2.0/{transport} {};branch={branch};rport",
+            self.config.local
+        ));
+        let top_is_ours_to_replace = match request.headers.top_via() {
+            None => false,
+            Some(Ok(top)) => !top.has_magic_cookie() || top.branch() == Some(branch),
+            Some(Err(_)) => true,
+        };
+        if top_is_ours_to_replace {
+            request.headers.remove_first_value(HeaderName::Via);
+        }
+        request.headers.push_front(HeaderName::Via, via);
+        if !request.headers.contains(HeaderName::MaxForwards) {
+            request
+                .headers
+                .push(HeaderName::MaxForwards, ByteString::from_static("70"));
+        }
+        if let Some(agent) = &self.config.user_agent {
+            if !request.headers.contains(HeaderName::UserAgent) {
+                request
+                    .headers
+                    .push(HeaderName::UserAgent, ByteString::from(agent.as_str()));
+            }
+        }
+        if !request.headers.contains(HeaderName::ContentLength) {
+            request.headers.push(
+                HeaderName::ContentLength,
+                ByteString::from(request.body.len().to_string()),
+            );
+        }
+    }
+
+    fn connect(&mut self, transport: Transport, remote: SocketAddr) -> Result<FlowId, SendError> {
+        // Reuse a connection to the same peer (RFC 3261 §18.1.1 allows it; RFC 5923 spirit).
+        if let Some((&id, _)) = self
+            .flows
+            .iter()
+            .find(|(_, f)| f.transport == transport && f.remote == remote)
+        {
+            return Ok(id);
+        }
+        if self.flows.len() >= self.config.limits.max_flows {
+            return Err(SendError::TooManyFlows);
+        }
+        let flow = FlowId(self.fresh_id());
+        self.flows
+            .insert(flow, Flow::new(transport, remote, &self.config));
+        self.flow_requests.push_back(FlowRequest::Connect {
+            flow,
+            transport,
+            remote,
+        });
+        Ok(flow)
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        request: Request,
+        route: Route,
+    ) -> Result<TransactionId, SendError> {
+        let key = ClientKey::from_request(&request).map_err(|e| SendError::InvalidRequest(e.to_string()))?;
+        let id = TransactionId(self.fresh_id());
+        let mut out = std::mem::take(&mut self.scratch);
+        let reliable = route.transport.is_reliable();
+        let machine = if request.method == Method::Invite {
+            ClientMachine::Invite(ClientInvite::start(
+                request,
+                reliable,
+                self.config.timers,
+                now,
+                &mut out,
+            ))
+        } else {
+            ClientMachine::NonInvite(ClientNonInvite::start(
+                &request,
+                reliable,
+                self.config.timers,
+                now,
+                &mut out,
+            ))
+        };
+        self.client_keys.insert(key.clone(), id);
+        self.clients.insert(id, ClientEntry { key, machine, route });
+        self.apply(Owner::Client(id), &mut out);
+        self.scratch = out;
+        Ok(id)
+    }
+
+    fn handle_request(&mut self, now: Instant, mut request: Request, route: Route) {
+        let reply_to = mark_received(&mut request, route.remote);
+        let route = Route {
+            remote: if route.flow.is_some() {
+                route.remote
+            } else {
+                reply_to
+            },
+            ..route
+        };
+        let Ok(key) = ServerKey::from_request(&request) else {
+            self.stats.invalid += 1;
+            self.stateless_reject(
+                &request,
+                &Rejection::for_status(StatusCode::BAD_REQUEST, "bad Via"),
+                route,
+            );
+            return;
+        };
+        if request.method == Method::Ack {
+            self.handle_ack(now, request, key, route.remote);
+            return;
+        }
+        if let Some(&id) = self.server_keys.get(&key) {
+            // A retransmission: the transaction answers it (RFC 3261 §17.2.1, §17.2.2).
+            let mut out = std::mem::take(&mut self.scratch);
+            if let Some(entry) = self.servers.get_mut(&id) {
+                match &mut entry.machine {
+                    ServerMachine::Invite(m) => m.on_retransmission(&mut out),
+                    ServerMachine::NonInvite(m) => m.on_retransmission(&mut out),
+                }
+            }
+            if out.is_empty() {
+                self.stats.dropped += 1;
+            }
+            self.stats.retransmitted += out.len() as u64;
+            self.apply(Owner::Server(id), &mut out);
+            self.scratch = out;
+            return;
+        }
+        if self.transaction_count() >= self.config.limits.max_transactions {
+            let mut rejection =
+                Rejection::for_status(StatusCode::SERVICE_UNAVAILABLE, "too many transactions");
+            rejection
+                .headers
+                .push((HeaderName::RetryAfter, self.config.retry_after.to_string()));
+            self.stateless_reject(&request, &rejection, route);
+            return;
+        }
+        if let Err(rejection) = validate_request(&request, &self.config.policy) {
+            self.reject_in_transaction(now, request, key, route, &rejection);
+            return;
+        }
+        if request.method == Method::Cancel {
+            self.handle_cancel(now, request, key, route);
+            return;
+        }
+        let merge_key = merge_key(&request);
+        if let Some(merge) = &merge_key {
+            if self.merge_keys.contains_key(merge) {
+                let rejection = Rejection::for_status(StatusCode::LOOP_DETECTED, "merged request");
+                self.reject_in_transaction(now, request, key, route, &rejection);
+                return;
+            }
+        }
+        let id = self.new_server(request.clone(), key, merge_key, route);
+        self.events.push_back(Event::Request {
+            transaction: id,
+            request,
+            source: route.remote,
+            transport: route.transport,
+        });
+        let is_invite = matches!(
+            self.servers.get(&id).map(|e| &e.machine),
+            Some(ServerMachine::Invite(_))
+        );
+        if is_invite && self.config.send_trying {
+            if let Ok(trying) = self.response(id, StatusCode::TRYING) {
+                let _ = self.respond(now, id, trying);
+            }
+        }
+    }
+
+    fn new_server(
+        &mut self,
+        request: Request,
+        key: ServerKey,
+        merge_key: Option<MergeKey>,
+        route: Route,
+    ) -> TransactionId {
+        let id = TransactionId(self.fresh_id());
+        let reliable = route.transport.is_reliable();
+        let machine = if request.method == Method::Invite {
+            ServerMachine::Invite(ServerInvite::new(reliable, self.config.timers))
+        } else {
+            ServerMachine::NonInvite(ServerNonInvite::new(reliable, self.config.timers))
+        };
+        // The request's own To tag, if it has one (in-dialog), else a fresh one.
+        let to_tag = request
+            .headers
+            .to_addr()
+            .and_then(Result::ok)
+            .and_then(|to| to.tag().map(str::to_owned))
+            .unwrap_or_else(|| self.rng.token(10));
+        self.server_keys.insert(key.clone(), id);
+        if let Some(merge) = &merge_key {
+            self.merge_keys.insert(merge.clone(), id);
+        }
+        self.servers.insert(
+            id,
+            ServerEntry {
+                key,
+                merge_key,
+                machine,
+                route,
+                request,
+                to_tag,
+            },
+        );
+        id
+    }
+
+    /// Answers a request that failed validation inside a transaction of its own, so its
+    /// retransmissions get the same answer.
+    fn reject_in_transaction(
+        &mut self,
+        now: Instant,
+        request: Request,
+        key: ServerKey,
+        route: Route,
+        rejection: &Rejection,
+    ) {
+        self.stats.rejected += 1;
+        let id = self.new_server(request, key, None, route);
+        let Some(entry) = self.servers.get(&id) else {
+            return;
+        };
+        let response = rejection.to_response(&entry.request, &self.agent(), Some(&entry.to_tag));
+        let _ = self.respond(now, id, response);
+    }
+
+    fn handle_cancel(&mut self, now: Instant, cancel: Request, key: ServerKey, route: Route) {
+        let target = ServerKey::cancelled_invite(&cancel)
+            .ok()
+            .and_then(|invite_key| self.server_keys.get(&invite_key).copied());
+        let cancel_id = self.new_server(cancel, key, None, route);
+        let Some(invite_id) = target else {
+            // RFC 3261 §9.2: no matching transaction → 481.
+            if let Ok(response) = self.response(cancel_id, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST) {
+                let _ = self.respond(now, cancel_id, response);
+            }
+            return;
+        };
+        if let Ok(ok) = self.response(cancel_id, StatusCode::OK) {
+            let _ = self.respond(now, cancel_id, ok);
+        }
+        let pending = matches!(
+            self.servers.get(&invite_id).map(|e| &e.machine),
+            Some(ServerMachine::Invite(m)) if m.state() == ServerInviteState::Proceeding
+        );
+        if pending {
+            if let Ok(terminated) = self.response(invite_id, StatusCode::REQUEST_TERMINATED) {
+                let _ = self.respond(now, invite_id, terminated);
+            }
+            self.events.push_back(Event::Cancelled {
+                transaction: invite_id,
+            });
+        }
+    }
+
+    fn handle_ack(&mut self, now: Instant, ack: Request, key: ServerKey, source: SocketAddr) {
+        let Some(&id) = self.server_keys.get(&key) else {
+            self.events.push_back(Event::Ack { request: ack, source });
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(ServerEntry {
+            machine: ServerMachine::Invite(machine),
+            key,
+            ..
+        }) = self.servers.get_mut(&id)
+        {
+            // RFC 2543 ACKs match on the To tag of the response we sent (§17.2.3).
+            let tag_matches = !matches!(key, ServerKey::Legacy { .. })
+                || ack
+                    .headers
+                    .to_addr()
+                    .and_then(Result::ok)
+                    .is_some_and(|to| to.tag() == machine.final_to_tag());
+            if tag_matches {
+                machine.on_ack(ack, now, &mut out);
+            }
+        }
+        self.apply(Owner::Server(id), &mut out);
+        self.scratch = out;
+    }
+
+    fn handle_response(&mut self, now: Instant, response: Response) {
+        // RFC 3261 §8.1.3.3 / §18.1.2: exactly one Via, and well-formed basics.
+        if validate_response(&response).is_err() {
+            self.stats.dropped += 1;
+            return;
+        }
+        let Ok(key) = ClientKey::from_response(&response) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let Some(&id) = self.client_keys.get(&key) else {
+            if key.method == Method::Invite && response.status.is_success() {
+                self.events.push_back(Event::StrayInviteSuccess { response });
+            } else {
+                self.stats.dropped += 1;
+            }
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(entry) = self.clients.get_mut(&id) {
+            match &mut entry.machine {
+                ClientMachine::Invite(m) => m.on_response(response, now, &mut out),
+                ClientMachine::NonInvite(m) => m.on_response(response, now, &mut out),
+            }
+        }
+        if out.is_empty() {
+            self.stats.dropped += 1;
+        }
+        self.apply(Owner::Client(id), &mut out);
+        self.scratch = out;
+    }
+
+    /// Carries out a transaction's actions.
+    fn apply(&mut self, owner: Owner, out: &mut Vec<Action>) {
+        let (id, route) = match owner {
+            Owner::Client(id) => (id, self.clients.get(&id).map(|e| e.route)),
+            Owner::Server(id) => (id, self.servers.get(&id).map(|e| e.route)),
+        };
+        for action in out.drain(..) {
+            match action {
+                Action::Transmit(payload) => {
+                    if let Some(route) = route {
+                        self.transmit(route, payload);
+                    }
+                }
+                Action::SetTimer(timer, at) => self.timers.set(id, timer, at),
+                Action::CancelTimer(timer) => self.timers.cancel(id, timer),
+                Action::Response(response) => self.events.push_back(Event::Response {
+                    transaction: id,
+                    response,
+                }),
+                Action::Ack(request) => self.events.push_back(Event::Ack {
+                    request,
+                    source: route.map_or(self.config.local, |r| r.remote),
+                }),
+                Action::Timeout(timer) => self.events.push_back(Event::Timeout {
+                    transaction: id,
+                    timer,
+                }),
+                Action::TransportError => self.events.push_back(Event::TransportError { transaction: id }),
+                Action::Terminated => self.forget(owner),
+            }
+        }
+    }
+
+    fn forget(&mut self, owner: Owner) {
+        let id = match owner {
+            Owner::Client(id) => {
+                if let Some(entry) = self.clients.remove(&id) {
+                    self.client_keys.remove(&entry.key);
+                }
+                id
+            }
+            Owner::Server(id) => {
+                if let Some(entry) = self.servers.remove(&id) {
+                    if self.server_keys.get(&entry.key) == Some(&id) {
+                        self.server_keys.remove(&entry.key);
+                    }
+                    if let Some(merge) = entry.merge_key {
+                        self.merge_keys.remove(&merge);
+                    }
+                }
+                id
+            }
+        };
+        self.timers.clear(id);
+        self.events.push_back(Event::Terminated { transaction: id });
+    }
+
+    fn transmit(&mut self, route: Route, payload: Bytes) {
+        self.stats.sent += 1;
+        self.transmits.push_back(Transmit {
+            transport: route.transport,
+            flow: route.flow,
+            local: self.config.local,
+            remote: route.remote,
+            payload,
+        });
+    }
+
+    /// Every transaction using a flow that failed gets a transport error (§18.4).
+    fn fail_flow(&mut self, flow: FlowId) {
+        self.flows.remove(&flow);
+        let clients: Vec<TransactionId> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| e.route.flow == Some(flow))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in clients {
+            let mut out = Vec::new();
+            if let Some(entry) = self.clients.get_mut(&id) {
+                match &mut entry.machine {
+                    ClientMachine::Invite(m) => m.on_transport_error(&mut out),
+                    ClientMachine::NonInvite(m) => m.on_transport_error(&mut out),
+                }
+            }
+            self.apply(Owner::Client(id), &mut out);
+        }
+        let servers: Vec<TransactionId> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| e.route.flow == Some(flow))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in servers {
+            let mut out = Vec::new();
+            if let Some(entry) = self.servers.get_mut(&id) {
+                match &mut entry.machine {
+                    ServerMachine::Invite(m) => m.on_transport_error(&mut out),
+                    ServerMachine::NonInvite(m) => m.on_transport_error(&mut out),
+                }
+            }
+            self.apply(Owner::Server(id), &mut out);
+        }
+    }
+
+    fn agent(&self) -> String {
+        self.config
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| self.config.local.to_string())
+    }
+
+    fn stateless_reject(&mut self, request: &Request, rejection: &Rejection, route: Route) {
+        self.stats.rejected += 1;
+        if request.method == Method::Ack {
+            return;
+        }
+        let tag = self.rng.token(10);
+        let response = rejection.to_response(request, &self.agent(), Some(&tag));
+        self.transmit(route, response.to_bytes());
+    }
+
+    /// A request that did not parse but whose Via, From, To, Call-ID and CSeq lines can be
+    /// found gets a stateless 400 naming the problem (RFC 3261 §8.2, DESIGN "Bad input").
+    fn stateless_bad_request(&mut self, payload: &[u8], problem: &str, route: Route) {
+        let Some(response) = salvage_400(payload, problem, &self.agent()) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        self.stats.rejected += 1;
+        let route = match response.1 {
+            Some(reply_to) if route.flow.is_none() => Route {
+                remote: reply_to,
+                ..route
+            },
+            _ => route,
+        };
+        self.transmit(route, response.0);
+    }
+}
+
+impl Flow {
+    fn new(transport: Transport, remote: SocketAddr, config: &EndpointConfig) -> Self {
+        Flow {
+            transport,
+            remote,
+            decoder: StreamDecoder::with_limits(ParseLimits {
+                max_message_size: config.limits.max_message_size,
+                ..ParseLimits::default()
+            }),
+        }
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top
+/// Via (`received` when the sent-by host differs; `rport` filled in when asked), and work
+/// out where responses go (§18.2.2, RFC 3581 §4).
+fn mark_received(request: &mut Request, source: SocketAddr) -> SocketAddr {
+    let Some(Ok(via)) = request.headers.top_via() else {
+        return source;
+    };
+    let sent_by_ip = via
+        .host_str()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
+    let wants_rport = via.rport() == Some(None);
+    let needs_received = sent_by_ip != Some(source.ip()) || wants_rport;
+    let reply_to = if wants_rport {
+        source
+    } else {
+        SocketAddr::new(source.ip(), via.port().unwrap_or(5060))
+    };
+    if needs_received || wants_rport {
+        let mut value = String::with_capacity(via.as_str().len() + 40);
+        value.push_str(via.as_str());
+        if wants_rport {
+            // Replace the bare `rport` with `rport=<port>`.
+            value = rewrite_rport(&value, source.port());
+        }
+        if needs_received && via.received().is_none() {
+            value.push_str(";received=");
+            value.push_str(&source.ip().to_string());
+        }
+        request
+            .headers
+            .replace_first_value(HeaderName::Via, ByteString::from(value));
+    }
+    reply_to
+}
+
+fn rewrite_rport(via: &str, port: u16) -> String {
+    let mut out = String::with_capacity(via.len() + 6);
+    let mut rest = via;
+    while let Some(i) = rest.find(";rport") {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let after = tail.get(6..).unwrap_or("");
+        if after.is_empty() || after.starts_with(';') || after.starts_with(' ') {
+            out.push_str(&format!(";rport={port}"));
+            out.push_str(after);
+            return out;
+        }
+        out.push_str(";rport");
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn merge_key(request: &Request) -> Option<MergeKey> {
+    let headers = &request.headers;
+    let to = headers.to_addr()?.ok()?;
+    if to.tag().is_some() {
+        return None;
+    }
+    let from = headers.from_addr()?.ok()?;
+    let cseq = headers.cseq()?.ok()?;
+    Some(MergeKey {
+        from_tag: ByteString::from(from.tag()?),
+        call_id: headers.share(headers.call_id()?.ok()?),
+        cseq: cseq.seq,
+        method: cseq.method,
+    })
+}
+
+/// Builds a stateless 400 for bytes that did not parse, copying the Via, From, To, Call-ID
+/// and CSeq lines found in them; `None` when no Via can be read (then nothing can be sent)
+/// or the bytes look like a response. Also returns where to send it (the Via's sent-by
+/// port at the source, like §18.2.2).
+fn salvage_400(payload: &[u8], problem: &str, agent: &str) -> Option<(Bytes, Option<SocketAddr>)> {
+    let text = String::from_utf8_lossy(payload);
+    let head = text.split("\r\n\r\n").next()?;
+    let mut lines = head.lines();
+    let first = lines.next()?;
+    if first.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/")) {
+        return None;
+    }
+    let wanted = [
+        (HeaderName::Via, "Via"),
+        (HeaderName::From, "From"),
+        (HeaderName::To, "To"),
+        (HeaderName::CallId, "Call-ID"),
+        (HeaderName::CSeq, "CSeq"),
+    ];
+    let mut copied: Vec<(HeaderName, &str)> = Vec::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = HeaderName::parse(name.trim());
+        if wanted.iter().any(|(w, _)| *w == name) {
+            copied.push((name, value.trim()));
+        }
+    }
+    if !copied.iter().any(|(n, _)| *n == HeaderName::Via) {
+        return None;
+    }
+    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
+    for (name, spelled) in wanted {
+        for (_, value) in copied.iter().filter(|(n, _)| *n == name) {
+            if value.contains(['\r', '\n']) {
+                continue;
+            }
+            out.push_str(spelled);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
+    }
+    let problem = problem.replace(['"', '\\', '\r', '\n'], "'");
+    out.push_str(&format!(
+        "Warning: 399 {agent} \"{problem}\"\r\nContent-Length: 0\r\n\r\n"
+    ));
+    Some((Bytes::from(out), None))
+}
