@@ -19,6 +19,8 @@
 
 pub mod endpoint;
 pub mod message;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transaction;
 
 /// The README's example, compiled and run as a doctest so it cannot rot.

@@ -228,7 +228,10 @@ fn invite_client_acks_a_non_2xx_itself_and_re_acks_its_retransmissions() {
     assert_eq!(ack.headers.cseq().unwrap().unwrap().seq, 314159);
     assert_eq!(ack.headers.cseq().unwrap().unwrap().method, Method::Ack);
     assert_eq!(ack.headers.routes().count(), 1);
-    assert!(out.iter().any(|a| matches!(a, Action::Response(r) if r.status.as_u16() == 486)));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::Response(r) if r.status.as_u16() == 486))
+    );
     let mut again = Vec::new();
     tx.on_response(busy, start + Duration::from_millis(700), &mut again);
     assert!(matches!(&again[..], [Action::Transmit(b)] if *b == out_ack(&out)));

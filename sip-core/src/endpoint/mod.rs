@@ -1,7 +1,7 @@
 //! The [`Endpoint`]: one state machine that owns every transaction and connection of a
 //! SIP element and applies the transport rules of RFC 3261 §18 and the UAS checks of §8.2.
 
-mod rng;
+pub(crate) mod rng;
 mod timer_queue;
 mod types;
 

@@ -21,6 +21,12 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// A uniform float in `[0, 1)`.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// A token of `len` characters from `[0-9a-z]`.
     pub(crate) fn token(&mut self, len: usize) -> String {
         const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";

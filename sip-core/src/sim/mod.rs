@@ -1,0 +1,485 @@
+//! A deterministic, seeded network of [`Endpoint`]s in virtual time, and a ladder renderer.
+//!
+//! The network reads the real clock once, for the origin of its virtual clock (an `Instant`
+//! cannot be made otherwise); ladders show times relative to it, so runs compare byte for
+//! byte. Links have latency, jitter, loss, duplication and reordering, all drawn from one seeded
+//! generator; scripted losses ([`Network::lose`]) pin down a scenario exactly. The clock
+//! jumps to the next delivery or timer, so a 32-second timeout takes microseconds. Every
+//! datagram delivered, lost or duplicated becomes one line of the [`Network::ladder`]:
+//!
+//! ```text
+//!     10 alice  -> bob    OPTIONS sip:bob@192.0.2.2 SIP/2.0  (1 OPTIONS) b1
+//!     20 bob    -> alice  SIP/2.0 200 OK  (1 OPTIONS) b1
+//! ```
+//!
+//! Application logic runs in per-node handlers called with each event.
+//!
+//! ```
+//! use sip_core::endpoint::{Event, Transport};
+//! use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
+//! use sip_core::sim::Network;
+//!
+//! let mut net = Network::new(7);
+//! let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+//! let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+//! net.set_handler(bob, |endpoint, event, now| {
+//!     if let Event::Request { transaction, .. } = event {
+//!         let ok = endpoint.response(transaction, StatusCode::OK).unwrap();
+//!         endpoint.respond(now, transaction, ok).unwrap();
+//!     }
+//! });
+//! let options = RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
+//!     .via("SIP/2.0/UDP placeholder").from("<sip:alice@192.0.2.1>;tag=a")
+//!     .to("<sip:bob@192.0.2.2>").call_id("c").cseq(1).build().unwrap();
+//! net.send_request(alice, options, bob, Transport::Udp).unwrap();
+//! net.run_until_idle().unwrap();
+//! assert!(net.events(alice).iter().any(|(_, e)| matches!(e, Event::Response { response, .. } if response.status == StatusCode::OK)));
+//! assert_eq!(net.endpoint(alice).transaction_count(), 0);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::endpoint::rng::Rng;
+use crate::endpoint::{Endpoint, EndpointConfig, Event, SendError, TransactionId, Transport};
+use crate::message::{Message, Request};
+
+/// A node of the [`Network`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(usize);
+
+/// A link's behaviour, one direction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkConfig {
+    /// One-way delay.
+    pub latency: Duration,
+    /// Extra delay, uniform in `[0, jitter)`.
+    pub jitter: Duration,
+    /// Probability a datagram is lost.
+    pub loss: f64,
+    /// Probability a datagram is delivered twice.
+    pub duplicate: f64,
+    /// Probability a datagram is held back by an extra `latency` (so later ones overtake it).
+    pub reorder: f64,
+}
+
+impl Default for LinkConfig {
+    /// 10 ms, no jitter, no loss.
+    fn default() -> Self {
+        LinkConfig {
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+        }
+    }
+}
+
+/// [`Network::run_until_idle`] took more steps than its bound: something loops.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no quiescence after {steps} steps (livelock?)")]
+pub struct Livelock {
+    /// The steps taken.
+    pub steps: usize,
+}
+
+type Handler = Box<dyn FnMut(&mut Endpoint, Event, Instant)>;
+
+struct Node {
+    name: String,
+    addr: SocketAddr,
+    endpoint: Endpoint,
+    handler: Option<Handler>,
+    events: Vec<(Instant, Event)>,
+}
+
+struct Datagram {
+    from: NodeId,
+    to: NodeId,
+    payload: Bytes,
+    duplicate: bool,
+    /// Lost on the way: only recorded in the ladder, at the time it would have arrived.
+    lost: bool,
+}
+
+/// A scripted loss: the next `count` datagrams from `from` to `to` whose start line
+/// contains `pattern` are lost.
+struct LossRule {
+    from: NodeId,
+    to: NodeId,
+    pattern: String,
+    count: usize,
+}
+
+/// A seeded in-memory network of endpoints with a virtual clock.
+pub struct Network {
+    start: Instant,
+    now: Instant,
+    rng: Rng,
+    nodes: Vec<Node>,
+    links: BTreeMap<(NodeId, NodeId), LinkConfig>,
+    default_link: LinkConfig,
+    in_flight: BTreeMap<(Instant, u64), Datagram>,
+    sequence: u64,
+    loss_rules: Vec<LossRule>,
+    ladder: String,
+    branch_labels: BTreeMap<String, usize>,
+    /// The step bound of [`Network::run_until_idle`].
+    pub max_steps: usize,
+}
+
+impl Network {
+    /// An empty network; `seed` drives every random choice of links and endpoints.
+    pub fn new(seed: u64) -> Self {
+        // A fixed origin: Instant has no constructor, so take one once; every ladder time
+        // is relative to it, so the real value never shows.
+        let start = Instant::now();
+        Network {
+            start,
+            now: start,
+            rng: Rng::new(seed),
+            nodes: Vec::new(),
+            links: BTreeMap::new(),
+            default_link: LinkConfig::default(),
+            in_flight: BTreeMap::new(),
+            sequence: 0,
+            loss_rules: Vec::new(),
+            ladder: String::new(),
+            branch_labels: BTreeMap::new(),
+            max_steps: 1_000_000,
+        }
+    }
+
+    /// Adds an endpoint at `addr` with the default configuration (seeded from the network).
+    pub fn add_node(&mut self, name: &str, addr: SocketAddr) -> NodeId {
+        let seed = self.rng.next_u64();
+        self.add_node_with(name, EndpointConfig::new(addr, seed))
+    }
+
+    /// Adds an endpoint with its own configuration (its `local` is its address).
+    pub fn add_node_with(&mut self, name: &str, config: EndpointConfig) -> NodeId {
+        let addr = config.local;
+        self.nodes.push(Node {
+            name: name.to_owned(),
+            addr,
+            endpoint: Endpoint::new(config),
+            handler: None,
+            events: Vec::new(),
+        });
+        NodeId(self.nodes.len() - 1)
+    }
+
+    /// Sets the link from `from` to `to` (one direction).
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
+        self.links.insert((from, to), link);
+    }
+
+    /// Sets the link both ways.
+    pub fn set_links(&mut self, a: NodeId, b: NodeId, link: LinkConfig) {
+        self.set_link(a, b, link);
+        self.set_link(b, a, link);
+    }
+
+    /// Loses the next `count` datagrams from `from` to `to` whose start line contains
+    /// `pattern` (e.g. `"ACK"`, `"SIP/2.0 200"`).
+    pub fn lose(&mut self, from: NodeId, to: NodeId, pattern: &str, count: usize) {
+        self.loss_rules.push(LossRule {
+            from,
+            to,
+            pattern: pattern.to_owned(),
+            count,
+        });
+    }
+
+    /// Application logic for `node`: called with every event it produces (the event is
+    /// also recorded in [`Network::events`]).
+    pub fn set_handler(
+        &mut self,
+        node: NodeId,
+        handler: impl FnMut(&mut Endpoint, Event, Instant) + 'static,
+    ) {
+        if let Some(n) = self.nodes.get_mut(node.0) {
+            n.handler = Some(Box::new(handler));
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Virtual time elapsed since the network was created.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// A node's endpoint, to inspect or command. After commanding it directly, call
+    /// [`Network::pump`] (or use [`Network::send_request`]).
+    pub fn endpoint(&mut self, node: NodeId) -> &mut Endpoint {
+        &mut self.node_mut(node).endpoint
+    }
+
+    /// A node's address.
+    pub fn addr(&self, node: NodeId) -> SocketAddr {
+        self.nodes
+            .get(node.0)
+            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |n| n.addr)
+    }
+
+    /// Every event `node` produced, with its virtual time.
+    pub fn events(&self, node: NodeId) -> &[(Instant, Event)] {
+        self.nodes.get(node.0).map_or(&[], |n| &n.events)
+    }
+
+    /// Sends `request` from `from` to node `to` now.
+    pub fn send_request(
+        &mut self,
+        from: NodeId,
+        request: Request,
+        to: NodeId,
+        transport: Transport,
+    ) -> Result<TransactionId, SendError> {
+        let destination = self.addr(to);
+        let now = self.now;
+        let id = self
+            .node_mut(from)
+            .endpoint
+            .send_request(now, request, destination, transport)?;
+        self.pump(from);
+        Ok(id)
+    }
+
+    /// Puts raw bytes on the wire from `from` to `to` now (for hand-made messages).
+    pub fn inject(&mut self, from: NodeId, to: NodeId, payload: Bytes) {
+        self.route(from, to, payload);
+    }
+
+    /// Drains `node`'s outputs: datagrams go on the wire, events to its handler (whose
+    /// commands are drained in turn).
+    pub fn pump(&mut self, node: NodeId) {
+        let now = self.now;
+        loop {
+            let Some(n) = self.nodes.get_mut(node.0) else {
+                return;
+            };
+            if let Some(transmit) = n.endpoint.poll_transmit() {
+                let to = self.nodes.iter().position(|m| m.addr == transmit.remote);
+                match to {
+                    Some(to) => self.route(node, NodeId(to), transmit.payload),
+                    None => self.record(node, None, &transmit.payload, "unroutable"),
+                }
+                continue;
+            }
+            // Flows are not simulated yet: a connection request fails at once.
+            if let Some(request) = n.endpoint.poll_flow_request() {
+                if let crate::endpoint::FlowRequest::Connect { flow, .. } = request {
+                    n.endpoint
+                        .handle_flow_event(now, flow, crate::endpoint::FlowEvent::Failed);
+                }
+                continue;
+            }
+            if let Some(event) = n.endpoint.poll_event() {
+                n.events.push((now, event.clone()));
+                if let Some(mut handler) = n.handler.take() {
+                    handler(&mut n.endpoint, event, now);
+                    if let Some(n) = self.nodes.get_mut(node.0) {
+                        n.handler = Some(handler);
+                    }
+                }
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Processes the next delivery or timer. False when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
+        let next_timer = self.nodes.iter().filter_map(|n| n.endpoint.poll_timeout()).min();
+        let at = match (next_delivery, next_timer) {
+            (None, None) => return false,
+            (Some(d), Some(t)) => d.min(t),
+            (Some(d), None) => d,
+            (None, Some(t)) => t,
+        };
+        self.now = self.now.max(at);
+        if next_delivery == Some(at) {
+            if let Some((_, datagram)) = self.in_flight.pop_first() {
+                self.deliver(datagram);
+            }
+        } else {
+            for index in 0..self.nodes.len() {
+                let due = self
+                    .nodes
+                    .get(index)
+                    .and_then(|n| n.endpoint.poll_timeout())
+                    .is_some_and(|t| t <= self.now);
+                if due {
+                    let now = self.now;
+                    self.node_mut(NodeId(index)).endpoint.handle_timeout(now);
+                    self.pump(NodeId(index));
+                }
+            }
+        }
+        true
+    }
+
+    /// Steps until the virtual clock would pass `until`, then sets it to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        loop {
+            let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
+            let next_timer = self.nodes.iter().filter_map(|n| n.endpoint.poll_timeout()).min();
+            let next = [next_delivery, next_timer].into_iter().flatten().min();
+            match next {
+                Some(at) if at <= until => {
+                    self.step();
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs for `duration` of virtual time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let until = self.now + duration;
+        self.run_until(until);
+    }
+
+    /// Steps until nothing is in flight and no timer is armed, or fails after
+    /// [`Network::max_steps`] steps.
+    pub fn run_until_idle(&mut self) -> Result<(), Livelock> {
+        for _ in 0..self.max_steps {
+            if !self.step() {
+                return Ok(());
+            }
+        }
+        Err(Livelock {
+            steps: self.max_steps,
+        })
+    }
+
+    /// The ladder so far: one line per datagram delivered, lost or duplicated.
+    pub fn ladder(&self) -> &str {
+        &self.ladder
+    }
+
+    fn node_mut(&mut self, node: NodeId) -> &mut Node {
+        // Node ids only come from add_node, so the index exists.
+        match self.nodes.get_mut(node.0) {
+            Some(n) => n,
+            None => panic!("unknown node {node:?}"),
+        }
+    }
+
+    fn route(&mut self, from: NodeId, to: NodeId, payload: Bytes) {
+        let link = self.links.get(&(from, to)).copied().unwrap_or(self.default_link);
+        let start_line = first_line(&payload);
+        let scripted_loss = match self
+            .loss_rules
+            .iter_mut()
+            .find(|r| r.from == from && r.to == to && r.count > 0 && start_line.contains(&r.pattern))
+        {
+            Some(rule) => {
+                rule.count -= 1;
+                true
+            }
+            None => false,
+        };
+        let lost = scripted_loss || (link.loss > 0.0 && self.rng.next_f64() < link.loss);
+        let copies = if !lost && link.duplicate > 0.0 && self.rng.next_f64() < link.duplicate {
+            2
+        } else {
+            1
+        };
+        for copy in 0..copies {
+            let mut delay = link.latency;
+            if link.jitter > Duration::ZERO {
+                delay += link.jitter.mul_f64(self.rng.next_f64());
+            }
+            if link.reorder > 0.0 && self.rng.next_f64() < link.reorder {
+                delay += link.latency;
+            }
+            self.sequence += 1;
+            self.in_flight.insert(
+                (self.now + delay, self.sequence),
+                Datagram {
+                    from,
+                    to,
+                    payload: payload.clone(),
+                    duplicate: copy == 1,
+                    lost,
+                },
+            );
+        }
+    }
+
+    fn deliver(&mut self, datagram: Datagram) {
+        if datagram.lost {
+            self.record(datagram.from, Some(datagram.to), &datagram.payload, "LOST");
+            return;
+        }
+        let note = if datagram.duplicate { "dup" } else { "" };
+        self.record(datagram.from, Some(datagram.to), &datagram.payload, note);
+        let (local, remote) = (self.addr(datagram.to), self.addr(datagram.from));
+        let now = self.now;
+        self.node_mut(datagram.to)
+            .endpoint
+            .handle_datagram(now, local, remote, datagram.payload);
+        self.pump(datagram.to);
+    }
+
+    fn record(&mut self, from: NodeId, to: Option<NodeId>, payload: &Bytes, note: &str) {
+        let ms = (self.now - self.start).as_millis();
+        let name = |id: Option<NodeId>| {
+            id.and_then(|i| self.nodes.get(i.0))
+                .map_or_else(|| "?".to_owned(), |n| n.name.clone())
+        };
+        let (from_name, to_name) = (name(Some(from)), name(to));
+        let (cseq, branch) = match Message::parse(payload.clone()) {
+            Ok(message) => {
+                let headers = message.headers();
+                let cseq = headers
+                    .get(crate::message::HeaderName::CSeq)
+                    .unwrap_or("")
+                    .to_owned();
+                let branch = headers
+                    .top_via()
+                    .and_then(Result::ok)
+                    .and_then(|v| v.branch().map(str::to_owned))
+                    .unwrap_or_default();
+                (cseq, branch)
+            }
+            Err(_) => (String::new(), String::new()),
+        };
+        let label = if branch.is_empty() {
+            String::new()
+        } else {
+            let next = self.branch_labels.len() + 1;
+            format!("b{}", self.branch_labels.entry(branch).or_insert(next))
+        };
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!("  [{note}]")
+        };
+        let line = format!(
+            "{ms:>6} {from_name:<6} -> {to_name:<6} {}  ({cseq}) {label}{note}",
+            first_line(payload)
+        );
+        let _ = writeln!(self.ladder, "{}", line.trim_end());
+    }
+}
+
+fn first_line(payload: &[u8]) -> String {
+    let end = payload
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(payload.len());
+    String::from_utf8_lossy(payload.get(..end).unwrap_or_default()).into_owned()
+}

@@ -1,0 +1,328 @@
+//! Whole transaction scenarios over the simulated network, each pinned by a ladder snapshot
+//! in `snapshots/` (one line per datagram: virtual ms, from -> to, start line, CSeq, branch).
+
+// Test code over known inputs: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use sip_core::endpoint::{Event, TransactionId, Transport};
+use sip_core::message::{Method, Request, RequestBuilder, Response, StatusCode, Uri};
+use sip_core::sim::{LinkConfig, Network, NodeId};
+use sip_core::transaction::Timer;
+
+fn snapshot(name: &str, net: &Network) {
+    insta::with_settings!({
+        snapshot_path => "../../snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, net.ladder());
+    });
+}
+
+/// Alice (192.0.2.1) and Bob (192.0.2.2), 10 ms apart.
+fn pair(seed: u64) -> (Network, NodeId, NodeId) {
+    let mut net = Network::new(seed);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    (net, alice, bob)
+}
+
+fn request(method: Method, cseq: u32) -> Request {
+    RequestBuilder::new(method, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from("Alice <sip:alice@192.0.2.1>;tag=a73kszlfl")
+        .to("Bob <sip:bob@192.0.2.2>")
+        .call_id("3848276298220188511@192.0.2.1")
+        .cseq(cseq)
+        .contact("<sip:alice@192.0.2.1>")
+        .build()
+        .unwrap()
+}
+
+/// Bob answers every new request with `status`.
+fn answer_with(net: &mut Network, bob: NodeId, status: StatusCode) {
+    net.set_handler(bob, move |endpoint, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+            && request.method != Method::Ack
+        {
+            let response = endpoint.response(transaction, status).unwrap();
+            endpoint.respond(now, transaction, response).unwrap();
+        }
+    });
+}
+
+/// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new branch, the 2xx's To tag, the INVITE's CSeq.
+fn ack_for_2xx(response: &Response) -> Request {
+    let cseq = response.headers.cseq().unwrap().unwrap().seq;
+    RequestBuilder::new(Method::Ack, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from(response.headers.get("From").unwrap())
+        .to(response.headers.get("To").unwrap())
+        .call_id(response.headers.get("Call-ID").unwrap())
+        .cseq(cseq)
+        .build()
+        .unwrap()
+}
+
+fn statuses(net: &Network, node: NodeId) -> Vec<u16> {
+    net.events(node)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Response { response, .. } => Some(response.status.as_u16()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_quiescent(net: &mut Network, nodes: &[NodeId]) {
+    for &node in nodes {
+        assert_eq!(net.endpoint(node).transaction_count(), 0, "transactions left");
+        assert_eq!(net.endpoint(node).timer_count(), 0, "timers left");
+    }
+}
+
+#[test]
+fn options_is_answered_200() {
+    let (mut net, alice, bob) = pair(1);
+    answer_with(&mut net, bob, StatusCode::OK);
+    net.send_request(alice, request(Method::Options, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [200]);
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("options_200", &net);
+}
+
+#[test]
+fn invite_rejected_486_is_acked_by_the_client_transaction() {
+    let (mut net, alice, bob) = pair(2);
+    answer_with(&mut net, bob, StatusCode::BUSY_HERE);
+    net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [100, 486]);
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("invite_486_ack", &net);
+}
+
+#[test]
+fn invite_100_180_200_hands_the_2xx_to_the_user_who_acks_it() {
+    let (mut net, alice, bob) = pair(3);
+    let ringing: std::rc::Rc<std::cell::Cell<Option<TransactionId>>> = Default::default();
+    let seen = ringing.clone();
+    net.set_handler(bob, move |endpoint, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+            && request.method == Method::Invite
+        {
+            let response = endpoint.response(transaction, StatusCode::RINGING).unwrap();
+            endpoint.respond(now, transaction, response).unwrap();
+            seen.set(Some(transaction));
+        }
+    });
+    net.set_handler(alice, |endpoint, event, now| {
+        if let Event::Response { response, .. } = event
+            && response.status.is_success()
+        {
+            let destination = "192.0.2.2:5060".parse().unwrap();
+            endpoint.send_stateless(now, ack_for_2xx(&response), destination);
+        }
+    });
+    net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_for(Duration::from_millis(2000));
+    let tx = ringing.get().unwrap();
+    let now = net.now();
+    let ok = net.endpoint(bob).response(tx, StatusCode::OK).unwrap();
+    net.endpoint(bob).respond(now, tx, ok).unwrap();
+    net.pump(bob);
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [100, 180, 200]);
+    assert!(
+        net.events(bob)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Ack { .. })),
+        "the 2xx ACK reaches Bob's user"
+    );
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("invite_100_180_200", &net);
+}
+
+#[test]
+fn non_invite_under_loss_doubles_e_to_t2_and_times_out_on_f() {
+    let (mut net, alice, bob) = pair(4);
+    answer_with(&mut net, bob, StatusCode::OK);
+    net.lose(alice, bob, "OPTIONS", usize::MAX);
+    let tx = net
+        .send_request(alice, request(Method::Options, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    let timeout = net
+        .events(alice)
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Timeout { transaction, timer: Timer::F } if *transaction == tx));
+    assert!(timeout.is_some(), "Timer F reported");
+    assert_eq!(net.elapsed(), Duration::from_secs(32), "F fires at 64*T1");
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("non_invite_loss_e_f", &net);
+}
+
+#[test]
+fn unanswered_invite_doubles_a_and_times_out_on_b_at_32_s() {
+    let (mut net, alice, bob) = pair(5);
+    net.lose(alice, bob, "INVITE", usize::MAX);
+    net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert!(
+        net.events(alice)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Timeout { timer: Timer::B, .. }))
+    );
+    assert_eq!(net.elapsed(), Duration::from_secs(32));
+    snapshot("invite_unanswered_a_b", &net);
+}
+
+#[test]
+fn server_invite_resends_its_final_response_on_g_until_the_ack() {
+    let (mut net, alice, bob) = pair(6);
+    answer_with(&mut net, bob, StatusCode::BUSY_HERE);
+    net.lose(bob, alice, "486", 2);
+    net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [100, 486]);
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("invite_486_g_until_ack", &net);
+}
+
+#[test]
+fn server_invite_gives_up_on_h_when_no_ack_arrives() {
+    let (mut net, alice, bob) = pair(7);
+    answer_with(&mut net, bob, StatusCode::BUSY_HERE);
+    net.lose(alice, bob, "ACK", usize::MAX);
+    net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert!(
+        net.events(bob)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Timeout { timer: Timer::H, .. }))
+    );
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("invite_486_h_expires", &net);
+}
+
+#[test]
+fn cancel_of_a_pending_invite_gets_200_then_487_and_the_ack() {
+    let (mut net, alice, bob) = pair(8);
+    answer_with(&mut net, bob, StatusCode::RINGING);
+    let invite = net
+        .send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_for(Duration::from_millis(500));
+    let now = net.now();
+    let cancel = net.endpoint(alice).cancel(now, invite).unwrap();
+    net.pump(alice);
+    net.run_until_idle().unwrap();
+    let responses: Vec<(TransactionId, u16)> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Response {
+                transaction,
+                response,
+            } => Some((*transaction, response.status.as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert!(responses.contains(&(cancel, 200)));
+    assert!(responses.contains(&(invite, 487)));
+    assert!(
+        net.events(bob)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Cancelled { .. }))
+    );
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("invite_cancel_487", &net);
+}
+
+#[test]
+fn a_retransmitted_request_is_absorbed_and_answered_with_the_same_response() {
+    let (mut net, alice, bob) = pair(9);
+    answer_with(&mut net, bob, StatusCode::OK);
+    net.set_link(
+        alice,
+        bob,
+        LinkConfig {
+            duplicate: 1.0,
+            ..LinkConfig::default()
+        },
+    );
+    net.send_request(alice, request(Method::Options, 1), bob, Transport::Udp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    let requests = net
+        .events(bob)
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Request { .. }))
+        .count();
+    assert_eq!(requests, 1, "the duplicate never reaches Bob's user");
+    assert!(net.endpoint(bob).stats().retransmitted >= 1);
+    snapshot("options_duplicate_absorbed", &net);
+}
+
+#[test]
+fn an_rfc2543_request_without_the_magic_cookie_is_matched_by_its_dialog_fields() {
+    let (mut net, alice, bob) = pair(10);
+    answer_with(&mut net, bob, StatusCode::OK);
+    let old_style = Bytes::from_static(
+        b"OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060\r\n\
+From: <sip:alice@192.0.2.1>;tag=old\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: rfc2543@192.0.2.1\r\n\
+CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    );
+    net.inject(alice, bob, old_style.clone());
+    net.run_for(Duration::from_millis(500));
+    net.inject(alice, bob, old_style);
+    net.run_until_idle().unwrap();
+    let requests = net
+        .events(bob)
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Request { .. }))
+        .count();
+    assert_eq!(requests, 1, "the retransmission matched the first transaction");
+    snapshot("rfc2543_matched_without_cookie", &net);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_ladder_byte_for_byte() {
+    let run = |seed| {
+        let (mut net, alice, bob) = pair(seed);
+        answer_with(&mut net, bob, StatusCode::OK);
+        net.set_links(
+            alice,
+            bob,
+            LinkConfig {
+                loss: 0.3,
+                duplicate: 0.2,
+                reorder: 0.2,
+                jitter: Duration::from_millis(30),
+                ..LinkConfig::default()
+            },
+        );
+        for cseq in 1..=5 {
+            net.send_request(alice, request(Method::Options, cseq), bob, Transport::Udp)
+                .unwrap();
+        }
+        net.run_until_idle().unwrap();
+        net.ladder().to_owned()
+    };
+    assert_eq!(run(42), run(42));
+    assert_ne!(run(42), run(43));
+}
