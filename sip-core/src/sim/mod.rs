@@ -131,6 +131,12 @@ pub struct Network {
     branch_labels: BTreeMap<String, usize>,
     /// The step bound of [`Network::run_until_idle`].
     pub max_steps: usize,
+    /// Whether datagrams are recorded in the ladder (on by default; benchmarks turn it
+    /// off, since recording parses every datagram once more).
+    pub record_ladder: bool,
+    /// Whether events are kept for [`Network::events`] (on by default; handlers are
+    /// called either way).
+    pub record_events: bool,
 }
 
 impl Network {
@@ -152,6 +158,8 @@ impl Network {
             ladder: String::new(),
             branch_labels: BTreeMap::new(),
             max_steps: 1_000_000,
+            record_ladder: true,
+            record_events: true,
         }
     }
 
@@ -284,7 +292,9 @@ impl Network {
                 continue;
             }
             if let Some(event) = n.endpoint.poll_event() {
-                n.events.push((now, event.clone()));
+                if self.record_events {
+                    n.events.push((now, event.clone()));
+                }
                 if let Some(mut handler) = n.handler.take() {
                     handler(&mut n.endpoint, event, now);
                     if let Some(n) = self.nodes.get_mut(node.0) {
@@ -435,6 +445,9 @@ impl Network {
     }
 
     fn record(&mut self, from: NodeId, to: Option<NodeId>, payload: &Bytes, note: &str) {
+        if !self.record_ladder {
+            return;
+        }
         let ms = (self.now - self.start).as_millis();
         let name = |id: Option<NodeId>| {
             id.and_then(|i| self.nodes.get(i.0))
