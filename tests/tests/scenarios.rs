@@ -326,3 +326,53 @@ fn the_same_seed_gives_the_same_ladder_byte_for_byte() {
     assert_eq!(run(42), run(42));
     assert_ne!(run(42), run(43));
 }
+
+#[test]
+fn a_response_returns_over_the_tcp_flow_the_request_came_on() {
+    let (mut net, alice, bob) = pair(11);
+    answer_with(&mut net, bob, StatusCode::OK);
+    net.send_request(alice, request(Method::Options, 1), bob, Transport::Tcp)
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [200]);
+    let request_transport = net.events(bob).iter().find_map(|(_, e)| match e {
+        Event::Request {
+            transport, request, ..
+        } => Some((
+            *transport,
+            request.headers.top_via().unwrap().unwrap().transport().to_owned(),
+        )),
+        _ => None,
+    });
+    assert_eq!(request_transport, Some((Transport::Tcp, "TCP".to_owned())));
+    // Over a reliable transport Timer E never runs and K is zero: one line each way.
+    assert_eq!(net.ladder().lines().count(), 2);
+    assert_quiescent(&mut net, &[alice, bob]);
+    snapshot("options_over_tcp", &net);
+}
+
+#[test]
+fn a_udp_request_within_200_bytes_of_the_mtu_moves_to_tcp() {
+    let (mut net, alice, bob) = pair(12);
+    answer_with(&mut net, bob, StatusCode::OK);
+    let text = "x".repeat(1200);
+    let message = RequestBuilder::new(Method::Message, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from("Alice <sip:alice@192.0.2.1>;tag=big")
+        .to("Bob <sip:bob@192.0.2.2>")
+        .call_id("large@192.0.2.1")
+        .cseq(1)
+        .body(text, "text/plain")
+        .build()
+        .unwrap();
+    assert!(message.to_bytes().len() > 1500 - 200);
+    net.send_request(alice, message, bob, Transport::Udp).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(statuses(&net, alice), [200]);
+    assert!(
+        net.ladder().lines().all(|line| line.ends_with("[TCP]")),
+        "{}",
+        net.ladder()
+    );
+    snapshot("large_request_moved_to_tcp", &net);
+}

@@ -12,6 +12,10 @@
 //!     20 bob    -> alice  SIP/2.0 200 OK  (1 OPTIONS) b1
 //! ```
 //!
+//! Connections (TCP, TLS, WebSocket) are simulated too: a connection request opens both ends
+//! at once, and what is written arrives whole and in order after the link latency
+//! (marked `[TCP]` in the ladder).
+//!
 //! Application logic runs in per-node handlers called with each event.
 //!
 //! ```
@@ -45,7 +49,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::endpoint::rng::Rng;
-use crate::endpoint::{Endpoint, EndpointConfig, Event, SendError, TransactionId, Transport};
+use crate::endpoint::{
+    Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, SendError, TransactionId, Transport,
+};
 use crate::message::{Message, Request};
 
 /// A node of the [`Network`].
@@ -105,6 +111,8 @@ struct Datagram {
     duplicate: bool,
     /// Lost on the way: only recorded in the ladder, at the time it would have arrived.
     lost: bool,
+    /// For connection-oriented transports: the receiver's flow.
+    flow: Option<FlowId>,
 }
 
 /// A scripted loss: the next `count` datagrams from `from` to `to` whose start line
@@ -129,6 +137,8 @@ pub struct Network {
     loss_rules: Vec<LossRule>,
     ladder: String,
     branch_labels: BTreeMap<String, usize>,
+    /// Both ends of every simulated connection: (node, its flow id) -> the peer's.
+    connections: BTreeMap<(NodeId, FlowId), (NodeId, FlowId, Transport)>,
     /// The step bound of [`Network::run_until_idle`].
     pub max_steps: usize,
     /// Whether datagrams are recorded in the ladder (on by default; benchmarks turn it
@@ -157,6 +167,7 @@ impl Network {
             loss_rules: Vec::new(),
             ladder: String::new(),
             branch_labels: BTreeMap::new(),
+            connections: BTreeMap::new(),
             max_steps: 1_000_000,
             record_ladder: true,
             record_events: true,
@@ -275,19 +286,20 @@ impl Network {
             let Some(n) = self.nodes.get_mut(node.0) else {
                 return;
             };
+            // Connections first: a transmit may already be queued for a new flow.
+            if let Some(request) = n.endpoint.poll_flow_request() {
+                self.handle_flow_request(node, request);
+                continue;
+            }
             if let Some(transmit) = n.endpoint.poll_transmit() {
+                if let Some(flow) = transmit.flow {
+                    self.stream(node, flow, transmit.payload);
+                    continue;
+                }
                 let to = self.nodes.iter().position(|m| m.addr == transmit.remote);
                 match to {
                     Some(to) => self.route(node, NodeId(to), transmit.payload),
                     None => self.record(node, None, &transmit.payload, "unroutable"),
-                }
-                continue;
-            }
-            // Flows are not simulated yet: a connection request fails at once.
-            if let Some(request) = n.endpoint.poll_flow_request() {
-                if let crate::endpoint::FlowRequest::Connect { flow, .. } = request {
-                    n.endpoint
-                        .handle_flow_event(now, flow, crate::endpoint::FlowEvent::Failed);
                 }
                 continue;
             }
@@ -387,6 +399,74 @@ impl Network {
         }
     }
 
+    /// Opens (both ends at once) or closes a simulated connection. Connecting to an
+    /// address no node has fails.
+    fn handle_flow_request(&mut self, node: NodeId, request: FlowRequest) {
+        let now = self.now;
+        match request {
+            FlowRequest::Connect {
+                flow,
+                transport,
+                remote,
+            } => {
+                let Some(peer) = self.nodes.iter().position(|m| m.addr == remote).map(NodeId) else {
+                    self.node_mut(node)
+                        .endpoint
+                        .handle_flow_event(now, flow, FlowEvent::Failed);
+                    return;
+                };
+                let local = self.addr(node);
+                let peer_flow = self.node_mut(peer).endpoint.new_flow_id();
+                self.node_mut(peer).endpoint.handle_flow_event(
+                    now,
+                    peer_flow,
+                    FlowEvent::Accepted {
+                        transport,
+                        remote: local,
+                    },
+                );
+                self.connections
+                    .insert((node, flow), (peer, peer_flow, transport));
+                self.connections
+                    .insert((peer, peer_flow), (node, flow, transport));
+                self.node_mut(node)
+                    .endpoint
+                    .handle_flow_event(now, flow, FlowEvent::Connected);
+            }
+            FlowRequest::Close { flow } => {
+                if let Some((peer, peer_flow, _)) = self.connections.remove(&(node, flow)) {
+                    self.connections.remove(&(peer, peer_flow));
+                    self.node_mut(peer)
+                        .endpoint
+                        .handle_flow_event(now, peer_flow, FlowEvent::Closed);
+                    self.pump(peer);
+                }
+            }
+        }
+    }
+
+    /// Bytes written to a connection arrive in order, whole, after the link latency
+    /// (connections are reliable: no loss, duplication or reordering).
+    fn stream(&mut self, from: NodeId, flow: FlowId, payload: Bytes) {
+        let Some(&(to, peer_flow, _)) = self.connections.get(&(from, flow)) else {
+            self.record(from, None, &payload, "no connection");
+            return;
+        };
+        let link = self.links.get(&(from, to)).copied().unwrap_or(self.default_link);
+        self.sequence += 1;
+        self.in_flight.insert(
+            (self.now + link.latency, self.sequence),
+            Datagram {
+                from,
+                to,
+                payload,
+                duplicate: false,
+                lost: false,
+                flow: Some(peer_flow),
+            },
+        );
+    }
+
     fn route(&mut self, from: NodeId, to: NodeId, payload: Bytes) {
         let link = self.links.get(&(from, to)).copied().unwrap_or(self.default_link);
         let start_line = first_line(&payload);
@@ -424,6 +504,7 @@ impl Network {
                     payload: payload.clone(),
                     duplicate: copy == 1,
                     lost,
+                    flow: None,
                 },
             );
         }
@@ -434,10 +515,27 @@ impl Network {
             self.record(datagram.from, Some(datagram.to), &datagram.payload, "LOST");
             return;
         }
+        let now = self.now;
+        if let Some(flow) = datagram.flow {
+            let transport = self
+                .connections
+                .get(&(datagram.to, flow))
+                .map_or(Transport::Tcp, |&(_, _, transport)| transport);
+            self.record(
+                datagram.from,
+                Some(datagram.to),
+                &datagram.payload,
+                transport.as_str(),
+            );
+            self.node_mut(datagram.to)
+                .endpoint
+                .handle_stream_data(now, flow, &datagram.payload);
+            self.pump(datagram.to);
+            return;
+        }
         let note = if datagram.duplicate { "dup" } else { "" };
         self.record(datagram.from, Some(datagram.to), &datagram.payload, note);
         let (local, remote) = (self.addr(datagram.to), self.addr(datagram.from));
-        let now = self.now;
         self.node_mut(datagram.to)
             .endpoint
             .handle_datagram(now, local, remote, datagram.payload);
