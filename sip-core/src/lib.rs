@@ -26,6 +26,8 @@ pub mod message;
 pub mod sim;
 pub mod transaction;
 
+pub use endpoint::Endpoint;
+
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
