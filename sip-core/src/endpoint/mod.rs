@@ -102,10 +102,11 @@ pub struct Endpoint {
     next_id: u64,
     clients: BTreeMap<TransactionId, ClientEntry>,
     servers: BTreeMap<TransactionId, ServerEntry>,
-    // Lookup only, never iterated: hash maps cannot leak their order into output.
-    client_keys: HashMap<ClientKey, TransactionId>,
-    server_keys: HashMap<ServerKey, TransactionId>,
-    merge_keys: HashMap<MergeKey, TransactionId>,
+    // Lookup only, never iterated: hash maps cannot leak their order into output. Keyed
+    // from the configured seed, not the OS (std's RandomState would draw randomness here).
+    client_keys: KeyMap<ClientKey>,
+    server_keys: KeyMap<ServerKey>,
+    merge_keys: KeyMap<MergeKey>,
     flows: BTreeMap<FlowId, Flow>,
     timers: TimerQueue,
     transmits: VecDeque<Transmit>,
@@ -114,6 +115,11 @@ pub struct Endpoint {
     stats: Stats,
     scratch: Vec<Action>,
 }
+
+/// A lookup table from a matching key to its transaction, hashed with foldhash keyed from
+/// the Endpoint's seed: deterministic for a seed, unpredictable to peers when the driver
+/// seeds from the OS.
+type KeyMap<K> = HashMap<K, TransactionId, foldhash::quality::FixedState>;
 
 #[derive(Debug)]
 struct ClientEntry {
@@ -181,15 +187,17 @@ enum Owner {
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: EndpointConfig) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let hasher = foldhash::quality::FixedState::with_seed(rng.next_u64());
         Endpoint {
-            rng: Rng::new(config.seed),
+            rng,
             config,
             next_id: 1,
             clients: BTreeMap::new(),
             servers: BTreeMap::new(),
-            client_keys: HashMap::new(),
-            server_keys: HashMap::new(),
-            merge_keys: HashMap::new(),
+            client_keys: HashMap::with_hasher(hasher.clone()),
+            server_keys: HashMap::with_hasher(hasher.clone()),
+            merge_keys: HashMap::with_hasher(hasher),
             flows: BTreeMap::new(),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),

@@ -37,9 +37,32 @@ pub struct Headers {
     seen: u64,
     /// One bit per known [`HeaderName`] present more than once.
     repeated: u64,
-    /// Per known name, 1 + the index of its first entry (capped at 255: "at or after 254"),
-    /// 0 when absent. Lookups start there instead of scanning from the top.
-    first: [u8; 64],
+    /// For the headers looked up most, 1 + the index of the first entry (capped at 255:
+    /// "at or after 254"), 0 when absent. Lookups start there instead of at the top.
+    first: [u8; INDEXED],
+}
+
+/// How many header names [`Headers`] indexes by position.
+const INDEXED: usize = 12;
+
+/// The index slot of the headers a stack looks up on every message.
+#[inline]
+fn index_slot(name: HeaderName) -> Option<usize> {
+    Some(match name {
+        HeaderName::Via => 0,
+        HeaderName::From => 1,
+        HeaderName::To => 2,
+        HeaderName::CallId => 3,
+        HeaderName::CSeq => 4,
+        HeaderName::Contact => 5,
+        HeaderName::MaxForwards => 6,
+        HeaderName::ContentLength => 7,
+        HeaderName::ContentType => 8,
+        HeaderName::Route => 9,
+        HeaderName::RecordRoute => 10,
+        HeaderName::Require => 11,
+        _ => return None,
+    })
 }
 
 /// The bit of a known name in [`Headers::seen`] (none for [`HeaderName::Other`]).
@@ -173,7 +196,7 @@ impl Headers {
             entries: Vec::with_capacity(capacity),
             seen: 0,
             repeated: 0,
-            first: [0; 64],
+            first: [0; INDEXED],
         }
     }
 
@@ -223,7 +246,7 @@ impl Headers {
             return;
         }
         if self.seen & bit == 0 {
-            if let Some(first) = self.first.get_mut(usize::from(name as u8)) {
+            if let Some(first) = index_slot(name).and_then(|slot| self.first.get_mut(slot)) {
                 *first = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
             }
         }
@@ -235,7 +258,7 @@ impl Headers {
     fn reindex(&mut self) {
         self.seen = 0;
         self.repeated = 0;
-        self.first = [0; 64];
+        self.first = [0; INDEXED];
         for i in 0..self.entries.len() {
             if let Some(name) = self.entries.get(i).map(Entry::name) {
                 self.note(name, i);
@@ -294,13 +317,9 @@ impl Headers {
         };
         let start = match name {
             HeaderName::Other => 0,
-            _ => usize::from(
-                self.first
-                    .get(usize::from(name as u8))
-                    .copied()
-                    .unwrap_or(1)
-                    .saturating_sub(1),
-            ),
+            _ => index_slot(name)
+                .and_then(|slot| self.first.get(slot))
+                .map_or(0, |&first| usize::from(first.saturating_sub(1))),
         };
         let entries = if limit == 0 {
             &[][..]
@@ -639,6 +658,21 @@ mod tests {
             Some("SIP/2.0/UDP b")
         );
         assert_eq!(h.values(HeaderName::Via).collect::<Vec<_>>(), ["SIP/2.0/UDP c"]);
+    }
+
+    #[test]
+    fn indexed_and_unindexed_names_are_found_wherever_they_are() {
+        let mut h = Headers::new();
+        h.push_named("X-A", "1");
+        h.push(HeaderName::Supported, "timer");
+        h.push(HeaderName::CSeq, "1 INVITE");
+        h.push(HeaderName::Accept, "application/sdp");
+        h.push(HeaderName::Via, "SIP/2.0/UDP a");
+        assert_eq!(h.get(HeaderName::Accept), Some("application/sdp"));
+        assert_eq!(h.get(HeaderName::Supported), Some("timer"));
+        assert_eq!(h.get(HeaderName::CSeq), Some("1 INVITE"));
+        assert_eq!(h.get(HeaderName::Via), Some("SIP/2.0/UDP a"));
+        assert_eq!(h.get("x-a"), Some("1"));
     }
 
     #[test]
