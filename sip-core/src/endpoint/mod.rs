@@ -100,8 +100,10 @@ pub struct Endpoint {
     config: EndpointConfig,
     rng: Rng,
     next_id: u64,
-    clients: BTreeMap<TransactionId, ClientEntry>,
-    servers: BTreeMap<TransactionId, ServerEntry>,
+    // Entries are boxed: B-tree nodes shift their values on insert and removal, and a
+    // server entry (with its request) is most of a kilobyte.
+    clients: BTreeMap<TransactionId, Box<ClientEntry>>,
+    servers: BTreeMap<TransactionId, Box<ServerEntry>>,
     // Lookup only, never iterated: hash maps cannot leak their order into output. Keyed
     // from the configured seed, not the OS (std's RandomState would draw randomness here).
     client_keys: KeyMap<ClientKey>,
@@ -619,7 +621,8 @@ impl Endpoint {
             ))
         };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { key, machine, route });
+        self.clients
+            .insert(id, Box::new(ClientEntry { key, machine, route }));
         self.apply(Owner::Client(id), &mut out);
         self.scratch = out;
         Ok(id)
@@ -735,14 +738,14 @@ impl Endpoint {
         }
         self.servers.insert(
             id,
-            ServerEntry {
+            Box::new(ServerEntry {
                 key,
                 merge_key,
                 machine,
                 route,
                 request,
                 to_tag,
-            },
+            }),
         );
         id
     }
@@ -805,7 +808,7 @@ impl Endpoint {
             machine: ServerMachine::Invite(machine),
             key,
             ..
-        }) = self.servers.get_mut(&id)
+        }) = self.servers.get_mut(&id).map(|entry| &mut **entry)
         {
             // RFC 2543 ACKs match on the To tag of the response we sent (§17.2.3).
             let tag_matches = !matches!(key, ServerKey::Legacy { .. })
