@@ -8,7 +8,7 @@
 //! - [`message`]: a zero-copy parser, typed header views, builders and a serializer, stream
 //!   framing for TCP/TLS/WebSocket, message/sipfrag bodies and UAS request validation.
 //! - [`transaction`]: the four RFC 3261 §17 machines (with RFC 6026), their timers and keys.
-//! - [`endpoint`]: the [`Endpoint`](endpoint::Endpoint) that owns transactions and
+//! - [`endpoint`]: the [`Endpoint`] that owns transactions and
 //!   connections — inputs `handle_*`, commands, outputs `poll_*`.
 //! - `sim` (feature `sim`): a seeded virtual-time network of endpoints and a ladder renderer.
 
