@@ -413,10 +413,31 @@ fn parse_tel_parts(text: &str, start: usize) -> Option<SipParts> {
 
 /// Parses a `port` (1*DIGIT, at most 65535).
 pub(crate) fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 5 {
         return None;
     }
-    s.parse().ok()
+    let value = s.bytes().try_fold(0u32, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })?;
+    u16::try_from(value).ok()
+}
+
+/// Parses dotted-quad IPv4 (`192.0.2.1`); only digits and dots reach here. Leading zeros
+/// are accepted as decimal, as most SIP stacks do.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 {
+            return None;
+        }
+        let value = part.bytes().try_fold(0u16, |acc, b| {
+            b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
+        })?;
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then(|| Ipv4Addr::from(octets))
 }
 
 /// Parses the host at the start of `s`: an IPv6 reference in brackets, an IPv4 address or a
@@ -445,7 +466,7 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         return None;
     }
     let kind = if all_digits_and_dots {
-        HostKind::Ipv4(host.parse().ok()?)
+        HostKind::Ipv4(parse_ipv4(host)?)
     } else {
         HostKind::Domain
     };
@@ -514,6 +535,19 @@ mod tests {
             three_colons.host(),
             Some(Host::Ipv6("2001:db8::192.0.2.1".parse().unwrap()))
         );
+    }
+
+    #[test]
+    fn ipv4_hosts_and_ports_parse_strictly() {
+        assert_eq!(parse_ipv4("192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(parse_ipv4("010.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        for bad in ["1.2.3", "1.2.3.4.5", "256.0.0.1", "1..2.3", "1.2.3.4."] {
+            assert_eq!(parse_ipv4(bad), None, "{bad}");
+        }
+        assert!(Uri::parse("sip:1.2.3").is_err());
+        assert_eq!(parse_port("65535"), Some(65535));
+        assert_eq!(parse_port("65536"), None);
+        assert_eq!(parse_port("5o60"), None);
     }
 
     #[test]
