@@ -925,40 +925,38 @@ impl Endpoint {
         });
     }
 
-    /// Every transaction using a flow that failed gets a transport error (§18.4).
+    /// Every transaction using a flow that failed gets a transport error (§18.4). Flow
+    /// failures are rare, so a scan of the transactions is fine here.
     fn fail_flow(&mut self, flow: FlowId) {
         self.flows.remove(&flow);
-        let clients: Vec<TransactionId> = self
+        let on_flow = |route: &Route| route.flow == Some(flow);
+        let owners: Vec<Owner> = self
             .clients
             .iter()
-            .filter(|(_, e)| e.route.flow == Some(flow))
-            .map(|(id, _)| *id)
+            .filter(|(_, e)| on_flow(&e.route))
+            .map(|(id, _)| Owner::Client(*id))
+            .chain(
+                self.servers
+                    .iter()
+                    .filter(|(_, e)| on_flow(&e.route))
+                    .map(|(id, _)| Owner::Server(*id)),
+            )
             .collect();
-        for id in clients {
+        for owner in owners {
             let mut out = Vec::new();
-            if let Some(entry) = self.clients.get_mut(&id) {
-                match &mut entry.machine {
-                    ClientMachine::Invite(m) => m.on_transport_error(&mut out),
-                    ClientMachine::NonInvite(m) => m.on_transport_error(&mut out),
-                }
+            match owner {
+                Owner::Client(id) => match self.clients.get_mut(&id).map(|e| &mut e.machine) {
+                    Some(ClientMachine::Invite(m)) => m.on_transport_error(&mut out),
+                    Some(ClientMachine::NonInvite(m)) => m.on_transport_error(&mut out),
+                    None => {}
+                },
+                Owner::Server(id) => match self.servers.get_mut(&id).map(|e| &mut e.machine) {
+                    Some(ServerMachine::Invite(m)) => m.on_transport_error(&mut out),
+                    Some(ServerMachine::NonInvite(m)) => m.on_transport_error(&mut out),
+                    None => {}
+                },
             }
-            self.apply(Owner::Client(id), &mut out);
-        }
-        let servers: Vec<TransactionId> = self
-            .servers
-            .iter()
-            .filter(|(_, e)| e.route.flow == Some(flow))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in servers {
-            let mut out = Vec::new();
-            if let Some(entry) = self.servers.get_mut(&id) {
-                match &mut entry.machine {
-                    ServerMachine::Invite(m) => m.on_transport_error(&mut out),
-                    ServerMachine::NonInvite(m) => m.on_transport_error(&mut out),
-                }
-            }
-            self.apply(Owner::Server(id), &mut out);
+            self.apply(owner, &mut out);
         }
     }
 
