@@ -407,7 +407,7 @@ impl Endpoint {
         let branch = format!("z9hG4bK{}", self.rng.token(20));
         let mut transport = transport;
         self.prepare_request(&mut request, &branch, transport);
-        if transport == Transport::Udp && request.to_bytes().len() + 200 > self.config.mtu {
+        if transport == Transport::Udp && request.encoded_len() + 200 > self.config.mtu {
             transport = Transport::Tcp;
             self.prepare_request(&mut request, &branch, transport);
         }

@@ -290,7 +290,10 @@ pub fn response_to(
     Response {
         version: Version::SIP_2_0,
         status,
-        reason: ByteString::from(reason.unwrap_or(status.canonical_reason())),
+        reason: reason.map_or_else(
+            || ByteString::from_static(status.canonical_reason()),
+            ByteString::from,
+        ),
         headers,
         body: Bytes::new(),
     }
@@ -335,6 +338,11 @@ mod tests {
             .cseq(7)
             .build()
             .unwrap();
+        assert_eq!(
+            request.encoded_len(),
+            request.to_bytes().len(),
+            "the MTU check relies on it"
+        );
         let ringing = response_to(&request, StatusCode::RINGING, None, Some("t1"));
         assert_eq!(ringing.headers.to_addr().unwrap().unwrap().tag(), Some("t1"));
         assert_eq!(ringing.headers.count(HeaderName::Via), 2);

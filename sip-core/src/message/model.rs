@@ -165,6 +165,17 @@ impl Request {
         format!("{} {} {}", self.method, self.uri, self.version)
     }
 
+    /// The size of [`Request::to_bytes`]' output (exact for SIP/2.0 and headers written
+    /// as `Name: value`; an upper bound otherwise).
+    pub fn encoded_len(&self) -> usize {
+        self.method.as_str().len()
+            + self.uri.as_str().len()
+            + 11
+            + self.headers.encoded_len()
+            + 2
+            + self.body.len()
+    }
+
     /// Serializes the request.
     pub fn to_bytes(&self) -> Bytes {
         let method = self.method.as_str();

@@ -89,7 +89,7 @@ impl ServerKey {
         let headers = &request.headers;
         let via = top_via(headers)?;
         if via.has_magic_cookie() {
-            let branch = ByteString::from(via.branch().unwrap_or_default());
+            let branch = headers.share(via.branch().unwrap_or_default());
             let sent_by = match via.port() {
                 Some(port) => format!("{}:{port}", via.host_str().to_ascii_lowercase()),
                 None => via.host_str().to_ascii_lowercase(),
@@ -122,7 +122,7 @@ impl ClientKey {
         let branch = via.branch().ok_or_else(|| missing("Via"))?;
         let cseq = headers.cseq().unwrap_or_else(|| Err(missing("CSeq")))?;
         Ok(ClientKey {
-            branch: ByteString::from(branch),
+            branch: headers.share(branch),
             method: cseq.method,
         })
     }
@@ -131,6 +131,7 @@ impl ClientKey {
     pub fn from_request(request: &Request) -> Result<ClientKey, ParseError> {
         let via = top_via(&request.headers)?;
         let branch = via.branch().ok_or_else(|| missing("Via"))?;
+        // A copy: the key outlives the request, and sharing would keep its whole Via alive.
         Ok(ClientKey {
             branch: ByteString::from(branch),
             method: request.method.clone(),
