@@ -23,7 +23,7 @@ use crate::transaction::{
 };
 
 use rng::Rng;
-use timer_queue::TimerQueue;
+use timer_queue::{Armed, TimerQueue};
 pub use types::{
     EndpointConfig, EndpointLimits, Event, FlowEvent, FlowId, FlowRequest, SendError, Stats, TransactionId,
     Transmit, Transport, Wakeup,
@@ -128,6 +128,7 @@ struct ClientEntry {
     key: ClientKey,
     machine: ClientMachine,
     route: Route,
+    armed: Armed,
 }
 
 /// The INVITE machine keeps its request (for the ACK and CANCEL), so it is boxed: map
@@ -140,6 +141,7 @@ enum ClientMachine {
 
 #[derive(Debug)]
 struct ServerEntry {
+    armed: Armed,
     key: ServerKey,
     merge_key: Option<MergeKey>,
     machine: ServerMachine,
@@ -360,12 +362,14 @@ impl Endpoint {
         while let Some((id, timer)) = self.timers.pop_due(now) {
             let mut out = std::mem::take(&mut self.scratch);
             let owner = if let Some(entry) = self.clients.get_mut(&id) {
+                entry.armed.fired(timer);
                 match &mut entry.machine {
                     ClientMachine::Invite(m) => m.on_timer(timer, now, &mut out),
                     ClientMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
                 }
                 Owner::Client(id)
             } else if let Some(entry) = self.servers.get_mut(&id) {
+                entry.armed.fired(timer);
                 match &mut entry.machine {
                     ServerMachine::Invite(m) => m.on_timer(timer, now, &mut out),
                     ServerMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
@@ -621,8 +625,15 @@ impl Endpoint {
             ))
         };
         self.client_keys.insert(key.clone(), id);
-        self.clients
-            .insert(id, Box::new(ClientEntry { key, machine, route }));
+        self.clients.insert(
+            id,
+            Box::new(ClientEntry {
+                key,
+                machine,
+                route,
+                armed: Armed::default(),
+            }),
+        );
         self.apply(Owner::Client(id), &mut out);
         self.scratch = out;
         Ok(id)
@@ -739,6 +750,7 @@ impl Endpoint {
         self.servers.insert(
             id,
             Box::new(ServerEntry {
+                armed: Armed::default(),
                 key,
                 merge_key,
                 machine,
@@ -870,8 +882,16 @@ impl Endpoint {
                         self.transmit(route, payload);
                     }
                 }
-                Action::SetTimer(timer, at) => self.timers.set(id, timer, at),
-                Action::CancelTimer(timer) => self.timers.cancel(id, timer),
+                Action::SetTimer(timer, at) => {
+                    if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, owner) {
+                        self.timers.set(id, armed, timer, at);
+                    }
+                }
+                Action::CancelTimer(timer) => {
+                    if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, owner) {
+                        self.timers.cancel(id, armed, timer);
+                    }
+                }
                 Action::Response(response) => self.events.push_back(Event::Response {
                     transaction: id,
                     response,
@@ -893,13 +913,15 @@ impl Endpoint {
     fn forget(&mut self, owner: Owner) {
         let id = match owner {
             Owner::Client(id) => {
-                if let Some(entry) = self.clients.remove(&id) {
+                if let Some(mut entry) = self.clients.remove(&id) {
+                    self.timers.clear(id, &mut entry.armed);
                     self.client_keys.remove(&entry.key);
                 }
                 id
             }
             Owner::Server(id) => {
-                if let Some(entry) = self.servers.remove(&id) {
+                if let Some(mut entry) = self.servers.remove(&id) {
+                    self.timers.clear(id, &mut entry.armed);
                     if self.server_keys.get(&entry.key) == Some(&id) {
                         self.server_keys.remove(&entry.key);
                     }
@@ -910,7 +932,6 @@ impl Endpoint {
                 id
             }
         };
-        self.timers.clear(id);
         self.events.push_back(Event::Terminated { transaction: id });
     }
 
@@ -993,6 +1014,19 @@ impl Endpoint {
             _ => route,
         };
         self.transmit(route, response.0);
+    }
+}
+
+/// The armed timers of a transaction (a free function so the maps and the timer queue can
+/// be borrowed at once).
+fn armed_of<'a>(
+    clients: &'a mut BTreeMap<TransactionId, Box<ClientEntry>>,
+    servers: &'a mut BTreeMap<TransactionId, Box<ServerEntry>>,
+    owner: Owner,
+) -> Option<&'a mut Armed> {
+    match owner {
+        Owner::Client(id) => clients.get_mut(&id).map(|e| &mut e.armed),
+        Owner::Server(id) => servers.get_mut(&id).map(|e| &mut e.armed),
     }
 }
 

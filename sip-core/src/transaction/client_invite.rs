@@ -1,10 +1,11 @@
 //! The INVITE client transaction (RFC 3261 §17.1.1, Figure 5, as updated by RFC 6026 §7.2).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use super::timers::{CompactTimers, from_micros, to_micros};
 use super::{Action, Timer, TimerConfig};
 use crate::message::{HeaderName, Headers, Method, Request, Response, Version};
 
@@ -34,8 +35,9 @@ pub struct ClientInvite {
     bytes: Bytes,
     ack: Option<Bytes>,
     reliable: bool,
-    timers: TimerConfig,
-    interval: Duration,
+    timers: CompactTimers,
+    /// The current retransmit interval, in microseconds.
+    interval: u32,
 }
 
 impl ClientInvite {
@@ -54,12 +56,12 @@ impl ClientInvite {
             bytes,
             ack: None,
             reliable,
-            timers,
-            interval: timers.duration(Timer::A, reliable),
+            timers: CompactTimers::new(timers),
+            interval: to_micros(timers.duration(Timer::A, reliable)),
         };
         out.push(Action::Transmit(tx.bytes.clone()));
         if timers.runs(Timer::A, reliable) {
-            out.push(Action::SetTimer(Timer::A, now + tx.interval));
+            out.push(Action::SetTimer(Timer::A, now + from_micros(tx.interval)));
         }
         out.push(Action::SetTimer(
             Timer::B,
@@ -101,7 +103,7 @@ impl ClientInvite {
                 out.push(Action::Response(response));
                 out.push(Action::SetTimer(
                     Timer::M,
-                    now + self.timers.duration(Timer::M, self.reliable),
+                    now + self.timers.config().duration(Timer::M, self.reliable),
                 ));
             }
             Calling | Proceeding => {
@@ -114,7 +116,7 @@ impl ClientInvite {
                 out.push(Action::Response(response));
                 out.push(Action::SetTimer(
                     Timer::D,
-                    now + self.timers.duration(Timer::D, self.reliable),
+                    now + self.timers.config().duration(Timer::D, self.reliable),
                 ));
             }
             Accepted if status.is_success() => out.push(Action::Response(response)),
@@ -134,8 +136,8 @@ impl ClientInvite {
         match (timer, self.state) {
             (Timer::A, Calling) => {
                 out.push(Action::Transmit(self.bytes.clone()));
-                self.interval = self.timers.backoff(Timer::A, self.interval);
-                out.push(Action::SetTimer(Timer::A, now + self.interval));
+                self.interval = to_micros(self.timers.config().backoff(Timer::A, from_micros(self.interval)));
+                out.push(Action::SetTimer(Timer::A, now + from_micros(self.interval)));
             }
             // §17.1.1.2: Timer B only ends the transaction while still Calling.
             (Timer::B, Calling) => {

@@ -1,9 +1,10 @@
 //! The non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::timers::{CompactTimers, from_micros, to_micros};
 use super::{Action, Timer, TimerConfig};
 use crate::message::{Request, Response};
 
@@ -27,8 +28,9 @@ pub struct ClientNonInvite {
     state: ClientNonInviteState,
     request: Bytes,
     reliable: bool,
-    timers: TimerConfig,
-    interval: Duration,
+    timers: CompactTimers,
+    /// The current retransmit interval, in microseconds.
+    interval: u32,
 }
 
 impl ClientNonInvite {
@@ -44,12 +46,12 @@ impl ClientNonInvite {
             state: ClientNonInviteState::Trying,
             request: request.to_bytes(),
             reliable,
-            timers,
-            interval: timers.duration(Timer::E, reliable),
+            timers: CompactTimers::new(timers),
+            interval: to_micros(timers.duration(Timer::E, reliable)),
         };
         out.push(Action::Transmit(tx.request.clone()));
         if timers.runs(Timer::E, reliable) {
-            out.push(Action::SetTimer(Timer::E, now + tx.interval));
+            out.push(Action::SetTimer(Timer::E, now + from_micros(tx.interval)));
         }
         out.push(Action::SetTimer(
             Timer::F,
@@ -76,7 +78,7 @@ impl ClientNonInvite {
                 out.push(Action::CancelTimer(Timer::E));
                 out.push(Action::CancelTimer(Timer::F));
                 out.push(Action::Response(response));
-                let k = self.timers.duration(Timer::K, self.reliable);
+                let k = self.timers.config().duration(Timer::K, self.reliable);
                 out.push(Action::SetTimer(Timer::K, now + k));
             }
             // Retransmissions of the final response are absorbed (§17.1.2.2).
@@ -92,10 +94,10 @@ impl ClientNonInvite {
                 out.push(Action::Transmit(self.request.clone()));
                 // §17.1.2.2: in Trying E doubles up to T2; in Proceeding it is T2.
                 self.interval = match self.state {
-                    Proceeding => self.timers.t2,
-                    _ => self.timers.backoff(Timer::E, self.interval),
+                    Proceeding => to_micros(self.timers.config().t2),
+                    _ => to_micros(self.timers.config().backoff(Timer::E, from_micros(self.interval))),
                 };
-                out.push(Action::SetTimer(Timer::E, now + self.interval));
+                out.push(Action::SetTimer(Timer::E, now + from_micros(self.interval)));
             }
             (Timer::F, Trying | Proceeding) => {
                 self.state = Terminated;

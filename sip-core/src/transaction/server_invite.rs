@@ -1,10 +1,11 @@
 //! The INVITE server transaction (RFC 3261 §17.2.1, Figure 7, as updated by RFC 6026 §7.1).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use super::timers::{CompactTimers, from_micros, to_micros};
 use super::{Action, Timer, TimerConfig};
 use crate::message::{Request, Response};
 
@@ -32,8 +33,9 @@ pub struct ServerInvite {
     /// The To tag of the final response, to match an RFC 2543 ACK (§17.2.3).
     final_to_tag: Option<ByteString>,
     reliable: bool,
-    timers: TimerConfig,
-    interval: Duration,
+    timers: CompactTimers,
+    /// The current retransmit interval, in microseconds.
+    interval: u32,
 }
 
 impl ServerInvite {
@@ -46,8 +48,8 @@ impl ServerInvite {
             last_response: None,
             final_to_tag: None,
             reliable,
-            timers,
-            interval: timers.duration(Timer::G, reliable),
+            timers: CompactTimers::new(timers),
+            interval: to_micros(timers.duration(Timer::G, reliable)),
         }
     }
 
@@ -88,7 +90,7 @@ impl ServerInvite {
                     self.state = Accepted;
                     out.push(Action::SetTimer(
                         Timer::L,
-                        now + self.timers.duration(Timer::L, self.reliable),
+                        now + self.timers.config().duration(Timer::L, self.reliable),
                     ));
                 } else if status.is_final() {
                     self.state = Completed;
@@ -97,12 +99,12 @@ impl ServerInvite {
                         .to_addr()
                         .and_then(Result::ok)
                         .and_then(|to| to.tag().map(ByteString::from));
-                    if self.timers.runs(Timer::G, self.reliable) {
-                        out.push(Action::SetTimer(Timer::G, now + self.interval));
+                    if self.timers.config().runs(Timer::G, self.reliable) {
+                        out.push(Action::SetTimer(Timer::G, now + from_micros(self.interval)));
                     }
                     out.push(Action::SetTimer(
                         Timer::H,
-                        now + self.timers.duration(Timer::H, self.reliable),
+                        now + self.timers.config().duration(Timer::H, self.reliable),
                     ));
                 }
                 true
@@ -126,7 +128,7 @@ impl ServerInvite {
                 out.push(Action::CancelTimer(Timer::H));
                 out.push(Action::SetTimer(
                     Timer::I,
-                    now + self.timers.duration(Timer::I, self.reliable),
+                    now + self.timers.config().duration(Timer::I, self.reliable),
                 ));
             }
             Accepted => out.push(Action::Ack(ack)),
@@ -142,8 +144,8 @@ impl ServerInvite {
                 if let Some(response) = &self.last_response {
                     out.push(Action::Transmit(response.clone()));
                 }
-                self.interval = self.timers.backoff(Timer::G, self.interval);
-                out.push(Action::SetTimer(Timer::G, now + self.interval));
+                self.interval = to_micros(self.timers.config().backoff(Timer::G, from_micros(self.interval)));
+                out.push(Action::SetTimer(Timer::G, now + from_micros(self.interval)));
             }
             (Timer::H, Completed) => {
                 self.state = Terminated;

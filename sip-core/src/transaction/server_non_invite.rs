@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::timers::CompactTimers;
 use super::{Action, Timer, TimerConfig};
 use crate::message::Response;
 
@@ -27,7 +28,7 @@ pub struct ServerNonInvite {
     state: ServerNonInviteState,
     last_response: Option<Bytes>,
     reliable: bool,
-    timers: TimerConfig,
+    timers: CompactTimers,
 }
 
 impl ServerNonInvite {
@@ -37,7 +38,7 @@ impl ServerNonInvite {
             state: ServerNonInviteState::Trying,
             last_response: None,
             reliable,
-            timers,
+            timers: CompactTimers::new(timers),
         }
     }
 
@@ -73,7 +74,7 @@ impl ServerNonInvite {
             self.state = Completed;
             out.push(Action::SetTimer(
                 Timer::J,
-                now + self.timers.duration(Timer::J, self.reliable),
+                now + self.timers.config().duration(Timer::J, self.reliable),
             ));
         }
         true
