@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::message::validate::{Rejection, validate_request, validate_response};
+use crate::message::validate::{Rejection, validate_request_core, validate_response};
 use crate::message::{
     HeaderName, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
     Version, response_to,
@@ -688,15 +688,27 @@ impl Endpoint {
             self.stateless_reject(&request, &rejection, route);
             return;
         }
-        if let Err(rejection) = validate_request(&request, &self.config.policy) {
-            self.reject_in_transaction(now, request, key, route, &rejection);
-            return;
-        }
+        let core = match validate_request_core(&request, &self.config.policy) {
+            Ok(core) => core,
+            Err(rejection) => {
+                self.reject_in_transaction(now, request, key, route, &rejection);
+                return;
+            }
+        };
         if request.method == Method::Cancel {
             self.handle_cancel(now, request, key, route);
             return;
         }
-        let merge_key = merge_key(&request);
+        // RFC 3261 §8.2.2.2: only requests outside a dialog (no To tag) can be merged.
+        let merge_key = match (&core.to_tag, &core.from_tag) {
+            (None, Some(from_tag)) => Some(MergeKey {
+                from_tag: from_tag.clone(),
+                call_id: core.call_id.clone(),
+                cseq: core.cseq.seq,
+                method: core.cseq.method.clone(),
+            }),
+            _ => None,
+        };
         if let Some(merge) = &merge_key {
             if self.merge_keys.contains_key(merge) {
                 let rejection = Rejection::for_status(StatusCode::LOOP_DETECTED, "merged request");
@@ -704,7 +716,8 @@ impl Endpoint {
                 return;
             }
         }
-        let id = self.new_server(request.clone(), key, merge_key, route);
+        let to_tag = core.to_tag.as_deref().map(str::to_owned);
+        let id = self.new_server(request.clone(), key, merge_key, route, to_tag);
         self.events.push_back(Event::Request {
             transaction: id,
             request,
@@ -728,6 +741,7 @@ impl Endpoint {
         key: ServerKey,
         merge_key: Option<MergeKey>,
         route: Route,
+        known_to_tag: Option<String>,
     ) -> TransactionId {
         let id = TransactionId(self.fresh_id());
         let reliable = route.transport.is_reliable();
@@ -737,11 +751,14 @@ impl Endpoint {
             ServerMachine::NonInvite(ServerNonInvite::new(reliable, self.config.timers))
         };
         // The request's own To tag, if it has one (in-dialog), else a fresh one.
-        let to_tag = request
-            .headers
-            .to_addr()
-            .and_then(Result::ok)
-            .and_then(|to| to.tag().map(str::to_owned))
+        let to_tag = known_to_tag
+            .or_else(|| {
+                request
+                    .headers
+                    .to_addr()
+                    .and_then(Result::ok)
+                    .and_then(|to| to.tag().map(str::to_owned))
+            })
             .unwrap_or_else(|| self.rng.token(10));
         self.server_keys.insert(key.clone(), id);
         if let Some(merge) = &merge_key {
@@ -773,7 +790,7 @@ impl Endpoint {
         rejection: &Rejection,
     ) {
         self.stats.rejected += 1;
-        let id = self.new_server(request, key, None, route);
+        let id = self.new_server(request, key, None, route, None);
         let Some(entry) = self.servers.get(&id) else {
             return;
         };
@@ -785,7 +802,7 @@ impl Endpoint {
         let target = ServerKey::cancelled_invite(&cancel)
             .ok()
             .and_then(|invite_key| self.server_keys.get(&invite_key).copied());
-        let cancel_id = self.new_server(cancel, key, None, route);
+        let cancel_id = self.new_server(cancel, key, None, route, None);
         let Some(invite_id) = target else {
             // RFC 3261 §9.2: no matching transaction → 481.
             if let Ok(response) = self.response(cancel_id, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST) {
@@ -1098,22 +1115,6 @@ fn rewrite_rport(via: &str, port: u16) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn merge_key(request: &Request) -> Option<MergeKey> {
-    let headers = &request.headers;
-    let to = headers.to_addr()?.ok()?;
-    if to.tag().is_some() {
-        return None;
-    }
-    let from = headers.from_addr()?.ok()?;
-    let cseq = headers.cseq()?.ok()?;
-    Some(MergeKey {
-        from_tag: ByteString::from(from.tag()?),
-        call_id: headers.share(headers.call_id()?.ok()?),
-        cseq: cseq.seq,
-        method: cseq.method,
-    })
 }
 
 /// Builds a stateless 400 for bytes that did not parse, copying the Via, From, To, Call-ID

@@ -302,7 +302,9 @@ pub fn response_to(
 /// The To value with `;tag=` appended, unless it already has one or does not parse.
 fn add_tag(source: &Headers, value: &str, tag: &str) -> ByteString {
     match NameAddr::parse_shared(source.share(value)) {
-        Ok(to) if to.tag().is_none() => ByteString::from(to.with_tag(tag).as_str()),
+        // A tag parameter goes after everything (in the addr-spec form too, where every
+        // `;param` is a header parameter), so the text can simply be extended.
+        Ok(to) if to.tag().is_none() && is_token(tag) => ByteString::from(format!("{value};tag={tag}")),
         _ => source.share(value),
     }
 }

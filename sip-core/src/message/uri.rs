@@ -426,18 +426,27 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
 /// are accepted as decimal, as most SIP stacks do.
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 {
-            return None;
+    let (mut index, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for b in s.bytes() {
+        if b == b'.' {
+            if digits == 0 {
+                return None;
+            }
+            *octets.get_mut(index)? = u8::try_from(value).ok()?;
+            (index, value, digits) = (index + 1, 0, 0);
+        } else {
+            digits += 1;
+            if digits > 3 || !b.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
         }
-        let value = part.bytes().try_fold(0u16, |acc, b| {
-            b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
-        })?;
-        *octet = u8::try_from(value).ok()?;
     }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    if index != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Parses the host at the start of `s`: an IPv6 reference in brackets, an IPv4 address or a

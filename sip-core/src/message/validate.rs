@@ -127,6 +127,21 @@ impl fmt::Display for Rejection {
 /// assert_eq!(rejection.reason, "CSeq method INVITE does not match OPTIONS");
 /// ```
 pub fn validate_request(request: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
+    validate_request_core(request, policy).map(drop)
+}
+
+/// The dialog-identifying fields of a request that passed validation, parsed once so the
+/// transaction layer need not parse them again.
+#[derive(Debug, Clone)]
+pub(crate) struct CoreFields {
+    pub(crate) from_tag: Option<ByteString>,
+    pub(crate) to_tag: Option<ByteString>,
+    pub(crate) call_id: ByteString,
+    pub(crate) cseq: super::CSeq,
+}
+
+/// [`validate_request`], returning the fields it parsed.
+pub(crate) fn validate_request_core(request: &Request, policy: &UasPolicy) -> Result<CoreFields, Rejection> {
     // RFC 3261 §8.2 / §7.1: only SIP/2.0 is spoken.
     if request.version != Version::SIP_2_0 {
         return Err(Rejection::new(
@@ -134,7 +149,8 @@ pub fn validate_request(request: &Request, policy: &UasPolicy) -> Result<(), Rej
             format!("{} is not supported", request.version),
         ));
     }
-    let cseq = check_headers(request)?;
+    let core = check_headers(request)?;
+    let cseq = &core.cseq;
     check_method(request, policy)?;
     if cseq.method != request.method {
         return Err(Rejection::new(
@@ -145,21 +161,23 @@ pub fn validate_request(request: &Request, policy: &UasPolicy) -> Result<(), Rej
     check_request_uri(request, policy)?;
     check_require(request, policy)?;
     check_body(request, policy)?;
-    Ok(())
+    Ok(core)
 }
 
 /// Syntax of the headers every request needs (RFC 3261 §8.1.1) and of those whose
 /// malformation RFC 4475 says to answer with 400. Returns the CSeq.
-fn check_headers(request: &Request) -> Result<super::CSeq, Rejection> {
+fn check_headers(request: &Request) -> Result<CoreFields, Rejection> {
     let headers = &request.headers;
     let missing = |name: &str| Rejection::new(StatusCode::BAD_REQUEST, format!("missing {name}"));
     let bad = |e: ParseError| Rejection::bad_request(&e);
-    headers.to_addr().ok_or_else(|| missing("To"))?.map_err(bad)?;
-    headers.from_addr().ok_or_else(|| missing("From"))?.map_err(bad)?;
-    headers
+    let to = headers.to_addr().ok_or_else(|| missing("To"))?.map_err(bad)?;
+    let from = headers.from_addr().ok_or_else(|| missing("From"))?.map_err(bad)?;
+    let call_id = headers
         .call_id()
         .ok_or_else(|| missing("Call-ID"))?
         .map_err(bad)?;
+    let tag_of = |address: &super::NameAddr| address.tag().map(|tag| address.as_byte_string().slice_ref(tag));
+    let (to_tag, from_tag, call_id) = (tag_of(&to), tag_of(&from), headers.share(call_id));
     let cseq = headers.cseq().ok_or_else(|| missing("CSeq"))?.map_err(bad)?;
     if headers.top_via().is_none() {
         return Err(missing("Via"));
@@ -198,7 +216,12 @@ fn check_headers(request: &Request) -> Result<super::CSeq, Rejection> {
             return Err(Rejection::new(StatusCode::BAD_REQUEST, "invalid Date"));
         }
     }
-    Ok(cseq)
+    Ok(CoreFields {
+        from_tag,
+        to_tag,
+        call_id,
+        cseq,
+    })
 }
 
 /// RFC 3261 §8.2.1: 501 for a method the UAS does not know, 405 (with Allow) for one it
