@@ -12,10 +12,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::message::validate::{Rejection, validate_request_core, validate_response};
+use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{
-    HeaderName, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
-    Version, response_to,
+    HeaderName, Host, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
+    Version, Via, response_to,
 };
 use crate::transaction::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
@@ -98,6 +98,8 @@ pub use types::{
 #[derive(Debug)]
 pub struct Endpoint {
     config: EndpointConfig,
+    /// `config.local` as text, formatted once for every Via we write.
+    local_text: String,
     rng: Rng,
     next_id: u64,
     // Entries are boxed: B-tree nodes shift their values on insert and removal, and a
@@ -195,6 +197,7 @@ impl Endpoint {
         let hasher = foldhash::quality::FixedState::with_seed(rng.next_u64());
         Endpoint {
             rng,
+            local_text: config.local.to_string(),
             config,
             next_id: 1,
             clients: BTreeMap::new(),
@@ -408,7 +411,7 @@ impl Endpoint {
         if self.transaction_count() >= self.config.limits.max_transactions {
             return Err(SendError::TooManyTransactions);
         }
-        let branch = format!("z9hG4bK{}", self.rng.token(20));
+        let branch = self.new_branch();
         let mut transport = transport;
         self.prepare_request(&mut request, &branch, transport);
         if transport == Transport::Udp && request.encoded_len() + 200 > self.config.mtu {
@@ -474,7 +477,7 @@ impl Endpoint {
     /// with the Endpoint's Via.
     pub fn send_stateless(&mut self, now: Instant, mut request: Request, destination: SocketAddr) {
         let _ = now;
-        let branch = format!("z9hG4bK{}", self.rng.token(20));
+        let branch = self.new_branch();
         self.prepare_request(&mut request, &branch, Transport::Udp);
         let route = Route {
             transport: Transport::Udp,
@@ -540,11 +543,24 @@ impl Endpoint {
         id
     }
 
+    /// A fresh RFC 3261 branch: the magic cookie and 20 random characters.
+    fn new_branch(&mut self) -> String {
+        let mut branch = String::with_capacity(27);
+        branch.push_str(crate::message::MAGIC_COOKIE);
+        self.rng.push_token(&mut branch, 20);
+        branch
+    }
+
     fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport) {
-        let via = ByteString::from(format!(
-            "SIP/2.0/{transport} {};branch={branch};rport",
-            self.config.local
-        ));
+        let mut via = String::with_capacity(40 + self.local_text.len() + branch.len());
+        via.push_str("SIP/2.0/");
+        via.push_str(transport.as_str());
+        via.push(' ');
+        via.push_str(&self.local_text);
+        via.push_str(";branch=");
+        via.push_str(branch);
+        via.push_str(";rport");
+        let via = ByteString::from(via);
         let top_is_ours_to_replace = match request.headers.top_via() {
             None => false,
             Some(Ok(top)) => !top.has_magic_cookie() || top.branch() == Some(branch),
@@ -640,7 +656,16 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, now: Instant, mut request: Request, route: Route) {
-        let reply_to = mark_received(&mut request, route.remote);
+        let top_via = request.headers.top_via().and_then(Result::ok);
+        // The key comes from the Via as sent (received/rport do not change branch or sent-by).
+        let key = match &top_via {
+            Some(via) => ServerKey::with_top_via(&request, via),
+            None => ServerKey::from_request(&request),
+        };
+        let reply_to = match &top_via {
+            Some(via) => mark_received(&mut request, via, route.remote),
+            None => route.remote,
+        };
         let route = Route {
             remote: if route.flow.is_some() {
                 route.remote
@@ -649,7 +674,7 @@ impl Endpoint {
             },
             ..route
         };
-        let Ok(key) = ServerKey::from_request(&request) else {
+        let Ok(key) = key else {
             self.stats.invalid += 1;
             self.stateless_reject(
                 &request,
@@ -856,13 +881,17 @@ impl Endpoint {
 
     fn handle_response(&mut self, now: Instant, response: Response) {
         // RFC 3261 §8.1.3.3 / §18.1.2: exactly one Via, and well-formed basics.
-        if validate_response(&response).is_err() {
+        let Ok((via, cseq)) = validate_response_core(&response) else {
             self.stats.dropped += 1;
             return;
-        }
-        let Ok(key) = ClientKey::from_response(&response) else {
+        };
+        let Some(branch) = via.branch() else {
             self.stats.dropped += 1;
             return;
+        };
+        let key = ClientKey {
+            branch: response.headers.share(branch),
+            method: cseq.method,
         };
         let Some(&id) = self.client_keys.get(&key) else {
             if key.method == Method::Invite && response.status.is_success() {
@@ -1063,16 +1092,12 @@ impl Flow {
 /// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top
 /// Via (`received` when the sent-by host differs; `rport` filled in when asked), and work
 /// out where responses go (§18.2.2, RFC 3581 §4).
-fn mark_received(request: &mut Request, source: SocketAddr) -> SocketAddr {
-    let Some(Ok(via)) = request.headers.top_via() else {
-        return source;
+fn mark_received(request: &mut Request, via: &Via, source: SocketAddr) -> SocketAddr {
+    let sent_by_ip = match via.host() {
+        Host::Ipv4(address) => Some(IpAddr::V4(address)),
+        Host::Ipv6(address) => Some(IpAddr::V6(address)),
+        Host::Domain(_) => None,
     };
-    let sent_by_ip = via
-        .host_str()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .ok();
     let wants_rport = via.rport() == Some(None);
     let needs_received = sent_by_ip != Some(source.ip()) || wants_rport;
     let reply_to = if wants_rport {
@@ -1089,13 +1114,49 @@ fn mark_received(request: &mut Request, source: SocketAddr) -> SocketAddr {
         }
         if needs_received && via.received().is_none() {
             value.push_str(";received=");
-            value.push_str(&source.ip().to_string());
+            push_ip(&mut value, source.ip());
         }
         request
             .headers
             .replace_first_value(HeaderName::Via, ByteString::from(value));
     }
     reply_to
+}
+
+/// Appends `ip` as text (IPv4 without going through `fmt`, which costs more than the rest of
+/// the Via rewrite).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, u32::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => out.push_str(&v6.to_string()),
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        if let Some(slot) = digits.get_mut(len) {
+            *slot = b'0' + (rest % 10) as u8;
+        }
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 fn rewrite_rport(via: &str, port: u16) -> String {
@@ -1106,7 +1167,8 @@ fn rewrite_rport(via: &str, port: u16) -> String {
         out.push_str(head);
         let after = tail.get(6..).unwrap_or("");
         if after.is_empty() || after.starts_with(';') || after.starts_with(' ') {
-            out.push_str(&format!(";rport={port}"));
+            out.push_str(";rport=");
+            push_decimal(&mut out, u32::from(port));
             out.push_str(after);
             return out;
         }

@@ -29,8 +29,14 @@ impl Rng {
 
     /// A token of `len` characters from `[0-9a-z]`.
     pub(crate) fn token(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
         let mut out = String::with_capacity(len);
+        self.push_token(&mut out, len);
+        out
+    }
+
+    /// Appends a token of `len` characters from `[0-9a-z]` to `out`.
+    pub(crate) fn push_token(&mut self, out: &mut String, len: usize) {
+        const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
         let mut bits = self.next_u64();
         for i in 0..len {
             if i % 12 == 11 {
@@ -40,7 +46,6 @@ impl Rng {
             bits /= 36;
             out.push(char::from(*ALPHABET.get(index).unwrap_or(&b'0')));
         }
-        out
     }
 }
 

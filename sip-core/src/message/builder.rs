@@ -170,7 +170,7 @@ impl RequestBuilder {
         NameAddr::parse(&to).map_err(invalid("To"))?;
         let call_id = clean("Call-ID", &self.call_id.ok_or(BuildError::Missing("Call-ID"))?)?;
         let seq = self.cseq.ok_or(BuildError::Missing("CSeq"))?;
-        let mut headers = Headers::new();
+        let mut headers = Headers::with_capacity(vias.len() + 8 + self.extra.len());
         for via in vias {
             headers.push(HeaderName::Via, via);
         }
@@ -263,7 +263,7 @@ pub fn response_to(
     to_tag: Option<&str>,
 ) -> Response {
     let source = &request.headers;
-    let mut headers = Headers::new();
+    let mut headers = Headers::with_capacity(8);
     for via in source.get_all(HeaderName::Via) {
         headers.push(HeaderName::Via, source.share(via));
     }

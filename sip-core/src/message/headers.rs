@@ -189,6 +189,11 @@ impl Headers {
         Headers::default()
     }
 
+    /// An empty header section with room for `capacity` headers.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Headers::with_source(ByteString::new(), capacity)
+    }
+
     /// A header section over `source`, filled by the parser.
     pub(crate) fn with_source(source: ByteString, capacity: usize) -> Self {
         Headers {

@@ -362,23 +362,28 @@ impl fmt::Display for DropReason {
 /// Checks a response as the UAC that sent the request would: exactly one Via (a response
 /// with more was meant for a proxy), and well-formed From, To, Call-ID and CSeq.
 pub fn validate_response(response: &Response) -> Result<(), DropReason> {
+    validate_response_core(response).map(drop)
+}
+
+/// [`validate_response`], returning the top Via and the CSeq it parsed (what the client
+/// transaction layer matches on).
+pub(crate) fn validate_response_core(response: &Response) -> Result<(super::Via, super::CSeq), DropReason> {
     let headers = &response.headers;
     let drop = |reason: String| Err(DropReason(reason));
     if response.version != Version::SIP_2_0 {
         return drop(format!("{} is not supported", response.version));
     }
     let mut vias = headers.vias();
-    match (vias.next(), vias.next()) {
+    let top = match (vias.next(), vias.next()) {
         (None, _) => return drop("missing Via".into()),
         (Some(Err(e)), _) => return drop(e.to_string()),
         (Some(Ok(_)), Some(_)) => return drop("more than one Via".into()),
-        (Some(Ok(_)), None) => {}
-    }
+        (Some(Ok(via)), None) => via,
+    };
     for (name, result) in [
         ("From", headers.from_addr().map(|r| r.map(drop_value))),
         ("To", headers.to_addr().map(|r| r.map(drop_value))),
         ("Call-ID", headers.call_id().map(|r| r.map(drop_value))),
-        ("CSeq", headers.cseq().map(|r| r.map(drop_value))),
     ] {
         match result {
             None => return drop(format!("missing {name}")),
@@ -386,7 +391,11 @@ pub fn validate_response(response: &Response) -> Result<(), DropReason> {
             Some(Ok(())) => {}
         }
     }
-    Ok(())
+    match headers.cseq() {
+        None => drop("missing CSeq".into()),
+        Some(Err(e)) => drop(e.to_string()),
+        Some(Ok(cseq)) => Ok((top, cseq)),
+    }
 }
 
 fn drop_value<T>(_: T) {}

@@ -85,15 +85,32 @@ impl ServerKey {
         Self::with_method(cancel, Method::Invite)
     }
 
+    /// [`ServerKey::from_request`] with the request's top Via already parsed.
+    pub fn with_top_via(request: &Request, via: &Via) -> Result<ServerKey, ParseError> {
+        let method = match request.method {
+            Method::Ack => Method::Invite,
+            ref other => other.clone(),
+        };
+        Self::build(request, via, method)
+    }
+
     fn with_method(request: &Request, method: Method) -> Result<ServerKey, ParseError> {
+        let via = top_via(&request.headers)?;
+        Self::build(request, &via, method)
+    }
+
+    fn build(request: &Request, via: &Via, method: Method) -> Result<ServerKey, ParseError> {
         let headers = &request.headers;
-        let via = top_via(headers)?;
         if via.has_magic_cookie() {
             let branch = headers.share(via.branch().unwrap_or_default());
-            let sent_by = match via.port() {
-                Some(port) => format!("{}:{port}", via.host_str().to_ascii_lowercase()),
-                None => via.host_str().to_ascii_lowercase(),
-            };
+            // Hosts compare case-insensitively: the key holds the lower-case form.
+            let host = via.host_str();
+            let mut sent_by = String::with_capacity(host.len() + 6);
+            sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+            if let Some(port) = via.port() {
+                sent_by.push(':');
+                crate::endpoint::push_decimal(&mut sent_by, u32::from(port));
+            }
             return Ok(ServerKey::Branch {
                 branch,
                 sent_by,
