@@ -5,7 +5,7 @@ use bytestring::ByteString;
 
 use super::error::ParseError;
 use super::grammar::{is_token, split_top_level, trim_lws};
-use super::headers::Headers;
+use super::headers::{HeaderWriter, Headers};
 use super::method::Method;
 use super::model::{Request, Response};
 use super::name::HeaderName;
@@ -263,30 +263,29 @@ pub fn response_to(
     to_tag: Option<&str>,
 ) -> Response {
     let source = &request.headers;
-    let mut headers = Headers::with_capacity(8);
-    for via in source.get_all(HeaderName::Via) {
-        headers.push(HeaderName::Via, source.share(via));
-    }
+    let mut headers = HeaderWriter::with_capacity(512, 8);
     for name in [
+        HeaderName::Via,
         HeaderName::From,
         HeaderName::To,
         HeaderName::CallId,
         HeaderName::CSeq,
     ] {
         for value in source.get_all(name) {
-            let value = match (name, to_tag) {
-                (HeaderName::To, Some(tag)) => add_tag(source, value, tag),
-                _ => source.share(value),
-            };
-            headers.push(name, value);
+            match (name, to_tag) {
+                (HeaderName::To, Some(tag)) if needs_tag(source, value, tag) => {
+                    headers.push_parts(name, &[value, ";tag=", tag]);
+                }
+                _ => headers.push(name, value),
+            }
         }
     }
     if status.as_u16() == 100 {
         for timestamp in source.get_all(HeaderName::Timestamp) {
-            headers.push(HeaderName::Timestamp, source.share(timestamp));
+            headers.push(HeaderName::Timestamp, timestamp);
         }
     }
-    headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
+    headers.push(HeaderName::ContentLength, "0");
     Response {
         version: Version::SIP_2_0,
         status,
@@ -294,19 +293,16 @@ pub fn response_to(
             || ByteString::from_static(status.canonical_reason()),
             ByteString::from,
         ),
-        headers,
+        headers: headers.finish(),
         body: Bytes::new(),
     }
 }
 
-/// The To value with `;tag=` appended, unless it already has one or does not parse.
-fn add_tag(source: &Headers, value: &str, tag: &str) -> ByteString {
-    match NameAddr::parse_shared(source.share(value)) {
-        // A tag parameter goes after everything (in the addr-spec form too, where every
-        // `;param` is a header parameter), so the text can simply be extended.
-        Ok(to) if to.tag().is_none() && is_token(tag) => ByteString::from(format!("{value};tag={tag}")),
-        _ => source.share(value),
-    }
+/// True when the To value parses, has no tag yet and `tag` is a token: then `;tag=` can
+/// simply be appended (a tag parameter goes after everything, in the addr-spec form too,
+/// where every `;param` is a header parameter).
+fn needs_tag(source: &Headers, value: &str, tag: &str) -> bool {
+    is_token(tag) && matches!(NameAddr::parse_shared(source.share(value)), Ok(to) if to.tag().is_none())
 }
 
 #[cfg(test)]

@@ -146,6 +146,63 @@ impl Entry {
     }
 }
 
+/// Writes a whole header section into one buffer: each header becomes a span of it, as if
+/// parsed, so a built message costs one allocation for all its header text instead of one
+/// per header, and serializes line by line as written.
+pub(crate) struct HeaderWriter {
+    text: String,
+    lines: Vec<(HeaderName, Span, Span, usize)>,
+}
+
+impl HeaderWriter {
+    /// A writer with room for about `bytes` of text and `headers` headers.
+    pub(crate) fn with_capacity(bytes: usize, headers: usize) -> Self {
+        HeaderWriter {
+            text: String::with_capacity(bytes),
+            lines: Vec::with_capacity(headers),
+        }
+    }
+
+    /// Appends `name: value`. Line breaks in `value` become spaces.
+    pub(crate) fn push(&mut self, name: HeaderName, value: &str) {
+        self.push_parts(name, &[value]);
+    }
+
+    /// Appends `name: ` followed by the concatenation of `parts`.
+    pub(crate) fn push_parts(&mut self, name: HeaderName, parts: &[&str]) {
+        let start = self.text.len();
+        self.text.push_str(name.as_str());
+        let name_len = name.as_str().len();
+        self.text.push_str(": ");
+        let value_start = self.text.len();
+        for part in parts {
+            if memchr::memchr2(b'\r', b'\n', part.as_bytes()).is_some() {
+                self.text.push_str(&part.replace(['\r', '\n'], " "));
+            } else {
+                self.text.push_str(part);
+            }
+        }
+        let end = self.text.len();
+        self.text.push_str("\r\n");
+        self.lines
+            .push((name, Span::new(start, end), Span::new(value_start, end), name_len));
+    }
+
+    /// The finished headers.
+    pub(crate) fn finish(self) -> Headers {
+        let mut headers = Headers::with_source(ByteString::from(self.text), self.lines.len());
+        for (name, line, value, name_len) in self.lines {
+            headers.push_parsed(
+                name,
+                Span::new(line.start as usize, line.start as usize + name_len),
+                value,
+                line,
+            );
+        }
+        headers
+    }
+}
+
 /// Something a header can be looked up by: a [`HeaderName`] or a name as `&str`.
 pub trait HeaderKey {
     /// The known name, or [`HeaderName::Other`] with the spelling to compare.
