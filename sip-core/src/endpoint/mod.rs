@@ -278,7 +278,8 @@ impl Endpoint {
 
     // ---- inputs ----
 
-    /// A UDP datagram arrived at `local` from `remote`.
+    /// A UDP datagram arrived at `local` from `remote`. (One address per Endpoint today:
+    /// `local` is taken for multi-homed endpoints to come and not used yet.)
     pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, payload: Bytes) {
         let _ = local;
         self.stats.received += 1;
