@@ -44,6 +44,18 @@ fn options(extra: &str, via: &str) -> String {
     )
 }
 
+/// An OPTIONS from Alice with a placeholder Via for the Endpoint to replace.
+fn outgoing_options() -> sip_core::message::Request {
+    RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from("<sip:alice@192.0.2.1>;tag=x")
+        .to("<sip:bob@192.0.2.2>")
+        .call_id("c")
+        .cseq(1)
+        .build()
+        .unwrap()
+}
+
 fn status(message: &Message) -> u16 {
     message.as_response().unwrap().status.as_u16()
 }
@@ -189,14 +201,7 @@ fn over_the_transaction_limit_a_new_request_gets_503_with_retry_after() {
 #[test]
 fn a_request_we_originate_carries_our_via_with_rport_and_max_forwards_70() {
     let mut alice = Endpoint::new(EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 5));
-    let request = RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from("<sip:alice@192.0.2.1>;tag=x")
-        .to("<sip:bob@192.0.2.2>")
-        .call_id("c")
-        .cseq(1)
-        .build()
-        .unwrap();
+    let request = outgoing_options();
     alice
         .send_request(Instant::now(), request, BOB.parse().unwrap(), Transport::Udp)
         .unwrap();
@@ -213,14 +218,7 @@ fn a_request_we_originate_carries_our_via_with_rport_and_max_forwards_70() {
 #[test]
 fn a_failed_connection_becomes_a_transport_error_for_its_transaction() {
     let mut alice = Endpoint::new(EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 6));
-    let request = RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from("<sip:alice@192.0.2.1>;tag=x")
-        .to("<sip:bob@192.0.2.2>")
-        .call_id("c")
-        .cseq(1)
-        .build()
-        .unwrap();
+    let request = outgoing_options();
     let now = Instant::now();
     let tx = alice
         .send_request(now, request, BOB.parse().unwrap(), Transport::Tcp)

@@ -15,11 +15,11 @@ use bytestring::ByteString;
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{
     HeaderName, Host, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
-    Version, Via, response_to,
+    Via, response_to,
 };
 use crate::transaction::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
-    ServerKey, ServerNonInvite,
+    ServerKey, ServerNonInvite, same_transaction_request,
 };
 
 use rng::Rng;
@@ -156,6 +156,59 @@ struct ServerEntry {
 enum ServerMachine {
     Invite(ServerInvite),
     NonInvite(ServerNonInvite),
+}
+
+impl ClientMachine {
+    fn on_timer(&mut self, timer: crate::transaction::Timer, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_timer(timer, now, out),
+            ClientMachine::NonInvite(m) => m.on_timer(timer, now, out),
+        }
+    }
+
+    fn on_response(&mut self, response: Response, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_response(response, now, out),
+            ClientMachine::NonInvite(m) => m.on_response(response, now, out),
+        }
+    }
+
+    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_transport_error(out),
+            ClientMachine::NonInvite(m) => m.on_transport_error(out),
+        }
+    }
+}
+
+impl ServerMachine {
+    fn on_timer(&mut self, timer: crate::transaction::Timer, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_timer(timer, now, out),
+            ServerMachine::NonInvite(m) => m.on_timer(timer, now, out),
+        }
+    }
+
+    fn on_retransmission(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_retransmission(out),
+            ServerMachine::NonInvite(m) => m.on_retransmission(out),
+        }
+    }
+
+    fn respond(&mut self, response: &Response, now: Instant, out: &mut Vec<Action>) -> bool {
+        match self {
+            ServerMachine::Invite(m) => m.respond(response, now, out),
+            ServerMachine::NonInvite(m) => m.respond(response, now, out),
+        }
+    }
+
+    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_transport_error(out),
+            ServerMachine::NonInvite(m) => m.on_transport_error(out),
+        }
+    }
 }
 
 /// Where a transaction's messages go.
@@ -367,17 +420,11 @@ impl Endpoint {
             let mut out = std::mem::take(&mut self.scratch);
             let owner = if let Some(entry) = self.clients.get_mut(&id) {
                 entry.armed.fired(timer);
-                match &mut entry.machine {
-                    ClientMachine::Invite(m) => m.on_timer(timer, now, &mut out),
-                    ClientMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
-                }
+                entry.machine.on_timer(timer, now, &mut out);
                 Owner::Client(id)
             } else if let Some(entry) = self.servers.get_mut(&id) {
                 entry.armed.fired(timer);
-                match &mut entry.machine {
-                    ServerMachine::Invite(m) => m.on_timer(timer, now, &mut out),
-                    ServerMachine::NonInvite(m) => m.on_timer(timer, now, &mut out),
-                }
+                entry.machine.on_timer(timer, now, &mut out);
                 Owner::Server(id)
             } else {
                 continue;
@@ -447,30 +494,8 @@ impl Endpoint {
         }
         let route = entry.route;
         let original = machine.request();
-        let source = &original.headers;
-        let mut headers = crate::message::Headers::new();
-        if let Some(via) = source.values(HeaderName::Via).next() {
-            headers.push(HeaderName::Via, source.share(via));
-        }
-        for route_header in source.get_all(HeaderName::Route) {
-            headers.push(HeaderName::Route, source.share(route_header));
-        }
-        headers.push(HeaderName::MaxForwards, ByteString::from_static("70"));
-        for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
-            if let Some(value) = source.get(name) {
-                headers.push(name, source.share(value));
-            }
-        }
-        let seq = source.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-        headers.push(HeaderName::CSeq, ByteString::from(format!("{seq} CANCEL")));
-        headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
-        let cancel = Request {
-            method: Method::Cancel,
-            uri: original.uri.clone(),
-            version: Version::SIP_2_0,
-            headers,
-            body: Bytes::new(),
-        };
+        let to = original.headers.get(HeaderName::To).unwrap_or_default();
+        let cancel = same_transaction_request(original, Method::Cancel, to);
         self.start_client(now, cancel, route)
     }
 
@@ -517,10 +542,7 @@ impl Endpoint {
             .get_mut(&transaction)
             .ok_or(SendError::UnknownTransaction(transaction))?;
         let mut out = std::mem::take(&mut self.scratch);
-        let accepted = match &mut entry.machine {
-            ServerMachine::Invite(m) => m.respond(&response, now, &mut out),
-            ServerMachine::NonInvite(m) => m.respond(&response, now, &mut out),
-        };
+        let accepted = entry.machine.respond(&response, now, &mut out);
         if accepted && response.status.is_final() {
             // A final response ends the window in which a merged request is detected.
             if let Some(merge_key) = entry.merge_key.take() {
@@ -692,10 +714,7 @@ impl Endpoint {
             // A retransmission: the transaction answers it (RFC 3261 §17.2.1, §17.2.2).
             let mut out = std::mem::take(&mut self.scratch);
             if let Some(entry) = self.servers.get_mut(&id) {
-                match &mut entry.machine {
-                    ServerMachine::Invite(m) => m.on_retransmission(&mut out),
-                    ServerMachine::NonInvite(m) => m.on_retransmission(&mut out),
-                }
+                entry.machine.on_retransmission(&mut out);
             }
             if out.is_empty() {
                 self.stats.dropped += 1;
@@ -904,10 +923,7 @@ impl Endpoint {
         };
         let mut out = std::mem::take(&mut self.scratch);
         if let Some(entry) = self.clients.get_mut(&id) {
-            match &mut entry.machine {
-                ClientMachine::Invite(m) => m.on_response(response, now, &mut out),
-                ClientMachine::NonInvite(m) => m.on_response(response, now, &mut out),
-            }
+            entry.machine.on_response(response, now, &mut out);
         }
         if out.is_empty() {
             self.stats.dropped += 1;
@@ -1013,16 +1029,16 @@ impl Endpoint {
         for owner in owners {
             let mut out = Vec::new();
             match owner {
-                Owner::Client(id) => match self.clients.get_mut(&id).map(|e| &mut e.machine) {
-                    Some(ClientMachine::Invite(m)) => m.on_transport_error(&mut out),
-                    Some(ClientMachine::NonInvite(m)) => m.on_transport_error(&mut out),
-                    None => {}
-                },
-                Owner::Server(id) => match self.servers.get_mut(&id).map(|e| &mut e.machine) {
-                    Some(ServerMachine::Invite(m)) => m.on_transport_error(&mut out),
-                    Some(ServerMachine::NonInvite(m)) => m.on_transport_error(&mut out),
-                    None => {}
-                },
+                Owner::Client(id) => {
+                    if let Some(entry) = self.clients.get_mut(&id) {
+                        entry.machine.on_transport_error(&mut out);
+                    }
+                }
+                Owner::Server(id) => {
+                    if let Some(entry) = self.servers.get_mut(&id) {
+                        entry.machine.on_transport_error(&mut out);
+                    }
+                }
             }
             self.apply(owner, &mut out);
         }

@@ -47,6 +47,7 @@ pub mod validate;
 pub use builder::{RequestBuilder, response_to};
 pub use error::{ParseError, ParseErrorKind};
 pub use grammar::percent_decode;
+pub(crate) use headers::HeaderWriter;
 pub use headers::{HeaderKey, HeaderRef, Headers};
 pub use method::Method;
 pub use model::{Message, Request, Response};

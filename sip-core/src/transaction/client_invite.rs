@@ -3,11 +3,10 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use bytestring::ByteString;
 
 use super::timers::{CompactTimers, from_micros, to_micros};
 use super::{Action, Timer, TimerConfig};
-use crate::message::{HeaderName, Headers, Method, Request, Response, Version};
+use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, Version};
 
 /// States of [`ClientInvite`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,32 +169,42 @@ impl ClientInvite {
 /// §17.1.1.3 says: the INVITE's Request-URI, Call-ID, From, CSeq number and top Via (only
 /// it), the response's To (with its tag), the INVITE's Route headers, Max-Forwards 70.
 pub fn ack_for(invite: &Request, response: &Response) -> Request {
+    let to = response.headers.get(HeaderName::To).unwrap_or_default();
+    same_transaction_request(invite, Method::Ack, to)
+}
+
+/// A request that travels in the INVITE's transaction (the non-2xx ACK, §17.1.1.3, and
+/// CANCEL, §9.1): the INVITE's Request-URI, top Via (only it), Route headers, From, Call-ID
+/// and CSeq number, with `method` and the given To; Max-Forwards 70, no body.
+pub(crate) fn same_transaction_request(invite: &Request, method: Method, to: &str) -> Request {
     let source = &invite.headers;
-    let mut headers = Headers::new();
+    let mut headers = HeaderWriter::with_capacity(512, 8);
     if let Some(via) = source.values(HeaderName::Via).next() {
-        headers.push(HeaderName::Via, source.share(via));
+        headers.push(HeaderName::Via, via);
     }
-    headers.push(HeaderName::MaxForwards, ByteString::from_static("70"));
+    headers.push(HeaderName::MaxForwards, "70");
     for route in source.get_all(HeaderName::Route) {
-        headers.push(HeaderName::Route, source.share(route));
+        headers.push(HeaderName::Route, route);
     }
     if let Some(from) = source.get(HeaderName::From) {
-        headers.push(HeaderName::From, source.share(from));
+        headers.push(HeaderName::From, from);
     }
-    if let Some(to) = response.headers.get(HeaderName::To) {
-        headers.push(HeaderName::To, response.headers.share(to));
-    }
+    headers.push(HeaderName::To, to);
     if let Some(call_id) = source.get(HeaderName::CallId) {
-        headers.push(HeaderName::CallId, source.share(call_id));
+        headers.push(HeaderName::CallId, call_id);
     }
-    let seq = source.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-    headers.push(HeaderName::CSeq, ByteString::from(format!("{seq} ACK")));
-    headers.push(HeaderName::ContentLength, ByteString::from_static("0"));
+    let seq = source
+        .cseq()
+        .and_then(Result::ok)
+        .map_or(0, |c| c.seq)
+        .to_string();
+    headers.push_parts(HeaderName::CSeq, &[&seq, " ", method.as_str()]);
+    headers.push(HeaderName::ContentLength, "0");
     Request {
-        method: Method::Ack,
+        method,
         uri: invite.uri.clone(),
         version: Version::SIP_2_0,
-        headers,
+        headers: headers.finish(),
         body: Bytes::new(),
     }
 }

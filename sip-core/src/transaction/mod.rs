@@ -42,6 +42,7 @@ use bytes::Bytes;
 
 use crate::message::{Request, Response};
 
+pub(crate) use client_invite::same_transaction_request;
 pub use client_invite::{ClientInvite, ClientInviteState, ack_for};
 pub use client_non_invite::{ClientNonInvite, ClientNonInviteState};
 pub use key::{ClientKey, ServerKey};
