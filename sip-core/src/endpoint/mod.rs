@@ -1109,7 +1109,7 @@ impl Flow {
 /// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top
 /// Via (`received` when the sent-by host differs; `rport` filled in when asked), and work
 /// out where responses go (§18.2.2, RFC 3581 §4).
-fn mark_received(request: &mut Request, via: &Via, source: SocketAddr) -> SocketAddr {
+pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr) -> SocketAddr {
     let sent_by_ip = match via.host() {
         Host::Ipv4(address) => Some(IpAddr::V4(address)),
         Host::Ipv6(address) => Some(IpAddr::V6(address)),

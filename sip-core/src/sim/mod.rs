@@ -18,6 +18,10 @@
 //!
 //! Application logic runs in per-node handlers called with each event.
 //!
+//! Besides endpoints, a network can hold relays ([`Network::add_relay`]): stateless,
+//! Record-Routing proxies (RFC 3261 §16.11) whose forwarded messages are ladder lines like any
+//! other, so a call through a relay shows both legs and proves that requests follow Route.
+//!
 //! ```
 //! use sip_core::endpoint::{Event, Transport};
 //! use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
@@ -53,6 +57,11 @@ use crate::endpoint::{
     Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, SendError, TransactionId, Transport,
 };
 use crate::message::{Message, Request};
+
+mod relay;
+
+use relay::Relay;
+pub use relay::{DropReason, RelayConfig, RelayDrop};
 
 /// A node of the [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,9 +108,37 @@ type Handler = Box<dyn FnMut(&mut Endpoint, Event, Instant)>;
 struct Node {
     name: String,
     addr: SocketAddr,
-    endpoint: Endpoint,
+    kind: Kind,
     handler: Option<Handler>,
     events: Vec<(Instant, Event)>,
+}
+
+/// What a node is. Relays have no Endpoint: no transactions, no timers, no events.
+enum Kind {
+    // Boxed: an Endpoint is much larger than a relay.
+    Endpoint(Box<Endpoint>),
+    Relay(Relay),
+}
+
+impl Node {
+    fn endpoint(&self) -> Option<&Endpoint> {
+        match &self.kind {
+            Kind::Endpoint(endpoint) => Some(endpoint),
+            Kind::Relay(_) => None,
+        }
+    }
+
+    fn endpoint_mut(&mut self) -> Option<&mut Endpoint> {
+        match &mut self.kind {
+            Kind::Endpoint(endpoint) => Some(endpoint),
+            Kind::Relay(_) => None,
+        }
+    }
+
+    /// The next timer deadline; relays have none, so they are always idle.
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.endpoint().and_then(Endpoint::poll_timeout)
+    }
 }
 
 struct Datagram {
@@ -186,11 +223,54 @@ impl Network {
         self.nodes.push(Node {
             name: name.to_owned(),
             addr,
-            endpoint: Endpoint::new(config),
+            kind: Kind::Endpoint(Box::new(Endpoint::new(config))),
             handler: None,
             events: Vec::new(),
         });
         NodeId(self.nodes.len() - 1)
+    }
+
+    /// Adds a relay at `addr` with [`RelayConfig::default`] (Record-Routing, loose routing).
+    ///
+    /// A relay is a stateless proxy (RFC 3261 §16.11) speaking UDP: it forwards each request
+    /// to its top Route (after popping a Route naming itself, §16.4) or else its Request-URI,
+    /// with Max-Forwards decremented, its own Via on top and, on dialog-creating requests,
+    /// its Record-Route; each response it pops its own Via from and sends where the next Via
+    /// says. Next hops must be IP literals of nodes of the network. What it cannot forward
+    /// it drops and records ([`Network::relay_drops`], and the ladder). It has no timers,
+    /// events or handler, and accepts no connections (so requests moved to TCP fail).
+    pub fn add_relay(&mut self, name: &str, addr: SocketAddr) -> NodeId {
+        self.add_relay_with(name, addr, RelayConfig::default())
+    }
+
+    /// Adds a relay at `addr` behaving as `config` says (see [`Network::add_relay`]).
+    pub fn add_relay_with(&mut self, name: &str, addr: SocketAddr, config: RelayConfig) -> NodeId {
+        self.nodes.push(Node {
+            name: name.to_owned(),
+            addr,
+            kind: Kind::Relay(Relay {
+                config,
+                drops: Vec::new(),
+            }),
+            handler: None,
+            events: Vec::new(),
+        });
+        NodeId(self.nodes.len() - 1)
+    }
+
+    /// True when `node` is a relay ([`Network::add_relay`]) rather than an endpoint.
+    pub fn is_relay(&self, node: NodeId) -> bool {
+        self.nodes
+            .get(node.0)
+            .is_some_and(|n| matches!(n.kind, Kind::Relay(_)))
+    }
+
+    /// Every datagram relay `node` dropped, in order (empty for endpoints).
+    pub fn relay_drops(&self, node: NodeId) -> &[RelayDrop] {
+        match self.nodes.get(node.0).map(|n| &n.kind) {
+            Some(Kind::Relay(relay)) => &relay.drops,
+            _ => &[],
+        }
     }
 
     /// Sets the link from `from` to `to` (one direction).
@@ -216,7 +296,8 @@ impl Network {
     }
 
     /// Application logic for `node`: called with every event it produces (the event is
-    /// also recorded in [`Network::events`]).
+    /// also recorded in [`Network::events`]). Relays produce no events, so a handler set on
+    /// one is never called.
     pub fn set_handler(
         &mut self,
         node: NodeId,
@@ -239,8 +320,18 @@ impl Network {
 
     /// A node's endpoint, to inspect or command. After commanding it directly, call
     /// [`Network::pump`] (or use [`Network::send_request`]).
+    ///
+    /// # Panics
+    ///
+    /// When `node` is a relay ([`Network::is_relay`]): relays have no Endpoint, and asking
+    /// for one is a mistake in the test, best reported where it is made.
     pub fn endpoint(&mut self, node: NodeId) -> &mut Endpoint {
-        &mut self.node_mut(node).endpoint
+        let n = self.node_mut(node);
+        let name = n.name.clone();
+        match n.endpoint_mut() {
+            Some(endpoint) => endpoint,
+            None => panic!("node {name:?} ({node:?}) is a relay, which has no Endpoint"),
+        }
     }
 
     /// A node's address.
@@ -256,6 +347,10 @@ impl Network {
     }
 
     /// Sends `request` from `from` to node `to` now.
+    ///
+    /// # Panics
+    ///
+    /// When `from` is a relay (see [`Network::endpoint`]).
     pub fn send_request(
         &mut self,
         from: NodeId,
@@ -266,8 +361,7 @@ impl Network {
         let destination = self.addr(to);
         let now = self.now;
         let id = self
-            .node_mut(from)
-            .endpoint
+            .endpoint(from)
             .send_request(now, request, destination, transport)?;
         self.pump(from);
         Ok(id)
@@ -279,36 +373,41 @@ impl Network {
     }
 
     /// Drains `node`'s outputs: datagrams go on the wire, events to its handler (whose
-    /// commands are drained in turn).
+    /// commands are drained in turn). Does nothing for a relay, which forwards as it
+    /// receives and so never has output waiting.
     pub fn pump(&mut self, node: NodeId) {
         let now = self.now;
         loop {
             let Some(n) = self.nodes.get_mut(node.0) else {
                 return;
             };
+            let Kind::Endpoint(endpoint) = &mut n.kind else {
+                return;
+            };
             // Connections first: a transmit may already be queued for a new flow.
-            if let Some(request) = n.endpoint.poll_flow_request() {
+            if let Some(request) = endpoint.poll_flow_request() {
                 self.handle_flow_request(node, request);
                 continue;
             }
-            if let Some(transmit) = n.endpoint.poll_transmit() {
+            if let Some(transmit) = endpoint.poll_transmit() {
                 if let Some(flow) = transmit.flow {
                     self.stream(node, flow, transmit.payload);
                     continue;
                 }
-                let to = self.nodes.iter().position(|m| m.addr == transmit.remote);
-                match to {
-                    Some(to) => self.route(node, NodeId(to), transmit.payload),
+                match self.node_at(transmit.remote) {
+                    Some(to) => self.route(node, to, transmit.payload),
                     None => self.record(node, None, &transmit.payload, "unroutable"),
                 }
                 continue;
             }
-            if let Some(event) = n.endpoint.poll_event() {
+            if let Some(event) = endpoint.poll_event() {
                 if self.record_events {
                     n.events.push((now, event.clone()));
                 }
                 if let Some(mut handler) = n.handler.take() {
-                    handler(&mut n.endpoint, event, now);
+                    if let Kind::Endpoint(endpoint) = &mut n.kind {
+                        handler(endpoint, event, now);
+                    }
                     if let Some(n) = self.nodes.get_mut(node.0) {
                         n.handler = Some(handler);
                     }
@@ -322,7 +421,7 @@ impl Network {
     /// Processes the next delivery or timer. False when nothing is left to do.
     pub fn step(&mut self) -> bool {
         let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
-        let next_timer = self.nodes.iter().filter_map(|n| n.endpoint.poll_timeout()).min();
+        let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
         let at = match (next_delivery, next_timer) {
             (None, None) => return false,
             (Some(d), Some(t)) => d.min(t),
@@ -339,11 +438,14 @@ impl Network {
                 let due = self
                     .nodes
                     .get(index)
-                    .and_then(|n| n.endpoint.poll_timeout())
+                    .and_then(Node::poll_timeout)
                     .is_some_and(|t| t <= self.now);
                 if due {
                     let now = self.now;
-                    self.node_mut(NodeId(index)).endpoint.handle_timeout(now);
+                    // Only endpoints have timers, so `due` implies an endpoint.
+                    if let Some(endpoint) = self.node_mut(NodeId(index)).endpoint_mut() {
+                        endpoint.handle_timeout(now);
+                    }
                     self.pump(NodeId(index));
                 }
             }
@@ -355,7 +457,7 @@ impl Network {
     pub fn run_until(&mut self, until: Instant) {
         loop {
             let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
-            let next_timer = self.nodes.iter().filter_map(|n| n.endpoint.poll_timeout()).min();
+            let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
             let next = [next_delivery, next_timer].into_iter().flatten().min();
             match next {
                 Some(at) if at <= until => {
@@ -391,6 +493,11 @@ impl Network {
         &self.ladder
     }
 
+    /// The node at `addr`, if any.
+    fn node_at(&self, addr: SocketAddr) -> Option<NodeId> {
+        self.nodes.iter().position(|m| m.addr == addr).map(NodeId)
+    }
+
     fn node_mut(&mut self, node: NodeId) -> &mut Node {
         // Node ids only come from add_node, so the index exists.
         match self.nodes.get_mut(node.0) {
@@ -400,7 +507,7 @@ impl Network {
     }
 
     /// Opens (both ends at once) or closes a simulated connection. Connecting to an
-    /// address no node has fails.
+    /// address no node has, or a relay's (relays speak UDP only), fails.
     fn handle_flow_request(&mut self, node: NodeId, request: FlowRequest) {
         let now = self.now;
         match request {
@@ -409,15 +516,15 @@ impl Network {
                 transport,
                 remote,
             } => {
-                let Some(peer) = self.nodes.iter().position(|m| m.addr == remote).map(NodeId) else {
-                    self.node_mut(node)
-                        .endpoint
+                let peer = self.node_at(remote).filter(|&peer| !self.is_relay(peer));
+                let Some(peer) = peer else {
+                    self.endpoint(node)
                         .handle_flow_event(now, flow, FlowEvent::Failed);
                     return;
                 };
                 let local = self.addr(node);
-                let peer_flow = self.node_mut(peer).endpoint.new_flow_id();
-                self.node_mut(peer).endpoint.handle_flow_event(
+                let peer_flow = self.endpoint(peer).new_flow_id();
+                self.endpoint(peer).handle_flow_event(
                     now,
                     peer_flow,
                     FlowEvent::Accepted {
@@ -429,15 +536,13 @@ impl Network {
                     .insert((node, flow), (peer, peer_flow, transport));
                 self.connections
                     .insert((peer, peer_flow), (node, flow, transport));
-                self.node_mut(node)
-                    .endpoint
+                self.endpoint(node)
                     .handle_flow_event(now, flow, FlowEvent::Connected);
             }
             FlowRequest::Close { flow } => {
                 if let Some((peer, peer_flow, _)) = self.connections.remove(&(node, flow)) {
                     self.connections.remove(&(peer, peer_flow));
-                    self.node_mut(peer)
-                        .endpoint
+                    self.endpoint(peer)
                         .handle_flow_event(now, peer_flow, FlowEvent::Closed);
                     self.pump(peer);
                 }
@@ -527,19 +632,46 @@ impl Network {
                 &datagram.payload,
                 transport.as_str(),
             );
-            self.node_mut(datagram.to)
-                .endpoint
-                .handle_stream_data(now, flow, &datagram.payload);
+            // Connections only ever join two endpoints (relays refuse them).
+            if let Some(endpoint) = self.node_mut(datagram.to).endpoint_mut() {
+                endpoint.handle_stream_data(now, flow, &datagram.payload);
+            }
             self.pump(datagram.to);
             return;
         }
         let note = if datagram.duplicate { "dup" } else { "" };
         self.record(datagram.from, Some(datagram.to), &datagram.payload, note);
         let (local, remote) = (self.addr(datagram.to), self.addr(datagram.from));
-        self.node_mut(datagram.to)
-            .endpoint
-            .handle_datagram(now, local, remote, datagram.payload);
+        match self.node_mut(datagram.to).endpoint_mut() {
+            Some(endpoint) => endpoint.handle_datagram(now, local, remote, datagram.payload),
+            None => self.relay_datagram(datagram.to, remote, datagram.payload),
+        }
         self.pump(datagram.to);
+    }
+
+    /// A relay received `payload` from `source`: forward it at once (a stateless proxy
+    /// keeps nothing, RFC 3261 §16.11), or drop it and record why.
+    fn relay_datagram(&mut self, node: NodeId, source: SocketAddr, payload: Bytes) {
+        let addr = self.addr(node);
+        let config = match &self.node_mut(node).kind {
+            Kind::Relay(relay) => relay.config,
+            Kind::Endpoint(_) => return,
+        };
+        let reason = match relay::forward(&config, addr, source, payload.clone()) {
+            Ok((destination, forwarded)) => match self.node_at(destination) {
+                Some(to) => {
+                    self.route(node, to, forwarded);
+                    return;
+                }
+                None => DropReason::Unroutable,
+            },
+            Err(reason) => reason,
+        };
+        self.record(node, None, &payload, reason.as_str());
+        let at = self.now;
+        if let Kind::Relay(relay) = &mut self.node_mut(node).kind {
+            relay.drops.push(RelayDrop { at, reason, payload });
+        }
     }
 
     fn record(&mut self, from: NodeId, to: Option<NodeId>, payload: &Bytes, note: &str) {
