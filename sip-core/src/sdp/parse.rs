@@ -78,8 +78,8 @@ fn fields(value: &str) -> impl Iterator<Item = &str> {
     value.split(' ').filter(|f| !f.is_empty())
 }
 
-/// A direction attribute, if the `a=` value is one. Trailing blanks are tolerated here
-/// because misreading `a=sendonly ` as an unknown attribute would turn a hold into
+/// The direction, if the line (of type `kind`) is a direction attribute. Trailing blanks are
+/// tolerated because misreading `a=sendonly ` as an unknown attribute would turn a hold into
 /// `sendrecv` (the default).
 fn direction_of(kind: u8, value: &str) -> Option<Direction> {
     if kind == b'a' {
