@@ -10,6 +10,7 @@
 //! - [`transaction`]: the four RFC 3261 §17 machines (with RFC 6026), their timers and keys.
 //! - [`endpoint`]: the [`Endpoint`] that owns transactions and
 //!   connections — inputs `handle_*`, commands, outputs `poll_*`.
+//! - [`sdp`]: just enough SDP for offer/answer bookkeeping and hold (RFC 8866, RFC 3264).
 //! - `sim` (feature `sim`): a seeded virtual-time network of endpoints and a ladder renderer.
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@
 
 pub mod endpoint;
 pub mod message;
+pub mod sdp;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod transaction;
