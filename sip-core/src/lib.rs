@@ -21,6 +21,8 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod call;
+pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod sdp;

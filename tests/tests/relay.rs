@@ -27,8 +27,9 @@ fn snapshot(name: &str, net: &Network) {
 /// Alice (192.0.2.1), Bob (192.0.2.2) and a relay (192.0.2.3) between them, 10 ms per hop.
 fn triangle(seed: u64, config: RelayConfig) -> (Network, NodeId, NodeId, NodeId) {
     let mut net = Network::new(seed);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    // Transaction-layer scenarios: the call layer is off, so INVITEs reach the handlers.
+    let alice = net.add_node_configured("alice", "192.0.2.1:5060".parse().unwrap(), transaction_layer);
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), transaction_layer);
     let relay = net.add_relay_with("proxy", RELAY.parse().unwrap(), config);
     (net, alice, bob, relay)
 }
@@ -183,7 +184,7 @@ fn cancel_and_the_non_2xx_ack_through_the_relay_match_bobs_invite_transaction() 
         .unwrap();
     net.run_for(Duration::from_millis(500));
     let now = net.now();
-    net.endpoint(alice).cancel(now, invite).unwrap();
+    net.endpoint(alice).cancel_transaction(now, invite).unwrap();
     net.pump(alice);
     net.run_until_idle().unwrap();
     let mut got = statuses(&net, alice);
@@ -297,4 +298,9 @@ fn a_strict_relay_record_routes_without_lr() {
 fn asking_a_relay_for_its_endpoint_panics_with_a_clear_message() {
     let (mut net, _alice, _bob, relay) = triangle(28, RelayConfig::default());
     let _ = net.endpoint(relay);
+}
+
+/// The call layer off: a plain transaction layer, so INVITEs reach the handlers.
+fn transaction_layer(config: &mut sip_core::endpoint::EndpointConfig) {
+    config.calls.enabled = false;
 }

@@ -25,8 +25,9 @@ fn snapshot(name: &str, net: &Network) {
 /// Alice (192.0.2.1) and Bob (192.0.2.2), 10 ms apart.
 fn pair(seed: u64) -> (Network, NodeId, NodeId) {
     let mut net = Network::new(seed);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    // Transaction-layer scenarios: the call layer is off, so INVITEs reach the handlers.
+    let alice = net.add_node_configured("alice", "192.0.2.1:5060".parse().unwrap(), transaction_layer);
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), transaction_layer);
     (net, alice, bob)
 }
 
@@ -228,7 +229,7 @@ fn cancel_of_a_pending_invite_gets_200_then_487_and_the_ack() {
         .unwrap();
     net.run_for(Duration::from_millis(500));
     let now = net.now();
-    let cancel = net.endpoint(alice).cancel(now, invite).unwrap();
+    let cancel = net.endpoint(alice).cancel_transaction(now, invite).unwrap();
     net.pump(alice);
     net.run_until_idle().unwrap();
     let responses: Vec<(TransactionId, u16)> = net
@@ -375,4 +376,9 @@ fn a_udp_request_within_200_bytes_of_the_mtu_moves_to_tcp() {
         net.ladder()
     );
     snapshot("large_request_moved_to_tcp", &net);
+}
+
+/// The call layer off: a plain transaction layer, so INVITEs reach the handlers.
+fn transaction_layer(config: &mut sip_core::endpoint::EndpointConfig) {
+    config.calls.enabled = false;
 }

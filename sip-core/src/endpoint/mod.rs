@@ -1,6 +1,7 @@
 //! The [`Endpoint`]: one state machine that owns every transaction and connection of a
 //! SIP element and applies the transport rules of RFC 3261 §18 and the UAS checks of §8.2.
 
+mod calls;
 pub(crate) mod rng;
 mod timer_queue;
 mod types;
@@ -25,8 +26,8 @@ use crate::transaction::{
 use rng::Rng;
 use timer_queue::{Armed, TimerQueue};
 pub use types::{
-    EndpointConfig, EndpointLimits, Event, FlowEvent, FlowId, FlowRequest, SendError, Stats, TransactionId,
-    Transmit, Transport, Wakeup,
+    CallId, EndpointConfig, EndpointLimits, Event, FlowEvent, FlowId, FlowRequest, SendError, Stats,
+    TransactionId, Transmit, Transport, Wakeup,
 };
 
 /// A SIP endpoint as a pure state machine: it does no I/O, reads no clock and draws no
@@ -118,6 +119,7 @@ pub struct Endpoint {
     events: VecDeque<Event>,
     stats: Stats,
     scratch: Vec<Action>,
+    calls: calls::Calls,
 }
 
 /// A lookup table from a matching key to its transaction, hashed with foldhash keyed from
@@ -257,7 +259,8 @@ impl Endpoint {
             servers: BTreeMap::new(),
             client_keys: HashMap::with_hasher(hasher.clone()),
             server_keys: HashMap::with_hasher(hasher.clone()),
-            merge_keys: HashMap::with_hasher(hasher),
+            merge_keys: HashMap::with_hasher(hasher.clone()),
+            calls: calls::Calls::new(hasher),
             flows: BTreeMap::new(),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
@@ -326,7 +329,10 @@ impl Endpoint {
 
     /// The earliest instant [`Endpoint::handle_timeout`] has work; `None` when idle.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        match (self.timers.next_deadline(), self.next_call_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- inputs ----
@@ -353,6 +359,7 @@ impl Endpoint {
                 self.stateless_bad_request(&payload, &error.to_string(), route);
             }
         }
+        self.dispatch(now);
     }
 
     /// Bytes arrived on connection `flow`. The Endpoint frames messages by Content-Length,
@@ -379,6 +386,7 @@ impl Endpoint {
                         Message::Request(request) => self.handle_request(now, request, route),
                         Message::Response(response) => self.handle_response(now, response),
                     }
+                    self.dispatch(now);
                 }
                 Ok(Some(StreamItem::Invalid(_))) => {
                     self.stats.received += 1;
@@ -399,7 +407,6 @@ impl Endpoint {
 
     /// Something happened to a connection.
     pub fn handle_flow_event(&mut self, now: Instant, flow: FlowId, event: FlowEvent) {
-        let _ = now;
         match event {
             FlowEvent::Accepted { transport, remote } => {
                 if self.flows.len() >= self.config.limits.max_flows {
@@ -412,11 +419,28 @@ impl Endpoint {
             FlowEvent::Connected => {}
             FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(flow),
         }
+        self.dispatch(now);
     }
 
     /// Fires every timer due at `now`; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((id, timer)) = self.timers.pop_due(now) {
+        loop {
+            // Transaction and call timers fire in deadline order.
+            let call_first = match (self.timers.next_deadline(), self.next_call_deadline()) {
+                (Some(tx), Some(call)) => call < tx,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if call_first {
+                if !self.fire_call_timer(now) {
+                    break;
+                }
+                self.dispatch(now);
+                continue;
+            }
+            let Some((id, timer)) = self.timers.pop_due(now) else {
+                break;
+            };
             let mut out = std::mem::take(&mut self.scratch);
             let owner = if let Some(entry) = self.clients.get_mut(&id) {
                 entry.armed.fired(timer);
@@ -434,6 +458,7 @@ impl Endpoint {
             self.stats.retransmitted += retransmissions as u64;
             self.apply(owner, &mut out);
             self.scratch = out;
+            self.dispatch(now);
         }
     }
 
@@ -475,13 +500,19 @@ impl Endpoint {
             flow,
             remote: destination,
         };
-        self.start_client(now, request, route)
+        let result = self.start_client(now, request, route);
+        self.dispatch(now);
+        result
     }
 
     /// Cancels a pending INVITE (RFC 3261 §9.1): a CANCEL with the INVITE's Request-URI,
     /// Call-ID, From, To, CSeq number and top Via (same branch), sent in its own client
     /// transaction. Only allowed once a provisional response arrived.
-    pub fn cancel(&mut self, now: Instant, invite: TransactionId) -> Result<TransactionId, SendError> {
+    pub fn cancel_transaction(
+        &mut self,
+        now: Instant,
+        invite: TransactionId,
+    ) -> Result<TransactionId, SendError> {
         let entry = self
             .clients
             .get(&invite)
@@ -496,7 +527,9 @@ impl Endpoint {
         let original = machine.request();
         let to = original.headers.get(HeaderName::To).unwrap_or_default();
         let cancel = same_transaction_request(original, Method::Cancel, to);
-        self.start_client(now, cancel, route)
+        let result = self.start_client(now, cancel, route);
+        self.dispatch(now);
+        result
     }
 
     /// Sends a request outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4),
@@ -551,6 +584,7 @@ impl Endpoint {
         }
         self.apply(Owner::Server(transaction), &mut out);
         self.scratch = out;
+        self.dispatch(now);
         if accepted {
             Ok(())
         } else {
@@ -763,7 +797,7 @@ impl Endpoint {
         }
         let to_tag = core.to_tag.as_deref().map(str::to_owned);
         let id = self.new_server(request.clone(), key, merge_key, route, to_tag);
-        self.events.push_back(Event::Request {
+        self.emit(Event::Request {
             transaction: id,
             request,
             source: route.remote,
@@ -866,7 +900,7 @@ impl Endpoint {
             if let Ok(terminated) = self.response(invite_id, StatusCode::REQUEST_TERMINATED) {
                 let _ = self.respond(now, invite_id, terminated);
             }
-            self.events.push_back(Event::Cancelled {
+            self.emit(Event::Cancelled {
                 transaction: invite_id,
             });
         }
@@ -874,7 +908,7 @@ impl Endpoint {
 
     fn handle_ack(&mut self, now: Instant, ack: Request, key: ServerKey, source: SocketAddr) {
         let Some(&id) = self.server_keys.get(&key) else {
-            self.events.push_back(Event::Ack { request: ack, source });
+            self.emit(Event::Ack { request: ack, source });
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -915,7 +949,7 @@ impl Endpoint {
         };
         let Some(&id) = self.client_keys.get(&key) else {
             if key.method == Method::Invite && response.status.is_success() {
-                self.events.push_back(Event::StrayInviteSuccess { response });
+                self.emit(Event::StrayInviteSuccess { response });
             } else {
                 self.stats.dropped += 1;
             }
@@ -955,19 +989,19 @@ impl Endpoint {
                         self.timers.cancel(id, armed, timer);
                     }
                 }
-                Action::Response(response) => self.events.push_back(Event::Response {
+                Action::Response(response) => self.emit(Event::Response {
                     transaction: id,
                     response,
                 }),
-                Action::Ack(request) => self.events.push_back(Event::Ack {
+                Action::Ack(request) => self.emit(Event::Ack {
                     request,
                     source: route.map_or(self.config.local, |r| r.remote),
                 }),
-                Action::Timeout(timer) => self.events.push_back(Event::Timeout {
+                Action::Timeout(timer) => self.emit(Event::Timeout {
                     transaction: id,
                     timer,
                 }),
-                Action::TransportError => self.events.push_back(Event::TransportError { transaction: id }),
+                Action::TransportError => self.emit(Event::TransportError { transaction: id }),
                 Action::Terminated => self.forget(owner),
             }
         }
@@ -995,7 +1029,7 @@ impl Endpoint {
                 id
             }
         };
-        self.events.push_back(Event::Terminated { transaction: id });
+        self.emit(Event::Terminated { transaction: id });
     }
 
     fn transmit(&mut self, route: Route, payload: Bytes) {

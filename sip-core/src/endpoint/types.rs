@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::call::{CallConfig, CallEvent, CallStats};
 use crate::message::validate::UasPolicy;
 use crate::message::{Request, Response};
 use crate::transaction::{Timer, TimerConfig};
@@ -36,6 +37,12 @@ id_type!(
     /// stale id can never reach a new transaction.
     TransactionId,
     "tx"
+);
+id_type!(
+    /// A call (INVITE session) of one Endpoint — not the SIP `Call-ID` header, which is
+    /// text. Never reused.
+    CallId,
+    "call"
 );
 id_type!(
     /// A connection (TCP, TLS, WebSocket) of one Endpoint.
@@ -196,6 +203,13 @@ pub enum Event {
         /// The transaction.
         transaction: TransactionId,
     },
+    /// Something happened to a call (see [`crate::call`]).
+    Call {
+        /// The call.
+        call: CallId,
+        /// What.
+        event: CallEvent,
+    },
 }
 
 /// Limits: hitting one answers 503 or refuses with an error, never grows memory unbounded.
@@ -241,6 +255,8 @@ pub struct EndpointConfig {
     pub send_trying: bool,
     /// Retry-After seconds in the 503 sent over the transaction limit.
     pub retry_after: u32,
+    /// The call layer (dialogs and invite sessions).
+    pub calls: CallConfig,
 }
 
 impl EndpointConfig {
@@ -256,6 +272,7 @@ impl EndpointConfig {
             mtu: 1500,
             send_trying: true,
             retry_after: 5,
+            calls: CallConfig::default(),
         }
     }
 }
@@ -296,6 +313,8 @@ pub struct Stats {
     pub invalid: u64,
     /// Requests answered with an error status by validation (400, 505, 416, 420, 482, 503…).
     pub rejected: u64,
+    /// Call counters.
+    pub calls: CallStats,
 }
 
 /// When and why the Endpoint wants to be woken (see [`Endpoint::poll_timeout`](super::Endpoint::poll_timeout)).

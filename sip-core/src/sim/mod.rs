@@ -217,6 +217,20 @@ impl Network {
         self.add_node_with(name, EndpointConfig::new(addr, seed))
     }
 
+    /// Adds an endpoint at `addr` seeded like [`Network::add_node`], after `configure` has
+    /// adjusted its configuration (timers, call options, limits…).
+    pub fn add_node_configured(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+        configure: impl FnOnce(&mut EndpointConfig),
+    ) -> NodeId {
+        let seed = self.rng.next_u64();
+        let mut config = EndpointConfig::new(addr, seed);
+        configure(&mut config);
+        self.add_node_with(name, config)
+    }
+
     /// Adds an endpoint with its own configuration (its `local` is its address).
     pub fn add_node_with(&mut self, name: &str, config: EndpointConfig) -> NodeId {
         let addr = config.local;

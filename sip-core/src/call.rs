@@ -1,0 +1,281 @@
+//! The application-facing call model: one call per INVITE session, its states and their
+//! history, the events it reports and the errors its commands return.
+//!
+//! Calls live in the [`Endpoint`](crate::Endpoint): commands (`invite`, `answer`, `reject`,
+//! `ringing`, `cancel`, `bye`, `hold`, `unhold`, `reinvite`, `update`, …) take `now` and a
+//! [`CallId`]; outcomes arrive as [`Event::Call`](crate::endpoint::Event::Call) from
+//! `poll_event`. The protocol underneath is RFC 3261 §12–15 with RFC 3262 (reliable
+//! provisionals), RFC 3264/6337 (offer/answer) and RFC 3311 (UPDATE).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::endpoint::{TransactionId, Transport};
+use crate::message::{Request, Response, StatusCode};
+
+pub use crate::endpoint::CallId;
+
+/// Where a call stands (the product brief's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallState {
+    /// Created, nothing sent or received yet.
+    Idle,
+    /// Our INVITE is out; no ringing yet.
+    Calling,
+    /// Alerting: a 180/183 arrived (outgoing), or an INVITE arrived and waits for an answer
+    /// (incoming).
+    Ringing,
+    /// Incoming: our 2xx is out and waits for the ACK (RFC 3261 §13.3.1.4).
+    Answering,
+    /// The session is up.
+    Connected,
+    /// The session is up and one side holds it (RFC 3264 §8.4).
+    Hold,
+    /// A transfer we started is in progress (RFC 3515; the REFER layer drives it).
+    Referring,
+    /// This call is replacing another (RFC 3891; the REFER layer drives it).
+    Replacing,
+    /// A BYE or CANCEL is out (or waits for the ACK it must follow).
+    Ending,
+    /// Over.
+    Ended,
+}
+
+impl fmt::Display for CallState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Which side did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// This endpoint.
+    Local,
+    /// The peer.
+    Remote,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// We sent BYE (or hung up an answered call).
+    LocalBye,
+    /// The peer sent BYE.
+    RemoteBye,
+    /// We cancelled before an answer (RFC 3261 §9.1).
+    Cancelled,
+    /// The peer cancelled before we answered (§9.2).
+    RemoteCancelled,
+    /// The INVITE got a final error response (ours to them, or theirs to us).
+    Rejected(StatusCode),
+    /// No final response (Timer B) or no response to our BYE.
+    Timeout,
+    /// We answered and no ACK came within 64·T1 (§13.3.1.4): we sent BYE.
+    NoAck,
+    /// A reliable provisional was never PRACKed within 64·T1 (RFC 3262 §3).
+    NoPrack,
+    /// The transport failed (§8.1.3.1).
+    TransportError,
+    /// A re-INVITE or UPDATE got 481 or 408: the dialog is gone (§14.1).
+    DialogGone,
+    /// The peer's offer could not be answered, or its answer was unusable.
+    MediaFailure,
+}
+
+/// One entry of a call's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// Before.
+    pub from: CallState,
+    /// After.
+    pub to: CallState,
+    /// What caused it, e.g. `"180 Ringing"`, `"answer"`, `"BYE received"`.
+    pub cause: &'static str,
+    /// When.
+    pub at: Instant,
+}
+
+/// What a call reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// A new incoming call (an INVITE outside any dialog). Answer it with
+    /// [`Endpoint::answer`](crate::Endpoint::answer), ring with
+    /// [`ringing`](crate::Endpoint::ringing), or [`reject`](crate::Endpoint::reject) it.
+    Incoming {
+        /// The INVITE.
+        request: Request,
+        /// Who sent it.
+        source: SocketAddr,
+        /// How it came.
+        transport: Transport,
+    },
+    /// The state changed.
+    StateChanged {
+        /// Before.
+        from: CallState,
+        /// After.
+        to: CallState,
+    },
+    /// A 180 (or other alerting provisional) arrived.
+    Ringing {
+        /// The status (180, 181, 182, 183).
+        status: StatusCode,
+    },
+    /// A provisional carried a session description: early media.
+    EarlyMedia {
+        /// The body.
+        body: Bytes,
+    },
+    /// The call was answered (outgoing: the 2xx arrived and was ACKed; incoming: the ACK
+    /// arrived).
+    Answered {
+        /// The peer's session description (its answer, or its offer in a delayed-offer 2xx).
+        body: Bytes,
+    },
+    /// The INVITE was rejected with a final error response.
+    Rejected {
+        /// The status.
+        status: StatusCode,
+        /// The reason phrase.
+        reason: ByteString,
+    },
+    /// One side put the session on hold (RFC 3264 §8.4).
+    Hold {
+        /// Who.
+        by: Side,
+    },
+    /// One side took the session off hold.
+    Unhold {
+        /// Who.
+        by: Side,
+    },
+    /// The peer sent a new offer (re-INVITE or UPDATE) other than hold/unhold; it was
+    /// answered with our current session description.
+    RemoteOffer {
+        /// The offer.
+        body: Bytes,
+    },
+    /// Our re-INVITE or UPDATE was answered.
+    OfferAnswered {
+        /// The answer.
+        body: Bytes,
+    },
+    /// Our re-INVITE or UPDATE was refused (the session stays as it was, RFC 3261 §14.1).
+    OfferRejected {
+        /// The status.
+        status: StatusCode,
+    },
+    /// Our re-INVITE or UPDATE crossed one from the peer (491); it is retried after the
+    /// §14.1 randomised wait.
+    GlareRetry {
+        /// When the retry goes out.
+        at: Instant,
+    },
+    /// A request inside the dialog that the call layer does not handle itself (INFO,
+    /// MESSAGE, OPTIONS, NOTIFY, REFER…): answer it with
+    /// [`Endpoint::respond`](crate::Endpoint::respond).
+    Request {
+        /// Its server transaction.
+        transaction: TransactionId,
+        /// The request.
+        request: Request,
+    },
+    /// A response to a request sent with
+    /// [`Endpoint::request_in_dialog`](crate::Endpoint::request_in_dialog).
+    Response {
+        /// The client transaction.
+        transaction: TransactionId,
+        /// The response.
+        response: Response,
+    },
+    /// The call is over and forgotten by the Endpoint; its history is handed over.
+    Terminated {
+        /// Why.
+        reason: EndReason,
+        /// Every state transition, oldest first.
+        history: Vec<Transition>,
+    },
+}
+
+/// Misuse of a call command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No live call has this id.
+    #[error("no such call {0}")]
+    UnknownCall(CallId),
+    /// The call's state does not allow this command.
+    #[error("call {call} cannot do this while {state}")]
+    InvalidState {
+        /// The call.
+        call: CallId,
+        /// Its state.
+        state: CallState,
+    },
+    /// An offer is outstanding, or another INVITE transaction is in progress (RFC 3261
+    /// §14.1, RFC 3311 §5.1): wait for it to finish.
+    #[error("an offer or re-INVITE is already in progress")]
+    OfferPending,
+    /// The target's host is not an IP address and no outbound proxy is configured (the
+    /// core does not resolve names yet, RFC 3263).
+    #[error("cannot resolve {0}")]
+    Unresolvable(String),
+    /// The status code does not fit the command (e.g. `reject` with a 2xx).
+    #[error("status {0} does not fit this command")]
+    BadStatus(u16),
+    /// The transaction layer refused.
+    #[error(transparent)]
+    Send(#[from] crate::endpoint::SendError),
+    /// The request could not be built.
+    #[error("cannot build the request: {0}")]
+    Build(String),
+}
+
+/// How the call layer behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallConfig {
+    /// Handle INVITE sessions: incoming INVITEs become calls, requests inside dialogs go to
+    /// their call, and requests naming an unknown dialog get 481. Off, the Endpoint is a
+    /// plain transaction layer and hands every request to the user.
+    pub enabled: bool,
+    /// Our address-of-record, used in the From of calls we make (default `sip:` + the local
+    /// address).
+    pub identity: Option<String>,
+    /// Send provisionals reliably (RFC 3262) when the INVITE says it supports 100rel (it is
+    /// always done when the INVITE requires it), and offer `Supported: 100rel` on ours.
+    pub reliable_provisionals: bool,
+    /// A proxy every out-of-dialog INVITE goes through, as a pre-loaded loose Route
+    /// (RFC 3261 §8.1.2). Must be an IP literal URI.
+    pub outbound_proxy: Option<String>,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            enabled: true,
+            identity: None,
+            reliable_provisionals: true,
+            outbound_proxy: None,
+        }
+    }
+}
+
+/// Call counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// INVITE requests sent or received (initial and re-INVITEs).
+    pub invites: u64,
+    /// BYE requests sent or received.
+    pub byes: u64,
+    /// Calls that reached Connected.
+    pub successful: u64,
+    /// Calls that ended without ever connecting (rejected, cancelled, timed out).
+    pub failed: u64,
+}

@@ -1,0 +1,509 @@
+//! Dialogs (RFC 3261 §12): their identity, route set, remote target and sequence numbers,
+//! and the requests sent inside them.
+//!
+//! A [`Dialog`] is pure state: it is created from the request and response that establish
+//! it, updated by target refreshes, checks the CSeq of what arrives, and builds what is sent
+//! (any method, the ACK for a 2xx included). Sending is the [`Endpoint`](crate::Endpoint)'s
+//! business; this module never touches a transaction.
+//!
+//! ```
+//! use sip_core::dialog::{Dialog, DialogState};
+//! use sip_core::message::{Message, Method};
+//!
+//! let invite = Message::parse(
+//!     "INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+//!      From: <sip:alice@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: c1\r\n\
+//!      CSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.1>\r\nContent-Length: 0\r\n\r\n".into(),
+//! ).unwrap().as_request().unwrap().clone();
+//! let ok = Message::parse(
+//!     "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+//!      Record-Route: <sip:p2.example.com;lr>, <sip:p1.example.com;lr>\r\n\
+//!      From: <sip:alice@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>;tag=b1\r\nCall-ID: c1\r\n\
+//!      CSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.22>\r\nContent-Length: 0\r\n\r\n".into(),
+//! ).unwrap().as_response().unwrap().clone();
+//!
+//! let mut dialog = Dialog::uac(&invite, &ok).unwrap();
+//! assert_eq!(dialog.state(), DialogState::Confirmed);
+//! let bye = dialog.request(Method::Bye);
+//! // The UAC reverses Record-Route (§12.1.2) and, the first hop being loose, keeps the
+//! // remote target as Request-URI (§12.2.1.1).
+//! assert_eq!(bye.uri.as_str(), "sip:bob@192.0.2.22");
+//! let routes: Vec<_> = bye.headers.values("Route").collect();
+//! assert_eq!(routes, ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
+//! assert_eq!(bye.headers.cseq().unwrap().unwrap().seq, 2);
+//! ```
+
+mod offer_answer;
+
+pub use offer_answer::{OfferAnswer, OfferAnswerError};
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::message::{
+    HeaderName, HeaderWriter, Host, Method, NameAddr, Request, Response, Scheme, Uri, Version,
+};
+
+/// Where a dialog is in its life (RFC 3261 §12): created by a provisional response with a
+/// To tag (early) or by a 2xx (confirmed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialogState {
+    /// Created by a 101–199 with a To tag; a 2xx confirms it, a failure ends it.
+    Early,
+    /// Created or confirmed by a 2xx.
+    Confirmed,
+    /// Ended (BYE, a failure of the early dialog, or a timeout).
+    Terminated,
+}
+
+/// Which side of the dialog we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent the request that created it.
+    Uac,
+    /// We received it.
+    Uas,
+}
+
+/// The dialog identifier of RFC 3261 §12: Call-ID, local tag and remote tag, seen from our
+/// side.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DialogKey {
+    /// The Call-ID.
+    pub call_id: ByteString,
+    /// Our tag (From tag of what we send).
+    pub local_tag: ByteString,
+    /// The peer's tag.
+    pub remote_tag: ByteString,
+}
+
+impl DialogKey {
+    /// The key a request received inside a dialog names (§12.2.2): its To tag is ours, its
+    /// From tag the peer's. `None` without Call-ID or tags.
+    pub fn of_request(request: &Request) -> Option<DialogKey> {
+        let call_id = request.headers.call_id()?.ok()?;
+        let to = request.headers.to_addr()?.ok()?;
+        let from = request.headers.from_addr()?.ok()?;
+        Some(DialogKey {
+            call_id: ByteString::from(call_id),
+            local_tag: ByteString::from(to.tag()?),
+            remote_tag: ByteString::from(from.tag()?),
+        })
+    }
+
+    /// The key a response to a request we sent names: its From tag is ours, its To tag the
+    /// peer's. `None` without Call-ID or tags.
+    pub fn of_response(response: &Response) -> Option<DialogKey> {
+        let call_id = response.headers.call_id()?.ok()?;
+        let to = response.headers.to_addr()?.ok()?;
+        let from = response.headers.from_addr()?.ok()?;
+        Some(DialogKey {
+            call_id: ByteString::from(call_id),
+            local_tag: ByteString::from(from.tag()?),
+            remote_tag: ByteString::from(to.tag()?),
+        })
+    }
+}
+
+impl fmt::Display for DialogKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{};local={};remote={}",
+            self.call_id, self.local_tag, self.remote_tag
+        )
+    }
+}
+
+/// Why a dialog could not be made from a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialogError {
+    /// A header the dialog needs is missing or malformed.
+    #[error("cannot create a dialog: {0} missing or malformed")]
+    Missing(&'static str),
+    /// The response cannot create a dialog (100, or a failure).
+    #[error("a {0} response does not create a dialog")]
+    NotDialogCreating(u16),
+}
+
+/// What the CSeq check of a request received in a dialog says (RFC 3261 §12.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CSeqCheck {
+    /// In order: process it.
+    Accept,
+    /// Lower than the last one: answer 500 (Server Internal Error).
+    OutOfOrder,
+}
+
+/// One dialog (RFC 3261 §12): what both ends agreed on and what requests inside it carry.
+///
+/// Text is copied out of the messages that create or refresh it, so a dialog does not keep
+/// a whole INVITE alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    key: DialogKey,
+    role: Role,
+    state: DialogState,
+    /// Our address-of-record with our tag, as our From (UAC) or To (UAS) carries it.
+    local_party: ByteString,
+    /// The peer's, with its tag.
+    remote_party: ByteString,
+    remote_target: Uri,
+    /// In the order Route headers are written (§12.1.1 UAS: as received; §12.1.2 UAC:
+    /// reversed).
+    route_set: Vec<Uri>,
+    local_seq: u32,
+    remote_seq: Option<u32>,
+    secure: bool,
+}
+
+impl Dialog {
+    /// The UAC side (RFC 3261 §12.1.2), from the request we sent and a 101–299 response
+    /// with a To tag. A provisional makes it early, a 2xx confirmed.
+    pub fn uac(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
+        let code = response.status.as_u16();
+        if !(101..300).contains(&code) {
+            return Err(DialogError::NotDialogCreating(code));
+        }
+        let key = DialogKey::of_response(response).ok_or(DialogError::Missing("Call-ID, From or To tag"))?;
+        let from = request
+            .headers
+            .get(HeaderName::From)
+            .ok_or(DialogError::Missing("From"))?;
+        let to = response
+            .headers
+            .get(HeaderName::To)
+            .ok_or(DialogError::Missing("To"))?;
+        let remote_target = contact_uri(&response.headers).ok_or(DialogError::Missing("Contact"))?;
+        let mut route_set = record_route_uris(&response.headers)?;
+        route_set.reverse();
+        let local_seq = request
+            .headers
+            .cseq()
+            .and_then(Result::ok)
+            .ok_or(DialogError::Missing("CSeq"))?
+            .seq;
+        Ok(Dialog {
+            key,
+            role: Role::Uac,
+            state: if response.status.is_success() {
+                DialogState::Confirmed
+            } else {
+                DialogState::Early
+            },
+            local_party: ByteString::from(from),
+            remote_party: ByteString::from(to),
+            // §12.1.2: secure when the request went over TLS with a sips Request-URI.
+            secure: request.uri.scheme() == Scheme::Sips,
+            remote_target,
+            route_set,
+            local_seq,
+            remote_seq: None,
+        })
+    }
+
+    /// The UAS side (RFC 3261 §12.1.1), from the request received and the tag we put in our
+    /// To. `early` for a provisional, else confirmed. Our first CSeq is `local_seq`
+    /// (§8.1.1.5: any value below 2³¹).
+    pub fn uas(
+        request: &Request,
+        local_tag: &str,
+        local_seq: u32,
+        early: bool,
+    ) -> Result<Dialog, DialogError> {
+        let call_id = request
+            .headers
+            .call_id()
+            .and_then(Result::ok)
+            .ok_or(DialogError::Missing("Call-ID"))?;
+        let from = request
+            .headers
+            .from_addr()
+            .and_then(Result::ok)
+            .ok_or(DialogError::Missing("From"))?;
+        let remote_tag = from.tag().ok_or(DialogError::Missing("From tag"))?;
+        let to = request
+            .headers
+            .get(HeaderName::To)
+            .ok_or(DialogError::Missing("To"))?;
+        let remote_target = contact_uri(&request.headers).ok_or(DialogError::Missing("Contact"))?;
+        let route_set = record_route_uris(&request.headers)?;
+        let remote_seq = request
+            .headers
+            .cseq()
+            .and_then(Result::ok)
+            .ok_or(DialogError::Missing("CSeq"))?
+            .seq;
+        let has_tag = NameAddr::parse(to).ok().is_some_and(|t| t.tag().is_some());
+        let local_party = if has_tag {
+            ByteString::from(to)
+        } else {
+            ByteString::from(format!("{to};tag={local_tag}"))
+        };
+        Ok(Dialog {
+            key: DialogKey {
+                call_id: ByteString::from(call_id),
+                local_tag: ByteString::from(local_tag),
+                remote_tag: ByteString::from(remote_tag),
+            },
+            role: Role::Uas,
+            state: if early {
+                DialogState::Early
+            } else {
+                DialogState::Confirmed
+            },
+            local_party,
+            remote_party: ByteString::from(from.as_str()),
+            // §12.1.1: secure when the request arrived over TLS with a sips Request-URI.
+            secure: request.uri.scheme() == Scheme::Sips,
+            remote_target,
+            route_set,
+            local_seq,
+            remote_seq: Some(remote_seq),
+        })
+    }
+
+    /// The dialog identifier.
+    pub fn key(&self) -> &DialogKey {
+        &self.key
+    }
+
+    /// Which side we are.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Early, confirmed or terminated.
+    pub fn state(&self) -> DialogState {
+        self.state
+    }
+
+    /// Where requests in this dialog are addressed (the peer's Contact).
+    pub fn remote_target(&self) -> &Uri {
+        &self.remote_target
+    }
+
+    /// The route set, in the order Route headers are written.
+    pub fn route_set(&self) -> &[Uri] {
+        &self.route_set
+    }
+
+    /// The CSeq number of the last request we sent.
+    pub fn local_seq(&self) -> u32 {
+        self.local_seq
+    }
+
+    /// The CSeq number of the last request the peer sent, if any.
+    pub fn remote_seq(&self) -> Option<u32> {
+        self.remote_seq
+    }
+
+    /// True when the dialog was set up over a `sips` URI (§12.1).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The 2xx confirmed an early dialog. On the UAC the 2xx's Record-Route replaces the
+    /// route set (§13.2.2.4: the route set is fixed by the 2xx) and its Contact refreshes
+    /// the target.
+    pub fn confirm(&mut self, response: &Response) {
+        if self.state == DialogState::Early {
+            self.state = DialogState::Confirmed;
+            if self.role == Role::Uac {
+                if let Ok(mut routes) = record_route_uris(&response.headers) {
+                    routes.reverse();
+                    self.route_set = routes;
+                }
+            }
+        }
+        self.refresh_target(&response.headers);
+    }
+
+    /// The UAS sent its 2xx: the early dialog is confirmed (§12.1.1).
+    pub fn mark_confirmed(&mut self) {
+        if self.state == DialogState::Early {
+            self.state = DialogState::Confirmed;
+        }
+    }
+
+    /// Marks the dialog over.
+    pub fn terminate(&mut self) {
+        self.state = DialogState::Terminated;
+    }
+
+    /// A target refresh (re-INVITE, UPDATE, or their 2xx) replaces the remote target with
+    /// the message's Contact, when it has one (§12.2.1.2, §12.2.2).
+    pub fn refresh_target(&mut self, headers: &crate::message::Headers) {
+        if let Some(target) = contact_uri(headers) {
+            self.remote_target = target;
+        }
+    }
+
+    /// Checks and records the CSeq of a request received in this dialog (§12.2.2): a lower
+    /// number than the last one is out of order (answer 500). ACK and CANCEL carry the
+    /// number of the request they belong to and are not checked.
+    pub fn check_remote_cseq(&mut self, request: &Request) -> CSeqCheck {
+        if matches!(request.method, Method::Ack | Method::Cancel) {
+            return CSeqCheck::Accept;
+        }
+        let Some(Ok(cseq)) = request.headers.cseq() else {
+            return CSeqCheck::OutOfOrder;
+        };
+        match self.remote_seq {
+            Some(last) if cseq.seq < last => CSeqCheck::OutOfOrder,
+            // Equal is a retransmission the transaction layer absorbs, or a new request
+            // with a reused number from a peer that restarted; accept it.
+            _ => {
+                self.remote_seq = Some(cseq.seq);
+                CSeqCheck::Accept
+            }
+        }
+    }
+
+    /// The URI of the next hop: the first route, or the remote target when the route set is
+    /// empty (§12.2.1.1, §8.1.2). This is what a transport resolves.
+    pub fn next_hop(&self) -> &Uri {
+        self.route_set.first().unwrap_or(&self.remote_target)
+    }
+
+    /// The next hop as a socket address when its host is an IP literal (port 5060, or
+    /// 5061 for `sips`, when absent). Host names need the resolver (RFC 3263).
+    pub fn next_hop_addr(&self) -> Option<SocketAddr> {
+        uri_socket_addr(self.next_hop())
+    }
+
+    /// A new request of `method` in this dialog (§12.2.1.1), with the next local CSeq
+    /// number. Via is left to the Endpoint; Contact is `contact` for target-refresh requests.
+    pub fn request(&mut self, method: Method) -> Request {
+        self.local_seq = self.local_seq.wrapping_add(1);
+        let seq = self.local_seq;
+        self.build(method, seq, None, Bytes::new(), None)
+    }
+
+    /// A new request with a body and, for target refreshes (INVITE, UPDATE), our Contact.
+    pub fn request_with(
+        &mut self,
+        method: Method,
+        contact: Option<&str>,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Request {
+        self.local_seq = self.local_seq.wrapping_add(1);
+        let seq = self.local_seq;
+        let mut request = self.build(method, seq, contact, body, content_type);
+        request.headers.set(
+            HeaderName::ContentLength,
+            ByteString::from(request.body.len().to_string()),
+        );
+        request
+    }
+
+    /// The ACK for a 2xx to the INVITE numbered `invite_seq` (§13.2.2.4): the dialog's
+    /// route set and target, the INVITE's CSeq number, method ACK, and the answer if the
+    /// 2xx carried an offer.
+    pub fn ack(&self, invite_seq: u32, body: Bytes, content_type: Option<&str>) -> Request {
+        self.build(Method::Ack, invite_seq, None, body, content_type)
+    }
+
+    /// A request of `method` numbered `seq` (§12.2.1.1).
+    fn build(
+        &self,
+        method: Method,
+        seq: u32,
+        contact: Option<&str>,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Request {
+        let mut headers =
+            HeaderWriter::with_capacity(320 + self.route_set.len() * 48, 10 + self.route_set.len());
+        headers.push(HeaderName::Via, "SIP/2.0/UDP placeholder");
+        headers.push(HeaderName::MaxForwards, "70");
+        // §12.2.1.1: an empty route set or a loose first hop keeps the remote target as
+        // Request-URI; a strict first hop becomes the Request-URI (parameters a
+        // Request-URI may not carry stripped — headers) and the remote target the last Route.
+        let strict = self
+            .route_set
+            .first()
+            .is_some_and(|first| !first.is_loose_route());
+        let uri = match self.route_set.first() {
+            Some(first) if strict => without_uri_headers(first),
+            _ => self.remote_target.clone(),
+        };
+        let routes = if strict {
+            self.route_set.get(1..).unwrap_or_default()
+        } else {
+            &self.route_set[..]
+        };
+        for route in routes {
+            headers.push_parts(HeaderName::Route, &["<", route.as_str(), ">"]);
+        }
+        if strict {
+            headers.push_parts(HeaderName::Route, &["<", self.remote_target.as_str(), ">"]);
+        }
+        headers.push(HeaderName::From, &self.local_party);
+        headers.push(HeaderName::To, &self.remote_party);
+        headers.push(HeaderName::CallId, &self.key.call_id);
+        let seq = seq.to_string();
+        headers.push_parts(HeaderName::CSeq, &[&seq, " ", method.as_str()]);
+        if let Some(contact) = contact {
+            headers.push(HeaderName::Contact, contact);
+        }
+        if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
+            headers.push(HeaderName::ContentType, content_type);
+        }
+        let length = body.len().to_string();
+        headers.push(HeaderName::ContentLength, &length);
+        Request {
+            method,
+            uri,
+            version: Version::SIP_2_0,
+            headers: headers.finish(),
+            body,
+        }
+    }
+}
+
+/// The URI of the first Contact, copied out of the message.
+fn contact_uri(headers: &crate::message::Headers) -> Option<Uri> {
+    let contact = headers.contacts().next()?.ok()?;
+    Uri::parse(contact.uri().as_str()).ok()
+}
+
+/// The Record-Route URIs in header order, copied.
+fn record_route_uris(headers: &crate::message::Headers) -> Result<Vec<Uri>, DialogError> {
+    headers
+        .record_routes()
+        .map(|value| {
+            value
+                .ok()
+                .and_then(|v| Uri::parse(v.uri().as_str()).ok())
+                .ok_or(DialogError::Missing("Record-Route"))
+        })
+        .collect()
+}
+
+/// A URI with its `?headers` part removed (a Request-URI built from a route, §12.2.1.1).
+fn without_uri_headers(uri: &Uri) -> Uri {
+    match uri.as_str().split_once('?') {
+        Some((head, _)) => Uri::parse(head).unwrap_or_else(|_| uri.clone()),
+        None => uri.clone(),
+    }
+}
+
+/// The socket address a URI names when its host is an IP literal.
+pub fn uri_socket_addr(uri: &Uri) -> Option<SocketAddr> {
+    let default_port = if uri.scheme() == Scheme::Sips { 5061 } else { 5060 };
+    let ip: IpAddr = match uri.host()? {
+        Host::Ipv4(a) => a.into(),
+        Host::Ipv6(a) => a.into(),
+        Host::Domain(_) => return None,
+    };
+    Some(SocketAddr::new(ip, uri.port().unwrap_or(default_port)))
+}
+
+#[cfg(test)]
+mod tests;
