@@ -261,7 +261,7 @@ impl Default for CallConfig {
         CallConfig {
             enabled: true,
             identity: None,
-            reliable_provisionals: true,
+            reliable_provisionals: false,
             outbound_proxy: None,
         }
     }

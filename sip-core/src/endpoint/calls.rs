@@ -1464,7 +1464,7 @@ impl Endpoint {
         };
         self.with_call(now, call, |this, c| {
             let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-            if !c.awaiting_ack.as_ref().is_some_and(|(s, _)| *s == seq) {
+            if c.awaiting_ack.as_ref().is_none_or(|(s, _)| *s != seq) {
                 this.stats.dropped += 1;
                 return;
             }
@@ -1878,14 +1878,12 @@ impl Endpoint {
                 let reason = c.end_reason.clone().unwrap_or(reason);
                 self.end(now, c, reason, "BYE timed out");
             }
-            Purpose::Reinvite | Purpose::Update => {
-                if c.outgoing.take().is_some() {
-                    c.oa.rollback();
-                    // §14.1: a timeout on a re-INVITE ends the dialog.
-                    let _ = self.send_bye(now, c);
-                    c.end_reason = Some(EndReason::DialogGone);
-                    self.set_state(now, c, CallState::Ending, "re-INVITE timed out");
-                }
+            // §14.1: a timeout on a re-INVITE ends the dialog.
+            Purpose::Reinvite | Purpose::Update if c.outgoing.take().is_some() => {
+                c.oa.rollback();
+                let _ = self.send_bye(now, c);
+                c.end_reason = Some(EndReason::DialogGone);
+                self.set_state(now, c, CallState::Ending, "re-INVITE timed out");
             }
             _ => {}
         }
@@ -1920,7 +1918,15 @@ fn offer_holds(offer: &Bytes) -> bool {
 fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
     use crate::sdp::SessionDescription;
     match (SessionDescription::parse(local), SessionDescription::parse(offer)) {
-        (Ok(local), Ok(offer)) => local.answer_for(&offer, holding).to_bytes(),
+        (Ok(mut template), Ok(offer)) => {
+            // Our last description carries the direction of the last exchange; the answer
+            // starts from what we want now (sendrecv, or sendonly while we hold).
+            template.set_direction(crate::sdp::Direction::SendRecv);
+            let mut answer = template.answer_for(&offer, holding);
+            // RFC 3264 §8: every new description of the session bumps the o= version.
+            answer.bump_version();
+            answer.to_bytes()
+        }
         _ => local.clone(),
     }
 }

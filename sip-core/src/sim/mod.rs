@@ -698,8 +698,14 @@ impl Network {
                 .map_or_else(|| "?".to_owned(), |n| n.name.clone())
         };
         let (from_name, to_name) = (name(Some(from)), name(to));
-        let (cseq, branch) = match Message::parse(payload.clone()) {
+        let (cseq, branch, sdp) = match Message::parse(payload.clone()) {
             Ok(message) => {
+                // A session description shows its media direction, so hold and unhold
+                // read off the ladder.
+                let sdp = crate::sdp::SessionDescription::parse(message.body())
+                    .ok()
+                    .and_then(|sdp| sdp.effective_direction(0))
+                    .map_or_else(String::new, |d| format!(" sdp:{d}"));
                 let headers = message.headers();
                 let cseq = headers
                     .get(crate::message::HeaderName::CSeq)
@@ -710,9 +716,9 @@ impl Network {
                     .and_then(Result::ok)
                     .and_then(|v| v.branch().map(str::to_owned))
                     .unwrap_or_default();
-                (cseq, branch)
+                (cseq, branch, sdp)
             }
-            Err(_) => (String::new(), String::new()),
+            Err(_) => (String::new(), String::new(), String::new()),
         };
         let label = if branch.is_empty() {
             String::new()
@@ -726,7 +732,7 @@ impl Network {
             format!("  [{note}]")
         };
         let line = format!(
-            "{ms:>6} {from_name:<6} -> {to_name:<6} {}  ({cseq}) {label}{note}",
+            "{ms:>6} {from_name:<6} -> {to_name:<6} {}  ({cseq}) {label}{sdp}{note}",
             first_line(payload)
         );
         let _ = writeln!(self.ladder, "{}", line.trim_end());
