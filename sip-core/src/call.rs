@@ -227,6 +227,10 @@ pub enum CallError {
     /// core does not resolve names yet, RFC 3263).
     #[error("cannot resolve {0}")]
     Unresolvable(String),
+    /// The call limit ([`EndpointLimits::max_calls`](crate::endpoint::EndpointLimits)) is
+    /// reached.
+    #[error("too many calls")]
+    TooManyCalls,
     /// The status code does not fit the command (e.g. `reject` with a 2xx).
     #[error("status {0} does not fit this command")]
     BadStatus(u16),

@@ -726,3 +726,29 @@ fn over_tcp_the_bye_reuses_the_connection_the_call_came_in_on() {
     }
     assert_clean(&mut net, &[alice, bob]);
 }
+
+#[test]
+fn over_the_call_limit_an_invite_gets_503_with_retry_after() {
+    let mut net = Network::new(22);
+    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| c.limits.max_calls = 2);
+    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), |c| c.limits.max_calls = 1);
+    ring_only(&mut net, bob);
+    call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_millis(100));
+    let second = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(
+        net.endpoint(alice).call_state(second),
+        None,
+        "the second call ended"
+    );
+    assert!(end_reasons(&net, alice).contains(&EndReason::Rejected(StatusCode::SERVICE_UNAVAILABLE)));
+    call_to_bob(&mut net, alice);
+    let now = net.now();
+    assert_eq!(
+        net.endpoint(alice)
+            .invite(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), alice_sdp(), None),
+        Err(sip_core::call::CallError::TooManyCalls),
+        "Alice is at her own limit of 2"
+    );
+}

@@ -516,6 +516,9 @@ impl Endpoint {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
+        if self.calls.calls.len() >= self.config.limits.max_calls {
+            return Err(CallError::TooManyCalls);
+        }
         let proxy = match &self.config.calls.outbound_proxy {
             Some(text) => Some(Uri::parse(text).map_err(|e| CallError::Build(e.to_string()))?),
             None => None,
@@ -1207,6 +1210,12 @@ impl Endpoint {
         let Some((route, to_tag)) = self.servers.get(&tx).map(|e| (e.route, e.to_tag.clone())) else {
             return;
         };
+        if self.calls.calls.len() >= self.config.limits.max_calls {
+            let retry_after = self.config.retry_after;
+            self.stats.rejected += 1;
+            self.respond_status(now, tx, StatusCode::SERVICE_UNAVAILABLE, Some(retry_after));
+            return;
+        }
         let local_seq = self.rng.next_u64() as u32 & 0x7fff_ffff;
         let dialog = match Dialog::uas(&request, &to_tag, local_seq.max(1), true) {
             Ok(dialog) => dialog,

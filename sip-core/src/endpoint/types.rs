@@ -222,6 +222,8 @@ pub struct EndpointLimits {
     pub max_transactions: usize,
     /// Open connections.
     pub max_flows: usize,
+    /// Live calls (INVITE sessions); a new INVITE over the limit gets 503 with Retry-After.
+    pub max_calls: usize,
 }
 
 impl Default for EndpointLimits {
@@ -230,6 +232,7 @@ impl Default for EndpointLimits {
             max_message_size: 65_535,
             max_transactions: 1_000_000,
             max_flows: 10_000,
+            max_calls: 1_000_000,
         }
     }
 }
