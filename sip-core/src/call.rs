@@ -86,6 +86,8 @@ pub enum EndReason {
     DialogGone,
     /// The peer's offer could not be answered, or its answer was unusable.
     MediaFailure,
+    /// The session timer ran out without a refresh (RFC 4028 §10): we sent BYE.
+    SessionExpired,
 }
 
 /// One entry of a call's history.
@@ -258,6 +260,13 @@ pub struct CallConfig {
     /// A proxy every out-of-dialog INVITE goes through, as a pre-loaded loose Route
     /// (RFC 3261 §8.1.2). Must be an IP literal URI.
     pub outbound_proxy: Option<String>,
+    /// Ask for a session timer of this many seconds on calls we make, and offer one on
+    /// calls we answer when the caller supports it (RFC 4028). `None`: only honour the
+    /// peer's request.
+    pub session_expires: Option<u32>,
+    /// The smallest session interval we accept (RFC 4028 §5: at least 90 s); a shorter
+    /// request gets 422.
+    pub min_se: u32,
 }
 
 impl Default for CallConfig {
@@ -267,6 +276,8 @@ impl Default for CallConfig {
             identity: None,
             reliable_provisionals: false,
             outbound_proxy: None,
+            session_expires: None,
+            min_se: 90,
         }
     }
 }

@@ -752,3 +752,46 @@ fn over_the_call_limit_an_invite_gets_503_with_retry_after() {
         "Alice is at her own limit of 2"
     );
 }
+
+#[test]
+fn session_timer_refreshes_at_half_the_interval_and_ends_a_silent_session() {
+    let mut net = Network::new(23);
+    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| {
+        c.calls.session_expires = Some(90);
+    });
+    let bob = net.add_node("bob", BOB.parse().unwrap());
+    auto_answer(&mut net, bob);
+    call_to_bob(&mut net, alice);
+    // Alice refreshes at 45 s and 90 s (RFC 4028 §10: half the interval)…
+    net.run_for(Duration::from_secs(100));
+    let refreshes = net
+        .ladder()
+        .lines()
+        .filter(|l| l.contains("alice  -> bob    INVITE sip:192.0.2.2:5060"))
+        .count();
+    assert_eq!(refreshes, 2, "{}", net.ladder());
+    // …then goes silent: Bob ends the session 60 s after the last refresh (90 − 30).
+    net.lose(alice, bob, "INVITE", 100);
+    net.run_until_idle().unwrap();
+    snapshot("call_session_timer", &net);
+    assert_eq!(end_reasons(&net, bob), [EndReason::SessionExpired]);
+    assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
+    assert_clean(&mut net, &[alice, bob]);
+}
+
+#[test]
+fn a_session_interval_below_min_se_gets_422_and_the_invite_is_retried() {
+    let mut net = Network::new(24);
+    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| {
+        c.calls.session_expires = Some(90);
+    });
+    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), |c| c.calls.min_se = 120);
+    auto_answer(&mut net, bob);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_millis(200));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.run_until_idle().unwrap();
+    snapshot("call_session_timer_422_retry", &net);
+    assert_clean(&mut net, &[alice, bob]);
+}

@@ -1,0 +1,675 @@
+//! The call commands: what the application asks of a call.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::*;
+
+impl Endpoint {
+    // ---- commands ----
+
+    /// Starts a call to `target` with `body` (an SDP offer, or empty for a delayed offer)
+    /// and returns its id. From is the configured identity with a fresh tag; To is the
+    /// target; the INVITE goes to the outbound proxy if one is configured, else to the
+    /// target's host, which must be an IP address (no DNS in the core yet).
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<CallId, CallError> {
+        if self.calls.calls.len() >= self.config.limits.max_calls {
+            return Err(CallError::TooManyCalls);
+        }
+        let proxy = match &self.config.calls.outbound_proxy {
+            Some(text) => Some(Uri::parse(text).map_err(|e| CallError::Build(e.to_string()))?),
+            None => None,
+        };
+        let next_hop = proxy.as_ref().unwrap_or(&target);
+        let destination =
+            uri_socket_addr(next_hop).ok_or_else(|| CallError::Unresolvable(next_hop.to_string()))?;
+        let transport = match next_hop.transport_param() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        let call_id = self.rng.token(20);
+        let tag = self.rng.token(10);
+        let contact = self.contact_for(transport);
+        let identity = self
+            .config
+            .calls
+            .identity
+            .clone()
+            .unwrap_or_else(|| format!("sip:{}", self.local_text));
+        let mut headers = HeaderWriter::with_capacity(512, 12);
+        headers.push(HeaderName::Via, "SIP/2.0/UDP placeholder");
+        headers.push(HeaderName::MaxForwards, "70");
+        if let Some(proxy) = &proxy {
+            headers.push_parts(HeaderName::Route, &["<", proxy.as_str(), ";lr>"]);
+        }
+        headers.push_parts(HeaderName::From, &["<", &identity, ">;tag=", &tag]);
+        headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);
+        headers.push(HeaderName::CallId, &call_id);
+        headers.push(HeaderName::CSeq, "1 INVITE");
+        headers.push(HeaderName::Contact, &contact);
+        headers.push(HeaderName::Allow, ALLOW);
+        let session_expires = self.session_timer_request_headers();
+        match (self.config.calls.reliable_provisionals, session_expires.is_some()) {
+            (true, true) => headers.push(HeaderName::Supported, "100rel, timer"),
+            (true, false) => headers.push(HeaderName::Supported, "100rel"),
+            (false, true) => headers.push(HeaderName::Supported, "timer"),
+            (false, false) => {}
+        }
+        if let Some(seconds) = &session_expires {
+            // RFC 4028 §7.1: we ask; the UAS decides the refresher.
+            headers.push(HeaderName::SessionExpires, seconds);
+        }
+        if !body.is_empty() {
+            headers.push(HeaderName::ContentType, content_type.unwrap_or(SDP));
+        }
+        headers.push(HeaderName::ContentLength, &body.len().to_string());
+        let request = Request {
+            method: Method::Invite,
+            uri: target,
+            version: Version::SIP_2_0,
+            headers: headers.finish(),
+            body: body.clone(),
+        };
+        let tx = self.send_request(now, request, destination, transport)?;
+        let (route, invite) = match self.clients.get(&tx) {
+            Some(entry) => match &entry.machine {
+                ClientMachine::Invite(m) => (entry.route, m.request().clone()),
+                ClientMachine::NonInvite(_) => return Err(CallError::Send(SendError::InvalidState(tx))),
+            },
+            None => return Err(CallError::Send(SendError::UnknownTransaction(tx))),
+        };
+        let id = CallId(self.fresh_id());
+        let mut call = Box::new(Call {
+            id,
+            role: Role::Uac,
+            state: CallState::Idle,
+            history: Vec::new(),
+            end_reason: None,
+            invite_tx: Some(tx),
+            invite: Some(invite),
+            route,
+            dialogs: Vec::new(),
+            killed_forks: Vec::new(),
+            contact: ByteString::from(contact),
+            oa: if body.is_empty() {
+                OfferAnswer::Stable
+            } else {
+                OfferAnswer::LocalOffer
+            },
+            local_body: body,
+            remote_body: Bytes::new(),
+            local_hold: false,
+            remote_hold: false,
+            awaiting_ack: None,
+            last_ack: None,
+            outgoing: None,
+            incoming_reinvite: false,
+            glare_retry: None,
+            cancel_pending: false,
+            bye_after_ack: false,
+            reliable: Reliable::default(),
+            armed: Vec::new(),
+            connected_once: false,
+            session_timer: None,
+            session_request: None,
+        });
+        self.stats.calls.invites += 1;
+        self.calls.transactions.insert(tx, (id, Purpose::Invite));
+        self.set_state(now, &mut call, CallState::Calling, "INVITE sent");
+        self.calls.calls.insert(id, call);
+        self.dispatch(now);
+        Ok(id)
+    }
+
+    /// Sends 180 Ringing on an incoming call (reliably when RFC 3262 applies).
+    pub fn ringing(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.provisional(now, call, StatusCode::RINGING, Bytes::new(), None)
+    }
+
+    /// Sends a provisional response (101–199) on an incoming call, with an optional body
+    /// (183 with an SDP answer is early media). Reliable (RFC 3262: `Require: 100rel`,
+    /// `RSeq`, retransmitted until PRACK) when the INVITE requires it, or supports it and
+    /// [`CallConfig::reliable_provisionals`](crate::call::CallConfig) is on.
+    pub fn provisional(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: StatusCode,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<(), CallError> {
+        if !(101..200).contains(&status.as_u16()) {
+            return Err(CallError::BadStatus(status.as_u16()));
+        }
+        let result = self
+            .with_call(now, call, |this, c| {
+                let tx = this.pending_uas_invite(c)?;
+                let mut response = this.dialog_response(c, tx, status)?;
+                if !body.is_empty() {
+                    if c.oa == OfferAnswer::RemoteOffer {
+                        let _ = c.oa.send_answer();
+                        c.local_body = body.clone();
+                    }
+                    response.set_body(body, Some(content_type.unwrap_or(SDP)));
+                }
+                if c.reliable.enabled {
+                    if c.reliable.outstanding.is_some() {
+                        // RFC 3262 §3: one unacknowledged reliable provisional at a time.
+                        c.reliable.queued.push(response);
+                        return Ok(());
+                    }
+                    this.send_reliable(now, c, tx, response)?;
+                } else {
+                    this.respond(now, tx, response)?;
+                }
+                if c.state == CallState::Idle {
+                    this.set_state(now, c, CallState::Ringing, "provisional sent");
+                }
+                Ok(())
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Answers an incoming call with 200 OK carrying `body` (our answer, or our offer when
+    /// the INVITE had none). The 2xx is retransmitted until the ACK comes (§13.3.1.4).
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<(), CallError> {
+        let result = self
+            .with_call(now, call, |this, c| {
+                let tx = this.pending_uas_invite(c)?;
+                let mut response = this.dialog_response(c, tx, StatusCode::OK)?;
+                let body = if body.is_empty() {
+                    c.local_body.clone()
+                } else {
+                    body
+                };
+                match c.oa {
+                    OfferAnswer::RemoteOffer => {
+                        let _ = c.oa.send_answer();
+                    }
+                    // No offer in the INVITE: our 2xx makes it, the ACK answers (§13.2.1).
+                    OfferAnswer::Stable if c.remote_body.is_empty() && !body.is_empty() => {
+                        let _ = c.oa.send_offer();
+                    }
+                    _ => {}
+                }
+                if !body.is_empty() {
+                    c.local_body = body.clone();
+                    response.set_body(body, Some(content_type.unwrap_or(SDP)));
+                }
+                this.stop_reliable(c);
+                let seq = c.invite_seq();
+                this.add_session_timer_to_2xx(c, &mut response);
+                this.send_2xx(now, c, tx, seq, response)?;
+                this.restart_session_timer(now, c);
+                // §12.1.1: the dialog is confirmed once our 2xx is out.
+                if let Some(dialog) = c.dialogs.first_mut() {
+                    dialog.mark_confirmed();
+                }
+                c.invite = None;
+                this.set_state(now, c, CallState::Answering, "200 sent");
+                Ok(())
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Rejects an incoming call with a 300–699 final response.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: StatusCode,
+        reason: Option<&str>,
+    ) -> Result<(), CallError> {
+        if !(300..700).contains(&status.as_u16()) {
+            return Err(CallError::BadStatus(status.as_u16()));
+        }
+        let result = self
+            .with_call(now, call, |this, c| {
+                let tx = this.pending_uas_invite(c)?;
+                let mut response = this.response(tx, status)?;
+                if let Some(reason) = reason {
+                    response.reason = ByteString::from(reason.replace(['\r', '\n'], " "));
+                }
+                this.stop_reliable(c);
+                this.respond(now, tx, response)?;
+                c.invite = None;
+                this.end(now, c, EndReason::Rejected(status), "rejected");
+                Ok(())
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Cancels an outgoing call that has no final response yet (§9.1). Before any
+    /// provisional arrived the CANCEL waits for one, as the RFC requires.
+    pub fn cancel(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        let result = self
+            .with_call(now, call, |this, c| {
+                if c.role != Role::Uac || !matches!(c.state, CallState::Calling | CallState::Ringing) {
+                    return Err(CallError::InvalidState {
+                        call: c.id,
+                        state: c.state,
+                    });
+                }
+                this.set_state(now, c, CallState::Ending, "cancel");
+                c.end_reason = Some(EndReason::Cancelled);
+                this.send_cancel_if_possible(now, c);
+                Ok(())
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Ends an established call with BYE (§15). Before our 2xx is ACKed the BYE waits for
+    /// the ACK (or its timeout), as §15 requires.
+    pub fn bye(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        let result = self
+            .with_call(now, call, |this, c| match c.state {
+                CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
+                    this.send_bye(now, c)?;
+                    c.end_reason = Some(EndReason::LocalBye);
+                    this.set_state(now, c, CallState::Ending, "BYE sent");
+                    Ok(())
+                }
+                CallState::Answering => {
+                    c.bye_after_ack = true;
+                    c.end_reason = Some(EndReason::LocalBye);
+                    this.set_state(now, c, CallState::Ending, "BYE after ACK");
+                    Ok(())
+                }
+                state => Err(CallError::InvalidState { call: c.id, state }),
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Ends a call whatever its state: CANCEL while an outgoing call rings, 603 Decline
+    /// for an unanswered incoming call, BYE once answered. Harmless when already ending.
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        let (role, state) = self
+            .calls
+            .calls
+            .get(&call)
+            .map(|c| (c.role, c.state))
+            .ok_or(CallError::UnknownCall(call))?;
+        match (role, state) {
+            (_, CallState::Ending | CallState::Ended) => Ok(()),
+            (Role::Uac, CallState::Calling | CallState::Ringing | CallState::Idle) => self.cancel(now, call),
+            (Role::Uas, CallState::Idle | CallState::Ringing) => {
+                self.reject(now, call, StatusCode::DECLINE, None)
+            }
+            _ => self.bye(now, call),
+        }
+    }
+
+    /// Puts the call on hold: a re-INVITE whose offer is our session description with
+    /// `sendonly` (or `inactive` when the peer already holds us), RFC 3264 §8.4.
+    pub fn hold(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.modify_command(now, call, Method::Invite, Intent::Hold)
+    }
+
+    /// Takes the call off hold: a re-INVITE restoring `sendrecv` (or `recvonly` while the
+    /// peer still holds us).
+    pub fn unhold(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.modify_command(now, call, Method::Invite, Intent::Unhold)
+    }
+
+    /// Sends a re-INVITE with a new offer (§14.1). Glare (491) is retried automatically.
+    pub fn reinvite(&mut self, now: Instant, call: CallId, body: Bytes) -> Result<(), CallError> {
+        self.modify_command(now, call, Method::Invite, Intent::Offer(body))
+    }
+
+    /// Sends an UPDATE with a new offer (RFC 3311), in an early or confirmed dialog.
+    pub fn update(&mut self, now: Instant, call: CallId, body: Bytes) -> Result<(), CallError> {
+        self.modify_command(now, call, Method::Update, Intent::Offer(body))
+    }
+
+    /// Sends any request inside the call's dialog (INFO, MESSAGE, OPTIONS, NOTIFY…); its
+    /// response arrives as [`CallEvent::Response`].
+    pub fn request_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        method: Method,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<TransactionId, CallError> {
+        if matches!(
+            method,
+            Method::Ack | Method::Cancel | Method::Invite | Method::Bye
+        ) {
+            return Err(CallError::Build(format!("{method} is sent by the call commands")));
+        }
+        let result = self
+            .with_call(now, call, |this, c| {
+                let contact = (method == Method::Update).then(|| c.contact.clone());
+                let invalid = CallError::InvalidState {
+                    call: c.id,
+                    state: c.state,
+                };
+                let dialog = c.dialog_mut().ok_or(invalid)?;
+                let request = dialog.request_with(method, contact.as_deref(), body, content_type);
+                this.send_in_dialog(now, c, request, Purpose::App)
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    // ---- command helpers ----
+
+    pub(super) fn modify_command(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        method: Method,
+        intent: Intent,
+    ) -> Result<(), CallError> {
+        let result = self
+            .with_call(now, call, |this, c| {
+                let allowed = c.is_up()
+                    || (method == Method::Update && c.dialog().is_some() && c.state != CallState::Ending);
+                if !allowed {
+                    return Err(CallError::InvalidState {
+                        call: c.id,
+                        state: c.state,
+                    });
+                }
+                // §14.1: no re-INVITE while another INVITE transaction is in progress in
+                // either direction; RFC 3311 §5.1: no UPDATE while an offer is outstanding.
+                if !c.oa.is_stable()
+                    || c.outgoing.is_some()
+                    || c.incoming_reinvite
+                    || c.awaiting_ack.is_some()
+                {
+                    return Err(CallError::OfferPending);
+                }
+                this.modify(now, c, method, intent)
+            })
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
+    /// Sends a re-INVITE or UPDATE carrying the offer `intent` calls for.
+    pub(super) fn modify(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        method: Method,
+        intent: Intent,
+    ) -> Result<(), CallError> {
+        let body = match &intent {
+            Intent::Offer(body) => body.clone(),
+            Intent::Hold => hold_offer(&c.local_body, true, c.remote_hold),
+            Intent::Unhold => hold_offer(&c.local_body, false, c.remote_hold),
+            // RFC 4028 §10: a refresh re-offers the session unchanged (same o= version).
+            Intent::Refresh => c.local_body.clone(),
+        };
+        let session_expires = Self::session_expires_value(c);
+        let contact = c.contact.clone();
+        let invalid = CallError::InvalidState {
+            call: c.id,
+            state: c.state,
+        };
+        let dialog = c.dialog_mut().ok_or(invalid)?;
+        let content_type = (!body.is_empty()).then_some(SDP);
+        let mut request = dialog.request_with(method.clone(), Some(&contact), body.clone(), content_type);
+        if let Some(value) = session_expires {
+            request
+                .headers
+                .push(HeaderName::Supported, ByteString::from_static("timer"));
+            request.headers.push(HeaderName::SessionExpires, value);
+        }
+        let purpose = if method == Method::Invite {
+            Purpose::Reinvite
+        } else {
+            Purpose::Update
+        };
+        let tx = self.send_in_dialog(now, c, request, purpose)?;
+        if !body.is_empty() {
+            let _ = c.oa.send_offer();
+            c.local_body = body;
+        }
+        if method == Method::Invite {
+            self.stats.calls.invites += 1;
+        }
+        c.outgoing = Some((tx, intent));
+        Ok(())
+    }
+
+    /// The server transaction of an incoming call still waiting for its final response.
+    pub(super) fn pending_uas_invite(&self, c: &Call) -> Result<TransactionId, CallError> {
+        match (c.role, c.state, c.invite_tx) {
+            (Role::Uas, CallState::Idle | CallState::Ringing, Some(tx)) => Ok(tx),
+            _ => Err(CallError::InvalidState {
+                call: c.id,
+                state: c.state,
+            }),
+        }
+    }
+
+    /// A dialog-creating response: our Contact and Allow, and the request's Record-Route
+    /// copied (§12.1.1).
+    pub(super) fn dialog_response(
+        &self,
+        c: &Call,
+        tx: TransactionId,
+        status: StatusCode,
+    ) -> Result<Response, CallError> {
+        let mut response = self.response(tx, status)?;
+        if let Some(invite) = &c.invite {
+            for record_route in invite.headers.get_all(HeaderName::RecordRoute) {
+                response
+                    .headers
+                    .push(HeaderName::RecordRoute, ByteString::from(record_route));
+            }
+        }
+        response.headers.push(HeaderName::Contact, c.contact.clone());
+        response
+            .headers
+            .push(HeaderName::Allow, ByteString::from_static(ALLOW));
+        Ok(response)
+    }
+
+    /// Sends a 2xx to an INVITE and keeps it for retransmission until the ACK (§13.3.1.4;
+    /// over reliable transports the transport does the retransmitting).
+    pub(super) fn send_2xx(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        seq: u32,
+        response: Response,
+    ) -> Result<(), CallError> {
+        let payload = response.to_bytes();
+        let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
+        self.respond(now, tx, response)?;
+        let t1 = self.config.timers.t1;
+        c.awaiting_ack = Some((
+            seq,
+            Resend {
+                payload,
+                route,
+                interval: t1,
+            },
+        ));
+        if !route.transport.is_reliable() {
+            self.arm(c, CallTimer::Retransmit2xx, now + t1);
+        }
+        self.arm(c, CallTimer::AckTimeout, now + t1 * 64);
+        Ok(())
+    }
+
+    /// Sends a reliable provisional (RFC 3262 §3) and arms its retransmission.
+    pub(super) fn send_reliable(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        mut response: Response,
+    ) -> Result<(), CallError> {
+        let rseq = c.reliable.next_rseq;
+        c.reliable.next_rseq = rseq.wrapping_add(1);
+        response
+            .headers
+            .push(HeaderName::Require, ByteString::from_static("100rel"));
+        response
+            .headers
+            .push(HeaderName::RSeq, ByteString::from(rseq.to_string()));
+        let payload = response.to_bytes();
+        let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
+        self.respond(now, tx, response)?;
+        let t1 = self.config.timers.t1;
+        c.reliable.outstanding = Some((
+            rseq,
+            Resend {
+                payload,
+                route,
+                interval: t1,
+            },
+        ));
+        if !route.transport.is_reliable() {
+            self.arm(c, CallTimer::RetransmitProvisional, now + t1);
+        }
+        self.arm(c, CallTimer::PrackTimeout, now + t1 * 64);
+        Ok(())
+    }
+
+    pub(super) fn stop_reliable(&mut self, c: &mut Call) {
+        c.reliable.outstanding = None;
+        c.reliable.queued.clear();
+        self.disarm(c, CallTimer::RetransmitProvisional);
+        self.disarm(c, CallTimer::PrackTimeout);
+    }
+
+    pub(super) fn send_cancel_if_possible(&mut self, now: Instant, c: &mut Call) {
+        let Some(tx) = c.invite_tx else {
+            return;
+        };
+        let proceeding = matches!(
+            self.clients.get(&tx).map(|e| &e.machine),
+            Some(ClientMachine::Invite(m)) if m.state() == ClientInviteState::Proceeding
+        );
+        if proceeding {
+            c.cancel_pending = false;
+            if let Ok(cancel) = self.cancel_transaction(now, tx) {
+                self.calls.transactions.insert(cancel, (c.id, Purpose::Cancel));
+            }
+        } else {
+            c.cancel_pending = true;
+        }
+    }
+
+    pub(super) fn send_bye(&mut self, now: Instant, c: &mut Call) -> Result<TransactionId, CallError> {
+        self.disarm(c, CallTimer::Retransmit2xx);
+        self.disarm(c, CallTimer::AckTimeout);
+        c.awaiting_ack = None;
+        c.glare_retry = None;
+        self.disarm(c, CallTimer::GlareRetry);
+        let invalid = CallError::InvalidState {
+            call: c.id,
+            state: c.state,
+        };
+        let dialog = c.dialog_mut().ok_or(invalid)?;
+        let bye = dialog.request(Method::Bye);
+        self.stats.calls.byes += 1;
+        self.send_in_dialog(now, c, bye, Purpose::Bye)
+    }
+
+    /// Where requests in the call's dialog go: over the flow the dialog came in on while it
+    /// is open (connection reuse), else to the next hop of the route set or remote target,
+    /// else back to the address the peer used.
+    pub(super) fn dialog_route(&mut self, c: &Call) -> Result<Route, SendError> {
+        let transport = c.route.transport;
+        if transport.is_reliable() {
+            if let Some(flow) = c.route.flow.filter(|f| self.flows.contains_key(f)) {
+                return Ok(Route {
+                    flow: Some(flow),
+                    ..c.route
+                });
+            }
+        }
+        let remote = c
+            .dialog()
+            .and_then(Dialog::next_hop_addr)
+            .unwrap_or(c.route.remote);
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(self.connect(transport, remote)?),
+        };
+        Ok(Route {
+            transport,
+            flow,
+            remote,
+        })
+    }
+
+    pub(super) fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        mut request: Request,
+        purpose: Purpose,
+    ) -> Result<TransactionId, CallError> {
+        let route = self.dialog_route(c)?;
+        if self.transaction_count() >= self.config.limits.max_transactions {
+            return Err(CallError::Send(SendError::TooManyTransactions));
+        }
+        let branch = self.new_branch();
+        self.prepare_request(&mut request, &branch, route.transport);
+        let tx = self.start_client(now, request, route)?;
+        self.calls.transactions.insert(tx, (c.id, purpose));
+        Ok(tx)
+    }
+
+    /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
+    /// the 2xx's retransmissions.
+    pub(super) fn send_ack(&mut self, c: &mut Call, seq: u32, body: Bytes) {
+        let Some(dialog) = c.dialog() else {
+            return;
+        };
+        let content_type = (!body.is_empty()).then_some(SDP);
+        let mut ack = dialog.ack(seq, body, content_type);
+        let Ok(route) = self.dialog_route(c) else {
+            return;
+        };
+        let branch = self.new_branch();
+        self.prepare_request(&mut ack, &branch, route.transport);
+        let payload = ack.to_bytes();
+        self.transmit(route, payload.clone());
+        c.last_ack = Some((seq, payload, route));
+    }
+
+    pub(super) fn contact_for(&self, transport: Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}>", self.local_text),
+            other => format!(
+                "<sip:{};transport={}>",
+                self.local_text,
+                other.as_str().to_ascii_lowercase()
+            ),
+        }
+    }
+}

@@ -1,0 +1,814 @@
+//! What arrives for calls: requests, ACKs and responses routed from the transaction layer.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::*;
+
+impl Endpoint {
+    // ---- inputs ----
+
+    pub(super) fn on_request_for_calls(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        request: Request,
+        source: std::net::SocketAddr,
+        transport: Transport,
+    ) {
+        let key = DialogKey::of_request(&request);
+        match key {
+            None if request.method == Method::Invite => {
+                self.on_new_invite(now, tx, request, source, transport)
+            }
+            // Outside any dialog and not a call: the application's.
+            None => self.events.push_back(Event::Request {
+                transaction: tx,
+                request,
+                source,
+                transport,
+            }),
+            Some(key) => match self.calls.by_dialog.get(&key).copied() {
+                Some(call) => {
+                    self.with_call(now, call, |this, c| {
+                        this.on_in_dialog_request(now, c, tx, request)
+                    });
+                }
+                // §12.2.2: a request naming a dialog we do not have gets 481.
+                None => self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None),
+            },
+        }
+    }
+
+    pub(super) fn respond_status(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        status: StatusCode,
+        retry_after: Option<u32>,
+    ) {
+        if let Ok(mut response) = self.response(tx, status) {
+            if let Some(seconds) = retry_after {
+                response
+                    .headers
+                    .push(HeaderName::RetryAfter, ByteString::from(seconds.to_string()));
+            }
+            let _ = self.respond(now, tx, response);
+        }
+    }
+
+    pub(super) fn on_new_invite(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        request: Request,
+        source: std::net::SocketAddr,
+        transport: Transport,
+    ) {
+        self.stats.calls.invites += 1;
+        let Some((route, to_tag)) = self.servers.get(&tx).map(|e| (e.route, e.to_tag.clone())) else {
+            return;
+        };
+        if self.calls.calls.len() >= self.config.limits.max_calls {
+            let retry_after = self.config.retry_after;
+            self.stats.rejected += 1;
+            self.respond_status(now, tx, StatusCode::SERVICE_UNAVAILABLE, Some(retry_after));
+            return;
+        }
+        let local_seq = self.rng.next_u64() as u32 & 0x7fff_ffff;
+        let Some(session_request) = self.check_session_request(now, tx, &request) else {
+            return;
+        };
+        let dialog = match Dialog::uas(&request, &to_tag, local_seq.max(1), true) {
+            Ok(dialog) => dialog,
+            Err(error) => {
+                // §8.1.1.8 / §12.1.1: an INVITE must carry a Contact (and a From tag).
+                if let Ok(mut response) = self.response(tx, StatusCode::BAD_REQUEST) {
+                    response.reason = ByteString::from(error.to_string());
+                    let _ = self.respond(now, tx, response);
+                }
+                return;
+            }
+        };
+        let require_100rel = request
+            .headers
+            .option_tags(HeaderName::Require)
+            .flatten()
+            .any(|t| t.eq_ignore_ascii_case("100rel"));
+        let reliable =
+            require_100rel || (self.config.calls.reliable_provisionals && request.headers.supports("100rel"));
+        let body = Bytes::copy_from_slice(&request.body);
+        let id = CallId(self.fresh_id());
+        let mut call = Box::new(Call {
+            id,
+            role: Role::Uas,
+            state: CallState::Idle,
+            history: Vec::new(),
+            end_reason: None,
+            invite_tx: Some(tx),
+            invite: Some(request.clone()),
+            route,
+            dialogs: vec![dialog],
+            killed_forks: Vec::new(),
+            contact: ByteString::from(self.contact_for(transport)),
+            oa: if body.is_empty() {
+                OfferAnswer::Stable
+            } else {
+                OfferAnswer::RemoteOffer
+            },
+            local_body: Bytes::new(),
+            remote_body: body,
+            local_hold: false,
+            remote_hold: false,
+            awaiting_ack: None,
+            last_ack: None,
+            outgoing: None,
+            incoming_reinvite: false,
+            glare_retry: None,
+            cancel_pending: false,
+            bye_after_ack: false,
+            reliable: Reliable {
+                enabled: reliable,
+                next_rseq: (self.rng.next_u64() as u32 & 0x7fff_ffff).max(1),
+                ..Reliable::default()
+            },
+            armed: Vec::new(),
+            connected_once: false,
+            session_timer: None,
+            session_request: Some(session_request),
+        });
+        if let Some(dialog) = call.dialogs.first() {
+            self.calls.by_dialog.insert(dialog.key().clone(), id);
+        }
+        self.calls.transactions.insert(tx, (id, Purpose::Invite));
+        self.call_event(
+            id,
+            CallEvent::Incoming {
+                request,
+                source,
+                transport,
+            },
+        );
+        self.set_state(now, &mut call, CallState::Ringing, "INVITE received");
+        self.calls.calls.insert(id, call);
+    }
+
+    pub(super) fn on_in_dialog_request(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        request: Request,
+    ) {
+        let Some(dialog) = c
+            .dialogs
+            .iter_mut()
+            .find(|d| DialogKey::of_request(&request).as_ref() == Some(d.key()))
+        else {
+            self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            return;
+        };
+        if dialog.check_remote_cseq(&request) == CSeqCheck::OutOfOrder {
+            // §12.2.2: lower CSeq than the last one.
+            self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, None);
+            return;
+        }
+        match request.method {
+            Method::Bye => {
+                self.stats.calls.byes += 1;
+                self.respond_status(now, tx, StatusCode::OK, None);
+                // §15.1.2: a pending INVITE of this dialog gets 487.
+                if let Ok(tx) = self.pending_uas_invite(c) {
+                    self.respond_status(now, tx, StatusCode::REQUEST_TERMINATED, None);
+                }
+                self.stop_reliable(c);
+                self.end(now, c, EndReason::RemoteBye, "BYE received");
+            }
+            Method::Invite => self.on_reinvite(now, c, tx, request),
+            Method::Update => self.on_update(now, c, tx, request),
+            Method::Prack => self.on_prack(now, c, tx, &request),
+            _ => self.call_event(
+                c.id,
+                CallEvent::Request {
+                    transaction: tx,
+                    request,
+                },
+            ),
+        }
+    }
+
+    /// A re-INVITE from the peer (§14.2).
+    pub(super) fn on_reinvite(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: Request) {
+        self.stats.calls.invites += 1;
+        if c.outgoing.is_some() {
+            // Glare: our re-INVITE/UPDATE crosses theirs (§14.2: 491).
+            self.respond_status(now, tx, StatusCode::REQUEST_PENDING, None);
+            return;
+        }
+        if !c.is_up() || c.incoming_reinvite || c.awaiting_ack.is_some() {
+            // §14.2: an INVITE while one is in progress gets 500 with a Retry-After.
+            let wait = (self.rng.next_u64() % 10) as u32;
+            self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
+            return;
+        }
+        if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.state() == DialogState::Confirmed) {
+            dialog.refresh_target(&request.headers);
+        }
+        let seq = request.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        let body = if request.body.is_empty() {
+            // No offer: our 2xx offers our current description, the ACK answers (§14.2).
+            let offer = hold_offer(&c.local_body, c.local_hold, c.remote_hold);
+            let _ = c.oa.send_offer();
+            offer
+        } else {
+            self.take_remote_offer(now, c, &request.body)
+        };
+        let Ok(mut response) = self.response(tx, StatusCode::OK) else {
+            return;
+        };
+        response.headers.push(HeaderName::Contact, c.contact.clone());
+        if let Some(value) = Self::session_timer_from_request(c, &request) {
+            response
+                .headers
+                .push(HeaderName::Require, ByteString::from_static("timer"));
+            response.headers.push(HeaderName::SessionExpires, value);
+        }
+        if !body.is_empty() {
+            c.local_body = body.clone();
+            response.set_body(body, Some(SDP));
+        }
+        c.incoming_reinvite = true;
+        let _ = self.send_2xx(now, c, tx, seq, response);
+        self.restart_session_timer(now, c);
+    }
+
+    /// An UPDATE from the peer (RFC 3311 §5.2).
+    pub(super) fn on_update(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: Request) {
+        if !request.body.is_empty() {
+            match c.oa {
+                OfferAnswer::LocalOffer => {
+                    self.respond_status(now, tx, StatusCode::REQUEST_PENDING, None);
+                    return;
+                }
+                OfferAnswer::RemoteOffer => {
+                    let wait = (self.rng.next_u64() % 10) as u32;
+                    self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
+                    return;
+                }
+                OfferAnswer::Stable => {}
+            }
+        }
+        for dialog in &mut c.dialogs {
+            if DialogKey::of_request(&request).as_ref() == Some(dialog.key()) {
+                dialog.refresh_target(&request.headers);
+            }
+        }
+        let body = if request.body.is_empty() {
+            Bytes::new()
+        } else {
+            self.take_remote_offer(now, c, &request.body)
+        };
+        let Ok(mut response) = self.response(tx, StatusCode::OK) else {
+            return;
+        };
+        response.headers.push(HeaderName::Contact, c.contact.clone());
+        if let Some(value) = Self::session_timer_from_request(c, &request) {
+            response
+                .headers
+                .push(HeaderName::Require, ByteString::from_static("timer"));
+            response.headers.push(HeaderName::SessionExpires, value);
+        }
+        if !body.is_empty() {
+            c.local_body = body.clone();
+            response.set_body(body, Some(SDP));
+        }
+        let _ = self.respond(now, tx, response);
+        if c.is_up() {
+            self.restart_session_timer(now, c);
+        }
+    }
+
+    /// The peer offered `offer` (re-INVITE or UPDATE): records it, works out hold and
+    /// unhold (RFC 3264 §8.4), and returns our answer.
+    pub(super) fn take_remote_offer(&mut self, now: Instant, c: &mut Call, offer: &Bytes) -> Bytes {
+        let _ = c.oa.receive_offer();
+        let offer = Bytes::copy_from_slice(offer);
+        let holds = offer_holds(&offer);
+        let answer = answer_to(&c.local_body, &offer, c.local_hold);
+        let _ = c.oa.send_answer();
+        c.remote_body = offer.clone();
+        if holds != c.remote_hold {
+            c.remote_hold = holds;
+            let event = if holds {
+                CallEvent::Hold { by: Side::Remote }
+            } else {
+                CallEvent::Unhold { by: Side::Remote }
+            };
+            self.call_event(c.id, event);
+            self.update_hold_state(now, c);
+        } else {
+            self.call_event(c.id, CallEvent::RemoteOffer { body: offer });
+        }
+        answer
+    }
+
+    pub(super) fn update_hold_state(&mut self, now: Instant, c: &mut Call) {
+        if !c.is_up() {
+            return;
+        }
+        if c.local_hold || c.remote_hold {
+            self.set_state(now, c, CallState::Hold, "hold");
+        } else {
+            self.set_state(now, c, CallState::Connected, "unhold");
+        }
+    }
+
+    /// A PRACK (RFC 3262 §3): it must name the outstanding reliable provisional.
+    pub(super) fn on_prack(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: &Request) {
+        let invite_seq = c.invite_seq();
+        let matches = match (&c.reliable.outstanding, request.headers.rack()) {
+            (Some((rseq, _)), Some(Ok(rack))) => {
+                rack.rseq == *rseq && rack.cseq == invite_seq && rack.method == Method::Invite
+            }
+            _ => false,
+        };
+        if !matches {
+            self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            return;
+        }
+        self.respond_status(now, tx, StatusCode::OK, None);
+        c.reliable.outstanding = None;
+        self.disarm(c, CallTimer::RetransmitProvisional);
+        self.disarm(c, CallTimer::PrackTimeout);
+        if !c.reliable.queued.is_empty() {
+            let next = c.reliable.queued.remove(0);
+            if let Ok(invite_tx) = self.pending_uas_invite(c) {
+                let _ = self.send_reliable(now, c, invite_tx, next);
+            }
+        }
+    }
+
+    pub(super) fn on_ack_for_calls(&mut self, now: Instant, ack: Request) {
+        let Some(key) = DialogKey::of_request(&ack) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let Some(call) = self.calls.by_dialog.get(&key).copied() else {
+            self.stats.dropped += 1;
+            return;
+        };
+        self.with_call(now, call, |this, c| {
+            let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+            if c.awaiting_ack.as_ref().is_none_or(|(s, _)| *s != seq) {
+                this.stats.dropped += 1;
+                return;
+            }
+            c.awaiting_ack = None;
+            this.disarm(c, CallTimer::Retransmit2xx);
+            this.disarm(c, CallTimer::AckTimeout);
+            if !ack.body.is_empty() && c.oa == OfferAnswer::LocalOffer {
+                let _ = c.oa.receive_answer();
+                c.remote_body = Bytes::copy_from_slice(&ack.body);
+            }
+            if c.incoming_reinvite {
+                c.incoming_reinvite = false;
+                return;
+            }
+            let body = c.remote_body.clone();
+            this.set_state(now, c, CallState::Connected, "ACK received");
+            this.call_event(c.id, CallEvent::Answered { body });
+            if c.bye_after_ack {
+                c.bye_after_ack = false;
+                let _ = this.send_bye(now, c);
+                this.set_state(now, c, CallState::Ending, "BYE after ACK");
+            }
+        });
+    }
+
+    pub(super) fn on_stray_success(&mut self, response: Response) {
+        // A 2xx retransmitted after the INVITE transaction ended (Timer M): ACK it again.
+        let Some(key) = DialogKey::of_response(&response) else {
+            return;
+        };
+        let Some(call) = self.calls.by_dialog.get(&key).copied() else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        if let Some(c) = self.calls.calls.get(&call) {
+            if let Some((ack_seq, payload, route)) = &c.last_ack {
+                if *ack_seq == seq {
+                    let (payload, route) = (payload.clone(), *route);
+                    self.stats.retransmitted += 1;
+                    self.transmit(route, payload);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_call_response(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        purpose: Purpose,
+        tx: TransactionId,
+        response: Response,
+    ) {
+        match purpose {
+            // A failure of an INVITE we already replaced (a 422 retry) is old news.
+            Purpose::Invite if c.invite_tx != Some(tx) && !response.status.is_success() => {}
+            Purpose::Invite => self.on_invite_response(now, c, response),
+            Purpose::Reinvite | Purpose::Update => self.on_modify_response(now, c, purpose, tx, response),
+            Purpose::Bye => {
+                if response.status.is_final() {
+                    let reason = c.end_reason.clone().unwrap_or(EndReason::LocalBye);
+                    self.end(now, c, reason, "BYE answered");
+                }
+            }
+            Purpose::Cancel | Purpose::ForkBye | Purpose::Prack | Purpose::App => {}
+        }
+    }
+
+    /// A response to our initial INVITE (§13.2.2).
+    pub(super) fn on_invite_response(&mut self, now: Instant, c: &mut Call, response: Response) {
+        let status = response.status;
+        if status.as_u16() < 200 {
+            if status.as_u16() == 100 {
+                return;
+            }
+            let fresh = self.on_provisional(now, c, &response);
+            if c.cancel_pending {
+                self.send_cancel_if_possible(now, c);
+            }
+            if !fresh {
+                return;
+            }
+            if c.state == CallState::Calling {
+                self.set_state(now, c, CallState::Ringing, "provisional received");
+            }
+            self.call_event(c.id, CallEvent::Ringing { status });
+            if !response.body.is_empty() {
+                if c.oa == OfferAnswer::LocalOffer {
+                    let _ = c.oa.receive_answer();
+                    c.remote_body = Bytes::copy_from_slice(&response.body);
+                }
+                self.call_event(
+                    c.id,
+                    CallEvent::EarlyMedia {
+                        body: Bytes::copy_from_slice(&response.body),
+                    },
+                );
+            }
+            return;
+        }
+        if status.is_success() {
+            self.on_invite_success(now, c, response);
+            return;
+        }
+        // 3xx–6xx: the transaction ACKs it (§17.1.1.3).
+        if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
+            && c.state != CallState::Ending
+            && self.retry_with_min_se(now, c, &response)
+        {
+            return;
+        }
+        for dialog in c.dialogs.drain(..) {
+            if self.calls.by_dialog.get(dialog.key()) == Some(&c.id) {
+                self.calls.by_dialog.remove(dialog.key());
+            }
+        }
+        if c.state == CallState::Ending && c.end_reason == Some(EndReason::Cancelled) {
+            self.end(now, c, EndReason::Cancelled, "487 received");
+        } else {
+            self.call_event(
+                c.id,
+                CallEvent::Rejected {
+                    status,
+                    reason: response.reason.clone(),
+                },
+            );
+            self.end(now, c, EndReason::Rejected(status), "rejected");
+        }
+    }
+
+    /// A 101–199: makes or finds the early dialog (§13.2.2.1) and PRACKs a reliable one
+    /// (RFC 3262 §4). False for a retransmitted reliable provisional.
+    pub(super) fn on_provisional(&mut self, now: Instant, c: &mut Call, response: &Response) -> bool {
+        let Some(key) = DialogKey::of_response(response) else {
+            return true;
+        };
+        if !c.dialogs.iter().any(|d| d.key() == &key) {
+            let Some(invite) = &c.invite else {
+                return true;
+            };
+            if let Ok(dialog) = Dialog::uac(invite, response) {
+                self.calls.by_dialog.insert(key.clone(), c.id);
+                c.dialogs.push(dialog);
+            }
+        }
+        let reliable = response
+            .headers
+            .option_tags(HeaderName::Require)
+            .flatten()
+            .any(|t| t.eq_ignore_ascii_case("100rel"));
+        let Some(Ok(rseq)) = response.headers.rseq().filter(|_| reliable) else {
+            return true;
+        };
+        let last = c
+            .reliable
+            .last_rseq
+            .iter()
+            .find(|(tag, _)| *tag == key.remote_tag)
+            .map(|(_, r)| *r);
+        match last {
+            Some(last) if rseq <= last => return false,
+            // §4: out of order (a gap) — wait for the missing one's retransmission.
+            Some(last) if rseq != last.wrapping_add(1) => return false,
+            _ => {}
+        }
+        c.reliable.last_rseq.retain(|(tag, _)| *tag != key.remote_tag);
+        c.reliable.last_rseq.push((key.remote_tag.clone(), rseq));
+        let invite_seq = c.invite_seq();
+        let Some(index) = c.dialogs.iter().position(|d| d.key() == &key) else {
+            return true;
+        };
+        let Some(dialog) = c.dialogs.get_mut(index) else {
+            return true;
+        };
+        dialog.refresh_target(&response.headers);
+        let mut prack = dialog.request(Method::Prack);
+        prack.headers.push(
+            HeaderName::RAck,
+            ByteString::from(format!("{rseq} {invite_seq} INVITE")),
+        );
+        // The PRACK goes in the dialog of this provisional, which may not be the newest.
+        let moved = c.dialogs.remove(index);
+        c.dialogs.push(moved);
+        let _ = self.send_in_dialog(now, c, prack, Purpose::Prack);
+        true
+    }
+
+    /// A 2xx to our INVITE (§13.2.2.4): confirm its dialog and ACK; a 2xx from a second
+    /// fork is ACKed and BYEd; a retransmission gets the same ACK.
+    pub(super) fn on_invite_success(&mut self, now: Instant, c: &mut Call, response: Response) {
+        let Some(key) = DialogKey::of_response(&response) else {
+            return;
+        };
+        let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        if let Some((_, payload, route)) = c.killed_forks.iter().find(|(tag, _, _)| *tag == key.remote_tag) {
+            let (payload, route) = (payload.clone(), *route);
+            self.stats.retransmitted += 1;
+            self.transmit(route, payload);
+            return;
+        }
+        let confirmed = c
+            .dialogs
+            .iter()
+            .find(|d| d.state() == DialogState::Confirmed)
+            .map(|d| d.key().clone());
+        match confirmed {
+            Some(confirmed) if confirmed == key => {
+                // A retransmission: the same ACK again.
+                if let Some((ack_seq, payload, route)) = &c.last_ack {
+                    if *ack_seq == seq {
+                        let (payload, route) = (payload.clone(), *route);
+                        self.stats.retransmitted += 1;
+                        self.transmit(route, payload);
+                    }
+                }
+                return;
+            }
+            Some(_) => {
+                self.kill_fork(now, c, &response, seq, key);
+                return;
+            }
+            None => {}
+        }
+        // Confirm (or create) this fork's dialog; the other early dialogs end.
+        let Some(invite) = c.invite.take() else {
+            return;
+        };
+        let dialog = match c.dialogs.iter().position(|d| d.key() == &key) {
+            Some(index) => {
+                let mut dialog = c.dialogs.remove(index);
+                dialog.confirm(&response);
+                dialog
+            }
+            None => match Dialog::uac(&invite, &response) {
+                Ok(dialog) => dialog,
+                Err(_) => {
+                    c.invite = Some(invite);
+                    return;
+                }
+            },
+        };
+        for early in c.dialogs.drain(..) {
+            if self.calls.by_dialog.get(early.key()) == Some(&c.id) {
+                self.calls.by_dialog.remove(early.key());
+            }
+        }
+        self.calls.by_dialog.insert(key, c.id);
+        c.dialogs.push(dialog);
+        // Keep the INVITE while the transaction may still deliver forked 2xx responses.
+        c.invite = Some(invite);
+        let ack_body = match c.oa {
+            OfferAnswer::LocalOffer => {
+                let _ = c.oa.receive_answer();
+                c.remote_body = Bytes::copy_from_slice(&response.body);
+                Bytes::new()
+            }
+            // A delayed offer: the 2xx offers, our ACK answers (§13.2.2.4).
+            OfferAnswer::Stable if !response.body.is_empty() && c.remote_body.is_empty() => {
+                c.remote_body = Bytes::copy_from_slice(&response.body);
+                c.local_body.clone()
+            }
+            _ => Bytes::new(),
+        };
+        self.send_ack(c, seq, ack_body);
+        if c.state == CallState::Ending {
+            // The 2xx crossed our CANCEL: ACK, then BYE (§9.1, §15).
+            let _ = self.send_bye(now, c);
+            return;
+        }
+        self.take_session_timer_from_2xx(c, &response);
+        self.restart_session_timer(now, c);
+        self.set_state(now, c, CallState::Connected, "200 received");
+        let body = c.remote_body.clone();
+        self.call_event(c.id, CallEvent::Answered { body });
+    }
+
+    /// A 2xx from a second fork: ACK it and end that dialog with BYE (§13.2.2.4).
+    pub(super) fn kill_fork(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        response: &Response,
+        seq: u32,
+        key: DialogKey,
+    ) {
+        let Some(invite) = &c.invite else {
+            return;
+        };
+        let Ok(mut dialog) = Dialog::uac(invite, response) else {
+            return;
+        };
+        let route = match dialog.next_hop_addr() {
+            Some(remote) if c.route.transport == Transport::Udp => Route { remote, ..c.route },
+            _ => c.route,
+        };
+        let mut ack = dialog.ack(seq, Bytes::new(), None);
+        let branch = self.new_branch();
+        self.prepare_request(&mut ack, &branch, route.transport);
+        let payload = ack.to_bytes();
+        self.transmit(route, payload.clone());
+        c.killed_forks.push((key.remote_tag.clone(), payload, route));
+        let mut bye = dialog.request(Method::Bye);
+        let branch = self.new_branch();
+        self.prepare_request(&mut bye, &branch, route.transport);
+        self.stats.calls.byes += 1;
+        if let Ok(tx) = self.start_client(now, bye, route) {
+            self.calls.transactions.insert(tx, (c.id, Purpose::ForkBye));
+        }
+    }
+
+    /// A response to our re-INVITE or UPDATE.
+    pub(super) fn on_modify_response(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        purpose: Purpose,
+        tx: TransactionId,
+        response: Response,
+    ) {
+        let status = response.status;
+        if !status.is_final() {
+            return;
+        }
+        let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        if purpose == Purpose::Reinvite && status.is_success() {
+            let ours = c.outgoing.as_ref().is_some_and(|(t, _)| *t == tx);
+            if !ours {
+                // A retransmitted 2xx: the same ACK again.
+                if let Some((ack_seq, payload, route)) = &c.last_ack {
+                    if *ack_seq == seq {
+                        let (payload, route) = (payload.clone(), *route);
+                        self.transmit(route, payload);
+                    }
+                }
+                return;
+            }
+        }
+        let Some((ours, intent)) = c.outgoing.take() else {
+            return;
+        };
+        if ours != tx {
+            c.outgoing = Some((ours, intent));
+            return;
+        }
+        if status.is_success() {
+            if let Some(dialog) = c.dialog_mut() {
+                dialog.refresh_target(&response.headers);
+            }
+            let offered = c.oa == OfferAnswer::LocalOffer;
+            let mut ack_body = Bytes::new();
+            if offered {
+                let _ = c.oa.receive_answer();
+                c.remote_body = Bytes::copy_from_slice(&response.body);
+            } else if !response.body.is_empty() && purpose == Purpose::Reinvite {
+                // We sent no offer: the 2xx offers, the ACK answers.
+                c.remote_body = Bytes::copy_from_slice(&response.body);
+                ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
+            }
+            if purpose == Purpose::Reinvite {
+                self.send_ack(c, seq, ack_body);
+            }
+            self.take_session_timer_from_2xx(c, &response);
+            self.restart_session_timer(now, c);
+            match intent {
+                Intent::Hold => {
+                    c.local_hold = true;
+                    self.call_event(c.id, CallEvent::Hold { by: Side::Local });
+                    self.update_hold_state(now, c);
+                }
+                Intent::Unhold => {
+                    c.local_hold = false;
+                    self.call_event(c.id, CallEvent::Unhold { by: Side::Local });
+                    self.update_hold_state(now, c);
+                }
+                Intent::Offer(_) => {
+                    let body = c.remote_body.clone();
+                    self.call_event(c.id, CallEvent::OfferAnswered { body });
+                }
+                Intent::Refresh => {}
+            }
+            return;
+        }
+        c.oa.rollback();
+        match status.as_u16() {
+            491 => {
+                // §14.1: glare — retry after a random wait: 2.1–4 s if we chose the
+                // Call-ID (we are the dialog's UAC), else 0–2 s, in 10 ms units.
+                let ticks = self.rng.next_u64();
+                let wait_ms = if c.role == Role::Uac {
+                    2100 + (ticks % 191) * 10
+                } else {
+                    (ticks % 201) * 10
+                };
+                let at = now + Duration::from_millis(wait_ms);
+                let method = if purpose == Purpose::Reinvite {
+                    Method::Invite
+                } else {
+                    Method::Update
+                };
+                c.glare_retry = Some((method, intent));
+                self.arm(c, CallTimer::GlareRetry, at);
+                self.call_event(c.id, CallEvent::GlareRetry { at });
+            }
+            // §14.1: 481 or 408 to a re-INVITE — the dialog is gone.
+            481 | 408 => {
+                let _ = self.send_bye(now, c);
+                c.end_reason = Some(EndReason::DialogGone);
+                self.set_state(now, c, CallState::Ending, "dialog gone");
+            }
+            _ => self.call_event(c.id, CallEvent::OfferRejected { status }),
+        }
+    }
+
+    pub(super) fn on_call_failure(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        purpose: Purpose,
+        transport_error: bool,
+    ) {
+        let reason = if transport_error {
+            EndReason::TransportError
+        } else {
+            EndReason::Timeout
+        };
+        match purpose {
+            Purpose::Invite if c.role == Role::Uac && !c.is_up() => {
+                let reason = if c.end_reason == Some(EndReason::Cancelled) {
+                    EndReason::Cancelled
+                } else {
+                    reason
+                };
+                self.end(now, c, reason, "no final response");
+            }
+            Purpose::Bye => {
+                let reason = c.end_reason.clone().unwrap_or(reason);
+                self.end(now, c, reason, "BYE timed out");
+            }
+            // §14.1: a timeout on a re-INVITE ends the dialog.
+            Purpose::Reinvite | Purpose::Update if c.outgoing.take().is_some() => {
+                c.oa.rollback();
+                let _ = self.send_bye(now, c);
+                c.end_reason = Some(EndReason::DialogGone);
+                self.set_state(now, c, CallState::Ending, "re-INVITE timed out");
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! Invite sessions inside the [`Endpoint`]: the call model's commands, the routing of
+//! transaction events to calls, and the session timers of RFC 3261 §13–15, RFC 3262 and
+//! RFC 3311. The dialog state itself is [`Dialog`]; offer/answer is [`OfferAnswer`]; hold
+//! directions come from [`crate::sdp`].
+
+mod commands;
+mod inputs;
+mod session_timer;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::call::{CallError, CallEvent, CallState, EndReason, Side, Transition};
+use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, OfferAnswer, Role, uri_socket_addr};
+use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
+use crate::transaction::ClientInviteState;
+
+use super::types::CallId;
+use super::{ClientMachine, Endpoint, Event, Route, SendError, TransactionId, Transport};
+
+/// The `Allow` we advertise in dialog-creating messages.
+const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
+/// The body type of session descriptions.
+const SDP: &str = "application/sdp";
+
+/// Why a client transaction of a call exists, so its events reach the right handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// The INVITE that set the call up.
+    Invite,
+    /// Our CANCEL of it.
+    Cancel,
+    /// Our BYE.
+    Bye,
+    /// A BYE ending an extra 2xx from another fork (§13.2.2.4).
+    ForkBye,
+    /// Our PRACK (RFC 3262).
+    Prack,
+    /// Our re-INVITE.
+    Reinvite,
+    /// Our UPDATE (RFC 3311).
+    Update,
+    /// A request the application sent in the dialog: its events go to the application.
+    App,
+}
+
+/// What a re-INVITE or UPDATE of ours is for, so a glare retry (§14.1) redoes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Intent {
+    Hold,
+    Unhold,
+    Offer(Bytes),
+    /// A session refresh (RFC 4028 §10): our description unchanged.
+    Refresh,
+}
+
+/// Timers of the call layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum CallTimer {
+    /// Resend our 2xx (§13.3.1.4: T1 doubling to T2).
+    Retransmit2xx,
+    /// No ACK within 64·T1: end the session with BYE.
+    AckTimeout,
+    /// Resend our reliable provisional (RFC 3262 §3).
+    RetransmitProvisional,
+    /// No PRACK within 64·T1: reject the INVITE with 5xx.
+    PrackTimeout,
+    /// Retry a re-INVITE or UPDATE that met glare (§14.1).
+    GlareRetry,
+    /// Refresh the session (RFC 4028 §10: half the interval).
+    SessionRefresh,
+    /// No refresh came: end the session (RFC 4028 §10).
+    SessionExpiry,
+}
+
+/// A response we resend on a timer until the peer acknowledges it.
+#[derive(Debug)]
+struct Resend {
+    payload: Bytes,
+    route: Route,
+    interval: Duration,
+}
+
+/// One INVITE session.
+#[derive(Debug)]
+pub(super) struct Call {
+    id: CallId,
+    role: Role,
+    state: CallState,
+    history: Vec<Transition>,
+    end_reason: Option<EndReason>,
+    /// The INVITE transaction that set the call up (while it lives).
+    invite_tx: Option<TransactionId>,
+    /// UAC: our INVITE (dialogs from forks are made from it); UAS: the INVITE until the
+    /// final response. Dropped once connected, so a live call does not keep it.
+    invite: Option<Request>,
+    /// Where the peer is: the transport and flow of the INVITE, and its address.
+    route: Route,
+    /// UAC: every early dialog, then the confirmed one; UAS: ours. The current dialog is
+    /// the confirmed one, else the newest.
+    dialogs: Vec<Dialog>,
+    /// UAC: forks whose extra 2xx we ACKed and BYEd, with that ACK for its retransmissions.
+    killed_forks: Vec<(ByteString, Bytes, Route)>,
+    /// Our contact, as the Contact header value.
+    contact: ByteString,
+    local_body: Bytes,
+    remote_body: Bytes,
+    oa: OfferAnswer,
+    local_hold: bool,
+    remote_hold: bool,
+    /// UAS: the 2xx (initial or re-INVITE) awaiting its ACK, and the INVITE's CSeq.
+    awaiting_ack: Option<(u32, Resend)>,
+    /// UAC: the ACK of the last 2xx, resent when that 2xx is (§13.2.2.4).
+    last_ack: Option<(u32, Bytes, Route)>,
+    /// Our re-INVITE/UPDATE in progress.
+    outgoing: Option<(TransactionId, Intent)>,
+    /// A re-INVITE from the peer not yet ACKed.
+    incoming_reinvite: bool,
+    /// A glare retry waiting for its timer.
+    glare_retry: Option<(Method, Intent)>,
+    /// UAC asked to cancel before any provisional: the CANCEL waits for one (§9.1).
+    cancel_pending: bool,
+    /// UAS asked for BYE before the ACK came (§15: wait for it).
+    bye_after_ack: bool,
+    /// Reliable provisionals (RFC 3262).
+    reliable: Reliable,
+    /// Armed call timers.
+    armed: Vec<(CallTimer, Instant)>,
+    connected_once: bool,
+    /// The session timer (RFC 4028), once negotiated.
+    session_timer: Option<session_timer::SessionTimer>,
+    /// UAS: the Session-Expires the INVITE asked for, until we answer.
+    session_request: Option<session_timer::SessionRequest>,
+}
+
+/// RFC 3262 state of one call.
+#[derive(Debug, Default)]
+struct Reliable {
+    /// UAS: send provisionals reliably.
+    enabled: bool,
+    /// UAS: the RSeq of the next reliable provisional.
+    next_rseq: u32,
+    /// UAS: the unacknowledged one, with its RSeq.
+    outstanding: Option<(u32, Resend)>,
+    /// UAS: provisionals waiting for the outstanding one to be PRACKed (§3: one at a time).
+    queued: Vec<Response>,
+    /// UAC: the last RSeq received, per dialog remote tag.
+    last_rseq: Vec<(ByteString, u32)>,
+}
+
+impl Call {
+    /// The confirmed dialog, else the newest early one.
+    pub(super) fn dialog(&self) -> Option<&Dialog> {
+        self.dialogs
+            .iter()
+            .find(|d| d.state() == DialogState::Confirmed)
+            .or(self.dialogs.last())
+    }
+
+    pub(super) fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        let index = self
+            .dialogs
+            .iter()
+            .position(|d| d.state() == DialogState::Confirmed)
+            .or(self.dialogs.len().checked_sub(1))?;
+        self.dialogs.get_mut(index)
+    }
+
+    pub(super) fn invite_seq(&self) -> u32 {
+        self.invite
+            .as_ref()
+            .and_then(|i| i.headers.cseq())
+            .and_then(Result::ok)
+            .map_or(1, |c| c.seq)
+    }
+
+    /// The content type of our session descriptions.
+    pub(super) fn is_up(&self) -> bool {
+        matches!(self.state, CallState::Connected | CallState::Hold)
+    }
+}
+
+/// The call layer's share of the Endpoint: calls, the dialog index, transaction owners and
+/// call timers.
+#[derive(Debug, Default)]
+pub(super) struct Calls {
+    pub(super) calls: std::collections::BTreeMap<CallId, Box<Call>>,
+    /// Lookup only: dialog id → call.
+    pub(super) by_dialog: std::collections::HashMap<DialogKey, CallId, foldhash::quality::FixedState>,
+    /// Lookup only: client or server transaction → the call and what it is for.
+    pub(super) transactions:
+        std::collections::HashMap<TransactionId, (CallId, Purpose), foldhash::quality::FixedState>,
+    pub(super) timers: BTreeSet<(Instant, CallId, CallTimer)>,
+    /// Events from the transaction layer waiting for the call layer.
+    pub(super) inbox: std::collections::VecDeque<Event>,
+    pub(super) dispatching: bool,
+}
+
+impl Calls {
+    pub(super) fn new(hasher: foldhash::quality::FixedState) -> Self {
+        Calls {
+            calls: Default::default(),
+            by_dialog: std::collections::HashMap::with_hasher(hasher.clone()),
+            transactions: std::collections::HashMap::with_hasher(hasher),
+            timers: BTreeSet::new(),
+            inbox: Default::default(),
+            dispatching: false,
+        }
+    }
+}
+
+impl Endpoint {
+    // ---- getters ----
+
+    /// The state of a live call.
+    pub fn call_state(&self, call: CallId) -> Option<CallState> {
+        self.calls.calls.get(&call).map(|c| c.state)
+    }
+
+    /// The transitions of a live call so far (an ended call hands its history over in
+    /// [`CallEvent::Terminated`]).
+    pub fn call_history(&self, call: CallId) -> Option<&[Transition]> {
+        self.calls.calls.get(&call).map(|c| c.history.as_slice())
+    }
+
+    /// The dialog of a live call (the confirmed one, else the newest early one).
+    pub fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
+        self.calls.calls.get(&call).and_then(|c| c.dialog())
+    }
+
+    /// Live calls.
+    pub fn call_count(&self) -> usize {
+        self.calls.calls.len()
+    }
+
+    /// Live dialogs, early ones included.
+    pub fn dialog_count(&self) -> usize {
+        self.calls.calls.values().map(|c| c.dialogs.len()).sum()
+    }
+
+    // ---- routing of transaction events ----
+
+    /// Where the transaction layer puts an event: the call layer's inbox when a call owns
+    /// it or may want it, else the user's queue.
+    pub(super) fn emit(&mut self, event: Event) {
+        let for_calls = self.config.calls.enabled
+            && match &event {
+                Event::Request { .. } | Event::Ack { .. } | Event::StrayInviteSuccess { .. } => true,
+                Event::Response { transaction, .. }
+                | Event::Timeout { transaction, .. }
+                | Event::TransportError { transaction }
+                | Event::Cancelled { transaction }
+                | Event::Terminated { transaction } => self.calls.transactions.contains_key(transaction),
+                _ => false,
+            };
+        if for_calls {
+            self.calls.inbox.push_back(event);
+        } else {
+            self.events.push_back(event);
+        }
+    }
+
+    /// Runs the call layer over what the transaction layer produced. Commands the call
+    /// layer issues feed the same inbox; the loop ends when it is empty.
+    pub(super) fn dispatch(&mut self, now: Instant) {
+        if self.calls.dispatching {
+            return;
+        }
+        self.calls.dispatching = true;
+        while let Some(event) = self.calls.inbox.pop_front() {
+            self.on_call_input(now, event);
+        }
+        self.calls.dispatching = false;
+    }
+
+    pub(super) fn on_call_input(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Request {
+                transaction,
+                request,
+                source,
+                transport,
+            } => self.on_request_for_calls(now, transaction, request, source, transport),
+            Event::Ack { request, .. } => self.on_ack_for_calls(now, request),
+            Event::StrayInviteSuccess { response } => self.on_stray_success(response),
+            Event::Response {
+                transaction,
+                response,
+            } => {
+                let Some(&(call, purpose)) = self.calls.transactions.get(&transaction) else {
+                    return;
+                };
+                if purpose == Purpose::App {
+                    self.call_event(
+                        call,
+                        CallEvent::Response {
+                            transaction,
+                            response,
+                        },
+                    );
+                    return;
+                }
+                self.with_call(now, call, |this, c| {
+                    this.on_call_response(now, c, purpose, transaction, response)
+                });
+            }
+            Event::Timeout { transaction, .. } | Event::TransportError { transaction } => {
+                let Some(&(call, purpose)) = self.calls.transactions.get(&transaction) else {
+                    return;
+                };
+                if purpose == Purpose::App {
+                    self.events.push_back(event);
+                    return;
+                }
+                let transport = matches!(event, Event::TransportError { .. });
+                self.with_call(now, call, |this, c| {
+                    this.on_call_failure(now, c, purpose, transport)
+                });
+            }
+            Event::Cancelled { transaction } => {
+                let Some(&(call, _)) = self.calls.transactions.get(&transaction) else {
+                    return;
+                };
+                self.with_call(now, call, |this, c| {
+                    this.stop_reliable(c);
+                    this.end(now, c, EndReason::RemoteCancelled, "CANCEL received");
+                });
+            }
+            Event::Terminated { transaction } => {
+                if let Some((call, purpose)) = self.calls.transactions.remove(&transaction) {
+                    if let Some(c) = self.calls.calls.get_mut(&call) {
+                        if c.invite_tx == Some(transaction) {
+                            // Its last forked 2xx has arrived (Timer M) or its final
+                            // response is done: the INVITE is no longer needed.
+                            c.invite_tx = None;
+                            c.invite = None;
+                        }
+                    }
+                    if purpose == Purpose::App {
+                        self.events.push_back(Event::Terminated { transaction });
+                    }
+                }
+            }
+            other => self.events.push_back(other),
+        }
+    }
+
+    /// Takes the call out of the map while `f` works on it (so `f` may use the whole
+    /// Endpoint), then puts it back, or forgets it when it ended.
+    pub(super) fn with_call<R>(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        f: impl FnOnce(&mut Self, &mut Call) -> R,
+    ) -> Option<R> {
+        let mut call = self.calls.calls.remove(&id)?;
+        let result = f(self, &mut call);
+        if call.state == CallState::Ended {
+            self.forget_call(now, call);
+        } else {
+            self.calls.calls.insert(id, call);
+        }
+        Some(result)
+    }
+
+    pub(super) fn forget_call(&mut self, now: Instant, mut call: Box<Call>) {
+        let _ = now;
+        for (timer, at) in call.armed.drain(..) {
+            self.calls.timers.remove(&(at, call.id, timer));
+        }
+        for dialog in &call.dialogs {
+            if self.calls.by_dialog.get(dialog.key()) == Some(&call.id) {
+                self.calls.by_dialog.remove(dialog.key());
+            }
+        }
+        if call.connected_once {
+            self.stats.calls.successful += 1;
+        } else {
+            self.stats.calls.failed += 1;
+        }
+        let reason = call.end_reason.take().unwrap_or(EndReason::Timeout);
+        let history = std::mem::take(&mut call.history);
+        self.call_event(call.id, CallEvent::Terminated { reason, history });
+    }
+
+    pub(super) fn call_event(&mut self, call: CallId, event: CallEvent) {
+        self.events.push_back(Event::Call { call, event });
+    }
+
+    pub(super) fn set_state(&mut self, now: Instant, call: &mut Call, to: CallState, cause: &'static str) {
+        let from = call.state;
+        if from == to {
+            return;
+        }
+        call.state = to;
+        call.history.push(Transition {
+            from,
+            to,
+            cause,
+            at: now,
+        });
+        if to == CallState::Connected {
+            call.connected_once = true;
+        }
+        self.call_event(call.id, CallEvent::StateChanged { from, to });
+    }
+
+    pub(super) fn end(&mut self, now: Instant, call: &mut Call, reason: EndReason, cause: &'static str) {
+        if call.state == CallState::Ended {
+            return;
+        }
+        for dialog in &mut call.dialogs {
+            dialog.terminate();
+        }
+        call.end_reason = Some(reason);
+        self.set_state(now, call, CallState::Ended, cause);
+    }
+
+    // ---- timers ----
+
+    pub(super) fn arm(&mut self, call: &mut Call, timer: CallTimer, at: Instant) {
+        self.disarm(call, timer);
+        call.armed.push((timer, at));
+        self.calls.timers.insert((at, call.id, timer));
+    }
+
+    pub(super) fn disarm(&mut self, call: &mut Call, timer: CallTimer) {
+        call.armed.retain(|&(t, at)| {
+            if t == timer {
+                self.calls.timers.remove(&(at, call.id, t));
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// The earliest call timer.
+    pub(super) fn next_call_deadline(&self) -> Option<Instant> {
+        self.calls.timers.first().map(|(at, _, _)| *at)
+    }
+
+    /// Fires the earliest call timer if due; false when none is.
+    pub(super) fn fire_call_timer(&mut self, now: Instant) -> bool {
+        let Some(&(at, id, timer)) = self.calls.timers.first() else {
+            return false;
+        };
+        if at > now {
+            return false;
+        }
+        self.calls.timers.remove(&(at, id, timer));
+        self.with_call(now, id, |this, call| {
+            call.armed.retain(|&(t, _)| t != timer);
+            this.on_call_timer(now, call, timer);
+        });
+        true
+    }
+
+    pub(super) fn on_call_timer(&mut self, now: Instant, call: &mut Call, timer: CallTimer) {
+        let t2 = self.config.timers.t2;
+        match timer {
+            CallTimer::Retransmit2xx => {
+                if let Some((_, resend)) = &mut call.awaiting_ack {
+                    let (payload, route) = (resend.payload.clone(), resend.route);
+                    resend.interval = (resend.interval * 2).min(t2);
+                    let next = now + resend.interval;
+                    self.stats.retransmitted += 1;
+                    self.transmit(route, payload);
+                    self.arm(call, CallTimer::Retransmit2xx, next);
+                }
+            }
+            CallTimer::AckTimeout => {
+                if call.awaiting_ack.take().is_some() {
+                    self.disarm(call, CallTimer::Retransmit2xx);
+                    // §13.3.1.4: no ACK — the session is over; end it with BYE.
+                    let _ = self.send_bye(now, call);
+                    call.end_reason = Some(EndReason::NoAck);
+                    if call.state != CallState::Ending {
+                        self.set_state(now, call, CallState::Ending, "no ACK");
+                    }
+                }
+            }
+            CallTimer::RetransmitProvisional => {
+                if let Some((_, resend)) = &mut call.reliable.outstanding {
+                    let (payload, route) = (resend.payload.clone(), resend.route);
+                    resend.interval = (resend.interval * 2).min(t2);
+                    let next = now + resend.interval;
+                    self.stats.retransmitted += 1;
+                    self.transmit(route, payload);
+                    self.arm(call, CallTimer::RetransmitProvisional, next);
+                }
+            }
+            CallTimer::PrackTimeout => {
+                if call.reliable.outstanding.is_some() {
+                    self.stop_reliable(call);
+                    // RFC 3262 §3: no PRACK for 64·T1 — reject the INVITE with a 5xx.
+                    if let Some(tx) = call.invite_tx {
+                        if let Ok(mut response) = self.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
+                            response.reason = ByteString::from_static("No PRACK");
+                            let _ = self.respond(now, tx, response);
+                        }
+                    }
+                    self.end(now, call, EndReason::NoPrack, "no PRACK");
+                }
+            }
+            CallTimer::SessionRefresh | CallTimer::SessionExpiry => self.on_session_timer(now, call, timer),
+            CallTimer::GlareRetry => {
+                if let Some((method, intent)) = call.glare_retry.take() {
+                    if call.is_up() && call.oa.is_stable() && call.outgoing.is_none() {
+                        let _ = self.modify(now, call, method, intent);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Our offer for hold (`sendonly`, or `inactive` when the peer holds us) or unhold
+/// (`sendrecv`, or `recvonly` when the peer holds us), RFC 3264 §8.4, with the o= version
+/// bumped. A body that is not SDP is sent unchanged.
+fn hold_offer(local: &Bytes, hold: bool, peer_holds: bool) -> Bytes {
+    use crate::sdp::{Direction, SessionDescription};
+    let Ok(mut sdp) = SessionDescription::parse(local) else {
+        return local.clone();
+    };
+    let direction = match (hold, peer_holds) {
+        (true, false) => Direction::SendOnly,
+        (true, true) => Direction::Inactive,
+        (false, false) => Direction::SendRecv,
+        (false, true) => Direction::RecvOnly,
+    };
+    sdp.set_direction(direction);
+    sdp.bump_version();
+    sdp.to_bytes()
+}
+
+/// True when an offer puts us on hold (every active stream sendonly or inactive).
+fn offer_holds(offer: &Bytes) -> bool {
+    crate::sdp::SessionDescription::parse(offer).is_ok_and(|sdp| sdp.is_hold_offer())
+}
+
+/// Our answer to `offer`, from our current description `local` (RFC 3264 §6, §8.4).
+fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
+    use crate::sdp::SessionDescription;
+    match (SessionDescription::parse(local), SessionDescription::parse(offer)) {
+        (Ok(mut template), Ok(offer)) => {
+            // Our last description carries the direction of the last exchange; the answer
+            // starts from what we want now (sendrecv, or sendonly while we hold).
+            template.set_direction(crate::sdp::Direction::SendRecv);
+            let mut answer = template.answer_for(&offer, holding);
+            // RFC 3264 §8: every new description of the session bumps the o= version.
+            answer.bump_version();
+            answer.to_bytes()
+        }
+        _ => local.clone(),
+    }
+}
