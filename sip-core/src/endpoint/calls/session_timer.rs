@@ -8,6 +8,10 @@ use bytestring::ByteString;
 
 use super::*;
 
+/// RFC 4028 §5: no session interval is below 90 s. A peer claiming less must not make us
+/// refresh in a tight loop.
+const MIN_INTERVAL: u32 = 90;
+
 /// A negotiated session timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct SessionTimer {
@@ -157,7 +161,7 @@ impl Endpoint {
             // The parameter names the dialog's UAC or UAS; absent, the UAC refreshes.
             let uac_refreshes = refresher_uac.unwrap_or(true);
             c.session_timer = Some(SessionTimer {
-                interval,
+                interval: interval.max(MIN_INTERVAL),
                 we_refresh: uac_refreshes == dialog_uac,
             });
         }
@@ -183,7 +187,7 @@ impl Endpoint {
             let peer_is_uac = !dialog_uac;
             let uac_refreshes = refresher_uac.unwrap_or(peer_is_uac);
             c.session_timer = Some(SessionTimer {
-                interval,
+                interval: interval.max(MIN_INTERVAL),
                 we_refresh: uac_refreshes == dialog_uac,
             });
         }
