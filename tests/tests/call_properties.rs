@@ -9,7 +9,7 @@
 //!   answered), both sides agree on the call state and on who holds, and the call ends
 //!   cleanly.
 //!
-//! Bugs these found are pinned at the end as minimal, ignored tests.
+//! Two bugs these found (fixed) are kept at the end as minimal regression tests.
 //!
 //! Case counts default to the numbers below; `QUICKCHECK_TESTS` overrides all of them.
 
@@ -569,8 +569,7 @@ fn count_offer_answered(events: &[CallEvent]) -> usize {
 /// A fresh session description from `node` (new port, new `o=` version) whose direction
 /// keeps the hold the side's events say is in force: `sendonly` while it holds (`inactive`
 /// when held as well), `recvonly` while only held, else `sendrecv` — RFC 3264 §8.4, as
-/// `hold`/`unhold` build theirs. (A fresh `sendrecv` offer while holding desynchronises
-/// the two sides: see `known_bug_a_fresh_offer_while_holding_leaves_the_holder_in_hold`.)
+/// `hold`/`unhold` build theirs.
 fn fresh_offer(net: &Network, node: NodeId, call: CallId, fresh: u16) -> Bytes {
     let (user, ip) = if net.addr(node) == ALICE.parse().unwrap() {
         ("alice", "192.0.2.1")
@@ -587,6 +586,9 @@ fn fresh_offer(net: &Network, node: NodeId, call: CallId, fresh: u16) -> Bytes {
     );
     sdp.origin_mut().version = 5000 + u64::from(fresh);
     sdp.set_direction(match (holds, held) {
+        // Every other fresh offer is a plain sendrecv one, whatever the hold: it releases
+        // a hold this side had (and must say so on both sides).
+        _ if fresh % 2 == 1 => Direction::SendRecv,
         (true, false) => Direction::SendOnly,
         (true, true) => Direction::Inactive,
         (false, true) => Direction::RecvOnly,
@@ -669,12 +671,6 @@ fn prop_interleavings(script: Script) -> TestResult {
         net.run_for(Duration::from_millis(u64::from(step.delay_ms)));
         let (node, c) = if step.bob { (bob, bob_call) } else { (alice, call) };
         let state = net.endpoint(node).call_state(c);
-        // A command issued while a glare retry is pending is accepted, and the stale retry
-        // goes out after it (see `known_bug_b_a_stale_glare_retry_undoes_a_later_command`):
-        // an application waits for the retry instead.
-        if glare_retry_pending(&net, node, c) {
-            continue;
-        }
         match apply(&mut net, node, c, step.op, i as u16) {
             Ok(()) | Err(CallError::OfferPending | CallError::InvalidState { .. }) => {}
             // The call ended under loss (re-INVITE timeout, no ACK): checked below.
@@ -784,7 +780,7 @@ fn hold_unhold_reinvite_interleavings_never_leave_offer_answer_stuck() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Known bugs found by the properties above, as minimal cases (ignored until fixed)
+// Minimal cases of bugs the properties above found (fixed; kept as regressions)
 // ------------------------------------------------------------------------------------------
 
 fn command<R>(
@@ -808,16 +804,11 @@ fn connected() -> (Network, NodeId, NodeId, CallId, CallId) {
     (net, alice, bob, call, bob_call)
 }
 
-/// A fresh `sendrecv` re-INVITE (or UPDATE) from a side that holds takes the call off hold
-/// on the wire and at the peer (Bob: `Unhold { by: Remote }`, state Connected), but the
-/// sender keeps its local hold flag: Alice stays in `CallState::Hold` with no `Unhold`
-/// event, and her next `unhold`/`hold` is computed from that stale flag. `reinvite` and
-/// `update` with `Intent::Offer` never touch `local_hold` (calls.rs, `on_modify_response`).
-/// Either the offer's direction should update `local_hold`, or the stack should apply the
-/// hold in force to the application's body. Lossless, seed 1.
+/// Found by the interleavings property: a fresh `sendrecv` re-INVITE (or UPDATE) from a
+/// side that holds takes the call off hold — on both sides (Alice: `Unhold { by: Local }`,
+/// Bob: `Unhold { by: Remote }`, both Connected). Lossless, seed 1.
 #[test]
-#[ignore = "bug: a fresh offer while holding leaves the sender in Hold and the peer in Connected"]
-fn known_bug_a_fresh_offer_while_holding_leaves_the_holder_in_hold() {
+fn a_fresh_sendrecv_offer_while_holding_releases_the_hold_on_both_sides() {
     let (mut net, alice, bob, call, bob_call) = connected();
     command(&mut net, alice, |e, now| e.hold(now, call)).unwrap();
     net.run_for(Duration::from_millis(100));
@@ -836,18 +827,12 @@ fn known_bug_a_fresh_offer_while_holding_leaves_the_holder_in_hold() {
     );
 }
 
-/// A command issued while a glare retry (§14.1) is pending is accepted and completes, and
-/// then the stale retry goes out anyway and undoes it. Alice's hold and Bob's fresh
-/// re-INVITE cross (491 both ways; Alice, the dialog's UAC, retries after 2.1–4 s); at
-/// 40 ms Alice unholds — accepted, answered, `Unhold { by: Local }` — and at ~3.2 s the
-/// stale hold retry is sent: the call ends up on hold although the application's last
-/// command was `unhold`. With a fresh offer as the stale intent, its `o=` version is also
-/// lower than the one of the offer sent in between (RFC 3264 §8). `modify_command` should
-/// refuse with `OfferPending` while `glare_retry` is set (or the new command should
-/// supersede the pending retry). Lossless, seed 1.
+/// Found by the interleavings property: Alice's hold and Bob's re-INVITE cross (491 both
+/// ways; Alice, the dialog's UAC, would retry after 2.1–4 s, §14.1). Alice's `unhold` at
+/// 40 ms supersedes the waiting hold retry, so the call does not end up on hold behind the
+/// application's back. Lossless, seed 1.
 #[test]
-#[ignore = "bug: a stale glare retry is sent after a later command and undoes it"]
-fn known_bug_b_a_stale_glare_retry_undoes_a_later_command() {
+fn a_later_command_supersedes_a_pending_glare_retry() {
     let (mut net, alice, bob, call, bob_call) = connected();
     command(&mut net, alice, |e, now| e.hold(now, call)).unwrap();
     let offer = sdp("bob", "192.0.2.2", 40002, 5001);

@@ -405,6 +405,11 @@ impl Endpoint {
                 {
                     return Err(CallError::OfferPending);
                 }
+                // A newer command supersedes a glare retry still waiting (§14.1): the
+                // application's latest intent is the one that goes out.
+                if c.glare_retry.take().is_some() {
+                    this.disarm(c, CallTimer::GlareRetry);
+                }
                 this.modify(now, c, method, intent)
             })
             .unwrap_or(Err(CallError::UnknownCall(call)));

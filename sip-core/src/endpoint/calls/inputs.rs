@@ -740,6 +740,19 @@ impl Endpoint {
                 Intent::Offer(_) => {
                     let body = c.remote_body.clone();
                     self.call_event(c.id, CallEvent::OfferAnswered { body });
+                    // The application's own offer may hold or release the peer (its
+                    // direction says so, RFC 3264 §8.4).
+                    let holds = offer_holds(&c.local_body);
+                    if holds != c.local_hold {
+                        c.local_hold = holds;
+                        let event = if holds {
+                            CallEvent::Hold { by: Side::Local }
+                        } else {
+                            CallEvent::Unhold { by: Side::Local }
+                        };
+                        self.call_event(c.id, event);
+                        self.update_hold_state(now, c);
+                    }
                 }
                 Intent::Refresh => {}
             }
