@@ -569,7 +569,8 @@ fn count_offer_answered(events: &[CallEvent]) -> usize {
 /// A fresh session description from `node` (new port, new `o=` version) whose direction
 /// keeps the hold the side's events say is in force: `sendonly` while it holds (`inactive`
 /// when held as well), `recvonly` while only held, else `sendrecv` — RFC 3264 §8.4, as
-/// `hold`/`unhold` build theirs.
+/// `hold`/`unhold` build theirs — or, every other step, a plain `sendrecv` offer that
+/// releases any hold this side had.
 fn fresh_offer(net: &Network, node: NodeId, call: CallId, fresh: u16) -> Bytes {
     let (user, ip) = if net.addr(node) == ALICE.parse().unwrap() {
         ("alice", "192.0.2.1")
