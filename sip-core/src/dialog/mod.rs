@@ -44,7 +44,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::message::{
-    HeaderName, HeaderWriter, Host, Method, NameAddr, Request, Response, Scheme, Uri, Version,
+    HeaderName, HeaderWriter, Host, Method, NameAddr, Request, Response, Scheme, Uri, Version, tag_of,
 };
 
 /// Where a dialog is in its life (RFC 3261 §12): created by a provisional response with a
@@ -84,27 +84,34 @@ impl DialogKey {
     /// The key a request received inside a dialog names (§12.2.2): its To tag is ours, its
     /// From tag the peer's. `None` without Call-ID or tags.
     pub fn of_request(request: &Request) -> Option<DialogKey> {
-        let call_id = request.headers.call_id()?.ok()?;
-        let to = request.headers.to_addr()?.ok()?;
-        let from = request.headers.from_addr()?.ok()?;
+        let headers = &request.headers;
         Some(DialogKey {
-            call_id: ByteString::from(call_id),
-            local_tag: ByteString::from(to.tag()?),
-            remote_tag: ByteString::from(from.tag()?),
+            call_id: headers.share(headers.get(HeaderName::CallId)?),
+            local_tag: headers.share(tag_of(headers.get(HeaderName::To)?)?),
+            remote_tag: headers.share(tag_of(headers.get(HeaderName::From)?)?),
         })
     }
 
     /// The key a response to a request we sent names: its From tag is ours, its To tag the
     /// peer's. `None` without Call-ID or tags.
     pub fn of_response(response: &Response) -> Option<DialogKey> {
-        let call_id = response.headers.call_id()?.ok()?;
-        let to = response.headers.to_addr()?.ok()?;
-        let from = response.headers.from_addr()?.ok()?;
+        let headers = &response.headers;
         Some(DialogKey {
-            call_id: ByteString::from(call_id),
-            local_tag: ByteString::from(from.tag()?),
-            remote_tag: ByteString::from(to.tag()?),
+            call_id: headers.share(headers.get(HeaderName::CallId)?),
+            local_tag: headers.share(tag_of(headers.get(HeaderName::From)?)?),
+            remote_tag: headers.share(tag_of(headers.get(HeaderName::To)?)?),
         })
+    }
+
+    /// The same key in buffers of its own. Keys from [`DialogKey::of_request`] and
+    /// [`DialogKey::of_response`] share the message's buffer (cheap for a lookup); a key
+    /// that is kept is detached so it does not keep a whole message alive.
+    pub fn detached(&self) -> DialogKey {
+        DialogKey {
+            call_id: ByteString::from(&*self.call_id),
+            local_tag: ByteString::from(&*self.local_tag),
+            remote_tag: ByteString::from(&*self.remote_tag),
+        }
     }
 }
 
@@ -169,7 +176,9 @@ impl Dialog {
         if !(101..300).contains(&code) {
             return Err(DialogError::NotDialogCreating(code));
         }
-        let key = DialogKey::of_response(response).ok_or(DialogError::Missing("Call-ID, From or To tag"))?;
+        let key = DialogKey::of_response(response)
+            .ok_or(DialogError::Missing("Call-ID, From or To tag"))?
+            .detached();
         let from = request
             .headers
             .get(HeaderName::From)
@@ -242,7 +251,11 @@ impl Dialog {
         let local_party = if has_tag {
             ByteString::from(to)
         } else {
-            ByteString::from(format!("{to};tag={local_tag}"))
+            let mut party = String::with_capacity(to.len() + 5 + local_tag.len());
+            party.push_str(to);
+            party.push_str(";tag=");
+            party.push_str(local_tag);
+            ByteString::from(party)
         };
         Ok(Dialog {
             key: DialogKey {

@@ -250,6 +250,7 @@ impl Endpoint {
     pub fn new(config: EndpointConfig) -> Self {
         let mut rng = Rng::new(config.seed);
         let hasher = foldhash::quality::FixedState::with_seed(rng.next_u64());
+        let calls = calls::Calls::new(hasher.clone(), &config);
         Endpoint {
             rng,
             local_text: config.local.to_string(),
@@ -260,7 +261,7 @@ impl Endpoint {
             client_keys: HashMap::with_hasher(hasher.clone()),
             server_keys: HashMap::with_hasher(hasher.clone()),
             merge_keys: HashMap::with_hasher(hasher.clone()),
-            calls: calls::Calls::new(hasher),
+            calls,
             flows: BTreeMap::new(),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
@@ -618,10 +619,15 @@ impl Endpoint {
         via.push_str(branch);
         via.push_str(";rport");
         let via = ByteString::from(via);
-        let top_is_ours_to_replace = match request.headers.top_via() {
+        // Decided on the text (parsing our own Via on every send would cost more than the
+        // rest of this): a top Via without the magic cookie is a placeholder, and one with
+        // this very branch is ours from an earlier attempt (the UDP→TCP switch).
+        let top_is_ours_to_replace = match request.headers.values(HeaderName::Via).next() {
             None => false,
-            Some(Ok(top)) => !top.has_magic_cookie() || top.branch() == Some(branch),
-            Some(Err(_)) => true,
+            Some(top) => {
+                let finder = |needle: &str| memchr::memmem::find(top.as_bytes(), needle.as_bytes()).is_some();
+                !finder(crate::message::MAGIC_COOKIE) || finder(branch)
+            }
         };
         if top_is_ours_to_replace {
             request.headers.remove_first_value(HeaderName::Via);

@@ -10,7 +10,7 @@ use super::method::Method;
 use super::model::{Request, Response};
 use super::name::HeaderName;
 use super::status::{StatusCode, Version};
-use super::typed::name_addr::NameAddr;
+use super::typed::name_addr::{NameAddr, tag_of};
 use super::typed::via::Via;
 use super::uri::Uri;
 
@@ -273,7 +273,7 @@ pub fn response_to(
     ] {
         for value in source.get_all(name) {
             match (name, to_tag) {
-                (HeaderName::To, Some(tag)) if needs_tag(source, value, tag) => {
+                (HeaderName::To, Some(tag)) if needs_tag(value, tag) => {
                     headers.push_parts(name, &[value, ";tag=", tag]);
                 }
                 _ => headers.push(name, value),
@@ -301,8 +301,10 @@ pub fn response_to(
 /// True when the To value parses, has no tag yet and `tag` is a token: then `;tag=` can
 /// simply be appended (a tag parameter goes after everything, in the addr-spec form too,
 /// where every `;param` is a header parameter).
-fn needs_tag(source: &Headers, value: &str, tag: &str) -> bool {
-    is_token(tag) && matches!(NameAddr::parse_shared(source.share(value)), Ok(to) if to.tag().is_none())
+fn needs_tag(value: &str, tag: &str) -> bool {
+    // The request was validated before anyone answers it, so the tag is looked up without
+    // parsing the URI again (one response per request makes this hot).
+    is_token(tag) && tag_of(value).is_none()
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub use params::{Params, ParamsIter};
 pub use parse::ParseLimits;
 pub use status::{StatusCode, Version};
 pub use stream::{FramingError, StreamDecoder, StreamItem};
-pub use typed::name_addr::NameAddr;
+pub use typed::name_addr::{NameAddr, tag_of};
 pub use typed::values::{AuthValue, CSeq, MediaType, RAck, ValueParams, is_valid_sip_date};
 pub use typed::via::{MAGIC_COOKIE, Via};
 pub use uri::{Host, Scheme, Uri};

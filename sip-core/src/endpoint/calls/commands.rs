@@ -38,12 +38,7 @@ impl Endpoint {
         let call_id = self.rng.token(20);
         let tag = self.rng.token(10);
         let contact = self.contact_for(transport);
-        let identity = self
-            .config
-            .calls
-            .identity
-            .clone()
-            .unwrap_or_else(|| format!("sip:{}", self.local_text));
+        let identity = self.calls.identity.clone();
         let mut headers = HeaderWriter::with_capacity(512, 12);
         headers.push(HeaderName::Via, "SIP/2.0/UDP placeholder");
         headers.push(HeaderName::MaxForwards, "70");
@@ -98,7 +93,7 @@ impl Endpoint {
             route,
             dialogs: Vec::new(),
             killed_forks: Vec::new(),
-            contact: ByteString::from(contact),
+            contact,
             oa: if body.is_empty() {
                 OfferAnswer::Stable
             } else {
@@ -667,14 +662,13 @@ impl Endpoint {
         c.last_ack = Some((seq, payload, route));
     }
 
-    pub(super) fn contact_for(&self, transport: Transport) -> String {
-        match transport {
-            Transport::Udp => format!("<sip:{}>", self.local_text),
-            other => format!(
-                "<sip:{};transport={}>",
-                self.local_text,
-                other.as_str().to_ascii_lowercase()
-            ),
-        }
+    /// Our Contact for calls over `transport` (formatted once per Endpoint).
+    pub(super) fn contact_for(&self, transport: Transport) -> ByteString {
+        self.calls
+            .contacts
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, contact)| contact.clone())
+            .unwrap_or_default()
     }
 }

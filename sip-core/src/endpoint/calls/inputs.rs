@@ -112,7 +112,7 @@ impl Endpoint {
             route,
             dialogs: vec![dialog],
             killed_forks: Vec::new(),
-            contact: ByteString::from(self.contact_for(transport)),
+            contact: self.contact_for(transport),
             oa: if body.is_empty() {
                 OfferAnswer::Stable
             } else {
@@ -504,7 +504,7 @@ impl Endpoint {
                 return true;
             };
             if let Ok(dialog) = Dialog::uac(invite, response) {
-                self.calls.by_dialog.insert(key.clone(), c.id);
+                self.calls.by_dialog.insert(dialog.key().clone(), c.id);
                 c.dialogs.push(dialog);
             }
         }
@@ -529,7 +529,7 @@ impl Endpoint {
             _ => {}
         }
         c.reliable.last_rseq.retain(|(tag, _)| *tag != key.remote_tag);
-        c.reliable.last_rseq.push((key.remote_tag.clone(), rseq));
+        c.reliable.last_rseq.push((ByteString::from(&*key.remote_tag), rseq));
         let invite_seq = c.invite_seq();
         let Some(index) = c.dialogs.iter().position(|d| d.key() == &key) else {
             return true;
@@ -609,7 +609,7 @@ impl Endpoint {
                 self.calls.by_dialog.remove(early.key());
             }
         }
-        self.calls.by_dialog.insert(key, c.id);
+        self.calls.by_dialog.insert(key.detached(), c.id);
         c.dialogs.push(dialog);
         // Keep the INVITE while the transaction may still deliver forked 2xx responses.
         c.invite = Some(invite);
@@ -663,7 +663,7 @@ impl Endpoint {
         self.prepare_request(&mut ack, &branch, route.transport);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
-        c.killed_forks.push((key.remote_tag.clone(), payload, route));
+        c.killed_forks.push((ByteString::from(&*key.remote_tag), payload, route));
         let mut bye = dialog.request(Method::Bye);
         let branch = self.new_branch();
         self.prepare_request(&mut bye, &branch, route.transport);

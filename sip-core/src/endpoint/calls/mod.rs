@@ -198,11 +198,28 @@ pub(super) struct Calls {
     /// Events from the transaction layer waiting for the call layer.
     pub(super) inbox: std::collections::VecDeque<Event>,
     pub(super) dispatching: bool,
+    /// Our Contact per transport, and the From of our calls, formatted once.
+    pub(super) contacts: Vec<(Transport, ByteString)>,
+    pub(super) identity: ByteString,
 }
 
 impl Calls {
-    pub(super) fn new(hasher: foldhash::quality::FixedState) -> Self {
+    pub(super) fn new(hasher: foldhash::quality::FixedState, config: &super::EndpointConfig) -> Self {
+        let local = config.local.to_string();
+        let contacts = [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss]
+            .into_iter()
+            .map(|transport| {
+                let contact = match transport {
+                    Transport::Udp => format!("<sip:{local}>"),
+                    other => format!("<sip:{local};transport={}>", other.as_str().to_ascii_lowercase()),
+                };
+                (transport, ByteString::from(contact))
+            })
+            .collect();
+        let identity = config.calls.identity.clone().unwrap_or_else(|| format!("sip:{local}"));
         Calls {
+            contacts,
+            identity: ByteString::from(identity),
             calls: Default::default(),
             by_dialog: std::collections::HashMap::with_hasher(hasher.clone()),
             transactions: std::collections::HashMap::with_hasher(hasher),
@@ -557,5 +574,16 @@ fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
             answer.to_bytes()
         }
         _ => local.clone(),
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use std::mem::size_of;
+        println!("Call {} Dialog {} Request {} Route {} Resend {} Reliable {} Transition {} Uri {} DialogKey {}",
+            size_of::<super::Call>(), size_of::<crate::dialog::Dialog>(), size_of::<crate::message::Request>(),
+            size_of::<super::Route>(), size_of::<super::Resend>(), size_of::<super::Reliable>(),
+            size_of::<crate::call::Transition>(), size_of::<crate::message::Uri>(), size_of::<crate::dialog::DialogKey>());
     }
 }

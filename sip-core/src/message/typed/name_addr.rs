@@ -207,6 +207,34 @@ impl NameAddr {
     }
 }
 
+/// The `tag` parameter of a From or To value, found without parsing the URI: for lookups
+/// in values already validated (dialog and transaction matching on every message).
+///
+/// ```
+/// use sip_core::message::tag_of;
+/// assert_eq!(tag_of(r#""A;tag=no" <sip:a@h;tag=no>;tag=yes"#), Some("yes"));
+/// assert_eq!(tag_of("sip:a@h;tag=1928"), Some("1928"));
+/// assert_eq!(tag_of("<sip:a@h>"), None);
+/// ```
+pub fn tag_of(value: &str) -> Option<&str> {
+    let s = trim_lws(value);
+    // Skip a quoted display name (it may hold '<', ';' or '>').
+    let rest = if s.starts_with('"') {
+        s.get(quoted_string_len(s)?..)?
+    } else {
+        s
+    };
+    let params = match memchr::memchr(b'<', rest.as_bytes()) {
+        Some(lt) => {
+            let inner = rest.get(lt + 1..)?;
+            inner.get(memchr::memchr(b'>', inner.as_bytes())? + 1..)?
+        }
+        // addr-spec form: every `;param` is a header parameter (RFC 3261 §20.10).
+        None => rest.get(memchr::memchr(b';', rest.as_bytes())?..)?,
+    };
+    Params::new(trim_lws(params)).get("tag").flatten()
+}
+
 impl PartialEq for NameAddr {
     fn eq(&self, other: &Self) -> bool {
         self.text() == other.text()
