@@ -795,3 +795,21 @@ fn a_session_interval_below_min_se_gets_422_and_the_invite_is_retried() {
     snapshot("call_session_timer_422_retry", &net);
     assert_clean(&mut net, &[alice, bob]);
 }
+
+#[test]
+fn an_offer_in_the_200_to_an_invite_without_one_is_acked_then_byed_when_we_cannot_answer() {
+    let (mut net, alice, bob) = pair(25, defaults);
+    auto_answer(&mut net, bob);
+    let now = net.now();
+    // No offer in the INVITE: Bob's 200 carries his, and Alice has no description to answer
+    // with (RFC 3261 §13.2.2.4: ACK, then BYE).
+    net.endpoint(alice)
+        .invite(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), Bytes::new(), None)
+        .unwrap();
+    net.pump(alice);
+    net.run_until_idle().unwrap();
+    snapshot("call_delayed_offer_without_answer", &net);
+    assert_eq!(end_reasons(&net, alice), [EndReason::MediaFailure]);
+    assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
+    assert_clean(&mut net, &[alice, bob]);
+}

@@ -89,7 +89,7 @@ impl Endpoint {
             history: Vec::new(),
             end_reason: None,
             invite_tx: Some(tx),
-            invite: Some(invite),
+            invite: Some(Box::new(invite)),
             route,
             dialogs: Vec::new(),
             killed_forks: Vec::new(),
@@ -110,7 +110,7 @@ impl Endpoint {
             glare_retry: None,
             cancel_pending: false,
             bye_after_ack: false,
-            reliable: Reliable::default(),
+            reliable: None,
             armed: Vec::new(),
             connected_once: false,
             session_timer: None,
@@ -155,10 +155,10 @@ impl Endpoint {
                     }
                     response.set_body(body, Some(content_type.unwrap_or(SDP)));
                 }
-                if c.reliable.enabled {
-                    if c.reliable.outstanding.is_some() {
+                if c.reliable.as_deref().is_some_and(|r| r.enabled) {
+                    if c.reliable().outstanding.is_some() {
                         // RFC 3262 §3: one unacknowledged reliable provisional at a time.
-                        c.reliable.queued.push(response);
+                        c.reliable().queued.push(response);
                         return Ok(());
                     }
                     this.send_reliable(now, c, tx, response)?;
@@ -198,7 +198,7 @@ impl Endpoint {
                         let _ = c.oa.send_answer();
                     }
                     // No offer in the INVITE: our 2xx makes it, the ACK answers (§13.2.1).
-                    OfferAnswer::Stable if c.remote_body.is_empty() && !body.is_empty() => {
+                    OfferAnswer::Stable if c.invite.as_ref().is_some_and(|i| i.body.is_empty()) && !body.is_empty() => {
                         let _ = c.oa.send_offer();
                     }
                     _ => {}
@@ -507,14 +507,14 @@ impl Endpoint {
         let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
         self.respond(now, tx, response)?;
         let t1 = self.config.timers.t1;
-        c.awaiting_ack = Some((
+        c.awaiting_ack = Some(Box::new((
             seq,
             Resend {
                 payload,
                 route,
                 interval: t1,
             },
-        ));
+        )));
         if !route.transport.is_reliable() {
             self.arm(c, CallTimer::Retransmit2xx, now + t1);
         }
@@ -530,8 +530,8 @@ impl Endpoint {
         tx: TransactionId,
         mut response: Response,
     ) -> Result<(), CallError> {
-        let rseq = c.reliable.next_rseq;
-        c.reliable.next_rseq = rseq.wrapping_add(1);
+        let rseq = c.reliable().next_rseq;
+        c.reliable().next_rseq = rseq.wrapping_add(1);
         response
             .headers
             .push(HeaderName::Require, ByteString::from_static("100rel"));
@@ -542,7 +542,7 @@ impl Endpoint {
         let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
         self.respond(now, tx, response)?;
         let t1 = self.config.timers.t1;
-        c.reliable.outstanding = Some((
+        c.reliable().outstanding = Some((
             rseq,
             Resend {
                 payload,
@@ -558,8 +558,10 @@ impl Endpoint {
     }
 
     pub(super) fn stop_reliable(&mut self, c: &mut Call) {
-        c.reliable.outstanding = None;
-        c.reliable.queued.clear();
+        if let Some(reliable) = c.reliable.as_deref_mut() {
+            reliable.outstanding = None;
+            reliable.queued.clear();
+        }
         self.disarm(c, CallTimer::RetransmitProvisional);
         self.disarm(c, CallTimer::PrackTimeout);
     }
@@ -659,7 +661,7 @@ impl Endpoint {
         self.prepare_request(&mut ack, &branch, route.transport);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
-        c.last_ack = Some((seq, payload, route));
+        c.last_ack = Some(Box::new((seq, payload, route)));
     }
 
     /// Our Contact for calls over `transport` (formatted once per Endpoint).

@@ -99,7 +99,9 @@ impl Endpoint {
             .any(|t| t.eq_ignore_ascii_case("100rel"));
         let reliable =
             require_100rel || (self.config.calls.reliable_provisionals && request.headers.supports("100rel"));
-        let body = Bytes::copy_from_slice(&request.body);
+        let body = request.body.clone();
+        // RFC 3262 §3: the first RSeq is random in 1..2³¹.
+        let first_rseq = (self.rng.next_u64() as u32 & 0x7fff_ffff).max(1);
         let id = CallId(self.fresh_id());
         let mut call = Box::new(Call {
             id,
@@ -108,7 +110,7 @@ impl Endpoint {
             history: Vec::new(),
             end_reason: None,
             invite_tx: Some(tx),
-            invite: Some(request.clone()),
+            invite: Some(Box::new(request.clone())),
             route,
             dialogs: vec![dialog],
             killed_forks: Vec::new(),
@@ -129,11 +131,13 @@ impl Endpoint {
             glare_retry: None,
             cancel_pending: false,
             bye_after_ack: false,
-            reliable: Reliable {
-                enabled: reliable,
-                next_rseq: (self.rng.next_u64() as u32 & 0x7fff_ffff).max(1),
-                ..Reliable::default()
-            },
+            reliable: reliable.then(|| {
+                Box::new(Reliable {
+                    enabled: true,
+                    next_rseq: first_rseq,
+                    ..Reliable::default()
+                })
+            }),
             armed: Vec::new(),
             connected_once: false,
             session_timer: None,
@@ -294,11 +298,10 @@ impl Endpoint {
     /// unhold (RFC 3264 §8.4), and returns our answer.
     pub(super) fn take_remote_offer(&mut self, now: Instant, c: &mut Call, offer: &Bytes) -> Bytes {
         let _ = c.oa.receive_offer();
-        let offer = Bytes::copy_from_slice(offer);
+        let offer = offer.clone();
         let holds = offer_holds(&offer);
         let answer = answer_to(&c.local_body, &offer, c.local_hold);
         let _ = c.oa.send_answer();
-        c.remote_body = offer.clone();
         if holds != c.remote_hold {
             c.remote_hold = holds;
             let event = if holds {
@@ -328,7 +331,7 @@ impl Endpoint {
     /// A PRACK (RFC 3262 §3): it must name the outstanding reliable provisional.
     pub(super) fn on_prack(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: &Request) {
         let invite_seq = c.invite_seq();
-        let matches = match (&c.reliable.outstanding, request.headers.rack()) {
+        let matches = match (c.reliable.as_deref().and_then(|r| r.outstanding.as_ref()), request.headers.rack()) {
             (Some((rseq, _)), Some(Ok(rack))) => {
                 rack.rseq == *rseq && rack.cseq == invite_seq && rack.method == Method::Invite
             }
@@ -339,11 +342,16 @@ impl Endpoint {
             return;
         }
         self.respond_status(now, tx, StatusCode::OK, None);
-        c.reliable.outstanding = None;
+        if let Some(reliable) = c.reliable.as_deref_mut() {
+            reliable.outstanding = None;
+        }
         self.disarm(c, CallTimer::RetransmitProvisional);
         self.disarm(c, CallTimer::PrackTimeout);
-        if !c.reliable.queued.is_empty() {
-            let next = c.reliable.queued.remove(0);
+        let next = c
+            .reliable
+            .as_deref_mut()
+            .and_then(|r| (!r.queued.is_empty()).then(|| r.queued.remove(0)));
+        if let Some(next) = next {
             if let Ok(invite_tx) = self.pending_uas_invite(c) {
                 let _ = self.send_reliable(now, c, invite_tx, next);
             }
@@ -361,7 +369,7 @@ impl Endpoint {
         };
         self.with_call(now, call, |this, c| {
             let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-            if c.awaiting_ack.as_ref().is_none_or(|(s, _)| *s != seq) {
+            if c.awaiting_ack.as_deref().is_none_or(|(s, _)| *s != seq) {
                 this.stats.dropped += 1;
                 return;
             }
@@ -370,13 +378,15 @@ impl Endpoint {
             this.disarm(c, CallTimer::AckTimeout);
             if !ack.body.is_empty() && c.oa == OfferAnswer::LocalOffer {
                 let _ = c.oa.receive_answer();
-                c.remote_body = Bytes::copy_from_slice(&ack.body);
+                c.remote_body = ack.body.clone();
             }
             if c.incoming_reinvite {
                 c.incoming_reinvite = false;
                 return;
             }
-            let body = c.remote_body.clone();
+            // The peer's description is the application's now: the core keeps only its
+            // own (what re-INVITEs, hold and answers are built from).
+            let body = std::mem::take(&mut c.remote_body);
             this.set_state(now, c, CallState::Connected, "ACK received");
             this.call_event(c.id, CallEvent::Answered { body });
             if c.bye_after_ack {
@@ -398,7 +408,7 @@ impl Endpoint {
         };
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if let Some(c) = self.calls.calls.get(&call) {
-            if let Some((ack_seq, payload, route)) = &c.last_ack {
+            if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                 if *ack_seq == seq {
                     let (payload, route) = (payload.clone(), *route);
                     self.stats.retransmitted += 1;
@@ -452,12 +462,12 @@ impl Endpoint {
             if !response.body.is_empty() {
                 if c.oa == OfferAnswer::LocalOffer {
                     let _ = c.oa.receive_answer();
-                    c.remote_body = Bytes::copy_from_slice(&response.body);
+                    c.remote_body = response.body.clone();
                 }
                 self.call_event(
                     c.id,
                     CallEvent::EarlyMedia {
-                        body: Bytes::copy_from_slice(&response.body),
+                        body: response.body.clone(),
                     },
                 );
             }
@@ -516,20 +526,20 @@ impl Endpoint {
         let Some(Ok(rseq)) = response.headers.rseq().filter(|_| reliable) else {
             return true;
         };
-        let last = c
-            .reliable
-            .last_rseq
-            .iter()
-            .find(|(tag, _)| *tag == key.remote_tag)
-            .map(|(_, r)| *r);
+        let last = c.reliable.as_deref().and_then(|r| {
+            r.last_rseq
+                .iter()
+                .find(|(tag, _)| *tag == key.remote_tag)
+                .map(|(_, r)| *r)
+        });
         match last {
             Some(last) if rseq <= last => return false,
             // §4: out of order (a gap) — wait for the missing one's retransmission.
             Some(last) if rseq != last.wrapping_add(1) => return false,
             _ => {}
         }
-        c.reliable.last_rseq.retain(|(tag, _)| *tag != key.remote_tag);
-        c.reliable.last_rseq.push((ByteString::from(&*key.remote_tag), rseq));
+        c.reliable().last_rseq.retain(|(tag, _)| *tag != key.remote_tag);
+        c.reliable().last_rseq.push((ByteString::from(&*key.remote_tag), rseq));
         let invite_seq = c.invite_seq();
         let Some(index) = c.dialogs.iter().position(|d| d.key() == &key) else {
             return true;
@@ -571,7 +581,7 @@ impl Endpoint {
         match confirmed {
             Some(confirmed) if confirmed == key => {
                 // A retransmission: the same ACK again.
-                if let Some((ack_seq, payload, route)) = &c.last_ack {
+                if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                     if *ack_seq == seq {
                         let (payload, route) = (payload.clone(), *route);
                         self.stats.retransmitted += 1;
@@ -611,17 +621,26 @@ impl Endpoint {
         }
         self.calls.by_dialog.insert(key.detached(), c.id);
         c.dialogs.push(dialog);
+        let delayed_offer = invite.body.is_empty();
         // Keep the INVITE while the transaction may still deliver forked 2xx responses.
         c.invite = Some(invite);
         let ack_body = match c.oa {
             OfferAnswer::LocalOffer => {
                 let _ = c.oa.receive_answer();
-                c.remote_body = Bytes::copy_from_slice(&response.body);
+                c.remote_body = response.body.clone();
                 Bytes::new()
             }
             // A delayed offer: the 2xx offers, our ACK answers (§13.2.2.4).
-            OfferAnswer::Stable if !response.body.is_empty() && c.remote_body.is_empty() => {
-                c.remote_body = Bytes::copy_from_slice(&response.body);
+            OfferAnswer::Stable if delayed_offer && !response.body.is_empty() => {
+                c.remote_body = response.body.clone();
+                if c.local_body.is_empty() {
+                    // §13.2.2.4: we have nothing to answer with; ACK, then end the call.
+                    self.send_ack(c, seq, Bytes::new());
+                    let _ = self.send_bye(now, c);
+                    c.end_reason = Some(EndReason::MediaFailure);
+                    self.set_state(now, c, CallState::Ending, "no answer to the 2xx offer");
+                    return;
+                }
                 c.local_body.clone()
             }
             _ => Bytes::new(),
@@ -635,7 +654,8 @@ impl Endpoint {
         self.take_session_timer_from_2xx(c, &response);
         self.restart_session_timer(now, c);
         self.set_state(now, c, CallState::Connected, "200 received");
-        let body = c.remote_body.clone();
+        // Handed to the application; the core keeps only its own description.
+        let body = std::mem::take(&mut c.remote_body);
         self.call_event(c.id, CallEvent::Answered { body });
     }
 
@@ -691,7 +711,7 @@ impl Endpoint {
             let ours = c.outgoing.as_ref().is_some_and(|(t, _)| *t == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
-                if let Some((ack_seq, payload, route)) = &c.last_ack {
+                if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                     if *ack_seq == seq {
                         let (payload, route) = (payload.clone(), *route);
                         self.transmit(route, payload);
@@ -715,10 +735,10 @@ impl Endpoint {
             let mut ack_body = Bytes::new();
             if offered {
                 let _ = c.oa.receive_answer();
-                c.remote_body = Bytes::copy_from_slice(&response.body);
+                c.remote_body = response.body.clone();
             } else if !response.body.is_empty() && purpose == Purpose::Reinvite {
                 // We sent no offer: the 2xx offers, the ACK answers.
-                c.remote_body = Bytes::copy_from_slice(&response.body);
+                c.remote_body = response.body.clone();
                 ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
             }
             if purpose == Purpose::Reinvite {
@@ -738,7 +758,7 @@ impl Endpoint {
                     self.update_hold_state(now, c);
                 }
                 Intent::Offer(_) => {
-                    let body = c.remote_body.clone();
+                    let body = std::mem::take(&mut c.remote_body);
                     self.call_event(c.id, CallEvent::OfferAnswered { body });
                     // The application's own offer may hold or release the peer (its
                     // direction says so, RFC 3264 §8.4).

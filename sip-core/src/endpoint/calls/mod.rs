@@ -97,7 +97,7 @@ pub(super) struct Call {
     invite_tx: Option<TransactionId>,
     /// UAC: our INVITE (dialogs from forks are made from it); UAS: the INVITE until the
     /// final response. Dropped once connected, so a live call does not keep it.
-    invite: Option<Request>,
+    invite: Option<Box<Request>>,
     /// Where the peer is: the transport and flow of the INVITE, and its address.
     route: Route,
     /// UAC: every early dialog, then the confirmed one; UAS: ours. The current dialog is
@@ -113,9 +113,9 @@ pub(super) struct Call {
     local_hold: bool,
     remote_hold: bool,
     /// UAS: the 2xx (initial or re-INVITE) awaiting its ACK, and the INVITE's CSeq.
-    awaiting_ack: Option<(u32, Resend)>,
+    awaiting_ack: Option<Box<(u32, Resend)>>,
     /// UAC: the ACK of the last 2xx, resent when that 2xx is (§13.2.2.4).
-    last_ack: Option<(u32, Bytes, Route)>,
+    last_ack: Option<Box<(u32, Bytes, Route)>>,
     /// Our re-INVITE/UPDATE in progress.
     outgoing: Option<(TransactionId, Intent)>,
     /// A re-INVITE from the peer not yet ACKed.
@@ -127,7 +127,7 @@ pub(super) struct Call {
     /// UAS asked for BYE before the ACK came (§15: wait for it).
     bye_after_ack: bool,
     /// Reliable provisionals (RFC 3262).
-    reliable: Reliable,
+    reliable: Option<Box<Reliable>>,
     /// Armed call timers.
     armed: Vec<(CallTimer, Instant)>,
     connected_once: bool,
@@ -153,6 +153,11 @@ struct Reliable {
 }
 
 impl Call {
+    /// The RFC 3262 state, made on first use (most calls never need it).
+    fn reliable(&mut self) -> &mut Reliable {
+        self.reliable.get_or_insert_with(Default::default)
+    }
+
     /// The confirmed dialog, else the newest early one.
     pub(super) fn dialog(&self) -> Option<&Dialog> {
         self.dialogs
@@ -356,6 +361,11 @@ impl Endpoint {
                             c.invite_tx = None;
                             c.invite = None;
                         }
+                        if matches!(purpose, Purpose::Invite | Purpose::Reinvite) {
+                            // Timer M: the peer has stopped retransmitting its 2xx (it
+                            // gives up after 64·T1 too), so its ACK need not be kept.
+                            c.last_ack = None;
+                        }
                     }
                     if purpose == Purpose::App {
                         self.events.push_back(Event::Terminated { transaction });
@@ -481,7 +491,7 @@ impl Endpoint {
         let t2 = self.config.timers.t2;
         match timer {
             CallTimer::Retransmit2xx => {
-                if let Some((_, resend)) = &mut call.awaiting_ack {
+                if let Some((_, resend)) = call.awaiting_ack.as_deref_mut() {
                     let (payload, route) = (resend.payload.clone(), resend.route);
                     resend.interval = (resend.interval * 2).min(t2);
                     let next = now + resend.interval;
@@ -502,7 +512,7 @@ impl Endpoint {
                 }
             }
             CallTimer::RetransmitProvisional => {
-                if let Some((_, resend)) = &mut call.reliable.outstanding {
+                if let Some((_, resend)) = call.reliable.as_deref_mut().and_then(|r| r.outstanding.as_mut()) {
                     let (payload, route) = (resend.payload.clone(), resend.route);
                     resend.interval = (resend.interval * 2).min(t2);
                     let next = now + resend.interval;
@@ -512,7 +522,7 @@ impl Endpoint {
                 }
             }
             CallTimer::PrackTimeout => {
-                if call.reliable.outstanding.is_some() {
+                if call.reliable.as_deref().is_some_and(|r| r.outstanding.is_some()) {
                     self.stop_reliable(call);
                     // RFC 3262 §3: no PRACK for 64·T1 — reject the INVITE with a 5xx.
                     if let Some(tx) = call.invite_tx {

@@ -92,7 +92,7 @@ impl Endpoint {
         else {
             return false;
         };
-        let Some(mut invite) = c.invite.clone() else {
+        let Some(mut invite) = c.invite.as_deref().cloned() else {
             return false;
         };
         let asked = parse_session_expires(&invite.headers).map(|(i, _)| i);
@@ -118,7 +118,7 @@ impl Endpoint {
         let Some(ClientMachine::Invite(machine)) = self.clients.get(&tx).map(|e| &e.machine) else {
             return false;
         };
-        c.invite = Some(machine.request().clone());
+        c.invite = Some(Box::new(machine.request().clone()));
         c.invite_tx = Some(tx);
         self.calls.transactions.insert(tx, (c.id, Purpose::Invite));
         true
