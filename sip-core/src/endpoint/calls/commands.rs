@@ -86,14 +86,14 @@ impl Endpoint {
             id,
             role: Role::Uac,
             state: CallState::Idle,
-            history: Vec::new(),
+            // Three transitions take a call to Connected, either way.
+            history: Vec::with_capacity(3),
             end_reason: None,
             invite_tx: Some(tx),
             invite: Some(Box::new(invite)),
             route,
             dialogs: Vec::new(),
             killed_forks: Vec::new(),
-            contact,
             oa: if body.is_empty() {
                 OfferAnswer::Stable
             } else {
@@ -198,7 +198,9 @@ impl Endpoint {
                         let _ = c.oa.send_answer();
                     }
                     // No offer in the INVITE: our 2xx makes it, the ACK answers (§13.2.1).
-                    OfferAnswer::Stable if c.invite.as_ref().is_some_and(|i| i.body.is_empty()) && !body.is_empty() => {
+                    OfferAnswer::Stable
+                        if c.invite.as_ref().is_some_and(|i| i.body.is_empty()) && !body.is_empty() =>
+                    {
                         let _ = c.oa.send_offer();
                     }
                     _ => {}
@@ -358,7 +360,7 @@ impl Endpoint {
         }
         let result = self
             .with_call(now, call, |this, c| {
-                let contact = (method == Method::Update).then(|| c.contact.clone());
+                let contact = (method == Method::Update).then(|| this.contact_for(c.route.transport));
                 let invalid = CallError::InvalidState {
                     call: c.id,
                     state: c.state,
@@ -428,7 +430,7 @@ impl Endpoint {
             Intent::Refresh => c.local_body.clone(),
         };
         let session_expires = Self::session_expires_value(c);
-        let contact = c.contact.clone();
+        let contact = self.contact_for(c.route.transport);
         let invalid = CallError::InvalidState {
             call: c.id,
             state: c.state,
@@ -455,7 +457,7 @@ impl Endpoint {
         if method == Method::Invite {
             self.stats.calls.invites += 1;
         }
-        c.outgoing = Some((tx, intent));
+        c.outgoing = Some(Box::new((tx, intent)));
         Ok(())
     }
 
@@ -486,7 +488,9 @@ impl Endpoint {
                     .push(HeaderName::RecordRoute, ByteString::from(record_route));
             }
         }
-        response.headers.push(HeaderName::Contact, c.contact.clone());
+        response
+            .headers
+            .push(HeaderName::Contact, self.contact_for(c.route.transport));
         response
             .headers
             .push(HeaderName::Allow, ByteString::from_static(ALLOW));

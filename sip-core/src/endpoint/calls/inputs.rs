@@ -30,7 +30,7 @@ impl Endpoint {
                 source,
                 transport,
             }),
-            Some(key) => match self.calls.by_dialog.get(&key).copied() {
+            Some(key) => match self.calls.by_dialog.get(&key) {
                 Some(call) => {
                     self.with_call(now, call, |this, c| {
                         this.on_in_dialog_request(now, c, tx, request)
@@ -107,14 +107,14 @@ impl Endpoint {
             id,
             role: Role::Uas,
             state: CallState::Idle,
-            history: Vec::new(),
+            // Three transitions take a call to Connected, either way.
+            history: Vec::with_capacity(3),
             end_reason: None,
             invite_tx: Some(tx),
             invite: Some(Box::new(request.clone())),
             route,
             dialogs: vec![dialog],
             killed_forks: Vec::new(),
-            contact: self.contact_for(transport),
             oa: if body.is_empty() {
                 OfferAnswer::Stable
             } else {
@@ -144,7 +144,7 @@ impl Endpoint {
             session_request: Some(session_request),
         });
         if let Some(dialog) = call.dialogs.first() {
-            self.calls.by_dialog.insert(dialog.key().clone(), id);
+            self.calls.by_dialog.insert(&dialog.key(), id);
         }
         self.calls.transactions.insert(tx, (id, Purpose::Invite));
         self.call_event(
@@ -169,7 +169,7 @@ impl Endpoint {
         let Some(dialog) = c
             .dialogs
             .iter_mut()
-            .find(|d| DialogKey::of_request(&request).as_ref() == Some(d.key()))
+            .find(|d| DialogKey::of_request(&request).is_some_and(|k| d.has_key(&k)))
         else {
             self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
             return;
@@ -232,7 +232,9 @@ impl Endpoint {
         let Ok(mut response) = self.response(tx, StatusCode::OK) else {
             return;
         };
-        response.headers.push(HeaderName::Contact, c.contact.clone());
+        response
+            .headers
+            .push(HeaderName::Contact, self.contact_for(c.route.transport));
         if let Some(value) = Self::session_timer_from_request(c, &request) {
             response
                 .headers
@@ -265,7 +267,7 @@ impl Endpoint {
             }
         }
         for dialog in &mut c.dialogs {
-            if DialogKey::of_request(&request).as_ref() == Some(dialog.key()) {
+            if DialogKey::of_request(&request).is_some_and(|k| dialog.has_key(&k)) {
                 dialog.refresh_target(&request.headers);
             }
         }
@@ -277,7 +279,9 @@ impl Endpoint {
         let Ok(mut response) = self.response(tx, StatusCode::OK) else {
             return;
         };
-        response.headers.push(HeaderName::Contact, c.contact.clone());
+        response
+            .headers
+            .push(HeaderName::Contact, self.contact_for(c.route.transport));
         if let Some(value) = Self::session_timer_from_request(c, &request) {
             response
                 .headers
@@ -331,7 +335,10 @@ impl Endpoint {
     /// A PRACK (RFC 3262 §3): it must name the outstanding reliable provisional.
     pub(super) fn on_prack(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: &Request) {
         let invite_seq = c.invite_seq();
-        let matches = match (c.reliable.as_deref().and_then(|r| r.outstanding.as_ref()), request.headers.rack()) {
+        let matches = match (
+            c.reliable.as_deref().and_then(|r| r.outstanding.as_ref()),
+            request.headers.rack(),
+        ) {
             (Some((rseq, _)), Some(Ok(rack))) => {
                 rack.rseq == *rseq && rack.cseq == invite_seq && rack.method == Method::Invite
             }
@@ -363,11 +370,15 @@ impl Endpoint {
             self.stats.dropped += 1;
             return;
         };
-        let Some(call) = self.calls.by_dialog.get(&key).copied() else {
+        let Some(call) = self.calls.by_dialog.get(&key) else {
             self.stats.dropped += 1;
             return;
         };
         self.with_call(now, call, |this, c| {
+            if !c.dialogs.iter().any(|d| d.has_key(&key)) {
+                this.stats.dropped += 1;
+                return;
+            }
             let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
             if c.awaiting_ack.as_deref().is_none_or(|(s, _)| *s != seq) {
                 this.stats.dropped += 1;
@@ -402,10 +413,19 @@ impl Endpoint {
         let Some(key) = DialogKey::of_response(&response) else {
             return;
         };
-        let Some(call) = self.calls.by_dialog.get(&key).copied() else {
+        let Some(call) = self.calls.by_dialog.get(&key) else {
             self.stats.dropped += 1;
             return;
         };
+        if !self
+            .calls
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.dialogs.iter().any(|d| d.has_key(&key)))
+        {
+            self.stats.dropped += 1;
+            return;
+        }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if let Some(c) = self.calls.calls.get(&call) {
             if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
@@ -485,9 +505,7 @@ impl Endpoint {
             return;
         }
         for dialog in c.dialogs.drain(..) {
-            if self.calls.by_dialog.get(dialog.key()) == Some(&c.id) {
-                self.calls.by_dialog.remove(dialog.key());
-            }
+            self.calls.by_dialog.remove(&dialog.key(), c.id);
         }
         if c.state == CallState::Ending && c.end_reason == Some(EndReason::Cancelled) {
             self.end(now, c, EndReason::Cancelled, "487 received");
@@ -509,12 +527,14 @@ impl Endpoint {
         let Some(key) = DialogKey::of_response(response) else {
             return true;
         };
-        if !c.dialogs.iter().any(|d| d.key() == &key) {
+        if !c.dialogs.iter().any(|d| d.has_key(&key)) {
             let Some(invite) = &c.invite else {
                 return true;
             };
             if let Ok(dialog) = Dialog::uac(invite, response) {
-                self.calls.by_dialog.insert(dialog.key().clone(), c.id);
+                self.calls.by_dialog.insert(&dialog.key(), c.id);
+                // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
+                c.dialogs.reserve_exact(1);
                 c.dialogs.push(dialog);
             }
         }
@@ -539,9 +559,11 @@ impl Endpoint {
             _ => {}
         }
         c.reliable().last_rseq.retain(|(tag, _)| *tag != key.remote_tag);
-        c.reliable().last_rseq.push((ByteString::from(&*key.remote_tag), rseq));
+        c.reliable()
+            .last_rseq
+            .push((ByteString::from(&*key.remote_tag), rseq));
         let invite_seq = c.invite_seq();
-        let Some(index) = c.dialogs.iter().position(|d| d.key() == &key) else {
+        let Some(index) = c.dialogs.iter().position(|d| d.has_key(&key)) else {
             return true;
         };
         let Some(dialog) = c.dialogs.get_mut(index) else {
@@ -600,7 +622,7 @@ impl Endpoint {
         let Some(invite) = c.invite.take() else {
             return;
         };
-        let dialog = match c.dialogs.iter().position(|d| d.key() == &key) {
+        let dialog = match c.dialogs.iter().position(|d| d.has_key(&key)) {
             Some(index) => {
                 let mut dialog = c.dialogs.remove(index);
                 dialog.confirm(&response);
@@ -615,11 +637,11 @@ impl Endpoint {
             },
         };
         for early in c.dialogs.drain(..) {
-            if self.calls.by_dialog.get(early.key()) == Some(&c.id) {
-                self.calls.by_dialog.remove(early.key());
-            }
+            self.calls.by_dialog.remove(&early.key(), c.id);
         }
-        self.calls.by_dialog.insert(key.detached(), c.id);
+        self.calls.by_dialog.insert(&key, c.id);
+        // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
+        c.dialogs.reserve_exact(1);
         c.dialogs.push(dialog);
         let delayed_offer = invite.body.is_empty();
         // Keep the INVITE while the transaction may still deliver forked 2xx responses.
@@ -683,7 +705,8 @@ impl Endpoint {
         self.prepare_request(&mut ack, &branch, route.transport);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
-        c.killed_forks.push((ByteString::from(&*key.remote_tag), payload, route));
+        c.killed_forks
+            .push((ByteString::from(&*key.remote_tag), payload, route));
         let mut bye = dialog.request(Method::Bye);
         let branch = self.new_branch();
         self.prepare_request(&mut bye, &branch, route.transport);
@@ -708,7 +731,7 @@ impl Endpoint {
         }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if purpose == Purpose::Reinvite && status.is_success() {
-            let ours = c.outgoing.as_ref().is_some_and(|(t, _)| *t == tx);
+            let ours = c.outgoing.as_deref().is_some_and(|(t, _)| *t == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
                 if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
@@ -720,11 +743,11 @@ impl Endpoint {
                 return;
             }
         }
-        let Some((ours, intent)) = c.outgoing.take() else {
+        let Some((ours, intent)) = c.outgoing.take().map(|b| *b) else {
             return;
         };
         if ours != tx {
-            c.outgoing = Some((ours, intent));
+            c.outgoing = Some(Box::new((ours, intent)));
             return;
         }
         if status.is_success() {
@@ -795,7 +818,7 @@ impl Endpoint {
                 } else {
                     Method::Update
                 };
-                c.glare_retry = Some((method, intent));
+                c.glare_retry = Some(Box::new((method, intent)));
                 self.arm(c, CallTimer::GlareRetry, at);
                 self.call_event(c.id, CallEvent::GlareRetry { at });
             }
