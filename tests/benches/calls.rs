@@ -128,10 +128,8 @@ fn calls_per_second(total: u64, batch: u64, reliable: bool) -> Throughput {
     net.set_handler(alice, move |endpoint, event, now| {
         if let Event::Call { call, event } = event {
             match event {
-                CallEvent::Answered { .. } => {
-                    if endpoint.bye(now, call).is_err() {
-                        seen.errors.set(seen.errors.get() + 1);
-                    }
+                CallEvent::Answered { .. } if endpoint.bye(now, call).is_err() => {
+                    seen.errors.set(seen.errors.get() + 1);
                 }
                 CallEvent::Terminated { reason, .. } => {
                     seen.terminated.set(seen.terminated.get() + 1);
