@@ -813,3 +813,23 @@ fn an_offer_in_the_200_to_an_invite_without_one_is_acked_then_byed_when_we_canno
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
 }
+
+#[test]
+fn basic_call_the_other_way_bob_calls_alice() {
+    let (mut net, alice, bob) = pair(26, defaults);
+    auto_answer(&mut net, alice);
+    let now = net.now();
+    let call = net
+        .endpoint(bob)
+        .invite(now, Uri::parse("sip:alice@192.0.2.1").unwrap(), bob_sdp(), None)
+        .unwrap();
+    net.pump(bob);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.endpoint(bob).call_state(call), Some(CallState::Connected));
+    command(&mut net, bob, |e, now| e.bye(now, call).unwrap());
+    net.run_until_idle().unwrap();
+    snapshot("call_basic_bob_calls_alice", &net);
+    assert_eq!(end_reasons(&net, bob), [EndReason::LocalBye]);
+    assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
+    assert_clean(&mut net, &[alice, bob]);
+}
