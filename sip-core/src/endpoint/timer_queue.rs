@@ -11,9 +11,14 @@ use super::{TransactionId, Wakeup};
 /// Every armed timer, ordered by deadline. Ordered set only: iteration order reaches output.
 /// Each transaction remembers its own armed timers in an [`Armed`], which is how a timer is
 /// found again to be re-armed or cancelled without a second index.
+///
+/// Deadlines are kept as signed nanoseconds from the first deadline ever set (`origin`):
+/// comparing two `i64`s is much cheaper than comparing two `Instant`s, and the set is compared on
+/// every insert and removal.
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
-    by_deadline: BTreeSet<(Instant, TransactionId, Timer)>,
+    origin: Option<Instant>,
+    by_deadline: BTreeSet<(i64, TransactionId, Timer)>,
 }
 
 /// The timers one transaction has armed. No machine arms more than two at once (A+B, E+F,
@@ -22,6 +27,30 @@ pub(crate) struct TimerQueue {
 pub(crate) struct Armed([Option<(Timer, Instant)>; 2]);
 
 impl TimerQueue {
+    /// `at` as a key: signed nanoseconds from the origin (the first deadline ever set;
+    /// later ones may come before it).
+    fn key(&mut self, at: Instant) -> i64 {
+        let origin = *self.origin.get_or_insert(at);
+        offset(origin, at)
+    }
+
+    /// The key of `at` without setting the origin (for removals of armed timers, which
+    /// exist only once the origin does).
+    fn existing_key(&self, at: Instant) -> i64 {
+        self.origin.map_or(0, |origin| offset(origin, at))
+    }
+
+    /// A key back as the instant it stands for.
+    fn instant(&self, key: i64) -> Option<Instant> {
+        let origin = self.origin?;
+        let magnitude = std::time::Duration::from_nanos(key.unsigned_abs());
+        if key >= 0 {
+            origin.checked_add(magnitude)
+        } else {
+            origin.checked_sub(magnitude)
+        }
+    }
+
     /// Arms (or re-arms) `timer` of `owner` at `at`.
     pub(crate) fn set(&mut self, owner: TransactionId, armed: &mut Armed, timer: Timer, at: Instant) {
         self.cancel(owner, armed, timer);
@@ -30,7 +59,8 @@ impl TimerQueue {
             None => {
                 let earliest = usize::from(armed.0[1].map(|(_, b)| b) < armed.0[0].map(|(_, a)| a));
                 if let Some((old, old_at)) = armed.0.get(earliest).copied().flatten() {
-                    self.by_deadline.remove(&(old_at, owner, old));
+                    let old_key = self.existing_key(old_at);
+                    self.by_deadline.remove(&(old_key, owner, old));
                 }
                 earliest
             }
@@ -38,7 +68,8 @@ impl TimerQueue {
         if let Some(entry) = armed.0.get_mut(slot) {
             *entry = Some((timer, at));
         }
-        self.by_deadline.insert((at, owner, timer));
+        let key = self.key(at);
+        self.by_deadline.insert((key, owner, timer));
     }
 
     /// Disarms one timer of `owner`.
@@ -46,7 +77,8 @@ impl TimerQueue {
         for entry in &mut armed.0 {
             if let Some((t, at)) = *entry {
                 if t == timer {
-                    self.by_deadline.remove(&(at, owner, t));
+                    let key = self.existing_key(at);
+                    self.by_deadline.remove(&(key, owner, t));
                     *entry = None;
                 }
             }
@@ -57,20 +89,24 @@ impl TimerQueue {
     pub(crate) fn clear(&mut self, owner: TransactionId, armed: &mut Armed) {
         for entry in &mut armed.0 {
             if let Some((timer, at)) = entry.take() {
-                self.by_deadline.remove(&(at, owner, timer));
+                let key = self.existing_key(at);
+                self.by_deadline.remove(&(key, owner, timer));
             }
         }
     }
 
     /// The earliest deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.by_deadline.first().map(|(at, _, _)| *at)
+        self.by_deadline
+            .first()
+            .and_then(|&(key, _, _)| self.instant(key))
     }
 
     /// The earliest deadline with its owner and timer.
     pub(crate) fn next_wakeup(&self) -> Option<Wakeup> {
-        self.by_deadline.first().map(|&(at, transaction, timer)| Wakeup {
-            at,
+        let &(key, transaction, timer) = self.by_deadline.first()?;
+        Some(Wakeup {
+            at: self.instant(key)?,
             transaction,
             timer,
         })
@@ -79,17 +115,25 @@ impl TimerQueue {
     /// Removes and returns the earliest timer if it is due at `now`; the caller forgets it
     /// in the owner's [`Armed`] with [`Armed::fired`].
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TransactionId, Timer)> {
-        let &(at, owner, timer) = self.by_deadline.first()?;
-        if at > now {
+        let &(key, owner, timer) = self.by_deadline.first()?;
+        if self.instant(key)? > now {
             return None;
         }
-        self.by_deadline.remove(&(at, owner, timer));
+        self.by_deadline.remove(&(key, owner, timer));
         Some((owner, timer))
     }
 
     /// The number of armed timers.
     pub(crate) fn len(&self) -> usize {
         self.by_deadline.len()
+    }
+}
+
+/// Signed nanoseconds from `origin` to `at` (±292 years).
+fn offset(origin: Instant, at: Instant) -> i64 {
+    match at.checked_duration_since(origin) {
+        Some(ahead) => i64::try_from(ahead.as_nanos()).unwrap_or(i64::MAX),
+        None => i64::try_from(origin.duration_since(at).as_nanos()).map_or(i64::MIN, |n| -n),
     }
 }
 
@@ -122,6 +166,32 @@ mod tests {
         queue.cancel(tx, &mut armed, Timer::E);
         assert_eq!(queue.next_deadline(), Some(t0 + Duration::from_secs(32)));
         queue.clear(tx, &mut armed);
+        assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn a_deadline_before_the_first_one_still_fires_first() {
+        let (mut queue, t0) = (TimerQueue::default(), Instant::now() + Duration::from_secs(100));
+        let (mut late, mut early) = (Armed::default(), Armed::default());
+        queue.set(
+            TransactionId(1),
+            &mut late,
+            Timer::B,
+            t0 + Duration::from_secs(32),
+        );
+        queue.set(
+            TransactionId(2),
+            &mut early,
+            Timer::A,
+            t0 + Duration::from_millis(500),
+        );
+        assert_eq!(queue.next_deadline(), Some(t0 + Duration::from_millis(500)));
+        assert_eq!(queue.pop_due(t0), None);
+        assert_eq!(
+            queue.pop_due(t0 + Duration::from_secs(1)),
+            Some((TransactionId(2), Timer::A))
+        );
+        queue.cancel(TransactionId(1), &mut late, Timer::B);
         assert_eq!(queue.len(), 0);
     }
 

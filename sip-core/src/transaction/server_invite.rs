@@ -58,6 +58,12 @@ impl ServerInvite {
         self.state
     }
 
+    /// The last response sent, as sent (the call layer retransmits a 2xx or a reliable
+    /// provisional from it, RFC 3261 §13.3.1.4, RFC 3262 §3).
+    pub fn last_response(&self) -> Option<&Bytes> {
+        self.last_response.as_ref()
+    }
+
     /// The To tag of the final response sent, if any.
     pub fn final_to_tag(&self) -> Option<&str> {
         self.final_to_tag.as_deref()

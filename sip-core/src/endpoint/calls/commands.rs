@@ -507,9 +507,11 @@ impl Endpoint {
         seq: u32,
         response: Response,
     ) -> Result<(), CallError> {
-        let payload = response.to_bytes();
         let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
         self.respond(now, tx, response)?;
+        let payload = self.sent_response(tx);
+        // Nothing to resend if the transaction is already gone (a transport failure).
+        let payload_is_empty = payload.is_empty();
         let t1 = self.config.timers.t1;
         c.awaiting_ack = Some(Box::new((
             seq,
@@ -519,11 +521,22 @@ impl Endpoint {
                 interval: t1,
             },
         )));
-        if !route.transport.is_reliable() {
+        if !route.transport.is_reliable() && !payload_is_empty {
             self.arm(c, CallTimer::Retransmit2xx, now + t1);
         }
         self.arm(c, CallTimer::AckTimeout, now + t1 * 64);
         Ok(())
+    }
+
+    /// The bytes the INVITE server transaction `tx` just sent (serialized once, shared for
+    /// the call layer's retransmissions).
+    fn sent_response(&self, tx: TransactionId) -> Bytes {
+        match self.servers.get(&tx).map(|e| &e.machine) {
+            Some(super::super::ServerMachine::Invite(machine)) => {
+                machine.last_response().cloned().unwrap_or_default()
+            }
+            _ => Bytes::new(),
+        }
     }
 
     /// Sends a reliable provisional (RFC 3262 §3) and arms its retransmission.
@@ -542,9 +555,11 @@ impl Endpoint {
         response
             .headers
             .push(HeaderName::RSeq, ByteString::from(rseq.to_string()));
-        let payload = response.to_bytes();
         let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
         self.respond(now, tx, response)?;
+        let payload = self.sent_response(tx);
+        // Nothing to resend if the transaction is already gone (a transport failure).
+        let payload_is_empty = payload.is_empty();
         let t1 = self.config.timers.t1;
         c.reliable().outstanding = Some((
             rseq,
@@ -554,7 +569,7 @@ impl Endpoint {
                 interval: t1,
             },
         ));
-        if !route.transport.is_reliable() {
+        if !route.transport.is_reliable() && !payload_is_empty {
             self.arm(c, CallTimer::RetransmitProvisional, now + t1);
         }
         self.arm(c, CallTimer::PrackTimeout, now + t1 * 64);
