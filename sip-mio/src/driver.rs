@@ -203,7 +203,11 @@ impl Driver {
         self.first_token = first_token;
         // Writable too: a full send buffer is only waited out on a writable edge.
         registry
-            .register(&mut self.udp, first_token, Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut self.udp,
+                first_token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(Error::Register)?;
         if let Some(listener) = &mut self.listener {
             let token = Token(first_token.0.saturating_add(1));
@@ -244,13 +248,15 @@ impl Driver {
         // round until a pass finds every queue empty.
         loop {
             let mut progress = false;
-            while let Some(transmit) = self.endpoint.poll_transmit() {
-                progress = true;
-                self.send(transmit, now);
-            }
+            // Connection requests first: transmits for a new flow are queued before the
+            // core's Connect is read, and they must find the connection there to wait in.
             while let Some(request) = self.endpoint.poll_flow_request() {
                 progress = true;
                 self.flow_request(request, now);
+            }
+            while let Some(transmit) = self.endpoint.poll_transmit() {
+                progress = true;
+                self.send(transmit, now);
             }
             while let Some(event) = self.endpoint.poll_event() {
                 progress = true;

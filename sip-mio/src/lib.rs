@@ -18,6 +18,7 @@
 //! use sip_core::call::CallEvent;
 //! use sip_core::endpoint::Event;
 //! use sip_core::message::Uri;
+//! use sip_core::sdp::SessionDescription;
 //! use sip_mio::{Driver, Listen};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,9 +30,11 @@
 //! bob.register(bob_poll.registry(), Token(0))?;
 //! let mut events = Events::with_capacity(64);
 //!
-//! // Alice calls Bob with an empty body (a delayed offer: Bob's 200 carries the offer).
+//! // Alice calls Bob with a small audio offer.
+//! let ip = alice.local_addr().ip();
+//! let offer = SessionDescription::simple_audio("alice", 1, ip, 40_000, &[0]);
 //! let target = Uri::parse(&format!("sip:bob@{}", bob.local_addr()))?;
-//! let call = alice.endpoint_mut().invite(Instant::now(), target, Default::default(), None)?;
+//! let call = alice.endpoint_mut().invite(Instant::now(), target, offer.to_bytes(), None)?;
 //! alice.flush(Instant::now());
 //!
 //! let deadline = Instant::now() + Duration::from_secs(5);
@@ -41,8 +44,10 @@
 //!     alice.run_once(&mut alice_poll, &mut events, slice)?;
 //!     bob.run_once(&mut bob_poll, &mut events, slice)?;
 //!     while let Some(event) = bob.next_event() {
-//!         if let Event::Call { call, event: CallEvent::Incoming { .. } } = event {
-//!             bob.endpoint_mut().answer(Instant::now(), call, "v=0\r\n".into(), None)?;
+//!         if let Event::Call { call, event: CallEvent::Incoming { request, .. } } = event {
+//!             let ours = SessionDescription::simple_audio("bob", 2, ip, 40_002, &[0]);
+//!             let answer = ours.answer_for(&SessionDescription::parse(&request.body)?, false);
+//!             bob.endpoint_mut().answer(Instant::now(), call, answer.to_bytes(), None)?;
 //!             bob.flush(Instant::now());
 //!         }
 //!     }
