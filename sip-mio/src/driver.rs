@@ -76,6 +76,9 @@ pub struct DriverStats {
     pub accepted: u64,
     /// TCP connections opened for the core.
     pub connected: u64,
+    /// Writes that found a TCP connection's send buffer full (or the connection still
+    /// opening) and waited in the driver's per-connection backlog.
+    pub tcp_backlogged: u64,
     /// Connections reported failed to the core.
     pub flows_failed: u64,
     /// Connections the peer closed.
@@ -218,11 +221,13 @@ impl Driver {
         self.registry = Some(registry.try_clone().map_err(Error::Register)?);
         // Connections asked for before registration get their tokens now.
         let waiting: Vec<FlowId> = self.conns.keys().copied().collect();
+        let now = Instant::now();
         for flow in waiting {
             if !self.register_conn(flow) {
-                self.fail(flow, Instant::now(), FlowEvent::Failed);
+                self.fail(flow, now, FlowEvent::Failed);
             }
         }
+        self.flush(now);
         Ok(())
     }
 
@@ -409,7 +414,10 @@ impl Driver {
         conn.out_len += payload.len();
         conn.out.push_back(payload);
         if conn.connected && write_out(conn).is_err() {
-            self.fail(flow, now, FlowEvent::Failed);
+            return self.fail(flow, now, FlowEvent::Failed);
+        }
+        if !conn.out.is_empty() {
+            self.stats.tcp_backlogged += 1;
         }
     }
 

@@ -304,3 +304,84 @@ fn serve_answers_and_hangs_up() {
         (2, 2, 2, 2)
     );
 }
+
+/// A peer that does not read at first: the driver's per-connection backlog holds what the
+/// socket will not take and flushes it on writable, in order, with nothing lost.
+#[test]
+fn tcp_backpressure_is_buffered_and_flushed() {
+    use std::io::Read;
+    const REQUESTS: usize = 48;
+    const BODY: usize = 48 * 1024;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let (mut received, mut buf) = (Vec::new(), vec![0u8; 65_536]);
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(_) if count(&received, b"OPTIONS sip:") >= REQUESTS => break,
+                Err(_) => {}
+            }
+        }
+        received
+    });
+
+    let mut alice = Side::new(Listen::Udp, 8);
+    let now = Instant::now();
+    for seq in 0..REQUESTS {
+        let request = sip_core::message::RequestBuilder::new(
+            sip_core::message::Method::Options,
+            Uri::parse(&format!("sip:peer@{peer};transport=tcp")).unwrap(),
+        )
+        .via("SIP/2.0/TCP placeholder")
+        .from(format!("<sip:alice@{}>;tag=a{seq}", alice.driver.local_addr()))
+        .to(format!("<sip:peer@{peer}>"))
+        .call_id(format!("bp-{seq}"))
+        .cseq(1)
+        .body(vec![b'a'; BODY], "text/plain")
+        .build()
+        .unwrap();
+        let transport = sip_core::endpoint::Transport::Tcp;
+        alice
+            .driver
+            .endpoint_mut()
+            .send_request(now, request, peer, transport)
+            .unwrap();
+    }
+    alice.driver.flush(now);
+    let deadline = Instant::now() + DEADLINE;
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "reader did not finish");
+        alice.step();
+    }
+    let received = reader.join().unwrap();
+    assert_eq!(count(&received, b"OPTIONS sip:"), REQUESTS);
+    assert!(received.len() >= REQUESTS * BODY);
+    // In order: call ids bp-0, bp-1, … appear one after another.
+    let mut at = 0;
+    for seq in 0..REQUESTS {
+        let needle = format!("Call-ID: bp-{seq}\r\n");
+        let found = find(&received[at..], needle.as_bytes()).expect("every request, in order");
+        at += found + needle.len();
+    }
+    assert!(
+        alice.driver.stats().tcp_backlogged > 0,
+        "the socket never pushed back"
+    );
+    // The peer hanging up afterwards may be seen as a close, never as a failure.
+    assert_eq!(alice.driver.stats().flows_failed, 0);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+}
