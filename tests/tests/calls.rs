@@ -833,3 +833,34 @@ fn basic_call_the_other_way_bob_calls_alice() {
     assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
 }
+
+#[test]
+fn a_delayed_offer_is_answered_in_the_ack() {
+    let (mut net, alice, bob) = pair(27, defaults);
+    auto_answer(&mut net, bob);
+    let now = net.now();
+    // No offer in the INVITE (RFC 3261 §13.2.1): Bob offers in his 200, Alice answers in
+    // the ACK from her template.
+    let call = net
+        .endpoint(alice)
+        .invite_without_offer(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), alice_sdp())
+        .unwrap();
+    net.pump(alice);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    // Holding works from the template too.
+    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
+    net.run_for(Duration::from_millis(100));
+    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.run_until_idle().unwrap();
+    snapshot("call_delayed_offer_answered_in_ack", &net);
+    assert!(
+        net.ladder()
+            .contains("ACK sip:192.0.2.2:5060 SIP/2.0  (1 ACK) b2 sdp:sendrecv"),
+        "{}",
+        net.ladder()
+    );
+    assert_eq!(end_reasons(&net, alice), [EndReason::LocalBye]);
+    assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
+    assert_clean(&mut net, &[alice, bob]);
+}

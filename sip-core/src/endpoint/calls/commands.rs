@@ -10,15 +10,41 @@ use super::*;
 impl Endpoint {
     // ---- commands ----
 
-    /// Starts a call to `target` with `body` (an SDP offer, or empty for a delayed offer)
-    /// and returns its id. From is the configured identity with a fresh tag; To is the
-    /// target; the INVITE goes to the outbound proxy if one is configured, else to the
-    /// target's host, which must be an IP address (no DNS in the core yet).
+    /// Starts a call to `target` with `body` (an SDP offer) and returns its id. From is the
+    /// configured identity with a fresh tag; To is the target; the INVITE goes to the
+    /// outbound proxy if one is configured, else to the target's host, which must be an IP
+    /// address (no DNS in the core yet). With an empty body the INVITE carries no offer and
+    /// a 2xx that offers cannot be answered: see [`Endpoint::invite_without_offer`].
     pub fn invite(
         &mut self,
         now: Instant,
         target: Uri,
         body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<CallId, CallError> {
+        self.start_call(now, target, body.clone(), body, content_type)
+    }
+
+    /// Starts a call whose INVITE carries no offer (RFC 3261 §13.2.1, a "delayed offer"):
+    /// the callee offers in its 2xx, and the ACK carries our answer, made from `template`
+    /// (our session description: its media and addresses, with directions answered per
+    /// RFC 3264 §6). `template` then stands as our description for hold and re-INVITEs.
+    pub fn invite_without_offer(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        template: Bytes,
+    ) -> Result<CallId, CallError> {
+        self.start_call(now, target, Bytes::new(), template, Some(SDP))
+    }
+
+    /// The INVITE of a new call: `body` goes in it; `local` is our description.
+    fn start_call(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        body: Bytes,
+        local: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
         if self.calls.calls.len() >= self.config.limits.max_calls {
@@ -99,7 +125,7 @@ impl Endpoint {
             } else {
                 OfferAnswer::LocalOffer
             },
-            local_body: body,
+            local_body: local,
             remote_body: Bytes::new(),
             local_hold: false,
             remote_hold: false,

@@ -663,7 +663,10 @@ impl Endpoint {
                     self.set_state(now, c, CallState::Ending, "no answer to the 2xx offer");
                     return;
                 }
-                c.local_body.clone()
+                // RFC 3264 §6: the answer from our description, directions mirrored.
+                let answer = answer_to(&c.local_body, &c.remote_body, c.local_hold);
+                c.local_body = answer.clone();
+                answer
             }
             _ => Bytes::new(),
         };
