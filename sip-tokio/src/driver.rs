@@ -418,13 +418,14 @@ impl Driver {
     fn drain(&mut self, now: Instant) {
         loop {
             let mut busy = false;
-            while let Some(transmit) = self.endpoint.poll_transmit() {
-                busy = true;
-                self.transmit(now, transmit);
-            }
+            // Connects first: the transmits of a new flow are queued with its Connect.
             while let Some(request) = self.endpoint.poll_flow_request() {
                 busy = true;
                 self.flow_request(now, request);
+            }
+            while let Some(transmit) = self.endpoint.poll_transmit() {
+                busy = true;
+                self.transmit(now, transmit);
             }
             while let Some(event) = self.endpoint.poll_event() {
                 busy = true;
