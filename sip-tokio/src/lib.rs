@@ -87,6 +87,9 @@ pub enum Error {
     /// The transport could not deliver the request (connection refused or broken).
     #[error("the transport failed to deliver the request")]
     Transport,
+    /// The call ended while something else was awaited.
+    #[error("the call ended: {0:?}")]
+    Ended(EndReason),
     /// An address did not parse.
     #[error("bad address: {0}")]
     BadAddress(#[from] std::net::AddrParseError),
