@@ -139,14 +139,20 @@ async fn start(bind: SocketAddr, tcp: bool) -> Result<UserAgent, String> {
 
 fn sdp(ip: IpAddr, user: &str) -> Bytes {
     // Unspecified addresses are no use in c=; a loopback stands in for them.
-    let ip = if ip.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { ip };
+    let ip = if ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
+    };
     SessionDescription::simple_audio(user, 1, ip, 40_000, &[0, 8, 101]).to_bytes()
 }
 
 async fn run(command: Cmd) -> Result<ExitCode, String> {
     match command {
         Cmd::Demo => {
-            sip_tokio::demo::run(std::io::stdout()).await.map_err(|e| e.to_string())?;
+            sip_tokio::demo::run(std::io::stdout())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Options {
@@ -161,7 +167,11 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             match result {
                 Ok(status) => {
                     println!("{} {}", status.as_u16(), status.canonical_reason());
-                    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+                    Ok(if status.is_success() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
                 }
                 Err(Error::Timeout) => Err(format!("no response from {target} (timeout)")),
                 Err(Error::Transport) => Err(format!("cannot reach {target} (connection failed)")),
@@ -191,7 +201,15 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             let ip = ua.local_addr().ip();
             let serve = async {
                 while let Some(call) = incoming.next().await {
-                    tokio::spawn(serve_call(call, ip, auto_answer, answer_after, reject, hangup_after, quiet));
+                    tokio::spawn(serve_call(
+                        call,
+                        ip,
+                        auto_answer,
+                        answer_after,
+                        reject,
+                        hangup_after,
+                        quiet,
+                    ));
                 }
             };
             match duration {
@@ -212,7 +230,11 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             rate,
             quiet,
         } => {
-            let ua = start(bind.unwrap_or_else(|| default_bind(&target)), transport == TransportArg::Tcp).await?;
+            let ua = start(
+                bind.unwrap_or_else(|| default_bind(&target)),
+                transport == TransportArg::Tcp,
+            )
+            .await?;
             let target = with_transport(&target, transport);
             let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
             let started = Instant::now();
@@ -259,7 +281,11 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 pct(0.99),
                 started.elapsed().as_secs_f64()
             );
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -280,7 +306,11 @@ async fn one_call(ua: &UserAgent, target: &str, hangup_after: u64, quiet: bool) 
         }
     };
     if !quiet {
-        println!("{}: answered in {:.1} ms", call.id(), setup.as_secs_f64() * 1000.0);
+        println!(
+            "{}: answered in {:.1} ms",
+            call.id(),
+            setup.as_secs_f64() * 1000.0
+        );
     }
     tokio::time::sleep(Duration::from_millis(hangup_after)).await;
     // The peer may have hung up meanwhile; that is fine, the end reason says so.

@@ -90,7 +90,9 @@ impl Call {
 
     async fn op(&self, op: CallOp) -> Result<(), Error> {
         let call = self.id;
-        self.agent.request(|reply| Command::Call { call, op, reply }).await?
+        self.agent
+            .request(|reply| Command::Call { call, op, reply })
+            .await?
     }
 
     /// Sends 180 Ringing (incoming calls).
@@ -100,12 +102,14 @@ impl Call {
 
     /// Answers with 200 OK carrying `body` (incoming calls).
     pub async fn answer(&self, body: Bytes, content_type: Option<&str>) -> Result<(), Error> {
-        self.op(CallOp::Answer(body, content_type.map(str::to_owned))).await
+        self.op(CallOp::Answer(body, content_type.map(str::to_owned)))
+            .await
     }
 
     /// Rejects with a 300–699 status (incoming calls).
     pub async fn reject(&self, status: u16, reason: Option<&str>) -> Result<(), Error> {
-        let status = StatusCode::new(status).ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
+        let status =
+            StatusCode::new(status).ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
         self.op(CallOp::Reject(status, reason.map(str::to_owned))).await
     }
 
@@ -172,6 +176,11 @@ impl IncomingCalls {
     /// [`UserAgent::incoming`] took over.
     pub async fn next(&mut self) -> Option<Call> {
         let new = self.receiver.recv().await?;
-        Some(Call::new(new.id, self.agent.clone(), new.events, Some(new.invitation)))
+        Some(Call::new(
+            new.id,
+            self.agent.clone(),
+            new.events,
+            Some(new.invitation),
+        ))
     }
 }

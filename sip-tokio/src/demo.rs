@@ -61,7 +61,10 @@ impl<W: Write> Ladder<W> {
     }
 }
 
-async fn agent<W: Write + Send + 'static>(name: &'static str, ladder: &Arc<Ladder<W>>) -> Result<UserAgent, Error> {
+async fn agent<W: Write + Send + 'static>(
+    name: &'static str,
+    ladder: &Arc<Ladder<W>>,
+) -> Result<UserAgent, Error> {
     let ladder = Arc::clone(ladder);
     UserAgent::builder()
         .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
@@ -85,7 +88,11 @@ async fn agent<W: Write + Send + 'static>(name: &'static str, ladder: &Arc<Ladde
         .await
 }
 
-async fn until<T>(call: &mut Call, what: &str, mut pick: impl FnMut(&CallEvent) -> Option<T>) -> Result<T, Error> {
+async fn until<T>(
+    call: &mut Call,
+    what: &str,
+    mut pick: impl FnMut(&CallEvent) -> Option<T>,
+) -> Result<T, Error> {
     let wait = async {
         while let Some(event) = call.next_event().await {
             if let Some(found) = pick(&event) {
@@ -98,7 +105,9 @@ async fn until<T>(call: &mut Call, what: &str, mut pick: impl FnMut(&CallEvent) 
         }
         Err(Error::Closed)
     };
-    tokio::time::timeout(STEP, wait).await.map_err(|_| Error::Timeout)?
+    tokio::time::timeout(STEP, wait)
+        .await
+        .map_err(|_| Error::Timeout)?
 }
 
 /// Runs the demo, writing the ladder to `out`, and returns its summary.
@@ -122,28 +131,51 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
 
     ladder.line("# alice calls bob");
     let started = Instant::now();
-    let mut caller = alice.call(&format!("sip:bob@{}", bob.local_addr()), offer, None).await?;
+    let mut caller = alice
+        .call(&format!("sip:bob@{}", bob.local_addr()), offer, None)
+        .await?;
     let mut callee = tokio::time::timeout(STEP, incoming.next())
         .await
         .map_err(|_| Error::Timeout)?
         .ok_or(Error::Closed)?;
     ladder.line("# bob rings");
     callee.ringing().await?;
-    until(&mut caller, "ringing", |e| matches!(e, CallEvent::Ringing { .. }).then_some(())).await?;
+    until(&mut caller, "ringing", |e| {
+        matches!(e, CallEvent::Ringing { .. }).then_some(())
+    })
+    .await?;
     ladder.line("# bob answers");
     callee.answer(answer, None).await?;
-    until(&mut caller, "the answer", |e| matches!(e, CallEvent::Answered { .. }).then_some(())).await?;
+    until(&mut caller, "the answer", |e| {
+        matches!(e, CallEvent::Answered { .. }).then_some(())
+    })
+    .await?;
     let setup = started.elapsed();
-    until(&mut callee, "the ACK", |e| matches!(e, CallEvent::Answered { .. }).then_some(())).await?;
+    until(&mut callee, "the ACK", |e| {
+        matches!(e, CallEvent::Answered { .. }).then_some(())
+    })
+    .await?;
 
     ladder.line("# alice puts bob on hold");
     caller.hold().await?;
-    until(&mut caller, "hold", |e| matches!(e, CallEvent::Hold { by: Side::Local }).then_some(())).await?;
-    until(&mut callee, "hold", |e| matches!(e, CallEvent::Hold { by: Side::Remote }).then_some(())).await?;
+    until(&mut caller, "hold", |e| {
+        matches!(e, CallEvent::Hold { by: Side::Local }).then_some(())
+    })
+    .await?;
+    until(&mut callee, "hold", |e| {
+        matches!(e, CallEvent::Hold { by: Side::Remote }).then_some(())
+    })
+    .await?;
     ladder.line("# alice takes bob off hold");
     caller.unhold().await?;
-    until(&mut caller, "unhold", |e| matches!(e, CallEvent::Unhold { by: Side::Local }).then_some(())).await?;
-    until(&mut callee, "unhold", |e| matches!(e, CallEvent::Unhold { by: Side::Remote }).then_some(())).await?;
+    until(&mut caller, "unhold", |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Local }).then_some(())
+    })
+    .await?;
+    until(&mut callee, "unhold", |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Remote }).then_some(())
+    })
+    .await?;
 
     ladder.line("# alice hangs up");
     caller.hangup().await?;

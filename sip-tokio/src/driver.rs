@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use sip_core::call::{CallEvent, CallState};
 use sip_core::endpoint::{
-    CallId, Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit, Transport,
+    CallId, Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit,
+    Transport,
 };
 use sip_core::message::{HeaderName, Method, Request, RequestBuilder, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,7 +38,8 @@ const NET_QUEUE: usize = 1024;
 /// How long a TCP connect may take before the flow is reported failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What our Allow header says (the call layer's list).
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
+const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
 
 /// Whether a message was sent or received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,9 +143,18 @@ pub(crate) enum Command {
 
 /// What socket tasks report.
 enum NetEvent {
-    Connected { flow: FlowId, writer: mpsc::Sender<Bytes> },
-    Data { flow: FlowId, data: Bytes },
-    Closed { flow: FlowId, failed: bool },
+    Connected {
+        flow: FlowId,
+        writer: mpsc::Sender<Bytes>,
+    },
+    Data {
+        flow: FlowId,
+        data: Bytes,
+    },
+    Closed {
+        flow: FlowId,
+        failed: bool,
+    },
 }
 
 /// The bound sockets, before the driver starts.
@@ -158,12 +169,19 @@ impl Sockets {
     /// port 0 the TCP listener takes the port UDP got, retrying when that one is taken.
     pub(crate) async fn bind(addr: SocketAddr, udp: bool, tcp: bool) -> io::Result<Sockets> {
         if !udp && !tcp {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no transport enabled"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no transport enabled",
+            ));
         }
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let udp_socket = if udp { Some(UdpSocket::bind(addr).await?) } else { None };
+            let udp_socket = if udp {
+                Some(UdpSocket::bind(addr).await?)
+            } else {
+                None
+            };
             let local = match &udp_socket {
                 Some(socket) => socket.local_addr()?,
                 None => addr,
@@ -400,7 +418,14 @@ impl Driver {
         }
     }
 
-    fn observe(&self, direction: Direction, transport: Transport, remote: SocketAddr, payload: &[u8], at: Instant) {
+    fn observe(
+        &self,
+        direction: Direction,
+        transport: Transport,
+        remote: SocketAddr,
+        payload: &[u8],
+        at: Instant,
+    ) {
         if let Some(observer) = &self.observer {
             observer(&MessageTrace {
                 direction,
@@ -548,7 +573,14 @@ impl Driver {
         let (read, write) = stream.into_split();
         let writer = spawn_writer(flow, write, self.net_tx.clone());
         let reader = tokio::spawn(read_loop(flow, read, self.net_tx.clone()));
-        self.flows.insert(flow, Flow::Open { remote, writer, reader });
+        self.flows.insert(
+            flow,
+            Flow::Open {
+                remote,
+                writer,
+                reader,
+            },
+        );
         debug!(%flow, %remote, "TCP connection accepted");
         self.endpoint.handle_flow_event(
             now,
@@ -594,7 +626,11 @@ impl Driver {
             NetEvent::Closed { flow, failed } => {
                 if self.flows.contains_key(&flow) {
                     self.close_flow(flow);
-                    let event = if failed { FlowEvent::Failed } else { FlowEvent::Closed };
+                    let event = if failed {
+                        FlowEvent::Failed
+                    } else {
+                        FlowEvent::Closed
+                    };
                     self.endpoint.handle_flow_event(now, flow, event);
                 }
             }
@@ -672,7 +708,9 @@ impl Driver {
                     Some(incoming) => match incoming.try_send(new) {
                         Ok(()) => None,
                         Err(mpsc::error::TrySendError::Full(_)) => Some(StatusCode::SERVICE_UNAVAILABLE),
-                        Err(mpsc::error::TrySendError::Closed(_)) => Some(StatusCode::TEMPORARILY_UNAVAILABLE),
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            Some(StatusCode::TEMPORARILY_UNAVAILABLE)
+                        }
                     },
                     None => Some(StatusCode::TEMPORARILY_UNAVAILABLE),
                 };

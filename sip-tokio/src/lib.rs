@@ -57,10 +57,10 @@ pub use driver::{Direction, MessageObserver, MessageTrace};
 pub use user_agent::{Builder, UserAgent};
 
 pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};
+pub use sip_core::endpoint::EndpointLimits;
 pub use sip_core::endpoint::{CallId, Transport};
 pub use sip_core::message::StatusCode;
 pub use sip_core::transaction::TimerConfig;
-pub use sip_core::endpoint::EndpointLimits;
 
 /// What can go wrong with a command.
 #[derive(Debug, thiserror::Error)]

@@ -12,9 +12,9 @@ use sip_core::message::{StatusCode, Uri};
 use sip_core::transaction::TimerConfig;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::Error;
 use crate::call::{Call, IncomingCalls};
 use crate::driver::{self, Command, MessageObserver, MessageTrace};
-use crate::Error;
 
 /// Commands queued between the handles and the driver; senders wait when it is full, so a
 /// burst of commands cannot grow memory without bound.
@@ -163,7 +163,13 @@ impl Builder {
         config.calls.reliable_provisionals = self.reliable_provisionals;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let transports = sockets.transports();
-        tokio::spawn(driver::run(config, sockets, rx, self.observer, self.incoming_queue));
+        tokio::spawn(driver::run(
+            config,
+            sockets,
+            rx,
+            self.observer,
+            self.incoming_queue,
+        ));
         Ok(UserAgent {
             commands: tx,
             local,
@@ -211,7 +217,10 @@ impl UserAgent {
         self.transports
     }
 
-    pub(crate) async fn request<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+    pub(crate) async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).await.map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)
@@ -243,7 +252,8 @@ impl UserAgent {
     /// Sends OPTIONS to `target` and returns the final status of the response.
     pub async fn options(&self, target: &str) -> Result<StatusCode, Error> {
         let uri = parse_target(target)?;
-        self.request(|reply| Command::Options { target: uri, reply }).await?
+        self.request(|reply| Command::Options { target: uri, reply })
+            .await?
     }
 
     /// Hangs up every live call, then waits until they have ended (BYEs answered or
@@ -266,7 +276,9 @@ fn parse_target(target: &str) -> Result<Uri, Error> {
     };
     let uri = Uri::parse(&text).map_err(|e| Error::BadTarget(format!("{target}: {e}")))?;
     if sip_core::dialog::uri_socket_addr(&uri).is_none() {
-        return Err(Error::BadTarget(format!("{target}: the host must be an IP address")));
+        return Err(Error::BadTarget(format!(
+            "{target}: the host must be an IP address"
+        )));
     }
     Ok(uri)
 }
@@ -280,7 +292,10 @@ mod tests {
         assert!(parse_target("sip:bob@127.0.0.1:5070").is_ok());
         assert!(parse_target("127.0.0.1:5070").is_ok());
         assert!(parse_target("sip:bob@[::1]:5070;transport=tcp").is_ok());
-        assert!(matches!(parse_target("sip:bob@example.com"), Err(Error::BadTarget(_))));
+        assert!(matches!(
+            parse_target("sip:bob@example.com"),
+            Err(Error::BadTarget(_))
+        ));
         assert!(matches!(parse_target("not a uri"), Err(Error::BadTarget(_))));
     }
 

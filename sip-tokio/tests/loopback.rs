@@ -60,15 +60,30 @@ async fn full_call(bind: &str, tcp: bool) {
     })
     .await;
     assert!(body.starts_with(b"v=0"));
-    wait_for(&mut inc, |e| matches!(e, CallEvent::Answered { .. }).then_some(())).await;
+    wait_for(&mut inc, |e| {
+        matches!(e, CallEvent::Answered { .. }).then_some(())
+    })
+    .await;
     assert_eq!(out.state().await.unwrap(), CallState::Connected);
 
     out.hold().await.unwrap();
-    wait_for(&mut inc, |e| matches!(e, CallEvent::Hold { by: Side::Remote }).then_some(())).await;
-    wait_for(&mut out, |e| matches!(e, CallEvent::Hold { by: Side::Local }).then_some(())).await;
+    wait_for(&mut inc, |e| {
+        matches!(e, CallEvent::Hold { by: Side::Remote }).then_some(())
+    })
+    .await;
+    wait_for(&mut out, |e| {
+        matches!(e, CallEvent::Hold { by: Side::Local }).then_some(())
+    })
+    .await;
     out.unhold().await.unwrap();
-    wait_for(&mut inc, |e| matches!(e, CallEvent::Unhold { by: Side::Remote }).then_some(())).await;
-    wait_for(&mut out, |e| matches!(e, CallEvent::Unhold { by: Side::Local }).then_some(())).await;
+    wait_for(&mut inc, |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Remote }).then_some(())
+    })
+    .await;
+    wait_for(&mut out, |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Local }).then_some(())
+    })
+    .await;
 
     out.bye().await.unwrap();
     let theirs = timeout(LIMIT, inc.ended()).await.unwrap();
@@ -77,9 +92,16 @@ async fn full_call(bind: &str, tcp: bool) {
     assert_eq!(ours, Some(EndReason::LocalBye));
     assert_eq!(out.state().await.unwrap(), CallState::Ended);
 
-    timeout(LIMIT, alice.shutdown(Duration::from_secs(2))).await.unwrap();
-    timeout(LIMIT, bob.shutdown(Duration::from_secs(2))).await.unwrap();
-    assert!(matches!(alice.options(&target).await, Err(sip_tokio::Error::Closed)));
+    timeout(LIMIT, alice.shutdown(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    timeout(LIMIT, bob.shutdown(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.options(&target).await,
+        Err(sip_tokio::Error::Closed)
+    ));
 }
 
 #[tokio::test]
@@ -107,8 +129,14 @@ async fn options_udp_and_tcp() {
     let bob = agent("127.0.0.1:0", true).await;
     let udp = format!("sip:{}", bob.local_addr());
     let tcp = format!("sip:{};transport=tcp", bob.local_addr());
-    assert_eq!(timeout(LIMIT, alice.options(&udp)).await.unwrap().unwrap(), StatusCode::OK);
-    assert_eq!(timeout(LIMIT, alice.options(&tcp)).await.unwrap().unwrap(), StatusCode::OK);
+    assert_eq!(
+        timeout(LIMIT, alice.options(&udp)).await.unwrap().unwrap(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        timeout(LIMIT, alice.options(&tcp)).await.unwrap().unwrap(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -129,8 +157,14 @@ async fn reject_and_cancel() {
     inc.ringing().await.unwrap();
     wait_for(&mut out, |e| matches!(e, CallEvent::Ringing { .. }).then_some(())).await;
     out.cancel().await.unwrap();
-    assert_eq!(timeout(LIMIT, out.ended()).await.unwrap(), Some(EndReason::Cancelled));
-    assert_eq!(timeout(LIMIT, inc.ended()).await.unwrap(), Some(EndReason::RemoteCancelled));
+    assert_eq!(
+        timeout(LIMIT, out.ended()).await.unwrap(),
+        Some(EndReason::Cancelled)
+    );
+    assert_eq!(
+        timeout(LIMIT, inc.ended()).await.unwrap(),
+        Some(EndReason::RemoteCancelled)
+    );
 }
 
 #[tokio::test]
@@ -151,7 +185,13 @@ async fn errors_are_reported() {
     assert!(matches!(result, Err(sip_tokio::Error::Timeout)), "{result:?}");
     // Nobody takes calls at Bob's: 480.
     let bob = agent("127.0.0.1:0", false).await;
-    let mut out = alice.call(&format!("sip:bob@{}", bob.local_addr()), Bytes::new(), None).await.unwrap();
+    let mut out = alice
+        .call(&format!("sip:bob@{}", bob.local_addr()), Bytes::new(), None)
+        .await
+        .unwrap();
     let reason = timeout(LIMIT, out.ended()).await.unwrap();
-    assert_eq!(reason, Some(EndReason::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE)));
+    assert_eq!(
+        reason,
+        Some(EndReason::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE))
+    );
 }
