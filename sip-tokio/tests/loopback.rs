@@ -45,7 +45,7 @@ async fn full_call(bind: &str, tcp: bool) {
     let mut incoming = bob.incoming().await.unwrap();
     let ip = bob.local_addr().ip();
     let suffix = if tcp { ";transport=tcp" } else { "" };
-    let target = format!("sip:bob@{}{suffix}", bob.local_addr()).replace("bob@[", "bob@[");
+    let target = format!("sip:bob@{}{suffix}", bob.local_addr());
     let mut out = alice.call(&target, sdp("alice", ip, 4000), None).await.unwrap();
 
     let mut inc = timeout(LIMIT, incoming.next()).await.unwrap().unwrap();
