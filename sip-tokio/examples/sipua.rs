@@ -1,0 +1,375 @@
+//! `sipua`: a small SIP user agent on the tokio driver — listen, call (with load and a
+//! setup-time summary), OPTIONS, and a self-contained demo.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand, ValueEnum};
+use sip_core::sdp::SessionDescription;
+use sip_tokio::{Call, CallEvent, EndReason, Error, UserAgent};
+
+#[derive(Parser)]
+#[command(name = "sipua", about = "A SIP user agent on sip-tokio")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TransportArg {
+    Udp,
+    Tcp,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Wait for calls.
+    Listen {
+        /// Local address.
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        bind: SocketAddr,
+        /// `tcp` listens on TCP as well as UDP.
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+        /// Answer every call.
+        #[arg(long)]
+        auto_answer: bool,
+        /// Ring this long before answering (with --auto-answer).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        answer_after: u64,
+        /// Reject every call with this status.
+        #[arg(long, value_name = "CODE")]
+        reject: Option<u16>,
+        /// Hang up answered calls after this long.
+        #[arg(long, value_name = "MS")]
+        hangup_after: Option<u64>,
+        /// Stop after this many seconds (default: run until killed).
+        #[arg(long, value_name = "S")]
+        duration: Option<u64>,
+        /// Print nothing per call.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Call TARGET (`sip:user@IP:PORT`), N times at R calls per second.
+    Call {
+        /// The target URI.
+        target: String,
+        /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+        /// Hang up this long after the answer.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        hangup_after: u64,
+        /// Number of calls.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        count: usize,
+        /// Calls started per second.
+        #[arg(long, value_name = "R", default_value_t = 10.0)]
+        rate: f64,
+        /// Print only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Send OPTIONS to TARGET and print the status.
+    Options {
+        /// The target URI.
+        target: String,
+        /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+    },
+    /// Alice calls Bob in this process over loopback UDP, printed as a ladder.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_bind(target: &str) -> SocketAddr {
+    if target.contains('[') {
+        "[::]:0".parse().unwrap()
+    } else {
+        "127.0.0.1:0".parse().unwrap()
+    }
+}
+
+fn with_transport(target: &str, transport: TransportArg) -> String {
+    let target = if target.starts_with("sip:") || target.starts_with("sips:") {
+        target.to_owned()
+    } else {
+        format!("sip:{target}")
+    };
+    if transport == TransportArg::Tcp && !target.contains(";transport=") {
+        format!("{target};transport=tcp")
+    } else {
+        target
+    }
+}
+
+async fn start(bind: SocketAddr, tcp: bool) -> Result<UserAgent, String> {
+    UserAgent::builder()
+        .bind(bind)
+        .tcp(tcp)
+        .start()
+        .await
+        .map_err(|e| format!("cannot bind {bind}: {e}"))
+}
+
+fn sdp(ip: IpAddr, user: &str) -> Bytes {
+    // Unspecified addresses are no use in c=; a loopback stands in for them.
+    let ip = if ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
+    };
+    SessionDescription::simple_audio(user, 1, ip, 40_000, &[0, 8, 101]).to_bytes()
+}
+
+async fn run(command: Cmd) -> Result<ExitCode, String> {
+    match command {
+        Cmd::Demo => {
+            sip_tokio::demo::run(std::io::stdout())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Options {
+            target,
+            bind,
+            transport,
+        } => {
+            let ua = start(bind.unwrap_or_else(|| default_bind(&target)), false).await?;
+            let target = with_transport(&target, transport);
+            let result = ua.options(&target).await;
+            ua.shutdown(Duration::from_millis(100)).await;
+            match result {
+                Ok(status) => {
+                    println!("{} {}", status.as_u16(), status.canonical_reason());
+                    Ok(if status.is_success() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
+                }
+                Err(Error::Timeout) => Err(format!("no response from {target} (timeout)")),
+                Err(Error::Transport) => Err(format!("cannot reach {target} (connection failed)")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Cmd::Listen {
+            bind,
+            transport,
+            auto_answer,
+            answer_after,
+            reject,
+            hangup_after,
+            duration,
+            quiet,
+        } => {
+            if let Some(code) = reject {
+                if !(300..700).contains(&code) {
+                    return Err(format!("--reject {code}: the status must be 300..699"));
+                }
+            }
+            let ua = start(bind, transport == TransportArg::Tcp).await?;
+            let mut incoming = ua.incoming().await.map_err(|e| e.to_string())?;
+            if !quiet {
+                println!("listening on {} ({:?})", ua.local_addr(), ua.transports());
+            }
+            let ip = ua.local_addr().ip();
+            let serve = async {
+                while let Some(call) = incoming.next().await {
+                    tokio::spawn(serve_call(
+                        call,
+                        ip,
+                        auto_answer,
+                        answer_after,
+                        reject,
+                        hangup_after,
+                        quiet,
+                    ));
+                }
+            };
+            match duration {
+                Some(seconds) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(seconds), serve).await;
+                }
+                None => serve.await,
+            }
+            ua.shutdown(Duration::from_secs(2)).await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Call {
+            target,
+            bind,
+            transport,
+            hangup_after,
+            count,
+            rate,
+            quiet,
+        } => {
+            let ua = start(
+                bind.unwrap_or_else(|| default_bind(&target)),
+                transport == TransportArg::Tcp,
+            )
+            .await?;
+            let target = with_transport(&target, transport);
+            let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+            let started = Instant::now();
+            let mut tasks = Vec::with_capacity(count);
+            for i in 0..count {
+                // Calls start on a fixed schedule, not after each other's completion.
+                tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
+                let ua = ua.clone();
+                let target = target.clone();
+                tasks.push(tokio::spawn(async move {
+                    one_call(&ua, &target, hangup_after, quiet).await
+                }));
+            }
+            let mut setups = Vec::new();
+            let mut failed = 0usize;
+            for task in tasks {
+                match task.await {
+                    Ok(Ok(setup)) => setups.push(setup),
+                    Ok(Err(message)) => {
+                        failed += 1;
+                        if !quiet {
+                            eprintln!("call failed: {message}");
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("call task failed: {e}");
+                    }
+                }
+            }
+            ua.shutdown(Duration::from_secs(2)).await;
+            setups.sort();
+            let pct = |p: f64| -> f64 {
+                if setups.is_empty() {
+                    return 0.0;
+                }
+                let index = ((setups.len() as f64 - 1.0) * p).round() as usize;
+                setups[index.min(setups.len() - 1)].as_secs_f64() * 1000.0
+            };
+            println!(
+                "calls: {count}, successful: {}, failed: {failed}, setup time p50 {:.1} ms, p99 {:.1} ms, elapsed {:.2} s",
+                setups.len(),
+                pct(0.5),
+                pct(0.99),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// One outgoing call: the setup time when it was answered and ended cleanly.
+async fn one_call(ua: &UserAgent, target: &str, hangup_after: u64, quiet: bool) -> Result<Duration, String> {
+    let started = Instant::now();
+    let mut call = ua
+        .call(target, sdp(ua.local_addr().ip(), "sipua"), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let setup = loop {
+        match call.next_event().await {
+            Some(CallEvent::Answered { .. }) => break started.elapsed(),
+            Some(CallEvent::Terminated { reason, .. }) => return Err(describe(&reason, target)),
+            Some(_) => {}
+            None => return Err("the user agent stopped".into()),
+        }
+    };
+    if !quiet {
+        println!(
+            "{}: answered in {:.1} ms",
+            call.id(),
+            setup.as_secs_f64() * 1000.0
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(hangup_after)).await;
+    // The peer may have hung up meanwhile; that is fine, the end reason says so.
+    let _ = call.hangup().await;
+    match call.ended().await {
+        Some(EndReason::LocalBye | EndReason::RemoteBye) => Ok(setup),
+        Some(reason) => Err(describe(&reason, target)),
+        None => Err("the user agent stopped".into()),
+    }
+}
+
+fn describe(reason: &EndReason, target: &str) -> String {
+    match reason {
+        EndReason::Timeout => format!("no response from {target} (timeout)"),
+        EndReason::TransportError => format!("cannot reach {target} (transport error)"),
+        EndReason::Rejected(status) => format!("rejected: {} {}", status.as_u16(), status.canonical_reason()),
+        other => format!("ended: {other:?}"),
+    }
+}
+
+async fn serve_call(
+    call: Call,
+    ip: IpAddr,
+    auto_answer: bool,
+    answer_after: u64,
+    reject: Option<u16>,
+    hangup_after: Option<u64>,
+    quiet: bool,
+) {
+    let mut call = call;
+    let from = call
+        .request()
+        .and_then(|r| r.headers.get(sip_core::message::HeaderName::From))
+        .unwrap_or("?")
+        .to_owned();
+    if !quiet {
+        println!("{}: incoming from {from}", call.id());
+    }
+    if let Some(code) = reject {
+        let _ = call.reject(code, None).await;
+    } else if auto_answer {
+        let _ = call.ringing().await;
+        if answer_after > 0 {
+            tokio::time::sleep(Duration::from_millis(answer_after)).await;
+        }
+        if let Err(e) = call.answer(sdp(ip, "sipua"), None).await {
+            if !quiet {
+                println!("{}: cannot answer: {e}", call.id());
+            }
+        }
+        if let Some(ms) = hangup_after {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let _ = call.hangup().await;
+        }
+    } else {
+        let _ = call.ringing().await;
+    }
+    let reason = call.ended().await;
+    if !quiet {
+        println!("{}: ended ({reason:?})", call.id());
+    }
+}

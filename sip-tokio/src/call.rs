@@ -1,0 +1,186 @@
+//! Call handles: commands to one call, and its own stream of events.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use sip_core::call::{CallEvent, CallState};
+use sip_core::endpoint::{CallId, Transport};
+use sip_core::message::{Request, StatusCode};
+use tokio::sync::mpsc;
+
+use crate::driver::{CallOp, Command};
+use crate::{Error, UserAgent};
+
+/// What an incoming call came with.
+#[derive(Debug, Clone)]
+pub(crate) struct Invitation {
+    pub(crate) request: Request,
+    pub(crate) source: SocketAddr,
+    pub(crate) transport: Transport,
+}
+
+/// One call (INVITE session), outgoing or incoming. Commands go to the driver; events
+/// arrive in order through [`Call::next_event`]. Dropping the handle does not end the
+/// call: use [`Call::hangup`].
+#[derive(Debug)]
+pub struct Call {
+    id: CallId,
+    agent: UserAgent,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    invitation: Option<Box<Invitation>>,
+}
+
+/// An outgoing call (the same handle type as an incoming one).
+pub type OutgoingCall = Call;
+/// An incoming call (the same handle type as an outgoing one).
+pub type IncomingCall = Call;
+
+impl Call {
+    pub(crate) fn new(
+        id: CallId,
+        agent: UserAgent,
+        events: mpsc::UnboundedReceiver<CallEvent>,
+        invitation: Option<Box<Invitation>>,
+    ) -> Self {
+        Call {
+            id,
+            agent,
+            events,
+            invitation,
+        }
+    }
+
+    /// The call's id in its Endpoint.
+    pub fn id(&self) -> CallId {
+        self.id
+    }
+
+    /// True for a call that came in.
+    pub fn is_incoming(&self) -> bool {
+        self.invitation.is_some()
+    }
+
+    /// The INVITE of an incoming call.
+    pub fn request(&self) -> Option<&Request> {
+        self.invitation.as_ref().map(|i| &i.request)
+    }
+
+    /// Who sent the INVITE of an incoming call, and over what.
+    pub fn source(&self) -> Option<(SocketAddr, Transport)> {
+        self.invitation.as_ref().map(|i| (i.source, i.transport))
+    }
+
+    /// The caller's offer in the INVITE of an incoming call (empty for a delayed offer).
+    pub fn remote_offer(&self) -> Option<&Bytes> {
+        self.invitation.as_ref().map(|i| &i.request.body)
+    }
+
+    /// The next event; `None` once the call is over (after
+    /// [`CallEvent::Terminated`]) or the driver stopped.
+    pub async fn next_event(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// Where the call stands; [`CallState::Ended`] once the Endpoint forgot it.
+    pub async fn state(&self) -> Result<CallState, Error> {
+        let call = self.id;
+        let state = self.agent.request(|reply| Command::State { call, reply }).await?;
+        Ok(state.unwrap_or(CallState::Ended))
+    }
+
+    async fn op(&self, op: CallOp) -> Result<(), Error> {
+        let call = self.id;
+        self.agent
+            .request(|reply| Command::Call { call, op, reply })
+            .await?
+    }
+
+    /// Sends 180 Ringing (incoming calls).
+    pub async fn ringing(&self) -> Result<(), Error> {
+        self.op(CallOp::Ringing).await
+    }
+
+    /// Answers with 200 OK carrying `body` (incoming calls).
+    pub async fn answer(&self, body: Bytes, content_type: Option<&str>) -> Result<(), Error> {
+        self.op(CallOp::Answer(body, content_type.map(str::to_owned)))
+            .await
+    }
+
+    /// Rejects with a 300–699 status (incoming calls).
+    pub async fn reject(&self, status: u16, reason: Option<&str>) -> Result<(), Error> {
+        let status =
+            StatusCode::new(status).ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
+        self.op(CallOp::Reject(status, reason.map(str::to_owned))).await
+    }
+
+    /// Cancels an outgoing call that is not answered yet.
+    pub async fn cancel(&self) -> Result<(), Error> {
+        self.op(CallOp::Cancel).await
+    }
+
+    /// Ends an established call with BYE.
+    pub async fn bye(&self) -> Result<(), Error> {
+        self.op(CallOp::Bye).await
+    }
+
+    /// Ends the call whatever its state (CANCEL, 603 or BYE).
+    pub async fn hangup(&self) -> Result<(), Error> {
+        self.op(CallOp::Hangup).await
+    }
+
+    /// Puts the call on hold (a `sendonly` re-INVITE).
+    pub async fn hold(&self) -> Result<(), Error> {
+        self.op(CallOp::Hold).await
+    }
+
+    /// Takes the call off hold.
+    pub async fn unhold(&self) -> Result<(), Error> {
+        self.op(CallOp::Unhold).await
+    }
+
+    /// Sends a re-INVITE with a new offer.
+    pub async fn reinvite(&self, body: Bytes) -> Result<(), Error> {
+        self.op(CallOp::Reinvite(body)).await
+    }
+
+    /// Sends an UPDATE with a new offer (RFC 3311).
+    pub async fn update(&self, body: Bytes) -> Result<(), Error> {
+        self.op(CallOp::Update(body)).await
+    }
+
+    /// Waits for the call's end and returns why it ended (`None` if the driver stopped
+    /// first). Other events are skipped.
+    pub async fn ended(&mut self) -> Option<sip_core::call::EndReason> {
+        while let Some(event) = self.next_event().await {
+            if let CallEvent::Terminated { reason, .. } = event {
+                return Some(reason);
+            }
+        }
+        None
+    }
+}
+
+/// New incoming calls, in arrival order (from [`UserAgent::incoming`]).
+#[derive(Debug)]
+pub struct IncomingCalls {
+    receiver: mpsc::Receiver<crate::driver::NewCall>,
+    agent: UserAgent,
+}
+
+impl IncomingCalls {
+    pub(crate) fn new(receiver: mpsc::Receiver<crate::driver::NewCall>, agent: UserAgent) -> Self {
+        IncomingCalls { receiver, agent }
+    }
+
+    /// The next incoming call; `None` when the driver stopped or another
+    /// [`UserAgent::incoming`] took over.
+    pub async fn next(&mut self) -> Option<Call> {
+        let new = self.receiver.recv().await?;
+        Some(Call::new(
+            new.id,
+            self.agent.clone(),
+            new.events,
+            Some(new.invitation),
+        ))
+    }
+}

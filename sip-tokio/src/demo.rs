@@ -1,0 +1,211 @@
+//! `sipua demo`: Alice calls Bob in one process over loopback UDP — ringing, answer,
+//! hold, unhold, hang-up — printed as a live ladder, one line per message sent or
+//! received, then a summary.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sip_tokio::Error> {
+//! let summary = sip_tokio::demo::run(std::io::sink()).await?;
+//! assert!(summary.messages >= 14);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sip_core::call::{CallEvent, EndReason, Side};
+use sip_core::sdp::SessionDescription;
+
+use crate::driver::Direction;
+use crate::{Call, Error, UserAgent};
+
+/// How long any one step may take before the demo gives up.
+const STEP: Duration = Duration::from_secs(10);
+
+/// What the demo did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// SIP messages sent by both agents (each also appears once as received).
+    pub messages: usize,
+    /// From Alice's INVITE to her seeing the call answered.
+    pub setup: Duration,
+    /// The whole call, INVITE to both sides ended.
+    pub total: Duration,
+    /// Why Alice's side ended.
+    pub caller_end: EndReason,
+    /// Why Bob's side ended.
+    pub callee_end: EndReason,
+}
+
+/// The shared ladder printer.
+struct Ladder<W> {
+    out: Mutex<W>,
+    start: Instant,
+    sent: AtomicUsize,
+}
+
+impl<W: Write> Ladder<W> {
+    fn line(&self, text: &str) {
+        // A demo's output is best effort: a closed stdout must not stop the call.
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{text}");
+        }
+    }
+
+    fn elapsed_ms(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.start).as_secs_f64() * 1000.0
+    }
+}
+
+async fn agent<W: Write + Send + 'static>(
+    name: &'static str,
+    ladder: &Arc<Ladder<W>>,
+) -> Result<UserAgent, Error> {
+    let ladder = Arc::clone(ladder);
+    UserAgent::builder()
+        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+        .identity(format!("sip:{name}@127.0.0.1"))
+        .on_message(move |m| {
+            let arrow = match m.direction {
+                Direction::Sent => {
+                    ladder.sent.fetch_add(1, Ordering::Relaxed);
+                    "->"
+                }
+                Direction::Received => "<-",
+            };
+            ladder.line(&format!(
+                "{:>9.3} ms  {name:<5} {arrow} {:<21} {}",
+                ladder.elapsed_ms(m.at),
+                m.remote.to_string(),
+                m.start_line()
+            ));
+        })
+        .start()
+        .await
+}
+
+async fn until<T>(
+    call: &mut Call,
+    what: &str,
+    mut pick: impl FnMut(&CallEvent) -> Option<T>,
+) -> Result<T, Error> {
+    let wait = async {
+        while let Some(event) = call.next_event().await {
+            if let Some(found) = pick(&event) {
+                return Ok(found);
+            }
+            if let CallEvent::Terminated { reason, .. } = event {
+                tracing::debug!("call ended while waiting for {what}");
+                return Err(Error::Ended(reason));
+            }
+        }
+        Err(Error::Closed)
+    };
+    tokio::time::timeout(STEP, wait)
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
+/// Runs the demo, writing the ladder to `out`, and returns its summary.
+pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
+    let ladder = Arc::new(Ladder {
+        out: Mutex::new(out),
+        start: Instant::now(),
+        sent: AtomicUsize::new(0),
+    });
+    let alice = agent("alice", &ladder).await?;
+    let bob = agent("bob", &ladder).await?;
+    ladder.line(&format!(
+        "# alice at {}, bob at {} (UDP)",
+        alice.local_addr(),
+        bob.local_addr()
+    ));
+    let mut incoming = bob.incoming().await?;
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let offer = SessionDescription::simple_audio("alice", 1, ip, 40_000, &[0, 8, 101]).to_bytes();
+    let answer = SessionDescription::simple_audio("bob", 2, ip, 42_000, &[0, 8, 101]).to_bytes();
+
+    ladder.line("# alice calls bob");
+    let started = Instant::now();
+    let mut caller = alice
+        .call(&format!("sip:bob@{}", bob.local_addr()), offer, None)
+        .await?;
+    let mut callee = tokio::time::timeout(STEP, incoming.next())
+        .await
+        .map_err(|_| Error::Timeout)?
+        .ok_or(Error::Closed)?;
+    ladder.line("# bob rings");
+    callee.ringing().await?;
+    until(&mut caller, "ringing", |e| {
+        matches!(e, CallEvent::Ringing { .. }).then_some(())
+    })
+    .await?;
+    ladder.line("# bob answers");
+    callee.answer(answer, None).await?;
+    until(&mut caller, "the answer", |e| {
+        matches!(e, CallEvent::Answered { .. }).then_some(())
+    })
+    .await?;
+    let setup = started.elapsed();
+    until(&mut callee, "the ACK", |e| {
+        matches!(e, CallEvent::Answered { .. }).then_some(())
+    })
+    .await?;
+
+    ladder.line("# alice puts bob on hold");
+    caller.hold().await?;
+    until(&mut caller, "hold", |e| {
+        matches!(e, CallEvent::Hold { by: Side::Local }).then_some(())
+    })
+    .await?;
+    until(&mut callee, "hold", |e| {
+        matches!(e, CallEvent::Hold { by: Side::Remote }).then_some(())
+    })
+    .await?;
+    ladder.line("# alice takes bob off hold");
+    caller.unhold().await?;
+    until(&mut caller, "unhold", |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Local }).then_some(())
+    })
+    .await?;
+    until(&mut callee, "unhold", |e| {
+        matches!(e, CallEvent::Unhold { by: Side::Remote }).then_some(())
+    })
+    .await?;
+
+    ladder.line("# alice hangs up");
+    caller.hangup().await?;
+    let caller_end = wait_end(&mut caller).await?;
+    let callee_end = wait_end(&mut callee).await?;
+    let total = started.elapsed();
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+
+    let summary = Summary {
+        messages: ladder.sent.load(Ordering::Relaxed),
+        setup,
+        total,
+        caller_end,
+        callee_end,
+    };
+    ladder.line(&format!(
+        "# summary: {} messages, call set up in {:.1} ms, whole call {:.1} ms; alice: {:?}, bob: {:?}",
+        summary.messages,
+        summary.setup.as_secs_f64() * 1000.0,
+        summary.total.as_secs_f64() * 1000.0,
+        summary.caller_end,
+        summary.callee_end
+    ));
+    Ok(summary)
+}
+
+async fn wait_end(call: &mut Call) -> Result<EndReason, Error> {
+    tokio::time::timeout(STEP, call.ended())
+        .await
+        .map_err(|_| Error::Timeout)?
+        .ok_or(Error::Closed)
+}

@@ -1,0 +1,96 @@
+//! `sip-tokio` drives a [`sip_core::Endpoint`] with tokio: it owns the UDP socket, the TCP
+//! listener and connections, and the clock, and turns them into the core's inputs. All SIP
+//! logic stays in `sip-core`.
+//!
+//! One task owns the Endpoint (the *driver*). The [`UserAgent`] handle — cheap to clone —
+//! sends it commands over a channel; each [`Call`] has its own channel of
+//! [`CallEvent`]s.
+//!
+//! # Example: a call between two user agents on loopback
+//!
+//! ```
+//! use bytes::Bytes;
+//! use sip_tokio::{CallEvent, UserAgent};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sip_tokio::Error> {
+//! let bob = UserAgent::builder().bind("127.0.0.1:0".parse()?).start().await?;
+//! let alice = UserAgent::builder().bind("127.0.0.1:0".parse()?).start().await?;
+//! let mut incoming = bob.incoming().await?;
+//!
+//! let target = format!("sip:bob@{}", bob.local_addr());
+//! let mut call = alice.call(&target, Bytes::new(), None).await?;
+//! let mut answered = incoming.next().await.ok_or(sip_tokio::Error::Closed)?;
+//! answered.answer(Bytes::new(), None).await?;
+//!
+//! while let Some(event) = call.next_event().await {
+//!     if let CallEvent::Answered { .. } = event {
+//!         break;
+//!     }
+//! }
+//! call.hangup().await?;
+//! while let Some(event) = answered.next_event().await {
+//!     if let CallEvent::Terminated { .. } = event {
+//!         break;
+//!     }
+//! }
+//! alice.shutdown(std::time::Duration::from_secs(2)).await;
+//! bob.shutdown(std::time::Duration::from_secs(2)).await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod call;
+pub mod demo;
+mod driver;
+mod user_agent;
+
+pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};
+pub use driver::{Direction, MessageObserver, MessageTrace};
+pub use user_agent::{Builder, UserAgent};
+
+pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};
+pub use sip_core::endpoint::EndpointLimits;
+pub use sip_core::endpoint::{CallId, Transport};
+pub use sip_core::message::StatusCode;
+pub use sip_core::transaction::TimerConfig;
+
+/// What can go wrong with a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The call layer refused the command (wrong state, unknown call, …).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The transaction layer refused the request.
+    #[error(transparent)]
+    Send(#[from] sip_core::endpoint::SendError),
+    /// The driver has stopped (after [`UserAgent::shutdown`], or it failed).
+    #[error("the user agent has stopped")]
+    Closed,
+    /// The target is not a SIP URI we can send to (the host must be an IP address).
+    #[error("bad target: {0}")]
+    BadTarget(String),
+    /// A socket could not be bound or used.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// No final response came in time (Timer B or F fired).
+    #[error("no response from the peer (timeout)")]
+    Timeout,
+    /// The transport could not deliver the request (connection refused or broken).
+    #[error("the transport failed to deliver the request")]
+    Transport,
+    /// The call ended while something else was awaited.
+    #[error("the call ended: {0:?}")]
+    Ended(EndReason),
+    /// An address did not parse.
+    #[error("bad address: {0}")]
+    BadAddress(#[from] std::net::AddrParseError),
+}

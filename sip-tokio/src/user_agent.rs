@@ -1,0 +1,306 @@
+//! The user-facing handle and its builder.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use sip_core::endpoint::{EndpointConfig, EndpointLimits};
+use sip_core::message::{StatusCode, Uri};
+use sip_core::transaction::TimerConfig;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+use crate::call::{Call, IncomingCalls};
+use crate::driver::{self, Command, MessageObserver, MessageTrace};
+
+/// Commands queued between the handles and the driver; senders wait when it is full, so a
+/// burst of commands cannot grow memory without bound.
+const COMMAND_QUEUE: usize = 1024;
+
+/// Configures and starts a [`UserAgent`].
+pub struct Builder {
+    bind: SocketAddr,
+    udp: bool,
+    tcp: bool,
+    user_agent: Option<String>,
+    identity: Option<String>,
+    timers: TimerConfig,
+    limits: EndpointLimits,
+    seed: Option<u64>,
+    reliable_provisionals: bool,
+    incoming_queue: usize,
+    observer: Option<MessageObserver>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("bind", &self.bind)
+            .field("udp", &self.udp)
+            .field("tcp", &self.tcp)
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            udp: true,
+            tcp: false,
+            user_agent: Some(concat!("sip-rs/", env!("CARGO_PKG_VERSION")).to_owned()),
+            identity: None,
+            timers: TimerConfig::default(),
+            limits: EndpointLimits::default(),
+            seed: None,
+            reliable_provisionals: false,
+            incoming_queue: 1024,
+            observer: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The local address (IPv4 or IPv6; port 0 picks a free port). Default
+    /// `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Listen and send over UDP (default on).
+    pub fn udp(mut self, on: bool) -> Self {
+        self.udp = on;
+        self
+    }
+
+    /// Listen for and open TCP connections (default off). The listener takes the same
+    /// port as the UDP socket, since both share one Via sent-by.
+    pub fn tcp(mut self, on: bool) -> Self {
+        self.tcp = on;
+        self
+    }
+
+    /// The User-Agent / Server header value (`None`: none sent).
+    pub fn user_agent(mut self, value: Option<String>) -> Self {
+        self.user_agent = value;
+        self
+    }
+
+    /// Our address-of-record for the From of calls we make (default `sip:` + the local
+    /// address).
+    pub fn identity(mut self, uri: impl Into<String>) -> Self {
+        self.identity = Some(uri.into());
+        self
+    }
+
+    /// T1 (RTT estimate, default 500 ms).
+    pub fn t1(mut self, value: Duration) -> Self {
+        self.timers.t1 = value;
+        self
+    }
+
+    /// T2 (longest retransmit interval, default 4 s).
+    pub fn t2(mut self, value: Duration) -> Self {
+        self.timers.t2 = value;
+        self
+    }
+
+    /// T4 (longest a message stays in the network, default 5 s).
+    pub fn t4(mut self, value: Duration) -> Self {
+        self.timers.t4 = value;
+        self
+    }
+
+    /// The Endpoint's limits (message size, transactions, flows, calls).
+    pub fn limits(mut self, limits: EndpointLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Seed for tags, branches and Call-IDs (default: drawn from the OS). A constant
+    /// seed makes ids repeatable, which helps when comparing traces.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Send provisionals reliably (RFC 3262) when the peer supports it.
+    pub fn reliable_provisionals(mut self, on: bool) -> Self {
+        self.reliable_provisionals = on;
+        self
+    }
+
+    /// How many incoming calls may wait unanswered in [`IncomingCalls`] before new ones
+    /// are refused with 503 (default 1024).
+    pub fn incoming_queue(mut self, calls: usize) -> Self {
+        self.incoming_queue = calls.max(1);
+        self
+    }
+
+    /// A function called (in the driver task, so it must be quick) for every SIP message
+    /// sent or received — for ladders and traces.
+    pub fn on_message(mut self, observer: impl Fn(&MessageTrace<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Binds the sockets and starts the driver task on the current tokio runtime.
+    ///
+    /// Fails with [`Error::Io`] when an address is in use or cannot be bound.
+    pub async fn start(self) -> Result<UserAgent, Error> {
+        let sockets = driver::Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        let local = sockets.local_addr;
+        let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
+        config.timers = self.timers;
+        config.limits = self.limits;
+        config.user_agent = self.user_agent;
+        config.calls.identity = self.identity;
+        config.calls.reliable_provisionals = self.reliable_provisionals;
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let transports = sockets.transports();
+        tokio::spawn(driver::run(
+            config,
+            sockets,
+            rx,
+            self.observer,
+            self.incoming_queue,
+        ));
+        Ok(UserAgent {
+            commands: tx,
+            local,
+            transports,
+        })
+    }
+}
+
+/// A seed from the OS without another crate: std's `RandomState` keys are random per
+/// process, mixed with the time and pid so two agents in one process differ.
+fn os_seed() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    hasher.write_u128(nanos);
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// A SIP user agent: a handle to the driver task that owns one Endpoint and its sockets.
+/// Clones share the driver; it stops on [`UserAgent::shutdown`] or when every handle
+/// (user agents and calls) is dropped.
+#[derive(Debug, Clone)]
+pub struct UserAgent {
+    commands: mpsc::Sender<Command>,
+    local: SocketAddr,
+    transports: &'static [sip_core::endpoint::Transport],
+}
+
+impl UserAgent {
+    /// A builder with defaults (UDP on 127.0.0.1, any port).
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The bound local address (the actual port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The transports this agent listens on.
+    pub fn transports(&self) -> &'static [sip_core::endpoint::Transport] {
+        self.transports
+    }
+
+    pub(crate) async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Calls `target` (a SIP URI whose host is an IP address; `;transport=tcp` selects
+    /// TCP) offering `body` (an SDP offer, or empty for a delayed offer).
+    pub async fn call(&self, target: &str, body: Bytes, content_type: Option<&str>) -> Result<Call, Error> {
+        let uri = parse_target(target)?;
+        let content_type = content_type.map(str::to_owned);
+        let (id, events) = self
+            .request(|reply| Command::Invite {
+                target: uri,
+                body,
+                content_type,
+                reply,
+            })
+            .await??;
+        Ok(Call::new(id, self.clone(), events, None))
+    }
+
+    /// The stream of incoming calls. A new call replaces the previous stream (that one
+    /// ends). Until this is called, incoming INVITEs are answered 480.
+    pub async fn incoming(&self) -> Result<IncomingCalls, Error> {
+        let receiver = self.request(|reply| Command::Incoming { reply }).await?;
+        Ok(IncomingCalls::new(receiver, self.clone()))
+    }
+
+    /// Sends OPTIONS to `target` and returns the final status of the response.
+    pub async fn options(&self, target: &str) -> Result<StatusCode, Error> {
+        let uri = parse_target(target)?;
+        self.request(|reply| Command::Options { target: uri, reply })
+            .await?
+    }
+
+    /// Hangs up every live call, then waits until they have ended (BYEs answered or
+    /// timed out) or `grace` has passed, and stops the driver. Transactions that only
+    /// absorb retransmissions (Timers J and K) are not waited for.
+    pub async fn shutdown(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        // Closed already is as good as done.
+        let _ = self.request(|reply| Command::Shutdown { deadline, reply }).await;
+    }
+}
+
+/// Parses a target URI; the core only sends to IP literals (no DNS yet), so check here and
+/// name the problem rather than fail later.
+fn parse_target(target: &str) -> Result<Uri, Error> {
+    let text = if target.contains(':') && (target.starts_with("sip:") || target.starts_with("sips:")) {
+        target.to_owned()
+    } else {
+        format!("sip:{target}")
+    };
+    let uri = Uri::parse(&text).map_err(|e| Error::BadTarget(format!("{target}: {e}")))?;
+    if sip_core::dialog::uri_socket_addr(&uri).is_none() {
+        return Err(Error::BadTarget(format!(
+            "{target}: the host must be an IP address"
+        )));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert!(parse_target("sip:bob@127.0.0.1:5070").is_ok());
+        assert!(parse_target("127.0.0.1:5070").is_ok());
+        assert!(parse_target("sip:bob@[::1]:5070;transport=tcp").is_ok());
+        assert!(matches!(
+            parse_target("sip:bob@example.com"),
+            Err(Error::BadTarget(_))
+        ));
+        assert!(matches!(parse_target("not a uri"), Err(Error::BadTarget(_))));
+    }
+
+    #[test]
+    fn seeds_differ() {
+        assert_ne!(os_seed(), os_seed());
+    }
+}
