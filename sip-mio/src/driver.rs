@@ -56,6 +56,9 @@ pub enum Error {
     /// `Poll::poll` failed.
     #[error("poll failed: {0}")]
     Poll(#[source] io::Error),
+    /// The core refused a call command (see [`crate::place_call`]).
+    #[error(transparent)]
+    Call(#[from] sip_core::call::CallError),
 }
 
 /// Transport counters, for monitoring. The core's own counters are in

@@ -63,13 +63,16 @@
 //! ```
 //!
 //! [`serve`] is a whole auto-answering user agent built on the driver (the `mio_answer`
-//! example runs it).
+//! example runs it), and [`place_call`] a whole calling one: one call, answered, held,
+//! hung up (the `mio_call` example runs it).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod driver;
+mod place;
 mod serve;
 
 pub use driver::{Driver, DriverStats, Error, Listen};
+pub use place::{CallOptions, CallOutcome, place_call};
 pub use serve::{ServeOptions, ServeReport, serve};

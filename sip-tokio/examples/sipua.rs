@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use sip_core::sdp::SessionDescription;
-use sip_tokio::{Call, CallEvent, EndReason, Error, UserAgent};
+use sip_tokio::listen::{ListenOptions, Listener};
+use sip_tokio::{CallEvent, EndReason, Error, UserAgent};
 
 #[derive(Parser)]
 #[command(name = "sipua", about = "A SIP user agent on sip-tokio")]
@@ -43,7 +44,7 @@ enum Cmd {
         /// Reject every call with this status.
         #[arg(long, value_name = "CODE")]
         reject: Option<u16>,
-        /// Hang up answered calls after this long.
+        /// Hang up answered calls this long after the ACK.
         #[arg(long, value_name = "MS")]
         hangup_after: Option<u64>,
         /// Stop after this many seconds (default: run until killed).
@@ -193,32 +194,22 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                     return Err(format!("--reject {code}: the status must be 300..699"));
                 }
             }
-            let ua = start(bind, transport == TransportArg::Tcp).await?;
-            let mut incoming = ua.incoming().await.map_err(|e| e.to_string())?;
-            if !quiet {
-                println!("listening on {} ({:?})", ua.local_addr(), ua.transports());
-            }
-            let ip = ua.local_addr().ip();
-            let serve = async {
-                while let Some(call) = incoming.next().await {
-                    tokio::spawn(serve_call(
-                        call,
-                        ip,
-                        auto_answer,
-                        answer_after,
-                        reject,
-                        hangup_after,
-                        quiet,
-                    ));
-                }
+            let options = ListenOptions {
+                bind,
+                tcp: transport == TransportArg::Tcp,
+                auto_answer,
+                answer_after: Duration::from_millis(answer_after),
+                reject,
+                hangup_after: hangup_after.map(Duration::from_millis),
+                duration: duration.map(Duration::from_secs),
+                max_calls: None,
+                quiet,
             };
-            match duration {
-                Some(seconds) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(seconds), serve).await;
-                }
-                None => serve.await,
-            }
-            ua.shutdown(Duration::from_secs(2)).await;
+            let listener = Listener::bind(options)
+                .await
+                .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            // Runs until --duration passes, or until the process is killed.
+            listener.run(std::io::stdout(), std::future::pending()).await;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Call {
@@ -328,48 +319,5 @@ fn describe(reason: &EndReason, target: &str) -> String {
         EndReason::TransportError => format!("cannot reach {target} (transport error)"),
         EndReason::Rejected(status) => format!("rejected: {} {}", status.as_u16(), status.canonical_reason()),
         other => format!("ended: {other:?}"),
-    }
-}
-
-async fn serve_call(
-    call: Call,
-    ip: IpAddr,
-    auto_answer: bool,
-    answer_after: u64,
-    reject: Option<u16>,
-    hangup_after: Option<u64>,
-    quiet: bool,
-) {
-    let mut call = call;
-    let from = call
-        .request()
-        .and_then(|r| r.headers.get(sip_core::message::HeaderName::From))
-        .unwrap_or("?")
-        .to_owned();
-    if !quiet {
-        println!("{}: incoming from {from}", call.id());
-    }
-    if let Some(code) = reject {
-        let _ = call.reject(code, None).await;
-    } else if auto_answer {
-        let _ = call.ringing().await;
-        if answer_after > 0 {
-            tokio::time::sleep(Duration::from_millis(answer_after)).await;
-        }
-        if let Err(e) = call.answer(sdp(ip, "sipua"), None).await {
-            if !quiet {
-                println!("{}: cannot answer: {e}", call.id());
-            }
-        }
-        if let Some(ms) = hangup_after {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            let _ = call.hangup().await;
-        }
-    } else {
-        let _ = call.ringing().await;
-    }
-    let reason = call.ended().await;
-    if !quiet {
-        println!("{}: ended ({reason:?})", call.id());
     }
 }

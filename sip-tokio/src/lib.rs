@@ -50,6 +50,7 @@
 mod call;
 pub mod demo;
 mod driver;
+pub mod listen;
 mod user_agent;
 
 pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};

@@ -1,0 +1,486 @@
+//! `sipua listen`: wait for calls and ring, answer, reject or hang them up as told, printing
+//! one line per call event. The example is a thin command-line wrapper over this module, so
+//! that tests (including other drivers' tests) can run the very same logic in process.
+//!
+//! [`run`] binds and serves until the process ends or a stop condition in
+//! [`ListenOptions`] holds. [`Listener`] splits the two steps so the caller learns the bound
+//! address (port 0 picks one) before any call arrives, and can pass its own stop signal.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sip_tokio::listen::{ListenOptions, Listener};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sip_tokio::Error> {
+//! let options = ListenOptions {
+//!     auto_answer: true,
+//!     duration: Some(Duration::from_millis(50)),
+//!     ..ListenOptions::default()
+//! };
+//! let listener = Listener::bind(options).await?;
+//! let target = format!("sip:bob@{}", listener.local_addr());
+//! // … hand `target` to a caller, then:
+//! let report = listener.run(std::io::sink(), std::future::pending()).await;
+//! assert_eq!(report.incoming, 0);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sip_core::call::{CallError, CallEvent, EndReason};
+use sip_core::endpoint::{CallId, Transport};
+use sip_core::message::HeaderName;
+use sip_core::sdp::SessionDescription;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::{Call, Error, IncomingCalls, UserAgent};
+
+/// The audio formats in our SDP: PCMU, PCMA and telephone-event.
+const FORMATS: [u8; 3] = [0, 8, 101];
+/// The RTP port put in our SDP (no media flows: this is signalling only).
+const RTP_PORT: u16 = 40_000;
+
+/// What [`run`] does with incoming calls and when it stops. Every stop condition is
+/// optional; with none set it serves until the process ends (as `sipua listen` does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// The local address (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub bind: SocketAddr,
+    /// Listen on TCP as well as UDP (on the same port).
+    pub tcp: bool,
+    /// Answer every call (200 OK with a small audio SDP) after ringing.
+    pub auto_answer: bool,
+    /// Ring this long before answering (with `auto_answer`).
+    pub answer_after: Duration,
+    /// Reject every call with this status (300..=699); takes precedence over
+    /// `auto_answer`.
+    pub reject: Option<u16>,
+    /// Hang up an answered call this long after the caller's ACK (`None`: let the caller
+    /// hang up).
+    pub hangup_after: Option<Duration>,
+    /// Stop after this long, hanging up whatever is still in progress.
+    pub duration: Option<Duration>,
+    /// Stop once this many calls have ended.
+    pub max_calls: Option<usize>,
+    /// Print only the report at the end, nothing per call.
+    pub quiet: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            tcp: false,
+            auto_answer: false,
+            answer_after: Duration::ZERO,
+            reject: None,
+            hangup_after: None,
+            duration: None,
+            max_calls: None,
+            quiet: false,
+        }
+    }
+}
+
+/// What [`run`] did, counted over every call it saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListenReport {
+    /// Incoming calls.
+    pub incoming: usize,
+    /// Calls we rejected (`reject`).
+    pub rejected: usize,
+    /// Calls whose answer the caller ACKed.
+    pub answered: usize,
+    /// Calls we hung up ourselves (`hangup_after`, not the shutdown at the end).
+    pub hung_up: usize,
+    /// Calls that ended, for whatever reason, while we watched them.
+    pub ended: usize,
+    /// Calls the caller ended with BYE ([`EndReason::RemoteBye`]).
+    pub remote_bye: usize,
+}
+
+/// A bound listener that has not started serving yet: [`Listener::local_addr`] tells
+/// callers where to send their INVITEs before [`Listener::run`] starts.
+#[derive(Debug)]
+pub struct Listener {
+    agent: UserAgent,
+    incoming: IncomingCalls,
+    options: ListenOptions,
+}
+
+impl Listener {
+    /// Checks `options`, binds the sockets and takes over incoming calls (until this, the
+    /// agent would answer INVITEs with 480).
+    ///
+    /// Fails with [`Error::Call`] for a `reject` status outside 300..=699 and with
+    /// [`Error::Io`] when the address cannot be bound.
+    pub async fn bind(options: ListenOptions) -> Result<Listener, Error> {
+        if let Some(code) = options.reject {
+            if !(300..700).contains(&code) {
+                return Err(Error::Call(CallError::BadStatus(code)));
+            }
+        }
+        let agent = UserAgent::builder()
+            .bind(options.bind)
+            .tcp(options.tcp)
+            .start()
+            .await?;
+        let incoming = agent.incoming().await?;
+        Ok(Listener {
+            agent,
+            incoming,
+            options,
+        })
+    }
+
+    /// The bound address (the actual port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.agent.local_addr()
+    }
+
+    /// The transports listened on.
+    pub fn transports(&self) -> &'static [Transport] {
+        self.agent.transports()
+    }
+
+    /// Serves calls, one task each, writing one line per call event to `out` (unless
+    /// `quiet`), until `stop` completes, `duration` passes, `max_calls` calls have ended,
+    /// or the agent stops. Then it shuts the agent down — live calls are hung up, with two
+    /// seconds' grace — and returns the counts, including the calls ended by the shutdown.
+    ///
+    /// Output is best effort: a write error (a closed stdout) does not stop the calls.
+    pub async fn run(self, mut out: impl Write, stop: impl Future<Output = ()>) -> ListenReport {
+        let Listener {
+            agent,
+            mut incoming,
+            options,
+        } = self;
+        let quiet = options.quiet;
+        let mut say = |line: std::fmt::Arguments<'_>| {
+            if !quiet {
+                let _ = writeln!(out, "{line}");
+            }
+        };
+        say(format_args!(
+            "listening on {} ({:?})",
+            agent.local_addr(),
+            agent.transports()
+        ));
+        let ip = agent.local_addr().ip();
+        let plan = Plan::from(&options);
+        let mut report = ListenReport::default();
+        // Dropping the set aborts the call tasks, so no task outlives `run`.
+        let mut tasks = JoinSet::new();
+        let deadline = options.duration.map(|d| Instant::now() + d);
+        let limit_reached = |report: &ListenReport| options.max_calls.is_some_and(|max| report.ended >= max);
+        tokio::pin!(stop);
+        while !limit_reached(&report) {
+            tokio::select! {
+                call = incoming.next() => {
+                    let Some(call) = call else { break };
+                    report.incoming += 1;
+                    say(format_args!("{}: incoming from {}", call.id(), from(&call)));
+                    tasks.spawn(serve_call(call, plan, ip));
+                }
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    // A task that panicked has no outcome to count; the call itself lives on
+                    // in the driver until the shutdown below.
+                    if let Ok(outcome) = done {
+                        outcome.record(&mut report, &mut say);
+                    }
+                }
+                () = sleep_until(deadline) => break,
+                () = &mut stop => break,
+            }
+        }
+        agent.shutdown(SHUTDOWN_GRACE).await;
+        // After the shutdown every call has ended (or the driver is gone, which ends the
+        // tasks' event streams), so the remaining tasks finish promptly; the bound only
+        // guards against a task stuck on something else.
+        let drain = async {
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(outcome) = done {
+                    outcome.record(&mut report, &mut say);
+                }
+            }
+        };
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
+        report
+    }
+}
+
+/// How long live calls get to end when the listener stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Binds as `options` says and serves calls until one of its stop conditions holds (with
+/// none set, until the process ends), writing one line per call event to `out`. This is
+/// `sipua listen`.
+///
+/// Fails only when [`Listener::bind`] does.
+pub async fn run(options: ListenOptions, out: impl Write) -> Result<ListenReport, Error> {
+    let listener = Listener::bind(options).await?;
+    Ok(listener.run(out, std::future::pending()).await)
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The caller as its From header names it.
+fn from(call: &Call) -> String {
+    call.request()
+        .and_then(|r| r.headers.get(HeaderName::From))
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// What to do with each call: the part of [`ListenOptions`] a call task needs, `Copy` so
+/// every task gets its own.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    reject: Option<u16>,
+    answer_after: Option<Duration>,
+    hangup_after: Option<Duration>,
+}
+
+impl From<&ListenOptions> for Plan {
+    fn from(options: &ListenOptions) -> Self {
+        Plan {
+            reject: options.reject,
+            answer_after: options.auto_answer.then_some(options.answer_after),
+            hangup_after: options.hangup_after,
+        }
+    }
+}
+
+/// How one call went.
+#[derive(Debug)]
+struct Outcome {
+    id: CallId,
+    rejected: bool,
+    answered: bool,
+    hung_up: bool,
+    /// Why answering failed, when it did (the caller usually gave up first).
+    answer_error: Option<Error>,
+    /// `None` when the agent stopped before the call reported its end.
+    reason: Option<EndReason>,
+}
+
+impl Outcome {
+    fn record(self, report: &mut ListenReport, say: &mut impl FnMut(std::fmt::Arguments<'_>)) {
+        if let Some(e) = &self.answer_error {
+            say(format_args!("{}: cannot answer: {e}", self.id));
+        }
+        say(format_args!("{}: ended ({:?})", self.id, self.reason));
+        report.rejected += usize::from(self.rejected);
+        report.answered += usize::from(self.answered);
+        report.hung_up += usize::from(self.hung_up);
+        report.ended += usize::from(self.reason.is_some());
+        report.remote_bye += usize::from(self.reason == Some(EndReason::RemoteBye));
+    }
+}
+
+/// Something a call task does at a set time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Answer,
+    Hangup,
+}
+
+/// Carries out `plan` on one incoming call and follows it to its end. The call's events
+/// are watched throughout, so a caller who cancels while we ring is noticed at once.
+async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
+    let mut outcome = Outcome {
+        id: call.id(),
+        rejected: false,
+        answered: false,
+        hung_up: false,
+        answer_error: None,
+        reason: None,
+    };
+    // Errors from ringing, rejecting and hanging up only mean the call already ended
+    // (the caller cancelled): its Terminated event, below, says how.
+    let mut next: Option<(Instant, Action)> = None;
+    if let Some(code) = plan.reject {
+        outcome.rejected = call.reject(code, None).await.is_ok();
+    } else {
+        let _ = call.ringing().await;
+        if let Some(delay) = plan.answer_after {
+            next = Some((Instant::now() + delay, Action::Answer));
+        }
+    }
+    loop {
+        let event = tokio::select! {
+            event = call.next_event() => event,
+            () = sleep_until(next.map(|(at, _)| at)) => {
+                match next.take().map(|(_, action)| action) {
+                    Some(Action::Answer) => {
+                        let body = answer_body(call.remote_offer().map_or(&[][..], |b| &b[..]), ip, call.id());
+                        if let Err(e) = call.answer(body, None).await {
+                            outcome.answer_error = Some(e);
+                        }
+                    }
+                    Some(Action::Hangup) => outcome.hung_up = call.hangup().await.is_ok(),
+                    None => {}
+                }
+                continue;
+            }
+        };
+        match event {
+            Some(CallEvent::Answered { .. }) => {
+                outcome.answered = true;
+                if let Some(delay) = plan.hangup_after {
+                    next = Some((Instant::now() + delay, Action::Hangup));
+                }
+            }
+            Some(CallEvent::Terminated { reason, .. }) => {
+                outcome.reason = Some(reason);
+                return outcome;
+            }
+            Some(_) => {}
+            None => return outcome,
+        }
+    }
+}
+
+/// Our session description: an answer to the caller's `offer` when we can read one (RFC
+/// 3264 §6), else an offer of our own (an INVITE without a body makes our 2xx the offer,
+/// RFC 3261 §13.2.1).
+fn answer_body(offer: &[u8], ip: IpAddr, call: CallId) -> Bytes {
+    // An unspecified bind address is no use in c=; a loopback stands in for it.
+    let ip = if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    };
+    let ours = SessionDescription::simple_audio("sipua", call.as_u64(), ip, RTP_PORT, &FORMATS);
+    if offer.is_empty() {
+        return ours.to_bytes();
+    }
+    match SessionDescription::parse(offer) {
+        Ok(offer) => ours.answer_for(&offer, false).to_bytes(),
+        // An offer we cannot read: answer with ours and let the caller judge.
+        Err(_) => ours.to_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller_options() -> ListenOptions {
+        ListenOptions {
+            auto_answer: true,
+            max_calls: Some(1),
+            duration: Some(Duration::from_secs(5)),
+            ..ListenOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_reject_status_is_refused() {
+        let options = ListenOptions {
+            reject: Some(200),
+            ..ListenOptions::default()
+        };
+        assert!(matches!(
+            Listener::bind(options).await,
+            Err(Error::Call(CallError::BadStatus(200)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn answers_one_call_and_stops() {
+        let listener = Listener::bind(caller_options()).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let server = tokio::spawn(listener.run(Vec::new(), std::future::pending()));
+        let alice = UserAgent::builder().start().await.unwrap();
+        let mut call = alice.call(&target, offer(), None).await.unwrap();
+        let answer = loop {
+            match call.next_event().await.unwrap() {
+                CallEvent::Answered { body } => break body,
+                CallEvent::Terminated { reason, .. } => panic!("ended: {reason:?}"),
+                _ => {}
+            }
+        };
+        // An answer to the offer: one audio stream, on our port.
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        assert_eq!(answer.matches("m=audio 40000 ").count(), 1, "{answer}");
+        call.hangup().await.unwrap();
+        assert_eq!(call.ended().await, Some(EndReason::LocalBye));
+        let report = server.await.unwrap();
+        assert_eq!((report.incoming, report.answered, report.ended), (1, 1, 1));
+        assert_eq!(report.remote_bye, 1);
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn rejects_and_hangs_up() {
+        let options = ListenOptions {
+            reject: Some(486),
+            ..caller_options()
+        };
+        let listener = Listener::bind(options).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let server = tokio::spawn(listener.run(std::io::sink(), std::future::pending()));
+        let alice = UserAgent::builder().start().await.unwrap();
+        let mut call = alice.call(&target, Bytes::new(), None).await.unwrap();
+        assert!(matches!(call.ended().await, Some(EndReason::Rejected(s)) if s.as_u16() == 486));
+        let report = server.await.unwrap();
+        assert_eq!((report.incoming, report.rejected, report.ended), (1, 1, 1));
+
+        let options = ListenOptions {
+            hangup_after: Some(Duration::from_millis(20)),
+            ..caller_options()
+        };
+        let listener = Listener::bind(options).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let server = tokio::spawn(listener.run(std::io::sink(), std::future::pending()));
+        let mut call = alice.call(&target, offer(), None).await.unwrap();
+        assert_eq!(call.ended().await, Some(EndReason::RemoteBye));
+        let report = server.await.unwrap();
+        assert_eq!((report.answered, report.hung_up, report.ended), (1, 1, 1));
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn stop_signal_ends_ringing_calls() {
+        // Neither answer nor reject: calls ring until the listener stops.
+        let options = ListenOptions::default();
+        let listener = Listener::bind(options).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(listener.run(std::io::sink(), async {
+            let _ = stopped.await;
+        }));
+        let alice = UserAgent::builder().start().await.unwrap();
+        let mut call = alice.call(&target, Bytes::new(), None).await.unwrap();
+        loop {
+            if let CallEvent::Ringing { .. } = call.next_event().await.unwrap() {
+                break;
+            }
+        }
+        stop.send(()).unwrap();
+        let report = server.await.unwrap();
+        assert_eq!((report.incoming, report.answered, report.ended), (1, 0, 1));
+        // The shutdown refused the ringing call.
+        assert!(matches!(call.ended().await, Some(EndReason::Rejected(_))));
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    fn offer() -> Bytes {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        SessionDescription::simple_audio("alice", 1, ip, 40_002, &[0]).to_bytes()
+    }
+}
