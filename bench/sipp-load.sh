@@ -46,7 +46,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2> /dev/null || true
   done
-  rm -rf "$WORK"
+  [ -n "${KEEP_LOGS:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
