@@ -168,6 +168,31 @@ pub(crate) struct Sockets {
     pub(crate) local_addr: SocketAddr,
 }
 
+/// Socket buffer size for UDP, as SIPp's `-buff_size` for load: at thousands of calls a
+/// second a burst of datagrams arrives faster than one loop turn drains it, and the kernel's
+/// default receive buffer (about 208 KiB on Linux) drops the rest — retransmissions, then
+/// failed calls. The kernel caps it at `net.core.rmem_max`/`wmem_max`.
+const UDP_BUFFER: usize = 4 * 1024 * 1024;
+
+/// A non-blocking UDP socket bound to `addr` with [`UDP_BUFFER`]-sized buffers (best effort:
+/// a kernel that refuses keeps its default).
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_BUFFER) {
+        debug!("UDP receive buffer left at the default: {e}");
+    }
+    if let Err(e) = socket.set_send_buffer_size(UDP_BUFFER) {
+        debug!("UDP send buffer left at the default: {e}");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 impl Sockets {
     /// Binds UDP and/or TCP on `addr`. Both share one port (one Via sent-by), so with
     /// port 0 the TCP listener takes the port UDP got, retrying when that one is taken.
@@ -181,11 +206,7 @@ impl Sockets {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let udp_socket = if udp {
-                Some(UdpSocket::bind(addr).await?)
-            } else {
-                None
-            };
+            let udp_socket = if udp { Some(bind_udp(addr)?) } else { None };
             let local = match &udp_socket {
                 Some(socket) => socket.local_addr()?,
                 None => addr,
