@@ -143,6 +143,9 @@ pub(crate) enum Command {
         deadline: Instant,
         reply: oneshot::Sender<()>,
     },
+    Connections {
+        reply: oneshot::Sender<usize>,
+    },
 }
 
 /// What socket tasks report.
@@ -244,7 +247,13 @@ impl Sockets {
     }
 }
 
-enum Flow {
+/// A TCP connection and when it last carried something.
+struct Flow {
+    state: FlowState,
+    last_used: Instant,
+}
+
+enum FlowState {
     /// Connecting; messages wait here. The task connects, then reads.
     Connecting {
         remote: SocketAddr,
@@ -259,16 +268,23 @@ enum Flow {
 }
 
 impl Flow {
+    fn new(state: FlowState, now: Instant) -> Flow {
+        Flow {
+            state,
+            last_used: now,
+        }
+    }
+
     fn remote(&self) -> SocketAddr {
-        match self {
-            Flow::Connecting { remote, .. } | Flow::Open { remote, .. } => *remote,
+        match &self.state {
+            FlowState::Connecting { remote, .. } | FlowState::Open { remote, .. } => *remote,
         }
     }
 
     fn abort(&self) {
-        match self {
-            Flow::Connecting { task, .. } => task.abort(),
-            Flow::Open { reader, .. } => reader.abort(),
+        match &self.state {
+            FlowState::Connecting { task, .. } => task.abort(),
+            FlowState::Open { reader, .. } => reader.abort(),
         }
     }
 }
@@ -287,6 +303,10 @@ struct Driver {
     options: HashMap<TransactionId, oneshot::Sender<Result<StatusCode, Error>>>,
     shutdown: Option<(Instant, Vec<oneshot::Sender<()>>)>,
     observer: Option<MessageObserver>,
+    /// TCP connections quiet for this long are closed.
+    idle_timeout: Duration,
+    /// When to look for idle connections next (while any exist).
+    next_idle_sweep: Option<Instant>,
 }
 
 /// What woke the loop.
@@ -330,6 +350,7 @@ pub(crate) async fn run(
     mut commands: mpsc::Receiver<Command>,
     observer: Option<MessageObserver>,
     incoming_queue: usize,
+    idle_timeout: Duration,
 ) {
     let (net_tx, mut net_rx) = mpsc::channel(NET_QUEUE);
     let local = sockets.local_addr;
@@ -347,6 +368,8 @@ pub(crate) async fn run(
         options: HashMap::new(),
         shutdown: None,
         observer,
+        idle_timeout,
+        next_idle_sweep: None,
     };
     debug!(%local, "driver started");
     let mut buf = vec![0u8; 65_536];
@@ -425,6 +448,7 @@ pub(crate) async fn run(
                 driver.endpoint.handle_timeout(now);
             }
         }
+        driver.close_idle_flows(now);
         driver.drain(now);
         if driver.shutdown_done(now) {
             break;
@@ -434,13 +458,49 @@ pub(crate) async fn run(
 }
 
 impl Driver {
-    /// The next instant the loop must wake: the Endpoint's, or the shutdown deadline.
+    /// The next instant the loop must wake: the Endpoint's, the shutdown deadline, or the
+    /// next look for idle connections.
     fn wakeup(&self) -> Option<Instant> {
-        let endpoint = self.endpoint.poll_timeout();
-        match (endpoint, self.shutdown.as_ref().map(|(at, _)| *at)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.endpoint.poll_timeout(),
+            self.shutdown.as_ref().map(|(at, _)| *at),
+            self.next_idle_sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Closes TCP connections that carried nothing for `idle_timeout`, telling the core
+    /// (which reconnects when a dialog next needs one). Runs a few times per timeout.
+    fn close_idle_flows(&mut self, now: Instant) {
+        if self.flows.is_empty() {
+            self.next_idle_sweep = None;
+            return;
         }
+        let check_every = (self.idle_timeout / 4).max(Duration::from_secs(1));
+        match self.next_idle_sweep {
+            Some(at) if at > now => return,
+            None => {
+                self.next_idle_sweep = Some(now + check_every);
+                return;
+            }
+            Some(_) => {}
+        }
+        let mut idle: Vec<FlowId> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.saturating_duration_since(f.last_used) >= self.idle_timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        // In id order, so the core sees the closes in a stable order.
+        idle.sort();
+        for flow in idle {
+            debug!(%flow, "closing idle connection");
+            self.close_flow(flow);
+            self.endpoint.handle_flow_event(now, flow, FlowEvent::Closed);
+        }
+        self.next_idle_sweep = (!self.flows.is_empty()).then_some(now + check_every);
     }
 
     fn observe(
@@ -545,11 +605,16 @@ impl Driver {
 
     fn send_stream(&mut self, now: Instant, flow: FlowId, payload: Bytes) {
         let broken = match self.flows.get_mut(&flow) {
-            Some(Flow::Connecting { queued, .. }) => {
-                queued.push(payload);
-                false
+            Some(entry) => {
+                entry.last_used = now;
+                match &mut entry.state {
+                    FlowState::Connecting { queued, .. } => {
+                        queued.push(payload);
+                        false
+                    }
+                    FlowState::Open { writer, .. } => writer.try_send(payload).is_err(),
+                }
             }
-            Some(Flow::Open { writer, .. }) => writer.try_send(payload).is_err(),
             None => true,
         };
         if broken {
@@ -577,11 +642,14 @@ impl Driver {
                 let task = tokio::spawn(connect_then_read(flow, remote, net));
                 self.flows.insert(
                     flow,
-                    Flow::Connecting {
-                        remote,
-                        queued: Vec::new(),
-                        task,
-                    },
+                    Flow::new(
+                        FlowState::Connecting {
+                            remote,
+                            queued: Vec::new(),
+                            task,
+                        },
+                        now,
+                    ),
                 );
             }
             FlowRequest::Connect { flow, transport, .. } => {
@@ -600,11 +668,14 @@ impl Driver {
         let reader = tokio::spawn(read_loop(flow, read, self.net_tx.clone()));
         self.flows.insert(
             flow,
-            Flow::Open {
-                remote,
-                writer,
-                reader,
-            },
+            Flow::new(
+                FlowState::Open {
+                    remote,
+                    writer,
+                    reader,
+                },
+                now,
+            ),
         );
         debug!(%flow, %remote, "TCP connection accepted");
         self.endpoint.handle_flow_event(
@@ -620,7 +691,11 @@ impl Driver {
     fn on_net(&mut self, now: Instant, event: NetEvent) {
         match event {
             NetEvent::Connected { flow, writer } => {
-                let Some(Flow::Connecting { remote, queued, task }) = self.flows.remove(&flow) else {
+                let Some(Flow {
+                    state: FlowState::Connecting { remote, queued, task },
+                    ..
+                }) = self.flows.remove(&flow)
+                else {
                     // Closed while connecting: dropping the writer ends it.
                     return;
                 };
@@ -634,16 +709,21 @@ impl Driver {
                 }
                 self.flows.insert(
                     flow,
-                    Flow::Open {
-                        remote,
-                        writer,
-                        reader: task,
-                    },
+                    Flow::new(
+                        FlowState::Open {
+                            remote,
+                            writer,
+                            reader: task,
+                        },
+                        now,
+                    ),
                 );
                 self.endpoint.handle_flow_event(now, flow, FlowEvent::Connected);
             }
             NetEvent::Data { flow, data } => {
-                if let Some(remote) = self.flows.get(&flow).map(Flow::remote) {
+                if let Some(entry) = self.flows.get_mut(&flow) {
+                    entry.last_used = now;
+                    let remote = entry.remote();
                     self.observe(Direction::Received, Transport::Tcp, remote, &data, now);
                     self.endpoint.handle_stream_data(now, flow, &data);
                 }
@@ -822,6 +902,9 @@ impl Driver {
                     let _ = reply.send(Err(e));
                 }
             },
+            Command::Connections { reply } => {
+                let _ = reply.send(self.flows.len());
+            }
             Command::Shutdown { deadline, reply } => {
                 // Sorted so the hang-ups go out in a repeatable order.
                 let mut live: Vec<CallId> = self.calls.keys().copied().collect();

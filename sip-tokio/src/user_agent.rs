@@ -20,6 +20,11 @@ use crate::driver::{self, Command, MessageObserver, MessageTrace};
 /// burst of commands cannot grow memory without bound.
 const COMMAND_QUEUE: usize = 1024;
 
+/// Idle TCP connections are closed after this long: long enough that a quiet call keeps
+/// its connection through the usual refresh intervals, short enough that abandoned ones
+/// do not pile up.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Configures and starts a [`UserAgent`].
 pub struct Builder {
     bind: SocketAddr,
@@ -32,6 +37,7 @@ pub struct Builder {
     seed: Option<u64>,
     reliable_provisionals: bool,
     incoming_queue: usize,
+    idle_timeout: Duration,
     observer: Option<MessageObserver>,
 }
 
@@ -59,6 +65,7 @@ impl Default for Builder {
             seed: None,
             reliable_provisionals: false,
             incoming_queue: 1024,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             observer: None,
         }
     }
@@ -142,6 +149,14 @@ impl Builder {
         self
     }
 
+    /// How long a TCP connection may carry nothing before it is closed (default 5
+    /// minutes). A dialog whose connection was closed sends its next request over a new
+    /// one.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
     /// A function called (in the driver task, so it must be quick) for every SIP message
     /// sent or received — for ladders and traces.
     pub fn on_message(mut self, observer: impl Fn(&MessageTrace<'_>) + Send + Sync + 'static) -> Self {
@@ -169,6 +184,7 @@ impl Builder {
             rx,
             self.observer,
             self.incoming_queue,
+            self.idle_timeout,
         ));
         Ok(UserAgent {
             commands: tx,
@@ -254,6 +270,11 @@ impl UserAgent {
         let uri = parse_target(target)?;
         self.request(|reply| Command::Options { target: uri, reply })
             .await?
+    }
+
+    /// Open TCP connections (accepted or opened), for monitoring.
+    pub async fn connections(&self) -> Result<usize, Error> {
+        self.request(|reply| Command::Connections { reply }).await
     }
 
     /// Hangs up every live call, then waits until they have ended (BYEs answered or

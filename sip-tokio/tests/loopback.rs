@@ -195,3 +195,38 @@ async fn errors_are_reported() {
         Some(EndReason::Rejected(StatusCode::TEMPORARILY_UNAVAILABLE))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tcp_connections_are_closed_and_reopened_when_needed() {
+    let start = |idle| {
+        UserAgent::builder()
+            .bind("127.0.0.1:0".parse().unwrap())
+            .tcp(true)
+            .t1(Duration::from_millis(100))
+            .idle_timeout(idle)
+            .start()
+    };
+    let alice = start(Duration::from_secs(1)).await.unwrap();
+    let bob = start(Duration::from_secs(60)).await.unwrap();
+    let tcp = format!("sip:{};transport=tcp", bob.local_addr());
+    assert_eq!(
+        timeout(LIMIT, alice.options(&tcp)).await.unwrap().unwrap(),
+        StatusCode::OK
+    );
+    assert_eq!(alice.connections().await.unwrap(), 1);
+    assert_eq!(bob.connections().await.unwrap(), 1);
+    // Alice's side goes quiet for more than its idle timeout: she closes, Bob sees it close.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        alice.connections().await.unwrap(),
+        0,
+        "the idle connection was closed"
+    );
+    assert_eq!(bob.connections().await.unwrap(), 0, "the peer saw the close");
+    // The next request opens a new connection.
+    assert_eq!(
+        timeout(LIMIT, alice.options(&tcp)).await.unwrap().unwrap(),
+        StatusCode::OK
+    );
+    assert_eq!(alice.connections().await.unwrap(), 1);
+}
