@@ -92,7 +92,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: the driver and the per-call tasks talk over channels, and on a
+    // multi-threaded runtime every message would wake another thread (futex and eventfd
+    // work that cost more CPU under load than the SIP stack itself).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -41,6 +41,9 @@ use tokio::time::Instant;
 
 use crate::{Call, Error, IncomingCalls, UserAgent};
 
+/// Incoming calls that may wait for the listener (a few seconds of calls at SIPp-load rates).
+const INCOMING_QUEUE: usize = 65_536;
+
 /// The audio formats in our SDP: PCMU, PCMA and telephone-event.
 const FORMATS: [u8; 3] = [0, 8, 101];
 /// The RTP port put in our SDP (no media flows: this is signalling only).
@@ -127,7 +130,10 @@ impl Listener {
                 return Err(Error::Call(CallError::BadStatus(code)));
             }
         }
+        // Under load calls arrive faster than a single-threaded runtime takes them up in
+        // bursts; a deep queue absorbs the burst instead of refusing calls with 503.
         let agent = UserAgent::builder()
+            .incoming_queue(INCOMING_QUEUE)
             .bind(options.bind)
             .tcp(options.tcp)
             .start()
