@@ -966,12 +966,15 @@ impl Driver {
         Ok(self.endpoint.send_request(now, request, destination, transport)?)
     }
 
-    /// True when a shutdown was asked and every call is over or the deadline passed.
+    /// True when a shutdown was asked and everything is done or the deadline passed.
     fn shutdown_done(&mut self, now: Instant) -> bool {
         let Some((deadline, _)) = &self.shutdown else {
             return false;
         };
-        now >= *deadline || self.endpoint.call_count() == 0
+        // Done when the deadline passed, or every call has ended and no transaction is
+        // still at work (those only absorbing retransmissions are not waited for).
+        now >= *deadline
+            || (self.endpoint.call_count() == 0 && self.endpoint.pending_transaction_count() == 0)
     }
 
     fn stop(&mut self) {

@@ -278,8 +278,9 @@ impl UserAgent {
     }
 
     /// Hangs up every live call, then waits until they have ended (BYEs answered or
-    /// timed out) or `grace` has passed, and stops the driver. Transactions that only
-    /// absorb retransmissions (Timers J and K) are not waited for.
+    /// timed out) and every transaction still at work has finished, or `grace` has
+    /// passed, and stops the driver. Transactions that only absorb retransmissions
+    /// (Timers J and K) are not waited for.
     pub async fn shutdown(&self, grace: Duration) {
         let deadline = Instant::now() + grace;
         // Closed already is as good as done.

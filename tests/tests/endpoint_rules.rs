@@ -273,3 +273,23 @@ fn a_framing_error_on_a_flow_closes_it() {
     );
     assert_eq!(bob.poll_flow_request(), Some(FlowRequest::Close { flow }));
 }
+
+#[test]
+fn a_transaction_that_only_absorbs_retransmissions_is_not_pending() {
+    let mut bob = bob();
+    deliver(
+        &mut bob,
+        &options("", "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKpend"),
+    );
+    let Some(Event::Request { transaction, .. }) = bob.poll_event() else {
+        panic!()
+    };
+    assert_eq!(bob.pending_transaction_count(), 1, "no final response yet");
+    let ok = bob
+        .response(transaction, sip_core::message::StatusCode::OK)
+        .unwrap();
+    bob.respond(Instant::now(), transaction, ok).unwrap();
+    // Completed for Timer J (32 s over UDP): alive, but only absorbing retransmissions.
+    assert_eq!(bob.transaction_count(), 1);
+    assert_eq!(bob.pending_transaction_count(), 0);
+}

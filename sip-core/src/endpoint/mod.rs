@@ -289,6 +289,46 @@ impl Endpoint {
         self.clients.len() + self.servers.len()
     }
 
+    /// Transactions still at work: client ones waiting for a final response, server ones
+    /// that have not sent theirs. Those only absorbing retransmissions (Completed,
+    /// Confirmed, Accepted) are not counted: this is what a graceful shutdown waits for.
+    /// (It walks every transaction: for shutdown and monitoring, not the hot path.)
+    pub fn pending_transaction_count(&self) -> usize {
+        use crate::transaction::{ClientNonInviteState, ServerNonInviteState};
+        let clients = self
+            .clients
+            .values()
+            .filter(|e| match &e.machine {
+                ClientMachine::Invite(m) => {
+                    matches!(
+                        m.state(),
+                        ClientInviteState::Calling | ClientInviteState::Proceeding
+                    )
+                }
+                ClientMachine::NonInvite(m) => {
+                    matches!(
+                        m.state(),
+                        ClientNonInviteState::Trying | ClientNonInviteState::Proceeding
+                    )
+                }
+            })
+            .count();
+        let servers = self
+            .servers
+            .values()
+            .filter(|e| match &e.machine {
+                ServerMachine::Invite(m) => m.state() == ServerInviteState::Proceeding,
+                ServerMachine::NonInvite(m) => {
+                    matches!(
+                        m.state(),
+                        ServerNonInviteState::Trying | ServerNonInviteState::Proceeding
+                    )
+                }
+            })
+            .count();
+        clients + servers
+    }
+
     /// Armed timers.
     pub fn timer_count(&self) -> usize {
         self.timers.len()
