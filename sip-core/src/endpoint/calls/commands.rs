@@ -77,7 +77,7 @@ impl Endpoint {
         headers.push(HeaderName::CSeq, "1 INVITE");
         headers.push(HeaderName::Contact, &contact);
         headers.push(HeaderName::Allow, ALLOW);
-        let session_expires = self.session_timer_request_headers();
+        let session_expires = self.requested_session_interval();
         match (self.config.calls.reliable_provisionals, session_expires.is_some()) {
             (true, true) => headers.push(HeaderName::Supported, "100rel, timer"),
             (true, false) => headers.push(HeaderName::Supported, "100rel"),

@@ -33,7 +33,7 @@ impl Endpoint {
             Some(key) => match self.calls.by_dialog.get(&key) {
                 Some(call) => {
                     self.with_call(now, call, |this, c| {
-                        this.on_in_dialog_request(now, c, tx, request)
+                        this.on_in_dialog_request(now, c, tx, &key, request)
                     });
                 }
                 // §12.2.2: a request naming a dialog we do not have gets 481.
@@ -164,13 +164,10 @@ impl Endpoint {
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
+        key: &DialogKey,
         request: Request,
     ) {
-        let Some(dialog) = c
-            .dialogs
-            .iter_mut()
-            .find(|d| DialogKey::of_request(&request).is_some_and(|k| d.has_key(&k)))
-        else {
+        let Some(dialog) = c.dialogs.iter_mut().find(|d| d.has_key(key)) else {
             self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
             return;
         };
@@ -191,7 +188,7 @@ impl Endpoint {
                 self.end(now, c, EndReason::RemoteBye, "BYE received");
             }
             Method::Invite => self.on_reinvite(now, c, tx, request),
-            Method::Update => self.on_update(now, c, tx, request),
+            Method::Update => self.on_update(now, c, tx, key, request),
             Method::Prack => self.on_prack(now, c, tx, &request),
             _ => self.call_event(
                 c.id,
@@ -213,8 +210,7 @@ impl Endpoint {
         }
         if !c.is_up() || c.incoming_reinvite || c.awaiting_ack.is_some() {
             // §14.2: an INVITE while one is in progress gets 500 with a Retry-After.
-            let wait = (self.rng.next_u64() % 10) as u32;
-            self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
+            self.respond_retry_later(now, tx);
             return;
         }
         if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.state() == DialogState::Confirmed) {
@@ -229,13 +225,29 @@ impl Endpoint {
         } else {
             self.take_remote_offer(now, c, &request.body)
         };
-        let Ok(mut response) = self.response(tx, StatusCode::OK) else {
+        let Some(response) = self.refresh_ok(c, tx, &request, body) else {
             return;
         };
+        c.incoming_reinvite = true;
+        let _ = self.send_2xx(now, c, tx, seq, response);
+        self.restart_session_timer(now, c);
+    }
+
+    /// The 200 to a target refresh (re-INVITE or UPDATE) from the peer: our Contact, the
+    /// session timer it refreshes (RFC 4028), and `body` — our answer or offer — which
+    /// becomes our description.
+    fn refresh_ok(
+        &mut self,
+        c: &mut Call,
+        tx: TransactionId,
+        request: &Request,
+        body: Bytes,
+    ) -> Option<Response> {
+        let mut response = self.response(tx, StatusCode::OK).ok()?;
         response
             .headers
             .push(HeaderName::Contact, self.contact_for(c.route.transport));
-        if let Some(value) = Self::session_timer_from_request(c, &request) {
+        if let Some(value) = Self::session_timer_from_request(c, request) {
             response
                 .headers
                 .push(HeaderName::Require, ByteString::from_static("timer"));
@@ -245,13 +257,25 @@ impl Endpoint {
             c.local_body = body.clone();
             response.set_body(body, Some(SDP));
         }
-        c.incoming_reinvite = true;
-        let _ = self.send_2xx(now, c, tx, seq, response);
-        self.restart_session_timer(now, c);
+        Some(response)
+    }
+
+    /// 500 with a random Retry-After of 0–9 s: an offer is still being worked out here
+    /// (RFC 3261 §14.2, RFC 3311 §5.2).
+    fn respond_retry_later(&mut self, now: Instant, tx: TransactionId) {
+        let wait = (self.rng.next_u64() % 10) as u32;
+        self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
     }
 
     /// An UPDATE from the peer (RFC 3311 §5.2).
-    pub(super) fn on_update(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: Request) {
+    pub(super) fn on_update(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        key: &DialogKey,
+        request: Request,
+    ) {
         if !request.body.is_empty() {
             match c.oa {
                 OfferAnswer::LocalOffer => {
@@ -259,39 +283,23 @@ impl Endpoint {
                     return;
                 }
                 OfferAnswer::RemoteOffer => {
-                    let wait = (self.rng.next_u64() % 10) as u32;
-                    self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
+                    self.respond_retry_later(now, tx);
                     return;
                 }
                 OfferAnswer::Stable => {}
             }
         }
-        for dialog in &mut c.dialogs {
-            if DialogKey::of_request(&request).is_some_and(|k| dialog.has_key(&k)) {
-                dialog.refresh_target(&request.headers);
-            }
+        if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.has_key(key)) {
+            dialog.refresh_target(&request.headers);
         }
         let body = if request.body.is_empty() {
             Bytes::new()
         } else {
             self.take_remote_offer(now, c, &request.body)
         };
-        let Ok(mut response) = self.response(tx, StatusCode::OK) else {
+        let Some(response) = self.refresh_ok(c, tx, &request, body) else {
             return;
         };
-        response
-            .headers
-            .push(HeaderName::Contact, self.contact_for(c.route.transport));
-        if let Some(value) = Self::session_timer_from_request(c, &request) {
-            response
-                .headers
-                .push(HeaderName::Require, ByteString::from_static("timer"));
-            response.headers.push(HeaderName::SessionExpires, value);
-        }
-        if !body.is_empty() {
-            c.local_body = body.clone();
-            response.set_body(body, Some(SDP));
-        }
         let _ = self.respond(now, tx, response);
         if c.is_up() {
             self.restart_session_timer(now, c);

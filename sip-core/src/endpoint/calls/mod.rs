@@ -182,7 +182,7 @@ impl Call {
             .map_or(1, |c| c.seq)
     }
 
-    /// The content type of our session descriptions.
+    /// True while the session is established (connected or on hold).
     pub(super) fn is_up(&self) -> bool {
         matches!(self.state, CallState::Connected | CallState::Hold)
     }

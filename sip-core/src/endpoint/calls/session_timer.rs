@@ -45,8 +45,9 @@ fn parse_session_expires(headers: &crate::message::Headers) -> Option<(u32, Opti
 }
 
 impl Endpoint {
-    /// The headers our INVITE carries for a session timer (RFC 4028 §7.1).
-    pub(super) fn session_timer_request_headers(&self) -> Option<String> {
+    /// The Session-Expires our INVITEs ask for, if configured (RFC 4028 §7.1; never below
+    /// our own Min-SE).
+    pub(super) fn requested_session_interval(&self) -> Option<String> {
         self.config
             .calls
             .session_expires
