@@ -108,40 +108,13 @@ impl Endpoint {
             None => return Err(CallError::Send(SendError::UnknownTransaction(tx))),
         };
         let id = CallId(self.fresh_id());
-        let mut call = Box::new(Call {
-            id,
-            role: Role::Uac,
-            state: CallState::Idle,
-            // Three transitions take a call to Connected, either way.
-            history: Vec::with_capacity(3),
-            end_reason: None,
-            invite_tx: Some(tx),
-            invite: Some(Box::new(invite)),
-            route,
-            dialogs: Vec::new(),
-            killed_forks: Vec::new(),
-            oa: if body.is_empty() {
-                OfferAnswer::Stable
-            } else {
-                OfferAnswer::LocalOffer
-            },
-            local_body: local,
-            remote_body: Bytes::new(),
-            local_hold: false,
-            remote_hold: false,
-            awaiting_ack: None,
-            last_ack: None,
-            outgoing: None,
-            incoming_reinvite: false,
-            glare_retry: None,
-            cancel_pending: false,
-            bye_after_ack: false,
-            reliable: None,
-            armed: Vec::new(),
-            connected_once: false,
-            session_timer: None,
-            session_request: None,
-        });
+        let oa = if body.is_empty() {
+            OfferAnswer::Stable
+        } else {
+            OfferAnswer::LocalOffer
+        };
+        let mut call = Box::new(Call::new(id, Role::Uac, tx, invite, route, oa));
+        call.local_body = local;
         self.stats.calls.invites += 1;
         self.calls.transactions.insert(tx, (id, Purpose::Invite));
         self.set_state(now, &mut call, CallState::Calling, "INVITE sent");

@@ -103,45 +103,21 @@ impl Endpoint {
         // RFC 3262 §3: the first RSeq is random in 1..2³¹.
         let first_rseq = (self.rng.next_u64() as u32 & 0x7fff_ffff).max(1);
         let id = CallId(self.fresh_id());
-        let mut call = Box::new(Call {
-            id,
-            role: Role::Uas,
-            state: CallState::Idle,
-            // Three transitions take a call to Connected, either way.
-            history: Vec::with_capacity(3),
-            end_reason: None,
-            invite_tx: Some(tx),
-            invite: Some(Box::new(request.clone())),
-            route,
-            dialogs: vec![dialog],
-            killed_forks: Vec::new(),
-            oa: if body.is_empty() {
-                OfferAnswer::Stable
-            } else {
-                OfferAnswer::RemoteOffer
-            },
-            local_body: Bytes::new(),
-            remote_body: body,
-            local_hold: false,
-            remote_hold: false,
-            awaiting_ack: None,
-            last_ack: None,
-            outgoing: None,
-            incoming_reinvite: false,
-            glare_retry: None,
-            cancel_pending: false,
-            bye_after_ack: false,
-            reliable: reliable.then(|| {
-                Box::new(Reliable {
-                    enabled: true,
-                    next_rseq: first_rseq,
-                    ..Reliable::default()
-                })
-            }),
-            armed: Vec::new(),
-            connected_once: false,
-            session_timer: None,
-            session_request: Some(session_request),
+        let oa = if body.is_empty() {
+            OfferAnswer::Stable
+        } else {
+            OfferAnswer::RemoteOffer
+        };
+        let mut call = Box::new(Call::new(id, Role::Uas, tx, request.clone(), route, oa));
+        call.dialogs.push(dialog);
+        call.remote_body = body;
+        call.session_request = Some(session_request);
+        call.reliable = reliable.then(|| {
+            Box::new(Reliable {
+                enabled: true,
+                next_rseq: first_rseq,
+                ..Reliable::default()
+            })
         });
         if let Some(dialog) = call.dialogs.first() {
             self.calls.by_dialog.insert(&dialog.key(), id);
@@ -315,18 +291,26 @@ impl Endpoint {
         let answer = answer_to(&c.local_body, &offer, c.local_hold);
         let _ = c.oa.send_answer();
         if holds != c.remote_hold {
-            c.remote_hold = holds;
-            let event = if holds {
-                CallEvent::Hold { by: Side::Remote }
-            } else {
-                CallEvent::Unhold { by: Side::Remote }
-            };
-            self.call_event(c.id, event);
-            self.update_hold_state(now, c);
+            self.set_hold(now, c, Side::Remote, holds);
         } else {
             self.call_event(c.id, CallEvent::RemoteOffer { body: offer });
         }
         answer
+    }
+
+    /// `by` now holds (or releases) the session: the flag, the event, and the call state.
+    fn set_hold(&mut self, now: Instant, c: &mut Call, by: Side, holds: bool) {
+        match by {
+            Side::Local => c.local_hold = holds,
+            Side::Remote => c.remote_hold = holds,
+        }
+        let event = if holds {
+            CallEvent::Hold { by }
+        } else {
+            CallEvent::Unhold { by }
+        };
+        self.call_event(c.id, event);
+        self.update_hold_state(now, c);
     }
 
     pub(super) fn update_hold_state(&mut self, now: Instant, c: &mut Call) {
@@ -781,16 +765,8 @@ impl Endpoint {
             self.take_session_timer_from_2xx(c, &response);
             self.restart_session_timer(now, c);
             match intent {
-                Intent::Hold => {
-                    c.local_hold = true;
-                    self.call_event(c.id, CallEvent::Hold { by: Side::Local });
-                    self.update_hold_state(now, c);
-                }
-                Intent::Unhold => {
-                    c.local_hold = false;
-                    self.call_event(c.id, CallEvent::Unhold { by: Side::Local });
-                    self.update_hold_state(now, c);
-                }
+                Intent::Hold => self.set_hold(now, c, Side::Local, true),
+                Intent::Unhold => self.set_hold(now, c, Side::Local, false),
                 Intent::Offer(_) => {
                     let body = std::mem::take(&mut c.remote_body);
                     self.call_event(c.id, CallEvent::OfferAnswered { body });
@@ -798,14 +774,7 @@ impl Endpoint {
                     // direction says so, RFC 3264 §8.4).
                     let holds = offer_holds(&c.local_body);
                     if holds != c.local_hold {
-                        c.local_hold = holds;
-                        let event = if holds {
-                            CallEvent::Hold { by: Side::Local }
-                        } else {
-                            CallEvent::Unhold { by: Side::Local }
-                        };
-                        self.call_event(c.id, event);
-                        self.update_hold_state(now, c);
+                        self.set_hold(now, c, Side::Local, holds);
                     }
                 }
                 Intent::Refresh => {}

@@ -86,6 +86,15 @@ struct Resend {
     interval: Duration,
 }
 
+impl Resend {
+    /// The next retransmission: what, where, and when the one after it is due (the interval
+    /// doubles up to T2, RFC 3261 §13.3.1.4, RFC 3262 §3).
+    fn again(&mut self, now: Instant, t2: Duration) -> (Bytes, Route, Instant) {
+        self.interval = (self.interval * 2).min(t2);
+        (self.payload.clone(), self.route, now + self.interval)
+    }
+}
+
 /// One INVITE session.
 #[derive(Debug)]
 pub(super) struct Call {
@@ -152,6 +161,48 @@ struct Reliable {
 }
 
 impl Call {
+    /// A call just started by its INVITE transaction `tx`; the rest of its state is what a
+    /// call starts with on either side.
+    fn new(
+        id: CallId,
+        role: Role,
+        tx: TransactionId,
+        invite: Request,
+        route: Route,
+        oa: OfferAnswer,
+    ) -> Call {
+        Call {
+            id,
+            role,
+            state: CallState::Idle,
+            // Three transitions take a call to Connected, either way.
+            history: Vec::with_capacity(3),
+            end_reason: None,
+            invite_tx: Some(tx),
+            invite: Some(Box::new(invite)),
+            route,
+            dialogs: Vec::new(),
+            killed_forks: Vec::new(),
+            oa,
+            local_body: Bytes::new(),
+            remote_body: Bytes::new(),
+            local_hold: false,
+            remote_hold: false,
+            awaiting_ack: None,
+            last_ack: None,
+            outgoing: None,
+            incoming_reinvite: false,
+            glare_retry: None,
+            cancel_pending: false,
+            bye_after_ack: false,
+            reliable: None,
+            armed: Vec::new(),
+            connected_once: false,
+            session_timer: None,
+            session_request: None,
+        }
+    }
+
     /// The RFC 3262 state, made on first use (most calls never need it).
     fn reliable(&mut self) -> &mut Reliable {
         self.reliable.get_or_insert_with(Default::default)
@@ -501,17 +552,25 @@ impl Endpoint {
         true
     }
 
+    /// Sends a retransmission and re-arms its timer.
+    fn retransmit(
+        &mut self,
+        call: &mut Call,
+        timer: CallTimer,
+        (payload, route, next): (Bytes, Route, Instant),
+    ) {
+        self.stats.retransmitted += 1;
+        self.transmit(route, payload);
+        self.arm(call, timer, next);
+    }
+
     pub(super) fn on_call_timer(&mut self, now: Instant, call: &mut Call, timer: CallTimer) {
         let t2 = self.config.timers.t2;
         match timer {
             CallTimer::Retransmit2xx => {
                 if let Some((_, resend)) = call.awaiting_ack.as_deref_mut() {
-                    let (payload, route) = (resend.payload.clone(), resend.route);
-                    resend.interval = (resend.interval * 2).min(t2);
-                    let next = now + resend.interval;
-                    self.stats.retransmitted += 1;
-                    self.transmit(route, payload);
-                    self.arm(call, CallTimer::Retransmit2xx, next);
+                    let again = resend.again(now, t2);
+                    self.retransmit(call, timer, again);
                 }
             }
             CallTimer::AckTimeout => {
@@ -527,12 +586,8 @@ impl Endpoint {
             }
             CallTimer::RetransmitProvisional => {
                 if let Some((_, resend)) = call.reliable.as_deref_mut().and_then(|r| r.outstanding.as_mut()) {
-                    let (payload, route) = (resend.payload.clone(), resend.route);
-                    resend.interval = (resend.interval * 2).min(t2);
-                    let next = now + resend.interval;
-                    self.stats.retransmitted += 1;
-                    self.transmit(route, payload);
-                    self.arm(call, CallTimer::RetransmitProvisional, next);
+                    let again = resend.again(now, t2);
+                    self.retransmit(call, timer, again);
                 }
             }
             CallTimer::PrackTimeout => {
