@@ -541,7 +541,7 @@ impl Endpoint {
             flow,
             remote: destination,
         };
-        let result = self.start_client(now, request, route);
+        let result = self.start_client(now, request, branch, route);
         self.dispatch(now);
         result
     }
@@ -565,10 +565,12 @@ impl Endpoint {
             return Err(SendError::InvalidState(invite));
         }
         let route = entry.route;
+        // The CANCEL's top Via is the INVITE's, branch included (§9.1).
+        let branch = entry.key.branch.clone();
         let original = machine.request();
         let to = original.headers.get(HeaderName::To).unwrap_or_default();
         let cancel = same_transaction_request(original, Method::Cancel, to);
-        let result = self.start_client(now, cancel, route);
+        let result = self.start_client(now, cancel, branch, route);
         self.dispatch(now);
         result
     }
@@ -642,11 +644,11 @@ impl Endpoint {
     }
 
     /// A fresh RFC 3261 branch: the magic cookie and 20 random characters.
-    fn new_branch(&mut self) -> String {
+    fn new_branch(&mut self) -> ByteString {
         let mut branch = String::with_capacity(27);
         branch.push_str(crate::message::MAGIC_COOKIE);
         self.rng.push_token(&mut branch, 20);
-        branch
+        ByteString::from(branch)
     }
 
     fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport) {
@@ -716,13 +718,19 @@ impl Endpoint {
         Ok(flow)
     }
 
+    /// Starts a client transaction for `request`, whose top Via carries `branch` (the key is
+    /// built from what we wrote rather than by parsing our own Via back).
     fn start_client(
         &mut self,
         now: Instant,
         request: Request,
+        branch: ByteString,
         route: Route,
     ) -> Result<TransactionId, SendError> {
-        let key = ClientKey::from_request(&request).map_err(|e| SendError::InvalidRequest(e.to_string()))?;
+        let key = ClientKey {
+            branch,
+            method: request.method.clone(),
+        };
         let id = TransactionId(self.fresh_id());
         let mut out = std::mem::take(&mut self.scratch);
         let reliable = route.transport.is_reliable();
@@ -759,7 +767,15 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, now: Instant, mut request: Request, route: Route) {
-        let top_via = request.headers.top_via().and_then(Result::ok);
+        // Every request but an ACK is validated (§8.2) once, up front; the top Via that
+        // validation parsed also serves matching and the received/rport rewrite, so the
+        // common path parses each core header once. ACKs are only matched (§17.2.3).
+        let mut validation =
+            (request.method != Method::Ack).then(|| validate_request_core(&request, &self.config.policy));
+        let top_via = match &mut validation {
+            Some(Ok(core)) => core.top_via.take(),
+            _ => request.headers.top_via().and_then(Result::ok),
+        };
         // The key comes from the Via as sent (received/rport do not change branch or sent-by).
         let key = match &top_via {
             Some(via) => ServerKey::with_top_via(&request, via),
@@ -786,10 +802,10 @@ impl Endpoint {
             );
             return;
         };
-        if request.method == Method::Ack {
+        let Some(validation) = validation else {
             self.handle_ack(now, request, key, route.remote);
             return;
-        }
+        };
         if let Some(&id) = self.server_keys.get(&key) {
             // A retransmission: the transaction answers it (RFC 3261 §17.2.1, §17.2.2).
             let mut out = std::mem::take(&mut self.scratch);
@@ -813,7 +829,7 @@ impl Endpoint {
             self.stateless_reject(&request, &rejection, route);
             return;
         }
-        let core = match validate_request_core(&request, &self.config.policy) {
+        let core = match validation {
             Ok(core) => core,
             Err(rejection) => {
                 self.reject_in_transaction(now, request, key, route, &rejection);
@@ -841,7 +857,11 @@ impl Endpoint {
                 return;
             }
         }
-        let to_tag = core.to_tag.as_deref().map(str::to_owned);
+        // The request's own To tag (in a dialog), else a fresh one for our responses.
+        let to_tag = match &core.to_tag {
+            Some(tag) => tag.to_string(),
+            None => self.rng.token(10),
+        };
         let id = self.new_server(request.clone(), key, merge_key, route, to_tag);
         self.emit(Event::Request {
             transaction: id,
@@ -860,13 +880,24 @@ impl Endpoint {
         }
     }
 
+    /// The To tag for our responses to a request that was not validated (or failed to be):
+    /// its own, when it carries one, else a fresh one.
+    fn to_tag_for(&mut self, request: &Request) -> String {
+        request
+            .headers
+            .to_addr()
+            .and_then(Result::ok)
+            .and_then(|to| to.tag().map(str::to_owned))
+            .unwrap_or_else(|| self.rng.token(10))
+    }
+
     fn new_server(
         &mut self,
         request: Request,
         key: ServerKey,
         merge_key: Option<MergeKey>,
         route: Route,
-        known_to_tag: Option<String>,
+        to_tag: String,
     ) -> TransactionId {
         let id = TransactionId(self.fresh_id());
         let reliable = route.transport.is_reliable();
@@ -875,16 +906,6 @@ impl Endpoint {
         } else {
             ServerMachine::NonInvite(ServerNonInvite::new(reliable, self.config.timers))
         };
-        // The request's own To tag, if it has one (in-dialog), else a fresh one.
-        let to_tag = known_to_tag
-            .or_else(|| {
-                request
-                    .headers
-                    .to_addr()
-                    .and_then(Result::ok)
-                    .and_then(|to| to.tag().map(str::to_owned))
-            })
-            .unwrap_or_else(|| self.rng.token(10));
         self.server_keys.insert(key.clone(), id);
         if let Some(merge) = &merge_key {
             self.merge_keys.insert(merge.clone(), id);
@@ -915,7 +936,8 @@ impl Endpoint {
         rejection: &Rejection,
     ) {
         self.stats.rejected += 1;
-        let id = self.new_server(request, key, None, route, None);
+        let to_tag = self.to_tag_for(&request);
+        let id = self.new_server(request, key, None, route, to_tag);
         let Some(entry) = self.servers.get(&id) else {
             return;
         };
@@ -927,7 +949,8 @@ impl Endpoint {
         let target = ServerKey::cancelled_invite(&cancel)
             .ok()
             .and_then(|invite_key| self.server_keys.get(&invite_key).copied());
-        let cancel_id = self.new_server(cancel, key, None, route, None);
+        let to_tag = self.to_tag_for(&cancel);
+        let cancel_id = self.new_server(cancel, key, None, route, to_tag);
         let Some(invite_id) = target else {
             // RFC 3261 §9.2: no matching transaction → 481.
             if let Ok(response) = self.response(cancel_id, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST) {

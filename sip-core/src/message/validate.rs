@@ -138,6 +138,9 @@ pub(crate) struct CoreFields {
     pub(crate) to_tag: Option<ByteString>,
     pub(crate) call_id: ByteString,
     pub(crate) cseq: super::CSeq,
+    /// The top Via, for the caller to take (transaction matching and the received/rport
+    /// rewrite need it too).
+    pub(crate) top_via: Option<super::Via>,
 }
 
 /// [`validate_request`], returning the fields it parsed.
@@ -179,10 +182,9 @@ fn check_headers(request: &Request) -> Result<CoreFields, Rejection> {
     let tag_of = |address: &super::NameAddr| address.tag().map(|tag| address.as_byte_string().slice_ref(tag));
     let (to_tag, from_tag, call_id) = (tag_of(&to), tag_of(&from), headers.share(call_id));
     let cseq = headers.cseq().ok_or_else(|| missing("CSeq"))?.map_err(bad)?;
-    if headers.top_via().is_none() {
-        return Err(missing("Via"));
-    }
-    for via in headers.vias() {
+    let mut vias = headers.vias();
+    let top_via = vias.next().ok_or_else(|| missing("Via"))?.map_err(bad)?;
+    for via in vias {
         via.map_err(bad)?;
     }
     // RFC 4475 §3.1.2.4: Max-Forwards over 255 is an overlarge scalar. A missing one is
@@ -221,6 +223,7 @@ fn check_headers(request: &Request) -> Result<CoreFields, Rejection> {
         to_tag,
         call_id,
         cseq,
+        top_via: Some(top_via),
     })
 }
 

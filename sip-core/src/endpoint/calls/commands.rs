@@ -659,7 +659,7 @@ impl Endpoint {
         }
         let branch = self.new_branch();
         self.prepare_request(&mut request, &branch, route.transport);
-        let tx = self.start_client(now, request, route)?;
+        let tx = self.start_client(now, request, branch, route)?;
         self.calls.transactions.insert(tx, (c.id, purpose));
         Ok(tx)
     }

@@ -706,7 +706,7 @@ impl Endpoint {
         let branch = self.new_branch();
         self.prepare_request(&mut bye, &branch, route.transport);
         self.stats.calls.byes += 1;
-        if let Ok(tx) = self.start_client(now, bye, route) {
+        if let Ok(tx) = self.start_client(now, bye, branch, route) {
             self.calls.transactions.insert(tx, (c.id, Purpose::ForkBye));
         }
     }
