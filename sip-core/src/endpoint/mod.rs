@@ -1227,10 +1227,11 @@ pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr
     };
     if needs_received || wants_rport {
         let mut value = String::with_capacity(via.as_str().len() + 40);
-        value.push_str(via.as_str());
         if wants_rport {
             // Replace the bare `rport` with `rport=<port>`.
-            value = rewrite_rport(&value, source.port());
+            push_with_rport(&mut value, via.as_str(), source.port());
+        } else {
+            value.push_str(via.as_str());
         }
         if needs_received && via.received().is_none() {
             value.push_str(";received=");
@@ -1279,8 +1280,8 @@ pub(crate) fn push_decimal(out: &mut String, n: u32) {
     }
 }
 
-fn rewrite_rport(via: &str, port: u16) -> String {
-    let mut out = String::with_capacity(via.len() + 6);
+/// Appends `via` with its bare `rport` parameter given the value `port`.
+fn push_with_rport(out: &mut String, via: &str, port: u16) {
     let mut rest = via;
     while let Some(i) = rest.find(";rport") {
         let (head, tail) = rest.split_at(i);
@@ -1288,15 +1289,14 @@ fn rewrite_rport(via: &str, port: u16) -> String {
         let after = tail.get(6..).unwrap_or("");
         if after.is_empty() || after.starts_with(';') || after.starts_with(' ') {
             out.push_str(";rport=");
-            push_decimal(&mut out, u32::from(port));
+            push_decimal(out, u32::from(port));
             out.push_str(after);
-            return out;
+            return;
         }
         out.push_str(";rport");
         rest = after;
     }
     out.push_str(rest);
-    out
 }
 
 /// Builds a stateless 400 for bytes that did not parse, copying the Via, From, To, Call-ID

@@ -3,13 +3,14 @@
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::error::ParseError;
+use super::error::{ParseError, ParseErrorKind};
 use super::grammar::{is_token, split_top_level, trim_lws};
-use super::headers::{HeaderWriter, Headers};
+use super::headers::HeaderWriter;
 use super::method::Method;
 use super::model::{Request, Response};
 use super::name::HeaderName;
 use super::status::{StatusCode, Version};
+use super::typed::access::is_call_id;
 use super::typed::name_addr::{NameAddr, tag_of};
 use super::typed::via::Via;
 use super::uri::Uri;
@@ -160,58 +161,81 @@ impl RequestBuilder {
             let via = clean("Via", via)?;
             // Read back the way `Headers::vias` reads it: every comma-separated element.
             for element in split_top_level(&via, b',') {
-                Via::parse(element).map_err(invalid("Via"))?;
+                Via::parse_shared(via.slice_ref(element)).map_err(invalid("Via"))?;
             }
             vias.push(via);
         }
         let from = clean("From", &self.from.ok_or(BuildError::Missing("From"))?)?;
-        NameAddr::parse(&from).map_err(invalid("From"))?;
+        NameAddr::parse_shared(from.clone()).map_err(invalid("From"))?;
         let to = clean("To", &self.to.ok_or(BuildError::Missing("To"))?)?;
-        NameAddr::parse(&to).map_err(invalid("To"))?;
+        NameAddr::parse_shared(to.clone()).map_err(invalid("To"))?;
         let call_id = clean("Call-ID", &self.call_id.ok_or(BuildError::Missing("Call-ID"))?)?;
-        let seq = self.cseq.ok_or(BuildError::Missing("CSeq"))?;
-        let mut headers = Headers::with_capacity(vias.len() + 8 + self.extra.len());
-        for via in vias {
-            headers.push(HeaderName::Via, via);
-        }
-        headers.push(
-            HeaderName::MaxForwards,
-            ByteString::from(self.max_forwards.to_string()),
-        );
-        headers.push(HeaderName::To, to);
-        headers.push(HeaderName::From, from);
-        headers.push(HeaderName::CallId, call_id);
-        headers.push(
-            HeaderName::CSeq,
-            ByteString::from(format!("{seq} {}", self.method)),
-        );
-        if let Some(contact) = self.contact {
-            let contact = clean("Contact", &contact)?;
-            // Read back the way `Headers::contacts` reads it.
-            for element in split_top_level(&contact, b',') {
-                NameAddr::parse(element).map_err(invalid("Contact"))?;
-            }
-            headers.push(HeaderName::Contact, contact);
-        }
-        for (name, value) in self.extra {
-            if !is_token(&name) {
-                return Err(BuildError::HeaderName(name.to_string()));
-            }
-            headers.push_named(&name, clean_named(&name, &value)?);
-        }
-        if let Some(content_type) = self.content_type {
-            headers.push(HeaderName::ContentType, clean("Content-Type", &content_type)?);
-        }
-        headers.push(
-            HeaderName::ContentLength,
-            ByteString::from(self.body.len().to_string()),
-        );
-        if let Some(Err(e)) = headers.call_id() {
+        if !is_call_id(&call_id) {
             return Err(BuildError::Invalid {
                 header: "Call-ID",
-                source: e,
+                source: ParseError::new(ParseErrorKind::HeaderValue).in_header("Call-ID"),
             });
         }
+        let seq = self.cseq.ok_or(BuildError::Missing("CSeq"))?;
+        let contact = match self.contact {
+            Some(contact) => {
+                let contact = clean("Contact", &contact)?;
+                // Read back the way `Headers::contacts` reads it.
+                for element in split_top_level(&contact, b',') {
+                    NameAddr::parse_shared(contact.slice_ref(element)).map_err(invalid("Contact"))?;
+                }
+                Some(contact)
+            }
+            None => None,
+        };
+        let mut extra = Vec::with_capacity(self.extra.len());
+        for (name, value) in &self.extra {
+            if !is_token(name) {
+                return Err(BuildError::HeaderName(name.to_string()));
+            }
+            extra.push((name, clean_named(name, value)?));
+        }
+        let content_type = match &self.content_type {
+            Some(content_type) => Some(clean("Content-Type", content_type)?),
+            None => None,
+        };
+        // Every header goes into one buffer: one allocation for the whole section.
+        let text_len = vias.iter().map(|v| v.len() + 7).sum::<usize>()
+            + from.len()
+            + to.len()
+            + call_id.len()
+            + contact.as_ref().map_or(0, |c| c.len() + 11)
+            + extra.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
+            + content_type.as_ref().map_or(0, |c| c.len() + 16)
+            + 120;
+        let mut headers = HeaderWriter::with_capacity(text_len, vias.len() + 8 + extra.len());
+        for via in &vias {
+            headers.push(HeaderName::Via, via);
+        }
+        let mut number = [0u8; 10];
+        headers.push(
+            HeaderName::MaxForwards,
+            decimal(&mut number, u32::from(self.max_forwards)),
+        );
+        headers.push(HeaderName::To, &to);
+        headers.push(HeaderName::From, &from);
+        headers.push(HeaderName::CallId, &call_id);
+        headers.push_parts(
+            HeaderName::CSeq,
+            &[decimal(&mut number, seq), " ", self.method.as_str()],
+        );
+        if let Some(contact) = &contact {
+            headers.push(HeaderName::Contact, contact);
+        }
+        for (name, value) in &extra {
+            headers.push_named(name, value);
+        }
+        if let Some(content_type) = &content_type {
+            headers.push(HeaderName::ContentType, content_type);
+        }
+        let length = u32::try_from(self.body.len()).unwrap_or(u32::MAX);
+        headers.push(HeaderName::ContentLength, decimal(&mut number, length));
+        let headers = headers.finish();
         Ok(Request {
             method: self.method,
             uri: self.uri,
@@ -296,6 +320,23 @@ pub fn response_to(
         headers: headers.finish(),
         body: Bytes::new(),
     }
+}
+
+/// `n` in decimal, written into `buffer` (no `fmt` machinery: this runs for every request).
+fn decimal(buffer: &mut [u8; 10], n: u32) -> &str {
+    let mut at = buffer.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        if let Some(slot) = buffer.get_mut(at) {
+            *slot = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || at == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buffer.get(at..).unwrap_or_default()).unwrap_or("0")
 }
 
 /// True when the To value parses, has no tag yet and `tag` is a token: then `;tag=` can

@@ -188,6 +188,23 @@ impl HeaderWriter {
             .push((name, Span::new(start, end), Span::new(value_start, end), name_len));
     }
 
+    /// Appends a header by its name as spelled (any token), `name: value`.
+    pub(crate) fn push_named(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.text.push_str(": ");
+        let value_start = self.text.len();
+        self.text.push_str(value);
+        let end = self.text.len();
+        self.text.push_str("\r\n");
+        self.lines.push((
+            HeaderName::parse(name),
+            Span::new(start, end),
+            Span::new(value_start, end),
+            name.len(),
+        ));
+    }
+
     /// The finished headers.
     pub(crate) fn finish(self) -> Headers {
         let mut headers = Headers::with_source(ByteString::from(self.text), self.lines.len());

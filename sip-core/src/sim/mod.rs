@@ -45,7 +45,7 @@
 //! assert_eq!(net.endpoint(alice).transaction_count(), 0);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -152,6 +152,35 @@ struct Datagram {
     flow: Option<FlowId>,
 }
 
+/// A datagram on the wire, ordered by arrival time and then by when it was sent (so equal
+/// arrival times keep their sending order and runs stay deterministic).
+struct InFlight {
+    at: Instant,
+    sequence: u64,
+    datagram: Datagram,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.sequence) == (other.at, other.sequence)
+    }
+}
+
+impl Eq for InFlight {}
+
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InFlight {
+    /// Reversed, so the max-heap [`BinaryHeap`] pops the earliest arrival first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.sequence).cmp(&(self.at, self.sequence))
+    }
+}
+
 /// A scripted loss: the next `count` datagrams from `from` to `to` whose start line
 /// contains `pattern` are lost.
 struct LossRule {
@@ -169,7 +198,9 @@ pub struct Network {
     nodes: Vec<Node>,
     links: BTreeMap<(NodeId, NodeId), LinkConfig>,
     default_link: LinkConfig,
-    in_flight: BTreeMap<(Instant, u64), Datagram>,
+    /// A heap: pushing and popping cost a few comparisons, where a map would allocate
+    /// nodes and shift entries for every datagram.
+    in_flight: BinaryHeap<InFlight>,
     sequence: u64,
     loss_rules: Vec<LossRule>,
     ladder: String,
@@ -199,7 +230,7 @@ impl Network {
             nodes: Vec::new(),
             links: BTreeMap::new(),
             default_link: LinkConfig::default(),
-            in_flight: BTreeMap::new(),
+            in_flight: BinaryHeap::new(),
             sequence: 0,
             loss_rules: Vec::new(),
             ladder: String::new(),
@@ -434,7 +465,7 @@ impl Network {
 
     /// Processes the next delivery or timer. False when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
+        let next_delivery = self.in_flight.peek().map(|f| f.at);
         let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
         let at = match (next_delivery, next_timer) {
             (None, None) => return false,
@@ -444,7 +475,7 @@ impl Network {
         };
         self.now = self.now.max(at);
         if next_delivery == Some(at) {
-            if let Some((_, datagram)) = self.in_flight.pop_first() {
+            if let Some(InFlight { datagram, .. }) = self.in_flight.pop() {
                 self.deliver(datagram);
             }
         } else {
@@ -470,7 +501,7 @@ impl Network {
     /// Steps until the virtual clock would pass `until`, then sets it to `until`.
     pub fn run_until(&mut self, until: Instant) {
         loop {
-            let next_delivery = self.in_flight.keys().next().map(|(at, _)| *at);
+            let next_delivery = self.in_flight.peek().map(|f| f.at);
             let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
             let next = [next_delivery, next_timer].into_iter().flatten().min();
             match next {
@@ -573,9 +604,10 @@ impl Network {
         };
         let link = self.links.get(&(from, to)).copied().unwrap_or(self.default_link);
         self.sequence += 1;
-        self.in_flight.insert(
-            (self.now + link.latency, self.sequence),
-            Datagram {
+        self.in_flight.push(InFlight {
+            at: self.now + link.latency,
+            sequence: self.sequence,
+            datagram: Datagram {
                 from,
                 to,
                 payload,
@@ -583,7 +615,7 @@ impl Network {
                 lost: false,
                 flow: Some(peer_flow),
             },
-        );
+        });
     }
 
     fn route(&mut self, from: NodeId, to: NodeId, payload: Bytes) {
@@ -620,9 +652,10 @@ impl Network {
                 delay += link.latency;
             }
             self.sequence += 1;
-            self.in_flight.insert(
-                (self.now + delay, self.sequence),
-                Datagram {
+            self.in_flight.push(InFlight {
+                at: self.now + delay,
+                sequence: self.sequence,
+                datagram: Datagram {
                     from,
                     to,
                     payload: payload.clone(),
@@ -630,7 +663,7 @@ impl Network {
                     lost,
                     flow: None,
                 },
-            );
+            });
         }
     }
 

@@ -240,7 +240,7 @@ impl Headers {
 }
 
 /// `callid = word [ "@" word ]`, in one pass.
-fn is_call_id(id: &str) -> bool {
+pub(crate) fn is_call_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     let mut at_signs = 0;
     let mut previous_at = true;

@@ -1,6 +1,6 @@
 //! Typed views of header values, parsed on demand.
 
-mod access;
+pub(crate) mod access;
 pub(crate) mod name_addr;
 pub(crate) mod values;
 pub(crate) mod via;
