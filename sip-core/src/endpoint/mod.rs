@@ -1218,7 +1218,16 @@ pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr
         Host::Ipv6(address) => Some(IpAddr::V6(address)),
         Host::Domain(_) => None,
     };
-    let wants_rport = via.rport() == Some(None);
+    // One pass over the parameters for both (this runs for every request received).
+    let (mut rport, mut received) = (None, None);
+    for (name, value) in via.params().iter() {
+        if rport.is_none() && name.eq_ignore_ascii_case("rport") {
+            rport = Some(value);
+        } else if received.is_none() && name.eq_ignore_ascii_case("received") {
+            received = Some(value);
+        }
+    }
+    let wants_rport = rport == Some(None);
     let needs_received = sent_by_ip != Some(source.ip()) || wants_rport;
     let reply_to = if wants_rport {
         source
@@ -1233,7 +1242,7 @@ pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr
         } else {
             value.push_str(via.as_str());
         }
-        if needs_received && via.received().is_none() {
+        if needs_received && received.flatten().is_none() {
             value.push_str(";received=");
             push_ip(&mut value, source.ip());
         }

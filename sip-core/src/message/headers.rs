@@ -541,6 +541,23 @@ impl Headers {
             .iter()
             .position(|e| e.name() == name && name != HeaderName::Other)?;
         let line = self.entries.get(index)?.value(&self.source);
+        // The usual line holds one value: nothing to split or keep.
+        if memchr::memchr(b',', line.as_bytes()).is_none() {
+            let first = self.share(line);
+            match replacement {
+                None => {
+                    self.entries.remove(index);
+                    self.reindex();
+                }
+                // The same name at the same place: the index stays right.
+                Some(text) => {
+                    if let Some(slot) = self.entries.get_mut(index) {
+                        *slot = Entry::owned(name, ByteString::from_static(name.as_str()), text);
+                    }
+                }
+            }
+            return Some(first);
+        }
         let mut parts = split_top_level(line, b',');
         let first = self.share(parts.next().unwrap_or(""));
         let rest: Vec<&str> = parts.collect();
