@@ -103,10 +103,13 @@ pub struct Endpoint {
     local_text: String,
     rng: Rng,
     next_id: u64,
-    // Entries are boxed: B-tree nodes shift their values on insert and removal, and a
-    // server entry (with its request) is most of a kilobyte.
-    clients: BTreeMap<TransactionId, Box<ClientEntry>>,
-    servers: BTreeMap<TransactionId, Box<ServerEntry>>,
+    // Hash maps: every message and timer looks its transaction up, several times, and
+    // a B-tree walk costs more than the rest of a timer action. Never iterated where the
+    // order could reach output (`fail_flow` sorts). Entries are boxed: the tables move
+    // their values when they grow, and a server entry (with its request) is most of a
+    // kilobyte.
+    clients: TransactionMap<ClientEntry>,
+    servers: TransactionMap<ServerEntry>,
     // Lookup only, never iterated: hash maps cannot leak their order into output. Keyed
     // from the configured seed, not the OS (std's RandomState would draw randomness here).
     client_keys: KeyMap<ClientKey>,
@@ -126,6 +129,9 @@ pub struct Endpoint {
 /// the Endpoint's seed: deterministic for a seed, unpredictable to peers when the driver
 /// seeds from the OS.
 type KeyMap<K> = HashMap<K, TransactionId, foldhash::quality::FixedState>;
+
+/// Transactions by id: our own counter values, so the fast hasher suffices.
+type TransactionMap<E> = HashMap<TransactionId, Box<E>, foldhash::fast::FixedState>;
 
 #[derive(Debug)]
 struct ClientEntry {
@@ -256,8 +262,8 @@ impl Endpoint {
             local_text: config.local.to_string(),
             config,
             next_id: 1,
-            clients: BTreeMap::new(),
-            servers: BTreeMap::new(),
+            clients: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            servers: HashMap::with_hasher(foldhash::fast::FixedState::default()),
             client_keys: HashMap::with_hasher(hasher.clone()),
             server_keys: HashMap::with_hasher(hasher.clone()),
             merge_keys: HashMap::with_hasher(hasher.clone()),
@@ -1117,18 +1123,25 @@ impl Endpoint {
     fn fail_flow(&mut self, flow: FlowId) {
         self.flows.remove(&flow);
         let on_flow = |route: &Route| route.flow == Some(flow);
-        let owners: Vec<Owner> = self
+        // Client transactions first, each kind oldest first: the maps' order is arbitrary.
+        let mut clients: Vec<TransactionId> = self
             .clients
             .iter()
             .filter(|(_, e)| on_flow(&e.route))
-            .map(|(id, _)| Owner::Client(*id))
-            .chain(
-                self.servers
-                    .iter()
-                    .filter(|(_, e)| on_flow(&e.route))
-                    .map(|(id, _)| Owner::Server(*id)),
-            )
+            .map(|(id, _)| *id)
             .collect();
+        let mut servers: Vec<TransactionId> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| on_flow(&e.route))
+            .map(|(id, _)| *id)
+            .collect();
+        clients.sort_unstable();
+        servers.sort_unstable();
+        let owners = clients
+            .into_iter()
+            .map(Owner::Client)
+            .chain(servers.into_iter().map(Owner::Server));
         for owner in owners {
             let mut out = Vec::new();
             match owner {
@@ -1186,8 +1199,8 @@ impl Endpoint {
 /// The armed timers of a transaction (a free function so the maps and the timer queue can
 /// be borrowed at once).
 fn armed_of<'a>(
-    clients: &'a mut BTreeMap<TransactionId, Box<ClientEntry>>,
-    servers: &'a mut BTreeMap<TransactionId, Box<ServerEntry>>,
+    clients: &'a mut TransactionMap<ClientEntry>,
+    servers: &'a mut TransactionMap<ServerEntry>,
     owner: Owner,
 ) -> Option<&'a mut Armed> {
     match owner {

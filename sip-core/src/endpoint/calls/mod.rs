@@ -243,12 +243,13 @@ impl Call {
 /// call timers.
 #[derive(Debug)]
 pub(super) struct Calls {
-    pub(super) calls: std::collections::BTreeMap<CallId, Box<Call>>,
+    /// Calls by id (lookup only; our own counter values, so the fast hasher suffices).
+    pub(super) calls: std::collections::HashMap<CallId, Box<Call>, foldhash::fast::FixedState>,
     /// Lookup only: dialog id → call.
     pub(super) by_dialog: index::DialogIndex,
     /// Lookup only: client or server transaction → the call and what it is for.
     pub(super) transactions:
-        std::collections::HashMap<TransactionId, (CallId, Purpose), foldhash::quality::FixedState>,
+        std::collections::HashMap<TransactionId, (CallId, Purpose), foldhash::fast::FixedState>,
     pub(super) timers: BTreeSet<(Instant, CallId, CallTimer)>,
     /// Events from the transaction layer waiting for the call layer.
     pub(super) inbox: std::collections::VecDeque<Event>,
@@ -286,8 +287,8 @@ impl Calls {
             contacts,
             identity: ByteString::from(identity),
             calls: Default::default(),
-            by_dialog: index::DialogIndex::new(hasher.clone()),
-            transactions: std::collections::HashMap::with_hasher(hasher),
+            by_dialog: index::DialogIndex::new(hasher),
+            transactions: Default::default(),
             timers: BTreeSet::new(),
             inbox: Default::default(),
             dispatching: false,
