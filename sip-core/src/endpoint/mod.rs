@@ -888,7 +888,7 @@ impl Endpoint {
 
     /// The To tag for our responses to a request that was not validated (or failed to be):
     /// its own, when it carries one, else a fresh one.
-    fn to_tag_for(&mut self, request: &Request) -> String {
+    fn response_to_tag(&mut self, request: &Request) -> String {
         request
             .headers
             .to_addr()
@@ -942,7 +942,7 @@ impl Endpoint {
         rejection: &Rejection,
     ) {
         self.stats.rejected += 1;
-        let to_tag = self.to_tag_for(&request);
+        let to_tag = self.response_to_tag(&request);
         let id = self.new_server(request, key, None, route, to_tag);
         let Some(entry) = self.servers.get(&id) else {
             return;
@@ -955,7 +955,7 @@ impl Endpoint {
         let target = ServerKey::cancelled_invite(&cancel)
             .ok()
             .and_then(|invite_key| self.server_keys.get(&invite_key).copied());
-        let to_tag = self.to_tag_for(&cancel);
+        let to_tag = self.response_to_tag(&cancel);
         let cancel_id = self.new_server(cancel, key, None, route, to_tag);
         let Some(invite_id) = target else {
             // RFC 3261 §9.2: no matching transaction → 481.

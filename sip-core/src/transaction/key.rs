@@ -30,7 +30,7 @@ pub enum ServerKey {
         /// The top Via branch.
         branch: ByteString,
         /// The top Via sent-by (`host[:port]`, lower-cased host).
-        sent_by: String,
+        sent_by: ByteString,
         /// The method, ACK counted as INVITE.
         method: Method,
     },
@@ -103,17 +103,9 @@ impl ServerKey {
         let headers = &request.headers;
         if via.has_magic_cookie() {
             let branch = headers.share(via.branch().unwrap_or_default());
-            // Hosts compare case-insensitively: the key holds the lower-case form.
-            let host = via.host_str();
-            let mut sent_by = String::with_capacity(host.len() + 6);
-            sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
-            if let Some(port) = via.port() {
-                sent_by.push(':');
-                crate::endpoint::push_decimal(&mut sent_by, u32::from(port));
-            }
             return Ok(ServerKey::Branch {
+                sent_by: sent_by_key(headers, via),
                 branch,
-                sent_by,
                 method,
             });
         }
@@ -129,6 +121,48 @@ impl ServerKey {
             via: ByteString::from(via.as_str()),
         })
     }
+}
+
+/// The sent-by of `via` as `host[:port]` with the host in lower case (hosts compare
+/// case-insensitively). Usually that is the text as received, shared rather than copied:
+/// this runs for every request.
+fn sent_by_key(headers: &crate::message::Headers, via: &Via) -> ByteString {
+    let text = via.as_str();
+    let host = via.host_str();
+    let host_start = (host.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let written = text
+        .get(host_start..)
+        .map(|from_host| {
+            let after_host = from_host.get(host.len()..).unwrap_or_default();
+            let port_len = match after_host.strip_prefix(':') {
+                Some(digits) => 1 + digits.bytes().take_while(u8::is_ascii_digit).count(),
+                None => 0,
+            };
+            from_host.get(..host.len() + port_len).unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let canonical_port = |written: &str| match (via.port(), written.len() > host.len()) {
+        // Digits as the canonical form writes them: no leading zero.
+        (Some(port), true) => {
+            written
+                .get(host.len() + 1..)
+                .filter(|digits| !digits.starts_with('0'))
+                .and_then(|digits| digits.parse::<u16>().ok())
+                == Some(port)
+        }
+        (None, false) => true,
+        _ => false,
+    };
+    if !written.is_empty() && !host.bytes().any(|b| b.is_ascii_uppercase()) && canonical_port(written) {
+        return headers.share(written);
+    }
+    let mut sent_by = String::with_capacity(host.len() + 6);
+    sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+    if let Some(port) = via.port() {
+        sent_by.push(':');
+        crate::endpoint::push_decimal(&mut sent_by, u32::from(port));
+    }
+    ByteString::from(sent_by)
 }
 
 impl ClientKey {
@@ -153,5 +187,40 @@ impl ClientKey {
             branch: ByteString::from(branch),
             method: request.method.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+
+    fn key_of(via: &str) -> ServerKey {
+        let text = format!(
+            "OPTIONS sip:b@h SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n\
+             Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let message = Message::parse(text.into()).unwrap();
+        ServerKey::from_request(message.as_request().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sent_by_compares_hosts_without_case_and_ports_by_value() {
+        let plain = key_of("SIP/2.0/UDP host.example.com:5060;branch=z9hG4bK1");
+        assert_eq!(plain, key_of("SIP/2.0/UDP HOST.Example.com:5060;branch=z9hG4bK1"));
+        assert_eq!(
+            plain,
+            key_of("SIP/2.0/UDP host.example.com : 5060;branch=z9hG4bK1")
+        );
+        assert_eq!(
+            plain,
+            key_of("SIP/2.0/UDP host.example.com:05060;branch=z9hG4bK1")
+        );
+        assert_ne!(plain, key_of("SIP/2.0/UDP host.example.com;branch=z9hG4bK1"));
+        assert_ne!(plain, key_of("SIP/2.0/UDP host.example.com:5061;branch=z9hG4bK1"));
+        let ServerKey::Branch { sent_by, .. } = plain else {
+            panic!("a magic-cookie branch makes a Branch key")
+        };
+        assert_eq!(&*sent_by, "host.example.com:5060");
     }
 }
