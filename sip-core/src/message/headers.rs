@@ -182,6 +182,26 @@ impl HeaderWriter {
                 self.text.push_str(part);
             }
         }
+        self.end_line(name, start, value_start, name_len);
+    }
+
+    /// [`HeaderWriter::push_parts`] for parts known to hold no line break: values read
+    /// from parsed headers (which come unfolded) and tokens. Skips the scan for CR and LF,
+    /// which costs more than the copy on the short values responses repeat.
+    pub(crate) fn push_verbatim(&mut self, name: HeaderName, parts: &[&str]) {
+        debug_assert!(parts.iter().all(|p| !p.contains(['\r', '\n'])));
+        let start = self.text.len();
+        self.text.push_str(name.as_str());
+        let name_len = name.as_str().len();
+        self.text.push_str(": ");
+        let value_start = self.text.len();
+        for part in parts {
+            self.text.push_str(part);
+        }
+        self.end_line(name, start, value_start, name_len);
+    }
+
+    fn end_line(&mut self, name: HeaderName, start: usize, value_start: usize, name_len: usize) {
         let end = self.text.len();
         self.text.push_str("\r\n");
         self.lines
