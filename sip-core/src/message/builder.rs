@@ -295,23 +295,21 @@ pub fn response_to(
         HeaderName::CallId,
         HeaderName::CSeq,
     ] {
-        // Values of a parsed request hold no line break (folding comes unfolded), and a
-        // tag is only appended when it is a token: no need to scan for CR/LF.
         for value in source.get_all(name) {
             match (name, to_tag) {
                 (HeaderName::To, Some(tag)) if needs_tag(value, tag) => {
-                    headers.push_verbatim(name, &[value, ";tag=", tag]);
+                    headers.push_parts(name, &[value, ";tag=", tag]);
                 }
-                _ => headers.push_verbatim(name, &[value]),
+                _ => headers.push(name, value),
             }
         }
     }
     if status.as_u16() == 100 {
         for timestamp in source.get_all(HeaderName::Timestamp) {
-            headers.push_verbatim(HeaderName::Timestamp, &[timestamp]);
+            headers.push(HeaderName::Timestamp, timestamp);
         }
     }
-    headers.push_verbatim(HeaderName::ContentLength, &["0"]);
+    headers.push(HeaderName::ContentLength, "0");
     Response {
         version: Version::SIP_2_0,
         status,
