@@ -194,7 +194,7 @@ impl Dialog {
             .get(HeaderName::To)
             .ok_or(DialogError::Missing("To"))?;
         let target = contact_text(&response.headers).ok_or(DialogError::Missing("Contact"))?;
-        let (text, spans, target) = pack([&key.call_id, &key.local_tag, &key.remote_tag, from, to], &target);
+        let (text, spans, target) = pack([&key.call_id, &key.local_tag, &key.remote_tag, from, to], target);
         let remote_target = Uri::parse_shared(target).map_err(|_| DialogError::Missing("Contact"))?;
         let mut route_set = record_route_uris(&response.headers)?;
         route_set.reverse();
@@ -236,12 +236,13 @@ impl Dialog {
             .call_id()
             .and_then(Result::ok)
             .ok_or(DialogError::Missing("Call-ID"))?;
+        // The request was validated (its From parses): the value as written and its tag are
+        // all the dialog keeps, so the From is not parsed again.
         let from = request
             .headers
-            .from_addr()
-            .and_then(Result::ok)
+            .get(HeaderName::From)
             .ok_or(DialogError::Missing("From"))?;
-        let remote_tag = from.tag().ok_or(DialogError::Missing("From tag"))?;
+        let remote_tag = tag_of(from).ok_or(DialogError::Missing("From tag"))?;
         let to = request
             .headers
             .get(HeaderName::To)
@@ -260,10 +261,7 @@ impl Dialog {
             local_party.push_str(";tag=");
             local_party.push_str(local_tag);
         }
-        let (text, spans, target) = pack(
-            [call_id, local_tag, remote_tag, &local_party, from.as_str()],
-            &target,
-        );
+        let (text, spans, target) = pack([call_id, local_tag, remote_tag, &local_party, from], target);
         let remote_target = Uri::parse_shared(target).map_err(|_| DialogError::Missing("Contact"))?;
         Ok(Dialog {
             text,
@@ -506,14 +504,37 @@ impl Dialog {
 }
 
 /// The URI of the first Contact, as text.
-fn contact_text(headers: &crate::message::Headers) -> Option<String> {
-    let contact = headers.contacts().next()?.ok()?;
-    Some(contact.uri().as_str().to_owned())
+fn contact_text(headers: &crate::message::Headers) -> Option<&str> {
+    let line = headers.get(HeaderName::Contact)?;
+    uri_text_of(crate::message::grammar::split_top_level(line, b',').next()?)
+}
+
+/// The URI text of a name-addr or addr-spec value: what is inside `<>`, or everything
+/// before the first `;` (RFC 3261 §20.10). Only located here: the caller parses the URI,
+/// so a whole name-addr parse (which parses the URI too) would do that work twice.
+fn uri_text_of(value: &str) -> Option<&str> {
+    let value = crate::message::grammar::trim_lws(value);
+    // A quoted display name may hold '<' or ';'.
+    let rest = if value.starts_with('"') {
+        value.get(crate::message::grammar::quoted_string_len(value)?..)?
+    } else {
+        value
+    };
+    match memchr::memchr(b'<', rest.as_bytes()) {
+        Some(lt) => {
+            let inner = rest.get(lt + 1..)?;
+            inner.get(..memchr::memchr(b'>', inner.as_bytes())?)
+        }
+        None => {
+            let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+            Some(crate::message::grammar::trim_lws(rest.get(..end)?))
+        }
+    }
 }
 
 /// The URI of the first Contact, copied out of the message.
 fn contact_uri(headers: &crate::message::Headers) -> Option<Uri> {
-    Uri::parse(&contact_text(headers)?).ok()
+    Uri::parse(contact_text(headers)?).ok()
 }
 
 /// Copies `parts` and then `last` into one buffer: the buffer, the spans of `parts`, and

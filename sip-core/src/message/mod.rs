@@ -29,7 +29,7 @@
 
 mod builder;
 mod error;
-mod grammar;
+pub(crate) mod grammar;
 mod headers;
 mod method;
 mod model;
