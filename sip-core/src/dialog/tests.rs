@@ -165,14 +165,11 @@ Content-Length: 0
 #[test]
 fn a_target_is_read_from_any_contact_form() {
     assert_eq!(
-        super::uri_text_of(r#""A <b>; c" <sip:a@h;transport=tcp>;expires=60"#),
+        uri_text_of(r#""A <b>; c" <sip:a@h;transport=tcp>;expires=60"#),
         Some("sip:a@h;transport=tcp")
     );
-    assert_eq!(
-        super::uri_text_of(" sip:a@h:5070 ;expires=60"),
-        Some("sip:a@h:5070")
-    );
-    assert_eq!(super::uri_text_of("Bob <sips:b@h>"), Some("sips:b@h"));
-    assert_eq!(super::uri_text_of("<sip:a@h"), None);
-    assert_eq!(super::uri_text_of(r#""unterminated <sip:a@h>"#), None);
+    assert_eq!(uri_text_of(" sip:a@h:5070 ;expires=60"), Some("sip:a@h:5070"));
+    assert_eq!(uri_text_of("Bob <sips:b@h>"), Some("sips:b@h"));
+    assert_eq!(uri_text_of("<sip:a@h"), None);
+    assert_eq!(uri_text_of(r#""unterminated <sip:a@h>"#), None);
 }
