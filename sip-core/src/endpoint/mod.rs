@@ -16,7 +16,7 @@ use bytestring::ByteString;
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{
     HeaderName, Host, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
-    Via, response_to,
+    Via, response_to_with,
 };
 use crate::transaction::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
@@ -598,18 +598,33 @@ impl Endpoint {
     /// A response to server transaction `transaction`'s request: Via, From, To, Call-ID and
     /// CSeq copied (RFC 3261 §8.2.6) with this transaction's To tag.
     pub fn response(&self, transaction: TransactionId, status: StatusCode) -> Result<Response, SendError> {
+        self.response_with(transaction, status, [])
+    }
+
+    /// [`Endpoint::response`] with `extra` headers written in the same buffer.
+    pub(crate) fn response_with<'a>(
+        &'a self,
+        transaction: TransactionId,
+        status: StatusCode,
+        extra: impl IntoIterator<Item = (HeaderName, &'a str)>,
+    ) -> Result<Response, SendError> {
         let entry = self
             .servers
             .get(&transaction)
             .ok_or(SendError::UnknownTransaction(transaction))?;
         let tag = (status.as_u16() != 100).then_some(entry.to_tag.as_str());
-        let mut response = response_to(&entry.request, status, None, tag);
-        if let Some(agent) = &self.config.user_agent {
-            response
-                .headers
-                .push(HeaderName::Server, ByteString::from(agent.as_str()));
-        }
-        Ok(response)
+        let server = self
+            .config
+            .user_agent
+            .as_deref()
+            .map(|agent| (HeaderName::Server, agent));
+        Ok(response_to_with(
+            &entry.request,
+            status,
+            None,
+            tag,
+            server.into_iter().chain(extra),
+        ))
     }
 
     /// Sends `response` in server transaction `transaction`.

@@ -286,8 +286,20 @@ pub fn response_to(
     reason: Option<&str>,
     to_tag: Option<&str>,
 ) -> Response {
+    response_to_with(request, status, reason, to_tag, [])
+}
+
+/// [`response_to`] plus `extra` headers, written into the same buffer (one allocation for
+/// the whole header section instead of one per header pushed afterwards).
+pub(crate) fn response_to_with<'a>(
+    request: &Request,
+    status: StatusCode,
+    reason: Option<&str>,
+    to_tag: Option<&str>,
+    extra: impl IntoIterator<Item = (HeaderName, &'a str)>,
+) -> Response {
     let source = &request.headers;
-    let mut headers = HeaderWriter::with_capacity(512, 8);
+    let mut headers = HeaderWriter::with_capacity(512, 12);
     for name in [
         HeaderName::Via,
         HeaderName::From,
@@ -308,6 +320,9 @@ pub fn response_to(
         for timestamp in source.get_all(HeaderName::Timestamp) {
             headers.push(HeaderName::Timestamp, timestamp);
         }
+    }
+    for (name, value) in extra {
+        headers.push(name, value);
     }
     headers.push(HeaderName::ContentLength, "0");
     Response {

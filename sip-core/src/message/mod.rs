@@ -44,6 +44,7 @@ mod typed;
 mod uri;
 pub mod validate;
 
+pub(crate) use builder::response_to_with;
 pub use builder::{RequestBuilder, response_to};
 pub use error::{ParseError, ParseErrorKind};
 pub use grammar::percent_decode;

@@ -479,21 +479,15 @@ impl Endpoint {
         tx: TransactionId,
         status: StatusCode,
     ) -> Result<Response, CallError> {
-        let mut response = self.response(tx, status)?;
-        if let Some(invite) = &c.invite {
-            for record_route in invite.headers.get_all(HeaderName::RecordRoute) {
-                response
-                    .headers
-                    .push(HeaderName::RecordRoute, ByteString::from(record_route));
-            }
-        }
-        response
-            .headers
-            .push(HeaderName::Contact, self.contact_for(c.route.transport));
-        response
-            .headers
-            .push(HeaderName::Allow, ByteString::from_static(ALLOW));
-        Ok(response)
+        // §12.1.1: the Record-Routes of the INVITE are copied into the response.
+        let record_routes = c
+            .invite
+            .iter()
+            .flat_map(|invite| invite.headers.get_all(HeaderName::RecordRoute))
+            .map(|value| (HeaderName::RecordRoute, value));
+        let contact = self.contact_for(c.route.transport);
+        let ours = [(HeaderName::Contact, &*contact), (HeaderName::Allow, ALLOW)];
+        Ok(self.response_with(tx, status, record_routes.chain(ours))?)
     }
 
     /// Sends a 2xx to an INVITE and keeps it for retransmission until the ACK (§13.3.1.4;
