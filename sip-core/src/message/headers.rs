@@ -608,6 +608,15 @@ impl Headers {
             .iter()
             .position(|e| e.name() == name && name != HeaderName::Other);
         let value = without_line_breaks(value.into());
+        // The usual case, one header of that name: replaced where it stands, so the index
+        // stays right (setting a body's Content-Length runs for every message with a body).
+        let bit = name_bit(name);
+        if self.repeated & bit == 0 {
+            if let Some(slot) = position.and_then(|index| self.entries.get_mut(index)) {
+                *slot = Entry::owned(name, ByteString::from_static(name.as_str()), value);
+                return;
+            }
+        }
         match position {
             Some(index) => {
                 self.remove(name);
