@@ -1248,9 +1248,13 @@ pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr
     };
     // One pass over the parameters for both (this runs for every request received).
     let (mut rport, mut received) = (None, None);
+    // Where the first `rport` name ends in the Via text: a bare one gets its value there.
+    let mut rport_end = 0;
+    let text = via.as_str();
     for (name, value) in via.params().iter() {
         if rport.is_none() && name.eq_ignore_ascii_case("rport") {
             rport = Some(value);
+            rport_end = (name.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize) + name.len();
         } else if received.is_none() && name.eq_ignore_ascii_case("received") {
             received = Some(value);
         }
@@ -1264,11 +1268,15 @@ pub(crate) fn mark_received(request: &mut Request, via: &Via, source: SocketAddr
     };
     if needs_received || wants_rport {
         let mut value = String::with_capacity(via.as_str().len() + 40);
-        if wants_rport {
-            // Replace the bare `rport` with `rport=<port>`.
-            push_with_rport(&mut value, via.as_str(), source.port());
-        } else {
-            value.push_str(via.as_str());
+        match (wants_rport, text.get(..rport_end), text.get(rport_end..)) {
+            // The bare `rport` becomes `rport=<port>`.
+            (true, Some(head), Some(tail)) => {
+                value.push_str(head);
+                value.push('=');
+                push_decimal(&mut value, u32::from(source.port()));
+                value.push_str(tail);
+            }
+            _ => value.push_str(text),
         }
         if needs_received && received.flatten().is_none() {
             value.push_str(";received=");
@@ -1315,25 +1323,6 @@ pub(crate) fn push_decimal(out: &mut String, n: u32) {
     for &d in digits.get(..len).unwrap_or_default().iter().rev() {
         out.push(char::from(d));
     }
-}
-
-/// Appends `via` with its bare `rport` parameter given the value `port`.
-fn push_with_rport(out: &mut String, via: &str, port: u16) {
-    let mut rest = via;
-    while let Some(i) = rest.find(";rport") {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let after = tail.get(6..).unwrap_or("");
-        if after.is_empty() || after.starts_with(';') || after.starts_with(' ') {
-            out.push_str(";rport=");
-            push_decimal(out, u32::from(port));
-            out.push_str(after);
-            return;
-        }
-        out.push_str(";rport");
-        rest = after;
-    }
-    out.push_str(rest);
 }
 
 /// Builds a stateless 400 for bytes that did not parse, copying the Via, From, To, Call-ID
