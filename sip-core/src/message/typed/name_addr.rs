@@ -232,7 +232,21 @@ pub fn tag_of(value: &str) -> Option<&str> {
         // addr-spec form: every `;param` is a header parameter (RFC 3261 §20.10).
         None => rest.get(memchr::memchr(b';', rest.as_bytes())?..)?,
     };
-    Params::new(trim_lws(params)).get("tag").flatten()
+    let params = trim_lws(params);
+    // The usual form, `;tag=token` first (and often alone), read directly; anything else
+    // (LWS, other parameters first) goes through the general parameter reader.
+    if let Some(rest) = params
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case(";tag="))
+        .and_then(|_| params.get(5..))
+    {
+        let end = rest.bytes().position(|b| !is_token_char(b)).unwrap_or(rest.len());
+        let next = rest.as_bytes().get(end);
+        if end > 0 && (next.is_none() || next == Some(&b';')) {
+            return rest.get(..end);
+        }
+    }
+    Params::new(params).get("tag").flatten()
 }
 
 impl PartialEq for NameAddr {
@@ -258,6 +272,28 @@ impl fmt::Display for NameAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_of_agrees_with_the_parsed_tag() {
+        for value in [
+            "<sip:a@h>;tag=1928",
+            "<sip:a@h>;TAG=1928;x=y",
+            "<sip:a@h>;x=y;tag=1928",
+            "<sip:a@h> ; tag = 1928",
+            "<sip:a@h;tag=inside>",
+            "<sip:a@h>;tag=",
+            "<sip:a@h>;tag=a b",
+            "<sip:a@h>;tag=\"quoted\"",
+            "sip:a@h;tag=abc",
+            "\"x;tag=no\" <sip:a@h>;tag=yes",
+        ] {
+            let parsed = NameAddr::parse(value).ok();
+            let expected = parsed.as_ref().and_then(|a| a.tag());
+            if parsed.is_some() {
+                assert_eq!(tag_of(value), expected, "{value}");
+            }
+        }
+    }
 
     #[test]
     fn addr_spec_params_belong_to_the_header() {
