@@ -66,7 +66,7 @@ impl Endpoint {
         let contact = self.contact_for(transport);
         let identity = self.calls.identity.clone();
         let mut headers = HeaderWriter::with_capacity(512, 12);
-        headers.push(HeaderName::Via, "SIP/2.0/UDP placeholder");
+        // No Via: send_request puts ours on top (a placeholder would only be removed).
         headers.push(HeaderName::MaxForwards, "70");
         if let Some(proxy) = &proxy {
             headers.push_parts(HeaderName::Route, &["<", proxy.as_str(), ";lr>"]);
