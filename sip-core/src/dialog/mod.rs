@@ -185,6 +185,20 @@ impl Dialog {
             return Err(DialogError::NotDialogCreating(code));
         }
         let key = DialogKey::of_response(response).ok_or(DialogError::Missing("Call-ID, From or To tag"))?;
+        Dialog::uac_keyed(request, response, &key)
+    }
+
+    /// [`Dialog::uac`] with the response's key already read (the call layer reads it to
+    /// find the dialog first).
+    pub(crate) fn uac_keyed(
+        request: &Request,
+        response: &Response,
+        key: &DialogKey,
+    ) -> Result<Dialog, DialogError> {
+        let code = response.status.as_u16();
+        if !(101..300).contains(&code) {
+            return Err(DialogError::NotDialogCreating(code));
+        }
         let from = request
             .headers
             .get(HeaderName::From)

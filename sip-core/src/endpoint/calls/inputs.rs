@@ -523,7 +523,7 @@ impl Endpoint {
             let Some(invite) = &c.invite else {
                 return true;
             };
-            if let Ok(dialog) = Dialog::uac(invite, response) {
+            if let Ok(dialog) = Dialog::uac_keyed(invite, response, &key) {
                 self.calls.by_dialog.insert(&dialog.key(), c.id);
                 // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
                 c.dialogs.reserve_exact(1);
@@ -620,7 +620,7 @@ impl Endpoint {
                 dialog.confirm(&response);
                 dialog
             }
-            None => match Dialog::uac(&invite, &response) {
+            None => match Dialog::uac_keyed(&invite, &response, &key) {
                 Ok(dialog) => dialog,
                 Err(_) => {
                     c.invite = Some(invite);
