@@ -244,6 +244,16 @@ struct Flow {
     decoder: StreamDecoder,
 }
 
+/// What the topmost Via of a request about to be sent is: [`Endpoint::prepare_request`]
+/// replaces a placeholder (or our own Via from an earlier attempt) and otherwise adds ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TopVia {
+    /// Built by us with a placeholder Via (dialog requests), or ours already.
+    Placeholder,
+    /// From the application: look.
+    Unknown,
+}
+
 /// Whose actions are being applied.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
@@ -533,10 +543,10 @@ impl Endpoint {
         }
         let branch = self.new_branch();
         let mut transport = transport;
-        self.prepare_request(&mut request, &branch, transport);
+        self.prepare_request(&mut request, &branch, transport, TopVia::Unknown);
         if transport == Transport::Udp && request.encoded_len() + 200 > self.config.mtu {
             transport = Transport::Tcp;
-            self.prepare_request(&mut request, &branch, transport);
+            self.prepare_request(&mut request, &branch, transport, TopVia::Placeholder);
         }
         let flow = match transport {
             Transport::Udp => None,
@@ -586,7 +596,7 @@ impl Endpoint {
     pub fn send_stateless(&mut self, now: Instant, mut request: Request, destination: SocketAddr) {
         let _ = now;
         let branch = self.new_branch();
-        self.prepare_request(&mut request, &branch, Transport::Udp);
+        self.prepare_request(&mut request, &branch, Transport::Udp, TopVia::Unknown);
         let route = Route {
             transport: Transport::Udp,
             flow: None,
@@ -672,7 +682,9 @@ impl Endpoint {
         ByteString::from(branch)
     }
 
-    fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport) {
+    /// Puts our Via (with `branch`) on top of a request we send and fills in what it lacks
+    /// (Max-Forwards, User-Agent, Content-Length). `top` says what its topmost Via is.
+    fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport, top: TopVia) {
         let mut via = String::with_capacity(40 + self.local_text.len() + branch.len());
         via.push_str("SIP/2.0/");
         via.push_str(transport.as_str());
@@ -682,20 +694,26 @@ impl Endpoint {
         via.push_str(branch);
         via.push_str(";rport");
         let via = ByteString::from(via);
-        // Decided on the text (parsing our own Via on every send would cost more than the
-        // rest of this): a top Via without the magic cookie is a placeholder, and one with
-        // this very branch is ours from an earlier attempt (the UDP→TCP switch).
-        let top_is_ours_to_replace = match request.headers.values(HeaderName::Via).next() {
-            None => false,
-            Some(top) => {
-                let finder = |needle: &str| memchr::memmem::find(top.as_bytes(), needle.as_bytes()).is_some();
-                !finder(crate::message::MAGIC_COOKIE) || finder(branch)
-            }
+        let replace = match top {
+            TopVia::Placeholder => true,
+            // Decided on the text (parsing our own Via on every send would cost more than
+            // the rest of this): a top Via without the magic cookie is a placeholder, and
+            // one with this very branch is ours from an earlier attempt (the UDP→TCP switch).
+            TopVia::Unknown => match request.headers.values(HeaderName::Via).next() {
+                None => false,
+                Some(top) => {
+                    let finder =
+                        |needle: &str| memchr::memmem::find(top.as_bytes(), needle.as_bytes()).is_some();
+                    !finder(crate::message::MAGIC_COOKIE) || finder(branch)
+                }
+            },
         };
-        if top_is_ours_to_replace {
-            request.headers.remove_first_value(HeaderName::Via);
+        if replace {
+            // In place: the index of the other headers stays as it is.
+            request.headers.replace_first_value(HeaderName::Via, via);
+        } else {
+            request.headers.push_front(HeaderName::Via, via);
         }
-        request.headers.push_front(HeaderName::Via, via);
         if !request.headers.contains(HeaderName::MaxForwards) {
             request
                 .headers

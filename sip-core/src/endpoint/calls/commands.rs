@@ -652,7 +652,7 @@ impl Endpoint {
             return Err(CallError::Send(SendError::TooManyTransactions));
         }
         let branch = self.new_branch();
-        self.prepare_request(&mut request, &branch, route.transport);
+        self.prepare_request(&mut request, &branch, route.transport, TopVia::Placeholder);
         let tx = self.start_client(now, request, branch, route)?;
         self.calls.transactions.insert(tx, (c.id, purpose));
         Ok(tx)
@@ -670,7 +670,7 @@ impl Endpoint {
             return;
         };
         let branch = self.new_branch();
-        self.prepare_request(&mut ack, &branch, route.transport);
+        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Placeholder);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
         c.last_ack = Some(Box::new((seq, payload, route)));

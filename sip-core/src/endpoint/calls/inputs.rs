@@ -697,14 +697,14 @@ impl Endpoint {
         };
         let mut ack = dialog.ack(seq, Bytes::new(), None);
         let branch = self.new_branch();
-        self.prepare_request(&mut ack, &branch, route.transport);
+        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Placeholder);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
         c.killed_forks
             .push((ByteString::from(&*key.remote_tag), payload, route));
         let mut bye = dialog.request(Method::Bye);
         let branch = self.new_branch();
-        self.prepare_request(&mut bye, &branch, route.transport);
+        self.prepare_request(&mut bye, &branch, route.transport, TopVia::Placeholder);
         self.stats.calls.byes += 1;
         if let Ok(tx) = self.start_client(now, bye, branch, route) {
             self.calls.transactions.insert(tx, (c.id, Purpose::ForkBye));

@@ -20,7 +20,7 @@ use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, Status
 use crate::transaction::ClientInviteState;
 
 use super::types::CallId;
-use super::{ClientMachine, Endpoint, Event, Route, SendError, TransactionId, Transport};
+use super::{ClientMachine, Endpoint, Event, Route, SendError, TopVia, TransactionId, Transport};
 
 /// The `Allow` we advertise in dialog-creating messages.
 const ALLOW: &str =
