@@ -139,9 +139,14 @@ impl Entry {
 
     #[inline]
     fn raw_line<'a>(&self, source: &'a str) -> Option<&'a str> {
+        self.raw_span().map(|line| line.get(source))
+    }
+
+    /// Where the line as received sits in the source, if it is kept.
+    fn raw_span(&self) -> Option<Span> {
         match self {
-            Entry::Parsed { line, .. } => Some(line.get(source)),
-            Entry::Owned(owned) => owned.raw_line.map(|line| line.get(source)),
+            Entry::Parsed { line, .. } => Some(*line),
+            Entry::Owned(owned) => owned.raw_line,
         }
     }
 }
@@ -632,17 +637,42 @@ impl Headers {
 
     /// Writes every header line, followed by CRLF. Untouched headers are written as received.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        let source = self.source.as_bytes();
+        // Lines that sit back to back in the source with CRLF between them (a parsed or
+        // written header section, mostly) are copied as one run instead of line by line.
+        let mut run: Option<(usize, usize)> = None;
+        let flush = |run: &mut Option<(usize, usize)>, out: &mut Vec<u8>| {
+            if let Some((start, end)) = run.take() {
+                out.extend_from_slice(source.get(start..end).unwrap_or_default());
+                out.extend_from_slice(b"\r\n");
+            }
+        };
         for e in &self.entries {
-            match e.raw_line(&self.source) {
-                Some(line) => out.extend_from_slice(line.as_bytes()),
+            match e.raw_span() {
+                Some(line) => {
+                    let (start, end) = (line.start as usize, line.end as usize);
+                    match &mut run {
+                        Some((_, run_end))
+                            if start == *run_end + 2 && source.get(*run_end..start) == Some(b"\r\n") =>
+                        {
+                            *run_end = end;
+                        }
+                        _ => {
+                            flush(&mut run, out);
+                            run = Some((start, end));
+                        }
+                    }
+                }
                 None => {
+                    flush(&mut run, out);
                     out.extend_from_slice(e.raw_name(&self.source).as_bytes());
                     out.extend_from_slice(b": ");
                     out.extend_from_slice(e.value(&self.source).as_bytes());
+                    out.extend_from_slice(b"\r\n");
                 }
             }
-            out.extend_from_slice(b"\r\n");
         }
+        flush(&mut run, out);
     }
 
     /// An upper bound of the bytes [`Headers::write_to`] writes.
