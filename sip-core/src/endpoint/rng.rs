@@ -27,23 +27,28 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// A token of `len` characters from `[0-9a-z]`.
+    /// A token of `len` characters from `[0-9a-v]`.
     pub(crate) fn token(&mut self, len: usize) -> String {
         let mut out = String::with_capacity(len);
         self.push_token(&mut out, len);
         out
     }
 
-    /// Appends a token of `len` characters from `[0-9a-z]` to `out`.
+    /// Appends a token of `len` characters from `[0-9a-v]` to `out`: five random bits a
+    /// character (a tag of 10 has 50, a branch's 20 have 100; RFC 3261 §19.3 asks for 32),
+    /// a shift and a mask each instead of a division.
     pub(crate) fn push_token(&mut self, out: &mut String, len: usize) {
-        const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+        out.reserve(len);
         let mut bits = self.next_u64();
         for i in 0..len {
+            // Twelve characters (60 bits) a draw.
             if i % 12 == 11 {
                 bits = self.next_u64();
             }
-            let index = (bits % 36) as usize;
-            bits /= 36;
+            // A 5-bit index into a 32-entry table cannot be out of bounds.
+            let index = (bits & 31) as usize;
+            bits >>= 5;
             out.push(char::from(*ALPHABET.get(index).unwrap_or(&b'0')));
         }
     }
@@ -52,6 +57,20 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_of_any_length_use_the_alphabet() {
+        let mut rng = Rng::new(3);
+        for len in [0, 1, 10, 11, 12, 20, 24, 25, 50] {
+            let token = rng.token(len);
+            assert_eq!(token.len(), len);
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+            );
+        }
+    }
 
     #[test]
     fn same_seed_same_tokens() {
