@@ -43,6 +43,7 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::message::builder::decimal;
 use crate::message::{
     HeaderName, HeaderWriter, Host, Method, Request, Response, Scheme, Uri, Version, tag_of,
 };
@@ -444,12 +445,7 @@ impl Dialog {
     ) -> Request {
         self.local_seq = self.local_seq.wrapping_add(1);
         let seq = self.local_seq;
-        let mut request = self.build(method, seq, contact, body, content_type);
-        request.headers.set(
-            HeaderName::ContentLength,
-            ByteString::from(request.body.len().to_string()),
-        );
-        request
+        self.build(method, seq, contact, body, content_type)
     }
 
     /// The ACK for a 2xx to the INVITE numbered `invite_seq` (§13.2.2.4): the dialog's
@@ -497,16 +493,19 @@ impl Dialog {
         headers.push(HeaderName::From, self.part(LOCAL_PARTY));
         headers.push(HeaderName::To, self.part(REMOTE_PARTY));
         headers.push(HeaderName::CallId, self.part(CALL_ID));
-        let seq = seq.to_string();
-        headers.push_parts(HeaderName::CSeq, &[&seq, " ", method.as_str()]);
+        let mut number = [0u8; 10];
+        headers.push_parts(
+            HeaderName::CSeq,
+            &[decimal(&mut number, seq), " ", method.as_str()],
+        );
         if let Some(contact) = contact {
             headers.push(HeaderName::Contact, contact);
         }
         if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
             headers.push(HeaderName::ContentType, content_type);
         }
-        let length = body.len().to_string();
-        headers.push(HeaderName::ContentLength, &length);
+        let length = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        headers.push(HeaderName::ContentLength, decimal(&mut number, length));
         Request {
             method,
             uri,

@@ -337,8 +337,9 @@ pub(crate) fn response_to_with<'a>(
     }
 }
 
-/// `n` in decimal, written into `buffer` (no `fmt` machinery: this runs for every request).
-fn decimal(buffer: &mut [u8; 10], n: u32) -> &str {
+/// `n` in decimal, written into `buffer` (no `fmt` machinery and no allocation: this runs
+/// for the CSeq and Content-Length of every message built).
+pub(crate) fn decimal(buffer: &mut [u8; 10], n: u32) -> &str {
     let mut at = buffer.len();
     let mut rest = n;
     loop {

@@ -27,7 +27,7 @@
 //! assert_eq!(headers.get(HeaderName::MaxForwards), Some("70"));
 //! ```
 
-mod builder;
+pub(crate) mod builder;
 mod error;
 pub(crate) mod grammar;
 mod headers;

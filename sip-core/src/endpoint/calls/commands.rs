@@ -91,7 +91,12 @@ impl Endpoint {
         if !body.is_empty() {
             headers.push(HeaderName::ContentType, content_type.unwrap_or(SDP));
         }
-        headers.push(HeaderName::ContentLength, &body.len().to_string());
+        let mut number = [0u8; 10];
+        let length = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        headers.push(
+            HeaderName::ContentLength,
+            crate::message::builder::decimal(&mut number, length),
+        );
         let request = Request {
             method: Method::Invite,
             uri: target,
