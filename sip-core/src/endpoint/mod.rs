@@ -685,9 +685,14 @@ impl Endpoint {
     /// Puts our Via (with `branch`) on top of a request we send and fills in what it lacks
     /// (Max-Forwards, User-Agent, Content-Length). `top` says what its topmost Via is.
     fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport, top: TopVia) {
-        let mut via = String::with_capacity(40 + self.local_text.len() + branch.len());
+        // Exactly the room the Via takes: a buffer without spare room becomes a shared
+        // buffer without another allocation.
+        let transport_text = transport.as_str();
+        let mut via = String::with_capacity(
+            "SIP/2.0/ ;branch=;rport".len() + transport_text.len() + self.local_text.len() + branch.len(),
+        );
         via.push_str("SIP/2.0/");
-        via.push_str(transport.as_str());
+        via.push_str(transport_text);
         via.push(' ');
         via.push_str(&self.local_text);
         via.push_str(";branch=");
