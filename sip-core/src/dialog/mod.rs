@@ -430,9 +430,7 @@ impl Dialog {
     /// A new request of `method` in this dialog (§12.2.1.1), with the next local CSeq
     /// number. Via is left to the Endpoint; Contact is `contact` for target-refresh requests.
     pub fn request(&mut self, method: Method) -> Request {
-        self.local_seq = self.local_seq.wrapping_add(1);
-        let seq = self.local_seq;
-        self.build(method, seq, None, Bytes::new(), None)
+        self.request_via(method, None, Bytes::new(), None, PLACEHOLDER_VIA)
     }
 
     /// A new request with a body and, for target refreshes (INVITE, UPDATE), our Contact.
@@ -443,16 +441,40 @@ impl Dialog {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Request {
+        self.request_via(method, contact, body, content_type, PLACEHOLDER_VIA)
+    }
+
+    /// [`Dialog::request_with`] with its real topmost Via (the Endpoint's, with the branch
+    /// of the transaction about to send it) written in place of the placeholder.
+    pub(crate) fn request_via(
+        &mut self,
+        method: Method,
+        contact: Option<&str>,
+        body: Bytes,
+        content_type: Option<&str>,
+        via: &str,
+    ) -> Request {
         self.local_seq = self.local_seq.wrapping_add(1);
         let seq = self.local_seq;
-        self.build(method, seq, contact, body, content_type)
+        self.build(method, seq, contact, body, content_type, via)
     }
 
     /// The ACK for a 2xx to the INVITE numbered `invite_seq` (§13.2.2.4): the dialog's
     /// route set and target, the INVITE's CSeq number, method ACK, and the answer if the
     /// 2xx carried an offer.
     pub fn ack(&self, invite_seq: u32, body: Bytes, content_type: Option<&str>) -> Request {
-        self.build(Method::Ack, invite_seq, None, body, content_type)
+        self.ack_via(invite_seq, body, content_type, PLACEHOLDER_VIA)
+    }
+
+    /// [`Dialog::ack`] with its real Via (see [`Dialog::request_via`]).
+    pub(crate) fn ack_via(
+        &self,
+        invite_seq: u32,
+        body: Bytes,
+        content_type: Option<&str>,
+        via: &str,
+    ) -> Request {
+        self.build(Method::Ack, invite_seq, None, body, content_type, via)
     }
 
     /// A request of `method` numbered `seq` (§12.2.1.1).
@@ -463,10 +485,11 @@ impl Dialog {
         contact: Option<&str>,
         body: Bytes,
         content_type: Option<&str>,
+        via: &str,
     ) -> Request {
         let mut headers =
             HeaderWriter::with_capacity(320 + self.route_set.len() * 48, 10 + self.route_set.len());
-        headers.push(HeaderName::Via, "SIP/2.0/UDP placeholder");
+        headers.push(HeaderName::Via, via);
         headers.push(HeaderName::MaxForwards, "70");
         // §12.2.1.1: an empty route set or a loose first hop keeps the remote target as
         // Request-URI; a strict first hop becomes the Request-URI (parameters a
@@ -515,6 +538,10 @@ impl Dialog {
         }
     }
 }
+
+/// The Via of a request built for a caller that sends it itself: the Endpoint replaces it
+/// with its own (RFC 3261 §8.1.1.7).
+const PLACEHOLDER_VIA: &str = "SIP/2.0/UDP placeholder";
 
 /// The URI of the first Contact, as text.
 fn contact_text(headers: &crate::message::Headers) -> Option<&str> {

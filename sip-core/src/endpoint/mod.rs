@@ -248,7 +248,9 @@ struct Flow {
 /// replaces a placeholder (or our own Via from an earlier attempt) and otherwise adds ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TopVia {
-    /// Built by us with a placeholder Via (dialog requests), or ours already.
+    /// Our own Via is already on top (dialog requests built with it).
+    Ours,
+    /// A placeholder, or our own Via from an earlier attempt: replaced.
     Placeholder,
     /// From the application: look.
     Unknown,
@@ -682,11 +684,10 @@ impl Endpoint {
         ByteString::from(branch)
     }
 
-    /// Puts our Via (with `branch`) on top of a request we send and fills in what it lacks
-    /// (Max-Forwards, User-Agent, Content-Length). `top` says what its topmost Via is.
-    fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport, top: TopVia) {
-        // Exactly the room the Via takes: a buffer without spare room becomes a shared
-        // buffer without another allocation.
+    /// Our Via for a request sent over `transport` in the transaction of `branch`, with
+    /// `rport` (RFC 3581). Exactly the room it takes: a buffer without spare room becomes a
+    /// shared buffer without another allocation.
+    pub(crate) fn our_via(&self, branch: &str, transport: Transport) -> String {
         let transport_text = transport.as_str();
         let mut via = String::with_capacity(
             "SIP/2.0/ ;branch=;rport".len() + transport_text.len() + self.local_text.len() + branch.len(),
@@ -698,26 +699,35 @@ impl Endpoint {
         via.push_str(";branch=");
         via.push_str(branch);
         via.push_str(";rport");
-        let via = ByteString::from(via);
+        via
+    }
+
+    /// Puts our Via (with `branch`) on top of a request we send and fills in what it lacks
+    /// (Max-Forwards, User-Agent, Content-Length). `top` says what its topmost Via is.
+    fn prepare_request(&self, request: &mut Request, branch: &str, transport: Transport, top: TopVia) {
         let replace = match top {
-            TopVia::Placeholder => true,
+            TopVia::Ours => None,
+            TopVia::Placeholder => Some(true),
             // Decided on the text (parsing our own Via on every send would cost more than
             // the rest of this): a top Via without the magic cookie is a placeholder, and
             // one with this very branch is ours from an earlier attempt (the UDP→TCP switch).
-            TopVia::Unknown => match request.headers.values(HeaderName::Via).next() {
+            TopVia::Unknown => Some(match request.headers.values(HeaderName::Via).next() {
                 None => false,
                 Some(top) => {
                     let finder =
                         |needle: &str| memchr::memmem::find(top.as_bytes(), needle.as_bytes()).is_some();
                     !finder(crate::message::MAGIC_COOKIE) || finder(branch)
                 }
-            },
+            }),
         };
-        if replace {
-            // In place: the index of the other headers stays as it is.
-            request.headers.replace_first_value(HeaderName::Via, via);
-        } else {
-            request.headers.push_front(HeaderName::Via, via);
+        if let Some(replace) = replace {
+            let via = ByteString::from(self.our_via(branch, transport));
+            if replace {
+                // In place: the index of the other headers stays as it is.
+                request.headers.replace_first_value(HeaderName::Via, via);
+            } else {
+                request.headers.push_front(HeaderName::Via, via);
+            }
         }
         if !request.headers.contains(HeaderName::MaxForwards) {
             request

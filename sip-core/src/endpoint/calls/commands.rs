@@ -369,9 +369,13 @@ impl Endpoint {
                     call: c.id,
                     state: c.state,
                 };
+                if c.dialog().is_none() {
+                    return Err(invalid);
+                }
+                let via = this.in_dialog_via(c)?;
                 let dialog = c.dialog_mut().ok_or(invalid)?;
-                let request = dialog.request_with(method, contact.as_deref(), body, content_type);
-                this.send_in_dialog(now, c, request, Purpose::App)
+                let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
+                this.send_in_dialog(now, c, request, via, Purpose::App)
             })
             .unwrap_or(Err(CallError::UnknownCall(call)));
         self.dispatch(now);
@@ -439,9 +443,19 @@ impl Endpoint {
             call: c.id,
             state: c.state,
         };
+        if c.dialog().is_none() {
+            return Err(invalid);
+        }
+        let via = self.in_dialog_via(c)?;
         let dialog = c.dialog_mut().ok_or(invalid)?;
         let content_type = (!body.is_empty()).then_some(SDP);
-        let mut request = dialog.request_with(method.clone(), Some(&contact), body.clone(), content_type);
+        let mut request = dialog.request_via(
+            method.clone(),
+            Some(&contact),
+            body.clone(),
+            content_type,
+            &via.text,
+        );
         if let Some(value) = session_expires {
             request
                 .headers
@@ -453,7 +467,7 @@ impl Endpoint {
         } else {
             Purpose::Update
         };
-        let tx = self.send_in_dialog(now, c, request, purpose)?;
+        let tx = self.send_in_dialog(now, c, request, via, purpose)?;
         if !body.is_empty() {
             let _ = c.oa.send_offer();
             c.local_body = body;
@@ -611,10 +625,14 @@ impl Endpoint {
             call: c.id,
             state: c.state,
         };
+        if c.dialog().is_none() {
+            return Err(invalid);
+        }
+        let via = self.in_dialog_via(c)?;
         let dialog = c.dialog_mut().ok_or(invalid)?;
-        let bye = dialog.request(Method::Bye);
+        let bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via.text);
         self.stats.calls.byes += 1;
-        self.send_in_dialog(now, c, bye, Purpose::Bye)
+        self.send_in_dialog(now, c, bye, via, Purpose::Bye)
     }
 
     /// Where requests in the call's dialog go: over the flow the dialog came in on while it
@@ -645,20 +663,29 @@ impl Endpoint {
         })
     }
 
-    pub(super) fn send_in_dialog(
-        &mut self,
-        now: Instant,
-        c: &mut Call,
-        mut request: Request,
-        purpose: Purpose,
-    ) -> Result<TransactionId, CallError> {
+    /// Where an in-dialog request of `c` goes and the Via it carries (with a fresh branch);
+    /// refused over the transaction limit.
+    pub(super) fn in_dialog_via(&mut self, c: &Call) -> Result<OutgoingVia, CallError> {
         let route = self.dialog_route(c)?;
         if self.transaction_count() >= self.config.limits.max_transactions {
             return Err(CallError::Send(SendError::TooManyTransactions));
         }
         let branch = self.new_branch();
-        self.prepare_request(&mut request, &branch, route.transport, TopVia::Placeholder);
-        let tx = self.start_client(now, request, branch, route)?;
+        let text = self.our_via(&branch, route.transport);
+        Ok(OutgoingVia { route, branch, text })
+    }
+
+    /// Sends `request`, built with `via` on top, in a client transaction of its own.
+    pub(super) fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        mut request: Request,
+        via: OutgoingVia,
+        purpose: Purpose,
+    ) -> Result<TransactionId, CallError> {
+        self.prepare_request(&mut request, &via.branch, via.route.transport, TopVia::Ours);
+        let tx = self.start_client(now, request, via.branch, via.route)?;
         self.calls.transactions.insert(tx, (c.id, purpose));
         Ok(tx)
     }
@@ -666,16 +693,20 @@ impl Endpoint {
     /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
     /// the 2xx's retransmissions.
     pub(super) fn send_ack(&mut self, c: &mut Call, seq: u32, body: Bytes) {
-        let Some(dialog) = c.dialog() else {
+        if c.dialog().is_none() {
             return;
-        };
-        let content_type = (!body.is_empty()).then_some(SDP);
-        let mut ack = dialog.ack(seq, body, content_type);
+        }
         let Ok(route) = self.dialog_route(c) else {
             return;
         };
         let branch = self.new_branch();
-        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Placeholder);
+        let via = self.our_via(&branch, route.transport);
+        let Some(dialog) = c.dialog() else {
+            return;
+        };
+        let content_type = (!body.is_empty()).then_some(SDP);
+        let mut ack = dialog.ack_via(seq, body, content_type, &via);
+        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
         c.last_ack = Some(Box::new((seq, payload, route)));

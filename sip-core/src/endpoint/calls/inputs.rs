@@ -562,15 +562,21 @@ impl Endpoint {
             return true;
         };
         dialog.refresh_target(&response.headers);
-        let mut prack = dialog.request(Method::Prack);
+        // The PRACK goes in the dialog of this provisional, which may not be the newest.
+        let moved = c.dialogs.remove(index);
+        c.dialogs.push(moved);
+        let Ok(via) = self.in_dialog_via(c) else {
+            return true;
+        };
+        let Some(dialog) = c.dialogs.last_mut() else {
+            return true;
+        };
+        let mut prack = dialog.request_via(Method::Prack, None, Bytes::new(), None, &via.text);
         prack.headers.push(
             HeaderName::RAck,
             ByteString::from(format!("{rseq} {invite_seq} INVITE")),
         );
-        // The PRACK goes in the dialog of this provisional, which may not be the newest.
-        let moved = c.dialogs.remove(index);
-        c.dialogs.push(moved);
-        let _ = self.send_in_dialog(now, c, prack, Purpose::Prack);
+        let _ = self.send_in_dialog(now, c, prack, via, Purpose::Prack);
         true
     }
 
@@ -695,16 +701,18 @@ impl Endpoint {
             Some(remote) if c.route.transport == Transport::Udp => Route { remote, ..c.route },
             _ => c.route,
         };
-        let mut ack = dialog.ack(seq, Bytes::new(), None);
         let branch = self.new_branch();
-        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Placeholder);
+        let via = self.our_via(&branch, route.transport);
+        let mut ack = dialog.ack_via(seq, Bytes::new(), None, &via);
+        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
         self.transmit(route, payload.clone());
         c.killed_forks
             .push((ByteString::from(&*key.remote_tag), payload, route));
-        let mut bye = dialog.request(Method::Bye);
         let branch = self.new_branch();
-        self.prepare_request(&mut bye, &branch, route.transport, TopVia::Placeholder);
+        let via = self.our_via(&branch, route.transport);
+        let mut bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via);
+        self.prepare_request(&mut bye, &branch, route.transport, TopVia::Ours);
         self.stats.calls.byes += 1;
         if let Ok(tx) = self.start_client(now, bye, branch, route) {
             self.calls.transactions.insert(tx, (c.id, Purpose::ForkBye));

@@ -239,6 +239,13 @@ impl Call {
     }
 }
 
+/// Where an in-dialog request goes and the topmost Via it is built with.
+pub(super) struct OutgoingVia {
+    route: Route,
+    branch: ByteString,
+    text: String,
+}
+
 /// The call layer's share of the Endpoint: calls, the dialog index, transaction owners and
 /// call timers.
 #[derive(Debug)]
