@@ -40,7 +40,7 @@ pub mod sipfrag;
 mod span;
 mod status;
 mod stream;
-mod typed;
+pub(crate) mod typed;
 mod uri;
 pub mod validate;
 

@@ -101,8 +101,10 @@ impl ServerKey {
 
     fn build(request: &Request, via: &Via, method: Method) -> Result<ServerKey, ParseError> {
         let headers = &request.headers;
-        if via.has_magic_cookie() {
-            let branch = headers.share(via.branch().unwrap_or_default());
+        // The branch is read once (a walk over the Via's parameters).
+        let branch = via.branch().unwrap_or_default();
+        if crate::message::typed::via::is_rfc3261_branch(branch) {
+            let branch = headers.share(branch);
             return Ok(ServerKey::Branch {
                 sent_by: sent_by_key(headers, via),
                 branch,

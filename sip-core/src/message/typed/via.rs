@@ -153,8 +153,7 @@ impl Via {
     /// True when the branch starts with the RFC 3261 magic cookie `z9hG4bK` and has something
     /// after it (RFC 4475 §3.2.1: a bare cookie is no transaction id).
     pub fn has_magic_cookie(&self) -> bool {
-        self.branch()
-            .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
+        self.branch().is_some_and(is_rfc3261_branch)
     }
 
     /// The `received` parameter (RFC 3261 §18.2.1). Brackets around an IPv6 address are
@@ -211,6 +210,12 @@ fn slash(s: &str) -> IResult<&str, char> {
 fn sent_protocol(s: &str) -> IResult<&str, (&str, &str, &str)> {
     let (s, (protocol, _, version, _, transport)) = (token, slash, token, slash, token).parse(s)?;
     Ok((s, (protocol, version, transport)))
+}
+
+/// True when `branch` starts with the RFC 3261 magic cookie `z9hG4bK` and has something
+/// after it (RFC 3261 §8.1.1.7; RFC 4475 §3.2.1: a bare cookie is no transaction id).
+pub(crate) fn is_rfc3261_branch(branch: &str) -> bool {
+    branch.len() > MAGIC_COOKIE.len() && branch.starts_with(MAGIC_COOKIE)
 }
 
 #[cfg(test)]
