@@ -109,6 +109,8 @@ impl Endpoint {
             OfferAnswer::RemoteOffer
         };
         let mut call = Box::new(Call::new(id, Role::Uas, tx, request.clone(), route, oa));
+        // Dialogs are a few hundred bytes: room for this one, not Vec's usual four.
+        call.dialogs.reserve_exact(1);
         call.dialogs.push(dialog);
         call.remote_body = body;
         call.session_request = Some(session_request);

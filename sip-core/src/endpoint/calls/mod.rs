@@ -665,6 +665,57 @@ fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
 }
 #[cfg(test)]
 mod tests {
+    /// A connected call holds exactly one dialog on either side, in a vector with room for
+    /// exactly one: `Vec::push` on an empty vector makes room for four (960 bytes, most of
+    /// a call's memory).
+    #[cfg(feature = "sim")]
+    #[test]
+    fn a_connected_call_keeps_room_for_one_dialog_on_either_side() {
+        use crate::call::CallEvent;
+        use crate::endpoint::Event;
+        use crate::sim::Network;
+        let mut net = Network::new(5);
+        let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+        let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+        net.set_handler(bob, |endpoint, event, now| {
+            if let Event::Call {
+                call,
+                event: CallEvent::Incoming { .. },
+            } = event
+            {
+                let answer = crate::sdp::SessionDescription::simple_audio(
+                    "bob",
+                    2,
+                    "192.0.2.2".parse().unwrap(),
+                    40000,
+                    &[0],
+                );
+                endpoint.answer(now, call, answer.to_bytes(), None).unwrap();
+            }
+        });
+        let now = net.now();
+        let target = crate::message::Uri::parse("sip:bob@192.0.2.2:5060").unwrap();
+        let offer = crate::sdp::SessionDescription::simple_audio(
+            "alice",
+            1,
+            "192.0.2.1".parse().unwrap(),
+            20000,
+            &[0],
+        );
+        net.endpoint(alice)
+            .invite(now, target, offer.to_bytes(), None)
+            .unwrap();
+        net.pump(alice);
+        net.run_for(std::time::Duration::from_secs(40));
+        for node in [alice, bob] {
+            let calls = &net.endpoint(node).calls.calls;
+            assert_eq!(calls.len(), 1);
+            for call in calls.values() {
+                assert_eq!((call.dialogs.len(), call.dialogs.capacity()), (1, 1));
+            }
+        }
+    }
+
     /// 100,000 connected calls must fit in 300 MB with both sides in one process: the call
     /// and its dialog are most of it, so their sizes are pinned (the calls bench measures
     /// the whole).
