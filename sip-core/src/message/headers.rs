@@ -362,6 +362,24 @@ impl Headers {
         self.get_all(name).next()
     }
 
+    /// The first value of `name` and whether another line follows it, for headers that must
+    /// appear once. Known names are answered from the index (no walk past the first match).
+    pub(crate) fn first_and_repeated(&self, name: HeaderName) -> Option<(&str, bool)> {
+        if name == HeaderName::Other {
+            let mut all = self.get_all(name);
+            return all.next().map(|first| (first, all.next().is_some()));
+        }
+        let bit = name_bit(name);
+        if self.seen & bit == 0 {
+            return None;
+        }
+        let start = index_slot(name)
+            .and_then(|slot| self.first.get(slot))
+            .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+        let entry = self.entries.get(start..)?.iter().find(|e| e.name() == name)?;
+        Some((entry.value(&self.source), self.repeated & bit != 0))
+    }
+
     /// The value of the first header called `name`, sharing the message buffer.
     pub fn get_shared(&self, name: impl HeaderKey) -> Option<ByteString> {
         self.get(name).map(|v| self.share(v))

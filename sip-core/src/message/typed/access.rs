@@ -16,11 +16,11 @@ use super::via::Via;
 impl Headers {
     /// The value of a header that must appear at most once.
     fn single(&self, name: HeaderName) -> Option<Result<&str, ParseError>> {
-        let mut all = self.get_all(name);
-        let first = all.next()?;
-        Some(match all.next() {
-            None => Ok(first),
-            Some(_) => Err(ParseError::new(ParseErrorKind::DuplicateHeader).in_header(name.as_str())),
+        let (first, repeated) = self.first_and_repeated(name)?;
+        Some(if repeated {
+            Err(ParseError::new(ParseErrorKind::DuplicateHeader).in_header(name.as_str()))
+        } else {
+            Ok(first)
         })
     }
 
