@@ -254,8 +254,7 @@ pub fn percent_decode(s: &str) -> Cow<'_, [u8]> {
 }
 
 /// Validates `%` escapes: every `%` must be followed by two hex digits.
-pub(crate) fn escapes_are_valid(s: &str) -> bool {
-    let bytes = s.as_bytes();
+pub(crate) fn escapes_are_valid(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'%', bytes).all(|i| {
         matches!(
             (bytes.get(i + 1), bytes.get(i + 2)),

@@ -302,6 +302,7 @@ impl Headers {
     }
 
     /// Records in the index that entry `index` (the next one appended) is called `name`.
+    #[inline]
     fn note(&mut self, name: HeaderName, index: usize) {
         let bit = name_bit(name);
         if bit == 0 {

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytestring::ByteString;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{escapes_are_valid, percent_decode};
+use super::grammar::{contains_byte, escapes_are_valid, percent_decode};
 use super::params::Params;
 use super::span::Span;
 
@@ -326,25 +326,34 @@ const fn is_forbidden_in_uri(b: u8) -> bool {
     b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"')
 }
 
-/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`, in one
-/// pass over the bytes plus short scans of each part.
+/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`.
+///
+/// Typical URIs (`sip:alice@atlanta.example.com;transport=tcp`) are read in one pass over
+/// the bytes after a vectorized check for forbidden ones: the user part is nearly always
+/// made of host-name characters, so one scan finds both the end of a host and an '@'.
 fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
-    let rest = text.as_bytes().get(start..)?;
-    // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
-    // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
-    // A branch-free pass the compiler vectorizes, then SIMD searches for the two bytes
-    // that matter: cheaper than a per-byte table walk on typical 20–60 byte URIs.
+    let bytes = text.as_bytes();
+    let rest = bytes.get(start..)?;
+    // A branch-free pass the compiler vectorizes: cheaper than a per-byte table walk.
     if rest.iter().fold(false, |any, &b| any | is_forbidden_in_uri(b)) {
         return None;
     }
-    let at_sign = memchr::memchr(b'@', rest);
-    let has_escape = memchr::memchr(b'%', rest).is_some();
-    let escapes_ok =
-        |from: usize, to: usize| !has_escape || escapes_are_valid(text.get(from..to).unwrap_or(""));
+    // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
+    // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
+    // The leading run of host-name characters holds no '@', so the search goes on from
+    // its end, and stops right there for the usual `user@host`.
+    let (lead, lead_classes) = scan_host_bytes(rest);
+    let at_sign = match rest.get(lead) {
+        Some(b'@') => Some(lead),
+        Some(_) => memchr::memchr(b'@', rest.get(lead..)?).map(|i| lead + i),
+        None => None,
+    };
     let (user, password, hostport_at) = match at_sign {
         Some(at) => {
-            let user_end = rest.get(..at)?.iter().position(|&b| b == b':').unwrap_or(at);
-            if user_end == 0 || !escapes_ok(start, start + at) {
+            let userinfo = rest.get(..at)?;
+            let user_end = userinfo.iter().position(|&b| b == b':').unwrap_or(at);
+            // Host-name characters up to the '@' hold no escape to check.
+            if user_end == 0 || lead < at && !escapes_are_valid(userinfo) {
                 return None;
             }
             let password = (user_end < at).then(|| Span::new(start + user_end + 1, start + at));
@@ -353,10 +362,15 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
         None => (None, None, 0),
     };
     let hostport_start = start + hostport_at;
-    let (host, host_kind, host_len) = parse_host_prefix(text.get(hostport_start..)?)?;
-    let host = Span::of(text, host);
+    let (host_len, host_kind) = if at_sign.is_none() && rest.first() != Some(&b'[') {
+        // No user part: the leading run was the host.
+        (lead, host_kind_of(rest.get(..lead)?, lead_classes)?)
+    } else {
+        let (_, kind, len) = parse_host_prefix(text.get(hostport_start..)?)?;
+        (len, kind)
+    };
+    let host = Span::new(hostport_start, hostport_start + host_len);
     let mut at = hostport_start + host_len;
-    let bytes = text.as_bytes();
     let mut port = None;
     if bytes.get(at) == Some(&b':') {
         let digits = bytes
@@ -372,7 +386,7 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     if params_len > 0 && tail.first() != Some(&b';') {
         return None;
     }
-    if !escapes_ok(at, text.len()) {
+    if contains_byte(tail, b'%') && !escapes_are_valid(tail) {
         return None;
     }
     let headers = (params_len < tail.len()).then(|| Span::new(at + params_len + 1, text.len()));
@@ -424,10 +438,10 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
 
 /// Parses dotted-quad IPv4 (`192.0.2.1`); only digits and dots reach here. Leading zeros
 /// are accepted as decimal, as most SIP stacks do.
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let (mut index, mut value, mut digits) = (0usize, 0u16, 0u8);
-    for b in s.bytes() {
+    for &b in s {
         if b == b'.' {
             if digits == 0 {
                 return None;
@@ -458,10 +472,19 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         let addr = parse_ipv6(inner)?;
         return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
     }
-    // One table lookup per byte: 1 for digits and '.', 2 for other host-name characters.
+    let (end, classes) = scan_host_bytes(s.as_bytes());
+    let host = s.get(..end)?;
+    Some((host, host_kind_of(host.as_bytes(), classes)?, end))
+}
+
+/// The length of the run of host-name bytes at the start of `bytes`, and the OR of their
+/// [`HOST_BYTE_CLASS`] values (1 when all are digits and dots), with one table lookup per
+/// byte.
+#[inline]
+fn scan_host_bytes(bytes: &[u8]) -> (usize, u8) {
     let mut end = 0;
     let mut classes = 0;
-    for &b in s.as_bytes() {
+    for &b in bytes {
         let class = host_byte_class(b);
         if class == 0 {
             break;
@@ -469,17 +492,21 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         classes |= class;
         end += 1;
     }
-    let all_digits_and_dots = classes == 1;
-    let host = s.get(..end)?;
+    (end, classes)
+}
+
+/// The kind of a non-empty host run found by [`scan_host_bytes`]: digits and dots only must
+/// make an IPv4 address.
+#[inline]
+fn host_kind_of(host: &[u8], classes: u8) -> Option<HostKind> {
     if host.is_empty() {
         return None;
     }
-    let kind = if all_digits_and_dots {
+    Some(if classes == 1 {
         HostKind::Ipv4(parse_ipv4(host)?)
     } else {
         HostKind::Domain
-    };
-    Some((host, kind, end))
+    })
 }
 
 /// Parses an IPv6 address, tolerating the extra colon RFC 3261's ABNF allows before an
@@ -548,10 +575,10 @@ mod tests {
 
     #[test]
     fn ipv4_hosts_and_ports_parse_strictly() {
-        assert_eq!(parse_ipv4("192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
-        assert_eq!(parse_ipv4("010.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(parse_ipv4(b"192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(parse_ipv4(b"010.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
         for bad in ["1.2.3", "1.2.3.4.5", "256.0.0.1", "1..2.3", "1.2.3.4."] {
-            assert_eq!(parse_ipv4(bad), None, "{bad}");
+            assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
         }
         assert!(Uri::parse("sip:1.2.3").is_err());
         assert_eq!(parse_port("65535"), Some(65535));
