@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytestring::ByteString;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{contains_byte, escapes_are_valid, percent_decode};
+use super::grammar::{contains_byte, escapes_are_valid, percent_decode, position_of};
 use super::params::Params;
 use super::span::Span;
 
@@ -342,7 +342,7 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
     // The leading run of host-name characters holds no '@', so the search goes on from
     // its end, and stops right there for the usual `user@host`.
-    let (lead, lead_classes) = scan_host_bytes(rest);
+    let lead = scan_host_bytes(rest);
     let at_sign = match rest.get(lead) {
         Some(b'@') => Some(lead),
         Some(_) => memchr::memchr(b'@', rest.get(lead..)?).map(|i| lead + i),
@@ -364,7 +364,7 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let hostport_start = start + hostport_at;
     let (host_len, host_kind) = if at_sign.is_none() && rest.first() != Some(&b'[') {
         // No user part: the leading run was the host.
-        (lead, host_kind_of(rest.get(..lead)?, lead_classes)?)
+        (lead, host_kind_of(rest.get(..lead)?)?)
     } else {
         let (_, kind, len) = parse_host_prefix(text.get(hostport_start..)?)?;
         (len, kind)
@@ -472,37 +472,24 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         let addr = parse_ipv6(inner)?;
         return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
     }
-    let (end, classes) = scan_host_bytes(s.as_bytes());
+    let end = scan_host_bytes(s.as_bytes());
     let host = s.get(..end)?;
-    Some((host, host_kind_of(host.as_bytes(), classes)?, end))
+    Some((host, host_kind_of(host.as_bytes())?, end))
 }
 
-/// The length of the run of host-name bytes at the start of `bytes`, and the OR of their
-/// [`HOST_BYTE_CLASS`] values (1 when all are digits and dots), with one table lookup per
-/// byte.
+/// The length of the run of host-name bytes at the start of `bytes`.
 #[inline]
-fn scan_host_bytes(bytes: &[u8]) -> (usize, u8) {
-    let mut end = 0;
-    let mut classes = 0;
-    for &b in bytes {
-        let class = host_byte_class(b);
-        if class == 0 {
-            break;
-        }
-        classes |= class;
-        end += 1;
-    }
-    (end, classes)
+fn scan_host_bytes(bytes: &[u8]) -> usize {
+    position_of(bytes, |b| host_byte_class(b) == 0)
 }
 
-/// The kind of a non-empty host run found by [`scan_host_bytes`]: digits and dots only must
-/// make an IPv4 address.
+/// The kind of a host run found by [`scan_host_bytes`]: one of digits and dots only must be
+/// an IPv4 address; anything else is a host name. Empty is no host.
 #[inline]
-fn host_kind_of(host: &[u8], classes: u8) -> Option<HostKind> {
-    if host.is_empty() {
-        return None;
-    }
-    Some(if classes == 1 {
+fn host_kind_of(host: &[u8]) -> Option<HostKind> {
+    // A name starting with a letter needs no second look (the usual case).
+    let first = host_byte_class(*host.first()?);
+    Some(if first == 1 && host.iter().all(|&b| host_byte_class(b) == 1) {
         HostKind::Ipv4(parse_ipv4(host)?)
     } else {
         HostKind::Domain
