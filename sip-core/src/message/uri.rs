@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytestring::ByteString;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{contains_byte, escapes_are_valid, percent_decode, position_of};
+use super::grammar::{escapes_are_valid, percent_decode, position_of};
 use super::params::Params;
 use super::span::Span;
 
@@ -326,18 +326,45 @@ const fn is_forbidden_in_uri(b: u8) -> bool {
     b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"')
 }
 
+/// Bytes of a URI's user part or parameters that need a closer look: 1 for forbidden ones
+/// ([`is_forbidden_in_uri`]), 2 for '%' (an escape to check) and '?' (headers follow).
+// Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
+#[allow(clippy::indexing_slicing)]
+static URI_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_forbidden_in_uri(b as u8) {
+            table[b] = 1;
+        }
+        b += 1;
+    }
+    table[b'%' as usize] = 2;
+    table[b'?' as usize] = 2;
+    table
+};
+
+#[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
+fn uri_byte_class(b: u8) -> u8 {
+    URI_BYTE_CLASS[b as usize]
+}
+
+/// True when `text` (part of a URI) holds no forbidden byte and only valid `%HH` escapes.
+fn is_clean_uri_text(text: &[u8]) -> bool {
+    !text.iter().any(|&b| is_forbidden_in_uri(b)) && escapes_are_valid(text)
+}
+
 /// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`.
 ///
 /// Typical URIs (`sip:alice@atlanta.example.com;transport=tcp`) are read in one pass over
-/// the bytes after a vectorized check for forbidden ones: the user part is nearly always
-/// made of host-name characters, so one scan finds both the end of a host and an '@'.
+/// the bytes: the user part is nearly always made of host-name characters, so one scan
+/// finds both the end of a host and an '@'; host-name characters, a bracketed IPv6 address
+/// and port digits cannot hold a forbidden byte or an escape, so only the rest of the user
+/// part and the parameters are checked for those.
 fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let bytes = text.as_bytes();
     let rest = bytes.get(start..)?;
-    // A branch-free pass the compiler vectorizes: cheaper than a per-byte table walk.
-    if rest.iter().fold(false, |any, &b| any | is_forbidden_in_uri(b)) {
-        return None;
-    }
     // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
     // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
     // The leading run of host-name characters holds no '@', so the search goes on from
@@ -352,8 +379,8 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
         Some(at) => {
             let userinfo = rest.get(..at)?;
             let user_end = userinfo.iter().position(|&b| b == b':').unwrap_or(at);
-            // Host-name characters up to the '@' hold no escape to check.
-            if user_end == 0 || lead < at && !escapes_are_valid(userinfo) {
+            let checked = userinfo.get(lead..).unwrap_or_default();
+            if user_end == 0 || !checked.is_empty() && !is_clean_uri_text(checked) {
                 return None;
             }
             let password = (user_end < at).then(|| Span::new(start + user_end + 1, start + at));
@@ -382,11 +409,16 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
         at += 1 + digits;
     }
     let tail = bytes.get(at..)?;
-    let params_len = tail.iter().position(|&b| b == b'?').unwrap_or(tail.len());
-    if params_len > 0 && tail.first() != Some(&b';') {
+    // One scan stops at the first '?', '%' or forbidden byte; usually there is none.
+    let stop = position_of(tail, |b| uri_byte_class(b) != 0);
+    let params_len = if stop == tail.len() {
+        stop
+    } else if is_clean_uri_text(tail) {
+        tail.iter().position(|&b| b == b'?').unwrap_or(tail.len())
+    } else {
         return None;
-    }
-    if contains_byte(tail, b'%') && !escapes_are_valid(tail) {
+    };
+    if params_len > 0 && tail.first() != Some(&b';') {
         return None;
     }
     let headers = (params_len < tail.len()).then(|| Span::new(at + params_len + 1, text.len()));
