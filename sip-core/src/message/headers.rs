@@ -40,6 +40,9 @@ pub struct Headers {
     /// For the headers looked up most, 1 + the index of the first entry (capped at 255:
     /// "at or after 254"), 0 when absent. Lookups start there instead of at the top.
     first: [u8; INDEXED],
+    /// Likewise 1 + the index of the last entry (255: "at or after 254"), so a repeated
+    /// header's lines are found without walking the headers after them.
+    last: [u8; INDEXED],
 }
 
 /// How many header names [`Headers`] indexes by position.
@@ -259,6 +262,7 @@ impl Headers {
             seen: 0,
             repeated: 0,
             first: [0; INDEXED],
+            last: [0; INDEXED],
         }
     }
 
@@ -308,9 +312,15 @@ impl Headers {
         if bit == 0 {
             return;
         }
-        if self.seen & bit == 0 {
-            if let Some(first) = index_slot(name).and_then(|slot| self.first.get_mut(slot)) {
-                *first = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
+        if let Some(slot) = index_slot(name) {
+            let position = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
+            if self.seen & bit == 0 {
+                if let Some(first) = self.first.get_mut(slot) {
+                    *first = position;
+                }
+            }
+            if let Some(last) = self.last.get_mut(slot) {
+                *last = position;
             }
         }
         self.repeated |= self.seen & bit;
@@ -322,6 +332,7 @@ impl Headers {
         self.seen = 0;
         self.repeated = 0;
         self.first = [0; INDEXED];
+        self.last = [0; INDEXED];
         for i in 0..self.entries.len() {
             if let Some(name) = self.entries.get(i).map(Entry::name) {
                 self.note(name, i);
@@ -396,16 +407,24 @@ impl Headers {
             _ if self.repeated & bit == 0 => (Box::default(), 1),
             _ => (Box::default(), usize::MAX),
         };
-        let start = match name {
-            HeaderName::Other => 0,
-            _ => index_slot(name)
-                .and_then(|slot| self.first.get(slot))
-                .map_or(0, |&first| usize::from(first.saturating_sub(1))),
+        let (start, end) = match index_slot(name) {
+            Some(slot) if name != HeaderName::Other => {
+                let first = self
+                    .first
+                    .get(slot)
+                    .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+                let end = match self.last.get(slot) {
+                    Some(&last) if last != u8::MAX => usize::from(last),
+                    _ => self.entries.len(),
+                };
+                (first, end)
+            }
+            _ => (0, self.entries.len()),
         };
         let entries = if limit == 0 {
             &[][..]
         } else {
-            self.entries.get(start..).unwrap_or_default()
+            self.entries.get(start..end).unwrap_or_default()
         };
         entries
             .iter()
