@@ -247,14 +247,14 @@ pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
         return None;
     }
     let mut i = 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
+    loop {
+        i += position_of(bytes.get(i..)?, |b| b == b'"' || b == b'\\');
+        match bytes.get(i)? {
             b'"' => return Some(i + 1),
-            _ => i += 1,
+            // A quoted-pair: the escaped byte is skipped whatever it is.
+            _ => i += 2,
         }
     }
-    None
 }
 
 /// Decodes `%HH` escapes (RFC 3261 §25.1 `escaped`). Only one level: `%2541` is `%41`, not `A`

@@ -389,12 +389,18 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
         None => (None, None, 0),
     };
     let hostport_start = start + hostport_at;
-    let (host_len, host_kind) = if at_sign.is_none() && rest.first() != Some(&b'[') {
-        // No user part: the leading run was the host.
-        (lead, host_kind_of(rest.get(..lead)?)?)
-    } else {
+    let hostport = bytes.get(hostport_start..)?;
+    let (host_len, host_kind) = if hostport.first() == Some(&b'[') {
         let (_, kind, len) = parse_host_prefix(text.get(hostport_start..)?)?;
         (len, kind)
+    } else {
+        // Without a user part the leading run was the host.
+        let len = if at_sign.is_none() {
+            lead
+        } else {
+            scan_host_bytes(hostport)
+        };
+        (len, host_kind_of(hostport.get(..len)?)?)
     };
     let host = Span::new(hostport_start, hostport_start + host_len);
     let mut at = hostport_start + host_len;
