@@ -4,7 +4,7 @@
 //! reason phrase and every header point into it. Header values are not interpreted here
 //! (typed views parse them on demand), except Content-Length, which framing needs.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use bytestring::ByteString;
 use memchr::memchr;
 
@@ -92,17 +92,19 @@ pub(crate) fn parse_message(
     let start_line = parse_start_line(&head, first_line).map_err(|e| e.or_at(start))?;
     let body_start = start + scan.body_start;
     let available = bytes.len().saturating_sub(body_start);
-    let body = match (scan.content_length, framing) {
-        (Some(length), _) => {
-            let length = length as usize;
-            if length > available || (framing == Framing::Stream && length != available) {
-                return Err(ParseError::at(ParseErrorKind::Truncated, body_start).in_header("Content-Length"));
-            }
-            bytes.slice(body_start..body_start + length)
+    // The body is the received buffer itself, moved on past the head: no reference count
+    // to take here and drop at the end, as a slice of it would cost.
+    let mut body = bytes;
+    body.advance(body_start.min(body.len()));
+    // RFC 3261 §18.3: without Content-Length, a datagram's body is the rest of it; with it,
+    // extra octets after the body are ignored.
+    if let Some(length) = scan.content_length {
+        let length = length as usize;
+        if length > available || (framing == Framing::Stream && length != available) {
+            return Err(ParseError::at(ParseErrorKind::Truncated, body_start).in_header("Content-Length"));
         }
-        // RFC 3261 §18.3: without Content-Length, a datagram's body is the rest of it.
-        (None, _) => bytes.slice(body_start.min(bytes.len())..),
-    };
+        body.truncate(length);
+    }
     // The headers take the head itself, not a clone: one reference count less to take and
     // drop per message.
     Ok(match start_line {
