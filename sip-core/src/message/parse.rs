@@ -356,7 +356,8 @@ fn parse_start_line(head: &ByteString, line: &str) -> Result<StartLine, ParseErr
         return Err(err(ParseErrorKind::StartLine, line));
     };
     let after_method = bytes.get(first_space + 1..).unwrap_or_default();
-    let Some(second_space) = after_method.iter().position(|&b| b == b' ') else {
+    // The Request-URI is the longest part of the line: a SIMD search beats a byte loop.
+    let Some(second_space) = memchr(b' ', after_method) else {
         return Err(err(ParseErrorKind::StartLine, line));
     };
     let method_text = line.get(..first_space).unwrap_or("");

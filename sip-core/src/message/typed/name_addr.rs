@@ -59,6 +59,9 @@ impl NameAddr {
                 return Err(err());
             }
             (Some(quoted), rest)
+        } else if s.starts_with('<') {
+            // The usual Contact, Route and Record-Route form: no display name.
+            (None, s)
         } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
             let display = trim_lws(s.get(..lt).unwrap_or(""));
             // An unquoted display name is *(token LWS) (RFC 4475 §3.1.2.15). No LWS before
