@@ -94,11 +94,12 @@ pub(crate) fn trim_lws_start(s: &str) -> &str {
 /// Parses a decimal number of any length (leading zeros allowed, RFC 4475 §3.1.1.1),
 /// refusing overflow (RFC 4475 §3.1.2.4) instead of wrapping.
 pub(crate) fn parse_u32(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() {
         return None;
     }
     s.bytes().try_fold(0u32, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        let digit = d.is_ascii_digit().then(|| u32::from(d - b'0'))?;
+        acc.checked_mul(10)?.checked_add(digit)
     })
 }
 

@@ -132,7 +132,12 @@ impl Uri {
                 .get(..prefix.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
         };
-        let (scheme, colon) = if has_prefix(b"sip:") {
+        // "sip:" in any case as one word compare: ORing 0x20 into the three letters
+        // lower-cases them and maps no other byte onto them; the colon must match exactly.
+        let sip_word = bytes
+            .first_chunk::<4>()
+            .map(|word| u32::from_le_bytes(*word) | 0x0020_2020);
+        let (scheme, colon) = if sip_word == Some(u32::from_le_bytes(*b"sip:")) {
             (Scheme::Sip, 3)
         } else if has_prefix(b"sips:") {
             (Scheme::Sips, 4)
@@ -378,7 +383,12 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let (user, password, hostport_at) = match at_sign {
         Some(at) => {
             let userinfo = rest.get(..at)?;
-            let user_end = userinfo.iter().position(|&b| b == b':').unwrap_or(at);
+            // Host-name characters hold no ':' either.
+            let user_end = if lead == at {
+                at
+            } else {
+                userinfo.iter().position(|&b| b == b':').unwrap_or(at)
+            };
             let checked = userinfo.get(lead..).unwrap_or_default();
             if user_end == 0 || !checked.is_empty() && !is_clean_uri_text(checked) {
                 return None;
