@@ -191,6 +191,7 @@ pub(crate) struct TopLevelSplit<'a> {
 impl<'a> Iterator for TopLevelSplit<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.rest?;
         // Most list headers hold one value per line: with no separator byte at all there is

@@ -231,7 +231,10 @@ struct PlainVia {
 impl PlainVia {
     fn parse(text: &str) -> Option<PlainVia> {
         let bytes = text.as_bytes();
-        if !bytes.get(..8)?.eq_ignore_ascii_case(b"SIP/2.0/") {
+        // "SIP/2.0/" in any case as one word compare: ORing 0x20 into the three letters
+        // lower-cases them and maps no other byte onto them; the rest must match exactly.
+        let prefix = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+        if prefix | 0x20_2020 != u64::from_le_bytes(*b"sip/2.0/") {
             return None;
         }
         let transport_len = bytes.get(8..)?.iter().position(|&b| !is_token_char(b))?;
