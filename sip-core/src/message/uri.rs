@@ -416,12 +416,8 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let mut at = hostport_start + host_len;
     let mut port = None;
     if bytes.get(at) == Some(&b':') {
-        let digits = bytes
-            .get(at + 1..)?
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        port = Some(parse_port(text.get(at + 1..at + 1 + digits)?)?);
+        let (number, digits) = read_port(bytes.get(at + 1..)?)?;
+        port = Some(number);
         at += 1 + digits;
     }
     let tail = bytes.get(at..)?;
@@ -484,6 +480,28 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
     u16::try_from(value).ok()
 }
 
+/// Reads the `port` at the start of `bytes` (what follows a ':'), in one pass: the port
+/// and how many digits it took. Like [`parse_port`], 1 to 5 digits, at most 65535.
+#[inline]
+pub(crate) fn read_port(bytes: &[u8]) -> Option<(u16, usize)> {
+    let mut value = 0u32;
+    let mut digits = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        if digits == 5 {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    Some((u16::try_from(value).ok()?, digits))
+}
+
 /// Parses dotted-quad IPv4 (`192.0.2.1`); only digits and dots reach here. Leading zeros
 /// are accepted as decimal, as most SIP stacks do.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
@@ -523,6 +541,19 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
     let end = scan_host_bytes(s.as_bytes());
     let host = s.get(..end)?;
     Some((host, host_kind_of(host.as_bytes())?, end))
+}
+
+/// Reads the host at the start of `s` like [`parse_host_prefix`], giving its kind and where
+/// it ends; a host name or IPv4 address is read from the bytes without further slicing.
+#[inline]
+pub(crate) fn read_host(s: &str) -> Option<(HostKind, usize)> {
+    let bytes = s.as_bytes();
+    if bytes.first() == Some(&b'[') {
+        let (_, kind, len) = parse_host_prefix(s)?;
+        return Some((kind, len));
+    }
+    let end = scan_host_bytes(bytes);
+    Some((host_kind_of(bytes.get(..end)?)?, end))
 }
 
 /// The length of the run of host-name bytes at the start of `bytes`.
@@ -619,6 +650,10 @@ mod tests {
         assert_eq!(parse_port("65535"), Some(65535));
         assert_eq!(parse_port("65536"), None);
         assert_eq!(parse_port("5o60"), None);
+        assert_eq!(read_port(b"5060;lr"), Some((5060, 4)));
+        assert_eq!(read_port(b"065535"), None);
+        assert_eq!(read_port(b"65536"), None);
+        assert_eq!(read_port(b";lr"), None);
     }
 
     #[test]

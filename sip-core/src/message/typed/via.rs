@@ -13,7 +13,7 @@ use crate::message::error::{ParseError, ParseErrorKind};
 use crate::message::grammar::{is_lws, is_token_char, trim_lws, trim_lws_start};
 use crate::message::params::Params;
 use crate::message::span::Span;
-use crate::message::uri::{Host, HostKind, parse_host_prefix, parse_port};
+use crate::message::uri::{Host, HostKind, parse_host_prefix, parse_port, read_host, read_port};
 
 /// The RFC 3261 §8.1.1.7 branch prefix that marks an RFC 3261 transaction id.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -243,16 +243,12 @@ impl PlainVia {
             return None;
         }
         let host_start = transport_end + 1;
-        let (_, host_kind, host_len) = parse_host_prefix(text.get(host_start..)?)?;
+        let (host_kind, host_len) = read_host(text.get(host_start..)?)?;
         let mut at = host_start + host_len;
         let mut port = None;
         if bytes.get(at) == Some(&b':') {
-            let digits = bytes
-                .get(at + 1..)?
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            port = Some(parse_port(text.get(at + 1..at + 1 + digits)?)?);
+            let (number, digits) = read_port(bytes.get(at + 1..)?)?;
+            port = Some(number);
             at += 1 + digits;
         }
         let params = bytes.get(at..)?;
