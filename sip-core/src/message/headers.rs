@@ -51,22 +51,39 @@ const INDEXED: usize = 12;
 /// The index slot of the headers a stack looks up on every message.
 #[inline]
 fn index_slot(name: HeaderName) -> Option<usize> {
-    Some(match name {
-        HeaderName::Via => 0,
-        HeaderName::From => 1,
-        HeaderName::To => 2,
-        HeaderName::CallId => 3,
-        HeaderName::CSeq => 4,
-        HeaderName::Contact => 5,
-        HeaderName::MaxForwards => 6,
-        HeaderName::ContentLength => 7,
-        HeaderName::ContentType => 8,
-        HeaderName::Route => 9,
-        HeaderName::RecordRoute => 10,
-        HeaderName::Require => 11,
-        _ => return None,
-    })
+    // One table load: this runs for every header line parsed.
+    let slot = *INDEX_SLOTS.get(usize::from(name as u8))?;
+    (slot != NO_SLOT).then_some(usize::from(slot))
 }
+
+/// [`index_slot`] by [`HeaderName`] discriminant (fewer than 64, checked by a test).
+const NO_SLOT: u8 = u8::MAX;
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static INDEX_SLOTS: [u8; 64] = {
+    let mut slots = [NO_SLOT; 64];
+    let indexed = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::Contact,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::ContentType,
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Require,
+    ];
+    assert!(indexed.len() == INDEXED);
+    let mut slot = 0;
+    while slot < indexed.len() {
+        slots[indexed[slot] as usize] = slot as u8;
+        slot += 1;
+    }
+    slots
+};
 
 /// The bit of a known name in [`Headers::seen`] (none for [`HeaderName::Other`]).
 #[inline]
