@@ -9,7 +9,7 @@ use bytestring::ByteString;
 use memchr::memchr;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{is_lws, is_token_char, is_wsp, position_of};
+use super::grammar::{find_byte, is_lws, is_token_char, is_wsp, position_of};
 use super::headers::Headers;
 use super::method::Method;
 use super::model::{Message, Request, Response};
@@ -373,7 +373,7 @@ fn parse_start_line(head: &ByteString, line: &str) -> Result<StartLine, ParseErr
     };
     let after_method = bytes.get(first_space + 1..).unwrap_or_default();
     // The Request-URI is the longest part of the line: a SIMD search beats a byte loop.
-    let Some(second_space) = memchr(b' ', after_method) else {
+    let Some(second_space) = find_byte(b' ', after_method) else {
         return Err(err(ParseErrorKind::StartLine, line));
     };
     let method_text = line.get(..first_space).unwrap_or("");

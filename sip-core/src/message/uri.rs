@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytestring::ByteString;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{escapes_are_valid, percent_decode, position_of};
+use super::grammar::{escapes_are_valid, find_byte, percent_decode, position_of};
 use super::params::Params;
 use super::span::Span;
 
@@ -377,7 +377,7 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
     let lead = scan_host_bytes(rest);
     let at_sign = match rest.get(lead) {
         Some(b'@') => Some(lead),
-        Some(_) => memchr::memchr(b'@', rest.get(lead..)?).map(|i| lead + i),
+        Some(_) => find_byte(b'@', rest.get(lead..)?).map(|i| lead + i),
         None => None,
     };
     let (user, password, hostport_at) = match at_sign {
@@ -566,13 +566,17 @@ fn scan_host_bytes(bytes: &[u8]) -> usize {
 /// an IPv4 address; anything else is a host name. Empty is no host.
 #[inline]
 fn host_kind_of(host: &[u8]) -> Option<HostKind> {
-    // A name starting with a letter needs no second look (the usual case).
-    let first = host_byte_class(*host.first()?);
-    Some(if first == 1 && host.iter().all(|&b| host_byte_class(b) == 1) {
-        HostKind::Ipv4(parse_ipv4(host)?)
-    } else {
-        HostKind::Domain
-    })
+    // A name starting with a letter needs no second look (the usual case); one starting
+    // with a digit or dot is an address when it parses as one, and otherwise a host name
+    // unless it is digits and dots only.
+    if host_byte_class(*host.first()?) != 1 {
+        return Some(HostKind::Domain);
+    }
+    match parse_ipv4(host) {
+        Some(address) => Some(HostKind::Ipv4(address)),
+        None if host.iter().all(|&b| host_byte_class(b) == 1) => None,
+        None => Some(HostKind::Domain),
+    }
 }
 
 /// Parses an IPv6 address, tolerating the extra colon RFC 3261's ABNF allows before an

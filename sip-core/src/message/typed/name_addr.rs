@@ -8,7 +8,7 @@ use bytestring::ByteString;
 
 use crate::message::error::{ParseError, ParseErrorKind};
 use crate::message::grammar::{
-    is_lws, is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
+    find_byte, is_lws, is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
 };
 use crate::message::params::Params;
 use crate::message::span::Span;
@@ -254,7 +254,7 @@ impl PlainNameAddr {
         if bytes.get(lt) != Some(&b'<') {
             return None;
         }
-        let gt = lt + 1 + memchr::memchr(b'>', bytes.get(lt + 1..)?)?;
+        let gt = lt + 1 + find_byte(b'>', bytes.get(lt + 1..)?)?;
         let params = bytes.get(gt + 1..)?;
         let plain_params =
             params.is_empty() || params.first() == Some(&b';') && params.last().is_some_and(|&b| !is_lws(b));
