@@ -470,22 +470,30 @@ impl Headers {
 
     /// Turns a value borrowed from these headers into a shared buffer without copying.
     /// Text from elsewhere is copied.
+    #[inline]
     pub fn share(&self, value: &str) -> ByteString {
         let base = self.source.as_ptr() as usize;
         let at = (value.as_ptr() as usize).wrapping_sub(base);
         if at <= self.source.len() && at + value.len() <= self.source.len() {
             self.source.slice_ref(value)
         } else {
-            self.entries
-                .iter()
-                .find_map(|e| match e {
-                    Entry::Owned(owned) if contains_slice(&owned.value, value) => {
-                        Some(owned.value.slice_ref(value))
-                    }
-                    _ => None,
-                })
-                .unwrap_or_else(|| ByteString::from(value))
+            self.share_owned(value)
         }
+    }
+
+    /// [`Headers::share`] for text outside the parsed source: an owned (built or unfolded)
+    /// value, or text from elsewhere, which is copied.
+    #[cold]
+    fn share_owned(&self, value: &str) -> ByteString {
+        self.entries
+            .iter()
+            .find_map(|e| match e {
+                Entry::Owned(owned) if contains_slice(&owned.value, value) => {
+                    Some(owned.value.slice_ref(value))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| ByteString::from(value))
     }
 
     /// Appends a header with a known name. Line breaks in `value` become spaces, so a value
