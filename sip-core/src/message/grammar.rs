@@ -145,6 +145,17 @@ pub(crate) fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
     memchr::memchr(needle, haystack)
 }
 
+/// The first `a` or `b` in `haystack`, like `memchr::memchr2`, and like [`find_byte`] without
+/// the run-time CPU dispatch on x86-64.
+#[inline]
+pub(crate) fn find_byte2(a: u8, b: u8, haystack: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::Two::new(a, b) {
+        return finder.find(haystack);
+    }
+    memchr::memchr2(a, b, haystack)
+}
+
 /// Finds the first `needle` byte that is outside a quoted string and outside `<...>`.
 /// Jumps between interesting bytes with `memchr3`, so plain values cost one search.
 pub(crate) fn find_top_level(s: &str, needle: u8) -> Option<usize> {
@@ -167,7 +178,7 @@ pub(crate) fn find_top_level(s: &str, needle: u8) -> Option<usize> {
 pub(crate) fn closing_quote(rest: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
-        i += memchr::memchr2(b'"', b'\\', rest.get(i..)?)?;
+        i += find_byte2(b'"', b'\\', rest.get(i..)?)?;
         if rest.get(i) == Some(&b'"') {
             return Some(i);
         }
@@ -255,7 +266,7 @@ pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
     }
     let mut i = 1;
     loop {
-        i += position_of(bytes.get(i..)?, |b| b == b'"' || b == b'\\');
+        i += find_byte2(b'"', b'\\', bytes.get(i..)?)?;
         match bytes.get(i)? {
             b'"' => return Some(i + 1),
             // A quoted-pair: the escaped byte is skipped whatever it is.
