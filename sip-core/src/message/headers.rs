@@ -40,6 +40,9 @@ pub struct Headers {
     /// For the headers looked up most, 1 + the index of the first entry (capped at 255:
     /// "at or after 254"), 0 when absent. Lookups start there instead of at the top.
     first: [u8; INDEXED],
+    /// Likewise 1 + the index of the last entry (255: "at or after 254"), so a repeated
+    /// header's lines are found without walking the headers after them.
+    last: [u8; INDEXED],
 }
 
 /// How many header names [`Headers`] indexes by position.
@@ -48,22 +51,39 @@ const INDEXED: usize = 12;
 /// The index slot of the headers a stack looks up on every message.
 #[inline]
 fn index_slot(name: HeaderName) -> Option<usize> {
-    Some(match name {
-        HeaderName::Via => 0,
-        HeaderName::From => 1,
-        HeaderName::To => 2,
-        HeaderName::CallId => 3,
-        HeaderName::CSeq => 4,
-        HeaderName::Contact => 5,
-        HeaderName::MaxForwards => 6,
-        HeaderName::ContentLength => 7,
-        HeaderName::ContentType => 8,
-        HeaderName::Route => 9,
-        HeaderName::RecordRoute => 10,
-        HeaderName::Require => 11,
-        _ => return None,
-    })
+    // One table load: this runs for every header line parsed.
+    let slot = *INDEX_SLOTS.get(usize::from(name as u8))?;
+    (slot != NO_SLOT).then_some(usize::from(slot))
 }
+
+/// [`index_slot`] by [`HeaderName`] discriminant (fewer than 64, checked by a test).
+const NO_SLOT: u8 = u8::MAX;
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static INDEX_SLOTS: [u8; 64] = {
+    let mut slots = [NO_SLOT; 64];
+    let indexed = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::Contact,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::ContentType,
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Require,
+    ];
+    assert!(indexed.len() == INDEXED);
+    let mut slot = 0;
+    while slot < indexed.len() {
+        slots[indexed[slot] as usize] = slot as u8;
+        slot += 1;
+    }
+    slots
+};
 
 /// The bit of a known name in [`Headers::seen`] (none for [`HeaderName::Other`]).
 #[inline]
@@ -285,6 +305,7 @@ impl Headers {
             seen: 0,
             repeated: 0,
             first: [0; INDEXED],
+            last: [0; INDEXED],
         }
     }
 
@@ -328,14 +349,21 @@ impl Headers {
     }
 
     /// Records in the index that entry `index` (the next one appended) is called `name`.
+    #[inline]
     fn note(&mut self, name: HeaderName, index: usize) {
         let bit = name_bit(name);
         if bit == 0 {
             return;
         }
-        if self.seen & bit == 0 {
-            if let Some(first) = index_slot(name).and_then(|slot| self.first.get_mut(slot)) {
-                *first = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
+        if let Some(slot) = index_slot(name) {
+            let position = u8::try_from(index.min(254) + 1).unwrap_or(u8::MAX);
+            if self.seen & bit == 0 {
+                if let Some(first) = self.first.get_mut(slot) {
+                    *first = position;
+                }
+            }
+            if let Some(last) = self.last.get_mut(slot) {
+                *last = position;
             }
         }
         self.repeated |= self.seen & bit;
@@ -347,6 +375,7 @@ impl Headers {
         self.seen = 0;
         self.repeated = 0;
         self.first = [0; INDEXED];
+        self.last = [0; INDEXED];
         for i in 0..self.entries.len() {
             if let Some(name) = self.entries.get(i).map(Entry::name) {
                 self.note(name, i);
@@ -388,6 +417,24 @@ impl Headers {
         self.get_all(name).next()
     }
 
+    /// The first value of `name` and whether another line follows it, for headers that must
+    /// appear once. Known names are answered from the index (no walk past the first match).
+    pub(crate) fn first_and_repeated(&self, name: HeaderName) -> Option<(&str, bool)> {
+        if name == HeaderName::Other {
+            let mut all = self.get_all(name);
+            return all.next().map(|first| (first, all.next().is_some()));
+        }
+        let bit = name_bit(name);
+        if self.seen & bit == 0 {
+            return None;
+        }
+        let start = index_slot(name)
+            .and_then(|slot| self.first.get(slot))
+            .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+        let entry = self.entries.get(start..)?.iter().find(|e| e.name() == name)?;
+        Some((entry.value(&self.source), self.repeated & bit != 0))
+    }
+
     /// The value of the first header called `name`, sharing the message buffer.
     pub fn get_shared(&self, name: impl HeaderKey) -> Option<ByteString> {
         self.get(name).map(|v| self.share(v))
@@ -403,16 +450,24 @@ impl Headers {
             _ if self.repeated & bit == 0 => (Box::default(), 1),
             _ => (Box::default(), usize::MAX),
         };
-        let start = match name {
-            HeaderName::Other => 0,
-            _ => index_slot(name)
-                .and_then(|slot| self.first.get(slot))
-                .map_or(0, |&first| usize::from(first.saturating_sub(1))),
+        let (start, end) = match index_slot(name) {
+            Some(slot) if name != HeaderName::Other => {
+                let first = self
+                    .first
+                    .get(slot)
+                    .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+                let end = match self.last.get(slot) {
+                    Some(&last) if last != u8::MAX => usize::from(last),
+                    _ => self.entries.len(),
+                };
+                (first, end)
+            }
+            _ => (0, self.entries.len()),
         };
         let entries = if limit == 0 {
             &[][..]
         } else {
-            self.entries.get(start..).unwrap_or_default()
+            self.entries.get(start..end).unwrap_or_default()
         };
         entries
             .iter()
@@ -441,22 +496,30 @@ impl Headers {
 
     /// Turns a value borrowed from these headers into a shared buffer without copying.
     /// Text from elsewhere is copied.
+    #[inline]
     pub fn share(&self, value: &str) -> ByteString {
         let base = self.source.as_ptr() as usize;
         let at = (value.as_ptr() as usize).wrapping_sub(base);
         if at <= self.source.len() && at + value.len() <= self.source.len() {
             self.source.slice_ref(value)
         } else {
-            self.entries
-                .iter()
-                .find_map(|e| match e {
-                    Entry::Owned(owned) if contains_slice(&owned.value, value) => {
-                        Some(owned.value.slice_ref(value))
-                    }
-                    _ => None,
-                })
-                .unwrap_or_else(|| ByteString::from(value))
+            self.share_owned(value)
         }
+    }
+
+    /// [`Headers::share`] for text outside the parsed source: an owned (built or unfolded)
+    /// value, or text from elsewhere, which is copied.
+    #[cold]
+    fn share_owned(&self, value: &str) -> ByteString {
+        self.entries
+            .iter()
+            .find_map(|e| match e {
+                Entry::Owned(owned) if contains_slice(&owned.value, value) => {
+                    Some(owned.value.slice_ref(value))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| ByteString::from(value))
     }
 
     /// Appends a header with a known name. Line breaks in `value` become spaces, so a value
@@ -507,15 +570,23 @@ impl Headers {
         // Every indexed position moved down by one (a saturated slot already means "at or
         // after 254"); then the new first entry is noted. Cheaper than a full reindex, and
         // this runs for the Via of every request sent.
-        for first in &mut self.first {
-            if *first != 0 {
-                *first = first.saturating_add(1);
+        for position in self.first.iter_mut().chain(self.last.iter_mut()) {
+            if *position != 0 {
+                *position = position.saturating_add(1);
             }
         }
         let bit = name_bit(name);
         if bit != 0 {
-            if let Some(first) = index_slot(name).and_then(|slot| self.first.get_mut(slot)) {
-                *first = 1;
+            if let Some(slot) = index_slot(name) {
+                if let Some(first) = self.first.get_mut(slot) {
+                    *first = 1;
+                }
+                // The only one of its name is also the last.
+                if self.seen & bit == 0 {
+                    if let Some(last) = self.last.get_mut(slot) {
+                        *last = 1;
+                    }
+                }
             }
             self.repeated |= self.seen & bit;
             self.seen |= bit;

@@ -619,11 +619,21 @@ fn fold_name(name: &[u8]) -> Option<[u64; 3]> {
     }
     // Each word is assembled in a register (header names are short): writing bytes to a
     // stack buffer and reading it back as words would stall store forwarding.
+    // Whole words and 4–7 byte tails are loaded directly (a tail as two overlapping
+    // 4-byte loads: the bytes both cover are equal, so ORing them is exact).
     let word = |from: usize| {
         let part = name
             .get(from.min(name.len())..(from + 8).min(name.len()))
             .unwrap_or_default();
-        part.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)) | FOLD
+        let value = if let Some(all) = part.first_chunk::<8>() {
+            u64::from_le_bytes(*all)
+        } else if let (Some(low), Some(high)) = (part.first_chunk::<4>(), part.last_chunk::<4>()) {
+            let shift = (part.len() - 4) * 8;
+            u64::from(u32::from_le_bytes(*low)) | (u64::from(u32::from_le_bytes(*high)) << shift)
+        } else {
+            part.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+        };
+        value | FOLD
     };
     Some([word(0), word(8), word(16)])
 }

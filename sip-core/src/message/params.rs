@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::grammar::{closing_quote, find_top_level, is_lws, trim_lws, unquote};
+use super::grammar::{closing_quote, find_top_level, is_lws, position_of, trim_lws, unquote};
 
 /// A view of a parameter list such as `;branch=z9hG4bK1;rport;received=192.0.2.1`.
 ///
@@ -74,13 +74,24 @@ impl<'a> Params<'a> {
 /// or quote, every value after `=` is non-empty and is either a quoted string or free of
 /// white space. LWS around `;` and `=` is allowed (RFC 3261 §25.1 `SEMI`, `EQUAL`).
 fn is_well_formed_params(bytes: &[u8]) -> bool {
-    // Fast path for the usual text without white space or quotes: it must start with `;`,
-    // and every `;` or `=` must be followed by an ordinary byte.
+    // Fast path for the usual text: runs of ordinary bytes (names, values) are skipped four
+    // at a time; every `;` or `=` must be followed by an ordinary byte, a quoted value right
+    // after `=` is jumped over whole, and white space or a stray quote or backslash sends
+    // the text to the general parser.
     let mut previous_separator = false;
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    loop {
+        let run = position_of(bytes.get(i..).unwrap_or_default(), |b| {
+            param_byte_class(b) != ORDINARY
+        });
+        if run > 0 {
+            previous_separator = false;
+            i += run;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         match param_byte_class(b) {
-            ORDINARY => previous_separator = false,
             SEPARATOR if previous_separator => return false,
             SEPARATOR => previous_separator = true,
             // A quoted value right after `=`: jump to its closing quote.

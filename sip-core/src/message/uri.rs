@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytestring::ByteString;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{escapes_are_valid, percent_decode};
+use super::grammar::{escapes_are_valid, find_byte, percent_decode, position_of};
 use super::params::Params;
 use super::span::Span;
 
@@ -132,7 +132,12 @@ impl Uri {
                 .get(..prefix.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
         };
-        let (scheme, colon) = if has_prefix(b"sip:") {
+        // "sip:" in any case as one word compare: ORing 0x20 into the three letters
+        // lower-cases them and maps no other byte onto them; the colon must match exactly.
+        let sip_word = bytes
+            .first_chunk::<4>()
+            .map(|word| u32::from_le_bytes(*word) | 0x0020_2020);
+        let (scheme, colon) = if sip_word == Some(u32::from_le_bytes(*b"sip:")) {
             (Scheme::Sip, 3)
         } else if has_prefix(b"sips:") {
             (Scheme::Sips, 4)
@@ -326,25 +331,66 @@ const fn is_forbidden_in_uri(b: u8) -> bool {
     b <= b' ' || matches!(b, 0x7f | b'<' | b'>' | b'"')
 }
 
-/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`, in one
-/// pass over the bytes plus short scans of each part.
+/// Bytes of a URI's user part or parameters that need a closer look: 1 for forbidden ones
+/// ([`is_forbidden_in_uri`]), 2 for '%' (an escape to check) and '?' (headers follow).
+// Indexing a 256-entry table by a u8 (and constant bytes) cannot go out of bounds.
+#[allow(clippy::indexing_slicing)]
+static URI_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_forbidden_in_uri(b as u8) {
+            table[b] = 1;
+        }
+        b += 1;
+    }
+    table[b'%' as usize] = 2;
+    table[b'?' as usize] = 2;
+    table
+};
+
+#[inline]
+#[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
+fn uri_byte_class(b: u8) -> u8 {
+    URI_BYTE_CLASS[b as usize]
+}
+
+/// True when `text` (part of a URI) holds no forbidden byte and only valid `%HH` escapes.
+fn is_clean_uri_text(text: &[u8]) -> bool {
+    !text.iter().any(|&b| is_forbidden_in_uri(b)) && escapes_are_valid(text)
+}
+
+/// Parses `[userinfo@]hostport[;params][?headers]` starting at `start` of `text`.
+///
+/// Typical URIs (`sip:alice@atlanta.example.com;transport=tcp`) are read in one pass over
+/// the bytes: the user part is nearly always made of host-name characters, so one scan
+/// finds both the end of a host and an '@'; host-name characters, a bracketed IPv6 address
+/// and port digits cannot hold a forbidden byte or an escape, so only the rest of the user
+/// part and the parameters are checked for those.
 fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
-    let rest = text.as_bytes().get(start..)?;
+    let bytes = text.as_bytes();
+    let rest = bytes.get(start..)?;
     // The user part may contain '?', ';' and ':' (RFC 3261 `user-unreserved`,
     // RFC 4475 §3.1.1.2 and §3.1.1.9); none of what follows the host may contain '@'.
-    // A branch-free pass the compiler vectorizes, then SIMD searches for the two bytes
-    // that matter: cheaper than a per-byte table walk on typical 20–60 byte URIs.
-    if rest.iter().fold(false, |any, &b| any | is_forbidden_in_uri(b)) {
-        return None;
-    }
-    let at_sign = memchr::memchr(b'@', rest);
-    let has_escape = memchr::memchr(b'%', rest).is_some();
-    let escapes_ok =
-        |from: usize, to: usize| !has_escape || escapes_are_valid(text.get(from..to).unwrap_or(""));
+    // The leading run of host-name characters holds no '@', so the search goes on from
+    // its end, and stops right there for the usual `user@host`.
+    let lead = scan_host_bytes(rest);
+    let at_sign = match rest.get(lead) {
+        Some(b'@') => Some(lead),
+        Some(_) => find_byte(b'@', rest.get(lead..)?).map(|i| lead + i),
+        None => None,
+    };
     let (user, password, hostport_at) = match at_sign {
         Some(at) => {
-            let user_end = rest.get(..at)?.iter().position(|&b| b == b':').unwrap_or(at);
-            if user_end == 0 || !escapes_ok(start, start + at) {
+            let userinfo = rest.get(..at)?;
+            // Host-name characters hold no ':' either.
+            let user_end = if lead == at {
+                at
+            } else {
+                userinfo.iter().position(|&b| b == b':').unwrap_or(at)
+            };
+            let checked = userinfo.get(lead..).unwrap_or_default();
+            if user_end == 0 || !checked.is_empty() && !is_clean_uri_text(checked) {
                 return None;
             }
             let password = (user_end < at).then(|| Span::new(start + user_end + 1, start + at));
@@ -353,26 +399,38 @@ fn parse_sip_parts(text: &str, start: usize) -> Option<SipParts> {
         None => (None, None, 0),
     };
     let hostport_start = start + hostport_at;
-    let (host, host_kind, host_len) = parse_host_prefix(text.get(hostport_start..)?)?;
-    let host = Span::of(text, host);
+    let hostport = bytes.get(hostport_start..)?;
+    let (host_len, host_kind) = if hostport.first() == Some(&b'[') {
+        let (_, kind, len) = parse_host_prefix(text.get(hostport_start..)?)?;
+        (len, kind)
+    } else {
+        // Without a user part the leading run was the host.
+        let len = if at_sign.is_none() {
+            lead
+        } else {
+            scan_host_bytes(hostport)
+        };
+        (len, host_kind_of(hostport.get(..len)?)?)
+    };
+    let host = Span::new(hostport_start, hostport_start + host_len);
     let mut at = hostport_start + host_len;
-    let bytes = text.as_bytes();
     let mut port = None;
     if bytes.get(at) == Some(&b':') {
-        let digits = bytes
-            .get(at + 1..)?
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        port = Some(parse_port(text.get(at + 1..at + 1 + digits)?)?);
+        let (number, digits) = read_port(bytes.get(at + 1..)?)?;
+        port = Some(number);
         at += 1 + digits;
     }
     let tail = bytes.get(at..)?;
-    let params_len = tail.iter().position(|&b| b == b'?').unwrap_or(tail.len());
-    if params_len > 0 && tail.first() != Some(&b';') {
+    // One scan stops at the first '?', '%' or forbidden byte; usually there is none.
+    let stop = position_of(tail, |b| uri_byte_class(b) != 0);
+    let params_len = if stop == tail.len() {
+        stop
+    } else if is_clean_uri_text(tail) {
+        tail.iter().position(|&b| b == b'?').unwrap_or(tail.len())
+    } else {
         return None;
-    }
-    if !escapes_ok(at, text.len()) {
+    };
+    if params_len > 0 && tail.first() != Some(&b';') {
         return None;
     }
     let headers = (params_len < tail.len()).then(|| Span::new(at + params_len + 1, text.len()));
@@ -422,12 +480,34 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
     u16::try_from(value).ok()
 }
 
+/// Reads the `port` at the start of `bytes` (what follows a ':'), in one pass: the port
+/// and how many digits it took. Like [`parse_port`], 1 to 5 digits, at most 65535.
+#[inline]
+pub(crate) fn read_port(bytes: &[u8]) -> Option<(u16, usize)> {
+    let mut value = 0u32;
+    let mut digits = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        if digits == 5 {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    Some((u16::try_from(value).ok()?, digits))
+}
+
 /// Parses dotted-quad IPv4 (`192.0.2.1`); only digits and dots reach here. Leading zeros
 /// are accepted as decimal, as most SIP stacks do.
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let (mut index, mut value, mut digits) = (0usize, 0u16, 0u8);
-    for b in s.bytes() {
+    for &b in s {
         if b == b'.' {
             if digits == 0 {
                 return None;
@@ -458,28 +538,45 @@ pub(crate) fn parse_host_prefix(s: &str) -> Option<(&str, HostKind, usize)> {
         let addr = parse_ipv6(inner)?;
         return Some((s.get(..=close)?, HostKind::Ipv6(addr), close + 1));
     }
-    // One table lookup per byte: 1 for digits and '.', 2 for other host-name characters.
-    let mut end = 0;
-    let mut classes = 0;
-    for &b in s.as_bytes() {
-        let class = host_byte_class(b);
-        if class == 0 {
-            break;
-        }
-        classes |= class;
-        end += 1;
-    }
-    let all_digits_and_dots = classes == 1;
+    let end = scan_host_bytes(s.as_bytes());
     let host = s.get(..end)?;
-    if host.is_empty() {
-        return None;
+    Some((host, host_kind_of(host.as_bytes())?, end))
+}
+
+/// Reads the host at the start of `s` like [`parse_host_prefix`], giving its kind and where
+/// it ends; a host name or IPv4 address is read from the bytes without further slicing.
+#[inline]
+pub(crate) fn read_host(s: &str) -> Option<(HostKind, usize)> {
+    let bytes = s.as_bytes();
+    if bytes.first() == Some(&b'[') {
+        let (_, kind, len) = parse_host_prefix(s)?;
+        return Some((kind, len));
     }
-    let kind = if all_digits_and_dots {
-        HostKind::Ipv4(parse_ipv4(host)?)
-    } else {
-        HostKind::Domain
-    };
-    Some((host, kind, end))
+    let end = scan_host_bytes(bytes);
+    Some((host_kind_of(bytes.get(..end)?)?, end))
+}
+
+/// The length of the run of host-name bytes at the start of `bytes`.
+#[inline]
+fn scan_host_bytes(bytes: &[u8]) -> usize {
+    position_of(bytes, |b| host_byte_class(b) == 0)
+}
+
+/// The kind of a host run found by [`scan_host_bytes`]: one of digits and dots only must be
+/// an IPv4 address; anything else is a host name. Empty is no host.
+#[inline]
+fn host_kind_of(host: &[u8]) -> Option<HostKind> {
+    // A name starting with a letter needs no second look (the usual case); one starting
+    // with a digit or dot is an address when it parses as one, and otherwise a host name
+    // unless it is digits and dots only.
+    if host_byte_class(*host.first()?) != 1 {
+        return Some(HostKind::Domain);
+    }
+    match parse_ipv4(host) {
+        Some(address) => Some(HostKind::Ipv4(address)),
+        None if host.iter().all(|&b| host_byte_class(b) == 1) => None,
+        None => Some(HostKind::Domain),
+    }
 }
 
 /// Parses an IPv6 address, tolerating the extra colon RFC 3261's ABNF allows before an
@@ -548,15 +645,19 @@ mod tests {
 
     #[test]
     fn ipv4_hosts_and_ports_parse_strictly() {
-        assert_eq!(parse_ipv4("192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
-        assert_eq!(parse_ipv4("010.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(parse_ipv4(b"192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(parse_ipv4(b"010.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
         for bad in ["1.2.3", "1.2.3.4.5", "256.0.0.1", "1..2.3", "1.2.3.4."] {
-            assert_eq!(parse_ipv4(bad), None, "{bad}");
+            assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
         }
         assert!(Uri::parse("sip:1.2.3").is_err());
         assert_eq!(parse_port("65535"), Some(65535));
         assert_eq!(parse_port("65536"), None);
         assert_eq!(parse_port("5o60"), None);
+        assert_eq!(read_port(b"5060;lr"), Some((5060, 4)));
+        assert_eq!(read_port(b"065535"), None);
+        assert_eq!(read_port(b"65536"), None);
+        assert_eq!(read_port(b";lr"), None);
     }
 
     #[test]

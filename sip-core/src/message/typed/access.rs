@@ -5,7 +5,7 @@
 //! (RFC 4475 §3.3.8). Parsed values share the message buffer.
 
 use crate::message::error::{ParseError, ParseErrorKind};
-use crate::message::grammar::{is_token, is_word_char, parse_u32, split_top_level};
+use crate::message::grammar::{is_token, is_word_char, parse_u32, position_of, split_top_level};
 use crate::message::headers::Headers;
 use crate::message::name::HeaderName;
 
@@ -16,11 +16,11 @@ use super::via::Via;
 impl Headers {
     /// The value of a header that must appear at most once.
     fn single(&self, name: HeaderName) -> Option<Result<&str, ParseError>> {
-        let mut all = self.get_all(name);
-        let first = all.next()?;
-        Some(match all.next() {
-            None => Ok(first),
-            Some(_) => Err(ParseError::new(ParseErrorKind::DuplicateHeader).in_header(name.as_str())),
+        let (first, repeated) = self.first_and_repeated(name)?;
+        Some(if repeated {
+            Err(ParseError::new(ParseErrorKind::DuplicateHeader).in_header(name.as_str()))
+        } else {
+            Ok(first)
         })
     }
 
@@ -239,25 +239,20 @@ impl Headers {
     }
 }
 
-/// `callid = word [ "@" word ]`, in one pass.
+/// `callid = word [ "@" word ]`: a run of word characters, then optionally '@' and another
+/// non-empty run ('@' is no word character).
 pub(crate) fn is_call_id(id: &str) -> bool {
     let bytes = id.as_bytes();
-    let mut at_signs = 0;
-    let mut previous_at = true;
-    for &b in bytes {
-        if b == b'@' {
-            if previous_at {
-                return false;
-            }
-            at_signs += 1;
-            previous_at = true;
-        } else if is_word_char(b) {
-            previous_at = false;
-        } else {
-            return false;
+    let first = position_of(bytes, |b| !is_word_char(b));
+    match bytes.get(first) {
+        _ if first == 0 => false,
+        None => true,
+        Some(b'@') => {
+            let host = bytes.get(first + 1..).unwrap_or_default();
+            !host.is_empty() && position_of(host, |b| !is_word_char(b)) == host.len()
         }
+        Some(_) => false,
     }
-    at_signs <= 1 && !previous_at
 }
 
 fn parse_number(s: &str) -> Result<u32, ParseError> {
@@ -277,6 +272,20 @@ mod tests {
             h.call_id().unwrap().unwrap_err().kind(),
             crate::message::ParseErrorKind::DuplicateHeader
         );
+    }
+
+    #[test]
+    fn call_id_is_word_at_word() {
+        for good in [
+            "a84b4c76e66710@pc33.atlanta.example.com",
+            "x",
+            "f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+        ] {
+            assert!(super::is_call_id(good), "{good}");
+        }
+        for bad in ["", "@", "a@", "@b", "a@@b", "a@b@c", "a b", "a@b c"] {
+            assert!(!super::is_call_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use bytestring::ByteString;
 
 use crate::message::error::{ParseError, ParseErrorKind};
 use crate::message::grammar::{
-    is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
+    find_byte, is_lws, is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
 };
 use crate::message::params::Params;
 use crate::message::span::Span;
@@ -48,6 +48,23 @@ impl NameAddr {
 
     /// Parses one value held in a shared buffer.
     pub fn parse_shared(text: ByteString) -> Result<NameAddr, ParseError> {
+        if let Some(plain) = PlainNameAddr::parse(&text) {
+            let (start, end) = (plain.uri.start as usize, plain.uri.end as usize);
+            // The general parser fails the same way for a bad URI in this form.
+            let uri = Uri::parse_within(text, start, end)
+                .map_err(|_| ParseError::new(ParseErrorKind::HeaderValue))?;
+            return Ok(NameAddr {
+                uri,
+                display: plain.display,
+                params: plain.params,
+                bracketed: true,
+            });
+        }
+        NameAddr::parse_general(text)
+    }
+
+    /// Every form the grammar allows, with the errors reported for the rest.
+    fn parse_general(text: ByteString) -> Result<NameAddr, ParseError> {
         let err = || ParseError::new(ParseErrorKind::HeaderValue);
         let s: &str = trim_lws(&text);
         let (display, rest) = if s.starts_with('"') {
@@ -59,6 +76,9 @@ impl NameAddr {
                 return Err(err());
             }
             (Some(quoted), rest)
+        } else if s.starts_with('<') {
+            // The usual Contact, Route and Record-Route form: no display name.
+            (None, s)
         } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
             let display = trim_lws(s.get(..lt).unwrap_or(""));
             // An unquoted display name is *(token LWS) (RFC 4475 §3.1.2.15). No LWS before
@@ -207,6 +227,48 @@ impl NameAddr {
     }
 }
 
+/// The forms nearly every From, To, Contact and Route is written in: `<uri>;params` or
+/// `"Display Name" <uri>;params`, without white space around the parameters. Their parts
+/// are found straight from the bytes; anything else (a token display name, the addr-spec
+/// form, LWS, RFC 4475 §3.1.1.6) or anything invalid is left to
+/// [`NameAddr::parse_shared`]'s general parser, which gives the same result for every value
+/// this accepts.
+struct PlainNameAddr {
+    display: Option<Span>,
+    uri: Span,
+    params: Span,
+}
+
+impl PlainNameAddr {
+    fn parse(text: &str) -> Option<PlainNameAddr> {
+        let bytes = text.as_bytes();
+        let (display, lt) = match bytes.first()? {
+            b'<' => (None, 0),
+            b'"' => {
+                let len = quoted_string_len(text)?;
+                let spaces = bytes.get(len..)?.iter().take_while(|&&b| b == b' ').count();
+                (Some(Span::new(0, len)), len + spaces)
+            }
+            _ => return None,
+        };
+        if bytes.get(lt) != Some(&b'<') {
+            return None;
+        }
+        let gt = lt + 1 + find_byte(b'>', bytes.get(lt + 1..)?)?;
+        let params = bytes.get(gt + 1..)?;
+        let plain_params =
+            params.is_empty() || params.first() == Some(&b';') && params.last().is_some_and(|&b| !is_lws(b));
+        if !plain_params || !Params::new(text.get(gt + 1..)?).is_well_formed() {
+            return None;
+        }
+        Some(PlainNameAddr {
+            display,
+            uri: Span::new(lt + 1, gt),
+            params: Span::new(gt + 1, bytes.len()),
+        })
+    }
+}
+
 /// The `tag` parameter of a From or To value, found without parsing the URI: for lookups
 /// in values already validated (dialog and transaction matching on every message).
 ///
@@ -312,6 +374,36 @@ mod tests {
         let a = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
         assert_eq!(a.display_name().as_deref(), Some("caller"));
         assert_eq!(a.tag(), Some("323"));
+    }
+
+    #[test]
+    fn plain_forms_read_as_the_general_parser_does() {
+        for text in [
+            r#""Alice Liddell" <sip:alice@atlanta.example.com>;tag=1928301774"#,
+            r#""Bob" <sip:bob@biloxi.example.com>"#,
+            r#""A \"q\"" <sip:a@h>"#,
+            r#"<sip:alice@pc33.atlanta.example.com:5060;transport=udp>;+sip.instance="<urn:uuid:1>""#,
+            "<sip:proxy1.atlanta.example.com;lr>",
+            r#""x"<sip:x@h>;a;b=c"#,
+        ] {
+            let Some(plain) = PlainNameAddr::parse(text) else {
+                panic!("{text}");
+            };
+            let general = NameAddr::parse_general(ByteString::from(text)).unwrap();
+            assert_eq!(plain.display, general.display, "{text}");
+            assert_eq!(plain.params, general.params, "{text}");
+            assert_eq!(plain.uri.get(text), general.uri().as_str(), "{text}");
+            assert!(general.is_bracketed());
+        }
+        for other in [
+            "sip:a@h;tag=1",
+            "Bob <sip:b@h>",
+            "<sip:a@h> ;tag=1",
+            "<sip:a@h>;tag=1 ",
+            "<sip:a@h>;;",
+        ] {
+            assert!(PlainNameAddr::parse(other).is_none(), "{other}");
+        }
     }
 
     #[test]

@@ -36,10 +36,14 @@ pub struct CSeq {
 impl CSeq {
     /// Parses a CSeq value.
     pub fn parse(s: &str) -> Result<CSeq, ParseError> {
-        let mut words = s.split_ascii_whitespace();
-        let (Some(seq), Some(method), None) = (words.next(), words.next(), words.next()) else {
+        // Two words separated by white space (which may hold an unfolded line break). A third
+        // word would leave white space inside `method`, which is then no token.
+        let s = s.trim_ascii();
+        let Some(gap) = s.bytes().position(|b| b.is_ascii_whitespace()) else {
             return Err(value_error("CSeq"));
         };
+        let (seq, method) = s.split_at(gap);
+        let method = method.trim_ascii_start();
         Ok(CSeq {
             seq: parse_u32(seq).ok_or_else(|| value_error("CSeq"))?,
             method: Method::parse(method).ok_or_else(|| value_error("CSeq"))?,

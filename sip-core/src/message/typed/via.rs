@@ -10,10 +10,10 @@ use nom::character::complete::{char, space0};
 use nom::sequence::delimited;
 
 use crate::message::error::{ParseError, ParseErrorKind};
-use crate::message::grammar::{is_token_char, trim_lws, trim_lws_start};
+use crate::message::grammar::{is_lws, is_token_char, trim_lws, trim_lws_start};
 use crate::message::params::Params;
 use crate::message::span::Span;
-use crate::message::uri::{Host, HostKind, parse_host_prefix, parse_port};
+use crate::message::uri::{Host, HostKind, parse_host_prefix, parse_port, read_host, read_port};
 
 /// The RFC 3261 §8.1.1.7 branch prefix that marks an RFC 3261 transaction id.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -50,6 +50,23 @@ impl Via {
 
     /// Parses one Via value held in a shared buffer.
     pub fn parse_shared(text: ByteString) -> Result<Via, ParseError> {
+        if let Some(plain) = PlainVia::parse(&text) {
+            return Ok(Via {
+                protocol: Span::new(0, 3),
+                version: Span::new(4, 7),
+                transport: Span::new(8, plain.transport_end),
+                host: plain.host,
+                host_kind: plain.host_kind,
+                port: plain.port,
+                params: plain.params,
+                text,
+            });
+        }
+        Via::parse_general(text)
+    }
+
+    /// Every form of Via the grammar allows, with the errors reported for the rest.
+    fn parse_general(text: ByteString) -> Result<Via, ParseError> {
         let err = || ParseError::new(ParseErrorKind::HeaderValue).in_header("Via");
         let s: &str = trim_lws(&text);
         // Nearly every Via starts "SIP/2.0/"; read that directly and keep nom for the
@@ -197,6 +214,58 @@ impl fmt::Display for Via {
     }
 }
 
+/// The form nearly every Via is written in: `SIP/2.0/TRANSPORT host[:port][;params]` with a
+/// single SP and no other white space. Read straight from the bytes, in one pass over each
+/// part; anything else (LWS around `/`, `:` or `;`, RFC 4475 §3.1.1.1) or anything invalid
+/// is left to the general parser in [`Via::parse_shared`], which gives the same result for
+/// every value this accepts.
+struct PlainVia {
+    transport_end: usize,
+    host: Span,
+    host_kind: HostKind,
+    port: Option<u16>,
+    params: Span,
+}
+
+impl PlainVia {
+    fn parse(text: &str) -> Option<PlainVia> {
+        let bytes = text.as_bytes();
+        // "SIP/2.0/" in any case as one word compare: ORing 0x20 into the three letters
+        // lower-cases them and maps no other byte onto them; the rest must match exactly.
+        let prefix = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+        if prefix | 0x20_2020 != u64::from_le_bytes(*b"sip/2.0/") {
+            return None;
+        }
+        let transport_len = bytes.get(8..)?.iter().position(|&b| !is_token_char(b))?;
+        let transport_end = 8 + transport_len;
+        if transport_len == 0 || bytes.get(transport_end) != Some(&b' ') {
+            return None;
+        }
+        let host_start = transport_end + 1;
+        let (host_kind, host_len) = read_host(text.get(host_start..)?)?;
+        let mut at = host_start + host_len;
+        let mut port = None;
+        if bytes.get(at) == Some(&b':') {
+            let (number, digits) = read_port(bytes.get(at + 1..)?)?;
+            port = Some(number);
+            at += 1 + digits;
+        }
+        let params = bytes.get(at..)?;
+        let plain_end = params.last().is_none_or(|&b| !is_lws(b));
+        let params_ok = params.is_empty() || params.first() == Some(&b';') && plain_end;
+        if !params_ok || !Params::new(text.get(at..)?).is_well_formed() {
+            return None;
+        }
+        Some(PlainVia {
+            transport_end,
+            host: Span::new(host_start, host_start + host_len),
+            host_kind,
+            port,
+            params: Span::new(at, bytes.len()),
+        })
+    }
+}
+
 fn token(s: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii() && is_token_char(c as u8))(s)
 }
@@ -249,6 +318,46 @@ mod tests {
         // RFC 4475 §3.2.1 (badbranch)
         let via = Via::parse("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK").unwrap();
         assert!(!via.has_magic_cookie());
+    }
+
+    #[test]
+    fn plain_form_reads_as_the_general_parser_does() {
+        for text in [
+            "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport",
+            "SIP/2.0/TCP 192.0.2.50;received=192.0.2.51;branch=z9hG4bKnashds8",
+            "sip/2.0/tls [2001:db8::9:1]:5061;branch=z9hG4bKas3-111",
+            "SIP/2.0/WSS h",
+            "SIP/2.0/UDP h;x=\"a; b\"",
+        ] {
+            assert!(PlainVia::parse(text).is_some(), "{text}");
+            let fast = Via::parse(text).unwrap();
+            let general = Via::parse_general(ByteString::from(text)).unwrap();
+            assert_eq!(
+                (
+                    fast.protocol(),
+                    fast.version(),
+                    fast.transport(),
+                    fast.host(),
+                    fast.port()
+                ),
+                (
+                    general.protocol(),
+                    general.version(),
+                    general.transport(),
+                    general.host(),
+                    general.port()
+                ),
+            );
+            assert_eq!(fast.params().as_str(), general.params().as_str());
+        }
+        for other in [
+            "SIP/2.0/UDP  h",
+            "SIP/2.0/UDP h ;lr",
+            "SIP/2.0/UDP h: 5060",
+            "SIP/2.0/UDP h;;",
+        ] {
+            assert!(PlainVia::parse(other).is_none(), "{other}");
+        }
     }
 
     #[test]
