@@ -1170,22 +1170,9 @@ impl Endpoint {
     /// failures are rare, so a scan of the transactions is fine here.
     fn fail_flow(&mut self, flow: FlowId) {
         self.flows.remove(&flow);
-        let on_flow = |route: &Route| route.flow == Some(flow);
         // Client transactions first, each kind oldest first: the maps' order is arbitrary.
-        let mut clients: Vec<TransactionId> = self
-            .clients
-            .iter()
-            .filter(|(_, e)| on_flow(&e.route))
-            .map(|(id, _)| *id)
-            .collect();
-        let mut servers: Vec<TransactionId> = self
-            .servers
-            .iter()
-            .filter(|(_, e)| on_flow(&e.route))
-            .map(|(id, _)| *id)
-            .collect();
-        clients.sort_unstable();
-        servers.sort_unstable();
+        let clients = ids_on_flow(&self.clients, |e| e.route, flow);
+        let servers = ids_on_flow(&self.servers, |e| e.route, flow);
         let owners = clients
             .into_iter()
             .map(Owner::Client)
@@ -1246,6 +1233,17 @@ impl Endpoint {
 
 /// The armed timers of a transaction (a free function so the maps and the timer queue can
 /// be borrowed at once).
+/// The transactions of `map` whose messages go over `flow`, oldest first.
+fn ids_on_flow<E>(map: &TransactionMap<E>, route: impl Fn(&E) -> Route, flow: FlowId) -> Vec<TransactionId> {
+    let mut ids: Vec<TransactionId> = map
+        .iter()
+        .filter(|(_, entry)| route(entry).flow == Some(flow))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 fn armed_of<'a>(
     clients: &'a mut TransactionMap<ClientEntry>,
     servers: &'a mut TransactionMap<ServerEntry>,
