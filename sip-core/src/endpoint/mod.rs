@@ -610,15 +610,16 @@ impl Endpoint {
     /// A response to server transaction `transaction`'s request: Via, From, To, Call-ID and
     /// CSeq copied (RFC 3261 §8.2.6) with this transaction's To tag.
     pub fn response(&self, transaction: TransactionId, status: StatusCode) -> Result<Response, SendError> {
-        self.response_with(transaction, status, [])
+        self.response_with(transaction, status, [], Bytes::new())
     }
 
-    /// [`Endpoint::response`] with `extra` headers written in the same buffer.
+    /// [`Endpoint::response`] with `extra` headers and `body` written at once.
     pub(crate) fn response_with<'a>(
         &'a self,
         transaction: TransactionId,
         status: StatusCode,
         extra: impl IntoIterator<Item = (HeaderName, &'a str)>,
+        body: Bytes,
     ) -> Result<Response, SendError> {
         let entry = self
             .servers
@@ -636,6 +637,7 @@ impl Endpoint {
             None,
             tag,
             server.into_iter().chain(extra),
+            body,
         ))
     }
 

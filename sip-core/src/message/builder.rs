@@ -286,17 +286,19 @@ pub fn response_to(
     reason: Option<&str>,
     to_tag: Option<&str>,
 ) -> Response {
-    response_to_with(request, status, reason, to_tag, [])
+    response_to_with(request, status, reason, to_tag, [], Bytes::new())
 }
 
-/// [`response_to`] plus `extra` headers, written into the same buffer (one allocation for
-/// the whole header section instead of one per header pushed afterwards).
+/// [`response_to`] plus `extra` headers (Content-Type among them when there is a body) and
+/// `body`, all written at once: one allocation for the whole header section instead of one
+/// per header set afterwards.
 pub(crate) fn response_to_with<'a>(
     request: &Request,
     status: StatusCode,
     reason: Option<&str>,
     to_tag: Option<&str>,
     extra: impl IntoIterator<Item = (HeaderName, &'a str)>,
+    body: Bytes,
 ) -> Response {
     let source = &request.headers;
     let mut headers = HeaderWriter::with_capacity(512, 12);
@@ -324,7 +326,9 @@ pub(crate) fn response_to_with<'a>(
     for (name, value) in extra {
         headers.push(name, value);
     }
-    headers.push(HeaderName::ContentLength, "0");
+    let mut number = [0u8; 10];
+    let length = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    headers.push(HeaderName::ContentLength, decimal(&mut number, length));
     Response {
         version: Version::SIP_2_0,
         status,
@@ -333,7 +337,7 @@ pub(crate) fn response_to_with<'a>(
             ByteString::from,
         ),
         headers: headers.finish(),
-        body: Bytes::new(),
+        body,
     }
 }
 

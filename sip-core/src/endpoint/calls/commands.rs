@@ -151,13 +151,10 @@ impl Endpoint {
         let result = self
             .with_call(now, call, |this, c| {
                 let tx = this.pending_uas_invite(c)?;
-                let mut response = this.dialog_response(c, tx, status)?;
-                if !body.is_empty() {
-                    if c.oa == OfferAnswer::RemoteOffer {
-                        let _ = c.oa.send_answer();
-                        c.local_body = body.clone();
-                    }
-                    response.set_body(body, Some(content_type.unwrap_or(SDP)));
+                let response = this.dialog_response(c, tx, status, body.clone(), content_type)?;
+                if !body.is_empty() && c.oa == OfferAnswer::RemoteOffer {
+                    let _ = c.oa.send_answer();
+                    c.local_body = body;
                 }
                 if c.reliable.as_deref().is_some_and(|r| r.enabled) {
                     if c.reliable().outstanding.is_some() {
@@ -191,12 +188,12 @@ impl Endpoint {
         let result = self
             .with_call(now, call, |this, c| {
                 let tx = this.pending_uas_invite(c)?;
-                let mut response = this.dialog_response(c, tx, StatusCode::OK)?;
                 let body = if body.is_empty() {
                     c.local_body.clone()
                 } else {
                     body
                 };
+                let mut response = this.dialog_response(c, tx, StatusCode::OK, body.clone(), content_type)?;
                 match c.oa {
                     OfferAnswer::RemoteOffer => {
                         let _ = c.oa.send_answer();
@@ -210,8 +207,7 @@ impl Endpoint {
                     _ => {}
                 }
                 if !body.is_empty() {
-                    c.local_body = body.clone();
-                    response.set_body(body, Some(content_type.unwrap_or(SDP)));
+                    c.local_body = body;
                 }
                 this.stop_reliable(c);
                 let seq = c.invite_seq();
@@ -490,13 +486,15 @@ impl Endpoint {
         }
     }
 
-    /// A dialog-creating response: our Contact and Allow, and the request's Record-Route
-    /// copied (§12.1.1).
+    /// A dialog-creating response: our Contact and Allow, the request's Record-Route copied
+    /// (§12.1.1), and `body` (of `content_type`, SDP unless said) when there is one.
     pub(super) fn dialog_response(
         &self,
         c: &Call,
         tx: TransactionId,
         status: StatusCode,
+        body: Bytes,
+        content_type: Option<&str>,
     ) -> Result<Response, CallError> {
         // §12.1.1: the Record-Routes of the INVITE are copied into the response.
         let record_routes = c
@@ -506,7 +504,8 @@ impl Endpoint {
             .map(|value| (HeaderName::RecordRoute, value));
         let contact = self.contact_for(c.route.transport);
         let ours = [(HeaderName::Contact, &*contact), (HeaderName::Allow, ALLOW)];
-        Ok(self.response_with(tx, status, record_routes.chain(ours))?)
+        let typed = (!body.is_empty()).then(|| (HeaderName::ContentType, content_type.unwrap_or(SDP)));
+        Ok(self.response_with(tx, status, record_routes.chain(ours).chain(typed), body)?)
     }
 
     /// Sends a 2xx to an INVITE and keeps it for retransmission until the ACK (§13.3.1.4;
