@@ -287,7 +287,7 @@ fn scan_lines(
             });
         }
         let raw_name = data.get(line_start..name_end).unwrap_or_default();
-        let name = HeaderName::from_bytes(raw_name);
+        let name = HeaderName::from_head(data, line_start, name_len);
         let (value_start, value_end) = trim_lws_bytes(data, i + 1, line_end);
         if name == HeaderName::ContentLength {
             let value = data.get(value_start..value_end).unwrap_or_default();
