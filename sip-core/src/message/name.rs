@@ -159,8 +159,8 @@ impl HeaderName {
         let (Some(words), Some(&last)) = (fold_name(name), name.last()) else {
             return HeaderName::Other;
         };
-        match candidate(words[0], name.len(), last) {
-            Some(&(spelling, _, header)) if spelling == words => header,
+        match candidate(name.len(), words[0], last) {
+            Some(spelling) if spelling.folded == words => spelling.name,
             _ => HeaderName::Other,
         }
     }
@@ -189,14 +189,57 @@ impl HeaderName {
             let mask = u64::MAX.checked_shr(64 - 8 * kept).unwrap_or(0);
             (u64::from_le_bytes(bytes) & mask) | FOLD
         };
-        match candidate(word(0), len, last) {
-            Some(&(spelling, _, header))
-                if len <= 8 || (spelling[1] == word(1) && (len <= 16 || spelling[2] == word(2))) =>
+        match candidate(len, word(0), last) {
+            Some(spelling)
+                if spelling.folded[0] == word(0)
+                    && (len <= 8 || spelling.folded[1] == word(1))
+                    && (len <= 16 || spelling.folded[2] == word(2)) =>
             {
-                header
+                spelling.name
             }
             _ => HeaderName::Other,
         }
+    }
+
+    /// The known header name at the start of the line `head[start..end]`, read a word at a
+    /// time: the name, its length, and where the colon after it is (from `start`). `None`
+    /// for anything else (an unknown or malformed name, no colon in the first 24 bytes, the
+    /// last few bytes of a head), which the parser reads byte by byte; for a line read here,
+    /// that gives the same.
+    ///
+    /// The name is what precedes the first colon, less trailing white space; it is known
+    /// when it equals a spelling but for ASCII case, which makes it a token.
+    #[inline]
+    pub(crate) fn read_known(head: &[u8], start: usize, end: usize) -> Option<(HeaderName, usize, usize)> {
+        let chunk = head.get(start..)?.first_chunk::<24>()?;
+        let raw = |index: usize| {
+            let bytes = chunk
+                .get(index * 8..index * 8 + 8)
+                .and_then(|w| w.first_chunk::<8>())
+                .copied()
+                .unwrap_or_default();
+            u64::from_le_bytes(bytes)
+        };
+        let words = [raw(0), raw(1), raw(2)];
+        let colon = first_byte(words[0], b':')
+            .or_else(|| first_byte(words[1], b':').map(|i| i + 8))
+            .or_else(|| first_byte(words[2], b':').map(|i| i + 16))?;
+        if start + colon >= end {
+            return None;
+        }
+        let mut len = colon;
+        while let Some(b' ' | b'\t') = chunk.get(len.wrapping_sub(1)) {
+            len -= 1;
+        }
+        let &last = chunk.get(len.wrapping_sub(1))?;
+        // The name's bytes of the first word, folded, the rest masked off.
+        let first_word = words[0] & (u64::MAX >> (64 - 8 * len.min(8))) | FOLD;
+        let spelling = candidate(len, first_word, last)?;
+        // Equal but for ASCII case: only a letter's case bit may differ; past the spelling's
+        // end nothing is compared.
+        let ([w0, w1, w2], [f0, f1, f2], [e0, e1, e2]) = (words, spelling.folded, spelling.exact);
+        let equal = (w0 ^ f0) & e0 | (w1 ^ f1) & e1 | (w2 ^ f2) & e2 == 0;
+        equal.then_some((spelling.name, len, colon))
     }
 
     /// The canonical spelling (`None` for [`HeaderName::Other`]).
@@ -387,12 +430,38 @@ pub(crate) const KNOWN: [HeaderName; 59] = [
     HeaderName::WwwAuthenticate,
 ];
 
+/// 0x01 in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of every zero byte of `word`, exactly up to the lowest zero byte: above a
+/// zero byte a borrow may mark a byte 0x01 too.
+#[inline]
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES << 7)
+}
+
+/// The index of the first `byte` in the little-endian `word`.
+#[inline]
+fn first_byte(word: u64, byte: u8) -> Option<usize> {
+    let found = zero_bytes(word ^ (ONES * u64::from(byte)));
+    (found != 0).then_some(found.trailing_zeros() as usize / 8)
+}
+
 /// 0x20 in every byte: ORed into a word of a name, it lower-cases the ASCII letters and
 /// maps no other token character onto a letter, digit or '-' (the bytes of spellings).
 const FOLD: u64 = 0x2020_2020_2020_2020;
 
-/// A spelling (canonical or compact), folded like [`fold_name`], with its length and name.
-type Spelling = ([u64; 3], u8, HeaderName);
+/// A spelling (canonical or compact) of a known name.
+#[derive(Clone, Copy)]
+struct Spelling {
+    /// Folded like [`fold_name`].
+    folded: [u64; 3],
+    /// The bits of `folded` a name must match to equal the spelling but for ASCII case:
+    /// all but a letter's case bit (0x20), none past the spelling's end.
+    exact: [u64; 3],
+    len: u8,
+    name: HeaderName,
+}
 
 /// How many spellings there are: every name's canonical form and its compact form if any.
 // Evaluated at compile time: an index out of bounds would fail the build, not panic.
@@ -411,7 +480,7 @@ const SPELLING_COUNT: usize = {
 /// multiplicative hash whose constant was searched for to give every spelling its own slot
 /// of 256 (checked when the tables are built, at compile time).
 #[inline]
-const fn name_slot(first_word: u64, len: usize, last: u8) -> usize {
+const fn name_slot(len: usize, first_word: u64, last: u8) -> usize {
     const MULTIPLIER: u64 = 0x4fc2_1cf2_8a3d_c181;
     let mixed = first_word ^ (((last | 0x20) as u64) << 8) ^ len as u64;
     (mixed.wrapping_mul(MULTIPLIER) >> 56) as usize
@@ -423,10 +492,35 @@ const fn name_slot(first_word: u64, len: usize, last: u8) -> usize {
 const fn fold_spelling(spelling: &str) -> [u64; 3] {
     let bytes = spelling.as_bytes();
     assert!(bytes.len() <= 24);
+    // Spellings are tokens: FOLD lower-cases their letters and changes no other byte.
+    let mut b = 0;
+    while b < bytes.len() {
+        assert!(bytes[b].is_ascii_alphabetic() || bytes[b] == b'-');
+        b += 1;
+    }
     let mut words = [FOLD; 3];
     let mut i = 0;
     while i < bytes.len() {
         words[i / 8] |= (bytes[i] as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    words
+}
+
+/// [`Spelling::exact`] of `spelling`, at compile time.
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const fn exact_bits(spelling: &str) -> [u64; 3] {
+    let bytes = spelling.as_bytes();
+    let mut words = [0; 3];
+    let mut i = 0;
+    while i < bytes.len() {
+        let bits: u64 = if bytes[i].is_ascii_alphabetic() {
+            0xdf
+        } else {
+            0xff
+        };
+        words[i / 8] |= bits << (8 * (i % 8));
         i += 1;
     }
     words
@@ -437,7 +531,13 @@ const fn fold_spelling(spelling: &str) -> [u64; 3] {
 // Evaluated at compile time: an index out of bounds would fail the build, not panic.
 #[allow(clippy::indexing_slicing)]
 static SPELLINGS: ([Spelling; SPELLING_COUNT], [u8; 256]) = {
-    let mut spellings = [([0; 3], 0, HeaderName::Other); SPELLING_COUNT];
+    let none = Spelling {
+        folded: [0; 3],
+        exact: [0; 3],
+        len: 0,
+        name: HeaderName::Other,
+    };
+    let mut spellings = [none; SPELLING_COUNT];
     let mut slots = [NO_SPELLING; 256];
     let mut count = 0;
     let mut i = 0;
@@ -450,15 +550,20 @@ static SPELLINGS: ([Spelling; SPELLING_COUNT], [u8; 256]) = {
         let mut f = 0;
         while f < forms.len() {
             if let Some(spelling) = forms[f].take() {
-                let words = fold_spelling(spelling);
+                let folded = fold_spelling(spelling);
                 let last = spelling.as_bytes()[spelling.len() - 1];
-                let slot = name_slot(words[0], spelling.len(), last);
+                let slot = name_slot(spelling.len(), folded[0], last);
                 assert!(
                     slots[slot] == NO_SPELLING,
                     "two header spellings share a hash slot"
                 );
                 slots[slot] = count as u8;
-                spellings[count] = (words, spelling.len() as u8, name);
+                spellings[count] = Spelling {
+                    folded,
+                    exact: exact_bits(spelling),
+                    len: spelling.len() as u8,
+                    name,
+                };
                 count += 1;
             }
             f += 1;
@@ -472,18 +577,18 @@ static SPELLINGS: ([Spelling; SPELLING_COUNT], [u8; 256]) = {
 const NO_SPELLING: u8 = u8::MAX;
 
 /// The one spelling that may be a name of `len` bytes whose first folded word (see
-/// [`fold_name`]) is `first_word` and whose last byte is `last`: its first word and length
-/// are checked here, the rest of it is the caller's to compare.
+/// [`fold_name`]) is `first_word` and whose last byte is `last`; its length is checked
+/// here, the rest is the caller's to compare.
 #[inline]
-fn candidate(first_word: u64, len: usize, last: u8) -> Option<&'static Spelling> {
+fn candidate(len: usize, first_word: u64, last: u8) -> Option<&'static Spelling> {
     let (spellings, slots) = &SPELLINGS;
     let slot = slots
-        .get(name_slot(first_word, len, last))
+        .get(name_slot(len, first_word, last))
         .copied()
         .unwrap_or(NO_SPELLING);
     spellings
         .get(usize::from(slot))
-        .filter(|(spelling, spelled_len, _)| spelling[0] == first_word && usize::from(*spelled_len) == len)
+        .filter(|spelling| usize::from(spelling.len) == len)
 }
 
 /// `name` padded with zeros to 24 bytes, as three little-endian words with 0x20 ORed into

@@ -259,35 +259,13 @@ fn scan_lines(
         if headers.len() >= limits.max_headers {
             return Err(ParseError::at(ParseErrorKind::TooManyHeaders, base + line_start));
         }
-        // header-name HCOLON: a token, optional white space, a colon.
-        let line = data.get(line_start..line_end).unwrap_or_default();
-        let name_len = position_of(line, |b| !is_token_char(b));
-        let name_end = line_start + name_len;
-        let i = name_end
-            + line
-                .get(name_len..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|&&b| is_wsp(b))
-                .count();
-        if name_end == line_start || data.get(i) != Some(&b':') {
-            let line = data.get(line_start..line_end).unwrap_or_default();
-            let kind = if line.contains(&b':') {
-                ParseErrorKind::HeaderName
-            } else {
-                ParseErrorKind::MissingColon
-            };
-            let err = ParseError::at(kind, base + line_start);
-            let name = data
-                .get(line_start..name_end)
-                .and_then(|n| std::str::from_utf8(n).ok());
-            return Err(match name {
-                Some(name) if !name.is_empty() && kind == ParseErrorKind::MissingColon => err.in_header(name),
-                _ => err,
-            });
-        }
+        // header-name HCOLON: a token, optional white space, a colon. Known names are read a
+        // word at a time; anything else, byte by byte.
+        let (name, name_end, i) = match HeaderName::read_known(data, line_start, line_end) {
+            Some((name, name_len, colon)) => (name, line_start + name_len, line_start + colon),
+            None => read_name(data, base, line_start, line_end)?,
+        };
         let raw_name = data.get(line_start..name_end).unwrap_or_default();
-        let name = HeaderName::from_head(data, line_start, name_len);
         let (value_start, value_end) = trim_lws_bytes(data, i + 1, line_end);
         if name == HeaderName::ContentLength {
             let value = data.get(value_start..value_end).unwrap_or_default();
@@ -311,6 +289,42 @@ fn scan_lines(
             Span::new(line_start, line_end),
         );
     }
+}
+
+/// Reads the header name at the start of the line `data[line_start..line_end]` byte by
+/// byte: the name, where it ends, and where the colon after it is.
+fn read_name(
+    data: &[u8],
+    base: usize,
+    line_start: usize,
+    line_end: usize,
+) -> Result<(HeaderName, usize, usize), ParseError> {
+    let line = data.get(line_start..line_end).unwrap_or_default();
+    let name_len = position_of(line, |b| !is_token_char(b));
+    let name_end = line_start + name_len;
+    let colon = name_end
+        + line
+            .get(name_len..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&b| is_wsp(b))
+            .count();
+    if name_end == line_start || data.get(colon) != Some(&b':') {
+        let kind = if line.contains(&b':') {
+            ParseErrorKind::HeaderName
+        } else {
+            ParseErrorKind::MissingColon
+        };
+        let err = ParseError::at(kind, base + line_start);
+        let name = data
+            .get(line_start..name_end)
+            .and_then(|n| std::str::from_utf8(n).ok());
+        return Err(match name {
+            Some(name) if !name.is_empty() && kind == ParseErrorKind::MissingColon => err.in_header(name),
+            _ => err,
+        });
+    }
+    Ok((HeaderName::from_head(data, line_start, name_len), name_end, colon))
 }
 
 /// Trims SP, HTAB, CR and LF from both ends of `data[start..end]`.
@@ -468,6 +482,49 @@ mod tests {
         assert_eq!(
             kind("I\u{1}NVITE sip:a@b SIP/2.0\r\n\r\n"),
             ParseErrorKind::Method
+        );
+    }
+
+    #[test]
+    fn known_names_read_by_words_as_byte_by_byte() {
+        let lines: &[&[u8]] = &[
+            b"Via: SIP/2.0/UDP a",
+            b"v: SIP/2.0/UDP a",
+            b"VIA  \t: x",
+            b"Max-Forwards: 70",
+            b"Content-Length: 0",
+            b"content-LENGTH:0",
+            b"Request-Disposition: proxy",
+            b"Proxy-Authorization: Digest x",
+            b"X-Custom: 1",
+            b"Max\rForwards: 70",
+            b"Via\0: x",
+            b"Vi a: x",
+            b"Via;x: y",
+            b"Via",
+            b"Via x: y",
+            b": x",
+            b"  : x",
+            b"Call-ID\t:x",
+            b"A-Header-Name-Too-Long-To-Be-Read-By-Words: x",
+        ];
+        let mut known = 0;
+        for line in lines {
+            let mut head = line.to_vec();
+            head.extend_from_slice(b"\r\nNext: with a colon\r\n\r\n");
+            let by_bytes = read_name(&head, 0, 0, line.len()).ok();
+            if let Some(by_words) = HeaderName::read_known(&head, 0, line.len()) {
+                known += 1;
+                let (name, name_len, colon) = by_words;
+                assert_eq!(Some((name, name_len, colon)), by_bytes, "{line:?}");
+                assert_ne!(name, HeaderName::Other);
+            }
+        }
+        assert_eq!(known, 9);
+        // A colon past the end of the line is not the line's.
+        assert_eq!(
+            HeaderName::read_known(b"Via\r\nTo: x\r\n\r\n................", 0, 3),
+            None
         );
     }
 
