@@ -424,6 +424,74 @@ mod tests {
     }
 
     #[test]
+    fn random_lines_read_as_their_split_elements() {
+        let via_parts = [
+            "SIP/2.0/UDP h",
+            "SIP/2.0/TCP 192.0.2.1:5060",
+            ";branch=z9hG4bK1",
+            ";rport",
+            ";x=\"a,<b\"",
+            ",",
+            ", ",
+            "<",
+            ">",
+            "=",
+            ";",
+            " ",
+            "y",
+        ];
+        let contact_parts = [
+            "<sip:a@h>",
+            "\"A, <B>\" <sip:b@h;p=1,2>",
+            ";q=1",
+            ";+i=\"<urn:x>\"",
+            ",",
+            ", ",
+            "<",
+            ">",
+            "=",
+            ";",
+            " ",
+            "\"",
+            "sip:c@h",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let mut via = String::new();
+            let mut contact = String::new();
+            for _ in 0..1 + next(6) {
+                via.push_str(via_parts[next(via_parts.len())]);
+                contact.push_str(contact_parts[next(contact_parts.len())]);
+            }
+            let mut h = Headers::new();
+            h.push(HeaderName::Via, via.as_str());
+            h.push(HeaderName::Contact, contact.as_str());
+            let vias: Vec<_> = h
+                .vias()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Via, |v| {
+                crate::message::Via::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(vias, split, "{via:?}");
+            let contacts: Vec<_> = h
+                .contacts()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Contact, |v| {
+                crate::message::NameAddr::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(contacts, split, "{contact:?}");
+        }
+    }
+
+    #[test]
     fn via_list_with_empty_elements_is_an_error() {
         let mut h = Headers::new();
         h.push(HeaderName::Via, "SIP/2.0/UDP 192.0.2.15;;,;,,");
