@@ -476,6 +476,35 @@ impl Headers {
             .map(|e| e.value(&self.source))
     }
 
+    /// [`Headers::get_all`] for a known name (never [`HeaderName::Other`], whose lines this
+    /// does not find): the lines are picked from the indexed range by name alone.
+    pub(crate) fn get_all_known(&self, name: HeaderName) -> impl Iterator<Item = &str> + '_ {
+        let bit = name_bit(name);
+        let (start, end) = match index_slot(name) {
+            _ if self.seen & bit == 0 => (0, 0),
+            Some(slot) => {
+                let first = self
+                    .first
+                    .get(slot)
+                    .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+                let end = match self.last.get(slot) {
+                    Some(&last) if last != u8::MAX => usize::from(last),
+                    _ => self.entries.len(),
+                };
+                (first, end)
+            }
+            None => (0, self.entries.len()),
+        };
+        let limit = if self.repeated & bit == 0 { 1 } else { usize::MAX };
+        self.entries
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .filter(move |e| e.name() == name)
+            .take(limit)
+            .map(|e| e.value(&self.source))
+    }
+
     /// Every value of `name`: header lines are split on top-level commas (outside quotes and
     /// `<>`, RFC 3261 §7.3.1), so `Supported: a, b` and two `Supported` lines read the same.
     /// Empty elements are skipped. Use [`Headers::get_all`] for headers that are not lists.

@@ -1,8 +1,10 @@
 //! Header names: the ones the stack knows, with their compact forms (RFC 3261 §7.3.3,
 //! §20), and any other token.
 //!
-//! The table is kept by hand: a new header needs a variant, its spellings in
-//! `from_lowercase`, `as_str`, `compact` (if any), `is_list` (if a list) and the test list.
+//! The table is kept by hand: a new header needs a variant, its spellings in `as_str` and
+//! `compact` (if any), an entry in `KNOWN` and in `is_list` (if a list). The lookup tables
+//! are built from those at compile time; should a new spelling share a hash slot with
+//! another, the build fails and `name_slot` needs a new multiplier.
 
 use std::fmt;
 
@@ -150,342 +152,98 @@ impl HeaderName {
         Self::from_bytes(name.as_bytes())
     }
 
-    /// Looks a name up from raw bytes without copying: candidates are picked by length,
-    /// first and last letter, then compared case-insensitively.
+    /// Looks a name up from raw bytes without copying: the name is folded into three words
+    /// (see [`fold_name`]), which pick one candidate by a hash; the candidate's spelling is
+    /// then compared whole.
     pub(crate) fn from_bytes(name: &[u8]) -> HeaderName {
-        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+        let (Some(words), Some(&last)) = (fold_name(name), name.last()) else {
             return HeaderName::Other;
         };
-        let candidates: &[([u64; 3], HeaderName)] = match (name.len(), first | 0x20, last | 0x20) {
-            (1, b'a', b'a') => &[(
-                [0x2020202020202061, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::AcceptContact,
-            )],
-            (1, b'b', b'b') => &[(
-                [0x2020202020202062, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::ReferredBy,
-            )],
-            (1, b'c', b'c') => &[(
-                [0x2020202020202063, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::ContentType,
-            )],
-            (1, b'd', b'd') => &[(
-                [0x2020202020202064, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::RequestDisposition,
-            )],
-            (1, b'e', b'e') => &[(
-                [0x2020202020202065, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::ContentEncoding,
-            )],
-            (1, b'f', b'f') => &[(
-                [0x2020202020202066, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::From,
-            )],
-            (1, b'i', b'i') => &[(
-                [0x2020202020202069, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::CallId,
-            )],
-            (1, b'j', b'j') => &[(
-                [0x202020202020206a, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::RejectContact,
-            )],
-            (1, b'k', b'k') => &[(
-                [0x202020202020206b, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Supported,
-            )],
-            (1, b'l', b'l') => &[(
-                [0x202020202020206c, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::ContentLength,
-            )],
-            (1, b'm', b'm') => &[(
-                [0x202020202020206d, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Contact,
-            )],
-            (1, b'o', b'o') => &[(
-                [0x202020202020206f, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Event,
-            )],
-            (1, b'r', b'r') => &[(
-                [0x2020202020202072, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::ReferTo,
-            )],
-            (1, b's', b's') => &[(
-                [0x2020202020202073, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Subject,
-            )],
-            (1, b't', b't') => &[(
-                [0x2020202020202074, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::To,
-            )],
-            (1, b'u', b'u') => &[(
-                [0x2020202020202075, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::AllowEvents,
-            )],
-            (1, b'v', b'v') => &[(
-                [0x2020202020202076, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Via,
-            )],
-            (1, b'x', b'x') => &[(
-                [0x2020202020202078, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::SessionExpires,
-            )],
-            (2, b't', b'o') => &[(
-                [0x2020202020206f74, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::To,
-            )],
-            (3, b'v', b'a') => &[(
-                [0x2020202020616976, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Via,
-            )],
-            (4, b'c', b'q') => &[(
-                [0x2020202071657363, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::CSeq,
-            )],
-            (4, b'd', b'e') => &[(
-                [0x2020202065746164, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Date,
-            )],
-            (4, b'f', b'm') => &[(
-                [0x202020206d6f7266, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::From,
-            )],
-            (4, b'r', b'k') => &[(
-                [0x202020206b636172, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::RAck,
-            )],
-            (4, b'r', b'q') => &[(
-                [0x2020202071657372, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::RSeq,
-            )],
-            (5, b'a', b'w') => &[(
-                [0x202020776f6c6c61, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Allow,
-            )],
-            (5, b'e', b't') => &[(
-                [0x202020746e657665, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Event,
-            )],
-            (5, b'r', b'e') => &[(
-                [0x2020206574756f72, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Route,
-            )],
-            (6, b'a', b't') => &[(
-                [0x2020747065636361, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Accept,
-            )],
-            (6, b'm', b'e') => &[(
-                [0x202065732d6e696d, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::MinSe,
-            )],
-            (6, b'r', b'n') => &[(
-                [0x20206e6f73616572, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Reason,
-            )],
-            (6, b's', b'r') => &[(
-                [0x2020726576726573, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Server,
-            )],
-            (7, b'c', b'd') => &[(
-                [0x2064692d6c6c6163, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::CallId,
-            )],
-            (7, b'c', b't') => &[(
-                [0x20746361746e6f63, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Contact,
-            )],
-            (7, b'e', b's') => &[(
-                [0x2073657269707865, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Expires,
-            )],
-            (7, b'r', b'e') => &[(
-                [0x2065726975716572, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Require,
-            )],
-            (7, b's', b't') => &[(
-                [0x207463656a627573, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Subject,
-            )],
-            (7, b'w', b'g') => &[(
-                [0x20676e696e726177, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Warning,
-            )],
-            (8, b'p', b'y') => &[(
-                [0x797469726f697270, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Priority,
-            )],
-            (8, b'r', b'o') => &[
-                (
-                    [0x6f742d7265666572, 0x2020202020202020, 0x2020202020202020],
-                    HeaderName::ReferTo,
-                ),
-                (
-                    [0x6f742d796c706572, 0x2020202020202020, 0x2020202020202020],
-                    HeaderName::ReplyTo,
-                ),
-            ],
-            (8, b'r', b's') => &[(
-                [0x736563616c706572, 0x2020202020202020, 0x2020202020202020],
-                HeaderName::Replaces,
-            )],
-            (9, b'c', b'o') => &[(
-                [0x666e692d6c6c6163, 0x202020202020206f, 0x2020202020202020],
-                HeaderName::CallInfo,
-            )],
-            (9, b'r', b'b') => &[(
-                [0x75732d7265666572, 0x2020202020202062, 0x2020202020202020],
-                HeaderName::ReferSub,
-            )],
-            (9, b's', b'd') => &[(
-                [0x6574726f70707573, 0x2020202020202064, 0x2020202020202020],
-                HeaderName::Supported,
-            )],
-            (9, b't', b'p') => &[(
-                [0x6d617473656d6974, 0x2020202020202070, 0x2020202020202020],
-                HeaderName::Timestamp,
-            )],
-            (10, b'a', b'o') => &[(
-                [0x6e692d7472656c61, 0x2020202020206f66, 0x2020202020202020],
-                HeaderName::AlertInfo,
-            )],
-            (10, b'e', b'o') => &[(
-                [0x6e692d726f727265, 0x2020202020206f66, 0x2020202020202020],
-                HeaderName::ErrorInfo,
-            )],
-            (10, b'u', b't') => &[(
-                [0x6567612d72657375, 0x202020202020746e, 0x2020202020202020],
-                HeaderName::UserAgent,
-            )],
-            (11, b'i', b'o') => &[(
-                [0x796c7065722d6e69, 0x20202020206f742d, 0x2020202020202020],
-                HeaderName::InReplyTo,
-            )],
-            (11, b'm', b's') => &[(
-                [0x697078652d6e696d, 0x2020202020736572, 0x2020202020202020],
-                HeaderName::MinExpires,
-            )],
-            (11, b'r', b'r') => &[(
-                [0x66612d7972746572, 0x2020202020726574, 0x2020202020202020],
-                HeaderName::RetryAfter,
-            )],
-            (11, b'r', b'y') => &[(
-                [0x6465727265666572, 0x202020202079622d, 0x2020202020202020],
-                HeaderName::ReferredBy,
-            )],
-            (11, b'u', b'd') => &[(
-                [0x726f707075736e75, 0x2020202020646574, 0x2020202020202020],
-                HeaderName::Unsupported,
-            )],
-            (12, b'a', b's') => &[(
-                [0x76652d776f6c6c61, 0x2020202073746e65, 0x2020202020202020],
-                HeaderName::AllowEvents,
-            )],
-            (12, b'c', b'e') => &[(
-                [0x2d746e65746e6f63, 0x2020202065707974, 0x2020202020202020],
-                HeaderName::ContentType,
-            )],
-            (12, b'm', b'n') => &[(
-                [0x7265762d656d696d, 0x202020206e6f6973, 0x2020202020202020],
-                HeaderName::MimeVersion,
-            )],
-            (12, b'm', b's') => &[(
-                [0x77726f662d78616d, 0x2020202073647261, 0x2020202020202020],
-                HeaderName::MaxForwards,
-            )],
-            (12, b'o', b'n') => &[(
-                [0x617a696e6167726f, 0x202020206e6f6974, 0x2020202020202020],
-                HeaderName::Organization,
-            )],
-            (12, b'r', b'e') => &[(
-                [0x722d64726f636572, 0x202020206574756f, 0x2020202020202020],
-                HeaderName::RecordRoute,
-            )],
-            (13, b'a', b'n') => &[(
-                [0x7a69726f68747561, 0x2020206e6f697461, 0x2020202020202020],
-                HeaderName::Authorization,
-            )],
-            (13, b'p', b'e') => &[(
-                [0x65722d79786f7270, 0x2020206572697571, 0x2020202020202020],
-                HeaderName::ProxyRequire,
-            )],
-            (14, b'a', b't') => &[(
-                [0x632d747065636361, 0x2020746361746e6f, 0x2020202020202020],
-                HeaderName::AcceptContact,
-            )],
-            (14, b'c', b'h') => &[(
-                [0x2d746e65746e6f63, 0x20206874676e656c, 0x2020202020202020],
-                HeaderName::ContentLength,
-            )],
-            (14, b'r', b't') => &[(
-                [0x632d7463656a6572, 0x2020746361746e6f, 0x2020202020202020],
-                HeaderName::RejectContact,
-            )],
-            (15, b'a', b'e') => &[(
-                [0x6c2d747065636361, 0x2065676175676e61, 0x2020202020202020],
-                HeaderName::AcceptLanguage,
-            )],
-            (15, b'a', b'g') => &[(
-                [0x652d747065636361, 0x20676e69646f636e, 0x2020202020202020],
-                HeaderName::AcceptEncoding,
-            )],
-            (15, b's', b's') => &[(
-                [0x2d6e6f6973736573, 0x2073657269707865, 0x2020202020202020],
-                HeaderName::SessionExpires,
-            )],
-            (16, b'c', b'e') => &[(
-                [0x2d746e65746e6f63, 0x65676175676e616c, 0x2020202020202020],
-                HeaderName::ContentLanguage,
-            )],
-            (16, b'c', b'g') => &[(
-                [0x2d746e65746e6f63, 0x676e69646f636e65, 0x2020202020202020],
-                HeaderName::ContentEncoding,
-            )],
-            (16, b'w', b'e') => &[(
-                [0x687475612d777777, 0x6574616369746e65, 0x2020202020202020],
-                HeaderName::WwwAuthenticate,
-            )],
-            (18, b'p', b'e') => &[(
-                [0x75612d79786f7270, 0x616369746e656874, 0x2020202020206574],
-                HeaderName::ProxyAuthenticate,
-            )],
-            (18, b's', b'e') => &[(
-                [0x7069726373627573, 0x6174732d6e6f6974, 0x2020202020206574],
-                HeaderName::SubscriptionState,
-            )],
-            (19, b'a', b'o') => &[(
-                [0x69746e6568747561, 0x692d6e6f69746163, 0x20202020206f666e],
-                HeaderName::AuthenticationInfo,
-            )],
-            (19, b'c', b'n') => &[(
-                [0x2d746e65746e6f63, 0x7469736f70736964, 0x20202020206e6f69],
-                HeaderName::ContentDisposition,
-            )],
-            (19, b'p', b'n') => &[(
-                [0x75612d79786f7270, 0x74617a69726f6874, 0x20202020206e6f69],
-                HeaderName::ProxyAuthorization,
-            )],
-            (19, b'r', b'n') => &[(
-                [0x2d74736575716572, 0x7469736f70736964, 0x20202020206e6f69],
-                HeaderName::RequestDisposition,
-            )],
-            _ => return HeaderName::Other,
+        match candidate(name.len(), words[0], last) {
+            Some(spelling) if spelling.folded == words => spelling.name,
+            _ => HeaderName::Other,
+        }
+    }
+
+    /// [`HeaderName::from_bytes`] for the name at `head[start..start + len]`, which the
+    /// parser has checked to be a token. The words are loaded whole from the head and the
+    /// bytes after the name masked off: the line's colon and value follow the name, so the
+    /// 24 bytes are there on every line but the last few of a message, which take the
+    /// byte-wise path. Most names fit in the first word, which alone picks the candidate.
+    #[inline]
+    pub(crate) fn from_head(head: &[u8], start: usize, len: usize) -> HeaderName {
+        let chunk = head.get(start..).and_then(<[u8]>::first_chunk::<24>);
+        let (Some(chunk), Some(&last), 1..=24) = (chunk, chunk.and_then(|c| c.get(len.wrapping_sub(1))), len)
+        else {
+            return HeaderName::from_bytes(head.get(start..start + len).unwrap_or_default());
         };
-        // Spellings are lower-case letters, digits and '-', pre-folded to three words:
-        // padded to 24 bytes with 0x20 ORed into every byte. ORing 0x20 lower-cases an
-        // ASCII letter and maps no other token character onto a spelling's byte, so
-        // folding the name the same way makes equality three word compares.
-        let Some(folded) = fold_name(name) else {
-            return HeaderName::Other;
+        // Word `index` of the name, folded: the bytes past the name are masked off (a shift
+        // by 64, when none of the word is the name's, leaves nothing).
+        let word = |index: usize| {
+            let bytes = chunk
+                .get(index * 8..index * 8 + 8)
+                .and_then(|w| w.first_chunk::<8>())
+                .copied()
+                .unwrap_or_default();
+            let kept = len.saturating_sub(index * 8).min(8) as u32;
+            let mask = u64::MAX.checked_shr(64 - 8 * kept).unwrap_or(0);
+            (u64::from_le_bytes(bytes) & mask) | FOLD
         };
-        candidates
-            .iter()
-            .find(|(spelling, _)| {
-                spelling[0] == folded[0] && spelling[1] == folded[1] && spelling[2] == folded[2]
-            })
-            .map_or(HeaderName::Other, |&(_, header)| header)
+        match candidate(len, word(0), last) {
+            Some(spelling)
+                if spelling.folded[0] == word(0)
+                    && (len <= 8 || spelling.folded[1] == word(1))
+                    && (len <= 16 || spelling.folded[2] == word(2)) =>
+            {
+                spelling.name
+            }
+            _ => HeaderName::Other,
+        }
+    }
+
+    /// The known header name at the start of the line `head[start..end]`, read a word at a
+    /// time: the name, its length, and where the colon after it is (from `start`). `None`
+    /// for anything else (an unknown or malformed name, no colon in the first 24 bytes, the
+    /// last few bytes of a head), which the parser reads byte by byte; for a line read here,
+    /// that gives the same.
+    ///
+    /// The name is what precedes the first colon, less trailing white space; it is known
+    /// when it equals a spelling but for ASCII case, which makes it a token.
+    #[inline]
+    pub(crate) fn read_known(head: &[u8], start: usize, end: usize) -> Option<(HeaderName, usize, usize)> {
+        let chunk = head.get(start..)?.first_chunk::<24>()?;
+        let raw = |index: usize| {
+            let bytes = chunk
+                .get(index * 8..index * 8 + 8)
+                .and_then(|w| w.first_chunk::<8>())
+                .copied()
+                .unwrap_or_default();
+            u64::from_le_bytes(bytes)
+        };
+        let words = [raw(0), raw(1), raw(2)];
+        let colon = first_byte(words[0], b':')
+            .or_else(|| first_byte(words[1], b':').map(|i| i + 8))
+            .or_else(|| first_byte(words[2], b':').map(|i| i + 16))?;
+        if start + colon >= end {
+            return None;
+        }
+        let mut len = colon;
+        while let Some(b' ' | b'\t') = chunk.get(len.wrapping_sub(1)) {
+            len -= 1;
+        }
+        let &last = chunk.get(len.wrapping_sub(1))?;
+        // The name's bytes of the first word, folded, the rest masked off.
+        let first_word = words[0] & (u64::MAX >> (64 - 8 * len.min(8))) | FOLD;
+        let spelling = candidate(len, first_word, last)?;
+        // Equal but for ASCII case: only a letter's case bit may differ; past the spelling's
+        // end nothing is compared.
+        let ([w0, w1, w2], [f0, f1, f2], [e0, e1, e2]) = (words, spelling.folded, spelling.exact);
+        let equal = (w0 ^ f0) & e0 | (w1 ^ f1) & e1 | (w2 ^ f2) & e2 == 0;
+        equal.then_some((spelling.name, len, colon))
     }
 
     /// The canonical spelling (`None` for [`HeaderName::Other`]).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             HeaderName::Accept => "Accept",
             HeaderName::AcceptContact => "Accept-Contact",
@@ -551,7 +309,7 @@ impl HeaderName {
     }
 
     /// The compact form (RFC 3261 §7.3.3), when the header has one.
-    pub fn compact(self) -> Option<&'static str> {
+    pub const fn compact(self) -> Option<&'static str> {
         match self {
             HeaderName::AcceptContact => Some("a"),
             HeaderName::AllowEvents => Some("u"),
@@ -609,11 +367,234 @@ impl HeaderName {
     }
 }
 
+/// Every known name (all but [`HeaderName::Other`]).
+pub(crate) const KNOWN: [HeaderName; 59] = [
+    HeaderName::Accept,
+    HeaderName::AcceptContact,
+    HeaderName::AcceptEncoding,
+    HeaderName::AcceptLanguage,
+    HeaderName::AlertInfo,
+    HeaderName::Allow,
+    HeaderName::AllowEvents,
+    HeaderName::AuthenticationInfo,
+    HeaderName::Authorization,
+    HeaderName::CallId,
+    HeaderName::CallInfo,
+    HeaderName::Contact,
+    HeaderName::ContentDisposition,
+    HeaderName::ContentEncoding,
+    HeaderName::ContentLanguage,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::CSeq,
+    HeaderName::Date,
+    HeaderName::ErrorInfo,
+    HeaderName::Event,
+    HeaderName::Expires,
+    HeaderName::From,
+    HeaderName::InReplyTo,
+    HeaderName::MaxForwards,
+    HeaderName::MimeVersion,
+    HeaderName::MinExpires,
+    HeaderName::MinSe,
+    HeaderName::Organization,
+    HeaderName::Priority,
+    HeaderName::ProxyAuthenticate,
+    HeaderName::ProxyAuthorization,
+    HeaderName::ProxyRequire,
+    HeaderName::RAck,
+    HeaderName::Reason,
+    HeaderName::RecordRoute,
+    HeaderName::ReferSub,
+    HeaderName::ReferTo,
+    HeaderName::ReferredBy,
+    HeaderName::RejectContact,
+    HeaderName::Replaces,
+    HeaderName::ReplyTo,
+    HeaderName::RequestDisposition,
+    HeaderName::Require,
+    HeaderName::RetryAfter,
+    HeaderName::Route,
+    HeaderName::RSeq,
+    HeaderName::Server,
+    HeaderName::SessionExpires,
+    HeaderName::Subject,
+    HeaderName::SubscriptionState,
+    HeaderName::Supported,
+    HeaderName::Timestamp,
+    HeaderName::To,
+    HeaderName::Unsupported,
+    HeaderName::UserAgent,
+    HeaderName::Via,
+    HeaderName::Warning,
+    HeaderName::WwwAuthenticate,
+];
+
+/// 0x01 in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of every zero byte of `word`, exactly up to the lowest zero byte: above a
+/// zero byte a borrow may mark a byte 0x01 too.
+#[inline]
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES << 7)
+}
+
+/// The index of the first `byte` in the little-endian `word`.
+#[inline]
+fn first_byte(word: u64, byte: u8) -> Option<usize> {
+    let found = zero_bytes(word ^ (ONES * u64::from(byte)));
+    (found != 0).then_some(found.trailing_zeros() as usize / 8)
+}
+
+/// 0x20 in every byte: ORed into a word of a name, it lower-cases the ASCII letters and
+/// maps no other token character onto a letter, digit or '-' (the bytes of spellings).
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
+/// A spelling (canonical or compact) of a known name.
+#[derive(Clone, Copy)]
+struct Spelling {
+    /// Folded like [`fold_name`].
+    folded: [u64; 3],
+    /// The bits of `folded` a name must match to equal the spelling but for ASCII case:
+    /// all but a letter's case bit (0x20), none past the spelling's end.
+    exact: [u64; 3],
+    len: u8,
+    name: HeaderName,
+}
+
+/// How many spellings there are: every name's canonical form and its compact form if any.
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const SPELLING_COUNT: usize = {
+    let mut count = 0;
+    let mut i = 0;
+    while i < KNOWN.len() {
+        count += if KNOWN[i].compact().is_some() { 2 } else { 1 };
+        i += 1;
+    }
+    count
+};
+
+/// Picks a spelling's slot from its first folded word, its length and its last byte: a
+/// multiplicative hash whose constant was searched for to give every spelling its own slot
+/// of 256 (checked when the tables are built, at compile time).
+#[inline]
+const fn name_slot(len: usize, first_word: u64, last: u8) -> usize {
+    const MULTIPLIER: u64 = 0x4fc2_1cf2_8a3d_c181;
+    let mixed = first_word ^ (((last | 0x20) as u64) << 8) ^ len as u64;
+    (mixed.wrapping_mul(MULTIPLIER) >> 56) as usize
+}
+
+/// `spelling` folded into words at compile time, as [`fold_name`] folds a name.
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const fn fold_spelling(spelling: &str) -> [u64; 3] {
+    let bytes = spelling.as_bytes();
+    assert!(bytes.len() <= 24);
+    // Spellings are tokens: FOLD lower-cases their letters and changes no other byte.
+    let mut b = 0;
+    while b < bytes.len() {
+        assert!(bytes[b].is_ascii_alphabetic() || bytes[b] == b'-');
+        b += 1;
+    }
+    let mut words = [FOLD; 3];
+    let mut i = 0;
+    while i < bytes.len() {
+        words[i / 8] |= (bytes[i] as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    words
+}
+
+/// [`Spelling::exact`] of `spelling`, at compile time.
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const fn exact_bits(spelling: &str) -> [u64; 3] {
+    let bytes = spelling.as_bytes();
+    let mut words = [0; 3];
+    let mut i = 0;
+    while i < bytes.len() {
+        let bits: u64 = if bytes[i].is_ascii_alphabetic() {
+            0xdf
+        } else {
+            0xff
+        };
+        words[i / 8] |= bits << (8 * (i % 8));
+        i += 1;
+    }
+    words
+}
+
+/// Every spelling, and for each hash slot the index of the spelling in it (or
+/// [`NO_SPELLING`]). Built at compile time; two spellings in one slot fail the build.
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static SPELLINGS: ([Spelling; SPELLING_COUNT], [u8; 256]) = {
+    let none = Spelling {
+        folded: [0; 3],
+        exact: [0; 3],
+        len: 0,
+        name: HeaderName::Other,
+    };
+    let mut spellings = [none; SPELLING_COUNT];
+    let mut slots = [NO_SPELLING; 256];
+    let mut count = 0;
+    let mut i = 0;
+    // KNOWN holds every name but Other, in declaration order.
+    assert!(KNOWN.len() == HeaderName::Other as usize);
+    while i < KNOWN.len() {
+        let name = KNOWN[i];
+        assert!(name as usize == i);
+        let mut forms = [Some(name.as_str()), name.compact()];
+        let mut f = 0;
+        while f < forms.len() {
+            if let Some(spelling) = forms[f].take() {
+                let folded = fold_spelling(spelling);
+                let last = spelling.as_bytes()[spelling.len() - 1];
+                let slot = name_slot(spelling.len(), folded[0], last);
+                assert!(
+                    slots[slot] == NO_SPELLING,
+                    "two header spellings share a hash slot"
+                );
+                slots[slot] = count as u8;
+                spellings[count] = Spelling {
+                    folded,
+                    exact: exact_bits(spelling),
+                    len: spelling.len() as u8,
+                    name,
+                };
+                count += 1;
+            }
+            f += 1;
+        }
+        i += 1;
+    }
+    (spellings, slots)
+};
+
+/// A hash slot without a spelling.
+const NO_SPELLING: u8 = u8::MAX;
+
+/// The one spelling that may be a name of `len` bytes whose first folded word (see
+/// [`fold_name`]) is `first_word` and whose last byte is `last`; its length is checked
+/// here, the rest is the caller's to compare.
+#[inline]
+fn candidate(len: usize, first_word: u64, last: u8) -> Option<&'static Spelling> {
+    let (spellings, slots) = &SPELLINGS;
+    let slot = slots
+        .get(name_slot(len, first_word, last))
+        .copied()
+        .unwrap_or(NO_SPELLING);
+    spellings
+        .get(usize::from(slot))
+        .filter(|spelling| usize::from(spelling.len) == len)
+}
+
 /// `name` padded with zeros to 24 bytes, as three little-endian words with 0x20 ORed into
 /// every byte; `None` when longer than any known name.
 #[inline]
 fn fold_name(name: &[u8]) -> Option<[u64; 3]> {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
     if name.len() > 24 {
         return None;
     }
@@ -648,71 +629,9 @@ impl fmt::Display for HeaderName {
 mod tests {
     use super::*;
 
-    const ALL: &[HeaderName] = &[
-        HeaderName::Accept,
-        HeaderName::AcceptContact,
-        HeaderName::AcceptEncoding,
-        HeaderName::AcceptLanguage,
-        HeaderName::AlertInfo,
-        HeaderName::Allow,
-        HeaderName::AllowEvents,
-        HeaderName::AuthenticationInfo,
-        HeaderName::Authorization,
-        HeaderName::CallId,
-        HeaderName::CallInfo,
-        HeaderName::Contact,
-        HeaderName::ContentDisposition,
-        HeaderName::ContentEncoding,
-        HeaderName::ContentLanguage,
-        HeaderName::ContentLength,
-        HeaderName::ContentType,
-        HeaderName::CSeq,
-        HeaderName::Date,
-        HeaderName::ErrorInfo,
-        HeaderName::Event,
-        HeaderName::Expires,
-        HeaderName::From,
-        HeaderName::InReplyTo,
-        HeaderName::MaxForwards,
-        HeaderName::MimeVersion,
-        HeaderName::MinExpires,
-        HeaderName::MinSe,
-        HeaderName::Organization,
-        HeaderName::Priority,
-        HeaderName::ProxyAuthenticate,
-        HeaderName::ProxyAuthorization,
-        HeaderName::ProxyRequire,
-        HeaderName::RAck,
-        HeaderName::Reason,
-        HeaderName::RecordRoute,
-        HeaderName::ReferSub,
-        HeaderName::ReferTo,
-        HeaderName::ReferredBy,
-        HeaderName::RejectContact,
-        HeaderName::Replaces,
-        HeaderName::ReplyTo,
-        HeaderName::RequestDisposition,
-        HeaderName::Require,
-        HeaderName::RetryAfter,
-        HeaderName::Route,
-        HeaderName::RSeq,
-        HeaderName::Server,
-        HeaderName::SessionExpires,
-        HeaderName::Subject,
-        HeaderName::SubscriptionState,
-        HeaderName::Supported,
-        HeaderName::Timestamp,
-        HeaderName::To,
-        HeaderName::Unsupported,
-        HeaderName::UserAgent,
-        HeaderName::Via,
-        HeaderName::Warning,
-        HeaderName::WwwAuthenticate,
-    ];
-
     #[test]
     fn every_known_name_round_trips_in_any_case() {
-        for &name in ALL {
+        for name in KNOWN {
             assert_eq!(HeaderName::parse(name.as_str()), name);
             assert_eq!(HeaderName::parse(&name.as_str().to_uppercase()), name);
             if let Some(c) = name.compact() {
@@ -720,6 +639,63 @@ mod tests {
                 assert_eq!(HeaderName::parse(&c.to_uppercase()), name);
             }
         }
+    }
+
+    #[test]
+    fn names_read_from_a_head_match_the_byte_wise_lookup() {
+        let mut names: Vec<String> = KNOWN
+            .iter()
+            .flat_map(|n| [Some(n.as_str()), n.compact()])
+            .flatten()
+            .map(str::to_owned)
+            .collect();
+        names.extend(
+            [
+                "X-Custom",
+                "Viaa",
+                "Vi",
+                "Contact-",
+                "Content-Lengthy",
+                "Accept-Contacts",
+                "tO",
+                "x",
+                "a-name-of-exactly-24-byt",
+                "Proxy-Authenticatiox",
+                "Call-IE",
+            ]
+            .map(str::to_owned),
+        );
+        for name in names {
+            for spelled in [name.clone(), name.to_uppercase()] {
+                let expected = HeaderName::from_bytes(spelled.as_bytes());
+                let line = format!("{spelled}: a value running on past the name\r\n");
+                assert_eq!(
+                    HeaderName::from_head(line.as_bytes(), 0, spelled.len()),
+                    expected,
+                    "{spelled}"
+                );
+                let shifted = format!("X: 1\r\n{line}");
+                assert_eq!(
+                    HeaderName::from_head(shifted.as_bytes(), 6, spelled.len()),
+                    expected
+                );
+                // At the end of the head, the byte-wise path.
+                assert_eq!(
+                    HeaderName::from_head(spelled.as_bytes(), 0, spelled.len()),
+                    expected
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_spelling_matches_only_at_its_own_length() {
+        for name in ["Via\0", "via ", "To\0\0", "Contact\0"] {
+            assert_eq!(HeaderName::parse(name), HeaderName::Other, "{name:?}");
+        }
+        let padded = b"Via\0\0\0: x\r\n and more bytes after it";
+        assert_eq!(HeaderName::from_head(padded, 0, 4), HeaderName::Other);
+        assert_eq!(HeaderName::from_head(padded, 0, 3), HeaderName::Via);
     }
 
     #[test]

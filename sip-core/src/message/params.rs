@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::grammar::{closing_quote, find_top_level, is_lws, position_of, trim_lws, unquote};
+use super::grammar::{closing_quote, find_top_level, is_lws, trim_lws, unquote};
 
 /// A view of a parameter list such as `;branch=z9hG4bK1;rport;received=192.0.2.1`.
 ///
@@ -66,55 +66,114 @@ impl<'a> Params<'a> {
     /// True when every parameter has a non-empty name without white space, and every value
     /// is non-empty and either quoted or free of white space (RFC 3261 `generic-param`).
     pub(crate) fn is_well_formed(&self) -> bool {
-        is_well_formed_params(self.raw.as_bytes())
+        self.check() != ParamsCheck::Malformed
     }
+
+    /// Like [`Params::is_well_formed`], telling apart text that cannot hold a list
+    /// separator.
+    pub(crate) fn check(&self) -> ParamsCheck {
+        check_params(self.raw.as_bytes())
+    }
+}
+
+/// What [`Params::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParamsCheck {
+    /// Not well formed.
+    Malformed,
+    /// Well formed.
+    WellFormed,
+    /// Well formed, without white space, and without a comma or '<' outside its quoted
+    /// values: a splitter of comma lists ([`split_top_level`](super::grammar::split_top_level))
+    /// finds no separator in it, so a header line ending in it holds no further value.
+    Single,
 }
 
 /// One pass over `;name[=value]` parameters: every name is non-empty and has no white space
 /// or quote, every value after `=` is non-empty and is either a quoted string or free of
 /// white space. LWS around `;` and `=` is allowed (RFC 3261 §25.1 `SEMI`, `EQUAL`).
-fn is_well_formed_params(bytes: &[u8]) -> bool {
+fn check_params(bytes: &[u8]) -> ParamsCheck {
     // Fast path for the usual text: runs of ordinary bytes (names, values) are skipped four
     // at a time; every `;` or `=` must be followed by an ordinary byte, a quoted value right
     // after `=` is jumped over whole, and white space or a stray quote or backslash sends
-    // the text to the general parser.
+    // the text to the general parser. A comma or '<' is ordinary here but noted: it may be a
+    // list separator (or hide one) to a reader of the whole line.
     let mut previous_separator = false;
+    let mut single = true;
     let mut i = 0;
     loop {
-        let run = position_of(bytes.get(i..).unwrap_or_default(), |b| {
-            param_byte_class(b) != ORDINARY
-        });
-        if run > 0 {
+        let run_end = skip_ordinary(bytes, i);
+        if run_end > i {
             previous_separator = false;
-            i += run;
+            i = run_end;
         }
         let Some(&b) = bytes.get(i) else {
             break;
         };
         match param_byte_class(b) {
-            SEPARATOR if previous_separator => return false,
+            SEPARATOR if previous_separator => return ParamsCheck::Malformed,
             SEPARATOR => previous_separator = true,
+            LIST => {
+                single = false;
+                previous_separator = false;
+            }
             // A quoted value right after `=`: jump to its closing quote.
             QUOTE if i > 0 && bytes.get(i - 1) == Some(&b'=') => {
                 let Some(close) = bytes.get(i + 1..).and_then(closing_quote) else {
-                    return false;
+                    return ParamsCheck::Malformed;
                 };
                 i += close + 1;
                 previous_separator = false;
             }
-            _ => return well_formed_params_with_lws(bytes),
+            _ if well_formed_params_with_lws(bytes) => return ParamsCheck::WellFormed,
+            _ => return ParamsCheck::Malformed,
         }
         i += 1;
     }
-    bytes.is_empty() || (bytes.first() == Some(&b';') && !previous_separator)
+    if !bytes.is_empty() && (bytes.first() != Some(&b';') || previous_separator) {
+        ParamsCheck::Malformed
+    } else if single {
+        ParamsCheck::Single
+    } else {
+        ParamsCheck::WellFormed
+    }
+}
+
+/// Where the run of ordinary bytes starting at `bytes[from]` ends, four bytes a step. The
+/// position stays an index into the whole text: the runs between separators are short, so
+/// starting one must cost little.
+#[inline(always)]
+fn skip_ordinary(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(&[a, b, c, d]) = bytes.get(i..i + 4).and_then(<[u8]>::first_chunk::<4>) {
+        if param_byte_class(a) != ORDINARY {
+            return i;
+        }
+        if param_byte_class(b) != ORDINARY {
+            return i + 1;
+        }
+        if param_byte_class(c) != ORDINARY {
+            return i + 2;
+        }
+        if param_byte_class(d) != ORDINARY {
+            return i + 3;
+        }
+        i += 4;
+    }
+    while bytes.get(i).is_some_and(|&b| param_byte_class(b) == ORDINARY) {
+        i += 1;
+    }
+    i
 }
 
 const ORDINARY: u8 = 0;
 const SEPARATOR: u8 = 1;
 const SPECIAL: u8 = 2;
 const QUOTE: u8 = 3;
+const LIST: u8 = 4;
 
-/// `;` and `=` separate; white space, quotes and backslashes need the general parser.
+/// `;` and `=` separate; white space, quotes and backslashes need the general parser; commas
+/// and '<' matter to list splitting.
 // Constant indexes into a 256-entry table cannot be out of bounds.
 #[allow(clippy::indexing_slicing)]
 static PARAM_BYTE_CLASS: [u8; 256] = {
@@ -127,6 +186,8 @@ static PARAM_BYTE_CLASS: [u8; 256] = {
     table[b'\t' as usize] = SPECIAL;
     table[b'\r' as usize] = SPECIAL;
     table[b'\n' as usize] = SPECIAL;
+    table[b',' as usize] = LIST;
+    table[b'<' as usize] = LIST;
     table
 };
 

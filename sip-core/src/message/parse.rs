@@ -259,35 +259,13 @@ fn scan_lines(
         if headers.len() >= limits.max_headers {
             return Err(ParseError::at(ParseErrorKind::TooManyHeaders, base + line_start));
         }
-        // header-name HCOLON: a token, optional white space, a colon.
-        let line = data.get(line_start..line_end).unwrap_or_default();
-        let name_len = position_of(line, |b| !is_token_char(b));
-        let name_end = line_start + name_len;
-        let i = name_end
-            + line
-                .get(name_len..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|&&b| is_wsp(b))
-                .count();
-        if name_end == line_start || data.get(i) != Some(&b':') {
-            let line = data.get(line_start..line_end).unwrap_or_default();
-            let kind = if line.contains(&b':') {
-                ParseErrorKind::HeaderName
-            } else {
-                ParseErrorKind::MissingColon
-            };
-            let err = ParseError::at(kind, base + line_start);
-            let name = data
-                .get(line_start..name_end)
-                .and_then(|n| std::str::from_utf8(n).ok());
-            return Err(match name {
-                Some(name) if !name.is_empty() && kind == ParseErrorKind::MissingColon => err.in_header(name),
-                _ => err,
-            });
-        }
+        // header-name HCOLON: a token, optional white space, a colon. Known names are read a
+        // word at a time; anything else, byte by byte.
+        let (name, name_end, i) = match HeaderName::read_known(data, line_start, line_end) {
+            Some((name, name_len, colon)) => (name, line_start + name_len, line_start + colon),
+            None => read_name(data, base, line_start, line_end)?,
+        };
         let raw_name = data.get(line_start..name_end).unwrap_or_default();
-        let name = HeaderName::from_bytes(raw_name);
         let (value_start, value_end) = trim_lws_bytes(data, i + 1, line_end);
         if name == HeaderName::ContentLength {
             let value = data.get(value_start..value_end).unwrap_or_default();
@@ -311,6 +289,42 @@ fn scan_lines(
             Span::new(line_start, line_end),
         );
     }
+}
+
+/// Reads the header name at the start of the line `data[line_start..line_end]` byte by
+/// byte: the name, where it ends, and where the colon after it is.
+fn read_name(
+    data: &[u8],
+    base: usize,
+    line_start: usize,
+    line_end: usize,
+) -> Result<(HeaderName, usize, usize), ParseError> {
+    let line = data.get(line_start..line_end).unwrap_or_default();
+    let name_len = position_of(line, |b| !is_token_char(b));
+    let name_end = line_start + name_len;
+    let colon = name_end
+        + line
+            .get(name_len..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&b| is_wsp(b))
+            .count();
+    if name_end == line_start || data.get(colon) != Some(&b':') {
+        let kind = if line.contains(&b':') {
+            ParseErrorKind::HeaderName
+        } else {
+            ParseErrorKind::MissingColon
+        };
+        let err = ParseError::at(kind, base + line_start);
+        let name = data
+            .get(line_start..name_end)
+            .and_then(|n| std::str::from_utf8(n).ok());
+        return Err(match name {
+            Some(name) if !name.is_empty() && kind == ParseErrorKind::MissingColon => err.in_header(name),
+            _ => err,
+        });
+    }
+    Ok((HeaderName::from_head(data, line_start, name_len), name_end, colon))
 }
 
 /// Trims SP, HTAB, CR and LF from both ends of `data[start..end]`.
@@ -469,6 +483,97 @@ mod tests {
             kind("I\u{1}NVITE sip:a@b SIP/2.0\r\n\r\n"),
             ParseErrorKind::Method
         );
+    }
+
+    #[test]
+    fn known_names_read_by_words_as_byte_by_byte() {
+        let lines: &[&[u8]] = &[
+            b"Via: SIP/2.0/UDP a",
+            b"v: SIP/2.0/UDP a",
+            b"VIA  \t: x",
+            b"Max-Forwards: 70",
+            b"Content-Length: 0",
+            b"content-LENGTH:0",
+            b"Request-Disposition: proxy",
+            b"Proxy-Authorization: Digest x",
+            b"X-Custom: 1",
+            b"Max\rForwards: 70",
+            b"Via\0: x",
+            b"Vi a: x",
+            b"Via;x: y",
+            b"Via",
+            b"Via x: y",
+            b": x",
+            b"  : x",
+            b"Call-ID\t:x",
+            b"A-Header-Name-Too-Long-To-Be-Read-By-Words: x",
+        ];
+        let mut known = 0;
+        for line in lines {
+            let mut head = line.to_vec();
+            head.extend_from_slice(b"\r\nNext: with a colon\r\n\r\n");
+            let by_bytes = read_name(&head, 0, 0, line.len()).ok();
+            if let Some(by_words) = HeaderName::read_known(&head, 0, line.len()) {
+                known += 1;
+                let (name, name_len, colon) = by_words;
+                assert_eq!(Some((name, name_len, colon)), by_bytes, "{line:?}");
+                assert_ne!(name, HeaderName::Other);
+            }
+        }
+        assert_eq!(known, 9);
+        // A colon past the end of the line is not the line's.
+        assert_eq!(
+            HeaderName::read_known(b"Via\r\nTo: x\r\n\r\n................", 0, 3),
+            None
+        );
+    }
+
+    #[test]
+    fn mutated_names_read_by_words_as_byte_by_byte() {
+        // Known spellings in random case with a byte or two replaced, inserted or dropped,
+        // from an alphabet of the bytes that matter, then any white space and a colon.
+        let spellings: Vec<&str> = crate::message::name::KNOWN
+            .iter()
+            .flat_map(|n| [Some(n.as_str()), n.compact()])
+            .flatten()
+            .collect();
+        let alphabet = b"aAzZ-_.:;\t \r\n\0\x7f\xc3!";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut read_by_words = 0;
+        for round in 0..20_000 {
+            let spelling = spellings[round % spellings.len()];
+            let mut name: Vec<u8> = spelling
+                .bytes()
+                .map(|b| if next(2) == 0 { b.to_ascii_uppercase() } else { b })
+                .collect();
+            for _ in 0..next(3) {
+                let at = next(name.len() + 1);
+                let byte = alphabet[next(alphabet.len())];
+                match next(3) {
+                    0 if at < name.len() => name[at] = byte,
+                    1 if at < name.len() => {
+                        name.remove(at);
+                    }
+                    _ => name.insert(at, byte),
+                }
+            }
+            let mut line = name;
+            line.extend_from_slice(&b"  \t"[..next(4)]);
+            line.extend_from_slice(b": value");
+            let line_end = line.len();
+            line.extend_from_slice(b"\r\nNext: x\r\n\r\n");
+            if let Some(by_words) = HeaderName::read_known(&line, 0, line_end) {
+                assert_eq!(Ok(by_words), read_name(&line, 0, 0, line_end), "{line:?}");
+                read_by_words += 1;
+            }
+        }
+        assert!(read_by_words > 5_000, "{read_by_words}");
     }
 
     #[test]

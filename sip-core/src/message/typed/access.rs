@@ -5,7 +5,9 @@
 //! (RFC 4475 §3.3.8). Parsed values share the message buffer.
 
 use crate::message::error::{ParseError, ParseErrorKind};
-use crate::message::grammar::{is_token, is_word_char, parse_u32, position_of, split_top_level};
+use crate::message::grammar::{
+    TopLevelSplit, is_token, is_word_char, parse_u32, position_of, split_top_level,
+};
 use crate::message::headers::Headers;
 use crate::message::name::HeaderName;
 
@@ -40,20 +42,34 @@ impl Headers {
         name: HeaderName,
         parse: fn(&Self, &str) -> Result<T, ParseError>,
     ) -> impl Iterator<Item = Result<T, ParseError>> + 'a {
-        self.get_all(name).flat_map(move |line| {
-            split_top_level(line, b',').map(move |v| {
-                if v.is_empty() {
-                    Err(ParseError::new(ParseErrorKind::HeaderValue).in_header(name.as_str()))
-                } else {
-                    parse(self, v).map_err(|e| e.in_header(name.as_str()))
-                }
-            })
-        })
+        self.list_with_single(name, |_, _| None, parse)
+    }
+
+    /// [`Headers::list_with`] that first offers each whole line to `single`, which reads a
+    /// line holding one value in a plain form (most lines) without splitting it, or returns
+    /// `None` to have the line split and each element given to `parse`. For a line it reads,
+    /// `single` must give what splitting and `parse` would.
+    fn list_with_single<'a, T: 'a>(
+        &'a self,
+        name: HeaderName,
+        single: impl Fn(&Self, &str) -> Option<T> + 'a,
+        parse: impl Fn(&Self, &str) -> Result<T, ParseError> + 'a,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + 'a {
+        ListValues {
+            headers: self,
+            name,
+            lines: self.get_all_known(name),
+            split: None,
+            single,
+            parse,
+        }
     }
 
     /// Every Via value, topmost first.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via, ParseError>> + '_ {
-        self.list_with(HeaderName::Via, |h, v| Via::parse_shared(h.share(v)))
+        self.list_with_single(HeaderName::Via, Via::parse_single_line, |h, v| {
+            Via::parse_shared(h.share(v))
+        })
     }
 
     /// The topmost Via.
@@ -131,17 +147,24 @@ impl Headers {
 
     /// Every Contact address.
     pub fn contacts(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
-        self.list_with(HeaderName::Contact, |h, v| NameAddr::parse_shared(h.share(v)))
+        self.name_addrs(HeaderName::Contact)
     }
 
     /// Every Route, in order (RFC 3261 §20.34).
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
-        self.list_with(HeaderName::Route, |h, v| NameAddr::parse_shared(h.share(v)))
+        self.name_addrs(HeaderName::Route)
     }
 
     /// Every Record-Route, in order (RFC 3261 §20.30).
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
-        self.list_with(HeaderName::RecordRoute, |h, v| NameAddr::parse_shared(h.share(v)))
+        self.name_addrs(HeaderName::RecordRoute)
+    }
+
+    /// Every address of a list header of name-addrs.
+    fn name_addrs(&self, name: HeaderName) -> impl Iterator<Item = Result<NameAddr, ParseError>> + '_ {
+        self.list_with_single(name, NameAddr::parse_single_line, |h, v| {
+            NameAddr::parse_shared(h.share(v))
+        })
     }
 
     /// Expires (RFC 3261 §20.19), in seconds.
@@ -239,6 +262,45 @@ impl Headers {
     }
 }
 
+/// The iterator behind [`Headers::list_with_single`].
+struct ListValues<'a, I, S, P> {
+    headers: &'a Headers,
+    name: HeaderName,
+    lines: I,
+    /// The elements left of a line being split.
+    split: Option<TopLevelSplit<'a>>,
+    single: S,
+    parse: P,
+}
+
+impl<'a, I, S, P, T> Iterator for ListValues<'a, I, S, P>
+where
+    I: Iterator<Item = &'a str>,
+    S: Fn(&Headers, &str) -> Option<T>,
+    P: Fn(&Headers, &str) -> Result<T, ParseError>,
+{
+    type Item = Result<T, ParseError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(element) = self.split.as_mut().and_then(Iterator::next) {
+                return Some(if element.is_empty() {
+                    Err(ParseError::new(ParseErrorKind::HeaderValue).in_header(self.name.as_str()))
+                } else {
+                    (self.parse)(self.headers, element).map_err(|e| e.in_header(self.name.as_str()))
+                });
+            }
+            let line = self.lines.next()?;
+            if let Some(value) = (self.single)(self.headers, line) {
+                self.split = None;
+                return Some(Ok(value));
+            }
+            self.split = Some(split_top_level(line, b','));
+        }
+    }
+}
+
 /// `callid = word [ "@" word ]`: a run of word characters, then optionally '@' and another
 /// non-empty run ('@' is no word character).
 pub(crate) fn is_call_id(id: &str) -> bool {
@@ -285,6 +347,147 @@ mod tests {
         }
         for bad in ["", "@", "a@", "@b", "a@@b", "a@b@c", "a b", "a@b c"] {
             assert!(!super::is_call_id(bad), "{bad}");
+        }
+    }
+
+    /// The values of every line, as splitting each line and parsing its elements gives them.
+    fn split_and_parsed<T>(
+        h: &Headers,
+        name: HeaderName,
+        parse: impl Fn(&str) -> Result<T, crate::message::ParseError>,
+    ) -> Vec<Result<T, crate::message::ParseErrorKind>> {
+        h.get_all(name)
+            .flat_map(|line| crate::message::grammar::split_top_level(line, b',').collect::<Vec<_>>())
+            .map(|v| {
+                if v.is_empty() {
+                    Err(crate::message::ParseErrorKind::HeaderValue)
+                } else {
+                    parse(v).map_err(|e| e.kind())
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whole_lines_read_as_their_split_elements() {
+        let vias = [
+            "SIP/2.0/UDP a.example.com:5060;branch=z9hG4bK1;rport",
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b;branch=z9hG4bK2",
+            "SIP/2.0/UDP a;branch=x,y",
+            "SIP/2.0/UDP a;branch=x,",
+            "SIP/2.0/UDP a;x=\"q,uoted\";branch=z9hG4bK3",
+            "SIP/2.0/UDP a;x=<b;c=\"x>,SIP/2.0/UDP c\"",
+            "SIP/2.0/UDP a;x=<y,z>",
+            "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK4",
+            " SIP/2.0/UDP a ",
+            "SIP/2.0/UDP a;;",
+            "",
+        ];
+        for line in vias {
+            let mut h = Headers::new();
+            h.push(HeaderName::Via, line);
+            let ours: Vec<_> = h
+                .vias()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Via, |v| {
+                crate::message::Via::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(ours, split, "{line:?}");
+        }
+        let contacts = [
+            "<sip:alice@pc33.atlanta.example.com:5060;transport=udp>;+sip.instance=\"<urn:uuid:1>\"",
+            "\"Alice, A\" <sip:a@h>;tag=1",
+            "<sip:a,b@h;p=1,2>;q=1",
+            "<sip:a@h>;q=1, <sip:b@h>",
+            "<sip:a@h>;q=1,<sip:b@h>",
+            "<sip:a@h>;x=<y,z>",
+            "<sip:a@h>;x=\"<\",<sip:b@h>",
+            "\"A\\\",\" <sip:a@h>",
+            "<sip:a@h>,",
+            "*",
+            "sip:a@h;x,sip:b@h",
+            "<sip:a@h > ",
+        ];
+        for line in contacts {
+            let mut h = Headers::new();
+            h.push(HeaderName::Contact, line);
+            let ours: Vec<_> = h
+                .contacts()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Contact, |v| {
+                crate::message::NameAddr::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(ours, split, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn random_lines_read_as_their_split_elements() {
+        let via_parts = [
+            "SIP/2.0/UDP h",
+            "SIP/2.0/TCP 192.0.2.1:5060",
+            ";branch=z9hG4bK1",
+            ";rport",
+            ";x=\"a,<b\"",
+            ",",
+            ", ",
+            "<",
+            ">",
+            "=",
+            ";",
+            " ",
+            "y",
+        ];
+        let contact_parts = [
+            "<sip:a@h>",
+            "\"A, <B>\" <sip:b@h;p=1,2>",
+            ";q=1",
+            ";+i=\"<urn:x>\"",
+            ",",
+            ", ",
+            "<",
+            ">",
+            "=",
+            ";",
+            " ",
+            "\"",
+            "sip:c@h",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let mut via = String::new();
+            let mut contact = String::new();
+            for _ in 0..1 + next(6) {
+                via.push_str(via_parts[next(via_parts.len())]);
+                contact.push_str(contact_parts[next(contact_parts.len())]);
+            }
+            let mut h = Headers::new();
+            h.push(HeaderName::Via, via.as_str());
+            h.push(HeaderName::Contact, contact.as_str());
+            let vias: Vec<_> = h
+                .vias()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Via, |v| {
+                crate::message::Via::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(vias, split, "{via:?}");
+            let contacts: Vec<_> = h
+                .contacts()
+                .map(|v| v.map(|v| v.to_string()).map_err(|e| e.kind()))
+                .collect();
+            let split = split_and_parsed(&h, HeaderName::Contact, |v| {
+                crate::message::NameAddr::parse(v).map(|v| v.to_string())
+            });
+            assert_eq!(contacts, split, "{contact:?}");
         }
     }
 

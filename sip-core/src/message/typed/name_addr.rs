@@ -10,7 +10,8 @@ use crate::message::error::{ParseError, ParseErrorKind};
 use crate::message::grammar::{
     find_byte, is_lws, is_token_char, needs_quotes, push_quoted, quoted_string_len, trim_lws, unquote,
 };
-use crate::message::params::Params;
+use crate::message::headers::Headers;
+use crate::message::params::{Params, ParamsCheck};
 use crate::message::span::Span;
 use crate::message::uri::Uri;
 
@@ -48,19 +49,32 @@ impl NameAddr {
 
     /// Parses one value held in a shared buffer.
     pub fn parse_shared(text: ByteString) -> Result<NameAddr, ParseError> {
-        if let Some(plain) = PlainNameAddr::parse(&text) {
-            let (start, end) = (plain.uri.start as usize, plain.uri.end as usize);
+        match PlainNameAddr::parse(&text) {
             // The general parser fails the same way for a bad URI in this form.
-            let uri = Uri::parse_within(text, start, end)
-                .map_err(|_| ParseError::new(ParseErrorKind::HeaderValue))?;
-            return Ok(NameAddr {
-                uri,
-                display: plain.display,
-                params: plain.params,
-                bracketed: true,
-            });
+            Some(plain) => {
+                NameAddr::from_plain(text, plain).map_err(|_| ParseError::new(ParseErrorKind::HeaderValue))
+            }
+            None => NameAddr::parse_general(text),
         }
-        NameAddr::parse_general(text)
+    }
+
+    /// A whole header line (Contact, Route, …), when it holds one value in a plain form and
+    /// no list separator: the address that splitting the line on commas and parsing its one
+    /// element gives, without searching the line for separators. `None` leaves the line to
+    /// that general path (which also reports any error).
+    pub(crate) fn parse_single_line(headers: &Headers, line: &str) -> Option<NameAddr> {
+        let plain = PlainNameAddr::parse(line).filter(|plain| plain.single)?;
+        NameAddr::from_plain(headers.share(line), plain).ok()
+    }
+
+    fn from_plain(text: ByteString, plain: PlainNameAddr) -> Result<NameAddr, ParseError> {
+        let (start, end) = (plain.uri.start as usize, plain.uri.end as usize);
+        Ok(NameAddr {
+            uri: Uri::parse_within(text, start, end)?,
+            display: plain.display,
+            params: plain.params,
+            bracketed: true,
+        })
     }
 
     /// Every form the grammar allows, with the errors reported for the rest.
@@ -237,6 +251,9 @@ struct PlainNameAddr {
     display: Option<Span>,
     uri: Span,
     params: Span,
+    /// The text holds no list separator (see [`ParamsCheck::Single`]): a splitter skips the
+    /// quoted display name and the `<uri>` just as this reads them.
+    single: bool,
 }
 
 impl PlainNameAddr {
@@ -258,13 +275,15 @@ impl PlainNameAddr {
         let params = bytes.get(gt + 1..)?;
         let plain_params =
             params.is_empty() || params.first() == Some(&b';') && params.last().is_some_and(|&b| !is_lws(b));
-        if !plain_params || !Params::new(text.get(gt + 1..)?).is_well_formed() {
+        let check = Params::new(text.get(gt + 1..)?).check();
+        if !plain_params || check == ParamsCheck::Malformed {
             return None;
         }
         Some(PlainNameAddr {
             display,
             uri: Span::new(lt + 1, gt),
             params: Span::new(gt + 1, bytes.len()),
+            single: check == ParamsCheck::Single,
         })
     }
 }
@@ -403,6 +422,19 @@ mod tests {
             "<sip:a@h>;;",
         ] {
             assert!(PlainNameAddr::parse(other).is_none(), "{other}");
+        }
+        // Commas in the display name or the URI are no separators; after '>' they may be.
+        for (text, single) in [
+            (r#""A, B" <sip:a,b@h;p=1,2>;tag=1"#, true),
+            (r#"<sip:a@h>;+sip.instance="<urn:uuid:1>""#, true),
+            ("<sip:a@h>;q=1,<sip:b@h>", false),
+            ("<sip:a@h>;x=<y>", false),
+        ] {
+            assert_eq!(
+                PlainNameAddr::parse(text).map(|p| p.single),
+                Some(single),
+                "{text}"
+            );
         }
     }
 

@@ -11,7 +11,8 @@ use nom::sequence::delimited;
 
 use crate::message::error::{ParseError, ParseErrorKind};
 use crate::message::grammar::{is_lws, is_token_char, trim_lws, trim_lws_start};
-use crate::message::params::Params;
+use crate::message::headers::Headers;
+use crate::message::params::{Params, ParamsCheck};
 use crate::message::span::Span;
 use crate::message::uri::{Host, HostKind, parse_host_prefix, parse_port, read_host, read_port};
 
@@ -50,19 +51,32 @@ impl Via {
 
     /// Parses one Via value held in a shared buffer.
     pub fn parse_shared(text: ByteString) -> Result<Via, ParseError> {
-        if let Some(plain) = PlainVia::parse(&text) {
-            return Ok(Via {
-                protocol: Span::new(0, 3),
-                version: Span::new(4, 7),
-                transport: Span::new(8, plain.transport_end),
-                host: plain.host,
-                host_kind: plain.host_kind,
-                port: plain.port,
-                params: plain.params,
-                text,
-            });
+        match PlainVia::parse(&text) {
+            Some(plain) => Ok(Via::from_plain(text, plain)),
+            None => Via::parse_general(text),
         }
-        Via::parse_general(text)
+    }
+
+    /// A whole Via header line, when it holds one value in the plain form and no list
+    /// separator: the Via that splitting the line on commas and parsing its one element
+    /// gives, without searching the line for separators. `None` leaves the line to that
+    /// general path.
+    pub(crate) fn parse_single_line(headers: &Headers, line: &str) -> Option<Via> {
+        let plain = PlainVia::parse(line).filter(|plain| plain.single)?;
+        Some(Via::from_plain(headers.share(line), plain))
+    }
+
+    fn from_plain(text: ByteString, plain: PlainVia) -> Via {
+        Via {
+            protocol: Span::new(0, 3),
+            version: Span::new(4, 7),
+            transport: Span::new(8, plain.transport_end),
+            host: plain.host,
+            host_kind: plain.host_kind,
+            port: plain.port,
+            params: plain.params,
+            text,
+        }
     }
 
     /// Every form of Via the grammar allows, with the errors reported for the rest.
@@ -225,6 +239,9 @@ struct PlainVia {
     host_kind: HostKind,
     port: Option<u16>,
     params: Span,
+    /// The text holds no list separator (see [`ParamsCheck::Single`]): nothing before the
+    /// parameters can hold one.
+    single: bool,
 }
 
 impl PlainVia {
@@ -253,7 +270,8 @@ impl PlainVia {
         let params = bytes.get(at..)?;
         let plain_end = params.last().is_none_or(|&b| !is_lws(b));
         let params_ok = params.is_empty() || params.first() == Some(&b';') && plain_end;
-        if !params_ok || !Params::new(text.get(at..)?).is_well_formed() {
+        let check = Params::new(text.get(at..)?).check();
+        if !params_ok || check == ParamsCheck::Malformed {
             return None;
         }
         Some(PlainVia {
@@ -262,6 +280,7 @@ impl PlainVia {
             host_kind,
             port,
             params: Span::new(at, bytes.len()),
+            single: check == ParamsCheck::Single,
         })
     }
 }
@@ -357,6 +376,15 @@ mod tests {
             "SIP/2.0/UDP h;;",
         ] {
             assert!(PlainVia::parse(other).is_none(), "{other}");
+        }
+        // A comma or '<' outside quotes may be a list separator, or hide one.
+        for (text, single) in [
+            ("SIP/2.0/UDP h;branch=z9hG4bK1;rport", true),
+            ("SIP/2.0/UDP h;x=\"a,<b\"", true),
+            ("SIP/2.0/UDP h;branch=x,y", false),
+            ("SIP/2.0/UDP h;x=<y>", false),
+        ] {
+            assert_eq!(PlainVia::parse(text).map(|p| p.single), Some(single), "{text}");
         }
     }
 
