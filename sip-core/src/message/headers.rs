@@ -451,17 +451,7 @@ impl Headers {
             _ => (Box::default(), usize::MAX),
         };
         let (start, end) = match index_slot(name) {
-            Some(slot) if name != HeaderName::Other => {
-                let first = self
-                    .first
-                    .get(slot)
-                    .map_or(0, |&first| usize::from(first.saturating_sub(1)));
-                let end = match self.last.get(slot) {
-                    Some(&last) if last != u8::MAX => usize::from(last),
-                    _ => self.entries.len(),
-                };
-                (first, end)
-            }
+            Some(slot) if name != HeaderName::Other => self.indexed_range(slot),
             _ => (0, self.entries.len()),
         };
         let entries = if limit == 0 {
@@ -476,23 +466,27 @@ impl Headers {
             .map(|e| e.value(&self.source))
     }
 
+    /// The entries from the first to the last line of index slot `slot` (to the end when
+    /// the last one sits at or after 254).
+    fn indexed_range(&self, slot: usize) -> (usize, usize) {
+        let first = self
+            .first
+            .get(slot)
+            .map_or(0, |&first| usize::from(first.saturating_sub(1)));
+        let end = match self.last.get(slot) {
+            Some(&last) if last != u8::MAX => usize::from(last),
+            _ => self.entries.len(),
+        };
+        (first, end)
+    }
+
     /// [`Headers::get_all`] for a known name (never [`HeaderName::Other`], whose lines this
     /// does not find): the lines are picked from the indexed range by name alone.
     pub(crate) fn get_all_known(&self, name: HeaderName) -> impl Iterator<Item = &str> + '_ {
         let bit = name_bit(name);
         let (start, end) = match index_slot(name) {
             _ if self.seen & bit == 0 => (0, 0),
-            Some(slot) => {
-                let first = self
-                    .first
-                    .get(slot)
-                    .map_or(0, |&first| usize::from(first.saturating_sub(1)));
-                let end = match self.last.get(slot) {
-                    Some(&last) if last != u8::MAX => usize::from(last),
-                    _ => self.entries.len(),
-                };
-                (first, end)
-            }
+            Some(slot) => self.indexed_range(slot),
             None => (0, self.entries.len()),
         };
         let limit = if self.repeated & bit == 0 { 1 } else { usize::MAX };
