@@ -350,6 +350,7 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|");
     for (flow, reliable, total, batch) in [
         ("INVITE/100/180/200/ACK/BYE/200", false, total, 1000),
+        ("INVITE/100/180/200/ACK/BYE/200", false, single * 2, 100),
         ("INVITE/100/180/200/ACK/BYE/200", false, single, 1),
         ("same, 180 sent reliably (+PRACK/200)", true, total, 1000),
     ] {
