@@ -148,32 +148,28 @@ impl Endpoint {
         if !(101..200).contains(&status.as_u16()) {
             return Err(CallError::BadStatus(status.as_u16()));
         }
-        let result = self
-            .with_call(now, call, |this, c| {
-                let tx = this.pending_uas_invite(c)?;
-                let response = this.dialog_response(c, tx, status, body.clone(), content_type)?;
-                if !body.is_empty() && c.oa == OfferAnswer::RemoteOffer {
-                    let _ = c.oa.send_answer();
-                    c.local_body = body;
+        self.call_command(now, call, |this, c| {
+            let tx = this.pending_uas_invite(c)?;
+            let response = this.dialog_response(c, tx, status, body.clone(), content_type)?;
+            if !body.is_empty() && c.oa == OfferAnswer::RemoteOffer {
+                let _ = c.oa.send_answer();
+                c.local_body = body;
+            }
+            if c.reliable.as_deref().is_some_and(|r| r.enabled) {
+                if c.reliable().outstanding.is_some() {
+                    // RFC 3262 §3: one unacknowledged reliable provisional at a time.
+                    c.reliable().queued.push(response);
+                    return Ok(());
                 }
-                if c.reliable.as_deref().is_some_and(|r| r.enabled) {
-                    if c.reliable().outstanding.is_some() {
-                        // RFC 3262 §3: one unacknowledged reliable provisional at a time.
-                        c.reliable().queued.push(response);
-                        return Ok(());
-                    }
-                    this.send_reliable(now, c, tx, response)?;
-                } else {
-                    this.respond(now, tx, response)?;
-                }
-                if c.state == CallState::Idle {
-                    this.set_state(now, c, CallState::Ringing, "provisional sent");
-                }
-                Ok(())
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+                this.send_reliable(now, c, tx, response)?;
+            } else {
+                this.respond(now, tx, response)?;
+            }
+            if c.state == CallState::Idle {
+                this.set_state(now, c, CallState::Ringing, "provisional sent");
+            }
+            Ok(())
+        })
     }
 
     /// Answers an incoming call with 200 OK carrying `body` (our answer, or our offer when
@@ -185,46 +181,42 @@ impl Endpoint {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<(), CallError> {
-        let result = self
-            .with_call(now, call, |this, c| {
-                let tx = this.pending_uas_invite(c)?;
-                let body = if body.is_empty() {
-                    c.local_body.clone()
-                } else {
-                    body
-                };
-                let mut response = this.dialog_response(c, tx, StatusCode::OK, body.clone(), content_type)?;
-                match c.oa {
-                    OfferAnswer::RemoteOffer => {
-                        let _ = c.oa.send_answer();
-                    }
-                    // No offer in the INVITE: our 2xx makes it, the ACK answers (§13.2.1).
-                    OfferAnswer::Stable
-                        if c.invite.as_ref().is_some_and(|i| i.body.is_empty()) && !body.is_empty() =>
-                    {
-                        let _ = c.oa.send_offer();
-                    }
-                    _ => {}
+        self.call_command(now, call, |this, c| {
+            let tx = this.pending_uas_invite(c)?;
+            let body = if body.is_empty() {
+                c.local_body.clone()
+            } else {
+                body
+            };
+            let mut response = this.dialog_response(c, tx, StatusCode::OK, body.clone(), content_type)?;
+            match c.oa {
+                OfferAnswer::RemoteOffer => {
+                    let _ = c.oa.send_answer();
                 }
-                if !body.is_empty() {
-                    c.local_body = body;
+                // No offer in the INVITE: our 2xx makes it, the ACK answers (§13.2.1).
+                OfferAnswer::Stable
+                    if c.invite.as_ref().is_some_and(|i| i.body.is_empty()) && !body.is_empty() =>
+                {
+                    let _ = c.oa.send_offer();
                 }
-                this.stop_reliable(c);
-                let seq = c.invite_seq();
-                this.add_session_timer_to_2xx(c, &mut response);
-                this.send_2xx(now, c, tx, seq, response)?;
-                this.restart_session_timer(now, c);
-                // §12.1.1: the dialog is confirmed once our 2xx is out.
-                if let Some(dialog) = c.dialogs.first_mut() {
-                    dialog.mark_confirmed();
-                }
-                c.invite = None;
-                this.set_state(now, c, CallState::Answering, "200 sent");
-                Ok(())
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+                _ => {}
+            }
+            if !body.is_empty() {
+                c.local_body = body;
+            }
+            this.stop_reliable(c);
+            let seq = c.invite_seq();
+            this.add_session_timer_to_2xx(c, &mut response);
+            this.send_2xx(now, c, tx, seq, response)?;
+            this.restart_session_timer(now, c);
+            // §12.1.1: the dialog is confirmed once our 2xx is out.
+            if let Some(dialog) = c.dialogs.first_mut() {
+                dialog.mark_confirmed();
+            }
+            c.invite = None;
+            this.set_state(now, c, CallState::Answering, "200 sent");
+            Ok(())
+        })
     }
 
     /// Rejects an incoming call with a 300–699 final response.
@@ -238,67 +230,55 @@ impl Endpoint {
         if !(300..700).contains(&status.as_u16()) {
             return Err(CallError::BadStatus(status.as_u16()));
         }
-        let result = self
-            .with_call(now, call, |this, c| {
-                let tx = this.pending_uas_invite(c)?;
-                let mut response = this.response(tx, status)?;
-                if let Some(reason) = reason {
-                    response.reason = ByteString::from(reason.replace(['\r', '\n'], " "));
-                }
-                this.stop_reliable(c);
-                this.respond(now, tx, response)?;
-                c.invite = None;
-                this.end(now, c, EndReason::Rejected(status), "rejected");
-                Ok(())
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        self.call_command(now, call, |this, c| {
+            let tx = this.pending_uas_invite(c)?;
+            let mut response = this.response(tx, status)?;
+            if let Some(reason) = reason {
+                response.reason = ByteString::from(reason.replace(['\r', '\n'], " "));
+            }
+            this.stop_reliable(c);
+            this.respond(now, tx, response)?;
+            c.invite = None;
+            this.end(now, c, EndReason::Rejected(status), "rejected");
+            Ok(())
+        })
     }
 
     /// Cancels an outgoing call that has no final response yet (§9.1). Before any
     /// provisional arrived the CANCEL waits for one, as the RFC requires.
     pub fn cancel(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        let result = self
-            .with_call(now, call, |this, c| {
-                if c.role != Role::Uac || !matches!(c.state, CallState::Calling | CallState::Ringing) {
-                    return Err(CallError::InvalidState {
-                        call: c.id,
-                        state: c.state,
-                    });
-                }
-                this.set_state(now, c, CallState::Ending, "cancel");
-                c.end_reason = Some(EndReason::Cancelled);
-                this.send_cancel_if_possible(now, c);
-                Ok(())
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        self.call_command(now, call, |this, c| {
+            if c.role != Role::Uac || !matches!(c.state, CallState::Calling | CallState::Ringing) {
+                return Err(CallError::InvalidState {
+                    call: c.id,
+                    state: c.state,
+                });
+            }
+            this.set_state(now, c, CallState::Ending, "cancel");
+            c.end_reason = Some(EndReason::Cancelled);
+            this.send_cancel_if_possible(now, c);
+            Ok(())
+        })
     }
 
     /// Ends an established call with BYE (§15). Before our 2xx is ACKed the BYE waits for
     /// the ACK (or its timeout), as §15 requires.
     pub fn bye(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        let result = self
-            .with_call(now, call, |this, c| match c.state {
-                CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
-                    this.send_bye(now, c)?;
-                    c.end_reason = Some(EndReason::LocalBye);
-                    this.set_state(now, c, CallState::Ending, "BYE sent");
-                    Ok(())
-                }
-                CallState::Answering => {
-                    c.bye_after_ack = true;
-                    c.end_reason = Some(EndReason::LocalBye);
-                    this.set_state(now, c, CallState::Ending, "BYE after ACK");
-                    Ok(())
-                }
-                state => Err(CallError::InvalidState { call: c.id, state }),
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        self.call_command(now, call, |this, c| match c.state {
+            CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
+                this.send_bye(now, c)?;
+                c.end_reason = Some(EndReason::LocalBye);
+                this.set_state(now, c, CallState::Ending, "BYE sent");
+                Ok(())
+            }
+            CallState::Answering => {
+                c.bye_after_ack = true;
+                c.end_reason = Some(EndReason::LocalBye);
+                this.set_state(now, c, CallState::Ending, "BYE after ACK");
+                Ok(())
+            }
+            state => Err(CallError::InvalidState { call: c.id, state }),
+        })
     }
 
     /// Ends a call whatever its state: CANCEL while an outgoing call rings, 603 Decline
@@ -358,24 +338,20 @@ impl Endpoint {
         ) {
             return Err(CallError::Build(format!("{method} is sent by the call commands")));
         }
-        let result = self
-            .with_call(now, call, |this, c| {
-                let contact = (method == Method::Update).then(|| this.contact_for(c.route.transport));
-                let invalid = CallError::InvalidState {
-                    call: c.id,
-                    state: c.state,
-                };
-                if c.dialog().is_none() {
-                    return Err(invalid);
-                }
-                let via = this.in_dialog_via(c)?;
-                let dialog = c.dialog_mut().ok_or(invalid)?;
-                let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
-                this.send_in_dialog(now, c, request, via, Purpose::App)
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        self.call_command(now, call, |this, c| {
+            let contact = (method == Method::Update).then(|| this.contact_for(c.route.transport));
+            let invalid = CallError::InvalidState {
+                call: c.id,
+                state: c.state,
+            };
+            if c.dialog().is_none() {
+                return Err(invalid);
+            }
+            let via = this.in_dialog_via(c)?;
+            let dialog = c.dialog_mut().ok_or(invalid)?;
+            let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
+            this.send_in_dialog(now, c, request, via, Purpose::App)
+        })
     }
 
     // ---- command helpers ----
@@ -387,35 +363,27 @@ impl Endpoint {
         method: Method,
         intent: Intent,
     ) -> Result<(), CallError> {
-        let result = self
-            .with_call(now, call, |this, c| {
-                let allowed = c.is_up()
-                    || (method == Method::Update && c.dialog().is_some() && c.state != CallState::Ending);
-                if !allowed {
-                    return Err(CallError::InvalidState {
-                        call: c.id,
-                        state: c.state,
-                    });
-                }
-                // §14.1: no re-INVITE while another INVITE transaction is in progress in
-                // either direction; RFC 3311 §5.1: no UPDATE while an offer is outstanding.
-                if !c.oa.is_stable()
-                    || c.outgoing.is_some()
-                    || c.incoming_reinvite
-                    || c.awaiting_ack.is_some()
-                {
-                    return Err(CallError::OfferPending);
-                }
-                // A newer command supersedes a glare retry still waiting (§14.1): the
-                // application's latest intent is the one that goes out.
-                if c.glare_retry.take().is_some() {
-                    this.disarm(c, CallTimer::GlareRetry);
-                }
-                this.modify(now, c, method, intent)
-            })
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        self.call_command(now, call, |this, c| {
+            let allowed = c.is_up()
+                || (method == Method::Update && c.dialog().is_some() && c.state != CallState::Ending);
+            if !allowed {
+                return Err(CallError::InvalidState {
+                    call: c.id,
+                    state: c.state,
+                });
+            }
+            // §14.1: no re-INVITE while another INVITE transaction is in progress in
+            // either direction; RFC 3311 §5.1: no UPDATE while an offer is outstanding.
+            if !c.oa.is_stable() || c.outgoing.is_some() || c.incoming_reinvite || c.awaiting_ack.is_some() {
+                return Err(CallError::OfferPending);
+            }
+            // A newer command supersedes a glare retry still waiting (§14.1): the
+            // application's latest intent is the one that goes out.
+            if c.glare_retry.take().is_some() {
+                this.disarm(c, CallTimer::GlareRetry);
+            }
+            this.modify(now, c, method, intent)
+        })
     }
 
     /// Sends a re-INVITE or UPDATE carrying the offer `intent` calls for.

@@ -462,6 +462,21 @@ impl Endpoint {
         Some(result)
     }
 
+    /// Runs a call command: `f` on the call (`UnknownCall` when there is none), then the
+    /// transaction events it caused are handed on, as after every command.
+    pub(super) fn call_command<T>(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        f: impl FnOnce(&mut Self, &mut Call) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
+        let result = self
+            .with_call(now, call, f)
+            .unwrap_or(Err(CallError::UnknownCall(call)));
+        self.dispatch(now);
+        result
+    }
+
     pub(super) fn forget_call(&mut self, now: Instant, mut call: Box<Call>) {
         let _ = now;
         for (timer, at) in call.armed.drain(..) {
