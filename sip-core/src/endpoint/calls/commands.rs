@@ -486,25 +486,45 @@ impl Endpoint {
         seq: u32,
         response: Response,
     ) -> Result<(), CallError> {
+        let resend = self.respond_resending(
+            now,
+            c,
+            tx,
+            response,
+            CallTimer::Retransmit2xx,
+            CallTimer::AckTimeout,
+        )?;
+        c.awaiting_ack = Some(Box::new((seq, resend)));
+        Ok(())
+    }
+
+    /// Sends `response` in `tx` and arms its retransmission by the call layer (T1 doubling
+    /// to T2 over UDP, `retransmit`) and the 64·T1 give-up (`give_up`): the 2xx until the ACK
+    /// (§13.3.1.4), a reliable provisional until the PRACK (RFC 3262 §3).
+    fn respond_resending(
+        &mut self,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        response: Response,
+        retransmit: CallTimer,
+        give_up: CallTimer,
+    ) -> Result<Resend, CallError> {
         let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
         self.respond(now, tx, response)?;
         let payload = self.sent_response(tx);
         // Nothing to resend if the transaction is already gone (a transport failure).
         let payload_is_empty = payload.is_empty();
         let t1 = self.config.timers.t1;
-        c.awaiting_ack = Some(Box::new((
-            seq,
-            Resend {
-                payload,
-                route,
-                interval: t1,
-            },
-        )));
         if !route.transport.is_reliable() && !payload_is_empty {
-            self.arm(c, CallTimer::Retransmit2xx, now + t1);
+            self.arm(c, retransmit, now + t1);
         }
-        self.arm(c, CallTimer::AckTimeout, now + t1 * 64);
-        Ok(())
+        self.arm(c, give_up, now + t1 * 64);
+        Ok(Resend {
+            payload,
+            route,
+            interval: t1,
+        })
     }
 
     /// The bytes the INVITE server transaction `tx` just sent (serialized once, shared for
@@ -534,24 +554,15 @@ impl Endpoint {
         response
             .headers
             .push(HeaderName::RSeq, ByteString::from(rseq.to_string()));
-        let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
-        self.respond(now, tx, response)?;
-        let payload = self.sent_response(tx);
-        // Nothing to resend if the transaction is already gone (a transport failure).
-        let payload_is_empty = payload.is_empty();
-        let t1 = self.config.timers.t1;
-        c.reliable().outstanding = Some((
-            rseq,
-            Resend {
-                payload,
-                route,
-                interval: t1,
-            },
-        ));
-        if !route.transport.is_reliable() && !payload_is_empty {
-            self.arm(c, CallTimer::RetransmitProvisional, now + t1);
-        }
-        self.arm(c, CallTimer::PrackTimeout, now + t1 * 64);
+        let resend = self.respond_resending(
+            now,
+            c,
+            tx,
+            response,
+            CallTimer::RetransmitProvisional,
+            CallTimer::PrackTimeout,
+        )?;
+        c.reliable().outstanding = Some((rseq, resend));
         Ok(())
     }
 
