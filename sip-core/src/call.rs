@@ -14,13 +14,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::endpoint::{TransactionId, Transport};
+use crate::ids::TransactionId;
 use crate::message::{Request, Response, StatusCode};
+use crate::transport::Transport;
 
-pub use crate::endpoint::CallId;
+pub use crate::ids::CallId;
 
 /// Where a call stands (the product brief's states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum CallState {
     /// Created, nothing sent or received yet.
     Idle,
@@ -238,7 +240,7 @@ pub enum CallError {
     BadStatus(u16),
     /// The transaction layer refused.
     #[error(transparent)]
-    Send(#[from] crate::endpoint::SendError),
+    Send(#[from] crate::error::SendError),
     /// The request could not be built.
     #[error("cannot build the request: {0}")]
     Build(String),

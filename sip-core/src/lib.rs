@@ -22,13 +22,19 @@
 )]
 
 pub mod call;
+pub mod config;
 pub mod dialog;
 pub mod endpoint;
+pub mod error;
+pub mod event;
+pub mod ids;
 pub mod message;
+pub(crate) mod rng;
 pub mod sdp;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod transaction;
+pub mod transport;
 
 pub use endpoint::Endpoint;
 

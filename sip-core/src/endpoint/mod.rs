@@ -2,7 +2,8 @@
 //! SIP element and applies the transport rules of RFC 3261 §18 and the UAS checks of §8.2.
 
 mod calls;
-pub(crate) mod rng;
+/// The seeded generator, at the crate root now; this path is kept for the simulator.
+pub(crate) use crate::rng;
 mod timer_queue;
 mod types;
 
@@ -13,6 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::message::builder::push_decimal;
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{
     HeaderName, Host, Message, Method, ParseLimits, Request, Response, StatusCode, StreamDecoder, StreamItem,
@@ -23,12 +25,17 @@ use crate::transaction::{
     ServerKey, ServerNonInvite, same_transaction_request,
 };
 
-use rng::Rng;
+use crate::ids::IdCounter;
+use crate::rng::Rng;
+use crate::transport::Route;
 use timer_queue::{Armed, TimerQueue};
-pub use types::{
-    CallId, EndpointConfig, EndpointLimits, Event, FlowEvent, FlowId, FlowRequest, SendError, Stats,
-    TransactionId, Transmit, Transport, Wakeup,
-};
+// The shared types live at the crate root; the Endpoint's API names them here too.
+pub use crate::config::{EndpointConfig, EndpointLimits, Stats};
+pub use crate::error::SendError;
+pub use crate::event::Event;
+pub use crate::ids::{CallId, FlowId, TransactionId};
+pub use crate::transport::{FlowEvent, FlowRequest, Transmit, Transport};
+pub use types::Wakeup;
 
 /// A SIP endpoint as a pure state machine: it does no I/O, reads no clock and draws no
 /// randomness but its seed.
@@ -102,7 +109,7 @@ pub struct Endpoint {
     /// `config.local` as text, formatted once for every Via we write.
     local_text: String,
     rng: Rng,
-    next_id: u64,
+    ids: IdCounter,
     // Hash maps: every message and timer looks its transaction up, several times, and
     // a B-tree walk costs more than the rest of a timer action. Never iterated where the
     // order could reach output (`fail_flow` sorts). Entries are boxed: the tables move
@@ -219,14 +226,6 @@ impl ServerMachine {
     }
 }
 
-/// Where a transaction's messages go.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    transport: Transport,
-    flow: Option<FlowId>,
-    remote: SocketAddr,
-}
-
 /// RFC 3261 §8.2.2.2: a request without To tag whose From tag, Call-ID and CSeq match a
 /// pending one that arrived by another path is a merged request (482).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -273,7 +272,7 @@ impl Endpoint {
             rng,
             local_text: config.local.to_string(),
             config,
-            next_id: 1,
+            ids: IdCounter::new(),
             clients: HashMap::with_hasher(foldhash::fast::FixedState::default()),
             servers: HashMap::with_hasher(foldhash::fast::FixedState::default()),
             client_keys: HashMap::with_hasher(hasher.clone()),
@@ -673,9 +672,7 @@ impl Endpoint {
     // ---- internals ----
 
     fn fresh_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
+        self.ids.next()
     }
 
     /// A fresh RFC 3261 branch: the magic cookie and 20 random characters.
@@ -1335,26 +1332,6 @@ fn push_ip(out: &mut String, ip: IpAddr) {
             }
         }
         IpAddr::V6(v6) => out.push_str(&v6.to_string()),
-    }
-}
-
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut len = 0;
-    let mut rest = n;
-    loop {
-        if let Some(slot) = digits.get_mut(len) {
-            *slot = b'0' + (rest % 10) as u8;
-        }
-        len += 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
-        out.push(char::from(d));
     }
 }
 

@@ -368,6 +368,26 @@ fn needs_tag(value: &str, tag: &str) -> bool {
     is_token(tag) && tag_of(value).is_none()
 }
 
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        if let Some(slot) = digits.get_mut(len) {
+            *slot = b'0' + (rest % 10) as u8;
+        }
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
+        out.push(char::from(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,7 +162,7 @@ fn sent_by_key(headers: &crate::message::Headers, via: &Via) -> ByteString {
     sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
     if let Some(port) = via.port() {
         sent_by.push(':');
-        crate::endpoint::push_decimal(&mut sent_by, u32::from(port));
+        crate::message::builder::push_decimal(&mut sent_by, u32::from(port));
     }
     ByteString::from(sent_by)
 }

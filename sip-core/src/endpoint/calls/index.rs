@@ -13,7 +13,7 @@ use foldhash::quality::FixedState;
 
 use crate::dialog::DialogKey;
 
-use super::CallId;
+use crate::ids::CallId;
 
 /// Lookup only: never iterated, so hash order cannot reach output.
 #[derive(Debug)]

@@ -19,8 +19,8 @@ use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, OfferAnswer, Role
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::transaction::ClientInviteState;
 
-use super::types::CallId;
 use super::{ClientMachine, Endpoint, Event, Route, SendError, TopVia, TransactionId, Transport};
+use crate::ids::CallId;
 
 /// The `Allow` we advertise in dialog-creating messages.
 const ALLOW: &str =

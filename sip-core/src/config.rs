@@ -1,0 +1,95 @@
+//! How an Endpoint behaves ([`EndpointConfig`], [`EndpointLimits`]) and what it counts
+//! ([`Stats`]).
+
+use std::net::SocketAddr;
+
+use crate::call::{CallConfig, CallStats};
+use crate::message::validate::UasPolicy;
+use crate::transaction::TimerConfig;
+
+/// Limits: hitting one answers 503 or refuses with an error, never grows memory unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointLimits {
+    /// Largest message accepted, in bytes.
+    pub max_message_size: usize,
+    /// Live transactions (client and server together); a new request over the limit gets
+    /// 503 with Retry-After.
+    pub max_transactions: usize,
+    /// Open connections.
+    pub max_flows: usize,
+    /// Live calls (INVITE sessions); a new INVITE over the limit gets 503 with Retry-After.
+    pub max_calls: usize,
+}
+
+impl Default for EndpointLimits {
+    fn default() -> Self {
+        EndpointLimits {
+            max_message_size: 65_535,
+            max_transactions: 1_000_000,
+            max_flows: 10_000,
+            max_calls: 1_000_000,
+        }
+    }
+}
+
+/// How an [`Endpoint`](crate::Endpoint) behaves.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The address this endpoint sends from and puts in its Via sent-by.
+    pub local: SocketAddr,
+    /// T1, T2, T4.
+    pub timers: TimerConfig,
+    /// Seed for branches, tags and Call-IDs. Drivers seed from the OS; tests use a constant.
+    pub seed: u64,
+    /// User-Agent / Server header value, if any.
+    pub user_agent: Option<String>,
+    /// Limits.
+    pub limits: EndpointLimits,
+    /// What requests the UAS accepts (drives 405/501/416/420/415/…).
+    pub policy: UasPolicy,
+    /// Path MTU: a UDP request within 200 bytes of it goes over TCP (RFC 3261 §18.1.1).
+    pub mtu: usize,
+    /// Send 100 (Trying) as soon as an INVITE arrives (RFC 3261 §17.2.1).
+    pub send_trying: bool,
+    /// Retry-After seconds in the 503 sent over the transaction limit.
+    pub retry_after: u32,
+    /// The call layer (dialogs and invite sessions).
+    pub calls: CallConfig,
+}
+
+impl EndpointConfig {
+    /// Defaults for an endpoint at `local`, seeded with `seed`.
+    pub fn new(local: SocketAddr, seed: u64) -> Self {
+        EndpointConfig {
+            local,
+            timers: TimerConfig::default(),
+            seed,
+            user_agent: None,
+            limits: EndpointLimits::default(),
+            policy: UasPolicy::default(),
+            mtu: 1500,
+            send_trying: true,
+            retry_after: 5,
+            calls: CallConfig::default(),
+        }
+    }
+}
+
+/// Counters, for monitoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages received (datagrams and framed stream messages).
+    pub received: u64,
+    /// Messages handed to the transport, retransmissions included.
+    pub sent: u64,
+    /// Retransmissions sent (by timers or in answer to retransmitted requests).
+    pub retransmitted: u64,
+    /// Messages received and dropped: stray responses, bad responses, absorbed duplicates.
+    pub dropped: u64,
+    /// Messages that did not parse.
+    pub invalid: u64,
+    /// Requests answered with an error status by validation (400, 505, 416, 420, 482, 503…).
+    pub rejected: u64,
+    /// Call counters.
+    pub calls: CallStats,
+}

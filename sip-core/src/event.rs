@@ -1,0 +1,77 @@
+//! What the Endpoint reports to its user, from [`Endpoint::poll_event`](crate::Endpoint::poll_event).
+
+use std::net::SocketAddr;
+
+use crate::call::{CallEvent, CallId};
+use crate::ids::TransactionId;
+use crate::message::{Request, Response};
+use crate::transaction::Timer;
+use crate::transport::Transport;
+
+/// What happened, for the transaction user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new request; answer it with [`Endpoint::respond`](crate::Endpoint::respond).
+    Request {
+        /// Its server transaction.
+        transaction: TransactionId,
+        /// The request, with `received`/`rport` added to its top Via.
+        request: Request,
+        /// Who sent it.
+        source: SocketAddr,
+        /// How it came.
+        transport: Transport,
+    },
+    /// An ACK that belongs to no INVITE server transaction in a state that absorbs it: the
+    /// ACK for a 2xx, which the dialog layer consumes (RFC 3261 §13.3.1.4).
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Who sent it.
+        source: SocketAddr,
+    },
+    /// A response to a request sent with [`Endpoint::send_request`](crate::Endpoint::send_request).
+    Response {
+        /// The client transaction.
+        transaction: TransactionId,
+        /// The response.
+        response: Response,
+    },
+    /// A 2xx to an INVITE that matched no transaction (a retransmission after Timer M, or
+    /// a late fork): the dialog layer ACKs it (RFC 3261 §13.2.2.4).
+    StrayInviteSuccess {
+        /// The response.
+        response: Response,
+    },
+    /// A CANCEL matched this pending INVITE server transaction; the Endpoint answered the
+    /// CANCEL with 200 and the INVITE with 487 (RFC 3261 §9.2).
+    Cancelled {
+        /// The INVITE's server transaction.
+        transaction: TransactionId,
+    },
+    /// Timer B or F (client: no final response) or H (server: no ACK) fired.
+    Timeout {
+        /// The transaction.
+        transaction: TransactionId,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// The transport could not deliver for this transaction (RFC 3261 §8.1.3.1).
+    TransportError {
+        /// The transaction.
+        transaction: TransactionId,
+    },
+    /// The transaction is over and forgotten.
+    Terminated {
+        /// The transaction.
+        transaction: TransactionId,
+    },
+    /// Something happened to a call (see [`crate::call`]).
+    Call {
+        /// The call.
+        call: CallId,
+        /// What.
+        event: CallEvent,
+    },
+}

@@ -1,0 +1,69 @@
+//! Identifiers shared by every layer: transactions, calls, dialogs and connections of one
+//! Endpoint. Each is a newtype over a counter that is never reset, so a stale id can never
+//! reach a new object.
+
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub(crate) u64);
+
+        impl $name {
+            /// The raw number (never reused within one Endpoint).
+            pub fn as_u64(self) -> u64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A transaction of one Endpoint. Ids come from a counter that is never reset, so a
+    /// stale id can never reach a new transaction.
+    TransactionId,
+    "tx"
+);
+id_type!(
+    /// A call (INVITE session) of one Endpoint — not the SIP `Call-ID` header, which is
+    /// text. Never reused.
+    CallId,
+    "call"
+);
+id_type!(
+    /// A connection (TCP, TLS, WebSocket) of one Endpoint.
+    FlowId,
+    "flow"
+);
+
+id_type!(
+    /// A dialog in the Endpoint's dialog table (RFC 3261 §12, RFC 5057): not the SIP dialog
+    /// identifier (Call-ID and tags), which is [`DialogKey`](crate::dialog::DialogKey).
+    DialogId,
+    "dialog"
+);
+
+/// Hands out ids: one counter for every kind, so ids are unique across kinds too and their
+/// order is the order of creation.
+#[derive(Debug)]
+pub(crate) struct IdCounter(u64);
+
+impl IdCounter {
+    pub(crate) fn new() -> Self {
+        IdCounter(1)
+    }
+
+    /// The next raw id.
+    pub(crate) fn next(&mut self) -> u64 {
+        let id = self.0;
+        self.0 += 1;
+        id
+    }
+}
