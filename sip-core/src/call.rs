@@ -53,6 +53,27 @@ impl fmt::Display for CallState {
     }
 }
 
+/// The timers of a call (an invite session), as [`Wakeup`](crate::endpoint::Wakeup) reports
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CallTimer {
+    /// Resend our 2xx (RFC 3261 §13.3.1.4: T1 doubling to T2).
+    Retransmit2xx,
+    /// No ACK within 64·T1: end the session with BYE.
+    AckTimeout,
+    /// Resend our reliable provisional (RFC 3262 §3).
+    RetransmitProvisional,
+    /// No PRACK within 64·T1: reject the INVITE with a 5xx.
+    PrackTimeout,
+    /// Retry a re-INVITE or UPDATE that met glare (RFC 3261 §14.1).
+    GlareRetry,
+    /// Refresh the session (RFC 4028 §10: at half the interval).
+    SessionRefresh,
+    /// No refresh came: end the session (RFC 4028 §10).
+    SessionExpiry,
+}
+
 /// Which side did something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {

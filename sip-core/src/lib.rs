@@ -33,6 +33,7 @@ pub(crate) mod rng;
 pub mod sdp;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub(crate) mod timer_queue;
 pub mod transaction;
 pub mod transport;
 

@@ -4,7 +4,6 @@
 mod calls;
 /// The seeded generator, at the crate root now; this path is kept for the simulator.
 pub(crate) use crate::rng;
-mod timer_queue;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -22,20 +21,20 @@ use crate::message::{
 };
 use crate::transaction::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
-    ServerKey, ServerNonInvite, same_transaction_request,
+    ServerKey, ServerNonInvite, Timer, same_transaction_request,
 };
 
 use crate::ids::IdCounter;
 use crate::rng::Rng;
+use crate::timer_queue::{Armed, TimerQueue};
 use crate::transport::Route;
-use timer_queue::{Armed, TimerQueue};
 // The shared types live at the crate root; the Endpoint's API names them here too.
 pub use crate::config::{EndpointConfig, EndpointLimits, Stats};
 pub use crate::error::SendError;
 pub use crate::event::Event;
 pub use crate::ids::{CallId, FlowId, TransactionId};
 pub use crate::transport::{FlowEvent, FlowRequest, Transmit, Transport};
-pub use types::Wakeup;
+pub use types::{TimerId, Wakeup};
 
 /// A SIP endpoint as a pure state machine: it does no I/O, reads no clock and draws no
 /// randomness but its seed.
@@ -123,7 +122,8 @@ pub struct Endpoint {
     server_keys: KeyMap<ServerKey>,
     merge_keys: KeyMap<MergeKey>,
     flows: BTreeMap<FlowId, Flow>,
-    timers: TimerQueue,
+    /// Every timer: transactions' and calls'.
+    timers: TimerQueue<TimerId>,
     transmits: VecDeque<Transmit>,
     flow_requests: VecDeque<FlowRequest>,
     events: VecDeque<Event>,
@@ -145,7 +145,7 @@ struct ClientEntry {
     key: ClientKey,
     machine: ClientMachine,
     route: Route,
-    armed: Armed,
+    armed: Armed<Timer>,
 }
 
 /// The INVITE machine keeps its request (for the ACK and CANCEL), so it is boxed: map
@@ -158,7 +158,7 @@ enum ClientMachine {
 
 #[derive(Debug)]
 struct ServerEntry {
-    armed: Armed,
+    armed: Armed<Timer>,
     key: ServerKey,
     merge_key: Option<MergeKey>,
     machine: ServerMachine,
@@ -174,7 +174,7 @@ enum ServerMachine {
 }
 
 impl ClientMachine {
-    fn on_timer(&mut self, timer: crate::transaction::Timer, now: Instant, out: &mut Vec<Action>) {
+    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         match self {
             ClientMachine::Invite(m) => m.on_timer(timer, now, out),
             ClientMachine::NonInvite(m) => m.on_timer(timer, now, out),
@@ -197,7 +197,7 @@ impl ClientMachine {
 }
 
 impl ServerMachine {
-    fn on_timer(&mut self, timer: crate::transaction::Timer, now: Instant, out: &mut Vec<Action>) {
+    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
         match self {
             ServerMachine::Invite(m) => m.on_timer(timer, now, out),
             ServerMachine::NonInvite(m) => m.on_timer(timer, now, out),
@@ -354,7 +354,7 @@ impl Endpoint {
     /// The next deadline and the timer behind it — why [`Endpoint::poll_timeout`] says what
     /// it says.
     pub fn next_wakeup(&self) -> Option<Wakeup> {
-        self.timers.next_wakeup()
+        self.timers.first().map(|(at, timer)| Wakeup { at, timer })
     }
 
     /// A fresh random token (for tags and Call-IDs), from the seeded generator.
@@ -387,10 +387,7 @@ impl Endpoint {
 
     /// The earliest instant [`Endpoint::handle_timeout`] has work; `None` when idle.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.next_call_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.first().map(|(at, _)| at)
     }
 
     // ---- inputs ----
@@ -482,42 +479,37 @@ impl Endpoint {
 
     /// Fires every timer due at `now`; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            // Transaction and call timers fire in deadline order.
-            let call_first = match (self.timers.next_deadline(), self.next_call_deadline()) {
-                (Some(tx), Some(call)) => call < tx,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            if call_first {
-                if !self.fire_call_timer(now) {
-                    break;
+        // Transaction and call timers fire in deadline order, from one queue.
+        while let Some(due) = self.timers.pop_due(now) {
+            match due {
+                TimerId::Transaction { transaction, timer } => {
+                    self.fire_transaction_timer(now, transaction, timer)
                 }
-                self.dispatch(now);
-                continue;
+                TimerId::Call { call, timer } => self.fire_call_timer(now, call, timer),
             }
-            let Some((id, timer)) = self.timers.pop_due(now) else {
-                break;
-            };
-            let mut out = std::mem::take(&mut self.scratch);
-            let owner = if let Some(entry) = self.clients.get_mut(&id) {
-                entry.armed.fired(timer);
-                entry.machine.on_timer(timer, now, &mut out);
-                Owner::Client(id)
-            } else if let Some(entry) = self.servers.get_mut(&id) {
-                entry.armed.fired(timer);
-                entry.machine.on_timer(timer, now, &mut out);
-                Owner::Server(id)
-            } else {
-                continue;
-            };
-            // Whatever a timer sends is a retransmission (A, E, G).
-            let retransmissions = out.iter().filter(|a| matches!(a, Action::Transmit(_))).count();
-            self.stats.retransmitted += retransmissions as u64;
-            self.apply(owner, &mut out);
-            self.scratch = out;
             self.dispatch(now);
         }
+    }
+
+    fn fire_transaction_timer(&mut self, now: Instant, id: TransactionId, timer: Timer) {
+        let mut out = std::mem::take(&mut self.scratch);
+        let owner = if let Some(entry) = self.clients.get_mut(&id) {
+            entry.armed.fired(timer);
+            entry.machine.on_timer(timer, now, &mut out);
+            Owner::Client(id)
+        } else if let Some(entry) = self.servers.get_mut(&id) {
+            entry.armed.fired(timer);
+            entry.machine.on_timer(timer, now, &mut out);
+            Owner::Server(id)
+        } else {
+            self.scratch = out;
+            return;
+        };
+        // Whatever a timer sends is a retransmission (A, E, G).
+        let retransmissions = out.iter().filter(|a| matches!(a, Action::Transmit(_))).count();
+        self.stats.retransmitted += retransmissions as u64;
+        self.apply(owner, &mut out);
+        self.scratch = out;
     }
 
     // ---- commands ----
@@ -1103,12 +1095,12 @@ impl Endpoint {
                 }
                 Action::SetTimer(timer, at) => {
                     if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, owner) {
-                        self.timers.set(id, armed, timer, at);
+                        armed.set(&mut self.timers, transaction_timer(id), timer, at);
                     }
                 }
                 Action::CancelTimer(timer) => {
                     if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, owner) {
-                        self.timers.cancel(id, armed, timer);
+                        armed.cancel(&mut self.timers, transaction_timer(id), timer);
                     }
                 }
                 Action::Response(response) => self.emit(Event::Response {
@@ -1133,14 +1125,14 @@ impl Endpoint {
         let id = match owner {
             Owner::Client(id) => {
                 if let Some(mut entry) = self.clients.remove(&id) {
-                    self.timers.clear(id, &mut entry.armed);
+                    entry.armed.clear(&mut self.timers, transaction_timer(id));
                     self.client_keys.remove(&entry.key);
                 }
                 id
             }
             Owner::Server(id) => {
                 if let Some(mut entry) = self.servers.remove(&id) {
-                    self.timers.clear(id, &mut entry.armed);
+                    entry.armed.clear(&mut self.timers, transaction_timer(id));
                     if self.server_keys.get(&entry.key) == Some(&id) {
                         self.server_keys.remove(&entry.key);
                     }
@@ -1243,11 +1235,19 @@ fn ids_on_flow<E>(map: &TransactionMap<E>, route: impl Fn(&E) -> Route, flow: Fl
     ids
 }
 
+/// The queue key of transaction `id`'s timers.
+fn transaction_timer(id: TransactionId) -> impl Fn(Timer) -> TimerId {
+    move |timer| TimerId::Transaction {
+        transaction: id,
+        timer,
+    }
+}
+
 fn armed_of<'a>(
     clients: &'a mut TransactionMap<ClientEntry>,
     servers: &'a mut TransactionMap<ServerEntry>,
     owner: Owner,
-) -> Option<&'a mut Armed> {
+) -> Option<&'a mut Armed<Timer>> {
     match owner {
         Owner::Client(id) => clients.get_mut(&id).map(|e| &mut e.armed),
         Owner::Server(id) => servers.get_mut(&id).map(|e| &mut e.armed),

@@ -8,18 +8,17 @@ mod index;
 mod inputs;
 mod session_timer;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::call::{CallError, CallEvent, CallState, EndReason, Side, Transition};
+use crate::call::{CallError, CallEvent, CallState, CallTimer, EndReason, Side, Transition};
 use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, OfferAnswer, Role, uri_socket_addr};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::transaction::ClientInviteState;
 
-use super::{ClientMachine, Endpoint, Event, Route, SendError, TopVia, TransactionId, Transport};
+use super::{ClientMachine, Endpoint, Event, Route, SendError, TimerId, TopVia, TransactionId, Transport};
 use crate::ids::CallId;
 
 /// The `Allow` we advertise in dialog-creating messages.
@@ -57,25 +56,6 @@ enum Intent {
     Offer(Bytes),
     /// A session refresh (RFC 4028 §10): our description unchanged.
     Refresh,
-}
-
-/// Timers of the call layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum CallTimer {
-    /// Resend our 2xx (§13.3.1.4: T1 doubling to T2).
-    Retransmit2xx,
-    /// No ACK within 64·T1: end the session with BYE.
-    AckTimeout,
-    /// Resend our reliable provisional (RFC 3262 §3).
-    RetransmitProvisional,
-    /// No PRACK within 64·T1: reject the INVITE with 5xx.
-    PrackTimeout,
-    /// Retry a re-INVITE or UPDATE that met glare (§14.1).
-    GlareRetry,
-    /// Refresh the session (RFC 4028 §10: half the interval).
-    SessionRefresh,
-    /// No refresh came: end the session (RFC 4028 §10).
-    SessionExpiry,
 }
 
 /// A response we resend on a timer until the peer acknowledges it.
@@ -246,8 +226,7 @@ pub(super) struct OutgoingVia {
     text: String,
 }
 
-/// The call layer's share of the Endpoint: calls, the dialog index, transaction owners and
-/// call timers.
+/// The call layer's share of the Endpoint: calls, the dialog index and transaction owners.
 #[derive(Debug)]
 pub(super) struct Calls {
     /// Calls by id (lookup only; our own counter values, so the fast hasher suffices).
@@ -257,7 +236,6 @@ pub(super) struct Calls {
     /// Lookup only: client or server transaction → the call and what it is for.
     pub(super) transactions:
         std::collections::HashMap<TransactionId, (CallId, Purpose), foldhash::fast::FixedState>,
-    pub(super) timers: BTreeSet<(Instant, CallId, CallTimer)>,
     /// Events from the transaction layer waiting for the call layer.
     pub(super) inbox: std::collections::VecDeque<Event>,
     pub(super) dispatching: bool,
@@ -296,7 +274,6 @@ impl Calls {
             calls: Default::default(),
             by_dialog: index::DialogIndex::new(hasher),
             transactions: Default::default(),
-            timers: BTreeSet::new(),
             inbox: Default::default(),
             dispatching: false,
         }
@@ -480,7 +457,7 @@ impl Endpoint {
     pub(super) fn forget_call(&mut self, now: Instant, mut call: Box<Call>) {
         let _ = now;
         for (timer, at) in call.armed.drain(..) {
-            self.calls.timers.remove(&(at, call.id, timer));
+            self.timers.remove(at, TimerId::Call { call: call.id, timer });
         }
         for dialog in &call.dialogs {
             self.calls.by_dialog.remove(&dialog.key(), call.id);
@@ -533,13 +510,19 @@ impl Endpoint {
     pub(super) fn arm(&mut self, call: &mut Call, timer: CallTimer, at: Instant) {
         self.disarm(call, timer);
         call.armed.push((timer, at));
-        self.calls.timers.insert((at, call.id, timer));
+        self.timers.insert(at, TimerId::Call { call: call.id, timer });
     }
 
     pub(super) fn disarm(&mut self, call: &mut Call, timer: CallTimer) {
         call.armed.retain(|&(t, at)| {
             if t == timer {
-                self.calls.timers.remove(&(at, call.id, t));
+                self.timers.remove(
+                    at,
+                    TimerId::Call {
+                        call: call.id,
+                        timer: t,
+                    },
+                );
                 false
             } else {
                 true
@@ -551,20 +534,8 @@ impl Endpoint {
         }
     }
 
-    /// The earliest call timer.
-    pub(super) fn next_call_deadline(&self) -> Option<Instant> {
-        self.calls.timers.first().map(|(at, _, _)| *at)
-    }
-
-    /// Fires the earliest call timer if due; false when none is.
-    pub(super) fn fire_call_timer(&mut self, now: Instant) -> bool {
-        let Some(&(at, id, timer)) = self.calls.timers.first() else {
-            return false;
-        };
-        if at > now {
-            return false;
-        }
-        self.calls.timers.remove(&(at, id, timer));
+    /// Fires call timer `timer` of call `id` (the queue already let go of it).
+    pub(super) fn fire_call_timer(&mut self, now: Instant, id: CallId, timer: CallTimer) {
         self.with_call(now, id, |this, call| {
             call.armed.retain(|&(t, _)| t != timer);
             if call.armed.is_empty() {
@@ -572,7 +543,6 @@ impl Endpoint {
             }
             this.on_call_timer(now, call, timer);
         });
-        true
     }
 
     /// Sends a retransmission and re-arms its timer.
