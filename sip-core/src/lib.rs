@@ -29,13 +29,16 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod message;
+pub(crate) mod owner;
 pub(crate) mod rng;
 pub mod sdp;
+pub(crate) mod shared;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub(crate) mod timer_queue;
 pub mod transaction;
 pub mod transport;
+pub(crate) mod usage;
 
 pub use endpoint::Endpoint;
 

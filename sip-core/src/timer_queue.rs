@@ -10,6 +10,41 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::call::CallTimer;
+use crate::ids::{CallId, TransactionId};
+use crate::transaction::Timer;
+
+/// When and why the Endpoint wants to be woken (see [`Endpoint::poll_timeout`](crate::Endpoint::poll_timeout)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wakeup {
+    /// The deadline.
+    pub at: Instant,
+    /// The timer behind it.
+    pub timer: TimerId,
+}
+
+/// One armed timer: whose it is and which. The Endpoint keeps every timer — transaction
+/// and usage timers alike — in one queue ordered by deadline and then by this id, so at
+/// equal deadlines transaction timers fire before call timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TimerId {
+    /// A transaction timer (RFC 3261 §17, Table 4).
+    Transaction {
+        /// The transaction.
+        transaction: TransactionId,
+        /// The timer.
+        timer: Timer,
+    },
+    /// A timer of a call (an invite session).
+    Call {
+        /// The call.
+        call: CallId,
+        /// The timer.
+        timer: CallTimer,
+    },
+}
+
 /// Every armed timer, ordered by deadline, then by key. An ordered set only: its order
 /// reaches output (which timer fires first).
 ///
@@ -174,10 +209,7 @@ impl<T: Copy + Eq> Armed<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::transaction::Timer;
 
     type Key = (u64, Timer);
 

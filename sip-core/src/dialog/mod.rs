@@ -404,12 +404,21 @@ impl Dialog {
         let Some(Ok(cseq)) = request.headers.cseq() else {
             return CSeqCheck::OutOfOrder;
         };
+        self.check_remote_seq(&request.method, cseq.seq)
+    }
+
+    /// [`Dialog::check_remote_cseq`] for a request of `method` whose CSeq number (already
+    /// parsed) is `seq`.
+    pub fn check_remote_seq(&mut self, method: &Method, seq: u32) -> CSeqCheck {
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return CSeqCheck::Accept;
+        }
         match self.remote_seq {
-            Some(last) if cseq.seq < last => CSeqCheck::OutOfOrder,
+            Some(last) if seq < last => CSeqCheck::OutOfOrder,
             // Equal is a retransmission the transaction layer absorbs, or a new request
             // with a reused number from a peer that restarted; accept it.
             _ => {
-                self.remote_seq = Some(cseq.seq);
+                self.remote_seq = Some(seq);
                 CSeqCheck::Accept
             }
         }

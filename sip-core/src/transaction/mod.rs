@@ -1,5 +1,5 @@
 //! The four transaction machines of RFC 3261 §17 (with the RFC 6026 Accepted states), their
-//! timers and their matching keys.
+//! timers and their matching keys — and the transaction layer that keeps the live ones.
 //!
 //! Each machine is a pure function of `(input, now)`: it takes a message, a timer that
 //! fired or a transport error, and appends [`Action`]s — bytes to send, timers to arm,
@@ -32,6 +32,8 @@
 mod client_invite;
 mod client_non_invite;
 mod key;
+mod layer;
+mod received;
 mod server_invite;
 mod server_non_invite;
 mod timers;
@@ -46,6 +48,8 @@ pub(crate) use client_invite::same_transaction_request;
 pub use client_invite::{ClientInvite, ClientInviteState, ack_for};
 pub use client_non_invite::{ClientNonInvite, ClientNonInviteState};
 pub use key::{ClientKey, ServerKey};
+pub(crate) use layer::{NewRequest, TransactionEvent, TransactionLayer};
+pub(crate) use received::mark_received;
 pub use server_invite::{ServerInvite, ServerInviteState};
 pub use server_non_invite::{ServerNonInvite, ServerNonInviteState};
 pub use timers::{Timer, TimerConfig};

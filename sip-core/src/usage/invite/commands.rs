@@ -7,7 +7,7 @@ use bytestring::ByteString;
 
 use super::*;
 
-impl Endpoint {
+impl InviteSessions {
     // ---- commands ----
 
     /// Starts a call to `target` with `body` (an SDP offer) and returns its id. From is the
@@ -15,42 +15,45 @@ impl Endpoint {
     /// outbound proxy if one is configured, else to the target's host, which must be an IP
     /// address (no DNS in the core yet). With an empty body the INVITE carries no offer and
     /// a 2xx that offers cannot be answered: see [`Endpoint::invite_without_offer`].
-    pub fn invite(
+    pub(crate) fn invite(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         target: Uri,
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
-        self.start_call(now, target, body.clone(), body, content_type)
+        self.start_call(cx, now, target, body.clone(), body, content_type)
     }
 
     /// Starts a call whose INVITE carries no offer (RFC 3261 §13.2.1, a "delayed offer"):
     /// the callee offers in its 2xx, and the ACK carries our answer, made from `template`
     /// (our session description: its media and addresses, with directions answered per
     /// RFC 3264 §6). `template` then stands as our description for hold and re-INVITEs.
-    pub fn invite_without_offer(
+    pub(crate) fn invite_without_offer(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         target: Uri,
         template: Bytes,
     ) -> Result<CallId, CallError> {
-        self.start_call(now, target, Bytes::new(), template, Some(SDP))
+        self.start_call(cx, now, target, Bytes::new(), template, Some(SDP))
     }
 
     /// The INVITE of a new call: `body` goes in it; `local` is our description.
     fn start_call(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         target: Uri,
         body: Bytes,
         local: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
-        if self.calls.calls.len() >= self.config.limits.max_calls {
+        if self.calls.len() >= cx.shared.config.limits.max_calls {
             return Err(CallError::TooManyCalls);
         }
-        let proxy = match &self.config.calls.outbound_proxy {
+        let proxy = match &cx.shared.config.calls.outbound_proxy {
             Some(text) => Some(Uri::parse(text).map_err(|e| CallError::Build(e.to_string()))?),
             None => None,
         };
@@ -61,10 +64,10 @@ impl Endpoint {
             Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
             _ => Transport::Udp,
         };
-        let call_id = self.rng.token(20);
-        let tag = self.rng.token(10);
+        let call_id = cx.shared.rng.token(20);
+        let tag = cx.shared.rng.token(10);
         let contact = self.contact_for(transport);
-        let identity = self.calls.identity.clone();
+        let identity = self.identity.clone();
         let mut headers = HeaderWriter::with_capacity(512, 12);
         // No Via: send_request puts ours on top (a placeholder would only be removed).
         headers.push(HeaderName::MaxForwards, "70");
@@ -77,8 +80,11 @@ impl Endpoint {
         headers.push(HeaderName::CSeq, "1 INVITE");
         headers.push(HeaderName::Contact, &contact);
         headers.push(HeaderName::Allow, ALLOW);
-        let session_expires = self.requested_session_interval();
-        match (self.config.calls.reliable_provisionals, session_expires.is_some()) {
+        let session_expires = self.requested_session_interval(cx);
+        match (
+            cx.shared.config.calls.reliable_provisionals,
+            session_expires.is_some(),
+        ) {
             (true, true) => headers.push(HeaderName::Supported, "100rel, timer"),
             (true, false) => headers.push(HeaderName::Supported, "100rel"),
             (false, true) => headers.push(HeaderName::Supported, "timer"),
@@ -104,15 +110,16 @@ impl Endpoint {
             headers: headers.finish(),
             body: body.clone(),
         };
-        let tx = self.send_request(now, request, destination, transport)?;
-        let (route, invite) = match self.clients.get(&tx) {
-            Some(entry) => match &entry.machine {
-                ClientMachine::Invite(m) => (entry.route, m.request().clone()),
-                ClientMachine::NonInvite(_) => return Err(CallError::Send(SendError::InvalidState(tx))),
-            },
-            None => return Err(CallError::Send(SendError::UnknownTransaction(tx))),
+        // Owned by the application until the call exists: the call's id is drawn after the
+        // transaction's (ids are handed out in order of creation).
+        let tx = cx.send_request(now, request, destination, transport, Owner::App)?;
+        let (Some(route), Some(invite)) = (
+            cx.transactions.client_route(tx),
+            cx.transactions.client_invite_request(tx).cloned(),
+        ) else {
+            return Err(CallError::Send(SendError::UnknownTransaction(tx)));
         };
-        let id = CallId(self.fresh_id());
+        let id = CallId(cx.shared.fresh_id());
         let oa = if body.is_empty() {
             OfferAnswer::Stable
         } else {
@@ -120,25 +127,25 @@ impl Endpoint {
         };
         let mut call = Box::new(Call::new(id, Role::Uac, tx, invite, route, oa));
         call.local_body = local;
-        self.stats.calls.invites += 1;
-        self.calls.transactions.insert(tx, (id, Purpose::Invite));
-        self.set_state(now, &mut call, CallState::Calling, "INVITE sent");
-        self.calls.calls.insert(id, call);
-        self.dispatch(now);
+        cx.shared.stats.calls.invites += 1;
+        cx.transactions.set_owner(tx, Owner::Call(id, CallPart::Invite));
+        self.set_state(cx, now, &mut call, CallState::Calling, "INVITE sent");
+        self.calls.insert(id, call);
         Ok(id)
     }
 
     /// Sends 180 Ringing on an incoming call (reliably when RFC 3262 applies).
-    pub fn ringing(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        self.provisional(now, call, StatusCode::RINGING, Bytes::new(), None)
+    pub(crate) fn ringing(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.provisional(cx, now, call, StatusCode::RINGING, Bytes::new(), None)
     }
 
     /// Sends a provisional response (101–199) on an incoming call, with an optional body
     /// (183 with an SDP answer is early media). Reliable (RFC 3262: `Require: 100rel`,
     /// `RSeq`, retransmitted until PRACK) when the INVITE requires it, or supports it and
     /// [`CallConfig::reliable_provisionals`](crate::call::CallConfig) is on.
-    pub fn provisional(
+    pub(crate) fn provisional(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
         status: StatusCode,
@@ -148,9 +155,9 @@ impl Endpoint {
         if !(101..200).contains(&status.as_u16()) {
             return Err(CallError::BadStatus(status.as_u16()));
         }
-        self.call_command(now, call, |this, c| {
+        self.call_command(cx, now, call, |this, cx, c| {
             let tx = this.pending_uas_invite(c)?;
-            let response = this.dialog_response(c, tx, status, body.clone(), content_type)?;
+            let response = this.dialog_response(cx, c, tx, status, body.clone(), content_type)?;
             if !body.is_empty() && c.oa == OfferAnswer::RemoteOffer {
                 let _ = c.oa.send_answer();
                 c.local_body = body;
@@ -161,12 +168,12 @@ impl Endpoint {
                     c.reliable().queued.push(response);
                     return Ok(());
                 }
-                this.send_reliable(now, c, tx, response)?;
+                this.send_reliable(cx, now, c, tx, response)?;
             } else {
-                this.respond(now, tx, response)?;
+                cx.respond(now, tx, response)?;
             }
             if c.state == CallState::Idle {
-                this.set_state(now, c, CallState::Ringing, "provisional sent");
+                this.set_state(cx, now, c, CallState::Ringing, "provisional sent");
             }
             Ok(())
         })
@@ -174,21 +181,22 @@ impl Endpoint {
 
     /// Answers an incoming call with 200 OK carrying `body` (our answer, or our offer when
     /// the INVITE had none). The 2xx is retransmitted until the ACK comes (§13.3.1.4).
-    pub fn answer(
+    pub(crate) fn answer(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<(), CallError> {
-        self.call_command(now, call, |this, c| {
+        self.call_command(cx, now, call, |this, cx, c| {
             let tx = this.pending_uas_invite(c)?;
             let body = if body.is_empty() {
                 c.local_body.clone()
             } else {
                 body
             };
-            let mut response = this.dialog_response(c, tx, StatusCode::OK, body.clone(), content_type)?;
+            let mut response = this.dialog_response(cx, c, tx, StatusCode::OK, body.clone(), content_type)?;
             match c.oa {
                 OfferAnswer::RemoteOffer => {
                     let _ = c.oa.send_answer();
@@ -204,24 +212,25 @@ impl Endpoint {
             if !body.is_empty() {
                 c.local_body = body;
             }
-            this.stop_reliable(c);
+            this.stop_reliable(cx, c);
             let seq = c.invite_seq();
-            this.add_session_timer_to_2xx(c, &mut response);
-            this.send_2xx(now, c, tx, seq, response)?;
-            this.restart_session_timer(now, c);
+            this.add_session_timer_to_2xx(cx, c, &mut response);
+            this.send_2xx(cx, now, c, tx, seq, response)?;
+            this.restart_session_timer(cx, now, c);
             // §12.1.1: the dialog is confirmed once our 2xx is out.
             if let Some(dialog) = c.dialogs.first_mut() {
                 dialog.mark_confirmed();
             }
             c.invite = None;
-            this.set_state(now, c, CallState::Answering, "200 sent");
+            this.set_state(cx, now, c, CallState::Answering, "200 sent");
             Ok(())
         })
     }
 
     /// Rejects an incoming call with a 300–699 final response.
-    pub fn reject(
+    pub(crate) fn reject(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
         status: StatusCode,
@@ -230,51 +239,51 @@ impl Endpoint {
         if !(300..700).contains(&status.as_u16()) {
             return Err(CallError::BadStatus(status.as_u16()));
         }
-        self.call_command(now, call, |this, c| {
+        self.call_command(cx, now, call, |this, cx, c| {
             let tx = this.pending_uas_invite(c)?;
-            let mut response = this.response(tx, status)?;
+            let mut response = cx.response(tx, status)?;
             if let Some(reason) = reason {
                 response.reason = ByteString::from(reason.replace(['\r', '\n'], " "));
             }
-            this.stop_reliable(c);
-            this.respond(now, tx, response)?;
+            this.stop_reliable(cx, c);
+            cx.respond(now, tx, response)?;
             c.invite = None;
-            this.end(now, c, EndReason::Rejected(status), "rejected");
+            this.end(cx, now, c, EndReason::Rejected(status), "rejected");
             Ok(())
         })
     }
 
     /// Cancels an outgoing call that has no final response yet (§9.1). Before any
     /// provisional arrived the CANCEL waits for one, as the RFC requires.
-    pub fn cancel(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        self.call_command(now, call, |this, c| {
+    pub(crate) fn cancel(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.call_command(cx, now, call, |this, cx, c| {
             if c.role != Role::Uac || !matches!(c.state, CallState::Calling | CallState::Ringing) {
                 return Err(CallError::InvalidState {
                     call: c.id,
                     state: c.state,
                 });
             }
-            this.set_state(now, c, CallState::Ending, "cancel");
+            this.set_state(cx, now, c, CallState::Ending, "cancel");
             c.end_reason = Some(EndReason::Cancelled);
-            this.send_cancel_if_possible(now, c);
+            this.send_cancel_if_possible(cx, now, c);
             Ok(())
         })
     }
 
     /// Ends an established call with BYE (§15). Before our 2xx is ACKed the BYE waits for
     /// the ACK (or its timeout), as §15 requires.
-    pub fn bye(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        self.call_command(now, call, |this, c| match c.state {
+    pub(crate) fn bye(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.call_command(cx, now, call, |this, cx, c| match c.state {
             CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
-                this.send_bye(now, c)?;
+                this.send_bye(cx, now, c)?;
                 c.end_reason = Some(EndReason::LocalBye);
-                this.set_state(now, c, CallState::Ending, "BYE sent");
+                this.set_state(cx, now, c, CallState::Ending, "BYE sent");
                 Ok(())
             }
             CallState::Answering => {
                 c.bye_after_ack = true;
                 c.end_reason = Some(EndReason::LocalBye);
-                this.set_state(now, c, CallState::Ending, "BYE after ACK");
+                this.set_state(cx, now, c, CallState::Ending, "BYE after ACK");
                 Ok(())
             }
             state => Err(CallError::InvalidState { call: c.id, state }),
@@ -283,49 +292,63 @@ impl Endpoint {
 
     /// Ends a call whatever its state: CANCEL while an outgoing call rings, 603 Decline
     /// for an unanswered incoming call, BYE once answered. Harmless when already ending.
-    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+    pub(crate) fn hangup(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         let (role, state) = self
-            .calls
             .calls
             .get(&call)
             .map(|c| (c.role, c.state))
             .ok_or(CallError::UnknownCall(call))?;
         match (role, state) {
             (_, CallState::Ending | CallState::Ended) => Ok(()),
-            (Role::Uac, CallState::Calling | CallState::Ringing | CallState::Idle) => self.cancel(now, call),
-            (Role::Uas, CallState::Idle | CallState::Ringing) => {
-                self.reject(now, call, StatusCode::DECLINE, None)
+            (Role::Uac, CallState::Calling | CallState::Ringing | CallState::Idle) => {
+                self.cancel(cx, now, call)
             }
-            _ => self.bye(now, call),
+            (Role::Uas, CallState::Idle | CallState::Ringing) => {
+                self.reject(cx, now, call, StatusCode::DECLINE, None)
+            }
+            _ => self.bye(cx, now, call),
         }
     }
 
     /// Puts the call on hold: a re-INVITE whose offer is our session description with
     /// `sendonly` (or `inactive` when the peer already holds us), RFC 3264 §8.4.
-    pub fn hold(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        self.modify_command(now, call, Method::Invite, Intent::Hold)
+    pub(crate) fn hold(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.modify_command(cx, now, call, Method::Invite, Intent::Hold)
     }
 
     /// Takes the call off hold: a re-INVITE restoring `sendrecv` (or `recvonly` while the
     /// peer still holds us).
-    pub fn unhold(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        self.modify_command(now, call, Method::Invite, Intent::Unhold)
+    pub(crate) fn unhold(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.modify_command(cx, now, call, Method::Invite, Intent::Unhold)
     }
 
     /// Sends a re-INVITE with a new offer (§14.1). Glare (491) is retried automatically.
-    pub fn reinvite(&mut self, now: Instant, call: CallId, body: Bytes) -> Result<(), CallError> {
-        self.modify_command(now, call, Method::Invite, Intent::Offer(body))
+    pub(crate) fn reinvite(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: CallId,
+        body: Bytes,
+    ) -> Result<(), CallError> {
+        self.modify_command(cx, now, call, Method::Invite, Intent::Offer(body))
     }
 
     /// Sends an UPDATE with a new offer (RFC 3311), in an early or confirmed dialog.
-    pub fn update(&mut self, now: Instant, call: CallId, body: Bytes) -> Result<(), CallError> {
-        self.modify_command(now, call, Method::Update, Intent::Offer(body))
+    pub(crate) fn update(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: CallId,
+        body: Bytes,
+    ) -> Result<(), CallError> {
+        self.modify_command(cx, now, call, Method::Update, Intent::Offer(body))
     }
 
     /// Sends any request inside the call's dialog (INFO, MESSAGE, OPTIONS, NOTIFY…); its
     /// response arrives as [`CallEvent::Response`].
-    pub fn request_in_dialog(
+    pub(crate) fn request_in_dialog(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
         method: Method,
@@ -338,7 +361,7 @@ impl Endpoint {
         ) {
             return Err(CallError::Build(format!("{method} is sent by the call commands")));
         }
-        self.call_command(now, call, |this, c| {
+        self.call_command(cx, now, call, |this, cx, c| {
             let contact = (method == Method::Update).then(|| this.contact_for(c.route.transport));
             let invalid = CallError::InvalidState {
                 call: c.id,
@@ -347,10 +370,10 @@ impl Endpoint {
             if c.dialog().is_none() {
                 return Err(invalid);
             }
-            let via = this.in_dialog_via(c)?;
+            let via = this.in_dialog_via(cx, c)?;
             let dialog = c.dialog_mut().ok_or(invalid)?;
             let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
-            this.send_in_dialog(now, c, request, via, Purpose::App)
+            this.send_in_dialog(cx, now, c, request, via, CallPart::App)
         })
     }
 
@@ -358,12 +381,13 @@ impl Endpoint {
 
     pub(super) fn modify_command(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
         method: Method,
         intent: Intent,
     ) -> Result<(), CallError> {
-        self.call_command(now, call, |this, c| {
+        self.call_command(cx, now, call, |this, cx, c| {
             let allowed = c.is_up()
                 || (method == Method::Update && c.dialog().is_some() && c.state != CallState::Ending);
             if !allowed {
@@ -380,15 +404,16 @@ impl Endpoint {
             // A newer command supersedes a glare retry still waiting (§14.1): the
             // application's latest intent is the one that goes out.
             if c.glare_retry.take().is_some() {
-                this.disarm(c, CallTimer::GlareRetry);
+                this.disarm(cx, c, CallTimer::GlareRetry);
             }
-            this.modify(now, c, method, intent)
+            this.modify(cx, now, c, method, intent)
         })
     }
 
     /// Sends a re-INVITE or UPDATE carrying the offer `intent` calls for.
     pub(super) fn modify(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         method: Method,
@@ -410,7 +435,7 @@ impl Endpoint {
         if c.dialog().is_none() {
             return Err(invalid);
         }
-        let via = self.in_dialog_via(c)?;
+        let via = self.in_dialog_via(cx, c)?;
         let dialog = c.dialog_mut().ok_or(invalid)?;
         let content_type = (!body.is_empty()).then_some(SDP);
         let mut request = dialog.request_via(
@@ -427,17 +452,17 @@ impl Endpoint {
             request.headers.push(HeaderName::SessionExpires, value);
         }
         let purpose = if method == Method::Invite {
-            Purpose::Reinvite
+            CallPart::Reinvite
         } else {
-            Purpose::Update
+            CallPart::Update
         };
-        let tx = self.send_in_dialog(now, c, request, via, purpose)?;
+        let tx = self.send_in_dialog(cx, now, c, request, via, purpose)?;
         if !body.is_empty() {
             let _ = c.oa.send_offer();
             c.local_body = body;
         }
         if method == Method::Invite {
-            self.stats.calls.invites += 1;
+            cx.shared.stats.calls.invites += 1;
         }
         c.outgoing = Some(Box::new((tx, intent)));
         Ok(())
@@ -458,6 +483,7 @@ impl Endpoint {
     /// (§12.1.1), and `body` (of `content_type`, SDP unless said) when there is one.
     pub(super) fn dialog_response(
         &self,
+        cx: &Seam,
         c: &Call,
         tx: TransactionId,
         status: StatusCode,
@@ -473,13 +499,14 @@ impl Endpoint {
         let contact = self.contact_for(c.route.transport);
         let ours = [(HeaderName::Contact, &*contact), (HeaderName::Allow, ALLOW)];
         let typed = (!body.is_empty()).then(|| (HeaderName::ContentType, content_type.unwrap_or(SDP)));
-        Ok(self.response_with(tx, status, record_routes.chain(ours).chain(typed), body)?)
+        Ok(cx.response_with(tx, status, record_routes.chain(ours).chain(typed), body)?)
     }
 
     /// Sends a 2xx to an INVITE and keeps it for retransmission until the ACK (§13.3.1.4;
     /// over reliable transports the transport does the retransmitting).
     pub(super) fn send_2xx(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
@@ -487,39 +514,40 @@ impl Endpoint {
         response: Response,
     ) -> Result<(), CallError> {
         let resend = self.respond_resending(
+            cx,
             now,
             c,
             tx,
             response,
-            CallTimer::Retransmit2xx,
-            CallTimer::AckTimeout,
+            (CallTimer::Retransmit2xx, CallTimer::AckTimeout),
         )?;
         c.awaiting_ack = Some(Box::new((seq, resend)));
         Ok(())
     }
 
     /// Sends `response` in `tx` and arms its retransmission by the call layer (T1 doubling
-    /// to T2 over UDP, `retransmit`) and the 64·T1 give-up (`give_up`): the 2xx until the ACK
-    /// (§13.3.1.4), a reliable provisional until the PRACK (RFC 3262 §3).
+    /// to T2 over UDP, the first of `(retransmit, give_up)`) and the 64·T1 give-up: the 2xx
+    /// until the ACK (§13.3.1.4), a reliable provisional until the PRACK (RFC 3262 §3).
     fn respond_resending(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
         response: Response,
-        retransmit: CallTimer,
-        give_up: CallTimer,
+        (retransmit, give_up): (CallTimer, CallTimer),
     ) -> Result<Resend, CallError> {
-        let route = self.servers.get(&tx).map_or(c.route, |e| e.route);
-        self.respond(now, tx, response)?;
-        let payload = self.sent_response(tx);
+        let route = cx.transactions.server_route(tx).unwrap_or(c.route);
+        cx.respond(now, tx, response)?;
+        // The bytes the transaction just sent (serialized once, shared for our retransmissions).
+        let payload = cx.transactions.last_response(tx);
         // Nothing to resend if the transaction is already gone (a transport failure).
         let payload_is_empty = payload.is_empty();
-        let t1 = self.config.timers.t1;
+        let t1 = cx.shared.config.timers.t1;
         if !route.transport.is_reliable() && !payload_is_empty {
-            self.arm(c, retransmit, now + t1);
+            self.arm(cx, c, retransmit, now + t1);
         }
-        self.arm(c, give_up, now + t1 * 64);
+        self.arm(cx, c, give_up, now + t1 * 64);
         Ok(Resend {
             payload,
             route,
@@ -527,20 +555,10 @@ impl Endpoint {
         })
     }
 
-    /// The bytes the INVITE server transaction `tx` just sent (serialized once, shared for
-    /// the call layer's retransmissions).
-    fn sent_response(&self, tx: TransactionId) -> Bytes {
-        match self.servers.get(&tx).map(|e| &e.machine) {
-            Some(super::super::ServerMachine::Invite(machine)) => {
-                machine.last_response().cloned().unwrap_or_default()
-            }
-            _ => Bytes::new(),
-        }
-    }
-
     /// Sends a reliable provisional (RFC 3262 §3) and arms its retransmission.
     pub(super) fn send_reliable(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
@@ -555,50 +573,49 @@ impl Endpoint {
             .headers
             .push(HeaderName::RSeq, ByteString::from(rseq.to_string()));
         let resend = self.respond_resending(
+            cx,
             now,
             c,
             tx,
             response,
-            CallTimer::RetransmitProvisional,
-            CallTimer::PrackTimeout,
+            (CallTimer::RetransmitProvisional, CallTimer::PrackTimeout),
         )?;
         c.reliable().outstanding = Some((rseq, resend));
         Ok(())
     }
 
-    pub(super) fn stop_reliable(&mut self, c: &mut Call) {
+    pub(super) fn stop_reliable(&mut self, cx: &mut Seam, c: &mut Call) {
         if let Some(reliable) = c.reliable.as_deref_mut() {
             reliable.outstanding = None;
             reliable.queued.clear();
         }
-        self.disarm(c, CallTimer::RetransmitProvisional);
-        self.disarm(c, CallTimer::PrackTimeout);
+        self.disarm(cx, c, CallTimer::RetransmitProvisional);
+        self.disarm(cx, c, CallTimer::PrackTimeout);
     }
 
-    pub(super) fn send_cancel_if_possible(&mut self, now: Instant, c: &mut Call) {
+    pub(super) fn send_cancel_if_possible(&mut self, cx: &mut Seam, now: Instant, c: &mut Call) {
         let Some(tx) = c.invite_tx else {
             return;
         };
-        let proceeding = matches!(
-            self.clients.get(&tx).map(|e| &e.machine),
-            Some(ClientMachine::Invite(m)) if m.state() == ClientInviteState::Proceeding
-        );
-        if proceeding {
+        if cx.transactions.client_invite_proceeding(tx) {
             c.cancel_pending = false;
-            if let Ok(cancel) = self.cancel_transaction(now, tx) {
-                self.calls.transactions.insert(cancel, (c.id, Purpose::Cancel));
-            }
+            let _ = cx.cancel_transaction(now, tx, Owner::Call(c.id, CallPart::Cancel));
         } else {
             c.cancel_pending = true;
         }
     }
 
-    pub(super) fn send_bye(&mut self, now: Instant, c: &mut Call) -> Result<TransactionId, CallError> {
-        self.disarm(c, CallTimer::Retransmit2xx);
-        self.disarm(c, CallTimer::AckTimeout);
+    pub(super) fn send_bye(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+    ) -> Result<TransactionId, CallError> {
+        self.disarm(cx, c, CallTimer::Retransmit2xx);
+        self.disarm(cx, c, CallTimer::AckTimeout);
         c.awaiting_ack = None;
         c.glare_retry = None;
-        self.disarm(c, CallTimer::GlareRetry);
+        self.disarm(cx, c, CallTimer::GlareRetry);
         let invalid = CallError::InvalidState {
             call: c.id,
             state: c.state,
@@ -606,20 +623,20 @@ impl Endpoint {
         if c.dialog().is_none() {
             return Err(invalid);
         }
-        let via = self.in_dialog_via(c)?;
+        let via = self.in_dialog_via(cx, c)?;
         let dialog = c.dialog_mut().ok_or(invalid)?;
         let bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via.text);
-        self.stats.calls.byes += 1;
-        self.send_in_dialog(now, c, bye, via, Purpose::Bye)
+        cx.shared.stats.calls.byes += 1;
+        self.send_in_dialog(cx, now, c, bye, via, CallPart::Bye)
     }
 
     /// Where requests in the call's dialog go: over the flow the dialog came in on while it
     /// is open (connection reuse), else to the next hop of the route set or remote target,
     /// else back to the address the peer used.
-    pub(super) fn dialog_route(&mut self, c: &Call) -> Result<Route, SendError> {
+    pub(super) fn dialog_route(&mut self, cx: &mut Seam, c: &Call) -> Result<Route, SendError> {
         let transport = c.route.transport;
         if transport.is_reliable() {
-            if let Some(flow) = c.route.flow.filter(|f| self.flows.contains_key(f)) {
+            if let Some(flow) = c.route.flow.filter(|f| cx.shared.flows.contains_key(f)) {
                 return Ok(Route {
                     flow: Some(flow),
                     ..c.route
@@ -632,7 +649,7 @@ impl Endpoint {
             .unwrap_or(c.route.remote);
         let flow = match transport {
             Transport::Udp => None,
-            _ => Some(self.connect(transport, remote)?),
+            _ => Some(cx.shared.connect(transport, remote)?),
         };
         Ok(Route {
             transport,
@@ -643,57 +660,57 @@ impl Endpoint {
 
     /// Where an in-dialog request of `c` goes and the Via it carries (with a fresh branch);
     /// refused over the transaction limit.
-    pub(super) fn in_dialog_via(&mut self, c: &Call) -> Result<OutgoingVia, CallError> {
-        let route = self.dialog_route(c)?;
-        if self.transaction_count() >= self.config.limits.max_transactions {
+    pub(super) fn in_dialog_via(&mut self, cx: &mut Seam, c: &Call) -> Result<OutgoingVia, CallError> {
+        let route = self.dialog_route(cx, c)?;
+        if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
             return Err(CallError::Send(SendError::TooManyTransactions));
         }
-        let branch = self.new_branch();
-        let text = self.our_via(&branch, route.transport);
+        let branch = cx.shared.new_branch();
+        let text = cx.shared.our_via(&branch, route.transport);
         Ok(OutgoingVia { route, branch, text })
     }
 
     /// Sends `request`, built with `via` on top, in a client transaction of its own.
     pub(super) fn send_in_dialog(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         mut request: Request,
         via: OutgoingVia,
-        purpose: Purpose,
+        purpose: CallPart,
     ) -> Result<TransactionId, CallError> {
-        self.prepare_request(&mut request, &via.branch, via.route.transport, TopVia::Ours);
-        let tx = self.start_client(now, request, via.branch, via.route)?;
-        self.calls.transactions.insert(tx, (c.id, purpose));
-        Ok(tx)
+        cx.shared
+            .prepare_request(&mut request, &via.branch, via.route.transport, TopVia::Ours);
+        Ok(cx.start_client(now, request, via.branch, via.route, Owner::Call(c.id, purpose)))
     }
 
     /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
     /// the 2xx's retransmissions.
-    pub(super) fn send_ack(&mut self, c: &mut Call, seq: u32, body: Bytes) {
+    pub(super) fn send_ack(&mut self, cx: &mut Seam, c: &mut Call, seq: u32, body: Bytes) {
         if c.dialog().is_none() {
             return;
         }
-        let Ok(route) = self.dialog_route(c) else {
+        let Ok(route) = self.dialog_route(cx, c) else {
             return;
         };
-        let branch = self.new_branch();
-        let via = self.our_via(&branch, route.transport);
+        let branch = cx.shared.new_branch();
+        let via = cx.shared.our_via(&branch, route.transport);
         let Some(dialog) = c.dialog() else {
             return;
         };
         let content_type = (!body.is_empty()).then_some(SDP);
         let mut ack = dialog.ack_via(seq, body, content_type, &via);
-        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
+        cx.shared
+            .prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
-        self.transmit(route, payload.clone());
+        cx.shared.transmit(route, payload.clone());
         c.last_ack = Some(Box::new((seq, payload, route)));
     }
 
     /// Our Contact for calls over `transport` (formatted once per Endpoint).
     pub(super) fn contact_for(&self, transport: Transport) -> ByteString {
-        self.calls
-            .contacts
+        self.contacts
             .iter()
             .find(|(t, _)| *t == transport)
             .map(|(_, contact)| contact.clone())

@@ -1,5 +1,5 @@
-//! Invite sessions inside the [`Endpoint`]: the call model's commands, the routing of
-//! transaction events to calls, and the session timers of RFC 3261 §13–15, RFC 3262 and
+//! Invite sessions, a usage of a dialog: the call model's commands, what the transaction
+//! layer reports about calls, and the session timers of RFC 3261 §13–15, RFC 3262 and
 //! RFC 3311. The dialog state itself is [`Dialog`]; offer/answer is [`OfferAnswer`]; hold
 //! directions come from [`crate::sdp`].
 
@@ -14,39 +14,25 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::call::{CallError, CallEvent, CallState, CallTimer, EndReason, Side, Transition};
+use crate::config::EndpointConfig;
 use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, OfferAnswer, Role, uri_socket_addr};
+use crate::error::SendError;
+use crate::event::Event;
+use crate::ids::{CallId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
-use crate::transaction::ClientInviteState;
+use crate::owner::{CallPart, Owner};
+use crate::shared::TopVia;
+use crate::timer_queue::TimerId;
+use crate::transaction::{NewRequest, TransactionEvent};
+use crate::transport::{Route, Transport};
 
-use super::{ClientMachine, Endpoint, Event, Route, SendError, TimerId, TopVia, TransactionId, Transport};
-use crate::ids::CallId;
+use super::Seam;
 
 /// The `Allow` we advertise in dialog-creating messages.
 const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
 /// The body type of session descriptions.
 const SDP: &str = "application/sdp";
-
-/// Why a client transaction of a call exists, so its events reach the right handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Purpose {
-    /// The INVITE that set the call up.
-    Invite,
-    /// Our CANCEL of it.
-    Cancel,
-    /// Our BYE.
-    Bye,
-    /// A BYE ending an extra 2xx from another fork (§13.2.2.4).
-    ForkBye,
-    /// Our PRACK (RFC 3262).
-    Prack,
-    /// Our re-INVITE.
-    Reinvite,
-    /// Our UPDATE (RFC 3311).
-    Update,
-    /// A request the application sent in the dialog: its events go to the application.
-    App,
-}
 
 /// What a re-INVITE or UPDATE of ours is for, so a glare retry (§14.1) redoes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,26 +212,22 @@ pub(super) struct OutgoingVia {
     text: String,
 }
 
-/// The call layer's share of the Endpoint: calls, the dialog index and transaction owners.
+/// Invite sessions (calls): the usage of a dialog that RFC 3261 §13–15 describes, with the
+/// dialog index that finds a call from a message and what every call shares.
 #[derive(Debug)]
-pub(super) struct Calls {
+pub(crate) struct InviteSessions {
     /// Calls by id (lookup only; our own counter values, so the fast hasher suffices).
-    pub(super) calls: std::collections::HashMap<CallId, Box<Call>, foldhash::fast::FixedState>,
+    calls: std::collections::HashMap<CallId, Box<Call>, foldhash::fast::FixedState>,
     /// Lookup only: dialog id → call.
-    pub(super) by_dialog: index::DialogIndex,
-    /// Lookup only: client or server transaction → the call and what it is for.
-    pub(super) transactions:
-        std::collections::HashMap<TransactionId, (CallId, Purpose), foldhash::fast::FixedState>,
-    /// Events from the transaction layer waiting for the call layer.
-    pub(super) inbox: std::collections::VecDeque<Event>,
-    pub(super) dispatching: bool,
+    by_dialog: index::DialogIndex,
     /// Our Contact per transport, and the From of our calls, formatted once.
-    pub(super) contacts: Vec<(Transport, ByteString)>,
-    pub(super) identity: ByteString,
+    contacts: Vec<(Transport, ByteString)>,
+    identity: ByteString,
 }
 
-impl Calls {
-    pub(super) fn new(hasher: foldhash::quality::FixedState, config: &super::EndpointConfig) -> Self {
+impl InviteSessions {
+    /// No calls yet; the dialog index hashes with `hasher` (seeded by the Endpoint).
+    pub(crate) fn new(hasher: foldhash::quality::FixedState, config: &EndpointConfig) -> Self {
         let local = config.local.to_string();
         let contacts = [
             Transport::Udp,
@@ -268,101 +250,61 @@ impl Calls {
             .identity
             .clone()
             .unwrap_or_else(|| format!("sip:{local}"));
-        Calls {
+        InviteSessions {
             contacts,
             identity: ByteString::from(identity),
             calls: Default::default(),
             by_dialog: index::DialogIndex::new(hasher),
-            transactions: Default::default(),
-            inbox: Default::default(),
-            dispatching: false,
         }
     }
-}
 
-impl Endpoint {
     // ---- getters ----
 
     /// The state of a live call.
-    pub fn call_state(&self, call: CallId) -> Option<CallState> {
-        self.calls.calls.get(&call).map(|c| c.state)
+    pub(crate) fn call_state(&self, call: CallId) -> Option<CallState> {
+        self.calls.get(&call).map(|c| c.state)
     }
 
-    /// The transitions of a live call so far (an ended call hands its history over in
-    /// [`CallEvent::Terminated`]).
-    pub fn call_history(&self, call: CallId) -> Option<&[Transition]> {
-        self.calls.calls.get(&call).map(|c| c.history.as_slice())
+    /// The transitions of a live call so far.
+    pub(crate) fn call_history(&self, call: CallId) -> Option<&[Transition]> {
+        self.calls.get(&call).map(|c| c.history.as_slice())
     }
 
     /// The dialog of a live call (the confirmed one, else the newest early one).
-    pub fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
-        self.calls.calls.get(&call).and_then(|c| c.dialog())
+    pub(crate) fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
+        self.calls.get(&call).and_then(|c| c.dialog())
     }
 
     /// Live calls.
-    pub fn call_count(&self) -> usize {
-        self.calls.calls.len()
+    pub(crate) fn call_count(&self) -> usize {
+        self.calls.len()
     }
 
-    /// Live dialogs, early ones included.
-    pub fn dialog_count(&self) -> usize {
-        self.calls.calls.values().map(|c| c.dialogs.len()).sum()
+    /// Live dialogs, early ones included. (It walks every call and only sums, so the map's
+    /// order cannot reach output.)
+    #[allow(clippy::disallowed_methods)]
+    pub(crate) fn dialog_count(&self) -> usize {
+        self.calls.values().map(|c| c.dialogs.len()).sum()
     }
 
-    // ---- routing of transaction events ----
+    // ---- inputs: what the Endpoint routes here ----
 
-    /// Where the transaction layer puts an event: the call layer's inbox when a call owns
-    /// it or may want it, else the user's queue.
-    pub(super) fn emit(&mut self, event: Event) {
-        let for_calls = self.config.calls.enabled
-            && match &event {
-                Event::Request { .. } | Event::Ack { .. } | Event::StrayInviteSuccess { .. } => true,
-                Event::Response { transaction, .. }
-                | Event::Timeout { transaction, .. }
-                | Event::TransportError { transaction }
-                | Event::Cancelled { transaction }
-                | Event::Terminated { transaction } => self.calls.transactions.contains_key(transaction),
-                _ => false,
-            };
-        if for_calls {
-            self.calls.inbox.push_back(event);
-        } else {
-            self.events.push_back(event);
-        }
-    }
-
-    /// Runs the call layer over what the transaction layer produced. Commands the call
-    /// layer issues feed the same inbox; the loop ends when it is empty.
-    pub(super) fn dispatch(&mut self, now: Instant) {
-        if self.calls.dispatching {
-            return;
-        }
-        self.calls.dispatching = true;
-        while let Some(event) = self.calls.inbox.pop_front() {
-            self.on_call_input(now, event);
-        }
-        self.calls.dispatching = false;
-    }
-
-    pub(super) fn on_call_input(&mut self, now: Instant, event: Event) {
+    /// An event of the transaction layer for the call layer: a new request or an ACK (the
+    /// call layer finds its call, or makes one), a stray 2xx, or an event of a
+    /// transaction a call owns.
+    pub(crate) fn on_transaction_event(&mut self, cx: &mut Seam, now: Instant, event: TransactionEvent) {
         match event {
-            Event::Request {
+            TransactionEvent::Request(new) => self.on_request_for_calls(cx, now, new),
+            TransactionEvent::Ack { request, .. } => self.on_ack_for_calls(cx, now, request),
+            TransactionEvent::StrayInviteSuccess { response } => self.on_stray_success(cx, response),
+            TransactionEvent::Response {
                 transaction,
-                request,
-                source,
-                transport,
-            } => self.on_request_for_calls(now, transaction, request, source, transport),
-            Event::Ack { request, .. } => self.on_ack_for_calls(now, request),
-            Event::StrayInviteSuccess { response } => self.on_stray_success(response),
-            Event::Response {
-                transaction,
+                owner: Owner::Call(call, part),
                 response,
             } => {
-                let Some(&(call, purpose)) = self.calls.transactions.get(&transaction) else {
-                    return;
-                };
-                if purpose == Purpose::App {
+                if part == CallPart::App {
                     self.call_event(
+                        cx,
                         call,
                         CallEvent::Response {
                             transaction,
@@ -371,53 +313,71 @@ impl Endpoint {
                     );
                     return;
                 }
-                self.with_call(now, call, |this, c| {
-                    this.on_call_response(now, c, purpose, transaction, response)
+                self.with_call(cx, now, call, |this, cx, c| {
+                    this.on_call_response(cx, now, c, part, transaction, response)
                 });
             }
-            Event::Timeout { transaction, .. } | Event::TransportError { transaction } => {
-                let Some(&(call, purpose)) = self.calls.transactions.get(&transaction) else {
-                    return;
-                };
-                if purpose == Purpose::App {
-                    self.events.push_back(event);
+            TransactionEvent::Timeout {
+                transaction,
+                owner: Owner::Call(call, part),
+                timer,
+            } => {
+                if part == CallPart::App {
+                    cx.shared.events.push_back(Event::Timeout { transaction, timer });
                     return;
                 }
-                let transport = matches!(event, Event::TransportError { .. });
-                self.with_call(now, call, |this, c| {
-                    this.on_call_failure(now, c, purpose, transport)
+                self.with_call(cx, now, call, |this, cx, c| {
+                    this.on_call_failure(cx, now, c, part, false)
                 });
             }
-            Event::Cancelled { transaction } => {
-                let Some(&(call, _)) = self.calls.transactions.get(&transaction) else {
+            TransactionEvent::TransportError {
+                transaction,
+                owner: Owner::Call(call, part),
+            } => {
+                if part == CallPart::App {
+                    cx.shared.events.push_back(Event::TransportError { transaction });
                     return;
-                };
-                self.with_call(now, call, |this, c| {
-                    this.stop_reliable(c);
-                    this.end(now, c, EndReason::RemoteCancelled, "CANCEL received");
+                }
+                self.with_call(cx, now, call, |this, cx, c| {
+                    this.on_call_failure(cx, now, c, part, true)
                 });
             }
-            Event::Terminated { transaction } => {
-                if let Some((call, purpose)) = self.calls.transactions.remove(&transaction) {
-                    if let Some(c) = self.calls.calls.get_mut(&call) {
-                        if c.invite_tx == Some(transaction) {
-                            // Its last forked 2xx has arrived (Timer M) or its final
-                            // response is done: the INVITE is no longer needed.
-                            c.invite_tx = None;
-                            c.invite = None;
-                        }
-                        if matches!(purpose, Purpose::Invite | Purpose::Reinvite) {
-                            // Timer M: the peer has stopped retransmitting its 2xx (it
-                            // gives up after 64·T1 too), so its ACK need not be kept.
-                            c.last_ack = None;
-                        }
+            TransactionEvent::Cancelled {
+                owner: Owner::Call(call, _),
+                ..
+            } => {
+                self.with_call(cx, now, call, |this, cx, c| {
+                    this.stop_reliable(cx, c);
+                    this.end(cx, now, c, EndReason::RemoteCancelled, "CANCEL received");
+                });
+            }
+            TransactionEvent::Terminated {
+                transaction,
+                owner: Owner::Call(call, part),
+            } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    if c.invite_tx == Some(transaction) {
+                        // Its last forked 2xx has arrived (Timer M) or its final
+                        // response is done: the INVITE is no longer needed.
+                        c.invite_tx = None;
+                        c.invite = None;
                     }
-                    if purpose == Purpose::App {
-                        self.events.push_back(Event::Terminated { transaction });
+                    if matches!(part, CallPart::Invite | CallPart::Reinvite) {
+                        // Timer M: the peer has stopped retransmitting its 2xx (it
+                        // gives up after 64·T1 too), so its ACK need not be kept.
+                        c.last_ack = None;
                     }
                 }
+                if part == CallPart::App {
+                    cx.shared.events.push_back(Event::Terminated { transaction });
+                }
             }
-            other => self.events.push_back(other),
+            // Events of transactions no call owns do not come here.
+            TransactionEvent::Response { .. }
+            | TransactionEvent::Timeout { .. }
+            | TransactionEvent::TransportError { .. }
+            | TransactionEvent::Cancelled { .. }
+            | TransactionEvent::Terminated { .. } => {}
         }
     }
 
@@ -425,16 +385,17 @@ impl Endpoint {
     /// Endpoint), then puts it back, or forgets it when it ended.
     pub(super) fn with_call<R>(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         id: CallId,
-        f: impl FnOnce(&mut Self, &mut Call) -> R,
+        f: impl FnOnce(&mut Self, &mut Seam, &mut Call) -> R,
     ) -> Option<R> {
-        let mut call = self.calls.calls.remove(&id)?;
-        let result = f(self, &mut call);
+        let mut call = self.calls.remove(&id)?;
+        let result = f(self, cx, &mut call);
         if call.state == CallState::Ended {
-            self.forget_call(now, call);
+            self.forget_call(cx, now, call);
         } else {
-            self.calls.calls.insert(id, call);
+            self.calls.insert(id, call);
         }
         Some(result)
     }
@@ -443,40 +404,49 @@ impl Endpoint {
     /// transaction events it caused are handed on, as after every command.
     pub(super) fn call_command<T>(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         call: CallId,
-        f: impl FnOnce(&mut Self, &mut Call) -> Result<T, CallError>,
+        f: impl FnOnce(&mut Self, &mut Seam, &mut Call) -> Result<T, CallError>,
     ) -> Result<T, CallError> {
-        let result = self
-            .with_call(now, call, f)
-            .unwrap_or(Err(CallError::UnknownCall(call)));
-        self.dispatch(now);
-        result
+        // The Endpoint hands on the transaction events the command caused, as after
+        // every command.
+        self.with_call(cx, now, call, f)
+            .unwrap_or(Err(CallError::UnknownCall(call)))
     }
 
-    pub(super) fn forget_call(&mut self, now: Instant, mut call: Box<Call>) {
+    pub(super) fn forget_call(&mut self, cx: &mut Seam, now: Instant, mut call: Box<Call>) {
         let _ = now;
         for (timer, at) in call.armed.drain(..) {
-            self.timers.remove(at, TimerId::Call { call: call.id, timer });
+            cx.shared
+                .timers
+                .remove(at, TimerId::Call { call: call.id, timer });
         }
         for dialog in &call.dialogs {
-            self.calls.by_dialog.remove(&dialog.key(), call.id);
+            self.by_dialog.remove(&dialog.key(), call.id);
         }
         if call.connected_once {
-            self.stats.calls.successful += 1;
+            cx.shared.stats.calls.successful += 1;
         } else {
-            self.stats.calls.failed += 1;
+            cx.shared.stats.calls.failed += 1;
         }
         let reason = call.end_reason.take().unwrap_or(EndReason::Timeout);
         let history = std::mem::take(&mut call.history);
-        self.call_event(call.id, CallEvent::Terminated { reason, history });
+        self.call_event(cx, call.id, CallEvent::Terminated { reason, history });
     }
 
-    pub(super) fn call_event(&mut self, call: CallId, event: CallEvent) {
-        self.events.push_back(Event::Call { call, event });
+    pub(super) fn call_event(&mut self, cx: &mut Seam, call: CallId, event: CallEvent) {
+        cx.shared.events.push_back(Event::Call { call, event });
     }
 
-    pub(super) fn set_state(&mut self, now: Instant, call: &mut Call, to: CallState, cause: &'static str) {
+    pub(super) fn set_state(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: &mut Call,
+        to: CallState,
+        cause: &'static str,
+    ) {
         let from = call.state;
         if from == to {
             return;
@@ -491,10 +461,17 @@ impl Endpoint {
         if to == CallState::Connected {
             call.connected_once = true;
         }
-        self.call_event(call.id, CallEvent::StateChanged { from, to });
+        self.call_event(cx, call.id, CallEvent::StateChanged { from, to });
     }
 
-    pub(super) fn end(&mut self, now: Instant, call: &mut Call, reason: EndReason, cause: &'static str) {
+    pub(super) fn end(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: &mut Call,
+        reason: EndReason,
+        cause: &'static str,
+    ) {
         if call.state == CallState::Ended {
             return;
         }
@@ -502,21 +479,23 @@ impl Endpoint {
             dialog.terminate();
         }
         call.end_reason = Some(reason);
-        self.set_state(now, call, CallState::Ended, cause);
+        self.set_state(cx, now, call, CallState::Ended, cause);
     }
 
     // ---- timers ----
 
-    pub(super) fn arm(&mut self, call: &mut Call, timer: CallTimer, at: Instant) {
-        self.disarm(call, timer);
+    pub(super) fn arm(&mut self, cx: &mut Seam, call: &mut Call, timer: CallTimer, at: Instant) {
+        self.disarm(cx, call, timer);
         call.armed.push((timer, at));
-        self.timers.insert(at, TimerId::Call { call: call.id, timer });
+        cx.shared
+            .timers
+            .insert(at, TimerId::Call { call: call.id, timer });
     }
 
-    pub(super) fn disarm(&mut self, call: &mut Call, timer: CallTimer) {
+    pub(super) fn disarm(&mut self, cx: &mut Seam, call: &mut Call, timer: CallTimer) {
         call.armed.retain(|&(t, at)| {
             if t == timer {
-                self.timers.remove(
+                cx.shared.timers.remove(
                     at,
                     TimerId::Call {
                         call: call.id,
@@ -535,72 +514,75 @@ impl Endpoint {
     }
 
     /// Fires call timer `timer` of call `id` (the queue already let go of it).
-    pub(super) fn fire_call_timer(&mut self, now: Instant, id: CallId, timer: CallTimer) {
-        self.with_call(now, id, |this, call| {
+    pub(crate) fn fire_call_timer(&mut self, cx: &mut Seam, now: Instant, id: CallId, timer: CallTimer) {
+        self.with_call(cx, now, id, |this, cx, call| {
             call.armed.retain(|&(t, _)| t != timer);
             if call.armed.is_empty() {
                 call.armed = Vec::new();
             }
-            this.on_call_timer(now, call, timer);
+            this.on_call_timer(cx, now, call, timer);
         });
     }
 
     /// Sends a retransmission and re-arms its timer.
     fn retransmit(
         &mut self,
+        cx: &mut Seam,
         call: &mut Call,
         timer: CallTimer,
         (payload, route, next): (Bytes, Route, Instant),
     ) {
-        self.stats.retransmitted += 1;
-        self.transmit(route, payload);
-        self.arm(call, timer, next);
+        cx.shared.stats.retransmitted += 1;
+        cx.shared.transmit(route, payload);
+        self.arm(cx, call, timer, next);
     }
 
-    pub(super) fn on_call_timer(&mut self, now: Instant, call: &mut Call, timer: CallTimer) {
-        let t2 = self.config.timers.t2;
+    pub(super) fn on_call_timer(&mut self, cx: &mut Seam, now: Instant, call: &mut Call, timer: CallTimer) {
+        let t2 = cx.shared.config.timers.t2;
         match timer {
             CallTimer::Retransmit2xx => {
                 if let Some((_, resend)) = call.awaiting_ack.as_deref_mut() {
                     let again = resend.again(now, t2);
-                    self.retransmit(call, timer, again);
+                    self.retransmit(cx, call, timer, again);
                 }
             }
             CallTimer::AckTimeout => {
                 if call.awaiting_ack.take().is_some() {
-                    self.disarm(call, CallTimer::Retransmit2xx);
+                    self.disarm(cx, call, CallTimer::Retransmit2xx);
                     // §13.3.1.4: no ACK — the session is over; end it with BYE.
-                    let _ = self.send_bye(now, call);
+                    let _ = self.send_bye(cx, now, call);
                     call.end_reason = Some(EndReason::NoAck);
                     if call.state != CallState::Ending {
-                        self.set_state(now, call, CallState::Ending, "no ACK");
+                        self.set_state(cx, now, call, CallState::Ending, "no ACK");
                     }
                 }
             }
             CallTimer::RetransmitProvisional => {
                 if let Some((_, resend)) = call.reliable.as_deref_mut().and_then(|r| r.outstanding.as_mut()) {
                     let again = resend.again(now, t2);
-                    self.retransmit(call, timer, again);
+                    self.retransmit(cx, call, timer, again);
                 }
             }
             CallTimer::PrackTimeout => {
                 if call.reliable.as_deref().is_some_and(|r| r.outstanding.is_some()) {
-                    self.stop_reliable(call);
+                    self.stop_reliable(cx, call);
                     // RFC 3262 §3: no PRACK for 64·T1 — reject the INVITE with a 5xx.
                     if let Some(tx) = call.invite_tx {
-                        if let Ok(mut response) = self.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
+                        if let Ok(mut response) = cx.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
                             response.reason = ByteString::from_static("No PRACK");
-                            let _ = self.respond(now, tx, response);
+                            let _ = cx.respond(now, tx, response);
                         }
                     }
-                    self.end(now, call, EndReason::NoPrack, "no PRACK");
+                    self.end(cx, now, call, EndReason::NoPrack, "no PRACK");
                 }
             }
-            CallTimer::SessionRefresh | CallTimer::SessionExpiry => self.on_session_timer(now, call, timer),
+            CallTimer::SessionRefresh | CallTimer::SessionExpiry => {
+                self.on_session_timer(cx, now, call, timer)
+            }
             CallTimer::GlareRetry => {
                 if let Some((method, intent)) = call.glare_retry.take().map(|b| *b) {
                     if call.is_up() && call.oa.is_stable() && call.outgoing.is_none() {
-                        let _ = self.modify(now, call, method, intent);
+                        let _ = self.modify(cx, now, call, method, intent);
                     }
                 }
             }
@@ -693,7 +675,7 @@ mod tests {
         net.pump(alice);
         net.run_for(std::time::Duration::from_secs(40));
         for node in [alice, bob] {
-            let calls = &net.endpoint(node).calls.calls;
+            let calls = &net.endpoint(node).invites().calls;
             assert_eq!(calls.len(), 1);
             for call in calls.values() {
                 assert_eq!((call.dialogs.len(), call.dialogs.capacity()), (1, 1));

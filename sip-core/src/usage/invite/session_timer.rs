@@ -44,33 +44,35 @@ fn parse_session_expires(headers: &crate::message::Headers) -> Option<(u32, Opti
     Some((interval, refresher))
 }
 
-impl Endpoint {
+impl InviteSessions {
     /// The Session-Expires our INVITEs ask for, if configured (RFC 4028 §7.1; never below
     /// our own Min-SE).
-    pub(super) fn requested_session_interval(&self) -> Option<String> {
-        self.config
+    pub(super) fn requested_session_interval(&self, cx: &Seam) -> Option<String> {
+        cx.shared
+            .config
             .calls
             .session_expires
-            .map(|seconds| seconds.max(self.config.calls.min_se).to_string())
+            .map(|seconds| seconds.max(cx.shared.config.calls.min_se).to_string())
     }
 
     /// Checks an incoming INVITE's Session-Expires (RFC 4028 §8.1): below our Min-SE it is
     /// answered 422 and false is returned.
     pub(super) fn check_session_request(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         tx: TransactionId,
         request: &Request,
     ) -> Option<SessionRequest> {
         let asked = parse_session_expires(&request.headers);
-        let min_se = self.config.calls.min_se;
+        let min_se = cx.shared.config.calls.min_se;
         if let Some((interval, _)) = asked {
             if interval < min_se {
-                if let Ok(mut response) = self.response(tx, StatusCode::SESSION_INTERVAL_TOO_SMALL) {
+                if let Ok(mut response) = cx.response(tx, StatusCode::SESSION_INTERVAL_TOO_SMALL) {
                     response
                         .headers
                         .push(HeaderName::MinSe, ByteString::from(min_se.to_string()));
-                    let _ = self.respond(now, tx, response);
+                    let _ = cx.respond(now, tx, response);
                 }
                 return None;
             }
@@ -84,7 +86,13 @@ impl Endpoint {
 
     /// UAC: a 422 names the peer's Min-SE; the INVITE goes again, with the next CSeq and
     /// that interval (RFC 4028 §7.4). False when the 422 cannot be acted on.
-    pub(super) fn retry_with_min_se(&mut self, now: Instant, c: &mut Call, response: &Response) -> bool {
+    pub(super) fn retry_with_min_se(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        response: &Response,
+    ) -> bool {
         let Some(min_se) = response
             .headers
             .min_se()
@@ -113,28 +121,28 @@ impl Endpoint {
             .headers
             .set(HeaderName::MinSe, ByteString::from(min_se.to_string()));
         let route = c.route;
-        let Ok(tx) = self.send_request(now, invite, route.remote, route.transport) else {
+        let owner = Owner::Call(c.id, CallPart::Invite);
+        let Ok(tx) = cx.send_request(now, invite, route.remote, route.transport, owner) else {
             return false;
         };
-        let Some(ClientMachine::Invite(machine)) = self.clients.get(&tx).map(|e| &e.machine) else {
+        let Some(sent) = cx.transactions.client_invite_request(tx) else {
             return false;
         };
-        c.invite = Some(Box::new(machine.request().clone()));
+        c.invite = Some(Box::new(sent.clone()));
         c.invite_tx = Some(tx);
-        self.calls.transactions.insert(tx, (c.id, Purpose::Invite));
         true
     }
 
     /// UAS: decides the session timer for our 2xx and adds its headers (RFC 4028 §9).
-    pub(super) fn add_session_timer_to_2xx(&mut self, c: &mut Call, response: &mut Response) {
+    pub(super) fn add_session_timer_to_2xx(&mut self, cx: &mut Seam, c: &mut Call, response: &mut Response) {
         let Some(request) = c.session_request.take() else {
             return;
         };
         // Honour the caller's interval; offer our own when it supports timers but asked
         // for none.
-        let interval = match (request.interval, self.config.calls.session_expires) {
+        let interval = match (request.interval, cx.shared.config.calls.session_expires) {
             (Some(asked), _) => asked,
-            (None, Some(ours)) if request.uac_supports => ours.max(self.config.calls.min_se),
+            (None, Some(ours)) if request.uac_supports => ours.max(cx.shared.config.calls.min_se),
             _ => return,
         };
         // §9: the caller's choice stands; else the caller refreshes if it can.
@@ -196,23 +204,23 @@ impl Endpoint {
     }
 
     /// (Re)starts the session timer after a successful INVITE, re-INVITE or UPDATE.
-    pub(super) fn restart_session_timer(&mut self, now: Instant, c: &mut Call) {
+    pub(super) fn restart_session_timer(&mut self, cx: &mut Seam, now: Instant, c: &mut Call) {
         let Some(timer) = c.session_timer else {
             return;
         };
         let interval = Duration::from_secs(u64::from(timer.interval));
         if timer.we_refresh {
-            self.disarm(c, CallTimer::SessionExpiry);
-            self.arm(c, CallTimer::SessionRefresh, now + interval / 2);
+            self.disarm(cx, c, CallTimer::SessionExpiry);
+            self.arm(cx, c, CallTimer::SessionRefresh, now + interval / 2);
         } else {
-            self.disarm(c, CallTimer::SessionRefresh);
+            self.disarm(cx, c, CallTimer::SessionRefresh);
             // §10: BYE at the interval minus a third of it or 32 s, whichever is less.
             let margin = (interval / 3).min(Duration::from_secs(32));
-            self.arm(c, CallTimer::SessionExpiry, now + interval - margin);
+            self.arm(cx, c, CallTimer::SessionExpiry, now + interval - margin);
         }
     }
 
-    pub(super) fn on_session_timer(&mut self, now: Instant, c: &mut Call, timer: CallTimer) {
+    pub(super) fn on_session_timer(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, timer: CallTimer) {
         if !c.is_up() {
             return;
         }
@@ -224,15 +232,15 @@ impl Endpoint {
                     || c.awaiting_ack.is_some();
                 if busy {
                     // Another offer is under way; try again shortly.
-                    self.arm(c, CallTimer::SessionRefresh, now + Duration::from_secs(1));
+                    self.arm(cx, c, CallTimer::SessionRefresh, now + Duration::from_secs(1));
                 } else {
-                    let _ = self.modify(now, c, Method::Invite, Intent::Refresh);
+                    let _ = self.modify(cx, now, c, Method::Invite, Intent::Refresh);
                 }
             }
             _ => {
-                let _ = self.send_bye(now, c);
+                let _ = self.send_bye(cx, now, c);
                 c.end_reason = Some(EndReason::SessionExpired);
-                self.set_state(now, c, CallState::Ending, "session expired");
+                self.set_state(cx, now, c, CallState::Ending, "session expired");
             }
         }
     }

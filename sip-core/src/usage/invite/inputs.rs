@@ -7,87 +7,101 @@ use bytestring::ByteString;
 
 use super::*;
 
-impl Endpoint {
+impl InviteSessions {
     // ---- inputs ----
 
-    pub(super) fn on_request_for_calls(
-        &mut self,
-        now: Instant,
-        tx: TransactionId,
-        request: Request,
-        source: std::net::SocketAddr,
-        transport: Transport,
-    ) {
-        let key = DialogKey::of_request(&request);
+    pub(super) fn on_request_for_calls(&mut self, cx: &mut Seam, now: Instant, new: NewRequest) {
+        let fields = &new.fields;
+        // §12.2.2: the dialog a request names, from the Call-ID and tags validation read
+        // (its To tag is ours, its From tag the peer's).
+        let key = match (&fields.to_tag, &fields.from_tag) {
+            (Some(local_tag), Some(remote_tag)) => Some(DialogKey {
+                call_id: fields.call_id.clone(),
+                local_tag: local_tag.clone(),
+                remote_tag: remote_tag.clone(),
+            }),
+            _ => None,
+        };
         match key {
-            None if request.method == Method::Invite => {
-                self.on_new_invite(now, tx, request, source, transport)
+            None if new.request.method == Method::Invite => {
+                self.on_new_invite(cx, now, new.transaction, new.request, new.source, new.transport)
             }
             // Outside any dialog and not a call: the application's.
-            None => self.events.push_back(Event::Request {
-                transaction: tx,
-                request,
-                source,
-                transport,
+            None => cx.shared.events.push_back(Event::Request {
+                transaction: new.transaction,
+                request: new.request,
+                source: new.source,
+                transport: new.transport,
             }),
-            Some(key) => match self.calls.by_dialog.get(&key) {
+            Some(key) => match self.by_dialog.get(&key) {
                 Some(call) => {
-                    self.with_call(now, call, |this, c| {
-                        this.on_in_dialog_request(now, c, tx, &key, request)
+                    self.with_call(cx, now, call, |this, cx, c| {
+                        this.on_in_dialog_request(cx, now, c, &key, new)
                     });
                 }
                 // §12.2.2: a request naming a dialog we do not have gets 481.
-                None => self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None),
+                None => self.respond_status(
+                    cx,
+                    now,
+                    new.transaction,
+                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                    None,
+                ),
             },
         }
     }
 
     pub(super) fn respond_status(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         tx: TransactionId,
         status: StatusCode,
         retry_after: Option<u32>,
     ) {
-        if let Ok(mut response) = self.response(tx, status) {
+        if let Ok(mut response) = cx.response(tx, status) {
             if let Some(seconds) = retry_after {
                 response
                     .headers
                     .push(HeaderName::RetryAfter, ByteString::from(seconds.to_string()));
             }
-            let _ = self.respond(now, tx, response);
+            let _ = cx.respond(now, tx, response);
         }
     }
 
     pub(super) fn on_new_invite(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         tx: TransactionId,
         request: Request,
         source: std::net::SocketAddr,
         transport: Transport,
     ) {
-        self.stats.calls.invites += 1;
-        let Some((route, to_tag)) = self.servers.get(&tx).map(|e| (e.route, e.to_tag.clone())) else {
+        cx.shared.stats.calls.invites += 1;
+        let (Some(route), Some(to_tag)) = (
+            cx.transactions.server_route(tx),
+            cx.transactions.to_tag(tx).map(str::to_owned),
+        ) else {
             return;
         };
-        if self.calls.calls.len() >= self.config.limits.max_calls {
-            let retry_after = self.config.retry_after;
-            self.stats.rejected += 1;
-            self.respond_status(now, tx, StatusCode::SERVICE_UNAVAILABLE, Some(retry_after));
+        if self.calls.len() >= cx.shared.config.limits.max_calls {
+            let retry_after = cx.shared.config.retry_after;
+            cx.shared.stats.rejected += 1;
+            self.respond_status(cx, now, tx, StatusCode::SERVICE_UNAVAILABLE, Some(retry_after));
             return;
         }
-        let local_seq = self.rng.next_u64() as u32 & 0x7fff_ffff;
-        let Some(session_request) = self.check_session_request(now, tx, &request) else {
+        let local_seq = cx.shared.rng.next_u64() as u32 & 0x7fff_ffff;
+        let Some(session_request) = self.check_session_request(cx, now, tx, &request) else {
             return;
         };
         let dialog = match Dialog::uas(&request, &to_tag, local_seq.max(1), true) {
             Ok(dialog) => dialog,
             Err(error) => {
                 // §8.1.1.8 / §12.1.1: an INVITE must carry a Contact (and a From tag).
-                if let Ok(mut response) = self.response(tx, StatusCode::BAD_REQUEST) {
+                if let Ok(mut response) = cx.response(tx, StatusCode::BAD_REQUEST) {
                     response.reason = ByteString::from(error.to_string());
-                    let _ = self.respond(now, tx, response);
+                    let _ = cx.respond(now, tx, response);
                 }
                 return;
             }
@@ -97,12 +111,12 @@ impl Endpoint {
             .option_tags(HeaderName::Require)
             .flatten()
             .any(|t| t.eq_ignore_ascii_case("100rel"));
-        let reliable =
-            require_100rel || (self.config.calls.reliable_provisionals && request.headers.supports("100rel"));
+        let reliable = require_100rel
+            || (cx.shared.config.calls.reliable_provisionals && request.headers.supports("100rel"));
         let body = request.body.clone();
         // RFC 3262 §3: the first RSeq is random in 1..2³¹.
-        let first_rseq = (self.rng.next_u64() as u32 & 0x7fff_ffff).max(1);
-        let id = CallId(self.fresh_id());
+        let first_rseq = (cx.shared.rng.next_u64() as u32 & 0x7fff_ffff).max(1);
+        let id = CallId(cx.shared.fresh_id());
         let oa = if body.is_empty() {
             OfferAnswer::Stable
         } else {
@@ -122,10 +136,11 @@ impl Endpoint {
             })
         });
         if let Some(dialog) = call.dialogs.first() {
-            self.calls.by_dialog.insert(&dialog.key(), id);
+            self.by_dialog.insert(&dialog.key(), id);
         }
-        self.calls.transactions.insert(tx, (id, Purpose::Invite));
+        cx.transactions.set_owner(tx, Owner::Call(id, CallPart::Invite));
         self.call_event(
+            cx,
             id,
             CallEvent::Incoming {
                 request,
@@ -133,42 +148,44 @@ impl Endpoint {
                 transport,
             },
         );
-        self.set_state(now, &mut call, CallState::Ringing, "INVITE received");
-        self.calls.calls.insert(id, call);
+        self.set_state(cx, now, &mut call, CallState::Ringing, "INVITE received");
+        self.calls.insert(id, call);
     }
 
     pub(super) fn on_in_dialog_request(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
-        tx: TransactionId,
         key: &DialogKey,
-        request: Request,
+        new: NewRequest,
     ) {
+        let (tx, request, seq) = (new.transaction, new.request, new.fields.cseq.seq);
         let Some(dialog) = c.dialogs.iter_mut().find(|d| d.has_key(key)) else {
-            self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            self.respond_status(cx, now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
             return;
         };
-        if dialog.check_remote_cseq(&request) == CSeqCheck::OutOfOrder {
+        if dialog.check_remote_seq(&request.method, seq) == CSeqCheck::OutOfOrder {
             // §12.2.2: lower CSeq than the last one.
-            self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, None);
+            self.respond_status(cx, now, tx, StatusCode::SERVER_INTERNAL_ERROR, None);
             return;
         }
         match request.method {
             Method::Bye => {
-                self.stats.calls.byes += 1;
-                self.respond_status(now, tx, StatusCode::OK, None);
+                cx.shared.stats.calls.byes += 1;
+                self.respond_status(cx, now, tx, StatusCode::OK, None);
                 // §15.1.2: a pending INVITE of this dialog gets 487.
                 if let Ok(tx) = self.pending_uas_invite(c) {
-                    self.respond_status(now, tx, StatusCode::REQUEST_TERMINATED, None);
+                    self.respond_status(cx, now, tx, StatusCode::REQUEST_TERMINATED, None);
                 }
-                self.stop_reliable(c);
-                self.end(now, c, EndReason::RemoteBye, "BYE received");
+                self.stop_reliable(cx, c);
+                self.end(cx, now, c, EndReason::RemoteBye, "BYE received");
             }
-            Method::Invite => self.on_reinvite(now, c, tx, request),
-            Method::Update => self.on_update(now, c, tx, key, request),
-            Method::Prack => self.on_prack(now, c, tx, &request),
+            Method::Invite => self.on_reinvite(cx, now, c, tx, request, seq),
+            Method::Update => self.on_update(cx, now, c, tx, key, request),
+            Method::Prack => self.on_prack(cx, now, c, tx, &request),
             _ => self.call_event(
+                cx,
                 c.id,
                 CallEvent::Request {
                     transaction: tx,
@@ -179,36 +196,43 @@ impl Endpoint {
     }
 
     /// A re-INVITE from the peer (§14.2).
-    pub(super) fn on_reinvite(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: Request) {
-        self.stats.calls.invites += 1;
+    pub(super) fn on_reinvite(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        request: Request,
+        seq: u32,
+    ) {
+        cx.shared.stats.calls.invites += 1;
         if c.outgoing.is_some() {
             // Glare: our re-INVITE/UPDATE crosses theirs (§14.2: 491).
-            self.respond_status(now, tx, StatusCode::REQUEST_PENDING, None);
+            self.respond_status(cx, now, tx, StatusCode::REQUEST_PENDING, None);
             return;
         }
         if !c.is_up() || c.incoming_reinvite || c.awaiting_ack.is_some() {
             // §14.2: an INVITE while one is in progress gets 500 with a Retry-After.
-            self.respond_retry_later(now, tx);
+            self.respond_retry_later(cx, now, tx);
             return;
         }
         if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.state() == DialogState::Confirmed) {
             dialog.refresh_target(&request.headers);
         }
-        let seq = request.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         let body = if request.body.is_empty() {
             // No offer: our 2xx offers our current description, the ACK answers (§14.2).
             let offer = hold_offer(&c.local_body, c.local_hold, c.remote_hold);
             let _ = c.oa.send_offer();
             offer
         } else {
-            self.take_remote_offer(now, c, &request.body)
+            self.take_remote_offer(cx, now, c, &request.body)
         };
-        let Some(response) = self.refresh_ok(c, tx, &request, body) else {
+        let Some(response) = self.refresh_ok(cx, c, tx, &request, body) else {
             return;
         };
         c.incoming_reinvite = true;
-        let _ = self.send_2xx(now, c, tx, seq, response);
-        self.restart_session_timer(now, c);
+        let _ = self.send_2xx(cx, now, c, tx, seq, response);
+        self.restart_session_timer(cx, now, c);
     }
 
     /// The 200 to a target refresh (re-INVITE or UPDATE) from the peer: our Contact, the
@@ -216,12 +240,13 @@ impl Endpoint {
     /// becomes our description.
     fn refresh_ok(
         &mut self,
+        cx: &mut Seam,
         c: &mut Call,
         tx: TransactionId,
         request: &Request,
         body: Bytes,
     ) -> Option<Response> {
-        let mut response = self.response(tx, StatusCode::OK).ok()?;
+        let mut response = cx.response(tx, StatusCode::OK).ok()?;
         response
             .headers
             .push(HeaderName::Contact, self.contact_for(c.route.transport));
@@ -240,14 +265,15 @@ impl Endpoint {
 
     /// 500 with a random Retry-After of 0–9 s: an offer is still being worked out here
     /// (RFC 3261 §14.2, RFC 3311 §5.2).
-    fn respond_retry_later(&mut self, now: Instant, tx: TransactionId) {
-        let wait = (self.rng.next_u64() % 10) as u32;
-        self.respond_status(now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
+    fn respond_retry_later(&mut self, cx: &mut Seam, now: Instant, tx: TransactionId) {
+        let wait = (cx.shared.rng.next_u64() % 10) as u32;
+        self.respond_status(cx, now, tx, StatusCode::SERVER_INTERNAL_ERROR, Some(wait));
     }
 
     /// An UPDATE from the peer (RFC 3311 §5.2).
     pub(super) fn on_update(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
@@ -257,11 +283,11 @@ impl Endpoint {
         if !request.body.is_empty() {
             match c.oa {
                 OfferAnswer::LocalOffer => {
-                    self.respond_status(now, tx, StatusCode::REQUEST_PENDING, None);
+                    self.respond_status(cx, now, tx, StatusCode::REQUEST_PENDING, None);
                     return;
                 }
                 OfferAnswer::RemoteOffer => {
-                    self.respond_retry_later(now, tx);
+                    self.respond_retry_later(cx, now, tx);
                     return;
                 }
                 OfferAnswer::Stable => {}
@@ -273,35 +299,41 @@ impl Endpoint {
         let body = if request.body.is_empty() {
             Bytes::new()
         } else {
-            self.take_remote_offer(now, c, &request.body)
+            self.take_remote_offer(cx, now, c, &request.body)
         };
-        let Some(response) = self.refresh_ok(c, tx, &request, body) else {
+        let Some(response) = self.refresh_ok(cx, c, tx, &request, body) else {
             return;
         };
-        let _ = self.respond(now, tx, response);
+        let _ = cx.respond(now, tx, response);
         if c.is_up() {
-            self.restart_session_timer(now, c);
+            self.restart_session_timer(cx, now, c);
         }
     }
 
     /// The peer offered `offer` (re-INVITE or UPDATE): records it, works out hold and
     /// unhold (RFC 3264 §8.4), and returns our answer.
-    pub(super) fn take_remote_offer(&mut self, now: Instant, c: &mut Call, offer: &Bytes) -> Bytes {
+    pub(super) fn take_remote_offer(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        offer: &Bytes,
+    ) -> Bytes {
         let _ = c.oa.receive_offer();
         let offer = offer.clone();
         let holds = offer_holds(&offer);
         let answer = answer_to(&c.local_body, &offer, c.local_hold);
         let _ = c.oa.send_answer();
         if holds != c.remote_hold {
-            self.set_hold(now, c, Side::Remote, holds);
+            self.set_hold(cx, now, c, Side::Remote, holds);
         } else {
-            self.call_event(c.id, CallEvent::RemoteOffer { body: offer });
+            self.call_event(cx, c.id, CallEvent::RemoteOffer { body: offer });
         }
         answer
     }
 
     /// `by` now holds (or releases) the session: the flag, the event, and the call state.
-    fn set_hold(&mut self, now: Instant, c: &mut Call, by: Side, holds: bool) {
+    fn set_hold(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, by: Side, holds: bool) {
         match by {
             Side::Local => c.local_hold = holds,
             Side::Remote => c.remote_hold = holds,
@@ -311,23 +343,30 @@ impl Endpoint {
         } else {
             CallEvent::Unhold { by }
         };
-        self.call_event(c.id, event);
-        self.update_hold_state(now, c);
+        self.call_event(cx, c.id, event);
+        self.update_hold_state(cx, now, c);
     }
 
-    pub(super) fn update_hold_state(&mut self, now: Instant, c: &mut Call) {
+    pub(super) fn update_hold_state(&mut self, cx: &mut Seam, now: Instant, c: &mut Call) {
         if !c.is_up() {
             return;
         }
         if c.local_hold || c.remote_hold {
-            self.set_state(now, c, CallState::Hold, "hold");
+            self.set_state(cx, now, c, CallState::Hold, "hold");
         } else {
-            self.set_state(now, c, CallState::Connected, "unhold");
+            self.set_state(cx, now, c, CallState::Connected, "unhold");
         }
     }
 
     /// A PRACK (RFC 3262 §3): it must name the outstanding reliable provisional.
-    pub(super) fn on_prack(&mut self, now: Instant, c: &mut Call, tx: TransactionId, request: &Request) {
+    pub(super) fn on_prack(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        tx: TransactionId,
+        request: &Request,
+    ) {
         let invite_seq = c.invite_seq();
         let matches = match (
             c.reliable.as_deref().and_then(|r| r.outstanding.as_ref()),
@@ -339,48 +378,48 @@ impl Endpoint {
             _ => false,
         };
         if !matches {
-            self.respond_status(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            self.respond_status(cx, now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
             return;
         }
-        self.respond_status(now, tx, StatusCode::OK, None);
+        self.respond_status(cx, now, tx, StatusCode::OK, None);
         if let Some(reliable) = c.reliable.as_deref_mut() {
             reliable.outstanding = None;
         }
-        self.disarm(c, CallTimer::RetransmitProvisional);
-        self.disarm(c, CallTimer::PrackTimeout);
+        self.disarm(cx, c, CallTimer::RetransmitProvisional);
+        self.disarm(cx, c, CallTimer::PrackTimeout);
         let next = c
             .reliable
             .as_deref_mut()
             .and_then(|r| (!r.queued.is_empty()).then(|| r.queued.remove(0)));
         if let Some(next) = next {
             if let Ok(invite_tx) = self.pending_uas_invite(c) {
-                let _ = self.send_reliable(now, c, invite_tx, next);
+                let _ = self.send_reliable(cx, now, c, invite_tx, next);
             }
         }
     }
 
-    pub(super) fn on_ack_for_calls(&mut self, now: Instant, ack: Request) {
+    pub(super) fn on_ack_for_calls(&mut self, cx: &mut Seam, now: Instant, ack: Request) {
         let Some(key) = DialogKey::of_request(&ack) else {
-            self.stats.dropped += 1;
+            cx.shared.stats.dropped += 1;
             return;
         };
-        let Some(call) = self.calls.by_dialog.get(&key) else {
-            self.stats.dropped += 1;
+        let Some(call) = self.by_dialog.get(&key) else {
+            cx.shared.stats.dropped += 1;
             return;
         };
-        self.with_call(now, call, |this, c| {
+        self.with_call(cx, now, call, |this, cx, c| {
             if !c.dialogs.iter().any(|d| d.has_key(&key)) {
-                this.stats.dropped += 1;
+                cx.shared.stats.dropped += 1;
                 return;
             }
             let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
             if c.awaiting_ack.as_deref().is_none_or(|(s, _)| *s != seq) {
-                this.stats.dropped += 1;
+                cx.shared.stats.dropped += 1;
                 return;
             }
             c.awaiting_ack = None;
-            this.disarm(c, CallTimer::Retransmit2xx);
-            this.disarm(c, CallTimer::AckTimeout);
+            this.disarm(cx, c, CallTimer::Retransmit2xx);
+            this.disarm(cx, c, CallTimer::AckTimeout);
             if !ack.body.is_empty() && c.oa == OfferAnswer::LocalOffer {
                 let _ = c.oa.receive_answer();
                 c.remote_body = ack.body.clone();
@@ -392,41 +431,40 @@ impl Endpoint {
             // The peer's description is the application's now: the core keeps only its
             // own (what re-INVITEs, hold and answers are built from).
             let body = std::mem::take(&mut c.remote_body);
-            this.set_state(now, c, CallState::Connected, "ACK received");
-            this.call_event(c.id, CallEvent::Answered { body });
+            this.set_state(cx, now, c, CallState::Connected, "ACK received");
+            this.call_event(cx, c.id, CallEvent::Answered { body });
             if c.bye_after_ack {
                 c.bye_after_ack = false;
-                let _ = this.send_bye(now, c);
-                this.set_state(now, c, CallState::Ending, "BYE after ACK");
+                let _ = this.send_bye(cx, now, c);
+                this.set_state(cx, now, c, CallState::Ending, "BYE after ACK");
             }
         });
     }
 
-    pub(super) fn on_stray_success(&mut self, response: Response) {
+    pub(super) fn on_stray_success(&mut self, cx: &mut Seam, response: Response) {
         // A 2xx retransmitted after the INVITE transaction ended (Timer M): ACK it again.
         let Some(key) = DialogKey::of_response(&response) else {
             return;
         };
-        let Some(call) = self.calls.by_dialog.get(&key) else {
-            self.stats.dropped += 1;
+        let Some(call) = self.by_dialog.get(&key) else {
+            cx.shared.stats.dropped += 1;
             return;
         };
         if !self
             .calls
-            .calls
             .get(&call)
             .is_some_and(|c| c.dialogs.iter().any(|d| d.has_key(&key)))
         {
-            self.stats.dropped += 1;
+            cx.shared.stats.dropped += 1;
             return;
         }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-        if let Some(c) = self.calls.calls.get(&call) {
+        if let Some(c) = self.calls.get(&call) {
             if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                 if *ack_seq == seq {
                     let (payload, route) = (payload.clone(), *route);
-                    self.stats.retransmitted += 1;
-                    self.transmit(route, payload);
+                    cx.shared.stats.retransmitted += 1;
+                    cx.shared.transmit(route, payload);
                 }
             }
         }
@@ -434,51 +472,61 @@ impl Endpoint {
 
     pub(super) fn on_call_response(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
-        purpose: Purpose,
+        purpose: CallPart,
         tx: TransactionId,
         response: Response,
     ) {
         match purpose {
             // A failure of an INVITE we already replaced (a 422 retry) is old news.
-            Purpose::Invite if c.invite_tx != Some(tx) && !response.status.is_success() => {}
-            Purpose::Invite => self.on_invite_response(now, c, response),
-            Purpose::Reinvite | Purpose::Update => self.on_modify_response(now, c, purpose, tx, response),
-            Purpose::Bye => {
+            CallPart::Invite if c.invite_tx != Some(tx) && !response.status.is_success() => {}
+            CallPart::Invite => self.on_invite_response(cx, now, c, response),
+            CallPart::Reinvite | CallPart::Update => {
+                self.on_modify_response(cx, now, c, purpose, tx, response)
+            }
+            CallPart::Bye => {
                 if response.status.is_final() {
                     let reason = c.end_reason.clone().unwrap_or(EndReason::LocalBye);
-                    self.end(now, c, reason, "BYE answered");
+                    self.end(cx, now, c, reason, "BYE answered");
                 }
             }
-            Purpose::Cancel | Purpose::ForkBye | Purpose::Prack | Purpose::App => {}
+            CallPart::Cancel | CallPart::ForkBye | CallPart::Prack | CallPart::App => {}
         }
     }
 
     /// A response to our initial INVITE (§13.2.2).
-    pub(super) fn on_invite_response(&mut self, now: Instant, c: &mut Call, response: Response) {
+    pub(super) fn on_invite_response(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        response: Response,
+    ) {
         let status = response.status;
         if status.as_u16() < 200 {
             if status.as_u16() == 100 {
                 return;
             }
-            let fresh = self.on_provisional(now, c, &response);
+            let fresh = self.on_provisional(cx, now, c, &response);
             if c.cancel_pending {
-                self.send_cancel_if_possible(now, c);
+                self.send_cancel_if_possible(cx, now, c);
             }
             if !fresh {
                 return;
             }
             if c.state == CallState::Calling {
-                self.set_state(now, c, CallState::Ringing, "provisional received");
+                self.set_state(cx, now, c, CallState::Ringing, "provisional received");
             }
-            self.call_event(c.id, CallEvent::Ringing { status });
+            self.call_event(cx, c.id, CallEvent::Ringing { status });
             if !response.body.is_empty() {
                 if c.oa == OfferAnswer::LocalOffer {
                     let _ = c.oa.receive_answer();
                     c.remote_body = response.body.clone();
                 }
                 self.call_event(
+                    cx,
                     c.id,
                     CallEvent::EarlyMedia {
                         body: response.body.clone(),
@@ -488,36 +536,43 @@ impl Endpoint {
             return;
         }
         if status.is_success() {
-            self.on_invite_success(now, c, response);
+            self.on_invite_success(cx, now, c, response);
             return;
         }
         // 3xx–6xx: the transaction ACKs it (§17.1.1.3).
         if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
             && c.state != CallState::Ending
-            && self.retry_with_min_se(now, c, &response)
+            && self.retry_with_min_se(cx, now, c, &response)
         {
             return;
         }
         for dialog in c.dialogs.drain(..) {
-            self.calls.by_dialog.remove(&dialog.key(), c.id);
+            self.by_dialog.remove(&dialog.key(), c.id);
         }
         if c.state == CallState::Ending && c.end_reason == Some(EndReason::Cancelled) {
-            self.end(now, c, EndReason::Cancelled, "487 received");
+            self.end(cx, now, c, EndReason::Cancelled, "487 received");
         } else {
             self.call_event(
+                cx,
                 c.id,
                 CallEvent::Rejected {
                     status,
                     reason: response.reason.clone(),
                 },
             );
-            self.end(now, c, EndReason::Rejected(status), "rejected");
+            self.end(cx, now, c, EndReason::Rejected(status), "rejected");
         }
     }
 
     /// A 101–199: makes or finds the early dialog (§13.2.2.1) and PRACKs a reliable one
     /// (RFC 3262 §4). False for a retransmitted reliable provisional.
-    pub(super) fn on_provisional(&mut self, now: Instant, c: &mut Call, response: &Response) -> bool {
+    pub(super) fn on_provisional(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        response: &Response,
+    ) -> bool {
         let Some(key) = DialogKey::of_response(response) else {
             return true;
         };
@@ -526,7 +581,7 @@ impl Endpoint {
                 return true;
             };
             if let Ok(dialog) = Dialog::uac_keyed(invite, response, &key) {
-                self.calls.by_dialog.insert(&dialog.key(), c.id);
+                self.by_dialog.insert(&dialog.key(), c.id);
                 // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
                 c.dialogs.reserve_exact(1);
                 c.dialogs.push(dialog);
@@ -567,7 +622,7 @@ impl Endpoint {
         // The PRACK goes in the dialog of this provisional, which may not be the newest.
         let moved = c.dialogs.remove(index);
         c.dialogs.push(moved);
-        let Ok(via) = self.in_dialog_via(c) else {
+        let Ok(via) = self.in_dialog_via(cx, c) else {
             return true;
         };
         let Some(dialog) = c.dialogs.last_mut() else {
@@ -578,21 +633,27 @@ impl Endpoint {
             HeaderName::RAck,
             ByteString::from(format!("{rseq} {invite_seq} INVITE")),
         );
-        let _ = self.send_in_dialog(now, c, prack, via, Purpose::Prack);
+        let _ = self.send_in_dialog(cx, now, c, prack, via, CallPart::Prack);
         true
     }
 
     /// A 2xx to our INVITE (§13.2.2.4): confirm its dialog and ACK; a 2xx from a second
     /// fork is ACKed and BYEd; a retransmission gets the same ACK.
-    pub(super) fn on_invite_success(&mut self, now: Instant, c: &mut Call, response: Response) {
+    pub(super) fn on_invite_success(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        response: Response,
+    ) {
         let Some(key) = DialogKey::of_response(&response) else {
             return;
         };
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if let Some((_, payload, route)) = c.killed_forks.iter().find(|(tag, _, _)| *tag == key.remote_tag) {
             let (payload, route) = (payload.clone(), *route);
-            self.stats.retransmitted += 1;
-            self.transmit(route, payload);
+            cx.shared.stats.retransmitted += 1;
+            cx.shared.transmit(route, payload);
             return;
         }
         let confirmed = c
@@ -606,14 +667,14 @@ impl Endpoint {
                 if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                     if *ack_seq == seq {
                         let (payload, route) = (payload.clone(), *route);
-                        self.stats.retransmitted += 1;
-                        self.transmit(route, payload);
+                        cx.shared.stats.retransmitted += 1;
+                        cx.shared.transmit(route, payload);
                     }
                 }
                 return;
             }
             Some(_) => {
-                self.kill_fork(now, c, &response, seq, key);
+                self.kill_fork(cx, now, c, &response, seq, key);
                 return;
             }
             None => {}
@@ -637,9 +698,9 @@ impl Endpoint {
             },
         };
         for early in c.dialogs.drain(..) {
-            self.calls.by_dialog.remove(&early.key(), c.id);
+            self.by_dialog.remove(&early.key(), c.id);
         }
-        self.calls.by_dialog.insert(&key, c.id);
+        self.by_dialog.insert(&key, c.id);
         // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
         c.dialogs.reserve_exact(1);
         c.dialogs.push(dialog);
@@ -657,10 +718,10 @@ impl Endpoint {
                 c.remote_body = response.body.clone();
                 if c.local_body.is_empty() {
                     // §13.2.2.4: we have nothing to answer with; ACK, then end the call.
-                    self.send_ack(c, seq, Bytes::new());
-                    let _ = self.send_bye(now, c);
+                    self.send_ack(cx, c, seq, Bytes::new());
+                    let _ = self.send_bye(cx, now, c);
                     c.end_reason = Some(EndReason::MediaFailure);
-                    self.set_state(now, c, CallState::Ending, "no answer to the 2xx offer");
+                    self.set_state(cx, now, c, CallState::Ending, "no answer to the 2xx offer");
                     return;
                 }
                 // RFC 3264 §6: the answer from our description, directions mirrored.
@@ -670,23 +731,24 @@ impl Endpoint {
             }
             _ => Bytes::new(),
         };
-        self.send_ack(c, seq, ack_body);
+        self.send_ack(cx, c, seq, ack_body);
         if c.state == CallState::Ending {
             // The 2xx crossed our CANCEL: ACK, then BYE (§9.1, §15).
-            let _ = self.send_bye(now, c);
+            let _ = self.send_bye(cx, now, c);
             return;
         }
         self.take_session_timer_from_2xx(c, &response);
-        self.restart_session_timer(now, c);
-        self.set_state(now, c, CallState::Connected, "200 received");
+        self.restart_session_timer(cx, now, c);
+        self.set_state(cx, now, c, CallState::Connected, "200 received");
         // Handed to the application; the core keeps only its own description.
         let body = std::mem::take(&mut c.remote_body);
-        self.call_event(c.id, CallEvent::Answered { body });
+        self.call_event(cx, c.id, CallEvent::Answered { body });
     }
 
     /// A 2xx from a second fork: ACK it and end that dialog with BYE (§13.2.2.4).
     pub(super) fn kill_fork(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         response: &Response,
@@ -703,30 +765,31 @@ impl Endpoint {
             Some(remote) if c.route.transport == Transport::Udp => Route { remote, ..c.route },
             _ => c.route,
         };
-        let branch = self.new_branch();
-        let via = self.our_via(&branch, route.transport);
+        let branch = cx.shared.new_branch();
+        let via = cx.shared.our_via(&branch, route.transport);
         let mut ack = dialog.ack_via(seq, Bytes::new(), None, &via);
-        self.prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
+        cx.shared
+            .prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
-        self.transmit(route, payload.clone());
+        cx.shared.transmit(route, payload.clone());
         c.killed_forks
             .push((ByteString::from(&*key.remote_tag), payload, route));
-        let branch = self.new_branch();
-        let via = self.our_via(&branch, route.transport);
+        let branch = cx.shared.new_branch();
+        let via = cx.shared.our_via(&branch, route.transport);
         let mut bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via);
-        self.prepare_request(&mut bye, &branch, route.transport, TopVia::Ours);
-        self.stats.calls.byes += 1;
-        if let Ok(tx) = self.start_client(now, bye, branch, route) {
-            self.calls.transactions.insert(tx, (c.id, Purpose::ForkBye));
-        }
+        cx.shared
+            .prepare_request(&mut bye, &branch, route.transport, TopVia::Ours);
+        cx.shared.stats.calls.byes += 1;
+        cx.start_client(now, bye, branch, route, Owner::Call(c.id, CallPart::ForkBye));
     }
 
     /// A response to our re-INVITE or UPDATE.
     pub(super) fn on_modify_response(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
-        purpose: Purpose,
+        purpose: CallPart,
         tx: TransactionId,
         response: Response,
     ) {
@@ -735,14 +798,14 @@ impl Endpoint {
             return;
         }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-        if purpose == Purpose::Reinvite && status.is_success() {
+        if purpose == CallPart::Reinvite && status.is_success() {
             let ours = c.outgoing.as_deref().is_some_and(|(t, _)| *t == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
                 if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                     if *ack_seq == seq {
                         let (payload, route) = (payload.clone(), *route);
-                        self.transmit(route, payload);
+                        cx.shared.transmit(route, payload);
                     }
                 }
                 return;
@@ -764,27 +827,27 @@ impl Endpoint {
             if offered {
                 let _ = c.oa.receive_answer();
                 c.remote_body = response.body.clone();
-            } else if !response.body.is_empty() && purpose == Purpose::Reinvite {
+            } else if !response.body.is_empty() && purpose == CallPart::Reinvite {
                 // We sent no offer: the 2xx offers, the ACK answers.
                 c.remote_body = response.body.clone();
                 ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
             }
-            if purpose == Purpose::Reinvite {
-                self.send_ack(c, seq, ack_body);
+            if purpose == CallPart::Reinvite {
+                self.send_ack(cx, c, seq, ack_body);
             }
             self.take_session_timer_from_2xx(c, &response);
-            self.restart_session_timer(now, c);
+            self.restart_session_timer(cx, now, c);
             match intent {
-                Intent::Hold => self.set_hold(now, c, Side::Local, true),
-                Intent::Unhold => self.set_hold(now, c, Side::Local, false),
+                Intent::Hold => self.set_hold(cx, now, c, Side::Local, true),
+                Intent::Unhold => self.set_hold(cx, now, c, Side::Local, false),
                 Intent::Offer(_) => {
                     let body = std::mem::take(&mut c.remote_body);
-                    self.call_event(c.id, CallEvent::OfferAnswered { body });
+                    self.call_event(cx, c.id, CallEvent::OfferAnswered { body });
                     // The application's own offer may hold or release the peer (its
                     // direction says so, RFC 3264 §8.4).
                     let holds = offer_holds(&c.local_body);
                     if holds != c.local_hold {
-                        self.set_hold(now, c, Side::Local, holds);
+                        self.set_hold(cx, now, c, Side::Local, holds);
                     }
                 }
                 Intent::Refresh => {}
@@ -796,37 +859,38 @@ impl Endpoint {
             491 => {
                 // §14.1: glare — retry after a random wait: 2.1–4 s if we chose the
                 // Call-ID (we are the dialog's UAC), else 0–2 s, in 10 ms units.
-                let ticks = self.rng.next_u64();
+                let ticks = cx.shared.rng.next_u64();
                 let wait_ms = if c.role == Role::Uac {
                     2100 + (ticks % 191) * 10
                 } else {
                     (ticks % 201) * 10
                 };
                 let at = now + Duration::from_millis(wait_ms);
-                let method = if purpose == Purpose::Reinvite {
+                let method = if purpose == CallPart::Reinvite {
                     Method::Invite
                 } else {
                     Method::Update
                 };
                 c.glare_retry = Some(Box::new((method, intent)));
-                self.arm(c, CallTimer::GlareRetry, at);
-                self.call_event(c.id, CallEvent::GlareRetry { at });
+                self.arm(cx, c, CallTimer::GlareRetry, at);
+                self.call_event(cx, c.id, CallEvent::GlareRetry { at });
             }
             // §14.1: 481 or 408 to a re-INVITE — the dialog is gone.
             481 | 408 => {
-                let _ = self.send_bye(now, c);
+                let _ = self.send_bye(cx, now, c);
                 c.end_reason = Some(EndReason::DialogGone);
-                self.set_state(now, c, CallState::Ending, "dialog gone");
+                self.set_state(cx, now, c, CallState::Ending, "dialog gone");
             }
-            _ => self.call_event(c.id, CallEvent::OfferRejected { status }),
+            _ => self.call_event(cx, c.id, CallEvent::OfferRejected { status }),
         }
     }
 
     pub(super) fn on_call_failure(
         &mut self,
+        cx: &mut Seam,
         now: Instant,
         c: &mut Call,
-        purpose: Purpose,
+        purpose: CallPart,
         transport_error: bool,
     ) {
         let reason = if transport_error {
@@ -835,24 +899,24 @@ impl Endpoint {
             EndReason::Timeout
         };
         match purpose {
-            Purpose::Invite if c.role == Role::Uac && !c.is_up() => {
+            CallPart::Invite if c.role == Role::Uac && !c.is_up() => {
                 let reason = if c.end_reason == Some(EndReason::Cancelled) {
                     EndReason::Cancelled
                 } else {
                     reason
                 };
-                self.end(now, c, reason, "no final response");
+                self.end(cx, now, c, reason, "no final response");
             }
-            Purpose::Bye => {
+            CallPart::Bye => {
                 let reason = c.end_reason.clone().unwrap_or(reason);
-                self.end(now, c, reason, "BYE timed out");
+                self.end(cx, now, c, reason, "BYE timed out");
             }
             // §14.1: a timeout on a re-INVITE ends the dialog.
-            Purpose::Reinvite | Purpose::Update if c.outgoing.take().is_some() => {
+            CallPart::Reinvite | CallPart::Update if c.outgoing.take().is_some() => {
                 c.oa.rollback();
-                let _ = self.send_bye(now, c);
+                let _ = self.send_bye(cx, now, c);
                 c.end_reason = Some(EndReason::DialogGone);
-                self.set_state(now, c, CallState::Ending, "re-INVITE timed out");
+                self.set_state(cx, now, c, CallState::Ending, "re-INVITE timed out");
             }
             _ => {}
         }

@@ -1,0 +1,217 @@
+//! What every layer of one Endpoint shares: its configuration, ids, seeded generator,
+//! counters and timer queue, its connections, the queues of what it sends and reports, and
+//! the RFC 3261 §18 rules for putting a request on the wire (our Via, connection reuse).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::config::{EndpointConfig, Stats};
+use crate::error::SendError;
+use crate::event::Event;
+use crate::ids::{FlowId, IdCounter};
+use crate::message::{HeaderName, ParseLimits, Request, StreamDecoder};
+use crate::rng::Rng;
+use crate::timer_queue::{TimerId, TimerQueue};
+use crate::transport::{FlowRequest, Route, Transmit, Transport};
+
+/// The state below the usages that every layer reads or writes. Each layer owns its own
+/// tables; this is what they have in common.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: EndpointConfig,
+    /// `config.local` as text, formatted once for every Via we write.
+    pub(crate) local_text: String,
+    pub(crate) rng: Rng,
+    pub(crate) ids: IdCounter,
+    pub(crate) stats: Stats,
+    /// Every timer: transactions' and usages'.
+    pub(crate) timers: TimerQueue<TimerId>,
+    pub(crate) flows: BTreeMap<FlowId, Flow>,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) flow_requests: VecDeque<FlowRequest>,
+    /// Events for the application.
+    pub(crate) events: VecDeque<Event>,
+}
+
+/// A connection: its transport, its peer, and the framing of what arrives on it.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    pub(crate) transport: Transport,
+    pub(crate) remote: SocketAddr,
+    pub(crate) decoder: StreamDecoder,
+}
+
+/// What the topmost Via of a request about to be sent is: [`Shared::prepare_request`]
+/// replaces a placeholder (or our own Via from an earlier attempt) and otherwise adds ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TopVia {
+    /// Our own Via is already on top (dialog requests built with it).
+    Ours,
+    /// A placeholder, or our own Via from an earlier attempt: replaced.
+    Placeholder,
+    /// From the application: look.
+    Unknown,
+}
+
+impl Shared {
+    /// The shared state of a new Endpoint with `config`, its generator seeded from it.
+    pub(crate) fn new(config: EndpointConfig) -> Self {
+        Shared {
+            rng: Rng::new(config.seed),
+            local_text: config.local.to_string(),
+            config,
+            ids: IdCounter::new(),
+            stats: Stats::default(),
+            timers: TimerQueue::default(),
+            flows: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            flow_requests: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// A fresh id (for a transaction, call, dialog or flow).
+    pub(crate) fn fresh_id(&mut self) -> u64 {
+        self.ids.next()
+    }
+
+    /// A fresh RFC 3261 branch: the magic cookie and 20 random characters.
+    pub(crate) fn new_branch(&mut self) -> ByteString {
+        let mut branch = String::with_capacity(27);
+        branch.push_str(crate::message::MAGIC_COOKIE);
+        self.rng.push_token(&mut branch, 20);
+        ByteString::from(branch)
+    }
+
+    /// Our Via for a request sent over `transport` in the transaction of `branch`, with
+    /// `rport` (RFC 3581). Exactly the room it takes: a buffer without spare room becomes a
+    /// shared buffer without another allocation.
+    pub(crate) fn our_via(&self, branch: &str, transport: Transport) -> String {
+        let transport_text = transport.as_str();
+        let mut via = String::with_capacity(
+            "SIP/2.0/ ;branch=;rport".len() + transport_text.len() + self.local_text.len() + branch.len(),
+        );
+        via.push_str("SIP/2.0/");
+        via.push_str(transport_text);
+        via.push(' ');
+        via.push_str(&self.local_text);
+        via.push_str(";branch=");
+        via.push_str(branch);
+        via.push_str(";rport");
+        via
+    }
+
+    /// Puts our Via (with `branch`) on top of a request we send and fills in what it lacks
+    /// (Max-Forwards, User-Agent, Content-Length). `top` says what its topmost Via is.
+    pub(crate) fn prepare_request(
+        &self,
+        request: &mut Request,
+        branch: &str,
+        transport: Transport,
+        top: TopVia,
+    ) {
+        let replace = match top {
+            TopVia::Ours => None,
+            TopVia::Placeholder => Some(true),
+            // Decided on the text (parsing our own Via on every send would cost more than
+            // the rest of this): a top Via without the magic cookie is a placeholder, and
+            // one with this very branch is ours from an earlier attempt (the UDP→TCP switch).
+            TopVia::Unknown => Some(match request.headers.values(HeaderName::Via).next() {
+                None => false,
+                Some(top) => {
+                    let finder =
+                        |needle: &str| memchr::memmem::find(top.as_bytes(), needle.as_bytes()).is_some();
+                    !finder(crate::message::MAGIC_COOKIE) || finder(branch)
+                }
+            }),
+        };
+        if let Some(replace) = replace {
+            let via = ByteString::from(self.our_via(branch, transport));
+            if replace {
+                // In place: the index of the other headers stays as it is.
+                request.headers.replace_first_value(HeaderName::Via, via);
+            } else {
+                request.headers.push_front(HeaderName::Via, via);
+            }
+        }
+        if !request.headers.contains(HeaderName::MaxForwards) {
+            request
+                .headers
+                .push(HeaderName::MaxForwards, ByteString::from_static("70"));
+        }
+        if let Some(agent) = &self.config.user_agent {
+            if !request.headers.contains(HeaderName::UserAgent) {
+                request
+                    .headers
+                    .push(HeaderName::UserAgent, ByteString::from(agent.as_str()));
+            }
+        }
+        if !request.headers.contains(HeaderName::ContentLength) {
+            request.headers.push(
+                HeaderName::ContentLength,
+                ByteString::from(request.body.len().to_string()),
+            );
+        }
+    }
+
+    /// A connection to `remote` over `transport`: an open one to the same peer is reused,
+    /// else the driver is asked to open one.
+    pub(crate) fn connect(&mut self, transport: Transport, remote: SocketAddr) -> Result<FlowId, SendError> {
+        // Reuse a connection to the same peer (RFC 3261 §18.1.1 allows it; RFC 5923 spirit).
+        if let Some((&id, _)) = self
+            .flows
+            .iter()
+            .find(|(_, f)| f.transport == transport && f.remote == remote)
+        {
+            return Ok(id);
+        }
+        if self.flows.len() >= self.config.limits.max_flows {
+            return Err(SendError::TooManyFlows);
+        }
+        let flow = FlowId(self.fresh_id());
+        self.flows
+            .insert(flow, Flow::new(transport, remote, &self.config));
+        self.flow_requests.push_back(FlowRequest::Connect {
+            flow,
+            transport,
+            remote,
+        });
+        Ok(flow)
+    }
+
+    /// Queues `payload` for `route`.
+    pub(crate) fn transmit(&mut self, route: Route, payload: Bytes) {
+        self.stats.sent += 1;
+        self.transmits.push_back(Transmit {
+            transport: route.transport,
+            flow: route.flow,
+            local: self.config.local,
+            remote: route.remote,
+            payload,
+        });
+    }
+
+    /// Our User-Agent/Server value, or our address.
+    pub(crate) fn agent(&self) -> String {
+        self.config
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| self.config.local.to_string())
+    }
+}
+
+impl Flow {
+    pub(crate) fn new(transport: Transport, remote: SocketAddr, config: &EndpointConfig) -> Self {
+        Flow {
+            transport,
+            remote,
+            decoder: StreamDecoder::with_limits(ParseLimits {
+                max_message_size: config.limits.max_message_size,
+                ..ParseLimits::default()
+            }),
+        }
+    }
+}

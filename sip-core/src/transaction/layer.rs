@@ -1,0 +1,1020 @@
+//! The transaction layer (RFC 3261 §17): the tables of live client and server
+//! transactions, their matching keys, and the carrying out of what their machines ask for.
+//!
+//! Every transaction records its [`Owner`]. What happens to a transaction is queued as a
+//! [`TransactionEvent`] naming that owner; the Endpoint routes it (to the application, or
+//! to the usage that owns the transaction). Usages act on transactions only through the
+//! methods here: start a client transaction, respond, cancel, ask where a transaction's
+//! messages go.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::error::SendError;
+use crate::ids::{FlowId, TransactionId};
+use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
+use crate::message::{CSeq, HeaderName, Method, Request, Response, StatusCode, response_to_with};
+use crate::owner::Owner;
+use crate::shared::{Shared, TopVia};
+use crate::timer_queue::{Armed, TimerId};
+use crate::transport::{Route, Transport};
+
+use super::received::{mark_received, salvage_400};
+use super::{
+    Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ClientNonInviteState, ServerInvite,
+    ServerInviteState, ServerKey, ServerNonInvite, ServerNonInviteState, Timer, same_transaction_request,
+};
+
+/// What happened in the transaction layer, for the owner of the transaction (or, for a new
+/// request, for whoever the Endpoint routes it to).
+#[derive(Debug)]
+pub(crate) enum TransactionEvent {
+    /// A new request, validated, in a new server transaction (owned by the application
+    /// until a usage claims it).
+    Request(NewRequest),
+    /// An ACK no INVITE server transaction absorbed: the ACK for a 2xx (§13.3.1.4).
+    Ack { request: Request, source: SocketAddr },
+    /// A 2xx to an INVITE that matched no client transaction (§13.2.2.4).
+    StrayInviteSuccess { response: Response },
+    /// A response in a client transaction.
+    Response {
+        transaction: TransactionId,
+        owner: Owner,
+        response: Response,
+    },
+    /// A CANCEL matched this pending INVITE server transaction; the layer answered the
+    /// CANCEL with 200 and the INVITE with 487 (§9.2).
+    Cancelled {
+        transaction: TransactionId,
+        owner: Owner,
+    },
+    /// Timer B, F or H fired.
+    Timeout {
+        transaction: TransactionId,
+        owner: Owner,
+        timer: Timer,
+    },
+    /// The transport failed for this transaction (§8.1.3.1).
+    TransportError {
+        transaction: TransactionId,
+        owner: Owner,
+    },
+    /// The transaction is over and forgotten.
+    Terminated {
+        transaction: TransactionId,
+        owner: Owner,
+    },
+}
+
+/// A request that arrived outside any transaction, and the server transaction made for it.
+#[derive(Debug)]
+pub(crate) struct NewRequest {
+    pub(crate) transaction: TransactionId,
+    /// The request, with `received`/`rport` added to its top Via.
+    pub(crate) request: Request,
+    pub(crate) source: SocketAddr,
+    pub(crate) transport: Transport,
+    /// What validation parsed, so no layer parses it again.
+    pub(crate) fields: RequestFields,
+}
+
+/// The dialog-identifying fields of a request, as validation parsed them.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestFields {
+    pub(crate) call_id: ByteString,
+    pub(crate) from_tag: Option<ByteString>,
+    pub(crate) to_tag: Option<ByteString>,
+    pub(crate) cseq: CSeq,
+}
+
+/// Every live transaction, with the keys that match messages to them.
+#[derive(Debug)]
+pub(crate) struct TransactionLayer {
+    // Hash maps: every message and timer looks its transaction up, several times, and
+    // a B-tree walk costs more than the rest of a timer action. Never iterated where the
+    // order could reach output (`fail_flow` sorts). Entries are boxed: the tables move
+    // their values when they grow, and a server entry (with its request) is most of a
+    // kilobyte.
+    clients: TransactionMap<ClientEntry>,
+    servers: TransactionMap<ServerEntry>,
+    // Lookup only, never iterated: hash maps cannot leak their order into output. Keyed
+    // from the configured seed, not the OS (std's RandomState would draw randomness here).
+    client_keys: KeyMap<ClientKey>,
+    server_keys: KeyMap<ServerKey>,
+    merge_keys: KeyMap<MergeKey>,
+    /// What happened, in order, for the Endpoint to route.
+    events: VecDeque<TransactionEvent>,
+    scratch: Vec<Action>,
+}
+
+/// A lookup table from a matching key to its transaction, hashed with foldhash keyed from
+/// the Endpoint's seed: deterministic for a seed, unpredictable to peers when the driver
+/// seeds from the OS.
+type KeyMap<K> = HashMap<K, TransactionId, foldhash::quality::FixedState>;
+
+/// Transactions by id: our own counter values, so the fast hasher suffices.
+type TransactionMap<E> = HashMap<TransactionId, Box<E>, foldhash::fast::FixedState>;
+
+#[derive(Debug)]
+struct ClientEntry {
+    key: ClientKey,
+    machine: ClientMachine,
+    route: Route,
+    armed: Armed<Timer>,
+    owner: Owner,
+}
+
+/// The INVITE machine keeps its request (for the ACK and CANCEL), so it is boxed: map
+/// entries are sized by their largest variant, and most transactions are non-INVITE.
+#[derive(Debug)]
+enum ClientMachine {
+    Invite(Box<ClientInvite>),
+    NonInvite(ClientNonInvite),
+}
+
+#[derive(Debug)]
+struct ServerEntry {
+    armed: Armed<Timer>,
+    key: ServerKey,
+    merge_key: Option<MergeKey>,
+    machine: ServerMachine,
+    route: Route,
+    request: Request,
+    to_tag: String,
+    owner: Owner,
+}
+
+#[derive(Debug)]
+enum ServerMachine {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+/// RFC 3261 §8.2.2.2: a request without To tag whose From tag, Call-ID and CSeq match a
+/// pending one that arrived by another path is a merged request (482).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MergeKey {
+    from_tag: ByteString,
+    call_id: ByteString,
+    cseq: u32,
+    method: Method,
+}
+
+/// Which table a transaction is in.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Client(TransactionId),
+    Server(TransactionId),
+}
+
+impl ClientMachine {
+    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_timer(timer, now, out),
+            ClientMachine::NonInvite(m) => m.on_timer(timer, now, out),
+        }
+    }
+
+    fn on_response(&mut self, response: Response, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_response(response, now, out),
+            ClientMachine::NonInvite(m) => m.on_response(response, now, out),
+        }
+    }
+
+    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ClientMachine::Invite(m) => m.on_transport_error(out),
+            ClientMachine::NonInvite(m) => m.on_transport_error(out),
+        }
+    }
+
+    /// Still waiting for a final response.
+    fn is_pending(&self) -> bool {
+        match self {
+            ClientMachine::Invite(m) => {
+                matches!(
+                    m.state(),
+                    ClientInviteState::Calling | ClientInviteState::Proceeding
+                )
+            }
+            ClientMachine::NonInvite(m) => {
+                matches!(
+                    m.state(),
+                    ClientNonInviteState::Trying | ClientNonInviteState::Proceeding
+                )
+            }
+        }
+    }
+}
+
+impl ServerMachine {
+    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_timer(timer, now, out),
+            ServerMachine::NonInvite(m) => m.on_timer(timer, now, out),
+        }
+    }
+
+    fn on_retransmission(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_retransmission(out),
+            ServerMachine::NonInvite(m) => m.on_retransmission(out),
+        }
+    }
+
+    fn respond(&mut self, response: &Response, now: Instant, out: &mut Vec<Action>) -> bool {
+        match self {
+            ServerMachine::Invite(m) => m.respond(response, now, out),
+            ServerMachine::NonInvite(m) => m.respond(response, now, out),
+        }
+    }
+
+    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
+        match self {
+            ServerMachine::Invite(m) => m.on_transport_error(out),
+            ServerMachine::NonInvite(m) => m.on_transport_error(out),
+        }
+    }
+
+    /// Has not sent its final response yet.
+    fn is_pending(&self) -> bool {
+        match self {
+            ServerMachine::Invite(m) => m.state() == ServerInviteState::Proceeding,
+            ServerMachine::NonInvite(m) => {
+                matches!(
+                    m.state(),
+                    ServerNonInviteState::Trying | ServerNonInviteState::Proceeding
+                )
+            }
+        }
+    }
+}
+
+impl TransactionLayer {
+    /// An empty layer whose key tables hash with `hasher` (seeded by the Endpoint).
+    pub(crate) fn new(hasher: foldhash::quality::FixedState) -> Self {
+        TransactionLayer {
+            clients: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            servers: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            client_keys: HashMap::with_hasher(hasher.clone()),
+            server_keys: HashMap::with_hasher(hasher.clone()),
+            merge_keys: HashMap::with_hasher(hasher),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// Live transactions, client and server.
+    pub(crate) fn count(&self) -> usize {
+        self.clients.len() + self.servers.len()
+    }
+
+    /// Transactions still at work (see `Endpoint::pending_transaction_count`). It walks
+    /// every transaction and only counts, so the maps' order cannot reach output.
+    #[allow(clippy::disallowed_methods)]
+    pub(crate) fn pending_count(&self) -> usize {
+        let clients = self.clients.values().filter(|e| e.machine.is_pending()).count();
+        let servers = self.servers.values().filter(|e| e.machine.is_pending()).count();
+        clients + servers
+    }
+
+    /// Where server transaction `tx`'s responses go.
+    pub(crate) fn server_route(&self, tx: TransactionId) -> Option<Route> {
+        self.servers.get(&tx).map(|e| e.route)
+    }
+
+    /// The To tag of server transaction `tx`'s responses.
+    pub(crate) fn to_tag(&self, tx: TransactionId) -> Option<&str> {
+        self.servers.get(&tx).map(|e| e.to_tag.as_str())
+    }
+
+    /// Where client transaction `tx`'s requests go.
+    pub(crate) fn client_route(&self, tx: TransactionId) -> Option<Route> {
+        self.clients.get(&tx).map(|e| e.route)
+    }
+
+    /// The request of INVITE client transaction `tx`, as sent (our Via on top).
+    pub(crate) fn client_invite_request(&self, tx: TransactionId) -> Option<&Request> {
+        match &self.clients.get(&tx)?.machine {
+            ClientMachine::Invite(machine) => Some(machine.request()),
+            ClientMachine::NonInvite(_) => None,
+        }
+    }
+
+    /// True while INVITE client transaction `tx` is Proceeding: a provisional arrived, so a
+    /// CANCEL may be sent (§9.1).
+    pub(crate) fn client_invite_proceeding(&self, tx: TransactionId) -> bool {
+        matches!(
+            self.clients.get(&tx).map(|e| &e.machine),
+            Some(ClientMachine::Invite(m)) if m.state() == ClientInviteState::Proceeding
+        )
+    }
+
+    /// The bytes INVITE server transaction `tx` last sent (serialized once, shared with a
+    /// usage that retransmits them itself). Empty when there is none.
+    pub(crate) fn last_response(&self, tx: TransactionId) -> Bytes {
+        match self.servers.get(&tx).map(|e| &e.machine) {
+            Some(ServerMachine::Invite(machine)) => machine.last_response().cloned().unwrap_or_default(),
+            _ => Bytes::new(),
+        }
+    }
+
+    /// Hands transaction `tx` to `owner`: its later events go there.
+    pub(crate) fn set_owner(&mut self, tx: TransactionId, owner: Owner) {
+        if let Some(entry) = self.clients.get_mut(&tx) {
+            entry.owner = owner;
+        } else if let Some(entry) = self.servers.get_mut(&tx) {
+            entry.owner = owner;
+        }
+    }
+
+    /// The next event, in the order they happened.
+    pub(crate) fn poll_event(&mut self) -> Option<TransactionEvent> {
+        self.events.pop_front()
+    }
+
+    // ---- inputs ----
+
+    /// A request arrived over `route`: validated (§8.2), matched to its server transaction
+    /// (a retransmission is answered by it), or given a new one.
+    pub(crate) fn on_request(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        mut request: Request,
+        route: Route,
+    ) {
+        // Every request but an ACK is validated (§8.2) once, up front; the top Via that
+        // validation parsed also serves matching and the received/rport rewrite, so the
+        // common path parses each core header once. ACKs are only matched (§17.2.3).
+        let mut validation =
+            (request.method != Method::Ack).then(|| validate_request_core(&request, &shared.config.policy));
+        let top_via = match &mut validation {
+            Some(Ok(core)) => core.top_via.take(),
+            _ => request.headers.top_via().and_then(Result::ok),
+        };
+        // The key comes from the Via as sent (received/rport do not change branch or sent-by).
+        let key = match &top_via {
+            Some(via) => ServerKey::with_top_via(&request, via),
+            None => ServerKey::from_request(&request),
+        };
+        let reply_to = match &top_via {
+            Some(via) => mark_received(&mut request, via, route.remote),
+            None => route.remote,
+        };
+        let route = Route {
+            remote: if route.flow.is_some() {
+                route.remote
+            } else {
+                reply_to
+            },
+            ..route
+        };
+        let Ok(key) = key else {
+            shared.stats.invalid += 1;
+            stateless_reject(
+                shared,
+                &request,
+                &Rejection::for_status(StatusCode::BAD_REQUEST, "bad Via"),
+                route,
+            );
+            return;
+        };
+        let Some(validation) = validation else {
+            self.on_ack(shared, now, request, key, route.remote);
+            return;
+        };
+        if let Some(&id) = self.server_keys.get(&key) {
+            // A retransmission: the transaction answers it (RFC 3261 §17.2.1, §17.2.2).
+            let mut out = std::mem::take(&mut self.scratch);
+            if let Some(entry) = self.servers.get_mut(&id) {
+                entry.machine.on_retransmission(&mut out);
+            }
+            if out.is_empty() {
+                shared.stats.dropped += 1;
+            }
+            shared.stats.retransmitted += out.len() as u64;
+            self.apply(shared, Side::Server(id), &mut out);
+            self.scratch = out;
+            return;
+        }
+        if self.count() >= shared.config.limits.max_transactions {
+            let mut rejection =
+                Rejection::for_status(StatusCode::SERVICE_UNAVAILABLE, "too many transactions");
+            rejection
+                .headers
+                .push((HeaderName::RetryAfter, shared.config.retry_after.to_string()));
+            stateless_reject(shared, &request, &rejection, route);
+            return;
+        }
+        let core = match validation {
+            Ok(core) => core,
+            Err(rejection) => {
+                self.reject_in_transaction(shared, now, request, key, route, &rejection);
+                return;
+            }
+        };
+        if request.method == Method::Cancel {
+            self.on_cancel(shared, now, request, key, route);
+            return;
+        }
+        // RFC 3261 §8.2.2.2: only requests outside a dialog (no To tag) can be merged.
+        let merge_key = match (&core.to_tag, &core.from_tag) {
+            (None, Some(from_tag)) => Some(MergeKey {
+                from_tag: from_tag.clone(),
+                call_id: core.call_id.clone(),
+                cseq: core.cseq.seq,
+                method: core.cseq.method.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(merge) = &merge_key {
+            if self.merge_keys.contains_key(merge) {
+                let rejection = Rejection::for_status(StatusCode::LOOP_DETECTED, "merged request");
+                self.reject_in_transaction(shared, now, request, key, route, &rejection);
+                return;
+            }
+        }
+        // The request's own To tag (in a dialog), else a fresh one for our responses.
+        let to_tag = match &core.to_tag {
+            Some(tag) => tag.to_string(),
+            None => shared.rng.token(10),
+        };
+        let id = self.new_server(shared, request.clone(), key, merge_key, route, to_tag);
+        let is_invite = request.method == Method::Invite;
+        self.events.push_back(TransactionEvent::Request(NewRequest {
+            transaction: id,
+            request,
+            source: route.remote,
+            transport: route.transport,
+            fields: RequestFields {
+                call_id: core.call_id,
+                from_tag: core.from_tag,
+                to_tag: core.to_tag,
+                cseq: core.cseq,
+            },
+        }));
+        if is_invite && shared.config.send_trying {
+            if let Ok(trying) = self.response(shared, id, StatusCode::TRYING) {
+                let _ = self.respond(shared, now, id, trying);
+            }
+        }
+    }
+
+    /// A response arrived: matched to its client transaction (§17.1.3).
+    pub(crate) fn on_response(&mut self, shared: &mut Shared, now: Instant, response: Response) {
+        // RFC 3261 §8.1.3.3 / §18.1.2: exactly one Via, and well-formed basics.
+        let Ok((via, cseq)) = validate_response_core(&response) else {
+            shared.stats.dropped += 1;
+            return;
+        };
+        let Some(branch) = via.branch() else {
+            shared.stats.dropped += 1;
+            return;
+        };
+        let key = ClientKey {
+            branch: response.headers.share(branch),
+            method: cseq.method,
+        };
+        let Some(&id) = self.client_keys.get(&key) else {
+            if key.method == Method::Invite && response.status.is_success() {
+                self.events
+                    .push_back(TransactionEvent::StrayInviteSuccess { response });
+            } else {
+                shared.stats.dropped += 1;
+            }
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.machine.on_response(response, now, &mut out);
+        }
+        if out.is_empty() {
+            shared.stats.dropped += 1;
+        }
+        self.apply(shared, Side::Client(id), &mut out);
+        self.scratch = out;
+    }
+
+    /// Bytes that did not parse as a message arrived over `route`: a stateless 400 naming
+    /// `problem` when a Via can be found in them (RFC 3261 §8.2, DESIGN "Bad input").
+    pub(crate) fn on_unparsable(shared: &mut Shared, payload: &[u8], problem: &str, route: Route) {
+        let Some(response) = salvage_400(payload, problem, &shared.agent()) else {
+            shared.stats.dropped += 1;
+            return;
+        };
+        shared.stats.rejected += 1;
+        let route = match response.1 {
+            Some(reply_to) if route.flow.is_none() => Route {
+                remote: reply_to,
+                ..route
+            },
+            _ => route,
+        };
+        shared.transmit(route, response.0);
+    }
+
+    /// Timer `timer` of transaction `id` fired (the queue already let go of it).
+    pub(crate) fn on_timer(&mut self, shared: &mut Shared, now: Instant, id: TransactionId, timer: Timer) {
+        let mut out = std::mem::take(&mut self.scratch);
+        let side = if let Some(entry) = self.clients.get_mut(&id) {
+            entry.armed.fired(timer);
+            entry.machine.on_timer(timer, now, &mut out);
+            Side::Client(id)
+        } else if let Some(entry) = self.servers.get_mut(&id) {
+            entry.armed.fired(timer);
+            entry.machine.on_timer(timer, now, &mut out);
+            Side::Server(id)
+        } else {
+            self.scratch = out;
+            return;
+        };
+        // Whatever a timer sends is a retransmission (A, E, G).
+        let retransmissions = out.iter().filter(|a| matches!(a, Action::Transmit(_))).count();
+        shared.stats.retransmitted += retransmissions as u64;
+        self.apply(shared, side, &mut out);
+        self.scratch = out;
+    }
+
+    /// Every transaction using `flow`, which failed, gets a transport error (§18.4). Flow
+    /// failures are rare, so a scan of the transactions is fine here.
+    pub(crate) fn on_flow_failed(&mut self, shared: &mut Shared, flow: FlowId) {
+        // Client transactions first, each kind oldest first: the maps' order is arbitrary.
+        let clients = ids_on_flow(&self.clients, |e| e.route, flow);
+        let servers = ids_on_flow(&self.servers, |e| e.route, flow);
+        let sides = clients
+            .into_iter()
+            .map(Side::Client)
+            .chain(servers.into_iter().map(Side::Server));
+        for side in sides {
+            let mut out = Vec::new();
+            match side {
+                Side::Client(id) => {
+                    if let Some(entry) = self.clients.get_mut(&id) {
+                        entry.machine.on_transport_error(&mut out);
+                    }
+                }
+                Side::Server(id) => {
+                    if let Some(entry) = self.servers.get_mut(&id) {
+                        entry.machine.on_transport_error(&mut out);
+                    }
+                }
+            }
+            self.apply(shared, side, &mut out);
+        }
+    }
+
+    // ---- commands ----
+
+    /// Sends `request` to `destination` in a new client transaction owned by `owner` (see
+    /// `Endpoint::send_request` for what is added to it).
+    pub(crate) fn send_request(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        mut request: Request,
+        destination: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+    ) -> Result<TransactionId, SendError> {
+        if matches!(request.method, Method::Ack) {
+            return Err(SendError::InvalidRequest(
+                "an ACK is not a transaction: use send_stateless".into(),
+            ));
+        }
+        if self.count() >= shared.config.limits.max_transactions {
+            return Err(SendError::TooManyTransactions);
+        }
+        let branch = shared.new_branch();
+        let mut transport = transport;
+        shared.prepare_request(&mut request, &branch, transport, TopVia::Unknown);
+        if transport == Transport::Udp && request.encoded_len() + 200 > shared.config.mtu {
+            transport = Transport::Tcp;
+            shared.prepare_request(&mut request, &branch, transport, TopVia::Placeholder);
+        }
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(shared.connect(transport, destination)?),
+        };
+        let route = Route {
+            transport,
+            flow,
+            remote: destination,
+        };
+        Ok(self.start_client(shared, now, request, branch, route, owner))
+    }
+
+    /// Cancels pending INVITE client transaction `invite` (RFC 3261 §9.1) with a CANCEL in
+    /// a client transaction of its own, owned by `owner`. Only once a provisional arrived.
+    pub(crate) fn cancel(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        invite: TransactionId,
+        owner: Owner,
+    ) -> Result<TransactionId, SendError> {
+        let entry = self
+            .clients
+            .get(&invite)
+            .ok_or(SendError::UnknownTransaction(invite))?;
+        let ClientMachine::Invite(machine) = &entry.machine else {
+            return Err(SendError::InvalidState(invite));
+        };
+        if machine.state() != ClientInviteState::Proceeding {
+            return Err(SendError::InvalidState(invite));
+        }
+        let route = entry.route;
+        // The CANCEL's top Via is the INVITE's, branch included (§9.1).
+        let branch = entry.key.branch.clone();
+        let original = machine.request();
+        let to = original.headers.get(HeaderName::To).unwrap_or_default();
+        let cancel = same_transaction_request(original, Method::Cancel, to);
+        Ok(self.start_client(shared, now, cancel, branch, route, owner))
+    }
+
+    /// Starts a client transaction for `request`, whose top Via carries `branch` (the key is
+    /// built from what we wrote rather than by parsing our own Via back).
+    pub(crate) fn start_client(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        request: Request,
+        branch: ByteString,
+        route: Route,
+        owner: Owner,
+    ) -> TransactionId {
+        let key = ClientKey {
+            branch,
+            method: request.method.clone(),
+        };
+        let id = TransactionId(shared.fresh_id());
+        let mut out = std::mem::take(&mut self.scratch);
+        let reliable = route.transport.is_reliable();
+        let timers = shared.config.timers;
+        let machine = if request.method == Method::Invite {
+            ClientMachine::Invite(Box::new(ClientInvite::start(
+                request, reliable, timers, now, &mut out,
+            )))
+        } else {
+            ClientMachine::NonInvite(ClientNonInvite::start(&request, reliable, timers, now, &mut out))
+        };
+        self.client_keys.insert(key.clone(), id);
+        self.clients.insert(
+            id,
+            Box::new(ClientEntry {
+                key,
+                machine,
+                route,
+                armed: Armed::default(),
+                owner,
+            }),
+        );
+        self.apply(shared, Side::Client(id), &mut out);
+        self.scratch = out;
+        id
+    }
+
+    /// A response to server transaction `transaction`'s request: Via, From, To, Call-ID and
+    /// CSeq copied (RFC 3261 §8.2.6) with this transaction's To tag.
+    pub(crate) fn response(
+        &self,
+        shared: &Shared,
+        transaction: TransactionId,
+        status: StatusCode,
+    ) -> Result<Response, SendError> {
+        self.response_with(shared, transaction, status, [], Bytes::new())
+    }
+
+    /// [`TransactionLayer::response`] with `extra` headers and `body` written at once.
+    pub(crate) fn response_with<'a>(
+        &'a self,
+        shared: &'a Shared,
+        transaction: TransactionId,
+        status: StatusCode,
+        extra: impl IntoIterator<Item = (HeaderName, &'a str)>,
+        body: Bytes,
+    ) -> Result<Response, SendError> {
+        let entry = self
+            .servers
+            .get(&transaction)
+            .ok_or(SendError::UnknownTransaction(transaction))?;
+        let tag = (status.as_u16() != 100).then_some(entry.to_tag.as_str());
+        let server = shared
+            .config
+            .user_agent
+            .as_deref()
+            .map(|agent| (HeaderName::Server, agent));
+        Ok(response_to_with(
+            &entry.request,
+            status,
+            None,
+            tag,
+            server.into_iter().chain(extra),
+            body,
+        ))
+    }
+
+    /// Sends `response` in server transaction `transaction`.
+    pub(crate) fn respond(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        transaction: TransactionId,
+        response: Response,
+    ) -> Result<(), SendError> {
+        let entry = self
+            .servers
+            .get_mut(&transaction)
+            .ok_or(SendError::UnknownTransaction(transaction))?;
+        let mut out = std::mem::take(&mut self.scratch);
+        let accepted = entry.machine.respond(&response, now, &mut out);
+        if accepted && response.status.is_final() {
+            // A final response ends the window in which a merged request is detected.
+            if let Some(merge_key) = entry.merge_key.take() {
+                self.merge_keys.remove(&merge_key);
+            }
+        }
+        self.apply(shared, Side::Server(transaction), &mut out);
+        self.scratch = out;
+        if accepted {
+            Ok(())
+        } else {
+            Err(SendError::InvalidState(transaction))
+        }
+    }
+
+    // ---- internals ----
+
+    /// The To tag for our responses to a request that was not validated (or failed to be):
+    /// its own, when it carries one, else a fresh one.
+    fn response_to_tag(shared: &mut Shared, request: &Request) -> String {
+        request
+            .headers
+            .to_addr()
+            .and_then(Result::ok)
+            .and_then(|to| to.tag().map(str::to_owned))
+            .unwrap_or_else(|| shared.rng.token(10))
+    }
+
+    fn new_server(
+        &mut self,
+        shared: &mut Shared,
+        request: Request,
+        key: ServerKey,
+        merge_key: Option<MergeKey>,
+        route: Route,
+        to_tag: String,
+    ) -> TransactionId {
+        let id = TransactionId(shared.fresh_id());
+        let reliable = route.transport.is_reliable();
+        let timers = shared.config.timers;
+        let machine = if request.method == Method::Invite {
+            ServerMachine::Invite(ServerInvite::new(reliable, timers))
+        } else {
+            ServerMachine::NonInvite(ServerNonInvite::new(reliable, timers))
+        };
+        self.server_keys.insert(key.clone(), id);
+        if let Some(merge) = &merge_key {
+            self.merge_keys.insert(merge.clone(), id);
+        }
+        self.servers.insert(
+            id,
+            Box::new(ServerEntry {
+                armed: Armed::default(),
+                key,
+                merge_key,
+                machine,
+                route,
+                request,
+                to_tag,
+                owner: Owner::App,
+            }),
+        );
+        id
+    }
+
+    /// Answers a request that failed validation inside a transaction of its own, so its
+    /// retransmissions get the same answer.
+    fn reject_in_transaction(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        request: Request,
+        key: ServerKey,
+        route: Route,
+        rejection: &Rejection,
+    ) {
+        shared.stats.rejected += 1;
+        let to_tag = Self::response_to_tag(shared, &request);
+        let id = self.new_server(shared, request, key, None, route, to_tag);
+        let Some(entry) = self.servers.get(&id) else {
+            return;
+        };
+        let response = rejection.to_response(&entry.request, &shared.agent(), Some(&entry.to_tag));
+        let _ = self.respond(shared, now, id, response);
+    }
+
+    fn on_cancel(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        cancel: Request,
+        key: ServerKey,
+        route: Route,
+    ) {
+        let target = ServerKey::cancelled_invite(&cancel)
+            .ok()
+            .and_then(|invite_key| self.server_keys.get(&invite_key).copied());
+        let to_tag = Self::response_to_tag(shared, &cancel);
+        let cancel_id = self.new_server(shared, cancel, key, None, route, to_tag);
+        let Some(invite_id) = target else {
+            // RFC 3261 §9.2: no matching transaction → 481.
+            if let Ok(response) =
+                self.response(shared, cancel_id, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
+            {
+                let _ = self.respond(shared, now, cancel_id, response);
+            }
+            return;
+        };
+        if let Ok(ok) = self.response(shared, cancel_id, StatusCode::OK) {
+            let _ = self.respond(shared, now, cancel_id, ok);
+        }
+        let pending = matches!(
+            self.servers.get(&invite_id).map(|e| &e.machine),
+            Some(ServerMachine::Invite(m)) if m.state() == ServerInviteState::Proceeding
+        );
+        if pending {
+            if let Ok(terminated) = self.response(shared, invite_id, StatusCode::REQUEST_TERMINATED) {
+                let _ = self.respond(shared, now, invite_id, terminated);
+            }
+            let owner = self.servers.get(&invite_id).map_or(Owner::App, |e| e.owner);
+            self.events.push_back(TransactionEvent::Cancelled {
+                transaction: invite_id,
+                owner,
+            });
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        ack: Request,
+        key: ServerKey,
+        source: SocketAddr,
+    ) {
+        let Some(&id) = self.server_keys.get(&key) else {
+            self.events
+                .push_back(TransactionEvent::Ack { request: ack, source });
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(ServerEntry {
+            machine: ServerMachine::Invite(machine),
+            key,
+            ..
+        }) = self.servers.get_mut(&id).map(|entry| &mut **entry)
+        {
+            // RFC 2543 ACKs match on the To tag of the response we sent (§17.2.3).
+            let tag_matches = !matches!(key, ServerKey::Legacy { .. })
+                || ack
+                    .headers
+                    .to_addr()
+                    .and_then(Result::ok)
+                    .is_some_and(|to| to.tag() == machine.final_to_tag());
+            if tag_matches {
+                machine.on_ack(ack, now, &mut out);
+            }
+        }
+        self.apply(shared, Side::Server(id), &mut out);
+        self.scratch = out;
+    }
+
+    /// Carries out a transaction's actions.
+    fn apply(&mut self, shared: &mut Shared, side: Side, out: &mut Vec<Action>) {
+        let (id, found) = match side {
+            Side::Client(id) => (id, self.clients.get(&id).map(|e| (e.route, e.owner))),
+            Side::Server(id) => (id, self.servers.get(&id).map(|e| (e.route, e.owner))),
+        };
+        let route = found.map(|(route, _)| route);
+        let owner = found.map_or(Owner::App, |(_, owner)| owner);
+        for action in out.drain(..) {
+            match action {
+                Action::Transmit(payload) => {
+                    if let Some(route) = route {
+                        shared.transmit(route, payload);
+                    }
+                }
+                Action::SetTimer(timer, at) => {
+                    if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, side) {
+                        armed.set(&mut shared.timers, transaction_timer(id), timer, at);
+                    }
+                }
+                Action::CancelTimer(timer) => {
+                    if let Some(armed) = armed_of(&mut self.clients, &mut self.servers, side) {
+                        armed.cancel(&mut shared.timers, transaction_timer(id), timer);
+                    }
+                }
+                Action::Response(response) => self.events.push_back(TransactionEvent::Response {
+                    transaction: id,
+                    owner,
+                    response,
+                }),
+                Action::Ack(request) => self.events.push_back(TransactionEvent::Ack {
+                    request,
+                    source: route.map_or(shared.config.local, |r| r.remote),
+                }),
+                Action::Timeout(timer) => self.events.push_back(TransactionEvent::Timeout {
+                    transaction: id,
+                    owner,
+                    timer,
+                }),
+                Action::TransportError => self.events.push_back(TransactionEvent::TransportError {
+                    transaction: id,
+                    owner,
+                }),
+                Action::Terminated => self.forget(shared, side, owner),
+            }
+        }
+    }
+
+    fn forget(&mut self, shared: &mut Shared, side: Side, owner: Owner) {
+        let id = match side {
+            Side::Client(id) => {
+                if let Some(mut entry) = self.clients.remove(&id) {
+                    entry.armed.clear(&mut shared.timers, transaction_timer(id));
+                    self.client_keys.remove(&entry.key);
+                }
+                id
+            }
+            Side::Server(id) => {
+                if let Some(mut entry) = self.servers.remove(&id) {
+                    entry.armed.clear(&mut shared.timers, transaction_timer(id));
+                    if self.server_keys.get(&entry.key) == Some(&id) {
+                        self.server_keys.remove(&entry.key);
+                    }
+                    if let Some(merge) = entry.merge_key {
+                        self.merge_keys.remove(&merge);
+                    }
+                }
+                id
+            }
+        };
+        self.events.push_back(TransactionEvent::Terminated {
+            transaction: id,
+            owner,
+        });
+    }
+}
+
+/// Answers a request statelessly (no transaction keeps it): over the transaction limit, or
+/// when its Via is unusable. Never an ACK.
+fn stateless_reject(shared: &mut Shared, request: &Request, rejection: &Rejection, route: Route) {
+    shared.stats.rejected += 1;
+    if request.method == Method::Ack {
+        return;
+    }
+    let tag = shared.rng.token(10);
+    let response = rejection.to_response(request, &shared.agent(), Some(&tag));
+    shared.transmit(route, response.to_bytes());
+}
+
+/// The transactions of `map` whose messages go over `flow`, oldest first.
+#[allow(clippy::disallowed_methods)] // collected, then sorted: the map's order goes nowhere
+fn ids_on_flow<E>(map: &TransactionMap<E>, route: impl Fn(&E) -> Route, flow: FlowId) -> Vec<TransactionId> {
+    let mut ids: Vec<TransactionId> = map
+        .iter()
+        .filter(|(_, entry)| route(entry).flow == Some(flow))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The queue key of transaction `id`'s timers.
+fn transaction_timer(id: TransactionId) -> impl Fn(Timer) -> TimerId {
+    move |timer| TimerId::Transaction {
+        transaction: id,
+        timer,
+    }
+}
+
+/// The armed timers of a transaction (a free function so the maps and the timer queue can
+/// be borrowed at once).
+fn armed_of<'a>(
+    clients: &'a mut TransactionMap<ClientEntry>,
+    servers: &'a mut TransactionMap<ServerEntry>,
+    side: Side,
+) -> Option<&'a mut Armed<Timer>> {
+    match side {
+        Side::Client(id) => clients.get_mut(&id).map(|e| &mut e.armed),
+        Side::Server(id) => servers.get_mut(&id).map(|e| &mut e.armed),
+    }
+}
