@@ -68,7 +68,8 @@ pub struct MessageTrace<'a> {
     /// The bytes. Over TCP a received chunk is what one read returned: part of a message
     /// or several (the core frames streams itself).
     pub payload: &'a [u8],
-    /// When the driver saw it.
+    /// When the driver saw it, on tokio's clock (virtual time under
+    /// `tokio::time::pause`).
     pub at: Instant,
 }
 
@@ -343,6 +344,17 @@ async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, Socket
     }
 }
 
+/// The current time on tokio's clock, as the `std::time::Instant` the core takes.
+///
+/// Reading tokio's clock rather than std's is what lets an application's tests run calls
+/// under `tokio::time::pause`: the paused clock jumps to the next timer when the runtime
+/// is idle, and the core must see those jumps or its 32-second timers would still take
+/// 32 real seconds (the driver's sleeps end at once, but the core, asked again, would find
+/// nothing due yet).
+pub(crate) fn clock_now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// The driver task.
 pub(crate) async fn run(
     config: EndpointConfig,
@@ -394,7 +406,7 @@ pub(crate) async fn run(
             () = &mut sleep, if armed.is_some() => Input::Timer,
         };
         // The one clock read of this turn.
-        let now = Instant::now();
+        let now = clock_now();
         match input {
             Input::Datagram(result) => {
                 let mut result = result;

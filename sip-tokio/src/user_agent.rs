@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sip_core::endpoint::{EndpointConfig, EndpointLimits};
@@ -281,8 +281,10 @@ impl UserAgent {
     /// timed out) and every transaction still at work has finished, or `grace` has
     /// passed, and stops the driver. Transactions that only absorb retransmissions
     /// (Timers J and K) are not waited for.
+    ///
+    /// `grace` runs on tokio's clock, like every timer of the driver.
     pub async fn shutdown(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
+        let deadline = driver::clock_now() + grace;
         // Closed already is as good as done.
         let _ = self.request(|reply| Command::Shutdown { deadline, reply }).await;
     }
