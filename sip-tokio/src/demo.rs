@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use sip_core::call::{CallEvent, EndReason, Side};
 use sip_core::sdp::SessionDescription;
 
-use crate::driver::{Direction, clock_now};
+use crate::driver::clock_now;
+use crate::trace::Direction;
 use crate::{Call, Error, UserAgent};
 
 /// How long any one step may take before the demo gives up.

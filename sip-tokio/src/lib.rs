@@ -63,10 +63,12 @@ mod call;
 pub mod demo;
 mod driver;
 pub mod listen;
+mod trace;
+mod transport;
 mod user_agent;
 
 pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};
-pub use driver::{Direction, MessageObserver, MessageTrace};
+pub use trace::{Direction, MessageObserver, MessageTrace};
 pub use user_agent::{Builder, UserAgent};
 
 pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};

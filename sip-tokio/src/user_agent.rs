@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::call::{Call, IncomingCalls};
-use crate::driver::{self, Command, MessageObserver, MessageTrace};
+use crate::driver::{self, Command};
+use crate::trace::{MessageObserver, MessageTrace};
+use crate::transport::Sockets;
 
 /// Commands queued between the handles and the driver; senders wait when it is full, so a
 /// burst of commands cannot grow memory without bound.
@@ -168,7 +170,7 @@ impl Builder {
     ///
     /// Fails with [`Error::Io`] when an address is in use or cannot be bound.
     pub async fn start(self) -> Result<UserAgent, Error> {
-        let sockets = driver::Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        let sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
         let local = sockets.local_addr;
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
         config.timers = self.timers;
