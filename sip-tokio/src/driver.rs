@@ -1,5 +1,11 @@
-//! The driver task: one loop that owns the Endpoint, its sockets and its clock. The sockets
-//! sit behind [`crate::transport`].
+//! The driver task: one loop that owns the Endpoint, its sockets and its clock.
+//!
+//! This file is the loop and what it does with the network; [`commands`] carries out the
+//! handles' commands, [`events`] routes the core's events to the application, and the
+//! sockets sit behind [`crate::transport`].
+
+mod commands;
+mod events;
 
 use std::collections::HashMap;
 use std::io;
@@ -7,18 +13,19 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip_core::call::{CallError, CallEvent, CallState};
+use sip_core::call::CallEvent;
 use sip_core::endpoint::{
-    CallId, Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit,
-    Transport,
+    CallId, Endpoint, EndpointConfig, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit, Transport,
 };
-use sip_core::message::{HeaderName, Method, RequestBuilder, StatusCode, Uri};
+use sip_core::message::{HeaderName, Method, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{debug, trace, warn};
+use tracing::{debug, warn};
+
+pub(crate) use commands::{CallOp, Command};
+pub(crate) use events::NewCall;
 
 use crate::Error;
-use crate::call::Invitation;
 use crate::trace::{Direction, MessageObserver, MessageTrace};
 use crate::transport::{self, Flows, NetEvent, NetSender, Sockets, Udp};
 
@@ -69,268 +76,6 @@ enum Input {
 /// nothing due yet).
 pub(crate) fn clock_now() -> Instant {
     tokio::time::Instant::now().into_std()
-}
-
-/// What a call handle asks of its call.
-#[derive(Debug)]
-pub(crate) enum CallOp {
-    Ringing,
-    Answer(Bytes, Option<String>),
-    Reject(StatusCode, Option<String>),
-    Cancel,
-    Bye,
-    Hangup,
-    Hold,
-    Unhold,
-    Reinvite(Bytes),
-    Update(Bytes),
-}
-
-/// A call's id and event receiver, as handed out.
-pub(crate) type CallHandle = (CallId, mpsc::UnboundedReceiver<CallEvent>);
-
-/// Commands from the handles.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Invite {
-        target: Uri,
-        body: Bytes,
-        content_type: Option<String>,
-        reply: oneshot::Sender<Result<CallHandle, Error>>,
-    },
-    Call {
-        call: CallId,
-        op: CallOp,
-        reply: oneshot::Sender<Result<(), Error>>,
-    },
-    State {
-        call: CallId,
-        reply: oneshot::Sender<Option<CallState>>,
-    },
-    Incoming {
-        reply: oneshot::Sender<mpsc::Receiver<NewCall>>,
-    },
-    Options {
-        target: Uri,
-        reply: oneshot::Sender<Result<StatusCode, Error>>,
-    },
-    Shutdown {
-        deadline: Instant,
-        reply: oneshot::Sender<()>,
-    },
-    Connections {
-        reply: oneshot::Sender<usize>,
-    },
-}
-
-impl Driver {
-    fn on_command(&mut self, now: Instant, command: Command) {
-        match command {
-            Command::Invite {
-                target,
-                body,
-                content_type,
-                reply,
-            } => {
-                let result = self
-                    .endpoint
-                    .invite(now, target, body, content_type.as_deref())
-                    .map(|id| {
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        self.calls.insert(id, tx);
-                        (id, rx)
-                    })
-                    .map_err(Error::from);
-                let _ = reply.send(result);
-            }
-            Command::Call { call, op, reply } => {
-                let _ = reply.send(self.call_op(now, call, op).map_err(Error::from));
-            }
-            Command::State { call, reply } => {
-                let _ = reply.send(self.endpoint.call_state(call));
-            }
-            Command::Incoming { reply } => {
-                let (tx, rx) = mpsc::channel(self.incoming_queue);
-                self.incoming = Some(tx);
-                let _ = reply.send(rx);
-            }
-            Command::Options { target, reply } => match self.send_options(now, target) {
-                Ok(transaction) => {
-                    self.options.insert(transaction, reply);
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
-            Command::Connections { reply } => {
-                let _ = reply.send(self.flows.len());
-            }
-            Command::Shutdown { deadline, reply } => {
-                // Sorted so the hang-ups go out in a repeatable order.
-                let mut live: Vec<CallId> = self.calls.keys().copied().collect();
-                live.sort();
-                for call in live {
-                    if let Err(e) = self.endpoint.hangup(now, call) {
-                        debug!(%call, "hangup at shutdown: {e}");
-                    }
-                }
-                let (at, waiters) = self.shutdown.get_or_insert_with(|| (deadline, Vec::new()));
-                *at = (*at).min(deadline);
-                waiters.push(reply);
-            }
-        }
-    }
-
-    fn call_op(&mut self, now: Instant, call: CallId, op: CallOp) -> Result<(), CallError> {
-        let ep = &mut self.endpoint;
-        match op {
-            CallOp::Ringing => ep.ringing(now, call),
-            CallOp::Answer(body, content_type) => ep.answer(now, call, body, content_type.as_deref()),
-            CallOp::Reject(status, reason) => ep.reject(now, call, status, reason.as_deref()),
-            CallOp::Cancel => ep.cancel(now, call),
-            CallOp::Bye => ep.bye(now, call),
-            CallOp::Hangup => ep.hangup(now, call),
-            CallOp::Hold => ep.hold(now, call),
-            CallOp::Unhold => ep.unhold(now, call),
-            CallOp::Reinvite(body) => ep.reinvite(now, call, body),
-            CallOp::Update(body) => ep.update(now, call, body),
-        }
-    }
-
-    fn send_options(&mut self, now: Instant, target: Uri) -> Result<TransactionId, Error> {
-        let destination = sip_core::dialog::uri_socket_addr(&target)
-            .ok_or_else(|| Error::BadTarget(format!("{target}: the host must be an IP address")))?;
-        let transport = match target.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
-        let identity = self
-            .endpoint
-            .config()
-            .calls
-            .identity
-            .clone()
-            .unwrap_or_else(|| format!("sip:{}", self.local));
-        let tag = self.endpoint.random_token(10);
-        let call_id = self.endpoint.random_token(20);
-        let request = RequestBuilder::new(Method::Options, target.clone())
-            // The Endpoint replaces this placeholder with its own Via.
-            .via("SIP/2.0/UDP placeholder")
-            .from(format!("<{identity}>;tag={tag}"))
-            .to(format!("<{target}>"))
-            .call_id(call_id)
-            .cseq(1)
-            .header("Accept", "application/sdp")
-            .build()
-            .map_err(|e| Error::BadTarget(format!("{target}: {e}")))?;
-        Ok(self.endpoint.send_request(now, request, destination, transport)?)
-    }
-}
-
-/// A new incoming call on its way to [`IncomingCalls`](crate::IncomingCalls).
-#[derive(Debug)]
-pub(crate) struct NewCall {
-    pub(crate) id: CallId,
-    pub(crate) events: mpsc::UnboundedReceiver<CallEvent>,
-    pub(crate) invitation: Box<Invitation>,
-}
-
-impl Driver {
-    fn on_event(&mut self, now: Instant, event: Event) {
-        match event {
-            Event::Call { call, event } => self.on_call_event(now, call, event),
-            Event::Request {
-                transaction, request, ..
-            } => self.answer_unhandled_request(now, transaction, &request.method, Unhandled::OutsideDialog),
-            Event::Response {
-                transaction,
-                response,
-            } => {
-                if response.status.is_final() {
-                    if let Some(reply) = self.options.remove(&transaction) {
-                        let _ = reply.send(Ok(response.status));
-                    }
-                }
-            }
-            Event::Timeout { transaction, .. } => {
-                if let Some(reply) = self.options.remove(&transaction) {
-                    let _ = reply.send(Err(Error::Timeout));
-                }
-            }
-            Event::TransportError { transaction } => {
-                if let Some(reply) = self.options.remove(&transaction) {
-                    let _ = reply.send(Err(Error::Transport));
-                }
-            }
-            Event::Terminated { transaction } => {
-                // Dropping a waiting reply tells its caller the request went nowhere.
-                self.options.remove(&transaction);
-            }
-            other => trace!(?other, "event not used by the driver"),
-        }
-    }
-
-    fn on_call_event(&mut self, now: Instant, call: CallId, event: CallEvent) {
-        match event {
-            CallEvent::Incoming {
-                request,
-                source,
-                transport,
-            } => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let new = NewCall {
-                    id: call,
-                    events: rx,
-                    invitation: Box::new(Invitation {
-                        request,
-                        source,
-                        transport,
-                    }),
-                };
-                let refused = match &self.incoming {
-                    Some(incoming) => match incoming.try_send(new) {
-                        Ok(()) => None,
-                        Err(mpsc::error::TrySendError::Full(_)) => Some(StatusCode::SERVICE_UNAVAILABLE),
-                        Err(mpsc::error::TrySendError::Closed(_)) => {
-                            Some(StatusCode::TEMPORARILY_UNAVAILABLE)
-                        }
-                    },
-                    None => Some(StatusCode::TEMPORARILY_UNAVAILABLE),
-                };
-                match refused {
-                    None => {
-                        self.calls.insert(call, tx);
-                    }
-                    Some(status) => {
-                        debug!(%call, %status, "incoming call refused: nobody takes calls now");
-                        if let Err(e) = self.endpoint.reject(now, call, status, None) {
-                            debug!("reject: {e}");
-                        }
-                    }
-                }
-            }
-            CallEvent::Terminated { .. } => {
-                if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(event);
-                }
-            }
-            CallEvent::Request {
-                transaction,
-                ref request,
-            } => {
-                self.answer_unhandled_request(now, transaction, &request.method, Unhandled::InCall);
-                if let Some(tx) = self.calls.get(&call) {
-                    let _ = tx.send(event);
-                }
-            }
-            event => {
-                if let Some(tx) = self.calls.get(&call) {
-                    // A dropped handle is not an error: the call goes on without a listener.
-                    let _ = tx.send(event);
-                }
-            }
-        }
-    }
 }
 
 /// The driver task.
@@ -599,7 +344,7 @@ impl Driver {
     ///
     /// DESIGN.md makes answering policy core configuration ("drivers never answer SIP on
     /// their own"); until the core does this itself, this is the one place the driver
-    /// speaks SIP, and it goes (with its two callers) when the core takes
+    /// speaks SIP, and it goes (with its two callers in [`events`]) when the core takes
     /// the job over.
     ///
     /// - Outside any call: OPTIONS gets 200 with our Allow (RFC 3261 §11.2); anything
