@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip_core::call::CallEvent;
 use sip_core::endpoint::{
     CallId, Endpoint, EndpointConfig, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit, Transport,
 };
@@ -26,6 +25,7 @@ pub(crate) use commands::{CallOp, Command};
 pub(crate) use events::NewCall;
 
 use crate::Error;
+use crate::call_events::CallEventSender;
 use crate::trace::{Direction, MessageObserver, MessageTrace};
 use crate::transport::{self, Flows, NetEvent, NetSender, Sockets, Udp};
 
@@ -46,9 +46,11 @@ struct Driver {
     /// The listeners' accept loops, stopped with the driver.
     accept_loops: Vec<JoinHandle<()>>,
     // One entry per live call the application holds: bounded by the core's `max_calls`.
-    calls: HashMap<CallId, mpsc::UnboundedSender<CallEvent>>,
+    // Each call's queue of events is bounded too (`call_event_queue`).
+    calls: HashMap<CallId, CallEventSender>,
     incoming: Option<mpsc::Sender<NewCall>>,
     incoming_queue: usize,
+    call_event_queue: usize,
     // One entry per OPTIONS in progress: each is a live transaction, so the core's
     // `max_transactions` bounds it, and it goes when the transaction ends.
     options: HashMap<TransactionId, oneshot::Sender<Result<StatusCode, Error>>>,
@@ -78,15 +80,31 @@ pub(crate) fn clock_now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// How the driver treats the application and the network, from the
+/// [`Builder`](crate::Builder).
+pub(crate) struct DriverOptions {
+    pub(crate) observer: Option<MessageObserver>,
+    /// Incoming calls waiting for the application before new ones get 503.
+    pub(crate) incoming_queue: usize,
+    /// Events each call's handle may leave unread.
+    pub(crate) call_event_queue: usize,
+    /// Connections quiet for this long are closed.
+    pub(crate) idle_timeout: Duration,
+}
+
 /// The driver task.
 pub(crate) async fn run(
     config: EndpointConfig,
     sockets: Sockets,
     mut commands: mpsc::Receiver<Command>,
-    observer: Option<MessageObserver>,
-    incoming_queue: usize,
-    idle_timeout: Duration,
+    options: DriverOptions,
 ) {
+    let DriverOptions {
+        observer,
+        incoming_queue,
+        call_event_queue,
+        idle_timeout,
+    } = options;
     let (net_tx, mut net_rx) = transport::net_channel();
     let local = sockets.local_addr;
     let (udp, accept_loops) = sockets.start(&net_tx);
@@ -100,6 +118,7 @@ pub(crate) async fn run(
         calls: HashMap::new(),
         incoming: None,
         incoming_queue,
+        call_event_queue,
         options: HashMap::new(),
         shutdown: None,
         observer,

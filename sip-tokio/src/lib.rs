@@ -3,8 +3,8 @@
 //! logic stays in `sip-core`.
 //!
 //! One task owns the Endpoint (the *driver*). The [`UserAgent`] handle — cheap to clone —
-//! sends it commands over a channel; each [`Call`] has its own channel of
-//! [`CallEvent`]s.
+//! sends it commands over a channel; each [`Call`] has its own bounded queue of
+//! [`CallEvent`]s (see [`Call`] for what happens when a handle is not read).
 //!
 //! # Time
 //!
@@ -60,6 +60,7 @@
 )]
 
 mod call;
+mod call_events;
 pub mod demo;
 mod driver;
 pub mod listen;

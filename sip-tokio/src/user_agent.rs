@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::call::{Call, IncomingCalls};
-use crate::driver::{self, Command};
+use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
+use crate::driver::{self, Command, DriverOptions};
 use crate::trace::{MessageObserver, MessageTrace};
 use crate::transport::Sockets;
 
@@ -39,6 +40,7 @@ pub struct Builder {
     seed: Option<u64>,
     reliable_provisionals: bool,
     incoming_queue: usize,
+    call_event_queue: usize,
     idle_timeout: Duration,
     observer: Option<MessageObserver>,
 }
@@ -67,6 +69,7 @@ impl Default for Builder {
             seed: None,
             reliable_provisionals: false,
             incoming_queue: 1024,
+            call_event_queue: DEFAULT_CALL_EVENT_QUEUE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             observer: None,
         }
@@ -151,6 +154,15 @@ impl Builder {
         self
     }
 
+    /// How many events each call may queue for its [`Call`] handle before newer ones are
+    /// dropped and counted (default 64; at least 1). One more slot is always kept for the
+    /// call's [`Terminated`](crate::CallEvent::Terminated) event, which is never dropped.
+    /// See [`Call`] for the whole policy.
+    pub fn call_event_queue(mut self, events: usize) -> Self {
+        self.call_event_queue = events.max(1);
+        self
+    }
+
     /// How long a TCP connection may carry nothing before it is closed (default 5
     /// minutes). A dialog whose connection was closed sends its next request over a new
     /// one.
@@ -180,14 +192,13 @@ impl Builder {
         config.calls.reliable_provisionals = self.reliable_provisionals;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let transports = sockets.transports();
-        tokio::spawn(driver::run(
-            config,
-            sockets,
-            rx,
-            self.observer,
-            self.incoming_queue,
-            self.idle_timeout,
-        ));
+        let options = DriverOptions {
+            observer: self.observer,
+            incoming_queue: self.incoming_queue,
+            call_event_queue: self.call_event_queue,
+            idle_timeout: self.idle_timeout,
+        };
+        tokio::spawn(driver::run(config, sockets, rx, options));
         Ok(UserAgent {
             commands: tx,
             local,

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use sip_core::call::{CallError, CallEvent, CallState};
+use sip_core::call::{CallError, CallState};
 use sip_core::endpoint::{CallId, TransactionId, Transport};
 use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
 use tokio::sync::{mpsc, oneshot};
@@ -13,6 +13,7 @@ use tracing::debug;
 use super::Driver;
 use super::events::NewCall;
 use crate::Error;
+use crate::call_events::{CallEventReceiver, call_event_queue};
 
 /// What a call handle asks of its call.
 #[derive(Debug)]
@@ -30,7 +31,7 @@ pub(crate) enum CallOp {
 }
 
 /// A call's id and event receiver, as handed out.
-pub(crate) type CallHandle = (CallId, mpsc::UnboundedReceiver<CallEvent>);
+pub(crate) type CallHandle = (CallId, CallEventReceiver);
 
 /// Commands from the handles.
 #[derive(Debug)]
@@ -79,7 +80,7 @@ impl Driver {
                     .endpoint
                     .invite(now, target, body, content_type.as_deref())
                     .map(|id| {
-                        let (tx, rx) = mpsc::unbounded_channel();
+                        let (tx, rx) = call_event_queue(self.call_event_queue);
                         self.calls.insert(id, tx);
                         (id, rx)
                     })

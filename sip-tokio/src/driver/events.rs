@@ -7,17 +7,18 @@ use sip_core::call::CallEvent;
 use sip_core::endpoint::{CallId, Event};
 use sip_core::message::StatusCode;
 use tokio::sync::mpsc;
-use tracing::{debug, trace};
+use tracing::{debug, trace, warn};
 
 use super::{Driver, Unhandled};
 use crate::Error;
 use crate::call::Invitation;
+use crate::call_events::{CallEventReceiver, Sent, call_event_queue};
 
 /// A new incoming call on its way to [`IncomingCalls`](crate::IncomingCalls).
 #[derive(Debug)]
 pub(crate) struct NewCall {
     pub(crate) id: CallId,
-    pub(crate) events: mpsc::UnboundedReceiver<CallEvent>,
+    pub(crate) events: CallEventReceiver,
     pub(crate) invitation: Box<Invitation>,
 }
 
@@ -63,7 +64,7 @@ impl Driver {
                 source,
                 transport,
             } => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = call_event_queue(self.call_event_queue);
                 let new = NewCall {
                     id: call,
                     events: rx,
@@ -97,7 +98,7 @@ impl Driver {
             }
             CallEvent::Terminated { .. } => {
                 if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(event);
+                    tx.finish(event);
                 }
             }
             CallEvent::Request {
@@ -105,16 +106,26 @@ impl Driver {
                 ref request,
             } => {
                 self.answer_unhandled_request(now, transaction, &request.method, Unhandled::InCall);
-                if let Some(tx) = self.calls.get(&call) {
-                    let _ = tx.send(event);
-                }
+                self.deliver(call, event);
             }
-            event => {
-                if let Some(tx) = self.calls.get(&call) {
-                    // A dropped handle is not an error: the call goes on without a listener.
-                    let _ = tx.send(event);
-                }
-            }
+            event => self.deliver(call, event),
+        }
+    }
+
+    /// Queues an event of a live call for its handle, without waiting: a full queue drops
+    /// it (see [`Call`](crate::Call) for the policy).
+    fn deliver(&mut self, call: CallId, event: CallEvent) {
+        let Some(tx) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match tx.send(event) {
+            Sent::Dropped { first: true } => warn!(
+                %call,
+                capacity = self.call_event_queue,
+                "the call's handle does not read its events; newer ones are dropped"
+            ),
+            // A dropped handle is not an error: the call goes on without a listener.
+            Sent::Queued | Sent::Dropped { first: false } | Sent::NoListener => {}
         }
     }
 }
