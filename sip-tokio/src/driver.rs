@@ -3,6 +3,24 @@
 //! This file is the loop and what it does with the network; [`commands`] carries out the
 //! handles' commands, [`events`] routes the core's events to the application, and the
 //! sockets sit behind [`crate::transport`].
+//!
+//! # Every queue has a limit
+//!
+//! Neither the network nor a slow application can grow the driver's memory without bound:
+//!
+//! - commands from the handles: `COMMAND_QUEUE` (1024, `user_agent.rs`); senders wait;
+//! - socket tasks to the driver: `NET_QUEUE` (1024); readers and accept loops wait, and
+//!   the kernel's buffers hold the rest;
+//! - datagrams waiting for a writable UDP socket: `UDP_QUEUE` (4096); the oldest is
+//!   dropped, a loss the transaction layer retransmits over;
+//! - messages for one connection, connecting or open: `FLOW_QUEUE` (16 Ki); past it the
+//!   flow fails, as a connection that far behind is as good as broken;
+//! - each call's events: `Builder::call_event_queue` (64) plus a slot for the end; newer
+//!   events are dropped and counted (the policy is on `Call`);
+//! - incoming calls waiting for the application: `Builder::incoming_queue` (1024); past
+//!   it new calls get 503;
+//! - the tables (calls, flows, OPTIONS waiting for their answer) hold one entry per live
+//!   call, connection or transaction, so the core's `EndpointLimits` bound them.
 
 mod commands;
 mod events;

@@ -10,7 +10,7 @@ use sip_core::endpoint::{FlowId, Transport};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use super::{FlowWriter, OpenedFlow};
+use super::{FLOW_QUEUE, FlowWriter, OpenedFlow};
 
 /// Every connection the driver knows, by the core's flow id. The table holds at most the
 /// core's `max_flows` (it refuses to open more, and asks to close accepted ones past it).
@@ -130,10 +130,11 @@ impl Flows {
             return false;
         };
         for payload in queued {
-            // A fresh channel holds FLOW_QUEUE messages; more than that queued while
-            // connecting is a runaway, so the rest is dropped.
+            // A fresh channel holds FLOW_QUEUE messages, as many as may wait while
+            // connecting, so this fails only when the writer already died of a write
+            // error; its Closed report follows and fails the flow.
             if writer.send(payload).is_err() {
-                warn!(%flow, "too many messages queued while connecting; some dropped");
+                warn!(%flow, "connection's writer gone before its queued messages went out");
                 break;
             }
         }
@@ -144,13 +145,15 @@ impl Flows {
     }
 
     /// Hands `payload` to `flow`'s writer, or queues it while connecting. False when the
-    /// flow is gone or its writer too far behind: the caller fails it.
+    /// flow is gone or [`FLOW_QUEUE`] messages behind (connecting or not): the caller
+    /// fails it, as a connection that far behind is as good as broken.
     pub(crate) fn send(&mut self, flow: FlowId, payload: Bytes, now: Instant) -> bool {
         let Some(entry) = self.flows.get_mut(&flow) else {
             return false;
         };
         entry.last_used = now;
         match &mut entry.state {
+            FlowState::Connecting { queued, .. } if queued.len() >= FLOW_QUEUE => false,
             FlowState::Connecting { queued, .. } => {
                 queued.push(payload);
                 true
@@ -219,5 +222,42 @@ impl Flows {
         }
         self.next_idle_sweep = (!self.flows.is_empty()).then_some(now + check_every);
         idle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use sip_core::endpoint::{Endpoint, EndpointConfig};
+
+    use super::*;
+
+    fn flow_id() -> FlowId {
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        Endpoint::new(EndpointConfig::new(local, 1)).new_flow_id()
+    }
+
+    #[tokio::test]
+    async fn messages_queued_behind_a_pending_connect_are_bounded() {
+        let now = Instant::now();
+        let flow = flow_id();
+        let remote: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut flows = Flows::new(Duration::from_secs(60));
+        let task = tokio::spawn(std::future::pending());
+        flows.connecting(flow, Transport::Tcp, remote, task, now);
+        for _ in 0..FLOW_QUEUE {
+            assert!(flows.send(flow, Bytes::from_static(b"OPTIONS"), now));
+        }
+        assert!(
+            !flows.send(flow, Bytes::from_static(b"OPTIONS"), now),
+            "one past the bound is refused (and the driver fails the flow)"
+        );
+
+        // Every message that was let wait fits the writer once connected.
+        let (writer, rx) = FlowWriter::channel();
+        assert!(flows.connected(flow, writer, now));
+        assert_eq!(rx.len(), FLOW_QUEUE);
+        assert!(flows.close(flow));
     }
 }
