@@ -24,10 +24,15 @@ const TCP_WRITE_BATCH: usize = 64 * 1024;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Accepts connections and hands each to the driver, which gives it a flow id and starts
-/// its tasks ([`start`]). Ends when the driver is gone.
+/// its tasks ([`start`]). Ends when the driver is gone (it also aborts the loop when it
+/// stops), which closes the listener.
 pub(super) async fn accept_loop(listener: TcpListener, net: NetSender) {
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = net.closed() => return,
+        };
+        match accepted {
             Ok((stream, remote)) => {
                 let event = NetEvent::Accepted {
                     transport: Transport::Tcp,
