@@ -8,6 +8,7 @@ use sip_core::endpoint::{CallId, Transport};
 use sip_core::message::{Request, StatusCode};
 use tokio::sync::mpsc;
 
+use crate::call_events::CallEventReceiver;
 use crate::driver::{CallOp, Command};
 use crate::{Error, UserAgent};
 
@@ -22,11 +23,27 @@ pub(crate) struct Invitation {
 /// One call (INVITE session), outgoing or incoming. Commands go to the driver; events
 /// arrive in order through [`Call::next_event`]. Dropping the handle does not end the
 /// call: use [`Call::hangup`].
+///
+/// # A handle that is not read
+///
+/// Each call queues at most
+/// [`Builder::call_event_queue`](crate::Builder::call_event_queue) events for its handle
+/// (64 unless set), and the driver never waits for the application: one slow reader must
+/// not hold up every other call. When the queue is full, newer events are dropped and
+/// counted, and the call goes on — nothing is lost on the SIP side, since requests inside
+/// the call are answered before their event is queued. So memory stays bounded however
+/// long a handle goes unread.
+///
+/// The call's last event, [`CallEvent::Terminated`], is never dropped: a slot is kept for
+/// it, so [`next_event`](Call::next_event) and [`ended`](Call::ended) always learn how the
+/// call ended. A gap is reported where it happened: once `next_event` has returned an
+/// event, [`missed_events`](Call::missed_events) counts every event dropped before that
+/// one. A handle that reads its events as they come never sees a gap.
 #[derive(Debug)]
 pub struct Call {
     id: CallId,
     agent: UserAgent,
-    events: mpsc::UnboundedReceiver<CallEvent>,
+    events: CallEventReceiver,
     invitation: Option<Box<Invitation>>,
 }
 
@@ -39,7 +56,7 @@ impl Call {
     pub(crate) fn new(
         id: CallId,
         agent: UserAgent,
-        events: mpsc::UnboundedReceiver<CallEvent>,
+        events: CallEventReceiver,
         invitation: Option<Box<Invitation>>,
     ) -> Self {
         Call {
@@ -76,9 +93,18 @@ impl Call {
     }
 
     /// The next event; `None` once the call is over (after
-    /// [`CallEvent::Terminated`]) or the driver stopped.
+    /// [`CallEvent::Terminated`]) or the driver stopped. Events dropped because this
+    /// handle's queue was full are skipped and counted in
+    /// [`missed_events`](Call::missed_events).
     pub async fn next_event(&mut self) -> Option<CallEvent> {
         self.events.recv().await
+    }
+
+    /// How many of this call's events were dropped, because this handle's queue was full,
+    /// before the last event [`next_event`](Call::next_event) returned (see [`Call`] for
+    /// the policy). Zero for a handle that keeps up.
+    pub fn missed_events(&self) -> u64 {
+        self.events.missed()
     }
 
     /// Where the call stands; [`CallState::Ended`] once the Endpoint forgot it.

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use sip_core::call::{CallEvent, EndReason, Side};
 use sip_core::sdp::SessionDescription;
 
-use crate::driver::Direction;
+use crate::driver::clock_now;
+use crate::trace::Direction;
 use crate::{Call, Error, UserAgent};
 
 /// How long any one step may take before the demo gives up.
@@ -114,7 +115,8 @@ async fn until<T>(
 pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
     let ladder = Arc::new(Ladder {
         out: Mutex::new(out),
-        start: Instant::now(),
+        // The driver's clock, so the ladder's times line up with `MessageTrace::at`.
+        start: clock_now(),
         sent: AtomicUsize::new(0),
     });
     let alice = agent("alice", &ladder).await?;
@@ -130,7 +132,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
     let answer = SessionDescription::simple_audio("bob", 2, ip, 42_000, &[0, 8, 101]).to_bytes();
 
     ladder.line("# alice calls bob");
-    let started = Instant::now();
+    let started = clock_now();
     let mut caller = alice
         .call(&format!("sip:bob@{}", bob.local_addr()), offer, None)
         .await?;
@@ -150,7 +152,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
         matches!(e, CallEvent::Answered { .. }).then_some(())
     })
     .await?;
-    let setup = started.elapsed();
+    let setup = clock_now().saturating_duration_since(started);
     until(&mut callee, "the ACK", |e| {
         matches!(e, CallEvent::Answered { .. }).then_some(())
     })
@@ -181,7 +183,7 @@ pub async fn run<W: Write + Send + 'static>(out: W) -> Result<Summary, Error> {
     caller.hangup().await?;
     let caller_end = wait_end(&mut caller).await?;
     let callee_end = wait_end(&mut callee).await?;
-    let total = started.elapsed();
+    let total = clock_now().saturating_duration_since(started);
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 

@@ -3,8 +3,20 @@
 //! logic stays in `sip-core`.
 //!
 //! One task owns the Endpoint (the *driver*). The [`UserAgent`] handle — cheap to clone —
-//! sends it commands over a channel; each [`Call`] has its own channel of
-//! [`CallEvent`]s.
+//! sends it commands over a channel; each [`Call`] has its own bounded queue of
+//! [`CallEvent`]s (see [`Call`] for what happens when a handle is not read).
+//!
+//! # Time
+//!
+//! The driver reads tokio's clock ([`tokio::time::Instant`]) and sleeps with tokio's timers,
+//! never std's clock. An application's tests can therefore run whole calls under
+//! `tokio::time::pause` (or `#[tokio::test(start_paused = true)]`, with tokio's
+//! `test-util` feature): when every task waits, tokio moves the clock to the next timer, so
+//! a 32-second Timer B takes no real time. Real sockets still work under a paused clock,
+//! with one caveat from tokio: it moves the clock whenever the runtime is idle, even while
+//! a datagram or a TCP connect is still on its way, so real I/O can look slow in virtual
+//! time (a retransmission may go out before an answer is read). Scenarios whose outcome
+//! hangs on timers — a peer that never answers, a shutdown's grace — are the robust ones.
 //!
 //! # Example: a call between two user agents on loopback
 //!
@@ -48,13 +60,16 @@
 )]
 
 mod call;
+mod call_events;
 pub mod demo;
 mod driver;
 pub mod listen;
+mod trace;
+mod transport;
 mod user_agent;
 
 pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};
-pub use driver::{Direction, MessageObserver, MessageTrace};
+pub use trace::{Direction, MessageObserver, MessageTrace};
 pub use user_agent::{Builder, UserAgent};
 
 pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};

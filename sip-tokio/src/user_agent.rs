@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sip_core::endpoint::{EndpointConfig, EndpointLimits};
@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::call::{Call, IncomingCalls};
-use crate::driver::{self, Command, MessageObserver, MessageTrace};
+use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
+use crate::driver::{self, Command, DriverOptions};
+use crate::trace::{MessageObserver, MessageTrace};
+use crate::transport::Sockets;
 
 /// Commands queued between the handles and the driver; senders wait when it is full, so a
 /// burst of commands cannot grow memory without bound.
@@ -37,6 +40,7 @@ pub struct Builder {
     seed: Option<u64>,
     reliable_provisionals: bool,
     incoming_queue: usize,
+    call_event_queue: usize,
     idle_timeout: Duration,
     observer: Option<MessageObserver>,
 }
@@ -65,6 +69,7 @@ impl Default for Builder {
             seed: None,
             reliable_provisionals: false,
             incoming_queue: 1024,
+            call_event_queue: DEFAULT_CALL_EVENT_QUEUE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             observer: None,
         }
@@ -149,6 +154,15 @@ impl Builder {
         self
     }
 
+    /// How many events each call may queue for its [`Call`] handle before newer ones are
+    /// dropped and counted (default 64; at least 1). One more slot is always kept for the
+    /// call's [`Terminated`](crate::CallEvent::Terminated) event, which is never dropped.
+    /// See [`Call`] for the whole policy.
+    pub fn call_event_queue(mut self, events: usize) -> Self {
+        self.call_event_queue = events.max(1);
+        self
+    }
+
     /// How long a TCP connection may carry nothing before it is closed (default 5
     /// minutes). A dialog whose connection was closed sends its next request over a new
     /// one.
@@ -168,7 +182,7 @@ impl Builder {
     ///
     /// Fails with [`Error::Io`] when an address is in use or cannot be bound.
     pub async fn start(self) -> Result<UserAgent, Error> {
-        let sockets = driver::Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        let sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
         let local = sockets.local_addr;
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
         config.timers = self.timers;
@@ -178,14 +192,13 @@ impl Builder {
         config.calls.reliable_provisionals = self.reliable_provisionals;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let transports = sockets.transports();
-        tokio::spawn(driver::run(
-            config,
-            sockets,
-            rx,
-            self.observer,
-            self.incoming_queue,
-            self.idle_timeout,
-        ));
+        let options = DriverOptions {
+            observer: self.observer,
+            incoming_queue: self.incoming_queue,
+            call_event_queue: self.call_event_queue,
+            idle_timeout: self.idle_timeout,
+        };
+        tokio::spawn(driver::run(config, sockets, rx, options));
         Ok(UserAgent {
             commands: tx,
             local,
@@ -281,8 +294,10 @@ impl UserAgent {
     /// timed out) and every transaction still at work has finished, or `grace` has
     /// passed, and stops the driver. Transactions that only absorb retransmissions
     /// (Timers J and K) are not waited for.
+    ///
+    /// `grace` runs on tokio's clock, like every timer of the driver.
     pub async fn shutdown(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
+        let deadline = driver::clock_now() + grace;
         // Closed already is as good as done.
         let _ = self.request(|reply| Command::Shutdown { deadline, reply }).await;
     }

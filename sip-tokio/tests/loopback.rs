@@ -230,3 +230,23 @@ async fn idle_tcp_connections_are_closed_and_reopened_when_needed() {
     );
     assert_eq!(alice.connections().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn tcp_listener_closes_when_the_agent_shuts_down() {
+    let bob = agent("127.0.0.1:0", true).await;
+    let addr = bob.local_addr();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    timeout(LIMIT, bob.shutdown(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    // The accept loop is stopped with the driver; the runtime drops it (and the listener)
+    // on its next turn, so allow a few tries.
+    let refused = async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    timeout(LIMIT, refused)
+        .await
+        .expect("the listener still accepts after shutdown");
+}
