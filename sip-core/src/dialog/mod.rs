@@ -33,9 +33,12 @@
 //! assert_eq!(bye.headers.cseq().unwrap().unwrap().seq, 2);
 //! ```
 
+mod index;
 mod offer_answer;
+mod table;
 
 pub use offer_answer::{OfferAnswer, OfferAnswerError};
+pub(crate) use table::{DialogTable, Usage};
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

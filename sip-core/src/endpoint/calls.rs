@@ -190,7 +190,7 @@ impl Endpoint {
 
     /// The dialog of a live call (the confirmed one, else the newest early one).
     pub fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
-        self.invites.call_dialog(call)
+        self.invites.call_dialog(&self.seam.dialogs, call)
     }
 
     /// Live calls.
@@ -200,6 +200,6 @@ impl Endpoint {
 
     /// Live dialogs, early ones included.
     pub fn dialog_count(&self) -> usize {
-        self.invites.dialog_count()
+        self.seam.dialogs.len()
     }
 }

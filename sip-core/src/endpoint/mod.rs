@@ -13,10 +13,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::message::{Message, ParseLimits, Request, Response, StatusCode, StreamItem};
+use crate::dialog::{DialogKey, DialogTable};
+use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem};
 use crate::owner::Owner;
 use crate::shared::{Flow, Shared, TopVia};
-use crate::transaction::{TransactionEvent, TransactionLayer};
+use crate::transaction::{NewRequest, TransactionEvent, TransactionLayer};
 use crate::transport::Route;
 use crate::usage::Seam;
 use crate::usage::invite::InviteSessions;
@@ -113,10 +114,11 @@ impl Endpoint {
         // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
         // unpredictable to peers when the driver seeds from the OS.
         let hasher = foldhash::quality::FixedState::with_seed(shared.rng.next_u64());
-        let invites = InviteSessions::new(hasher.clone(), &shared.config);
+        let invites = InviteSessions::new(&shared.config);
         Endpoint {
             seam: Seam {
-                transactions: TransactionLayer::new(hasher),
+                transactions: TransactionLayer::new(hasher.clone()),
+                dialogs: DialogTable::new(hasher),
                 shared,
                 inbox: Default::default(),
             },
@@ -409,36 +411,106 @@ impl Endpoint {
         }
         self.dispatching = true;
         while let Some(event) = self.seam.inbox.pop_front() {
-            // Requests, ACKs and stray 2xx name no owner yet; today every one of them (and
-            // every transaction a usage owns) is the invite sessions'.
-            match &event {
-                TransactionEvent::Request(_)
-                | TransactionEvent::Ack { .. }
-                | TransactionEvent::StrayInviteSuccess { .. }
-                | TransactionEvent::Response {
-                    owner: Owner::Call(..),
-                    ..
-                }
-                | TransactionEvent::Cancelled {
-                    owner: Owner::Call(..),
-                    ..
-                }
-                | TransactionEvent::Timeout {
-                    owner: Owner::Call(..),
-                    ..
-                }
-                | TransactionEvent::TransportError {
-                    owner: Owner::Call(..),
-                    ..
-                }
-                | TransactionEvent::Terminated {
-                    owner: Owner::Call(..),
-                    ..
-                } => self.invites.on_transaction_event(&mut self.seam, now, event),
-                // The application's transactions are routed to it at once by the seam.
-                _ => {}
-            }
+            self.route_to_usage(now, event);
         }
         self.dispatching = false;
+    }
+
+    /// One transaction event, to the usage it belongs to: by its transaction's owner, or —
+    /// for a new request, an ACK for a 2xx or a stray 2xx, which no transaction of ours
+    /// owns — by the dialog it names.
+    fn route_to_usage(&mut self, now: Instant, event: TransactionEvent) {
+        let seam = &mut self.seam;
+        match event {
+            TransactionEvent::Request(new) => self.route_request(now, new),
+            TransactionEvent::Ack { request, .. } => {
+                let call = DialogKey::of_request(&request)
+                    .and_then(|key| seam.dialogs.find(&key))
+                    .and_then(|dialog| seam.dialogs.invite_session(dialog));
+                match call {
+                    Some(call) => self.invites.on_ack(seam, now, call, request),
+                    None => seam.shared.stats.dropped += 1,
+                }
+            }
+            TransactionEvent::StrayInviteSuccess { response } => {
+                let Some(key) = DialogKey::of_response(&response) else {
+                    return;
+                };
+                let call = seam
+                    .dialogs
+                    .find(&key)
+                    .and_then(|dialog| seam.dialogs.invite_session(dialog));
+                match call {
+                    Some(call) => self.invites.on_stray_success(seam, call, response),
+                    None => seam.shared.stats.dropped += 1,
+                }
+            }
+            TransactionEvent::Response {
+                owner: Owner::Call(..),
+                ..
+            }
+            | TransactionEvent::Cancelled {
+                owner: Owner::Call(..),
+                ..
+            }
+            | TransactionEvent::Timeout {
+                owner: Owner::Call(..),
+                ..
+            }
+            | TransactionEvent::TransportError {
+                owner: Owner::Call(..),
+                ..
+            }
+            | TransactionEvent::Terminated {
+                owner: Owner::Call(..),
+                ..
+            } => self.invites.on_transaction_event(seam, now, event),
+            // The application's transactions are routed to it at once by the seam.
+            TransactionEvent::Response { .. }
+            | TransactionEvent::Cancelled { .. }
+            | TransactionEvent::Timeout { .. }
+            | TransactionEvent::TransportError { .. }
+            | TransactionEvent::Terminated { .. } => {}
+        }
+    }
+
+    /// A new request: inside a dialog (it names one with its tags, §12.2.2) it goes to the
+    /// dialog's usage, or gets 481 when we have no such dialog; outside one, an INVITE
+    /// starts a call and anything else is the application's.
+    fn route_request(&mut self, now: Instant, new: NewRequest) {
+        let seam = &mut self.seam;
+        let fields = &new.fields;
+        let key = match (&fields.to_tag, &fields.from_tag) {
+            // Its To tag is ours, its From tag the peer's.
+            (Some(local_tag), Some(remote_tag)) => Some(DialogKey {
+                call_id: fields.call_id.clone(),
+                local_tag: local_tag.clone(),
+                remote_tag: remote_tag.clone(),
+            }),
+            _ => None,
+        };
+        match key {
+            Some(key) => {
+                let usage = seam
+                    .dialogs
+                    .find(&key)
+                    .and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
+                match usage {
+                    Some((call, dialog)) => self.invites.on_in_dialog_request(seam, now, call, dialog, new),
+                    None => seam.respond_status(
+                        now,
+                        new.transaction,
+                        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                    ),
+                }
+            }
+            None if new.request.method == Method::Invite => self.invites.on_new_invite(seam, now, new),
+            None => seam.shared.events.push_back(Event::Request {
+                transaction: new.transaction,
+                request: new.request,
+                source: new.source,
+                transport: new.transport,
+            }),
+        }
     }
 }

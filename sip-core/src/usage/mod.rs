@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::dialog::DialogTable;
 use crate::error::SendError;
 use crate::event::Event;
 use crate::ids::TransactionId;
@@ -20,14 +21,16 @@ use crate::shared::Shared;
 use crate::transaction::{TransactionEvent, TransactionLayer};
 use crate::transport::{Route, Transport};
 
-/// The layers below the usages, as the usages see them: what every layer shares and the
-/// transaction layer. Every transaction command goes through here, so what the transaction
+/// The layers below the usages, as the usages see them: what every layer shares, the
+/// transaction layer and the dialog table. Every transaction command goes through here, so what the transaction
 /// layer reports is routed at once and in order: events of the application's transactions
 /// become public events, the rest wait in `inbox` for the Endpoint to hand to their usage.
 #[derive(Debug)]
 pub(crate) struct Seam {
     pub(crate) shared: Shared,
     pub(crate) transactions: TransactionLayer,
+    /// Every dialog and its usages.
+    pub(crate) dialogs: DialogTable,
     /// Transaction events for the usages, in order.
     pub(crate) inbox: VecDeque<TransactionEvent>,
 }
@@ -120,6 +123,13 @@ impl Seam {
     ) -> Result<Response, SendError> {
         self.transactions
             .response_with(&self.shared, transaction, status, extra, body)
+    }
+
+    /// Answers server transaction `transaction` with a bare `status`.
+    pub(crate) fn respond_status(&mut self, now: Instant, transaction: TransactionId, status: StatusCode) {
+        if let Ok(response) = self.response(transaction, status) {
+            let _ = self.respond(now, transaction, response);
+        }
     }
 
     /// Sends `response` in server transaction `transaction`.

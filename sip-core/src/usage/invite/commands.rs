@@ -218,7 +218,7 @@ impl InviteSessions {
             this.send_2xx(cx, now, c, tx, seq, response)?;
             this.restart_session_timer(cx, now, c);
             // §12.1.1: the dialog is confirmed once our 2xx is out.
-            if let Some(dialog) = c.dialogs.first_mut() {
+            if let Some(dialog) = c.dialogs.first().and_then(|id| cx.dialogs.get_mut(id)) {
                 dialog.mark_confirmed();
             }
             c.invite = None;
@@ -367,11 +367,11 @@ impl InviteSessions {
                 call: c.id,
                 state: c.state,
             };
-            if c.dialog().is_none() {
+            let Some(dialog_id) = c.dialog(&cx.dialogs) else {
                 return Err(invalid);
-            }
+            };
             let via = this.in_dialog_via(cx, c)?;
-            let dialog = c.dialog_mut().ok_or(invalid)?;
+            let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
             let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
             this.send_in_dialog(cx, now, c, request, via, CallPart::App)
         })
@@ -389,7 +389,9 @@ impl InviteSessions {
     ) -> Result<(), CallError> {
         self.call_command(cx, now, call, |this, cx, c| {
             let allowed = c.is_up()
-                || (method == Method::Update && c.dialog().is_some() && c.state != CallState::Ending);
+                || (method == Method::Update
+                    && c.dialog(&cx.dialogs).is_some()
+                    && c.state != CallState::Ending);
             if !allowed {
                 return Err(CallError::InvalidState {
                     call: c.id,
@@ -432,11 +434,11 @@ impl InviteSessions {
             call: c.id,
             state: c.state,
         };
-        if c.dialog().is_none() {
+        let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return Err(invalid);
-        }
+        };
         let via = self.in_dialog_via(cx, c)?;
-        let dialog = c.dialog_mut().ok_or(invalid)?;
+        let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
         let content_type = (!body.is_empty()).then_some(SDP);
         let mut request = dialog.request_via(
             method.clone(),
@@ -620,11 +622,11 @@ impl InviteSessions {
             call: c.id,
             state: c.state,
         };
-        if c.dialog().is_none() {
+        let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return Err(invalid);
-        }
+        };
         let via = self.in_dialog_via(cx, c)?;
-        let dialog = c.dialog_mut().ok_or(invalid)?;
+        let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
         let bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via.text);
         cx.shared.stats.calls.byes += 1;
         self.send_in_dialog(cx, now, c, bye, via, CallPart::Bye)
@@ -644,7 +646,8 @@ impl InviteSessions {
             }
         }
         let remote = c
-            .dialog()
+            .dialog(&cx.dialogs)
+            .and_then(|id| cx.dialogs.get(id))
             .and_then(Dialog::next_hop_addr)
             .unwrap_or(c.route.remote);
         let flow = match transport {
@@ -688,15 +691,15 @@ impl InviteSessions {
     /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
     /// the 2xx's retransmissions.
     pub(super) fn send_ack(&mut self, cx: &mut Seam, c: &mut Call, seq: u32, body: Bytes) {
-        if c.dialog().is_none() {
+        let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return;
-        }
+        };
         let Ok(route) = self.dialog_route(cx, c) else {
             return;
         };
         let branch = cx.shared.new_branch();
         let via = cx.shared.our_via(&branch, route.transport);
-        let Some(dialog) = c.dialog() else {
+        let Some(dialog) = cx.dialogs.get(dialog_id) else {
             return;
         };
         let content_type = (!body.is_empty()).then_some(SDP);

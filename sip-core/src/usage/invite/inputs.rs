@@ -10,45 +10,20 @@ use super::*;
 impl InviteSessions {
     // ---- inputs ----
 
-    pub(super) fn on_request_for_calls(&mut self, cx: &mut Seam, now: Instant, new: NewRequest) {
-        let fields = &new.fields;
-        // §12.2.2: the dialog a request names, from the Call-ID and tags validation read
-        // (its To tag is ours, its From tag the peer's).
-        let key = match (&fields.to_tag, &fields.from_tag) {
-            (Some(local_tag), Some(remote_tag)) => Some(DialogKey {
-                call_id: fields.call_id.clone(),
-                local_tag: local_tag.clone(),
-                remote_tag: remote_tag.clone(),
-            }),
-            _ => None,
-        };
-        match key {
-            None if new.request.method == Method::Invite => {
-                self.on_new_invite(cx, now, new.transaction, new.request, new.source, new.transport)
-            }
-            // Outside any dialog and not a call: the application's.
-            None => cx.shared.events.push_back(Event::Request {
-                transaction: new.transaction,
-                request: new.request,
-                source: new.source,
-                transport: new.transport,
-            }),
-            Some(key) => match self.by_dialog.get(&key) {
-                Some(call) => {
-                    self.with_call(cx, now, call, |this, cx, c| {
-                        this.on_in_dialog_request(cx, now, c, &key, new)
-                    });
-                }
-                // §12.2.2: a request naming a dialog we do not have gets 481.
-                None => self.respond_status(
-                    cx,
-                    now,
-                    new.transaction,
-                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-                    None,
-                ),
-            },
-        }
+    /// A request inside dialog `dialog`, whose INVITE session is call `call` (the Endpoint
+    /// found both in the dialog table).
+    pub(crate) fn on_in_dialog_request(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: CallId,
+        dialog: DialogId,
+        new: NewRequest,
+    ) {
+        let handled = self.with_call(cx, now, call, |this, cx, c| {
+            this.on_request_in_call(cx, now, c, dialog, new)
+        });
+        debug_assert!(handled.is_some(), "the dialog table names a live call");
     }
 
     pub(super) fn respond_status(
@@ -69,15 +44,15 @@ impl InviteSessions {
         }
     }
 
-    pub(super) fn on_new_invite(
-        &mut self,
-        cx: &mut Seam,
-        now: Instant,
-        tx: TransactionId,
-        request: Request,
-        source: std::net::SocketAddr,
-        transport: Transport,
-    ) {
+    /// An INVITE outside any dialog: a new incoming call.
+    pub(crate) fn on_new_invite(&mut self, cx: &mut Seam, now: Instant, new: NewRequest) {
+        let NewRequest {
+            transaction: tx,
+            request,
+            source,
+            transport,
+            ..
+        } = new;
         cx.shared.stats.calls.invites += 1;
         let (Some(route), Some(to_tag)) = (
             cx.transactions.server_route(tx),
@@ -123,9 +98,9 @@ impl InviteSessions {
             OfferAnswer::RemoteOffer
         };
         let mut call = Box::new(Call::new(id, Role::Uas, tx, request.clone(), route, oa));
-        // Dialogs are a few hundred bytes: room for this one, not Vec's usual four.
-        call.dialogs.reserve_exact(1);
-        call.dialogs.push(dialog);
+        let dialog_id = DialogId(cx.shared.fresh_id());
+        cx.dialogs.insert(dialog_id, dialog, Usage::Invite(id));
+        call.dialogs.push(dialog_id);
         call.remote_body = body;
         call.session_request = Some(session_request);
         call.reliable = reliable.then(|| {
@@ -135,9 +110,6 @@ impl InviteSessions {
                 ..Reliable::default()
             })
         });
-        if let Some(dialog) = call.dialogs.first() {
-            self.by_dialog.insert(&dialog.key(), id);
-        }
         cx.transactions.set_owner(tx, Owner::Call(id, CallPart::Invite));
         self.call_event(
             cx,
@@ -152,16 +124,16 @@ impl InviteSessions {
         self.calls.insert(id, call);
     }
 
-    pub(super) fn on_in_dialog_request(
+    fn on_request_in_call(
         &mut self,
         cx: &mut Seam,
         now: Instant,
         c: &mut Call,
-        key: &DialogKey,
+        dialog_id: DialogId,
         new: NewRequest,
     ) {
         let (tx, request, seq) = (new.transaction, new.request, new.fields.cseq.seq);
-        let Some(dialog) = c.dialogs.iter_mut().find(|d| d.has_key(key)) else {
+        let Some(dialog) = cx.dialogs.get_mut(dialog_id) else {
             self.respond_status(cx, now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
             return;
         };
@@ -182,7 +154,7 @@ impl InviteSessions {
                 self.end(cx, now, c, EndReason::RemoteBye, "BYE received");
             }
             Method::Invite => self.on_reinvite(cx, now, c, tx, request, seq),
-            Method::Update => self.on_update(cx, now, c, tx, key, request),
+            Method::Update => self.on_update(cx, now, c, tx, dialog_id, request),
             Method::Prack => self.on_prack(cx, now, c, tx, &request),
             _ => self.call_event(
                 cx,
@@ -216,7 +188,10 @@ impl InviteSessions {
             self.respond_retry_later(cx, now, tx);
             return;
         }
-        if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.state() == DialogState::Confirmed) {
+        if let Some(dialog) = c
+            .confirmed_dialog(&cx.dialogs)
+            .and_then(|id| cx.dialogs.get_mut(id))
+        {
             dialog.refresh_target(&request.headers);
         }
         let body = if request.body.is_empty() {
@@ -277,7 +252,7 @@ impl InviteSessions {
         now: Instant,
         c: &mut Call,
         tx: TransactionId,
-        key: &DialogKey,
+        dialog_id: DialogId,
         request: Request,
     ) {
         if !request.body.is_empty() {
@@ -293,7 +268,7 @@ impl InviteSessions {
                 OfferAnswer::Stable => {}
             }
         }
-        if let Some(dialog) = c.dialogs.iter_mut().find(|d| d.has_key(key)) {
+        if let Some(dialog) = cx.dialogs.get_mut(dialog_id) {
             dialog.refresh_target(&request.headers);
         }
         let body = if request.body.is_empty() {
@@ -398,20 +373,10 @@ impl InviteSessions {
         }
     }
 
-    pub(super) fn on_ack_for_calls(&mut self, cx: &mut Seam, now: Instant, ack: Request) {
-        let Some(key) = DialogKey::of_request(&ack) else {
-            cx.shared.stats.dropped += 1;
-            return;
-        };
-        let Some(call) = self.by_dialog.get(&key) else {
-            cx.shared.stats.dropped += 1;
-            return;
-        };
+    /// The ACK for a 2xx (§13.3.1.4) in the dialog of call `call` (the Endpoint found it
+    /// in the dialog table).
+    pub(crate) fn on_ack(&mut self, cx: &mut Seam, now: Instant, call: CallId, ack: Request) {
         self.with_call(cx, now, call, |this, cx, c| {
-            if !c.dialogs.iter().any(|d| d.has_key(&key)) {
-                cx.shared.stats.dropped += 1;
-                return;
-            }
             let seq = ack.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
             if c.awaiting_ack.as_deref().is_none_or(|(s, _)| *s != seq) {
                 cx.shared.stats.dropped += 1;
@@ -441,23 +406,9 @@ impl InviteSessions {
         });
     }
 
-    pub(super) fn on_stray_success(&mut self, cx: &mut Seam, response: Response) {
-        // A 2xx retransmitted after the INVITE transaction ended (Timer M): ACK it again.
-        let Some(key) = DialogKey::of_response(&response) else {
-            return;
-        };
-        let Some(call) = self.by_dialog.get(&key) else {
-            cx.shared.stats.dropped += 1;
-            return;
-        };
-        if !self
-            .calls
-            .get(&call)
-            .is_some_and(|c| c.dialogs.iter().any(|d| d.has_key(&key)))
-        {
-            cx.shared.stats.dropped += 1;
-            return;
-        }
+    /// A 2xx retransmitted after the INVITE transaction ended (Timer M), in the dialog of
+    /// call `call`: ACK it again (§13.2.2.4).
+    pub(crate) fn on_stray_success(&mut self, cx: &mut Seam, call: CallId, response: Response) {
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if let Some(c) = self.calls.get(&call) {
             if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
@@ -546,8 +497,8 @@ impl InviteSessions {
         {
             return;
         }
-        for dialog in c.dialogs.drain(..) {
-            self.by_dialog.remove(&dialog.key(), c.id);
+        for dialog in c.dialogs.take() {
+            cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
         if c.state == CallState::Ending && c.end_reason == Some(EndReason::Cancelled) {
             self.end(cx, now, c, EndReason::Cancelled, "487 received");
@@ -576,15 +527,14 @@ impl InviteSessions {
         let Some(key) = DialogKey::of_response(response) else {
             return true;
         };
-        if !c.dialogs.iter().any(|d| d.has_key(&key)) {
+        if c.dialog_with_key(&cx.dialogs, &key).is_none() {
             let Some(invite) = &c.invite else {
                 return true;
             };
             if let Ok(dialog) = Dialog::uac_keyed(invite, response, &key) {
-                self.by_dialog.insert(&dialog.key(), c.id);
-                // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
-                c.dialogs.reserve_exact(1);
-                c.dialogs.push(dialog);
+                let id = DialogId(cx.shared.fresh_id());
+                cx.dialogs.insert(id, dialog, Usage::Invite(c.id));
+                c.dialogs.push(id);
             }
         }
         let reliable = response
@@ -612,20 +562,19 @@ impl InviteSessions {
             .last_rseq
             .push((ByteString::from(&*key.remote_tag), rseq));
         let invite_seq = c.invite_seq();
-        let Some(index) = c.dialogs.iter().position(|d| d.has_key(&key)) else {
+        let Some(dialog_id) = c.dialog_with_key(&cx.dialogs, &key) else {
             return true;
         };
-        let Some(dialog) = c.dialogs.get_mut(index) else {
+        let Some(dialog) = cx.dialogs.get_mut(dialog_id) else {
             return true;
         };
         dialog.refresh_target(&response.headers);
         // The PRACK goes in the dialog of this provisional, which may not be the newest.
-        let moved = c.dialogs.remove(index);
-        c.dialogs.push(moved);
+        c.dialogs.move_to_end(dialog_id);
         let Ok(via) = self.in_dialog_via(cx, c) else {
             return true;
         };
-        let Some(dialog) = c.dialogs.last_mut() else {
+        let Some(dialog) = cx.dialogs.get_mut(dialog_id) else {
             return true;
         };
         let mut prack = dialog.request_via(Method::Prack, None, Bytes::new(), None, &via.text);
@@ -656,13 +605,9 @@ impl InviteSessions {
             cx.shared.transmit(route, payload);
             return;
         }
-        let confirmed = c
-            .dialogs
-            .iter()
-            .find(|d| d.state() == DialogState::Confirmed)
-            .map(|d| d.key().clone());
+        let confirmed = c.confirmed_dialog(&cx.dialogs).and_then(|id| cx.dialogs.get(id));
         match confirmed {
-            Some(confirmed) if confirmed == key => {
+            Some(confirmed) if confirmed.has_key(&key) => {
                 // A retransmission: the same ACK again.
                 if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
                     if *ack_seq == seq {
@@ -683,27 +628,31 @@ impl InviteSessions {
         let Some(invite) = c.invite.take() else {
             return;
         };
-        let dialog = match c.dialogs.iter().position(|d| d.has_key(&key)) {
-            Some(index) => {
-                let mut dialog = c.dialogs.remove(index);
-                dialog.confirm(&response);
-                dialog
+        let confirmed = match c.dialog_with_key(&cx.dialogs, &key) {
+            Some(id) => {
+                if let Some(dialog) = cx.dialogs.get_mut(id) {
+                    dialog.confirm(&response);
+                }
+                id
             }
             None => match Dialog::uac_keyed(&invite, &response, &key) {
-                Ok(dialog) => dialog,
+                Ok(dialog) => {
+                    let id = DialogId(cx.shared.fresh_id());
+                    cx.dialogs.insert(id, dialog, Usage::Invite(c.id));
+                    id
+                }
                 Err(_) => {
                     c.invite = Some(invite);
                     return;
                 }
             },
         };
-        for early in c.dialogs.drain(..) {
-            self.by_dialog.remove(&early.key(), c.id);
+        for early in c.dialogs.take() {
+            if early != confirmed {
+                cx.dialogs.end_usage(early, Usage::Invite(c.id));
+            }
         }
-        self.by_dialog.insert(&key, c.id);
-        // Dialogs are a few hundred bytes: room for one more, not Vec's usual four.
-        c.dialogs.reserve_exact(1);
-        c.dialogs.push(dialog);
+        c.dialogs.push(confirmed);
         let delayed_offer = invite.body.is_empty();
         // Keep the INVITE while the transaction may still deliver forked 2xx responses.
         c.invite = Some(invite);
@@ -819,7 +768,7 @@ impl InviteSessions {
             return;
         }
         if status.is_success() {
-            if let Some(dialog) = c.dialog_mut() {
+            if let Some(dialog) = c.dialog(&cx.dialogs).and_then(|id| cx.dialogs.get_mut(id)) {
                 dialog.refresh_target(&response.headers);
             }
             let offered = c.oa == OfferAnswer::LocalOffer;

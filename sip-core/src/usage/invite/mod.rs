@@ -4,7 +4,6 @@
 //! directions come from [`crate::sdp`].
 
 mod commands;
-mod index;
 mod inputs;
 mod session_timer;
 
@@ -15,10 +14,12 @@ use bytestring::ByteString;
 
 use crate::call::{CallError, CallEvent, CallState, CallTimer, EndReason, Side, Transition};
 use crate::config::EndpointConfig;
-use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, OfferAnswer, Role, uri_socket_addr};
+use crate::dialog::{
+    CSeqCheck, Dialog, DialogKey, DialogState, DialogTable, OfferAnswer, Role, Usage, uri_socket_addr,
+};
 use crate::error::SendError;
 use crate::event::Event;
-use crate::ids::{CallId, TransactionId};
+use crate::ids::{CallId, DialogId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::owner::{CallPart, Owner};
 use crate::shared::TopVia;
@@ -61,6 +62,71 @@ impl Resend {
     }
 }
 
+/// A call's dialogs, oldest first. One is kept inline: forking is rare, and a vector
+/// would cost every call a heap allocation.
+#[derive(Debug, Default)]
+pub(super) enum DialogIds {
+    #[default]
+    None,
+    One(DialogId),
+    Many(Vec<DialogId>),
+}
+
+impl DialogIds {
+    pub(super) fn as_slice(&self) -> &[DialogId] {
+        match self {
+            DialogIds::None => &[],
+            DialogIds::One(id) => std::slice::from_ref(id),
+            DialogIds::Many(ids) => ids,
+        }
+    }
+
+    pub(super) fn first(&self) -> Option<DialogId> {
+        self.as_slice().first().copied()
+    }
+
+    /// Adds `id` as the newest.
+    pub(super) fn push(&mut self, id: DialogId) {
+        *self = match std::mem::take(self) {
+            DialogIds::None => DialogIds::One(id),
+            DialogIds::One(first) => DialogIds::Many(vec![first, id]),
+            DialogIds::Many(mut ids) => {
+                ids.push(id);
+                DialogIds::Many(ids)
+            }
+        };
+    }
+
+    /// Makes `id` the newest.
+    pub(super) fn move_to_end(&mut self, id: DialogId) {
+        if let DialogIds::Many(ids) = self {
+            if let Some(index) = ids.iter().position(|&d| d == id) {
+                let moved = ids.remove(index);
+                ids.push(moved);
+            }
+        }
+    }
+
+    /// Takes every id, leaving none.
+    pub(super) fn take(&mut self) -> DialogIds {
+        std::mem::take(self)
+    }
+}
+
+impl IntoIterator for DialogIds {
+    type Item = DialogId;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<DialogId>, std::vec::IntoIter<DialogId>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            DialogIds::None => (None, Vec::new()),
+            DialogIds::One(id) => (Some(id), Vec::new()),
+            DialogIds::Many(ids) => (None, ids),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
 /// One INVITE session.
 #[derive(Debug)]
 pub(super) struct Call {
@@ -76,9 +142,9 @@ pub(super) struct Call {
     invite: Option<Box<Request>>,
     /// Where the peer is: the transport and flow of the INVITE, and its address.
     route: Route,
-    /// UAC: every early dialog, then the confirmed one; UAS: ours. The current dialog is
-    /// the confirmed one, else the newest.
-    dialogs: Vec<Dialog>,
+    /// UAC: every early dialog, then the confirmed one; UAS: ours — in the dialog table.
+    /// The current dialog is the confirmed one, else the newest.
+    dialogs: DialogIds,
     /// UAC: forks whose extra 2xx we ACKed and BYEd, with that ACK for its retransmissions.
     killed_forks: Vec<(ByteString, Bytes, Route)>,
     local_body: Bytes,
@@ -147,7 +213,7 @@ impl Call {
             invite_tx: Some(tx),
             invite: Some(Box::new(invite)),
             route,
-            dialogs: Vec::new(),
+            dialogs: DialogIds::None,
             killed_forks: Vec::new(),
             oa,
             local_body: Bytes::new(),
@@ -174,21 +240,24 @@ impl Call {
         self.reliable.get_or_insert_with(Default::default)
     }
 
-    /// The confirmed dialog, else the newest early one.
-    pub(super) fn dialog(&self) -> Option<&Dialog> {
-        self.dialogs
-            .iter()
-            .find(|d| d.state() == DialogState::Confirmed)
-            .or(self.dialogs.last())
+    /// The current dialog: the confirmed one, else the newest early one.
+    pub(super) fn dialog(&self, table: &DialogTable) -> Option<DialogId> {
+        self.confirmed_dialog(table)
+            .or(self.dialogs.as_slice().last().copied())
     }
 
-    pub(super) fn dialog_mut(&mut self) -> Option<&mut Dialog> {
-        let index = self
-            .dialogs
+    /// The confirmed dialog, if one is.
+    pub(super) fn confirmed_dialog(&self, table: &DialogTable) -> Option<DialogId> {
+        self.dialogs
+            .as_slice()
             .iter()
-            .position(|d| d.state() == DialogState::Confirmed)
-            .or(self.dialogs.len().checked_sub(1))?;
-        self.dialogs.get_mut(index)
+            .copied()
+            .find(|&id| table.get(id).is_some_and(|d| d.state() == DialogState::Confirmed))
+    }
+
+    /// This call's dialog that `key` names.
+    pub(super) fn dialog_with_key(&self, table: &DialogTable, key: &DialogKey) -> Option<DialogId> {
+        table.find(key).filter(|id| self.dialogs.as_slice().contains(id))
     }
 
     pub(super) fn invite_seq(&self) -> u32 {
@@ -212,22 +281,20 @@ pub(super) struct OutgoingVia {
     text: String,
 }
 
-/// Invite sessions (calls): the usage of a dialog that RFC 3261 §13–15 describes, with the
-/// dialog index that finds a call from a message and what every call shares.
+/// Invite sessions (calls): the usage of a dialog that RFC 3261 §13–15 describes. The
+/// dialogs themselves are in the dialog table; a call knows their ids.
 #[derive(Debug)]
 pub(crate) struct InviteSessions {
     /// Calls by id (lookup only; our own counter values, so the fast hasher suffices).
     calls: std::collections::HashMap<CallId, Box<Call>, foldhash::fast::FixedState>,
-    /// Lookup only: dialog id → call.
-    by_dialog: index::DialogIndex,
     /// Our Contact per transport, and the From of our calls, formatted once.
     contacts: Vec<(Transport, ByteString)>,
     identity: ByteString,
 }
 
 impl InviteSessions {
-    /// No calls yet; the dialog index hashes with `hasher` (seeded by the Endpoint).
-    pub(crate) fn new(hasher: foldhash::quality::FixedState, config: &EndpointConfig) -> Self {
+    /// No calls yet.
+    pub(crate) fn new(config: &EndpointConfig) -> Self {
         let local = config.local.to_string();
         let contacts = [
             Transport::Udp,
@@ -254,7 +321,6 @@ impl InviteSessions {
             contacts,
             identity: ByteString::from(identity),
             calls: Default::default(),
-            by_dialog: index::DialogIndex::new(hasher),
         }
     }
 
@@ -271,8 +337,9 @@ impl InviteSessions {
     }
 
     /// The dialog of a live call (the confirmed one, else the newest early one).
-    pub(crate) fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
-        self.calls.get(&call).and_then(|c| c.dialog())
+    pub(crate) fn call_dialog<'a>(&self, dialogs: &'a DialogTable, call: CallId) -> Option<&'a Dialog> {
+        let id = self.calls.get(&call)?.dialog(dialogs)?;
+        dialogs.get(id)
     }
 
     /// Live calls.
@@ -280,23 +347,11 @@ impl InviteSessions {
         self.calls.len()
     }
 
-    /// Live dialogs, early ones included. (It walks every call and only sums, so the map's
-    /// order cannot reach output.)
-    #[allow(clippy::disallowed_methods)]
-    pub(crate) fn dialog_count(&self) -> usize {
-        self.calls.values().map(|c| c.dialogs.len()).sum()
-    }
-
     // ---- inputs: what the Endpoint routes here ----
 
-    /// An event of the transaction layer for the call layer: a new request or an ACK (the
-    /// call layer finds its call, or makes one), a stray 2xx, or an event of a
-    /// transaction a call owns.
+    /// An event of a transaction a call owns.
     pub(crate) fn on_transaction_event(&mut self, cx: &mut Seam, now: Instant, event: TransactionEvent) {
         match event {
-            TransactionEvent::Request(new) => self.on_request_for_calls(cx, now, new),
-            TransactionEvent::Ack { request, .. } => self.on_ack_for_calls(cx, now, request),
-            TransactionEvent::StrayInviteSuccess { response } => self.on_stray_success(cx, response),
             TransactionEvent::Response {
                 transaction,
                 owner: Owner::Call(call, part),
@@ -372,8 +427,12 @@ impl InviteSessions {
                     cx.shared.events.push_back(Event::Terminated { transaction });
                 }
             }
-            // Events of transactions no call owns do not come here.
-            TransactionEvent::Response { .. }
+            // Events of transactions no call owns, and those the Endpoint routes by the
+            // dialog they name, do not come here.
+            TransactionEvent::Request(_)
+            | TransactionEvent::Ack { .. }
+            | TransactionEvent::StrayInviteSuccess { .. }
+            | TransactionEvent::Response { .. }
             | TransactionEvent::Timeout { .. }
             | TransactionEvent::TransportError { .. }
             | TransactionEvent::Cancelled { .. }
@@ -422,8 +481,10 @@ impl InviteSessions {
                 .timers
                 .remove(at, TimerId::Call { call: call.id, timer });
         }
-        for dialog in &call.dialogs {
-            self.by_dialog.remove(&dialog.key(), call.id);
+        // The call was these dialogs' INVITE usage; a dialog with no other usage ends
+        // with it (RFC 5057 §5).
+        for dialog in call.dialogs.take() {
+            cx.dialogs.end_usage(dialog, Usage::Invite(call.id));
         }
         if call.connected_once {
             cx.shared.stats.calls.successful += 1;
@@ -475,8 +536,10 @@ impl InviteSessions {
         if call.state == CallState::Ended {
             return;
         }
-        for dialog in &mut call.dialogs {
-            dialog.terminate();
+        for &id in call.dialogs.as_slice() {
+            if let Some(dialog) = cx.dialogs.get_mut(id) {
+                dialog.terminate();
+            }
         }
         call.end_reason = Some(reason);
         self.set_state(cx, now, call, CallState::Ended, cause);
@@ -632,12 +695,12 @@ fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
 }
 #[cfg(test)]
 mod tests {
-    /// A connected call holds exactly one dialog on either side, in a vector with room for
-    /// exactly one: `Vec::push` on an empty vector makes room for four (960 bytes, most of
-    /// a call's memory).
+    /// A connected call holds exactly one dialog on either side, its id kept inline (no
+    /// vector: a vector's first push makes room for four, most of a call's memory when
+    /// calls held their dialogs), and the dialog table holds that one dialog.
     #[cfg(feature = "sim")]
     #[test]
-    fn a_connected_call_keeps_room_for_one_dialog_on_either_side() {
+    fn a_connected_call_keeps_its_one_dialog_inline_on_either_side() {
         use crate::call::CallEvent;
         use crate::endpoint::Event;
         use crate::sim::Network;
@@ -678,8 +741,13 @@ mod tests {
             let calls = &net.endpoint(node).invites().calls;
             assert_eq!(calls.len(), 1);
             for call in calls.values() {
-                assert_eq!((call.dialogs.len(), call.dialogs.capacity()), (1, 1));
+                assert!(
+                    matches!(call.dialogs, super::DialogIds::One(_)),
+                    "{:?}",
+                    call.dialogs
+                );
             }
+            assert_eq!(net.endpoint(node).dialog_count(), 1);
         }
     }
 

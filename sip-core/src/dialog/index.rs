@@ -1,30 +1,31 @@
-//! Dialog id → call, for every request and response that names a dialog.
+//! Dialog key → dialog id, for every request and response that names a dialog.
 //!
 //! A dialog id is three strings (Call-ID and two tags); keyed by them, an entry costs about a
 //! hundred bytes, which at 100,000 calls is most of a call's share of memory. The index keys
 //! by a 64-bit hash of the id instead, from the Endpoint's seeded hasher (peers cannot aim
 //! collisions at it), so an entry is 16 bytes. The rare true collision goes to an exact map,
-//! and callers confirm that the call found really has the dialog.
+//! and the table confirms that the dialog found really has the key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
 use foldhash::quality::FixedState;
 
-use crate::dialog::DialogKey;
+use super::DialogKey;
 
-use crate::ids::CallId;
+use crate::ids::DialogId;
 
 /// Lookup only: never iterated, so hash order cannot reach output.
 #[derive(Debug)]
 pub(crate) struct DialogIndex {
     hasher: FixedState,
-    by_hash: HashMap<u64, CallId, FixedState>,
+    by_hash: HashMap<u64, DialogId, FixedState>,
     /// Keys whose hash another dialog already holds.
-    collided: BTreeMap<DialogKey, CallId>,
+    collided: BTreeMap<DialogKey, DialogId>,
 }
 
 impl DialogIndex {
+    /// An empty index hashing with `hasher`.
     pub(crate) fn new(hasher: FixedState) -> Self {
         DialogIndex {
             by_hash: HashMap::with_hasher(hasher.clone()),
@@ -37,37 +38,38 @@ impl DialogIndex {
         self.hasher.hash_one(key)
     }
 
-    /// The call that may own `key`; the caller checks the call's dialogs.
-    pub(crate) fn get(&self, key: &DialogKey) -> Option<CallId> {
+    /// The dialog that may have `key`; the caller checks it.
+    pub(crate) fn get(&self, key: &DialogKey) -> Option<DialogId> {
         if !self.collided.is_empty() {
-            if let Some(&call) = self.collided.get(key) {
-                return Some(call);
+            if let Some(&dialog) = self.collided.get(key) {
+                return Some(dialog);
             }
         }
         self.by_hash.get(&self.hash(key)).copied()
     }
 
-    pub(crate) fn insert(&mut self, key: &DialogKey, call: CallId) {
+    /// Notes that `key` names `dialog`.
+    pub(crate) fn insert(&mut self, key: &DialogKey, dialog: DialogId) {
         let hash = self.hash(key);
         match self.by_hash.get(&hash) {
             None => {
-                self.by_hash.insert(hash, call);
+                self.by_hash.insert(hash, dialog);
             }
-            Some(&owner) if owner == call => {}
+            Some(&owner) if owner == dialog => {}
             Some(_) => {
-                self.collided.insert(key.detached(), call);
+                self.collided.insert(key.detached(), dialog);
             }
         }
     }
 
-    /// Forgets `key` if `call` holds it.
-    pub(crate) fn remove(&mut self, key: &DialogKey, call: CallId) {
-        if self.collided.get(key) == Some(&call) {
+    /// Forgets `key` if `dialog` holds it.
+    pub(crate) fn remove(&mut self, key: &DialogKey, dialog: DialogId) {
+        if self.collided.get(key) == Some(&dialog) {
             self.collided.remove(key);
             return;
         }
         let hash = self.hash(key);
-        if self.by_hash.get(&hash) == Some(&call) {
+        if self.by_hash.get(&hash) == Some(&dialog) {
             self.by_hash.remove(&hash);
         }
     }
@@ -88,27 +90,27 @@ mod tests {
     }
 
     #[test]
-    fn keys_map_to_their_calls_and_removal_is_per_owner() {
+    fn keys_map_to_their_dialogs_and_removal_is_per_owner() {
         let mut index = DialogIndex::new(FixedState::with_seed(7));
-        index.insert(&key(1), CallId(10));
-        index.insert(&key(2), CallId(20));
-        assert_eq!(index.get(&key(1)), Some(CallId(10)));
-        index.remove(&key(1), CallId(20));
-        assert_eq!(index.get(&key(1)), Some(CallId(10)), "only the owner removes");
-        index.remove(&key(1), CallId(10));
+        index.insert(&key(1), DialogId(10));
+        index.insert(&key(2), DialogId(20));
+        assert_eq!(index.get(&key(1)), Some(DialogId(10)));
+        index.remove(&key(1), DialogId(20));
+        assert_eq!(index.get(&key(1)), Some(DialogId(10)), "only the owner removes");
+        index.remove(&key(1), DialogId(10));
         assert_eq!(index.get(&key(1)), None);
-        assert_eq!(index.get(&key(2)), Some(CallId(20)));
+        assert_eq!(index.get(&key(2)), Some(DialogId(20)));
     }
 
     #[test]
     fn a_hash_collision_falls_back_to_the_exact_map() {
         let mut index = DialogIndex::new(FixedState::with_seed(7));
-        // Force a collision: put key(2)'s hash under another call first.
+        // Force a collision: put key(2)'s hash under another dialog first.
         let hash = index.hash(&key(2));
-        index.by_hash.insert(hash, CallId(99));
-        index.insert(&key(2), CallId(20));
-        assert_eq!(index.get(&key(2)), Some(CallId(20)));
-        index.remove(&key(2), CallId(20));
-        assert_eq!(index.get(&key(2)), Some(CallId(99)));
+        index.by_hash.insert(hash, DialogId(99));
+        index.insert(&key(2), DialogId(20));
+        assert_eq!(index.get(&key(2)), Some(DialogId(20)));
+        index.remove(&key(2), DialogId(20));
+        assert_eq!(index.get(&key(2)), Some(DialogId(99)));
     }
 }
