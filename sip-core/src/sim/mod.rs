@@ -20,6 +20,9 @@
 //! test itself go through [`Network::on`], which runs them at the current virtual time and
 //! sends what they queued.
 //!
+//! For calls between two user agents, [`harness::Pair`] sets up Alice and Bob and runs
+//! until a call reaches a state or reports an event, failing clearly instead of hanging.
+//!
 //! Besides endpoints, a network can hold relays ([`Network::add_relay`]): stateless,
 //! Record-Routing proxies (RFC 3261 §16.11) whose forwarded messages are ladder lines like any
 //! other, so a call through a relay shows both legs and proves that requests follow Route.
@@ -60,6 +63,7 @@ use crate::endpoint::{
 };
 use crate::message::{Message, Request};
 
+pub mod harness;
 mod relay;
 
 use relay::Relay;
