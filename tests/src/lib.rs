@@ -1,8 +1,9 @@
 //! End-to-end, conformance, property and comparison tests for the SIP stack (see `tests/`).
 //!
 //! This library holds what several test files share: Alice and Bob on a simulated network
-//! ([`pair`]), ladder snapshots ([`snapshot!`]), session descriptions and a Bob who
-//! answers calls ([`auto_answer`]). What one file alone uses stays in that file.
+//! ([`pair`]), ladder snapshots ([`snapshot!`]), session descriptions, a Bob who answers
+//! calls ([`auto_answer`]) or transactions ([`answer_with`]), hand-made requests and the
+//! checks that nothing is left behind. What one file alone uses stays in that file.
 
 // Test code over known inputs: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -12,7 +13,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use sip_core::call::{CallEvent, CallId};
 use sip_core::endpoint::{EndpointConfig, Event};
-use sip_core::message::Uri;
+use sip_core::message::{Method, Request, RequestBuilder, Response, StatusCode, Uri};
 use sip_core::sdp::SessionDescription;
 use sip_core::sim::harness::Pair;
 use sip_core::sim::{Network, NodeId};
@@ -109,4 +110,74 @@ pub fn call_to_bob(net: &mut Network, alice: NodeId) -> CallId {
     let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
     net.on(alice, |e, now| e.invite(now, target, alice_sdp(), None))
         .unwrap()
+}
+
+// ------------------------------------------------------------------------------------------
+// Transactions
+// ------------------------------------------------------------------------------------------
+
+/// A request from Alice to `sip:bob@192.0.2.2` (the Via's sent-by a placeholder the
+/// Endpoint fills in), with `route` as its Route if given.
+pub fn request(method: Method, call_id: &str, cseq: u32, route: Option<&str>) -> Request {
+    let mut builder = RequestBuilder::new(method, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from("Alice <sip:alice@192.0.2.1>;tag=a73kszlfl")
+        .to("Bob <sip:bob@192.0.2.2>")
+        .call_id(call_id)
+        .cseq(cseq)
+        .contact("<sip:alice@192.0.2.1>");
+    if let Some(route) = route {
+        builder = builder.header("Route", route);
+    }
+    builder.build().unwrap()
+}
+
+/// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new branch, the 2xx's To tag, the INVITE's
+/// CSeq, and `route` as its Route if given (the route set, §12.2.1.1).
+pub fn ack_for_2xx(response: &Response, route: Option<&str>) -> Request {
+    let cseq = response.headers.cseq().unwrap().unwrap().seq;
+    let mut builder = RequestBuilder::new(Method::Ack, Uri::parse("sip:bob@192.0.2.2").unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from(response.headers.get("From").unwrap())
+        .to(response.headers.get("To").unwrap())
+        .call_id(response.headers.get("Call-ID").unwrap())
+        .cseq(cseq);
+    if let Some(route) = route {
+        builder = builder.header("Route", route);
+    }
+    builder.build().unwrap()
+}
+
+/// `node` answers every new request but ACK with `status`.
+pub fn answer_with(net: &mut Network, node: NodeId, status: StatusCode) {
+    net.set_handler(node, move |endpoint, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+            && request.method != Method::Ack
+        {
+            let response = endpoint.response(transaction, status).unwrap();
+            endpoint.respond(now, transaction, response).unwrap();
+        }
+    });
+}
+
+/// The status of every response `node`'s user was handed, in order.
+pub fn statuses(net: &Network, node: NodeId) -> Vec<u16> {
+    net.events(node)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Response { response, .. } => Some(response.status.as_u16()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Nothing may be left behind once a transaction scenario is over: no transaction or
+/// transaction timer on any of `nodes`.
+pub fn assert_quiescent(net: &mut Network, nodes: &[NodeId]) {
+    for &node in nodes {
+        assert_eq!(net.endpoint(node).transaction_count(), 0, "transactions left");
+        assert_eq!(net.endpoint(node).timer_count(), 0, "timers left");
+    }
 }
