@@ -196,3 +196,16 @@ fn waiting_for_a_response_fails_when_the_request_times_out() {
     });
     pair.run_until_response(alice, info.unwrap());
 }
+
+#[test]
+#[should_panic(
+    expected = "within 120s of virtual time; left: alice has 1 live call, 1 dialog, 1 transaction"
+)]
+fn waiting_for_idle_fails_while_a_session_timer_keeps_refreshing_the_call() {
+    let mut pair = Pair::configured(10, |c| c.calls.session_expires = Some(90), |_| {});
+    let (alice, bob) = (pair.alice, pair.bob);
+    pair.auto_answer(bob);
+    let call = pair.call(alice, bob);
+    pair.run_until_state(alice, call, CallState::Connected);
+    pair.run_until_idle();
+}

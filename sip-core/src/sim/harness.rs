@@ -61,9 +61,12 @@ pub const ALICE_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::ne
 /// Bob's address: 192.0.2.2:5060.
 pub const BOB_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 5060));
 
-/// How long a `run_until_*` waits by default: twice 64·T1, the longest a transaction
-/// lives with the default timers, so a wait covers a whole retransmission budget.
-pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(64);
+/// How long a `run_until_*` waits by default: two minutes of virtual time. With the
+/// default timers nothing is retransmitted for longer than 64·T1 (32 s), so this covers
+/// the longest chain one step of a call can set off: a 2xx resent for 64·T1 because no
+/// ACK came, then the BYE that ends the call and its Timer F, then the last timers of the
+/// transactions that linger.
+pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// How many ladder lines a failure message shows.
 const LADDER_TAIL: usize = 30;
@@ -353,12 +356,17 @@ impl Pair {
     ///
     /// # Panics
     ///
-    /// After [`Network::max_steps`] steps without getting there (a session timer, say,
-    /// keeps a call busy for ever).
+    /// When the network is still busy after [`Pair::wait_limit`] of virtual time (a
+    /// session timer, say, refreshes a call for ever), naming what is still there.
     #[track_caller]
     pub fn run_until_idle(&mut self) {
-        if let Err(livelock) = self.net.run_until_idle() {
-            self.fail("the network to go idle", &livelock.to_string());
+        if let Err(stall) = self.wait_for(|pair| pair.net.next_event_at().is_none().then_some(())) {
+            let why = format!(
+                "{}; left: {}",
+                stall.describe(self.wait_limit),
+                self.leftovers().join("; ")
+            );
+            self.fail("the network to go idle", &why);
         }
     }
 
@@ -428,34 +436,7 @@ impl Pair {
     /// Listing whatever is left, side by side.
     #[track_caller]
     pub fn assert_quiescent(&self) {
-        let mut left = Vec::new();
-        for node in &self.net.nodes {
-            let Some(endpoint) = node.endpoint() else {
-                continue;
-            };
-            let mut here = Vec::new();
-            let counts = [
-                (endpoint.call_count(), "live call"),
-                (endpoint.dialog_count(), "dialog"),
-                (endpoint.transaction_count(), "transaction"),
-            ];
-            for (count, what) in counts {
-                if count > 0 {
-                    here.push(counted(count, what));
-                }
-            }
-            if let Some(at) = endpoint.poll_timeout() {
-                let due = at.saturating_duration_since(self.net.now());
-                here.push(format!("a timer due in {due:?}"));
-            }
-            if !here.is_empty() {
-                left.push(format!("{} has {}", node.name, here.join(", ")));
-            }
-        }
-        let in_flight = self.net.in_flight();
-        if in_flight > 0 {
-            left.push(format!("{} on the wire", counted(in_flight, "datagram")));
-        }
+        let left = self.leftovers();
         if !left.is_empty() {
             self.fail("quiescence", &left.join("; "));
         }
@@ -494,6 +475,40 @@ impl Pair {
 
     // ---- helpers ----
 
+    /// What is not over, one entry per endpoint that has something (live calls, dialogs,
+    /// transactions, a timer) and one for datagrams in flight; empty when all is quiet.
+    fn leftovers(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        for node in &self.net.nodes {
+            let Some(endpoint) = node.endpoint() else {
+                continue;
+            };
+            let mut here = Vec::new();
+            let counts = [
+                (endpoint.call_count(), "live call"),
+                (endpoint.dialog_count(), "dialog"),
+                (endpoint.transaction_count(), "transaction"),
+            ];
+            for (count, what) in counts {
+                if count > 0 {
+                    here.push(counted(count, what));
+                }
+            }
+            if let Some(at) = endpoint.poll_timeout() {
+                let due = at.saturating_duration_since(self.net.now());
+                here.push(format!("a timer due in {due:?}"));
+            }
+            if !here.is_empty() {
+                left.push(format!("{} has {}", node.name, here.join(", ")));
+            }
+        }
+        let in_flight = self.net.in_flight();
+        if in_flight > 0 {
+            left.push(format!("{} on the wire", counted(in_flight, "datagram")));
+        }
+        left
+    }
+
     fn endpoint(&self, node: NodeId) -> Option<&Endpoint> {
         self.net.nodes.get(node.0).and_then(Node::endpoint)
     }
@@ -508,7 +523,11 @@ impl Pair {
             }
             match self.net.next_event_at() {
                 None => return Err(Stall::Quiet),
-                Some(at) if at > deadline => return Err(Stall::WaitLimit),
+                Some(at) if at > deadline => {
+                    // Nothing happens before the deadline: let the clock show it.
+                    self.net.run_until(deadline);
+                    return Err(Stall::WaitLimit);
+                }
                 Some(_) => {
                     self.net.step();
                 }
