@@ -229,11 +229,11 @@ impl Pair {
     #[track_caller]
     pub fn run_until_state(&mut self, node: NodeId, call: CallId, state: CallState) {
         let reached = self.wait_for(|pair| {
-            let now = pair.state(node, call);
+            let current = pair.state(node, call);
             let ended = pair.end_reason(node, call).is_some();
-            if now == Some(state) || (state == CallState::Ended && ended) {
+            if current == Some(state) || (state == CallState::Ended && ended) {
                 Some(Ok(()))
-            } else if ended || (now.is_none() && !pair.calls(node).contains(&call)) {
+            } else if ended || (current.is_none() && !pair.calls(node).contains(&call)) {
                 Some(Err(()))
             } else {
                 None
@@ -247,12 +247,12 @@ impl Pair {
                 None => self.fail(&waiting, "there is no such call"),
             },
             Err(stall) => {
-                let now = self
+                let current = self
                     .state(node, call)
                     .map_or("gone".to_owned(), |s| s.to_string());
                 self.fail(
                     &waiting,
-                    &format!("{} (it is {now})", stall.describe(self.wait_limit)),
+                    &format!("{} (it is {current})", stall.describe(self.wait_limit)),
                 );
             }
         }
