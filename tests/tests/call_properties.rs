@@ -23,12 +23,10 @@ use bytes::Bytes;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use sip_core::call::{CallError, CallEvent, CallId, CallState, EndReason, Side};
 use sip_core::endpoint::Event;
-use sip_core::message::Uri;
 use sip_core::sdp::{Direction, SessionDescription};
+use sip_core::sim::harness::ALICE_ADDR;
 use sip_core::sim::{LinkConfig, Network, NodeId};
-
-const ALICE: &str = "192.0.2.1:5060";
-const BOB: &str = "192.0.2.2:5060";
+use sip_tests::{auto_answer, bob_sdp, call_to_bob, defaults, pair, sdp_with_version};
 
 // ------------------------------------------------------------------------------------------
 // Running
@@ -46,22 +44,6 @@ fn qc(cases: u64) -> QuickCheck {
 // ------------------------------------------------------------------------------------------
 // Session descriptions and the simulated pair
 // ------------------------------------------------------------------------------------------
-
-/// An audio session description for `user` at `ip`, with `o=` version `version`.
-fn sdp(user: &str, ip: &str, port: u16, version: u64) -> Bytes {
-    let mut sdp =
-        SessionDescription::simple_audio(user, 1000, ip.parse::<IpAddr>().unwrap(), port, &[0, 8, 101]);
-    sdp.origin_mut().version = version;
-    sdp.to_bytes()
-}
-
-fn alice_sdp() -> Bytes {
-    sdp("alice", "192.0.2.1", 49170, 1000)
-}
-
-fn bob_sdp() -> Bytes {
-    sdp("bob", "192.0.2.2", 3456, 1000)
-}
 
 /// One direction of a link: loss, duplication and reordering in percent, jitter in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,33 +132,12 @@ impl Arbitrary for Link {
 
 /// Alice and Bob with the given links (Alice → Bob, Bob → Alice); Bob rings and answers
 /// every incoming call at once.
-fn pair(seed: u64, to_bob: Link, to_alice: Link) -> (Network, NodeId, NodeId) {
-    let mut net = Network::new(seed);
-    let alice = net.add_node("alice", ALICE.parse().unwrap());
-    let bob = net.add_node("bob", BOB.parse().unwrap());
+fn linked_pair(seed: u64, to_bob: Link, to_alice: Link) -> (Network, NodeId, NodeId) {
+    let (mut net, alice, bob) = pair(seed, defaults);
     net.set_link(alice, bob, to_bob.config());
     net.set_link(bob, alice, to_alice.config());
-    net.set_handler(bob, |endpoint, event, now| {
-        if let Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } = event
-        {
-            endpoint.ringing(now, call).unwrap();
-            endpoint.answer(now, call, bob_sdp(), None).unwrap();
-        }
-    });
+    auto_answer(&mut net, bob);
     (net, alice, bob)
-}
-
-fn call_to_bob(net: &mut Network, alice: NodeId) -> CallId {
-    let now = net.now();
-    let call = net
-        .endpoint(alice)
-        .invite(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), alice_sdp(), None)
-        .unwrap();
-    net.pump(alice);
-    call
 }
 
 /// The call events a node saw for `call`, in order.
@@ -300,7 +261,7 @@ impl Arbitrary for Teardown {
 }
 
 fn prop_setup_and_teardown(t: Teardown) -> TestResult {
-    let (mut net, alice, bob) = pair(t.seed, t.to_bob, t.to_alice);
+    let (mut net, alice, bob) = linked_pair(t.seed, t.to_bob, t.to_alice);
     let call = call_to_bob(&mut net, alice);
     let hanger = if t.bob_hangs_up { bob } else { alice };
     // The hanger's call: Alice's is known; Bob's once his first event names it.
@@ -321,9 +282,8 @@ fn prop_setup_and_teardown(t: Teardown) -> TestResult {
     if connected {
         net.run_for(Duration::from_millis(u64::from(t.hangup_delay_ms)));
         if let Some(c) = hanger_call(&net) {
-            let now = net.now();
             let state = net.endpoint(hanger).call_state(c);
-            match net.endpoint(hanger).bye(now, c) {
+            match net.on(hanger, |e, now| e.bye(now, c)) {
                 Ok(()) => bye_sent = true,
                 // The call ended (or started ending) on its own meanwhile.
                 Err(CallError::InvalidState { .. } | CallError::UnknownCall(_)) if !is_up(state) => {}
@@ -331,7 +291,6 @@ fn prop_setup_and_teardown(t: Teardown) -> TestResult {
                     return TestResult::error(format!("bye in state {state:?}: {e}\n{}", net.ladder()));
                 }
             }
-            net.pump(hanger);
         }
     }
     if let Err(livelock) = net.run_until_idle() {
@@ -572,7 +531,7 @@ fn count_offer_answered(events: &[CallEvent]) -> usize {
 /// `hold`/`unhold` build theirs — or, every other step, a plain `sendrecv` offer that
 /// releases any hold this side had.
 fn fresh_offer(net: &Network, node: NodeId, call: CallId, fresh: u16) -> Bytes {
-    let (user, ip) = if net.addr(node) == ALICE.parse().unwrap() {
+    let (user, ip) = if net.addr(node) == ALICE_ADDR {
         ("alice", "192.0.2.1")
     } else {
         ("bob", "192.0.2.2")
@@ -600,17 +559,13 @@ fn fresh_offer(net: &Network, node: NodeId, call: CallId, fresh: u16) -> Bytes {
 
 /// A command of the script, at the current time.
 fn apply(net: &mut Network, node: NodeId, call: CallId, op: Op, fresh: u16) -> Result<(), CallError> {
-    let now = net.now();
     let body = fresh_offer(net, node, call, fresh);
-    let endpoint = net.endpoint(node);
-    let result = match op {
+    net.on(node, |endpoint, now| match op {
         Op::Hold => endpoint.hold(now, call),
         Op::Unhold => endpoint.unhold(now, call),
         Op::Reinvite => endpoint.reinvite(now, call, body),
         Op::Update => endpoint.update(now, call, body),
-    };
-    net.pump(node);
-    result
+    })
 }
 
 /// Whether `node` has a glare retry (§14.1) still to send for `call`.
@@ -629,11 +584,9 @@ fn bye_and_check_clean(
     call: CallId,
     problems: &mut Vec<String>,
 ) {
-    let now = net.now();
-    if let Err(e) = net.endpoint(alice).bye(now, call) {
+    if let Err(e) = net.on(alice, |e, now| e.bye(now, call)) {
         problems.push(format!("final bye: {e}"));
     }
-    net.pump(alice);
     if let Err(livelock) = net.run_until_idle() {
         problems.push(livelock.to_string());
         return;
@@ -653,7 +606,7 @@ fn bye_and_check_clean(
 }
 
 fn prop_interleavings(script: Script) -> TestResult {
-    let (mut net, alice, bob) = pair(script.seed, script.to_bob, script.to_alice);
+    let (mut net, alice, bob) = linked_pair(script.seed, script.to_bob, script.to_alice);
     let call = call_to_bob(&mut net, alice);
     // Both sides connected first (Bob's answer and Alice's ACK may need retransmissions).
     let up = run_while_not(&mut net, Duration::from_secs(40), |net| {
@@ -784,20 +737,9 @@ fn hold_unhold_reinvite_interleavings_never_leave_offer_answer_stuck() {
 // Minimal cases of bugs the properties above found (fixed; kept as regressions)
 // ------------------------------------------------------------------------------------------
 
-fn command<R>(
-    net: &mut Network,
-    node: NodeId,
-    f: impl FnOnce(&mut sip_core::Endpoint, std::time::Instant) -> R,
-) -> R {
-    let now = net.now();
-    let result = f(net.endpoint(node), now);
-    net.pump(node);
-    result
-}
-
 /// A lossless connected call (seed 1).
 fn connected() -> (Network, NodeId, NodeId, CallId, CallId) {
-    let (mut net, alice, bob) = pair(1, Link::CLEAN, Link::CLEAN);
+    let (mut net, alice, bob) = linked_pair(1, Link::CLEAN, Link::CLEAN);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
     let bob_call = calls_of(&net, bob)[0];
@@ -811,11 +753,11 @@ fn connected() -> (Network, NodeId, NodeId, CallId, CallId) {
 #[test]
 fn a_fresh_sendrecv_offer_while_holding_releases_the_hold_on_both_sides() {
     let (mut net, alice, bob, call, bob_call) = connected();
-    command(&mut net, alice, |e, now| e.hold(now, call)).unwrap();
+    net.on(alice, |e, now| e.hold(now, call)).unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(bob).call_state(bob_call), Some(CallState::Hold));
-    let sendrecv = sdp("alice", "192.0.2.1", 40000, 5000);
-    command(&mut net, alice, |e, now| e.reinvite(now, call, sendrecv)).unwrap();
+    let sendrecv = sdp_with_version("alice", "192.0.2.1", 40000, 5000);
+    net.on(alice, |e, now| e.reinvite(now, call, sendrecv)).unwrap();
     net.run_for(Duration::from_millis(100));
     // Bob saw Alice take the call off hold (Unhold { by: Remote }) and is Connected...
     assert_eq!(net.endpoint(bob).call_state(bob_call), Some(CallState::Connected));
@@ -835,12 +777,12 @@ fn a_fresh_sendrecv_offer_while_holding_releases_the_hold_on_both_sides() {
 #[test]
 fn a_later_command_supersedes_a_pending_glare_retry() {
     let (mut net, alice, bob, call, bob_call) = connected();
-    command(&mut net, alice, |e, now| e.hold(now, call)).unwrap();
-    let offer = sdp("bob", "192.0.2.2", 40002, 5001);
-    command(&mut net, bob, |e, now| e.reinvite(now, bob_call, offer)).unwrap();
+    net.on(alice, |e, now| e.hold(now, call)).unwrap();
+    let offer = sdp_with_version("bob", "192.0.2.2", 40002, 5001);
+    net.on(bob, |e, now| e.reinvite(now, bob_call, offer)).unwrap();
     net.run_for(Duration::from_millis(40));
     assert!(glare_retry_pending(&net, alice, call));
-    let unhold = command(&mut net, alice, |e, now| e.unhold(now, call));
+    let unhold = net.on(alice, |e, now| e.unhold(now, call));
     net.run_for(Duration::from_secs(10));
     let (alice_holds, _) = hold_view(&events_of(&net, alice, call));
     assert!(

@@ -4,70 +4,22 @@
 // Test code over known inputs: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip_core::Endpoint;
 use sip_core::call::{CallEvent, CallId, CallState, EndReason, Side};
 use sip_core::endpoint::{EndpointConfig, Event};
 use sip_core::message::{HeaderName, Method, Request, StatusCode, Uri, response_to};
-use sip_core::sdp::SessionDescription;
 use sip_core::sim::{Network, NodeId};
+use sip_tests::{
+    alice_sdp, auto_answer, bob_sdp, call_to_bob, defaults, pair, pair_configured, sdp, snapshot,
+};
 
-const ALICE: &str = "192.0.2.1:5060";
-const BOB: &str = "192.0.2.2:5060";
 const PROXY: &str = "192.0.2.3:5060";
 const CAROL: &str = "192.0.2.4:5060";
 
-fn snapshot(name: &str, net: &Network) {
-    insta::with_settings!({
-        snapshot_path => "../../snapshots",
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, net.ladder());
-    });
-}
-
-/// An audio session description for `user` at `ip`.
-fn sdp(user: &str, ip: &str, port: u16) -> Bytes {
-    SessionDescription::simple_audio(user, 1000, ip.parse::<IpAddr>().unwrap(), port, &[0, 8, 101]).to_bytes()
-}
-
-fn alice_sdp() -> Bytes {
-    sdp("alice", "192.0.2.1", 49170)
-}
-
-fn bob_sdp() -> Bytes {
-    sdp("bob", "192.0.2.2", 3456)
-}
-
-fn pair(seed: u64, configure: fn(&mut EndpointConfig)) -> (Network, NodeId, NodeId) {
-    let mut net = Network::new(seed);
-    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), configure);
-    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), configure);
-    (net, alice, bob)
-}
-
-fn defaults(_: &mut EndpointConfig) {}
-
 fn reliable(config: &mut EndpointConfig) {
     config.calls.reliable_provisionals = true;
-}
-
-/// Bob rings and answers every incoming call at once.
-fn auto_answer(net: &mut Network, node: NodeId) {
-    net.set_handler(node, |endpoint, event, now| {
-        if let Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } = event
-        {
-            endpoint.ringing(now, call).unwrap();
-            endpoint.answer(now, call, bob_sdp(), None).unwrap();
-        }
-    });
 }
 
 /// Bob rings on every incoming call and waits.
@@ -81,16 +33,6 @@ fn ring_only(net: &mut Network, node: NodeId) {
             endpoint.ringing(now, call).unwrap();
         }
     });
-}
-
-fn call_to_bob(net: &mut Network, alice: NodeId) -> CallId {
-    let now = net.now();
-    let call = net
-        .endpoint(alice)
-        .invite(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), alice_sdp(), None)
-        .unwrap();
-    net.pump(alice);
-    call
 }
 
 /// The call events a node saw, in order.
@@ -139,12 +81,6 @@ fn state_path(net: &Network, node: NodeId) -> Vec<CallState> {
     path
 }
 
-fn command(net: &mut Network, node: NodeId, f: impl FnOnce(&mut Endpoint, std::time::Instant)) {
-    let now = net.now();
-    f(net.endpoint(node), now);
-    net.pump(node);
-}
-
 /// Nothing may be left behind once a scenario is over.
 fn assert_clean(net: &mut Network, nodes: &[NodeId]) {
     for &node in nodes {
@@ -163,9 +99,9 @@ fn basic_call_alice_hangs_up() {
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_basic_alice_hangs_up", &net);
+    snapshot!("call_basic_alice_hangs_up", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::LocalBye]);
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
     assert_eq!(
@@ -212,9 +148,9 @@ fn basic_call_bob_hangs_up() {
     call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
     let call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| e.bye(now, call).unwrap());
+    net.on(bob, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_basic_bob_hangs_up", &net);
+    snapshot!("call_basic_bob_hangs_up", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
     assert_eq!(end_reasons(&net, bob), [EndReason::LocalBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -234,7 +170,7 @@ fn rejection_with_486_ends_both_sides() {
     });
     call_to_bob(&mut net, alice);
     net.run_until_idle().unwrap();
-    snapshot("call_rejected_486", &net);
+    snapshot!("call_rejected_486", &net);
     assert!(call_events(&net, alice).contains(&CallEvent::Rejected {
         status: StatusCode::BUSY_HERE,
         reason: "Busy Here".into()
@@ -254,9 +190,9 @@ fn cancel_before_answer_gets_487() {
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Ringing));
-    command(&mut net, alice, |e, now| e.cancel(now, call).unwrap());
+    net.on(alice, |e, now| e.cancel(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_cancel_before_answer", &net);
+    snapshot!("call_cancel_before_answer", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::Cancelled]);
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteCancelled]);
     assert_clean(&mut net, &[alice, bob]);
@@ -270,9 +206,9 @@ fn cancel_before_any_provisional_waits_for_one() {
     net.lose(bob, alice, "180", 1);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(15));
-    command(&mut net, alice, |e, now| e.cancel(now, call).unwrap());
+    net.on(alice, |e, now| e.cancel(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_cancel_waits_for_provisional", &net);
+    snapshot!("call_cancel_waits_for_provisional", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::Cancelled]);
     assert_clean(&mut net, &[alice, bob]);
 }
@@ -285,12 +221,10 @@ fn cancel_crossing_200_is_acked_then_byed() {
     net.run_for(Duration::from_millis(100));
     // Both at once: Alice's CANCEL and Bob's 200 cross on the wire.
     let bob_call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| {
-        e.answer(now, bob_call, bob_sdp(), None).unwrap()
-    });
-    command(&mut net, alice, |e, now| e.cancel(now, call).unwrap());
+    net.on(bob, |e, now| e.answer(now, bob_call, bob_sdp(), None).unwrap());
+    net.on(alice, |e, now| e.cancel(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_cancel_crosses_200", &net);
+    snapshot!("call_cancel_crosses_200", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::Cancelled]);
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -328,9 +262,7 @@ fn fork_with_two_early_dialogs_and_one_answer() {
     net.run_for(Duration::from_millis(50));
     assert_eq!(net.endpoint(alice).dialog_count(), 2, "one early dialog per fork");
     let bob_call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| {
-        e.answer(now, bob_call, bob_sdp(), None).unwrap()
-    });
+    net.on(bob, |e, now| e.answer(now, bob_call, bob_sdp(), None).unwrap());
     net.run_for(Duration::from_millis(100));
     assert_eq!(
         net.endpoint(alice).dialog_count(),
@@ -348,9 +280,9 @@ fn fork_with_two_early_dialogs_and_one_answer() {
         net.endpoint(alice).call_dialog(call).unwrap().key().remote_tag,
         bob_tag
     );
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_fork_two_early_one_answer", &net);
+    snapshot!("call_fork_two_early_one_answer", &net);
     assert_clean(&mut net, &[alice, bob]);
 }
 
@@ -372,9 +304,9 @@ fn fork_with_two_answers_acks_and_byes_the_second() {
     net.inject(carol, alice, ok);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_fork_two_answers", &net);
+    snapshot!("call_fork_two_answers", &net);
     let ladder = net.ladder();
     assert!(
         ladder.contains("alice  -> carol  ACK sip:carol@192.0.2.4"),
@@ -397,9 +329,9 @@ fn uas_retransmits_2xx_until_the_ack_arrives() {
     net.run_for(Duration::from_secs(3));
     let bob_call = first_call(&net, bob);
     assert_eq!(net.endpoint(bob).call_state(bob_call), Some(CallState::Connected));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_2xx_retransmitted_until_ack", &net);
+    snapshot!("call_2xx_retransmitted_until_ack", &net);
     assert_clean(&mut net, &[alice, bob]);
 }
 
@@ -410,7 +342,7 @@ fn missing_ack_ends_the_call_with_bye_after_64_t1() {
     net.lose(alice, bob, "ACK", 100);
     call_to_bob(&mut net, alice);
     net.run_until_idle().unwrap();
-    snapshot("call_missing_ack_bye", &net);
+    snapshot!("call_missing_ack_bye", &net);
     assert_eq!(end_reasons(&net, bob), [EndReason::NoAck]);
     assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -435,16 +367,16 @@ fn holds(net: &Network, node: NodeId) -> Vec<CallEvent> {
 #[test]
 fn alice_holds_and_unholds() {
     let (mut net, alice, bob, call, bob_call) = connected_pair(11);
-    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
+    net.on(alice, |e, now| e.hold(now, call).unwrap());
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Hold));
     assert_eq!(net.endpoint(bob).call_state(bob_call), Some(CallState::Hold));
-    command(&mut net, alice, |e, now| e.unhold(now, call).unwrap());
+    net.on(alice, |e, now| e.unhold(now, call).unwrap());
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_hold_unhold_by_alice", &net);
+    snapshot!("call_hold_unhold_by_alice", &net);
     assert_eq!(
         holds(&net, alice),
         [
@@ -465,25 +397,25 @@ fn alice_holds_and_unholds() {
 #[test]
 fn bob_holds_then_alice_holds_too_and_both_release() {
     let (mut net, alice, bob, call, bob_call) = connected_pair(12);
-    command(&mut net, bob, |e, now| e.hold(now, bob_call).unwrap());
+    net.on(bob, |e, now| e.hold(now, bob_call).unwrap());
     net.run_for(Duration::from_millis(100));
     // Alice is held: her own hold offer must be inactive (RFC 3264 §8.4).
-    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
+    net.on(alice, |e, now| e.hold(now, call).unwrap());
     net.run_for(Duration::from_millis(100));
-    command(&mut net, bob, |e, now| e.unhold(now, bob_call).unwrap());
+    net.on(bob, |e, now| e.unhold(now, bob_call).unwrap());
     net.run_for(Duration::from_millis(100));
     assert_eq!(
         net.endpoint(bob).call_state(bob_call),
         Some(CallState::Hold),
         "Alice still holds"
     );
-    command(&mut net, alice, |e, now| e.unhold(now, call).unwrap());
+    net.on(alice, |e, now| e.unhold(now, call).unwrap());
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(bob).call_state(bob_call), Some(CallState::Connected));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
-    command(&mut net, bob, |e, now| e.bye(now, bob_call).unwrap());
+    net.on(bob, |e, now| e.bye(now, bob_call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_hold_by_both", &net);
+    snapshot!("call_hold_by_both", &net);
     let ladder = net.ladder();
     // Held by Bob, Alice's own hold offer is inactive (RFC 3264 §8.4), and so is Bob's answer.
     assert!(
@@ -501,10 +433,10 @@ fn bob_holds_then_alice_holds_too_and_both_release() {
 fn reinvite_glare_is_resolved_by_the_retry() {
     let (mut net, alice, bob, call, bob_call) = connected_pair(13);
     // Both re-INVITE at the same instant: each gets 491, then retries after §14.1's wait.
-    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
-    command(&mut net, bob, |e, now| e.hold(now, bob_call).unwrap());
+    net.on(alice, |e, now| e.hold(now, call).unwrap());
+    net.on(bob, |e, now| e.hold(now, bob_call).unwrap());
     net.run_for(Duration::from_secs(10));
-    snapshot("call_reinvite_glare", &net);
+    snapshot!("call_reinvite_glare", &net);
     let glare = |node| {
         call_events(&net, node)
             .into_iter()
@@ -516,7 +448,7 @@ fn reinvite_glare_is_resolved_by_the_retry() {
     assert!(holds(&net, alice).contains(&CallEvent::Hold { by: Side::Local }));
     assert!(holds(&net, alice).contains(&CallEvent::Hold { by: Side::Remote }));
     assert!(holds(&net, bob).contains(&CallEvent::Hold { by: Side::Local }));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
     assert_clean(&mut net, &[alice, bob]);
 }
@@ -524,9 +456,8 @@ fn reinvite_glare_is_resolved_by_the_retry() {
 #[test]
 fn a_second_offer_while_one_is_pending_is_refused() {
     let (mut net, alice, _bob, call, _) = connected_pair(14);
-    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
-    let now = net.now();
-    let second = net.endpoint(alice).reinvite(now, call, alice_sdp());
+    net.on(alice, |e, now| e.hold(now, call).unwrap());
+    let second = net.on(alice, |e, now| e.reinvite(now, call, alice_sdp()));
     assert_eq!(second, Err(sip_core::call::CallError::OfferPending));
 }
 
@@ -539,13 +470,11 @@ fn prack_recovers_a_lost_reliable_provisional() {
     net.run_for(Duration::from_secs(1));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Ringing));
     let bob_call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| {
-        e.answer(now, bob_call, bob_sdp(), None).unwrap()
-    });
+    net.on(bob, |e, now| e.answer(now, bob_call, bob_sdp(), None).unwrap());
     net.run_for(Duration::from_millis(100));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_prack_lost_reliable_180", &net);
+    snapshot!("call_prack_lost_reliable_180", &net);
     let ladder = net.ladder();
     assert_eq!(ladder.matches("PRACK sip:").count(), 1, "{ladder}");
     assert_clean(&mut net, &[alice, bob]);
@@ -570,16 +499,14 @@ fn update_in_an_early_dialog() {
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
     let offer = sdp("alice", "192.0.2.1", 49180);
-    command(&mut net, alice, |e, now| e.update(now, call, offer).unwrap());
+    net.on(alice, |e, now| e.update(now, call, offer).unwrap());
     net.run_for(Duration::from_millis(100));
     let bob_call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| {
-        e.answer(now, bob_call, Bytes::new(), None).unwrap()
-    });
+    net.on(bob, |e, now| e.answer(now, bob_call, Bytes::new(), None).unwrap());
     net.run_for(Duration::from_millis(100));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_update_in_early_dialog", &net);
+    snapshot!("call_update_in_early_dialog", &net);
     assert!(
         call_events(&net, alice)
             .iter()
@@ -600,11 +527,11 @@ fn update_in_an_early_dialog() {
 
 #[test]
 fn call_through_a_record_routing_proxy_follows_the_route_set() {
-    let mut net = Network::new(17);
-    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| {
-        c.calls.outbound_proxy = Some(format!("sip:{PROXY}"));
-    });
-    let bob = net.add_node("bob", BOB.parse().unwrap());
+    let (mut net, alice, bob) = pair_configured(
+        17,
+        |c| c.calls.outbound_proxy = Some(format!("sip:{PROXY}")),
+        defaults,
+    );
     net.add_relay("proxy", PROXY.parse().unwrap());
     auto_answer(&mut net, bob);
     let call = call_to_bob(&mut net, alice);
@@ -614,11 +541,11 @@ fn call_through_a_record_routing_proxy_follows_the_route_set() {
         net.endpoint(bob).call_dialog(bob_call).unwrap().route_set()[0].as_str(),
         "sip:192.0.2.3:5060;lr"
     );
-    command(&mut net, bob, |e, now| e.hold(now, bob_call).unwrap());
+    net.on(bob, |e, now| e.hold(now, bob_call).unwrap());
     net.run_for(Duration::from_millis(200));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_through_record_routing_proxy", &net);
+    snapshot!("call_through_record_routing_proxy", &net);
     // Every in-dialog request went through the proxy, in both directions.
     for line in net
         .ladder()
@@ -644,7 +571,7 @@ fn info_inside_the_dialog_reaches_the_application() {
             endpoint.respond(now, transaction, ok).unwrap();
         }
     });
-    command(&mut net, alice, |e, now| {
+    net.on(alice, |e, now| {
         e.request_in_dialog(
             now,
             call,
@@ -662,7 +589,7 @@ fn info_inside_the_dialog_reaches_the_application() {
         "{}",
         net.ladder()
     );
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
     assert_clean(&mut net, &[alice, bob]);
 }
@@ -670,7 +597,7 @@ fn info_inside_the_dialog_reaches_the_application() {
 #[test]
 fn a_request_for_an_unknown_dialog_gets_481() {
     let (mut net, alice, bob, call, _) = connected_pair(19);
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
     // A BYE naming a dialog Bob never had (or has forgotten).
     let replay = "BYE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKreplay\r\n\
@@ -703,23 +630,16 @@ fn a_lower_cseq_in_the_dialog_gets_500() {
 fn over_tcp_the_bye_reuses_the_connection_the_call_came_in_on() {
     let (mut net, alice, bob) = pair(21, defaults);
     auto_answer(&mut net, bob);
-    let now = net.now();
+    let target = Uri::parse("sip:bob@192.0.2.2;transport=tcp").unwrap();
     let call = net
-        .endpoint(alice)
-        .invite(
-            now,
-            Uri::parse("sip:bob@192.0.2.2;transport=tcp").unwrap(),
-            alice_sdp(),
-            None,
-        )
+        .on(alice, |e, now| e.invite(now, target, alice_sdp(), None))
         .unwrap();
-    net.pump(alice);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
     let bob_call = first_call(&net, bob);
-    command(&mut net, bob, |e, now| e.bye(now, bob_call).unwrap());
+    net.on(bob, |e, now| e.bye(now, bob_call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_over_tcp_bye_reuses_connection", &net);
+    snapshot!("call_over_tcp_bye_reuses_connection", &net);
     // Every message, Bob's BYE included, went over the one connection Alice opened.
     for line in net.ladder().lines() {
         assert!(line.contains("[TCP]"), "{line}");
@@ -729,9 +649,7 @@ fn over_tcp_the_bye_reuses_the_connection_the_call_came_in_on() {
 
 #[test]
 fn over_the_call_limit_an_invite_gets_503_with_retry_after() {
-    let mut net = Network::new(22);
-    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| c.limits.max_calls = 2);
-    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), |c| c.limits.max_calls = 1);
+    let (mut net, alice, bob) = pair_configured(22, |c| c.limits.max_calls = 2, |c| c.limits.max_calls = 1);
     ring_only(&mut net, bob);
     call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(100));
@@ -755,11 +673,7 @@ fn over_the_call_limit_an_invite_gets_503_with_retry_after() {
 
 #[test]
 fn session_timer_refreshes_at_half_the_interval_and_ends_a_silent_session() {
-    let mut net = Network::new(23);
-    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| {
-        c.calls.session_expires = Some(90);
-    });
-    let bob = net.add_node("bob", BOB.parse().unwrap());
+    let (mut net, alice, bob) = pair_configured(23, |c| c.calls.session_expires = Some(90), defaults);
     auto_answer(&mut net, bob);
     call_to_bob(&mut net, alice);
     // Alice refreshes at 45 s and 90 s (RFC 4028 §10: half the interval)…
@@ -773,7 +687,7 @@ fn session_timer_refreshes_at_half_the_interval_and_ends_a_silent_session() {
     // …then goes silent: Bob ends the session 60 s after the last refresh (90 − 30).
     net.lose(alice, bob, "INVITE", 100);
     net.run_until_idle().unwrap();
-    snapshot("call_session_timer", &net);
+    snapshot!("call_session_timer", &net);
     assert_eq!(end_reasons(&net, bob), [EndReason::SessionExpired]);
     assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -781,18 +695,18 @@ fn session_timer_refreshes_at_half_the_interval_and_ends_a_silent_session() {
 
 #[test]
 fn a_session_interval_below_min_se_gets_422_and_the_invite_is_retried() {
-    let mut net = Network::new(24);
-    let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |c| {
-        c.calls.session_expires = Some(90);
-    });
-    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), |c| c.calls.min_se = 120);
+    let (mut net, alice, bob) = pair_configured(
+        24,
+        |c| c.calls.session_expires = Some(90),
+        |c| c.calls.min_se = 120,
+    );
     auto_answer(&mut net, bob);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_millis(200));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_session_timer_422_retry", &net);
+    snapshot!("call_session_timer_422_retry", &net);
     assert_clean(&mut net, &[alice, bob]);
 }
 
@@ -800,15 +714,13 @@ fn a_session_interval_below_min_se_gets_422_and_the_invite_is_retried() {
 fn an_offer_in_the_200_to_an_invite_without_one_is_acked_then_byed_when_we_cannot_answer() {
     let (mut net, alice, bob) = pair(25, defaults);
     auto_answer(&mut net, bob);
-    let now = net.now();
     // No offer in the INVITE: Bob's 200 carries his, and Alice has no description to answer
     // with (RFC 3261 §13.2.2.4: ACK, then BYE).
-    net.endpoint(alice)
-        .invite(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), Bytes::new(), None)
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    net.on(alice, |e, now| e.invite(now, target, Bytes::new(), None))
         .unwrap();
-    net.pump(alice);
     net.run_until_idle().unwrap();
-    snapshot("call_delayed_offer_without_answer", &net);
+    snapshot!("call_delayed_offer_without_answer", &net);
     assert_eq!(end_reasons(&net, alice), [EndReason::MediaFailure]);
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -818,17 +730,15 @@ fn an_offer_in_the_200_to_an_invite_without_one_is_acked_then_byed_when_we_canno
 fn basic_call_the_other_way_bob_calls_alice() {
     let (mut net, alice, bob) = pair(26, defaults);
     auto_answer(&mut net, alice);
-    let now = net.now();
+    let target = Uri::parse("sip:alice@192.0.2.1").unwrap();
     let call = net
-        .endpoint(bob)
-        .invite(now, Uri::parse("sip:alice@192.0.2.1").unwrap(), bob_sdp(), None)
+        .on(bob, |e, now| e.invite(now, target, bob_sdp(), None))
         .unwrap();
-    net.pump(bob);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(bob).call_state(call), Some(CallState::Connected));
-    command(&mut net, bob, |e, now| e.bye(now, call).unwrap());
+    net.on(bob, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_basic_bob_calls_alice", &net);
+    snapshot!("call_basic_bob_calls_alice", &net);
     assert_eq!(end_reasons(&net, bob), [EndReason::LocalBye]);
     assert_eq!(end_reasons(&net, alice), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
@@ -838,22 +748,20 @@ fn basic_call_the_other_way_bob_calls_alice() {
 fn a_delayed_offer_is_answered_in_the_ack() {
     let (mut net, alice, bob) = pair(27, defaults);
     auto_answer(&mut net, bob);
-    let now = net.now();
     // No offer in the INVITE (RFC 3261 §13.2.1): Bob offers in his 200, Alice answers in
     // the ACK from her template.
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
     let call = net
-        .endpoint(alice)
-        .invite_without_offer(now, Uri::parse("sip:bob@192.0.2.2").unwrap(), alice_sdp())
+        .on(alice, |e, now| e.invite_without_offer(now, target, alice_sdp()))
         .unwrap();
-    net.pump(alice);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
     // Holding works from the template too.
-    command(&mut net, alice, |e, now| e.hold(now, call).unwrap());
+    net.on(alice, |e, now| e.hold(now, call).unwrap());
     net.run_for(Duration::from_millis(100));
-    command(&mut net, alice, |e, now| e.bye(now, call).unwrap());
+    net.on(alice, |e, now| e.bye(now, call).unwrap());
     net.run_until_idle().unwrap();
-    snapshot("call_delayed_offer_answered_in_ack", &net);
+    snapshot!("call_delayed_offer_answered_in_ack", &net);
     assert!(
         net.ladder()
             .contains("ACK sip:192.0.2.2:5060 SIP/2.0  (1 ACK) b2 sdp:sendrecv"),

@@ -9,67 +9,25 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::endpoint::{Event, Transport};
-use sip_core::message::{Method, Request, RequestBuilder, Response, StatusCode, Uri};
+use sip_core::message::{Method, Request, StatusCode, Uri};
 use sip_core::sim::{DropReason, Network, NodeId, RelayConfig};
+use sip_tests::{ack_for_2xx, answer_with, assert_quiescent, pair, snapshot, statuses, transaction_layer};
 
 const RELAY: &str = "192.0.2.3:5060";
 
-fn snapshot(name: &str, net: &Network) {
-    insta::with_settings!({
-        snapshot_path => "../../snapshots",
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, net.ladder());
-    });
-}
+/// The Call-ID of every scenario's requests.
+const CALL_ID: &str = "relay-3848276298@192.0.2.1";
 
 /// Alice (192.0.2.1), Bob (192.0.2.2) and a relay (192.0.2.3) between them, 10 ms per hop.
 fn triangle(seed: u64, config: RelayConfig) -> (Network, NodeId, NodeId, NodeId) {
-    let mut net = Network::new(seed);
     // Transaction-layer scenarios: the call layer is off, so INVITEs reach the handlers.
-    let alice = net.add_node_configured("alice", "192.0.2.1:5060".parse().unwrap(), transaction_layer);
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), transaction_layer);
+    let (mut net, alice, bob) = pair(seed, transaction_layer);
     let relay = net.add_relay_with("proxy", RELAY.parse().unwrap(), config);
     (net, alice, bob, relay)
 }
 
 fn request(method: Method, route: Option<&str>) -> Request {
-    let mut builder = RequestBuilder::new(method, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from("Alice <sip:alice@192.0.2.1>;tag=a73kszlfl")
-        .to("Bob <sip:bob@192.0.2.2>")
-        .call_id("relay-3848276298@192.0.2.1")
-        .cseq(1)
-        .contact("<sip:alice@192.0.2.1>");
-    if let Some(route) = route {
-        builder = builder.header("Route", route);
-    }
-    builder.build().unwrap()
-}
-
-/// Bob answers every new request but ACK with `status`.
-fn answer_with(net: &mut Network, bob: NodeId, status: StatusCode) {
-    net.set_handler(bob, move |endpoint, event, now| {
-        if let Event::Request {
-            transaction, request, ..
-        } = event
-            && request.method != Method::Ack
-        {
-            let response = endpoint.response(transaction, status).unwrap();
-            endpoint.respond(now, transaction, response).unwrap();
-        }
-    });
-}
-
-fn statuses(net: &Network, node: NodeId) -> Vec<u16> {
-    net.events(node)
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Response { response, .. } => Some(response.status.as_u16()),
-            _ => None,
-        })
-        .collect()
+    sip_tests::request(method, CALL_ID, 1, route)
 }
 
 /// The requests `node`'s user was handed.
@@ -81,13 +39,6 @@ fn requests(net: &Network, node: NodeId) -> Vec<Request> {
             _ => None,
         })
         .collect()
-}
-
-fn assert_quiescent(net: &mut Network, nodes: &[NodeId]) {
-    for &node in nodes {
-        assert_eq!(net.endpoint(node).transaction_count(), 0, "transactions left");
-        assert_eq!(net.endpoint(node).timer_count(), 0, "timers left");
-    }
 }
 
 #[test]
@@ -110,7 +61,7 @@ fn options_through_relay_reaches_bob_and_the_answer_comes_back() {
     );
     assert!(net.relay_drops(relay).is_empty());
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("options_through_relay", &net);
+    snapshot!("options_through_relay", &net);
 }
 
 #[test]
@@ -124,7 +75,8 @@ fn an_invite_routed_to_the_relay_loses_that_route_and_gains_its_record_route() {
             // The 2xx ACK is a new transaction sent by the UA core along the route set
             // (RFC 3261 §13.2.2.4, §12.2.1.1): through the relay again.
             let relay = RELAY.parse().unwrap();
-            endpoint.send_stateless(now, ack_for_2xx(&response), relay);
+            let route = format!("<sip:{RELAY};lr>");
+            endpoint.send_stateless(now, ack_for_2xx(&response, Some(&route)), relay);
         }
     });
     let route = format!("<sip:{RELAY};lr>");
@@ -156,21 +108,7 @@ fn an_invite_routed_to_the_relay_loses_that_route_and_gains_its_record_route() {
         "the 2xx ACK reaches Bob through the relay"
     );
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_through_relay", &net);
-}
-
-/// The ACK for a 2xx: a new branch, the 2xx's To tag, the INVITE's CSeq, the route set.
-fn ack_for_2xx(response: &Response) -> Request {
-    let cseq = response.headers.cseq().unwrap().unwrap().seq;
-    RequestBuilder::new(Method::Ack, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from(response.headers.get("From").unwrap())
-        .to(response.headers.get("To").unwrap())
-        .call_id(response.headers.get("Call-ID").unwrap())
-        .cseq(cseq)
-        .header("Route", format!("<sip:{RELAY};lr>"))
-        .build()
-        .unwrap()
+    snapshot!("invite_through_relay", &net);
 }
 
 #[test]
@@ -183,9 +121,7 @@ fn cancel_and_the_non_2xx_ack_through_the_relay_match_bobs_invite_transaction() 
         .send_request(alice, request(Method::Invite, None), relay, Transport::Udp)
         .unwrap();
     net.run_for(Duration::from_millis(500));
-    let now = net.now();
-    net.endpoint(alice).cancel_transaction(now, invite).unwrap();
-    net.pump(alice);
+    net.on(alice, |e, now| e.cancel_transaction(now, invite)).unwrap();
     net.run_until_idle().unwrap();
     let mut got = statuses(&net, alice);
     got.sort_unstable();
@@ -196,7 +132,7 @@ fn cancel_and_the_non_2xx_ack_through_the_relay_match_bobs_invite_transaction() 
             .any(|(_, e)| matches!(e, Event::Cancelled { .. }))
     );
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_cancel_through_relay", &net);
+    snapshot!("invite_cancel_through_relay", &net);
 }
 
 #[test]
@@ -298,9 +234,4 @@ fn a_strict_relay_record_routes_without_lr() {
 fn asking_a_relay_for_its_endpoint_panics_with_a_clear_message() {
     let (mut net, _alice, _bob, relay) = triangle(28, RelayConfig::default());
     let _ = net.endpoint(relay);
-}
-
-/// The call layer off: a plain transaction layer, so INVITEs reach the handlers.
-fn transaction_layer(config: &mut sip_core::endpoint::EndpointConfig) {
-    config.calls.enabled = false;
 }

@@ -8,112 +8,45 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::endpoint::{Event, TransactionId, Transport};
-use sip_core::message::{Method, Request, RequestBuilder, Response, StatusCode, Uri};
-use sip_core::sim::{LinkConfig, Network, NodeId};
+use sip_core::message::{Method, Request, RequestBuilder, StatusCode, Uri};
+use sip_core::sim::LinkConfig;
 use sip_core::transaction::Timer;
+use sip_tests::{ack_for_2xx, answer_with, assert_quiescent, pair, snapshot, statuses, transaction_layer};
 
-fn snapshot(name: &str, net: &Network) {
-    insta::with_settings!({
-        snapshot_path => "../../snapshots",
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, net.ladder());
-    });
-}
-
-/// Alice (192.0.2.1) and Bob (192.0.2.2), 10 ms apart.
-fn pair(seed: u64) -> (Network, NodeId, NodeId) {
-    let mut net = Network::new(seed);
-    // Transaction-layer scenarios: the call layer is off, so INVITEs reach the handlers.
-    let alice = net.add_node_configured("alice", "192.0.2.1:5060".parse().unwrap(), transaction_layer);
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), transaction_layer);
-    (net, alice, bob)
-}
+/// The Call-ID of every scenario's requests.
+const CALL_ID: &str = "3848276298220188511@192.0.2.1";
 
 fn request(method: Method, cseq: u32) -> Request {
-    RequestBuilder::new(method, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from("Alice <sip:alice@192.0.2.1>;tag=a73kszlfl")
-        .to("Bob <sip:bob@192.0.2.2>")
-        .call_id("3848276298220188511@192.0.2.1")
-        .cseq(cseq)
-        .contact("<sip:alice@192.0.2.1>")
-        .build()
-        .unwrap()
-}
-
-/// Bob answers every new request with `status`.
-fn answer_with(net: &mut Network, bob: NodeId, status: StatusCode) {
-    net.set_handler(bob, move |endpoint, event, now| {
-        if let Event::Request {
-            transaction, request, ..
-        } = event
-            && request.method != Method::Ack
-        {
-            let response = endpoint.response(transaction, status).unwrap();
-            endpoint.respond(now, transaction, response).unwrap();
-        }
-    });
-}
-
-/// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new branch, the 2xx's To tag, the INVITE's CSeq.
-fn ack_for_2xx(response: &Response) -> Request {
-    let cseq = response.headers.cseq().unwrap().unwrap().seq;
-    RequestBuilder::new(Method::Ack, Uri::parse("sip:bob@192.0.2.2").unwrap())
-        .via("SIP/2.0/UDP placeholder")
-        .from(response.headers.get("From").unwrap())
-        .to(response.headers.get("To").unwrap())
-        .call_id(response.headers.get("Call-ID").unwrap())
-        .cseq(cseq)
-        .build()
-        .unwrap()
-}
-
-fn statuses(net: &Network, node: NodeId) -> Vec<u16> {
-    net.events(node)
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Response { response, .. } => Some(response.status.as_u16()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn assert_quiescent(net: &mut Network, nodes: &[NodeId]) {
-    for &node in nodes {
-        assert_eq!(net.endpoint(node).transaction_count(), 0, "transactions left");
-        assert_eq!(net.endpoint(node).timer_count(), 0, "timers left");
-    }
+    sip_tests::request(method, CALL_ID, cseq, None)
 }
 
 #[test]
 fn options_is_answered_200() {
-    let (mut net, alice, bob) = pair(1);
+    let (mut net, alice, bob) = pair(1, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     net.send_request(alice, request(Method::Options, 1), bob, Transport::Udp)
         .unwrap();
     net.run_until_idle().unwrap();
     assert_eq!(statuses(&net, alice), [200]);
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("options_200", &net);
+    snapshot!("options_200", &net);
 }
 
 #[test]
 fn invite_rejected_486_is_acked_by_the_client_transaction() {
-    let (mut net, alice, bob) = pair(2);
+    let (mut net, alice, bob) = pair(2, transaction_layer);
     answer_with(&mut net, bob, StatusCode::BUSY_HERE);
     net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
         .unwrap();
     net.run_until_idle().unwrap();
     assert_eq!(statuses(&net, alice), [100, 486]);
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_486_ack", &net);
+    snapshot!("invite_486_ack", &net);
 }
 
 #[test]
 fn invite_100_180_200_hands_the_2xx_to_the_user_who_acks_it() {
-    let (mut net, alice, bob) = pair(3);
+    let (mut net, alice, bob) = pair(3, transaction_layer);
     let ringing: std::rc::Rc<std::cell::Cell<Option<TransactionId>>> = Default::default();
     let seen = ringing.clone();
     net.set_handler(bob, move |endpoint, event, now| {
@@ -132,17 +65,17 @@ fn invite_100_180_200_hands_the_2xx_to_the_user_who_acks_it() {
             && response.status.is_success()
         {
             let destination = "192.0.2.2:5060".parse().unwrap();
-            endpoint.send_stateless(now, ack_for_2xx(&response), destination);
+            endpoint.send_stateless(now, ack_for_2xx(&response, None), destination);
         }
     });
     net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
         .unwrap();
     net.run_for(Duration::from_millis(2000));
     let tx = ringing.get().unwrap();
-    let now = net.now();
-    let ok = net.endpoint(bob).response(tx, StatusCode::OK).unwrap();
-    net.endpoint(bob).respond(now, tx, ok).unwrap();
-    net.pump(bob);
+    net.on(bob, |e, now| {
+        let ok = e.response(tx, StatusCode::OK).unwrap();
+        e.respond(now, tx, ok).unwrap();
+    });
     net.run_until_idle().unwrap();
     assert_eq!(statuses(&net, alice), [100, 180, 200]);
     assert!(
@@ -152,12 +85,12 @@ fn invite_100_180_200_hands_the_2xx_to_the_user_who_acks_it() {
         "the 2xx ACK reaches Bob's user"
     );
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_100_180_200", &net);
+    snapshot!("invite_100_180_200", &net);
 }
 
 #[test]
 fn non_invite_under_loss_doubles_e_to_t2_and_times_out_on_f() {
-    let (mut net, alice, bob) = pair(4);
+    let (mut net, alice, bob) = pair(4, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     net.lose(alice, bob, "OPTIONS", usize::MAX);
     let tx = net
@@ -171,12 +104,12 @@ fn non_invite_under_loss_doubles_e_to_t2_and_times_out_on_f() {
     assert!(timeout.is_some(), "Timer F reported");
     assert_eq!(net.elapsed(), Duration::from_secs(32), "F fires at 64*T1");
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("non_invite_loss_e_f", &net);
+    snapshot!("non_invite_loss_e_f", &net);
 }
 
 #[test]
 fn unanswered_invite_doubles_a_and_times_out_on_b_at_32_s() {
-    let (mut net, alice, bob) = pair(5);
+    let (mut net, alice, bob) = pair(5, transaction_layer);
     net.lose(alice, bob, "INVITE", usize::MAX);
     net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
         .unwrap();
@@ -187,12 +120,12 @@ fn unanswered_invite_doubles_a_and_times_out_on_b_at_32_s() {
             .any(|(_, e)| matches!(e, Event::Timeout { timer: Timer::B, .. }))
     );
     assert_eq!(net.elapsed(), Duration::from_secs(32));
-    snapshot("invite_unanswered_a_b", &net);
+    snapshot!("invite_unanswered_a_b", &net);
 }
 
 #[test]
 fn server_invite_resends_its_final_response_on_g_until_the_ack() {
-    let (mut net, alice, bob) = pair(6);
+    let (mut net, alice, bob) = pair(6, transaction_layer);
     answer_with(&mut net, bob, StatusCode::BUSY_HERE);
     net.lose(bob, alice, "486", 2);
     net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
@@ -200,12 +133,12 @@ fn server_invite_resends_its_final_response_on_g_until_the_ack() {
     net.run_until_idle().unwrap();
     assert_eq!(statuses(&net, alice), [100, 486]);
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_486_g_until_ack", &net);
+    snapshot!("invite_486_g_until_ack", &net);
 }
 
 #[test]
 fn server_invite_gives_up_on_h_when_no_ack_arrives() {
-    let (mut net, alice, bob) = pair(7);
+    let (mut net, alice, bob) = pair(7, transaction_layer);
     answer_with(&mut net, bob, StatusCode::BUSY_HERE);
     net.lose(alice, bob, "ACK", usize::MAX);
     net.send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
@@ -217,20 +150,18 @@ fn server_invite_gives_up_on_h_when_no_ack_arrives() {
             .any(|(_, e)| matches!(e, Event::Timeout { timer: Timer::H, .. }))
     );
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_486_h_expires", &net);
+    snapshot!("invite_486_h_expires", &net);
 }
 
 #[test]
 fn cancel_of_a_pending_invite_gets_200_then_487_and_the_ack() {
-    let (mut net, alice, bob) = pair(8);
+    let (mut net, alice, bob) = pair(8, transaction_layer);
     answer_with(&mut net, bob, StatusCode::RINGING);
     let invite = net
         .send_request(alice, request(Method::Invite, 1), bob, Transport::Udp)
         .unwrap();
     net.run_for(Duration::from_millis(500));
-    let now = net.now();
-    let cancel = net.endpoint(alice).cancel_transaction(now, invite).unwrap();
-    net.pump(alice);
+    let cancel = net.on(alice, |e, now| e.cancel_transaction(now, invite)).unwrap();
     net.run_until_idle().unwrap();
     let responses: Vec<(TransactionId, u16)> = net
         .events(alice)
@@ -251,12 +182,12 @@ fn cancel_of_a_pending_invite_gets_200_then_487_and_the_ack() {
             .any(|(_, e)| matches!(e, Event::Cancelled { .. }))
     );
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("invite_cancel_487", &net);
+    snapshot!("invite_cancel_487", &net);
 }
 
 #[test]
 fn a_retransmitted_request_is_absorbed_and_answered_with_the_same_response() {
-    let (mut net, alice, bob) = pair(9);
+    let (mut net, alice, bob) = pair(9, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     net.set_link(
         alice,
@@ -276,12 +207,12 @@ fn a_retransmitted_request_is_absorbed_and_answered_with_the_same_response() {
         .count();
     assert_eq!(requests, 1, "the duplicate never reaches Bob's user");
     assert!(net.endpoint(bob).stats().retransmitted >= 1);
-    snapshot("options_duplicate_absorbed", &net);
+    snapshot!("options_duplicate_absorbed", &net);
 }
 
 #[test]
 fn an_rfc2543_request_without_the_magic_cookie_is_matched_by_its_dialog_fields() {
-    let (mut net, alice, bob) = pair(10);
+    let (mut net, alice, bob) = pair(10, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     let old_style = Bytes::from_static(
         b"OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060\r\n\
@@ -298,13 +229,13 @@ CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
         .filter(|(_, e)| matches!(e, Event::Request { .. }))
         .count();
     assert_eq!(requests, 1, "the retransmission matched the first transaction");
-    snapshot("rfc2543_matched_without_cookie", &net);
+    snapshot!("rfc2543_matched_without_cookie", &net);
 }
 
 #[test]
 fn the_same_seed_gives_the_same_ladder_byte_for_byte() {
     let run = |seed| {
-        let (mut net, alice, bob) = pair(seed);
+        let (mut net, alice, bob) = pair(seed, transaction_layer);
         answer_with(&mut net, bob, StatusCode::OK);
         net.set_links(
             alice,
@@ -330,7 +261,7 @@ fn the_same_seed_gives_the_same_ladder_byte_for_byte() {
 
 #[test]
 fn a_response_returns_over_the_tcp_flow_the_request_came_on() {
-    let (mut net, alice, bob) = pair(11);
+    let (mut net, alice, bob) = pair(11, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     net.send_request(alice, request(Method::Options, 1), bob, Transport::Tcp)
         .unwrap();
@@ -349,12 +280,12 @@ fn a_response_returns_over_the_tcp_flow_the_request_came_on() {
     // Over a reliable transport Timer E never runs and K is zero: one line each way.
     assert_eq!(net.ladder().lines().count(), 2);
     assert_quiescent(&mut net, &[alice, bob]);
-    snapshot("options_over_tcp", &net);
+    snapshot!("options_over_tcp", &net);
 }
 
 #[test]
 fn a_udp_request_within_200_bytes_of_the_mtu_moves_to_tcp() {
-    let (mut net, alice, bob) = pair(12);
+    let (mut net, alice, bob) = pair(12, transaction_layer);
     answer_with(&mut net, bob, StatusCode::OK);
     let text = "x".repeat(1200);
     let message = RequestBuilder::new(Method::Message, Uri::parse("sip:bob@192.0.2.2").unwrap())
@@ -375,10 +306,5 @@ fn a_udp_request_within_200_bytes_of_the_mtu_moves_to_tcp() {
         "{}",
         net.ladder()
     );
-    snapshot("large_request_moved_to_tcp", &net);
-}
-
-/// The call layer off: a plain transaction layer, so INVITEs reach the handlers.
-fn transaction_layer(config: &mut sip_core::endpoint::EndpointConfig) {
-    config.calls.enabled = false;
+    snapshot!("large_request_moved_to_tcp", &net);
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use sip_core::endpoint::{Event, Transport};
 use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
-use sip_core::sim::{LinkConfig, Network};
+use sip_core::sim::LinkConfig;
 use sip_core::transaction::Timer;
+use sip_tests::{answer_with, defaults, pair};
 
 /// A network condition: a seed, scripted losses of the first requests and responses, and
 /// random duplication, reordering and jitter.
@@ -47,9 +48,7 @@ struct Outcome {
 }
 
 fn run(conditions: &Conditions) -> Outcome {
-    let mut net = Network::new(conditions.seed);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    let (mut net, alice, bob) = pair(conditions.seed, defaults);
     net.set_links(
         alice,
         bob,
@@ -63,12 +62,7 @@ fn run(conditions: &Conditions) -> Outcome {
     );
     net.lose(alice, bob, "OPTIONS", conditions.lost_requests);
     net.lose(bob, alice, "SIP/2.0 200", conditions.lost_responses);
-    net.set_handler(bob, |endpoint, event, now| {
-        if let Event::Request { transaction, .. } = event {
-            let ok = endpoint.response(transaction, StatusCode::OK).unwrap();
-            endpoint.respond(now, transaction, ok).unwrap();
-        }
-    });
+    answer_with(&mut net, bob, StatusCode::OK);
     let options = RequestBuilder::new(Method::Options, Uri::parse("sip:bob@192.0.2.2").unwrap())
         .via("SIP/2.0/UDP placeholder")
         .from("<sip:alice@192.0.2.1>;tag=p")

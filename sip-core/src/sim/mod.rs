@@ -16,7 +16,12 @@
 //! at once, and what is written arrives whole and in order after the link latency
 //! (marked `[TCP]` in the ladder).
 //!
-//! Application logic runs in per-node handlers called with each event.
+//! Application logic runs in per-node handlers called with each event; commands from the
+//! test itself go through [`Network::on`], which runs them at the current virtual time and
+//! sends what they queued.
+//!
+//! For calls between two user agents, [`harness::Pair`] sets up Alice and Bob and runs
+//! until a call reaches a state or reports an event, failing clearly instead of hanging.
 //!
 //! Besides endpoints, a network can hold relays ([`Network::add_relay`]): stateless,
 //! Record-Routing proxies (RFC 3261 §16.11) whose forwarded messages are ladder lines like any
@@ -58,6 +63,7 @@ use crate::endpoint::{
 };
 use crate::message::{Message, Request};
 
+pub mod harness;
 mod relay;
 
 use relay::Relay;
@@ -363,8 +369,9 @@ impl Network {
         self.now - self.start
     }
 
-    /// A node's endpoint, to inspect or command. After commanding it directly, call
-    /// [`Network::pump`] (or use [`Network::send_request`]).
+    /// A node's endpoint, to inspect it. To command it, prefer [`Network::on`], which also
+    /// sends what the command queued; after commanding the endpoint returned here, call
+    /// [`Network::pump`] yourself, or nothing goes on the wire.
     ///
     /// # Panics
     ///
@@ -377,6 +384,39 @@ impl Network {
             Some(endpoint) => endpoint,
             None => panic!("node {name:?} ({node:?}) is a relay, which has no Endpoint"),
         }
+    }
+
+    /// Runs `command` on `node`'s endpoint at the current virtual time, then pumps the
+    /// node (so whatever the command queued goes on the wire and its events reach the
+    /// handler), and returns what `command` returned:
+    ///
+    /// ```
+    /// # use sip_core::sim::Network;
+    /// # use sip_core::message::Uri;
+    /// # use bytes::Bytes;
+    /// let mut net = Network::new(1);
+    /// let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    /// let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    /// let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    /// let call = net.on(alice, |endpoint, now| endpoint.invite(now, target, Bytes::new(), None));
+    /// assert!(call.is_ok());
+    /// net.run_for(std::time::Duration::from_millis(50));
+    /// assert_eq!(net.endpoint(bob).call_count(), 1, "the INVITE went out");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `node` is a relay (see [`Network::endpoint`]).
+    pub fn on<R>(&mut self, node: NodeId, command: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
+        let now = self.now;
+        let result = command(self.endpoint(node), now);
+        self.pump(node);
+        result
+    }
+
+    /// A node's name, as the ladder shows it (empty for an unknown node).
+    pub fn name(&self, node: NodeId) -> &str {
+        self.nodes.get(node.0).map_or("", |n| n.name.as_str())
     }
 
     /// A node's address.
@@ -404,12 +444,9 @@ impl Network {
         transport: Transport,
     ) -> Result<TransactionId, SendError> {
         let destination = self.addr(to);
-        let now = self.now;
-        let id = self
-            .endpoint(from)
-            .send_request(now, request, destination, transport)?;
-        self.pump(from);
-        Ok(id)
+        self.on(from, |endpoint, now| {
+            endpoint.send_request(now, request, destination, transport)
+        })
     }
 
     /// Puts raw bytes on the wire from `from` to `to` now (for hand-made messages).
@@ -501,10 +538,7 @@ impl Network {
     /// Steps until the virtual clock would pass `until`, then sets it to `until`.
     pub fn run_until(&mut self, until: Instant) {
         loop {
-            let next_delivery = self.in_flight.peek().map(|f| f.at);
-            let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
-            let next = [next_delivery, next_timer].into_iter().flatten().min();
-            match next {
+            match self.next_event_at() {
                 Some(at) if at <= until => {
                     self.step();
                 }
@@ -533,9 +567,22 @@ impl Network {
         })
     }
 
+    /// Datagrams and connection writes on the wire, not yet arrived (lost ones count until
+    /// the moment they would have arrived, when the ladder records the loss).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
     /// The ladder so far: one line per datagram delivered, lost or duplicated.
     pub fn ladder(&self) -> &str {
         &self.ladder
+    }
+
+    /// When the next delivery or timer is due, if anything is left to do.
+    fn next_event_at(&self) -> Option<Instant> {
+        let next_delivery = self.in_flight.peek().map(|f| f.at);
+        let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
+        [next_delivery, next_timer].into_iter().flatten().min()
     }
 
     /// The node at `addr`, if any.
