@@ -15,7 +15,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::ids::TransactionId;
-use crate::message::{Request, Response, StatusCode};
+use crate::message::{Method, Request, Response, StatusCode};
 use crate::transport::Transport;
 
 pub use crate::ids::CallId;
@@ -203,9 +203,10 @@ pub enum CallEvent {
         /// When the retry goes out.
         at: Instant,
     },
-    /// A request inside the dialog that the call layer does not handle itself (INFO,
-    /// MESSAGE, OPTIONS, NOTIFY, REFER…): answer it with
-    /// [`Endpoint::respond`](crate::Endpoint::respond).
+    /// A request inside the dialog of a method in
+    /// [`CallConfig::in_dialog_methods`] (INFO and MESSAGE by default): answer it with
+    /// [`Endpoint::respond`](crate::Endpoint::respond) — unless
+    /// [`CallConfig::auto_accept_in_dialog`] is on, when the call layer already answered 200.
     Request {
         /// Its server transaction.
         transaction: TransactionId,
@@ -271,8 +272,11 @@ pub enum CallError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallConfig {
     /// Handle INVITE sessions: incoming INVITEs become calls, requests inside dialogs go to
-    /// their call, and requests naming an unknown dialog get 481. Off, the Endpoint is a
-    /// plain transaction layer and hands every request to the user.
+    /// their call, requests naming an unknown dialog get 481, OPTIONS is answered with our
+    /// capabilities, and methods nothing handles get 405 (501 inside a dialog) with an
+    /// Allow of what is handled (RFC 3261 §8.2.1, §11.2, §12.2.2). Off, the Endpoint is a
+    /// plain transaction layer and hands every request the
+    /// [`UasPolicy`](crate::message::validate::UasPolicy) allows to the user.
     pub enabled: bool,
     /// Our address-of-record, used in the From of calls we make (default `sip:` + the local
     /// address).
@@ -290,6 +294,20 @@ pub struct CallConfig {
     /// The smallest session interval we accept (RFC 4028 §5: at least 90 s); a shorter
     /// request gets 422.
     pub min_se: u32,
+    /// Requests inside a call that the call layer does not handle itself but takes for the
+    /// application: reported as [`CallEvent::Request`] (default: INFO, RFC 6086, and
+    /// MESSAGE, RFC 3428). Any other method inside a call gets 501 with our Allow; outside
+    /// a call these get 481 (they name no dialog of ours).
+    pub in_dialog_methods: Vec<Method>,
+    /// Answer the [`in_dialog_methods`](CallConfig::in_dialog_methods) with 200 before
+    /// reporting them, for applications that only listen (a DTMF handler, a chat log) and
+    /// have no way to answer. Off, the application answers each with
+    /// [`Endpoint::respond`](crate::Endpoint::respond).
+    pub auto_accept_in_dialog: bool,
+    /// Requests outside any dialog that the application answers itself, reported as
+    /// [`Event::Request`](crate::event::Event::Request) (default: none). OPTIONS among them
+    /// stops the Endpoint answering OPTIONS itself.
+    pub app_methods: Vec<Method>,
 }
 
 impl Default for CallConfig {
@@ -301,6 +319,9 @@ impl Default for CallConfig {
             outbound_proxy: None,
             session_expires: None,
             min_se: 90,
+            in_dialog_methods: vec![Method::Info, Method::Message],
+            auto_accept_in_dialog: false,
+            app_methods: Vec::new(),
         }
     }
 }

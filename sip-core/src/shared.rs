@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) config: EndpointConfig,
     /// `config.local` as text, formatted once for every Via we write.
     pub(crate) local_text: String,
+    /// Our `Allow` value (RFC 3261 §20.5), from the policy's allowed methods, formatted once.
+    pub(crate) allow: String,
     pub(crate) rng: Rng,
     pub(crate) ids: IdCounter,
     pub(crate) stats: Stats,
@@ -62,6 +64,13 @@ impl Shared {
         Shared {
             rng: Rng::new(config.seed),
             local_text: config.local.to_string(),
+            allow: config
+                .policy
+                .allowed_methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             config,
             ids: IdCounter::new(),
             stats: Stats::default(),

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use mio::{Events, Poll};
 use sip_core::call::{CallEvent, CallId};
 use sip_core::endpoint::Event;
-use sip_core::message::{Method, StatusCode};
+use sip_core::message::StatusCode;
 use sip_core::sdp::SessionDescription;
 
 use crate::{Driver, Error};
@@ -66,8 +66,11 @@ enum Action {
 
 /// Answers every incoming call on `driver` until `options` says stop: 180 Ringing, then
 /// 200 OK with a small audio SDP (an answer to the caller's offer, or an offer when the
-/// INVITE had none), then BYE after `hangup_after` if set. Out-of-dialog OPTIONS get 200,
-/// other requests 405. Every event is shown to `on_event` first.
+/// INVITE had none), then BYE after `hangup_after` if set. Requests inside a call that the
+/// core hands over (INFO, MESSAGE) get 200 here unless the core already accepted them
+/// ([`CallConfig::auto_accept_in_dialog`](sip_core::call::CallConfig)); everything else —
+/// OPTIONS, 405, 481, 501 — the core answers itself. Every event is shown to `on_event`
+/// first.
 ///
 /// `driver` must be registered with `poll` (see [`Driver::register`]); `poll` should be
 /// the driver's alone, since [`Driver::run_once`] ignores foreign tokens.
@@ -131,16 +134,14 @@ pub fn serve(
                     report.ended += 1;
                     pending.retain(|(_, c, _)| *c != call);
                 }
-                Event::Request {
-                    transaction, request, ..
-                } if request.method != Method::Ack => {
-                    let status = if request.method == Method::Options {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::METHOD_NOT_ALLOWED
-                    };
+                // The application's part: accept what the call reports (the core may have
+                // answered already, when it auto-accepts; then this is refused, harmlessly).
+                Event::Call {
+                    event: CallEvent::Request { transaction, .. },
+                    ..
+                } => {
                     let endpoint = driver.endpoint_mut();
-                    if let Ok(response) = endpoint.response(transaction, status) {
+                    if let Ok(response) = endpoint.response(transaction, StatusCode::OK) {
                         let _ = endpoint.respond(now, transaction, response);
                     }
                     driver.flush(now);

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use sip_core::endpoint::{
     CallId, Endpoint, EndpointConfig, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit, Transport,
 };
-use sip_core::message::{HeaderName, Method, StatusCode};
+use sip_core::message::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -46,14 +46,6 @@ use crate::Error;
 use crate::call_events::CallEventSender;
 use crate::trace::{Direction, MessageObserver, MessageTrace};
 use crate::transport::{self, Flows, NetEvent, NetSender, Sockets, Udp};
-
-/// Datagrams read per loop turn before the other inputs get a look in.
-const UDP_BATCH: usize = 64;
-/// Commands taken per loop turn, for the same fairness.
-const COMMAND_BATCH: usize = 64;
-/// What our Allow header says (the call layer's list).
-const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
 
 struct Driver {
     endpoint: Endpoint,
@@ -77,6 +69,11 @@ struct Driver {
     shutdown: Option<(Instant, Vec<oneshot::Sender<()>>)>,
     observer: Option<MessageObserver>,
 }
+
+/// Datagrams read per loop turn before the other inputs get a look in.
+const UDP_BATCH: usize = 64;
+/// Commands taken per loop turn, for the same fairness.
+const COMMAND_BATCH: usize = 64;
 
 /// What woke the loop.
 enum Input {
@@ -378,52 +375,6 @@ impl Driver {
         }
     }
 
-    /// Stopgap: the driver's own answers to requests that nothing else answers yet, so the
-    /// peer's transaction ends promptly.
-    ///
-    /// DESIGN.md makes answering policy core configuration ("drivers never answer SIP on
-    /// their own"); until the core does this itself, this is the one place the driver
-    /// speaks SIP, and it goes (with its two callers in [`events`]) when the core takes
-    /// the job over.
-    ///
-    /// - Outside any call: OPTIONS gets 200 with our Allow (RFC 3261 §11.2); anything
-    ///   else the call layer did not take gets 405 with Allow.
-    /// - Inside a call: INFO, MESSAGE, OPTIONS and NOTIFY get 200, the rest 501 (the
-    ///   request still goes on to the call's handle).
-    fn answer_unhandled_request(
-        &mut self,
-        now: Instant,
-        transaction: TransactionId,
-        method: &Method,
-        scope: Unhandled,
-    ) {
-        let response = match scope {
-            Unhandled::OutsideDialog => {
-                let status = if *method == Method::Options {
-                    StatusCode::OK
-                } else {
-                    StatusCode::METHOD_NOT_ALLOWED
-                };
-                self.endpoint.response(transaction, status).map(|mut response| {
-                    response.headers.push(HeaderName::Allow, ALLOW);
-                    response
-                })
-            }
-            Unhandled::InCall => {
-                let status = match method {
-                    Method::Info | Method::Message | Method::Options | Method::Notify => StatusCode::OK,
-                    _ => StatusCode::NOT_IMPLEMENTED,
-                };
-                self.endpoint.response(transaction, status)
-            }
-        };
-        if let Ok(response) = response {
-            if let Err(e) = self.endpoint.respond(now, transaction, response) {
-                debug!("respond: {e}");
-            }
-        }
-    }
-
     /// True when a shutdown was asked and everything is done or the deadline passed.
     fn shutdown_done(&mut self, now: Instant) -> bool {
         let Some((deadline, _)) = &self.shutdown else {
@@ -447,14 +398,4 @@ impl Driver {
         }
         debug!(local = %self.local, "driver stopped");
     }
-}
-
-/// Where a request that nothing else answers came in (see
-/// [`Driver::answer_unhandled_request`]).
-#[derive(Debug, Clone, Copy)]
-enum Unhandled {
-    /// Outside any dialog, not taken by the call layer.
-    OutsideDialog,
-    /// Inside a call, handed over by the call layer.
-    InCall,
 }

@@ -190,6 +190,9 @@ impl Builder {
         config.user_agent = self.user_agent;
         config.calls.identity = self.identity;
         config.calls.reliable_provisionals = self.reliable_provisionals;
+        // A call handle reports requests inside its call (INFO, MESSAGE) but cannot answer
+        // them: the core accepts them with 200 before reporting them.
+        config.calls.auto_accept_in_dialog = true;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let transports = sockets.transports();
         let options = DriverOptions {

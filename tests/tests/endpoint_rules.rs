@@ -13,8 +13,12 @@ use sip_core::message::{HeaderName, Message, Method, RequestBuilder, Uri};
 
 const BOB: &str = "192.0.2.2:5060";
 
+/// Bob, answering OPTIONS himself (the Endpoint would otherwise answer them): these tests
+/// use OPTIONS as a request the application sees and answers.
 fn bob() -> Endpoint {
-    Endpoint::new(EndpointConfig::new(BOB.parse().unwrap(), 11))
+    let mut config = EndpointConfig::new(BOB.parse().unwrap(), 11);
+    config.calls.app_methods = vec![Method::Options];
+    Endpoint::new(config)
 }
 
 fn source() -> SocketAddr {
@@ -189,6 +193,7 @@ fn a_merged_request_arriving_by_another_path_gets_482() {
 fn over_the_transaction_limit_a_new_request_gets_503_with_retry_after() {
     let mut config = EndpointConfig::new(BOB.parse().unwrap(), 3);
     config.limits.max_transactions = 1;
+    config.calls.app_methods = vec![Method::Options];
     let mut bob = Endpoint::new(config);
     deliver(&mut bob, &options("", "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKfirst"));
     let second = options("", "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKsecond").replace("c1@", "c2@");

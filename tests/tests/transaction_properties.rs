@@ -13,7 +13,7 @@ use sip_core::endpoint::{Event, Transport};
 use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
 use sip_core::sim::LinkConfig;
 use sip_core::transaction::Timer;
-use sip_tests::{answer_with, defaults, pair};
+use sip_tests::{answer_with, pair, transaction_layer};
 
 /// A network condition: a seed, scripted losses of the first requests and responses, and
 /// random duplication, reordering and jitter.
@@ -48,7 +48,8 @@ struct Outcome {
 }
 
 fn run(conditions: &Conditions) -> Outcome {
-    let (mut net, alice, bob) = pair(conditions.seed, defaults);
+    // A plain transaction layer: Bob's application answers the OPTIONS itself.
+    let (mut net, alice, bob) = pair(conditions.seed, transaction_layer);
     net.set_links(
         alice,
         bob,

@@ -1,12 +1,8 @@
 //! The [`Endpoint`]: one state machine that owns every transaction and connection of a
 //! SIP element and applies the transport rules of RFC 3261 §18 and the UAS checks of §8.2.
 
+mod answering;
 mod calls;
-/// The seeded generator, at the crate root now; this path is kept for the simulator.
-pub(crate) use crate::rng;
-/// The received-side transport rules, in the transaction layer now; this path is kept for
-/// the simulator's relay.
-pub(crate) use crate::transaction::mark_received;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -67,7 +63,10 @@ pub use crate::transport::{FlowEvent, FlowRequest, Transmit, Transport};
 /// let alice_addr = "192.0.2.1:5060".parse().unwrap();
 /// let bob_addr = "192.0.2.2:5060".parse().unwrap();
 /// let mut alice = Endpoint::new(EndpointConfig::new(alice_addr, 1));
-/// let mut bob = Endpoint::new(EndpointConfig::new(bob_addr, 2));
+/// // Bob's application answers OPTIONS itself (else his Endpoint would, RFC 3261 §11.2).
+/// let mut bob_config = EndpointConfig::new(bob_addr, 2);
+/// bob_config.calls.app_methods = vec![Method::Options];
+/// let mut bob = Endpoint::new(bob_config);
 /// let now = Instant::now();
 ///
 /// // Alice sends OPTIONS; the Endpoint adds its Via (branch, rport).
@@ -109,7 +108,8 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint.
-    pub fn new(config: EndpointConfig) -> Self {
+    pub fn new(mut config: EndpointConfig) -> Self {
+        config.policy = answering::effective_policy(&config);
         let mut shared = Shared::new(config);
         // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
         // unpredictable to peers when the driver seeds from the OS.
@@ -474,9 +474,10 @@ impl Endpoint {
         }
     }
 
-    /// A new request: inside a dialog (it names one with its tags, §12.2.2) it goes to the
-    /// dialog's usage, or gets 481 when we have no such dialog; outside one, an INVITE
-    /// starts a call and anything else is the application's.
+    /// A new request (one the policy allows; validation answered the rest). Inside a dialog
+    /// (it names one with its tags, §12.2.2) it goes to the dialog's usage, or gets 481 when
+    /// we have no such dialog. Outside one, an INVITE starts a call, OPTIONS is answered
+    /// here, the application's own methods go to it, and the rest get 481 or 405.
     fn route_request(&mut self, now: Instant, new: NewRequest) {
         let seam = &mut self.seam;
         let fields = &new.fields;
@@ -489,6 +490,8 @@ impl Endpoint {
             }),
             _ => None,
         };
+        let config = &seam.shared.config;
+        let method = &new.request.method;
         match key {
             Some(key) => {
                 let usage = seam
@@ -496,6 +499,10 @@ impl Endpoint {
                     .find(&key)
                     .and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
                 match usage {
+                    // §11.2: OPTIONS inside a dialog is answered like one outside it.
+                    Some(_) if *method == Method::Options && answering::answers_options(config) => {
+                        answering::answer_options(seam, now, new.transaction)
+                    }
                     Some((call, dialog)) => self.invites.on_in_dialog_request(seam, now, call, dialog, new),
                     None => seam.respond_status(
                         now,
@@ -504,13 +511,27 @@ impl Endpoint {
                     ),
                 }
             }
-            None if new.request.method == Method::Invite => self.invites.on_new_invite(seam, now, new),
-            None => seam.shared.events.push_back(Event::Request {
-                transaction: new.transaction,
-                request: new.request,
-                source: new.source,
-                transport: new.transport,
-            }),
+            None if *method == Method::Invite => self.invites.on_new_invite(seam, now, new),
+            None if *method == Method::Options && answering::answers_options(config) => {
+                answering::answer_options(seam, now, new.transaction)
+            }
+            None if config.calls.app_methods.contains(method) => {
+                seam.shared.events.push_back(Event::Request {
+                    transaction: new.transaction,
+                    request: new.request,
+                    source: new.source,
+                    transport: new.transport,
+                })
+            }
+            // BYE, PRACK, UPDATE and what we take only inside a call name no dialog of ours
+            // (§12.2.2, §15.1.2).
+            None if answering::only_in_dialog(config, method) => seam.respond_status(
+                now,
+                new.transaction,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            ),
+            // Allowed by the policy but handled by nothing outside a dialog.
+            None => seam.respond_with_allow(now, new.transaction, StatusCode::METHOD_NOT_ALLOWED),
         }
     }
 }

@@ -23,7 +23,10 @@ use super::uri::Scheme;
 /// What a UAS is willing to process; drives [`validate_request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UasPolicy {
-    /// Methods answered with anything but 405/501 (listed in `Allow`).
+    /// Methods answered with anything but 405/501 (listed in `Allow`). With the call layer
+    /// on, the Endpoint derives them from what it really handles (see
+    /// [`CallConfig`](crate::call::CallConfig)); this list applies to a plain transaction
+    /// layer.
     pub allowed_methods: Vec<Method>,
     /// Option tags the UAS supports; any other tag in `Require` gets 420.
     pub supported_extensions: Vec<String>,
@@ -36,16 +39,16 @@ pub struct UasPolicy {
 }
 
 impl Default for UasPolicy {
-    /// Every standard method; the extensions this stack implements (100rel, replaces,
-    /// timer, norefersub); SDP, sipfrag, plain text and multipart bodies; sip, sips and tel.
+    /// Every standard method; the extensions this stack implements (100rel, RFC 3262, and
+    /// timer, RFC 4028); SDP, sipfrag, DTMF relay, plain text and multipart bodies; sip,
+    /// sips and tel.
     fn default() -> Self {
         UasPolicy {
             allowed_methods: Method::STANDARD.to_vec(),
-            supported_extensions: ["100rel", "replaces", "timer", "norefersub"]
-                .map(String::from)
-                .to_vec(),
+            supported_extensions: ["100rel", "timer"].map(String::from).to_vec(),
             accepted_content_types: [
                 "application/sdp",
+                "application/dtmf-relay",
                 "message/sipfrag",
                 "text/plain",
                 "multipart/mixed",
@@ -154,7 +157,7 @@ pub(crate) fn validate_request_core(request: &Request, policy: &UasPolicy) -> Re
     }
     let core = check_headers(request)?;
     let cseq = &core.cseq;
-    check_method(request, policy)?;
+    check_method(request, policy, core.to_tag.is_some())?;
     if cseq.method != request.method {
         return Err(Rejection::new(
             StatusCode::BAD_REQUEST,
@@ -228,12 +231,13 @@ fn check_headers(request: &Request) -> Result<CoreFields, Rejection> {
 }
 
 /// RFC 3261 §8.2.1: 501 for a method the UAS does not know, 405 (with Allow) for one it
-/// knows but does not allow.
-fn check_method(request: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
+/// knows but does not allow; inside a dialog (`in_dialog`: the request has a To tag) 501
+/// either way (§12.2.2).
+fn check_method(request: &Request, policy: &UasPolicy, in_dialog: bool) -> Result<(), Rejection> {
     if policy.allowed_methods.contains(&request.method) {
         return Ok(());
     }
-    let status = if request.method.is_standard() {
+    let status = if request.method.is_standard() && !in_dialog {
         StatusCode::METHOD_NOT_ALLOWED
     } else {
         StatusCode::NOT_IMPLEMENTED

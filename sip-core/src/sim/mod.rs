@@ -57,11 +57,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::endpoint::rng::Rng;
 use crate::endpoint::{
     Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, SendError, TransactionId, Transport,
 };
 use crate::message::{Message, Request};
+use crate::rng::Rng;
 
 pub mod harness;
 mod relay;

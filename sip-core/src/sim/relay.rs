@@ -11,8 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::endpoint::mark_received;
 use crate::message::{HeaderName, Host, Message, Method, NameAddr, Request, Response, Scheme, Uri, Via};
+use crate::transaction::mark_received;
 
 /// How a relay behaves ([`Network::add_relay_with`](super::Network::add_relay_with)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -132,6 +132,19 @@ impl Seam {
         }
     }
 
+    /// Answers server transaction `transaction` with `status` and our Allow (405, 501).
+    pub(crate) fn respond_with_allow(
+        &mut self,
+        now: Instant,
+        transaction: TransactionId,
+        status: StatusCode,
+    ) {
+        let allow = [(HeaderName::Allow, self.shared.allow.as_str())];
+        if let Ok(response) = self.response_with(transaction, status, allow, Bytes::new()) {
+            let _ = self.respond(now, transaction, response);
+        }
+    }
+
     /// Sends `response` in server transaction `transaction`.
     pub(crate) fn respond(
         &mut self,

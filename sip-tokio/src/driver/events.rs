@@ -9,7 +9,7 @@ use sip_core::message::StatusCode;
 use tokio::sync::mpsc;
 use tracing::{debug, trace, warn};
 
-use super::{Driver, Unhandled};
+use super::Driver;
 use crate::Error;
 use crate::call::Invitation;
 use crate::call_events::{CallEventReceiver, Sent, call_event_queue};
@@ -26,9 +26,12 @@ impl Driver {
     pub(super) fn on_event(&mut self, now: Instant, event: Event) {
         match event {
             Event::Call { call, event } => self.on_call_event(now, call, event),
-            Event::Request {
-                transaction, request, ..
-            } => self.answer_unhandled_request(now, transaction, &request.method, Unhandled::OutsideDialog),
+            // The core answers every request outside a dialog itself (OPTIONS, 405, 481);
+            // one reaches the application only for methods it configured as its own, and
+            // this driver configures none.
+            Event::Request { request, .. } => {
+                warn!(method = %request.method, "request for the application, which takes none here")
+            }
             Event::Response {
                 transaction,
                 response,
@@ -100,13 +103,6 @@ impl Driver {
                 if let Some(tx) = self.calls.remove(&call) {
                     tx.finish(event);
                 }
-            }
-            CallEvent::Request {
-                transaction,
-                ref request,
-            } => {
-                self.answer_unhandled_request(now, transaction, &request.method, Unhandled::InCall);
-                self.deliver(call, event);
             }
             event => self.deliver(call, event),
         }

@@ -79,7 +79,7 @@ impl InviteSessions {
         headers.push(HeaderName::CallId, &call_id);
         headers.push(HeaderName::CSeq, "1 INVITE");
         headers.push(HeaderName::Contact, &contact);
-        headers.push(HeaderName::Allow, ALLOW);
+        headers.push(HeaderName::Allow, &cx.shared.allow);
         let session_expires = self.requested_session_interval(cx);
         match (
             cx.shared.config.calls.reliable_provisionals,
@@ -499,7 +499,10 @@ impl InviteSessions {
             .flat_map(|invite| invite.headers.get_all(HeaderName::RecordRoute))
             .map(|value| (HeaderName::RecordRoute, value));
         let contact = self.contact_for(c.route.transport);
-        let ours = [(HeaderName::Contact, &*contact), (HeaderName::Allow, ALLOW)];
+        let ours = [
+            (HeaderName::Contact, &*contact),
+            (HeaderName::Allow, cx.shared.allow.as_str()),
+        ];
         let typed = (!body.is_empty()).then(|| (HeaderName::ContentType, content_type.unwrap_or(SDP)));
         Ok(cx.response_with(tx, status, record_routes.chain(ours).chain(typed), body)?)
     }

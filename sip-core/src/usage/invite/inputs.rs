@@ -156,14 +156,21 @@ impl InviteSessions {
             Method::Invite => self.on_reinvite(cx, now, c, tx, request, seq),
             Method::Update => self.on_update(cx, now, c, tx, dialog_id, request),
             Method::Prack => self.on_prack(cx, now, c, tx, &request),
-            _ => self.call_event(
-                cx,
-                c.id,
-                CallEvent::Request {
-                    transaction: tx,
-                    request,
-                },
-            ),
+            ref method if cx.shared.config.calls.in_dialog_methods.contains(method) => {
+                if cx.shared.config.calls.auto_accept_in_dialog {
+                    self.respond_status(cx, now, tx, StatusCode::OK, None);
+                }
+                self.call_event(
+                    cx,
+                    c.id,
+                    CallEvent::Request {
+                        transaction: tx,
+                        request,
+                    },
+                );
+            }
+            // §12.2.2: a method the call layer neither handles nor takes for the application.
+            _ => cx.respond_with_allow(now, tx, StatusCode::NOT_IMPLEMENTED),
         }
     }
 

@@ -29,9 +29,6 @@ use crate::transport::{Route, Transport};
 
 use super::Seam;
 
-/// The `Allow` we advertise in dialog-creating messages.
-const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE";
 /// The body type of session descriptions.
 const SDP: &str = "application/sdp";
 
