@@ -15,10 +15,18 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Determinism (see `clippy.toml`): no `for` over a hash map or set, whose order is arbitrary.
+#![warn(clippy::iter_over_hash_type)]
 // Unit tests may unwrap and index: a panic there is a failing test with a message.
+// Unit tests may also read the clock, to have an instant to start from.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::disallowed_methods
+    )
 )]
 
 pub mod call;

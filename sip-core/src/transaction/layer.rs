@@ -278,7 +278,7 @@ impl TransactionLayer {
 
     /// Transactions still at work (see `Endpoint::pending_transaction_count`). It walks
     /// every transaction and only counts, so the maps' order cannot reach output.
-    #[allow(clippy::disallowed_methods)]
+    #[allow(clippy::disallowed_methods)] // a count: the order goes nowhere
     pub(crate) fn pending_count(&self) -> usize {
         let clients = self.clients.values().filter(|e| e.machine.is_pending()).count();
         let servers = self.servers.values().filter(|e| e.machine.is_pending()).count();
