@@ -134,7 +134,7 @@ fn crate_paths(text: &str) -> Vec<String> {
         if rest[end..].starts_with('{') {
             let close = rest[end..].find('}').map_or(rest.len(), |c| end + c);
             for item in rest[end + 1..close].split(',') {
-                let item = item.trim().split_whitespace().next().unwrap_or("");
+                let item = item.split_whitespace().next().unwrap_or("");
                 if !item.is_empty() {
                     paths.push(format!("{head}::{}", item.trim_start_matches('{')));
                 }
