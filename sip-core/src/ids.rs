@@ -3,17 +3,21 @@
 //! reach a new object.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
+        //
+        // Never zero: an `Option` of an id costs no more than the id (calls and routes keep
+        // several).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub(crate) u64);
+        pub struct $name(pub(crate) NonZeroU64);
 
         impl $name {
-            /// The raw number (never reused within one Endpoint).
+            /// The raw number (never reused within one Endpoint, never 0).
             pub fn as_u64(self) -> u64 {
-                self.0
+                self.0.get()
             }
         }
 
@@ -53,17 +57,17 @@ id_type!(
 /// Hands out ids: one counter for every kind, so ids are unique across kinds too and their
 /// order is the order of creation.
 #[derive(Debug)]
-pub(crate) struct IdCounter(u64);
+pub(crate) struct IdCounter(NonZeroU64);
 
 impl IdCounter {
     pub(crate) fn new() -> Self {
-        IdCounter(1)
+        IdCounter(NonZeroU64::MIN)
     }
 
-    /// The next raw id.
-    pub(crate) fn next(&mut self) -> u64 {
+    /// The next raw id: 1, 2, 3… (2⁶⁴ ids are never reached).
+    pub(crate) fn next(&mut self) -> NonZeroU64 {
         let id = self.0;
-        self.0 += 1;
+        self.0 = self.0.saturating_add(1);
         id
     }
 }

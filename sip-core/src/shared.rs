@@ -83,7 +83,7 @@ impl Shared {
     }
 
     /// A fresh id (for a transaction, call, dialog or flow).
-    pub(crate) fn fresh_id(&mut self) -> u64 {
+    pub(crate) fn fresh_id(&mut self) -> std::num::NonZeroU64 {
         self.ids.next()
     }
 

@@ -81,6 +81,10 @@ mod tests {
 
     use super::*;
 
+    fn id(n: u64) -> DialogId {
+        DialogId(std::num::NonZeroU64::new(n).unwrap())
+    }
+
     fn key(n: u32) -> DialogKey {
         DialogKey {
             call_id: ByteString::from(format!("c{n}")),
@@ -92,14 +96,14 @@ mod tests {
     #[test]
     fn keys_map_to_their_dialogs_and_removal_is_per_owner() {
         let mut index = DialogIndex::new(FixedState::with_seed(7));
-        index.insert(&key(1), DialogId(10));
-        index.insert(&key(2), DialogId(20));
-        assert_eq!(index.get(&key(1)), Some(DialogId(10)));
-        index.remove(&key(1), DialogId(20));
-        assert_eq!(index.get(&key(1)), Some(DialogId(10)), "only the owner removes");
-        index.remove(&key(1), DialogId(10));
+        index.insert(&key(1), id(10));
+        index.insert(&key(2), id(20));
+        assert_eq!(index.get(&key(1)), Some(id(10)));
+        index.remove(&key(1), id(20));
+        assert_eq!(index.get(&key(1)), Some(id(10)), "only the owner removes");
+        index.remove(&key(1), id(10));
         assert_eq!(index.get(&key(1)), None);
-        assert_eq!(index.get(&key(2)), Some(DialogId(20)));
+        assert_eq!(index.get(&key(2)), Some(id(20)));
     }
 
     #[test]
@@ -107,10 +111,10 @@ mod tests {
         let mut index = DialogIndex::new(FixedState::with_seed(7));
         // Force a collision: put key(2)'s hash under another dialog first.
         let hash = index.hash(&key(2));
-        index.by_hash.insert(hash, DialogId(99));
-        index.insert(&key(2), DialogId(20));
-        assert_eq!(index.get(&key(2)), Some(DialogId(20)));
-        index.remove(&key(2), DialogId(20));
-        assert_eq!(index.get(&key(2)), Some(DialogId(99)));
+        index.by_hash.insert(hash, id(99));
+        index.insert(&key(2), id(20));
+        assert_eq!(index.get(&key(2)), Some(id(20)));
+        index.remove(&key(2), id(20));
+        assert_eq!(index.get(&key(2)), Some(id(99)));
     }
 }

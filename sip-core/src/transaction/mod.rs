@@ -49,6 +49,7 @@ pub use client_invite::{ClientInvite, ClientInviteState, ack_for};
 pub use client_non_invite::{ClientNonInvite, ClientNonInviteState};
 pub use key::{ClientKey, ServerKey};
 pub(crate) use layer::{NewRequest, TransactionEvent, TransactionLayer};
+#[cfg(feature = "sim")]
 pub(crate) use received::mark_received;
 pub use server_invite::{ServerInvite, ServerInviteState};
 pub use server_non_invite::{ServerNonInvite, ServerNonInviteState};

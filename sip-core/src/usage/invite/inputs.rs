@@ -606,7 +606,8 @@ impl InviteSessions {
             return;
         };
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-        if let Some((_, payload, route)) = c.killed_forks.iter().find(|(tag, _, _)| *tag == key.remote_tag) {
+        let mut killed = c.killed_forks.iter().flat_map(|forks| forks.iter());
+        if let Some((_, payload, route)) = killed.find(|(tag, _, _)| *tag == key.remote_tag) {
             let (payload, route) = (payload.clone(), *route);
             cx.shared.stats.retransmitted += 1;
             cx.shared.transmit(route, payload);
@@ -728,8 +729,11 @@ impl InviteSessions {
             .prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
         cx.shared.transmit(route, payload.clone());
-        c.killed_forks
-            .push((ByteString::from(&*key.remote_tag), payload, route));
+        c.killed_forks.get_or_insert_with(Default::default).push((
+            ByteString::from(&*key.remote_tag),
+            payload,
+            route,
+        ));
         let branch = cx.shared.new_branch();
         let via = cx.shared.our_via(&branch, route.transport);
         let mut bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via);
