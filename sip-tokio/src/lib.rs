@@ -6,6 +6,14 @@
 //! sends it commands over a channel; each [`Call`] has its own bounded queue of
 //! [`CallEvent`]s (see [`Call`] for what happens when a handle is not read).
 //!
+//! # What is answered for you
+//!
+//! The core answers every request nothing else handles, so this driver answers none on its
+//! own: OPTIONS gets 200 with our Allow, Accept and Supported; a method no usage handles
+//! gets 405 outside a dialog and 501 inside one; INFO and MESSAGE inside a call are
+//! accepted with 200 by the core (a handle cannot answer them) and then reported as
+//! [`CallEvent::Request`].
+//!
 //! # Time
 //!
 //! The driver reads tokio's clock ([`tokio::time::Instant`]) and sleeps with tokio's timers,

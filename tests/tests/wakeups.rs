@@ -12,16 +12,14 @@ use sip_core::call::{CallEvent, CallState, CallTimer};
 use sip_core::endpoint::{Event, TimerId};
 use sip_core::message::Uri;
 use sip_core::sdp::SessionDescription;
-use sip_core::sim::Network;
 use sip_core::transaction::Timer;
+use sip_tests::{defaults, pair};
 
 /// Bob answers; Alice's ACK is lost, so Bob's 2xx retransmission (a call timer, T1 after
 /// the answer) is due before anything else, and the wakeup says so.
 #[test]
 fn a_2xx_awaiting_its_ack_wakes_the_endpoint_for_its_retransmission() {
-    let mut net = Network::new(11);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    let (mut net, alice, bob) = pair(11, defaults);
     net.set_handler(bob, |endpoint, event, now| {
         if let Event::Call {
             call,
@@ -87,8 +85,7 @@ fn a_2xx_awaiting_its_ack_wakes_the_endpoint_for_its_retransmission() {
 /// Alice's OPTIONS goes unanswered: Timer E is first (T1), and the wakeup names it.
 #[test]
 fn an_unanswered_request_wakes_the_endpoint_for_timer_e() {
-    let mut net = Network::new(12);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let (mut net, alice, _) = pair(12, defaults);
     let start = net.now();
     let request = sip_core::message::RequestBuilder::new(
         sip_core::message::Method::Options,

@@ -764,7 +764,10 @@ mod tests {
         );
         // A dialog's usages ride along in its table entry: an id (never 0) costs nothing more
         // in an `Option`.
-        assert_eq!(size_of::<Option<crate::ids::CallId>>(), size_of::<crate::ids::CallId>());
+        assert_eq!(
+            size_of::<Option<crate::ids::CallId>>(),
+            size_of::<crate::ids::CallId>()
+        );
         assert!(
             size_of::<crate::dialog::Dialog>() <= 240,
             "Dialog is {} bytes",
