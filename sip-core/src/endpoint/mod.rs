@@ -120,7 +120,6 @@ impl Endpoint {
                 transactions: TransactionLayer::new(hasher.clone()),
                 dialogs: DialogTable::new(hasher),
                 shared,
-                inbox: Default::default(),
             },
             invites,
             dispatching: false,
@@ -298,7 +297,6 @@ impl Endpoint {
                     self.seam
                         .transactions
                         .on_timer(&mut self.seam.shared, now, transaction, timer);
-                    self.seam.route_transaction_events();
                 }
                 TimerId::Call { call, timer } => {
                     self.invites.fire_call_timer(&mut self.seam, now, call, timer)
@@ -392,7 +390,6 @@ impl Endpoint {
                 .on_request(&mut seam.shared, now, request, route),
             Message::Response(response) => seam.transactions.on_response(&mut seam.shared, now, response),
         }
-        seam.route_transaction_events();
     }
 
     /// Every transaction using a flow that failed gets a transport error (§18.4).
@@ -400,7 +397,6 @@ impl Endpoint {
         let seam = &mut self.seam;
         seam.shared.flows.remove(&flow);
         seam.transactions.on_flow_failed(&mut seam.shared, flow);
-        seam.route_transaction_events();
     }
 
     /// Hands the transaction events waiting for the usages to them, by owner. Commands the
@@ -410,7 +406,7 @@ impl Endpoint {
             return;
         }
         self.dispatching = true;
-        while let Some(event) = self.seam.inbox.pop_front() {
+        while let Some(event) = self.seam.transactions.poll_event() {
             self.route_to_usage(now, event);
         }
         self.dispatching = false;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::error::SendError;
+use crate::event::Event;
 use crate::ids::{FlowId, TransactionId};
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{CSeq, HeaderName, Method, Request, Response, StatusCode, response_to_with};
@@ -106,7 +107,9 @@ pub(crate) struct TransactionLayer {
     client_keys: KeyMap<ClientKey>,
     server_keys: KeyMap<ServerKey>,
     merge_keys: KeyMap<MergeKey>,
-    /// What happened, in order, for the Endpoint to route.
+    /// What happened to transactions a usage owns (and new requests, ACKs and stray 2xx,
+    /// which a usage may take), in order, for the Endpoint to hand on. Events of the
+    /// application's own transactions go straight to the public queue.
     events: VecDeque<TransactionEvent>,
     scratch: Vec<Action>,
 }
@@ -335,9 +338,31 @@ impl TransactionLayer {
         }
     }
 
-    /// The next event, in the order they happened.
+    /// The next event for the usages, in the order they happened.
     pub(crate) fn poll_event(&mut self) -> Option<TransactionEvent> {
         self.events.pop_front()
+    }
+
+    /// Routes what happened: to the application when the transaction is its own (and for
+    /// everything when no usage runs), else to the usages' queue. Done as it happens, so
+    /// events keep their order and cross no extra queue.
+    fn emit(&mut self, shared: &mut Shared, event: TransactionEvent) {
+        let for_usages = shared.config.calls.enabled
+            && match &event {
+                TransactionEvent::Request(_)
+                | TransactionEvent::Ack { .. }
+                | TransactionEvent::StrayInviteSuccess { .. } => true,
+                TransactionEvent::Response { owner, .. }
+                | TransactionEvent::Cancelled { owner, .. }
+                | TransactionEvent::Timeout { owner, .. }
+                | TransactionEvent::TransportError { owner, .. }
+                | TransactionEvent::Terminated { owner, .. } => *owner != Owner::App,
+            };
+        if for_usages {
+            self.events.push_back(event);
+        } else {
+            shared.events.push_back(public_event(event));
+        }
     }
 
     // ---- inputs ----
@@ -449,18 +474,21 @@ impl TransactionLayer {
         };
         let id = self.new_server(shared, request.clone(), key, merge_key, route, to_tag);
         let is_invite = request.method == Method::Invite;
-        self.events.push_back(TransactionEvent::Request(NewRequest {
-            transaction: id,
-            request,
-            source: route.remote,
-            transport: route.transport,
-            fields: RequestFields {
-                call_id: core.call_id,
-                from_tag: core.from_tag,
-                to_tag: core.to_tag,
-                cseq: core.cseq,
-            },
-        }));
+        self.emit(
+            shared,
+            TransactionEvent::Request(NewRequest {
+                transaction: id,
+                request,
+                source: route.remote,
+                transport: route.transport,
+                fields: RequestFields {
+                    call_id: core.call_id,
+                    from_tag: core.from_tag,
+                    to_tag: core.to_tag,
+                    cseq: core.cseq,
+                },
+            }),
+        );
         if is_invite && shared.config.send_trying {
             if let Ok(trying) = self.response(shared, id, StatusCode::TRYING) {
                 let _ = self.respond(shared, now, id, trying);
@@ -485,8 +513,7 @@ impl TransactionLayer {
         };
         let Some(&id) = self.client_keys.get(&key) else {
             if key.method == Method::Invite && response.status.is_success() {
-                self.events
-                    .push_back(TransactionEvent::StrayInviteSuccess { response });
+                self.emit(shared, TransactionEvent::StrayInviteSuccess { response });
             } else {
                 shared.stats.dropped += 1;
             }
@@ -855,10 +882,13 @@ impl TransactionLayer {
                 let _ = self.respond(shared, now, invite_id, terminated);
             }
             let owner = self.servers.get(&invite_id).map_or(Owner::App, |e| e.owner);
-            self.events.push_back(TransactionEvent::Cancelled {
-                transaction: invite_id,
-                owner,
-            });
+            self.emit(
+                shared,
+                TransactionEvent::Cancelled {
+                    transaction: invite_id,
+                    owner,
+                },
+            );
         }
     }
 
@@ -871,8 +901,7 @@ impl TransactionLayer {
         source: SocketAddr,
     ) {
         let Some(&id) = self.server_keys.get(&key) else {
-            self.events
-                .push_back(TransactionEvent::Ack { request: ack, source });
+            self.emit(shared, TransactionEvent::Ack { request: ack, source });
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -922,24 +951,36 @@ impl TransactionLayer {
                         armed.cancel(&mut shared.timers, transaction_timer(id), timer);
                     }
                 }
-                Action::Response(response) => self.events.push_back(TransactionEvent::Response {
-                    transaction: id,
-                    owner,
-                    response,
-                }),
-                Action::Ack(request) => self.events.push_back(TransactionEvent::Ack {
-                    request,
-                    source: route.map_or(shared.config.local, |r| r.remote),
-                }),
-                Action::Timeout(timer) => self.events.push_back(TransactionEvent::Timeout {
-                    transaction: id,
-                    owner,
-                    timer,
-                }),
-                Action::TransportError => self.events.push_back(TransactionEvent::TransportError {
-                    transaction: id,
-                    owner,
-                }),
+                Action::Response(response) => self.emit(
+                    shared,
+                    TransactionEvent::Response {
+                        transaction: id,
+                        owner,
+                        response,
+                    },
+                ),
+                Action::Ack(request) => self.emit(
+                    shared,
+                    TransactionEvent::Ack {
+                        request,
+                        source: route.map_or(shared.config.local, |r| r.remote),
+                    },
+                ),
+                Action::Timeout(timer) => self.emit(
+                    shared,
+                    TransactionEvent::Timeout {
+                        transaction: id,
+                        owner,
+                        timer,
+                    },
+                ),
+                Action::TransportError => self.emit(
+                    shared,
+                    TransactionEvent::TransportError {
+                        transaction: id,
+                        owner,
+                    },
+                ),
                 Action::Terminated => self.forget(shared, side, owner),
             }
         }
@@ -967,10 +1008,13 @@ impl TransactionLayer {
                 id
             }
         };
-        self.events.push_back(TransactionEvent::Terminated {
-            transaction: id,
-            owner,
-        });
+        self.emit(
+            shared,
+            TransactionEvent::Terminated {
+                transaction: id,
+                owner,
+            },
+        );
     }
 }
 
@@ -1016,5 +1060,33 @@ fn armed_of<'a>(
     match side {
         Side::Client(id) => clients.get_mut(&id).map(|e| &mut e.armed),
         Side::Server(id) => servers.get_mut(&id).map(|e| &mut e.armed),
+    }
+}
+
+/// A transaction event as the application sees it.
+fn public_event(event: TransactionEvent) -> Event {
+    match event {
+        TransactionEvent::Request(new) => Event::Request {
+            transaction: new.transaction,
+            request: new.request,
+            source: new.source,
+            transport: new.transport,
+        },
+        TransactionEvent::Ack { request, source } => Event::Ack { request, source },
+        TransactionEvent::StrayInviteSuccess { response } => Event::StrayInviteSuccess { response },
+        TransactionEvent::Response {
+            transaction,
+            response,
+            ..
+        } => Event::Response {
+            transaction,
+            response,
+        },
+        TransactionEvent::Cancelled { transaction, .. } => Event::Cancelled { transaction },
+        TransactionEvent::Timeout {
+            transaction, timer, ..
+        } => Event::Timeout { transaction, timer },
+        TransactionEvent::TransportError { transaction, .. } => Event::TransportError { transaction },
+        TransactionEvent::Terminated { transaction, .. } => Event::Terminated { transaction },
     }
 }
