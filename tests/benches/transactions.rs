@@ -45,7 +45,11 @@ fn options_per_second(total: u32, batch: u32) -> f64 {
     net.record_ladder = false;
     net.record_events = false;
     let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    // Bob's application answers the OPTIONS (otherwise his Endpoint would, with its
+    // capabilities): the figure is the transaction layer's, with an application on top.
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), |config| {
+        config.calls.app_methods = vec![Method::Options];
+    });
     net.set_handler(bob, |endpoint, event, now| {
         if let Event::Request { transaction, .. } = event {
             let ok = endpoint.response(transaction, StatusCode::OK).unwrap();
