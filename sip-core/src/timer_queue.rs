@@ -45,6 +45,11 @@ pub enum TimerId {
     },
 }
 
+/// A deadline as the queue keeps it: signed nanoseconds from the queue's origin. Owners
+/// keep this, not the `Instant` (8 bytes, not 16: every live transaction keeps two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Deadline(i64);
+
 /// Every armed timer, ordered by deadline, then by key. An ordered set only: its order
 /// reaches output (which timer fires first).
 ///
@@ -74,12 +79,6 @@ impl<K: Ord + Copy> TimerQueue<K> {
         offset(origin, at)
     }
 
-    /// The key of `at` without setting the origin (for removals of armed timers, which
-    /// exist only once the origin does).
-    fn existing_key(&self, at: Instant) -> i64 {
-        self.origin.map_or(0, |origin| offset(origin, at))
-    }
-
     /// A deadline key back as the instant it stands for.
     fn instant(&self, key: i64) -> Option<Instant> {
         let origin = self.origin?;
@@ -91,16 +90,16 @@ impl<K: Ord + Copy> TimerQueue<K> {
         }
     }
 
-    /// Arms `key` at `at`. The owner remembers `at` to remove it again.
-    pub(crate) fn insert(&mut self, at: Instant, key: K) {
+    /// Arms `key` at `at`; the owner keeps the returned deadline to disarm it again.
+    pub(crate) fn insert(&mut self, at: Instant, key: K) -> Deadline {
         let deadline = self.key(at);
         self.by_deadline.insert((deadline, key));
+        Deadline(deadline)
     }
 
-    /// Disarms `key`, armed at `at`.
-    pub(crate) fn remove(&mut self, at: Instant, key: K) {
-        let deadline = self.existing_key(at);
-        self.by_deadline.remove(&(deadline, key));
+    /// Disarms `key`, armed for `deadline`.
+    pub(crate) fn remove(&mut self, deadline: Deadline, key: K) {
+        self.by_deadline.remove(&(deadline.0, key));
     }
 
     /// The earliest deadline and its key.
@@ -137,7 +136,7 @@ fn offset(origin: Instant, at: Instant) -> i64 {
 /// A+B, E+F, G+H); a third replaces the earliest, which keeps memory bounded if an owner
 /// ever did.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Armed<T>([Option<(T, Instant)>; 2]);
+pub(crate) struct Armed<T>([Option<(T, Deadline)>; 2]);
 
 impl<T> Default for Armed<T> {
     fn default() -> Self {
@@ -165,10 +164,10 @@ impl<T: Copy + Eq> Armed<T> {
                 earliest
             }
         };
+        let deadline = queue.insert(at, key(timer));
         if let Some(entry) = self.0.get_mut(slot) {
-            *entry = Some((timer, at));
+            *entry = Some((timer, deadline));
         }
-        queue.insert(at, key(timer));
     }
 
     /// Disarms `timer`.

@@ -23,7 +23,7 @@ use crate::ids::{CallId, DialogId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::owner::{CallPart, Owner};
 use crate::shared::TopVia;
-use crate::timer_queue::TimerId;
+use crate::timer_queue::{Deadline, TimerId};
 use crate::transaction::{NewRequest, TransactionEvent};
 use crate::transport::{Route, Transport};
 
@@ -169,7 +169,7 @@ pub(super) struct Call {
     /// Reliable provisionals (RFC 3262).
     reliable: Option<Box<Reliable>>,
     /// Armed call timers.
-    armed: Vec<(CallTimer, Instant)>,
+    armed: Vec<(CallTimer, Deadline)>,
     connected_once: bool,
     /// The session timer (RFC 4028), once negotiated.
     session_timer: Option<session_timer::SessionTimer>,
@@ -549,10 +549,11 @@ impl InviteSessions {
 
     pub(super) fn arm(&mut self, cx: &mut Seam, call: &mut Call, timer: CallTimer, at: Instant) {
         self.disarm(cx, call, timer);
-        call.armed.push((timer, at));
-        cx.shared
+        let deadline = cx
+            .shared
             .timers
             .insert(at, TimerId::Call { call: call.id, timer });
+        call.armed.push((timer, deadline));
     }
 
     pub(super) fn disarm(&mut self, cx: &mut Seam, call: &mut Call, timer: CallTimer) {
