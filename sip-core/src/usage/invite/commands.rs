@@ -10,11 +10,7 @@ use super::*;
 impl InviteSessions {
     // ---- commands ----
 
-    /// Starts a call to `target` with `body` (an SDP offer) and returns its id. From is the
-    /// configured identity with a fresh tag; To is the target; the INVITE goes to the
-    /// outbound proxy if one is configured, else to the target's host, which must be an IP
-    /// address (no DNS in the core yet). With an empty body the INVITE carries no offer and
-    /// a 2xx that offers cannot be answered: see [`Endpoint::invite_without_offer`].
+    /// [`Endpoint::invite`](crate::Endpoint::invite), in the call layer.
     pub(crate) fn invite(
         &mut self,
         cx: &mut Seam,
@@ -26,10 +22,7 @@ impl InviteSessions {
         self.start_call(cx, now, target, body.clone(), body, content_type)
     }
 
-    /// Starts a call whose INVITE carries no offer (RFC 3261 §13.2.1, a "delayed offer"):
-    /// the callee offers in its 2xx, and the ACK carries our answer, made from `template`
-    /// (our session description: its media and addresses, with directions answered per
-    /// RFC 3264 §6). `template` then stands as our description for hold and re-INVITEs.
+    /// [`Endpoint::invite_without_offer`](crate::Endpoint::invite_without_offer), in the call layer.
     pub(crate) fn invite_without_offer(
         &mut self,
         cx: &mut Seam,
@@ -134,15 +127,12 @@ impl InviteSessions {
         Ok(id)
     }
 
-    /// Sends 180 Ringing on an incoming call (reliably when RFC 3262 applies).
+    /// [`Endpoint::ringing`](crate::Endpoint::ringing), in the call layer.
     pub(crate) fn ringing(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.provisional(cx, now, call, StatusCode::RINGING, Bytes::new(), None)
     }
 
-    /// Sends a provisional response (101–199) on an incoming call, with an optional body
-    /// (183 with an SDP answer is early media). Reliable (RFC 3262: `Require: 100rel`,
-    /// `RSeq`, retransmitted until PRACK) when the INVITE requires it, or supports it and
-    /// [`CallConfig::reliable_provisionals`](crate::call::CallConfig) is on.
+    /// [`Endpoint::provisional`](crate::Endpoint::provisional), in the call layer.
     pub(crate) fn provisional(
         &mut self,
         cx: &mut Seam,
@@ -179,8 +169,7 @@ impl InviteSessions {
         })
     }
 
-    /// Answers an incoming call with 200 OK carrying `body` (our answer, or our offer when
-    /// the INVITE had none). The 2xx is retransmitted until the ACK comes (§13.3.1.4).
+    /// [`Endpoint::answer`](crate::Endpoint::answer), in the call layer.
     pub(crate) fn answer(
         &mut self,
         cx: &mut Seam,
@@ -227,7 +216,7 @@ impl InviteSessions {
         })
     }
 
-    /// Rejects an incoming call with a 300–699 final response.
+    /// [`Endpoint::reject`](crate::Endpoint::reject), in the call layer.
     pub(crate) fn reject(
         &mut self,
         cx: &mut Seam,
@@ -253,8 +242,7 @@ impl InviteSessions {
         })
     }
 
-    /// Cancels an outgoing call that has no final response yet (§9.1). Before any
-    /// provisional arrived the CANCEL waits for one, as the RFC requires.
+    /// [`Endpoint::cancel`](crate::Endpoint::cancel), in the call layer.
     pub(crate) fn cancel(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.call_command(cx, now, call, |this, cx, c| {
             if c.role != Role::Uac || !matches!(c.state, CallState::Calling | CallState::Ringing) {
@@ -270,8 +258,7 @@ impl InviteSessions {
         })
     }
 
-    /// Ends an established call with BYE (§15). Before our 2xx is ACKed the BYE waits for
-    /// the ACK (or its timeout), as §15 requires.
+    /// [`Endpoint::bye`](crate::Endpoint::bye), in the call layer.
     pub(crate) fn bye(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.call_command(cx, now, call, |this, cx, c| match c.state {
             CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
@@ -290,8 +277,7 @@ impl InviteSessions {
         })
     }
 
-    /// Ends a call whatever its state: CANCEL while an outgoing call rings, 603 Decline
-    /// for an unanswered incoming call, BYE once answered. Harmless when already ending.
+    /// [`Endpoint::hangup`](crate::Endpoint::hangup), in the call layer.
     pub(crate) fn hangup(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         let (role, state) = self
             .calls
@@ -310,19 +296,17 @@ impl InviteSessions {
         }
     }
 
-    /// Puts the call on hold: a re-INVITE whose offer is our session description with
-    /// `sendonly` (or `inactive` when the peer already holds us), RFC 3264 §8.4.
+    /// [`Endpoint::hold`](crate::Endpoint::hold), in the call layer.
     pub(crate) fn hold(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.modify_command(cx, now, call, Method::Invite, Intent::Hold)
     }
 
-    /// Takes the call off hold: a re-INVITE restoring `sendrecv` (or `recvonly` while the
-    /// peer still holds us).
+    /// [`Endpoint::unhold`](crate::Endpoint::unhold), in the call layer.
     pub(crate) fn unhold(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.modify_command(cx, now, call, Method::Invite, Intent::Unhold)
     }
 
-    /// Sends a re-INVITE with a new offer (§14.1). Glare (491) is retried automatically.
+    /// [`Endpoint::reinvite`](crate::Endpoint::reinvite), in the call layer.
     pub(crate) fn reinvite(
         &mut self,
         cx: &mut Seam,
@@ -333,7 +317,7 @@ impl InviteSessions {
         self.modify_command(cx, now, call, Method::Invite, Intent::Offer(body))
     }
 
-    /// Sends an UPDATE with a new offer (RFC 3311), in an early or confirmed dialog.
+    /// [`Endpoint::update`](crate::Endpoint::update), in the call layer.
     pub(crate) fn update(
         &mut self,
         cx: &mut Seam,
@@ -344,8 +328,7 @@ impl InviteSessions {
         self.modify_command(cx, now, call, Method::Update, Intent::Offer(body))
     }
 
-    /// Sends any request inside the call's dialog (INFO, MESSAGE, OPTIONS, NOTIFY…); its
-    /// response arrives as [`CallEvent::Response`].
+    /// [`Endpoint::request_in_dialog`](crate::Endpoint::request_in_dialog), in the call layer.
     pub(crate) fn request_in_dialog(
         &mut self,
         cx: &mut Seam,
