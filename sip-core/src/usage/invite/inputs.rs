@@ -73,7 +73,8 @@ impl InviteSessions {
         let dialog = match Dialog::uas(&request, &to_tag, local_seq.max(1), true) {
             Ok(dialog) => dialog,
             Err(error) => {
-                // §8.1.1.8 / §12.1.1: an INVITE must carry a Contact (and a From tag).
+                // §8.1.1.8 / §12.1.1: an INVITE must carry a Call-ID, From and To (and a
+                // Contact, or from an RFC 2543 peer a From to stand for it).
                 if let Ok(mut response) = cx.response(tx, StatusCode::BAD_REQUEST) {
                     response.reason = ByteString::from(error.to_string());
                     let _ = cx.respond(now, tx, response);
@@ -868,7 +869,14 @@ impl InviteSessions {
                 self.end(cx, now, c, reason, "no final response");
             }
             CallPart::Bye => {
-                let reason = c.end_reason.clone().unwrap_or(reason);
+                // Our hang-up was never answered: the call did not end cleanly, whatever
+                // we meant (RFC 3261 §15.1.1: the session is over, but not by agreement).
+                // A more specific reason that made us send the BYE (no ACK, session
+                // expired, dialog gone) stands.
+                let reason = match c.end_reason.clone() {
+                    None | Some(EndReason::LocalBye) => reason,
+                    Some(specific) => specific,
+                };
                 self.end(cx, now, c, reason, "BYE timed out");
             }
             // §14.1: a timeout on a re-INVITE ends the dialog.
