@@ -86,13 +86,15 @@ pub struct DialogKey {
 
 impl DialogKey {
     /// The key a request received inside a dialog names (§12.2.2): its To tag is ours, its
-    /// From tag the peer's. `None` without Call-ID or tags.
+    /// From tag the peer's — empty when the From has none (an RFC 2543 peer, §12.1.1).
+    /// `None` without Call-ID, From or a To tag.
     pub fn of_request(request: &Request) -> Option<DialogKey> {
         let headers = &request.headers;
         Some(DialogKey {
             call_id: headers.share(headers.get(HeaderName::CallId)?),
             local_tag: headers.share(tag_of(headers.get(HeaderName::To)?)?),
-            remote_tag: headers.share(tag_of(headers.get(HeaderName::From)?)?),
+            remote_tag: tag_of(headers.get(HeaderName::From)?)
+                .map_or_else(ByteString::new, |tag| headers.share(tag)),
         })
     }
 
@@ -260,12 +262,17 @@ impl Dialog {
             .headers
             .get(HeaderName::From)
             .ok_or(DialogError::Missing("From"))?;
-        let remote_tag = tag_of(from).ok_or(DialogError::Missing("From tag"))?;
+        // §12.1.1: an RFC 2543 peer sends no From tag; the remote tag is then empty.
+        let remote_tag = tag_of(from).unwrap_or("");
         let to = request
             .headers
             .get(HeaderName::To)
             .ok_or(DialogError::Missing("To"))?;
-        let target = contact_text(&request.headers).ok_or(DialogError::Missing("Contact"))?;
+        // RFC 2543 did not require a Contact in an INVITE; its peers expect requests at the
+        // From address (RFC 4475 §3.4.1 keeps such an INVITE acceptable).
+        let target = contact_text(&request.headers)
+            .or_else(|| uri_text_of(from))
+            .ok_or(DialogError::Missing("Contact"))?;
         let route_set = record_route_uris(&request.headers)?;
         let remote_seq = request
             .headers

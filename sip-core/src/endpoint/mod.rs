@@ -477,15 +477,13 @@ impl Endpoint {
     fn route_request(&mut self, now: Instant, new: NewRequest) {
         let seam = &mut self.seam;
         let fields = &new.fields;
-        let key = match (&fields.to_tag, &fields.from_tag) {
-            // Its To tag is ours, its From tag the peer's.
-            (Some(local_tag), Some(remote_tag)) => Some(DialogKey {
-                call_id: fields.call_id.clone(),
-                local_tag: local_tag.clone(),
-                remote_tag: remote_tag.clone(),
-            }),
-            _ => None,
-        };
+        // Its To tag is ours, its From tag the peer's (empty from an RFC 2543 peer, which
+        // sends none: §12.1.1).
+        let key = fields.to_tag.as_ref().map(|local_tag| DialogKey {
+            call_id: fields.call_id.clone(),
+            local_tag: local_tag.clone(),
+            remote_tag: fields.from_tag.clone().unwrap_or_default(),
+        });
         let config = &seam.shared.config;
         let method = &new.request.method;
         match key {

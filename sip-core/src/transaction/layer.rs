@@ -18,7 +18,9 @@ use crate::error::SendError;
 use crate::event::Event;
 use crate::ids::{FlowId, TransactionId};
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
-use crate::message::{CSeq, HeaderName, Method, Request, Response, StatusCode, response_to_with};
+use crate::message::{
+    CSeq, HeaderName, Message, Method, Request, Response, StatusCode, response_to_with, tag_of,
+};
 use crate::owner::Owner;
 use crate::shared::{Shared, TopVia};
 use crate::timer_queue::{Armed, TimerId};
@@ -911,13 +913,19 @@ impl TransactionLayer {
             ..
         }) = self.servers.get_mut(&id).map(|entry| &mut **entry)
         {
-            // RFC 2543 ACKs match on the To tag of the response we sent (§17.2.3).
-            let tag_matches = !matches!(key, ServerKey::Legacy { .. })
-                || ack
-                    .headers
-                    .to_addr()
-                    .and_then(Result::ok)
-                    .is_some_and(|to| to.tag() == machine.final_to_tag());
+            // RFC 2543 ACKs match on the To tag of the final response we sent (§17.2.3).
+            // The machine keeps a non-2xx's; a 2xx's is read back from what was sent (only
+            // for these rare peers, so the usual 2xx costs no To parse).
+            let tag_matches = !matches!(key, ServerKey::Legacy { .. }) || {
+                let ack_tag = ack.headers.get(HeaderName::To).and_then(tag_of);
+                match machine.final_to_tag() {
+                    Some(sent) => ack_tag == Some(sent),
+                    None => machine
+                        .last_response()
+                        .and_then(|sent| Message::parse(sent.clone()).ok())
+                        .is_some_and(|sent| sent.headers().get(HeaderName::To).and_then(tag_of) == ack_tag),
+                }
+            };
             if tag_matches {
                 machine.on_ack(ack, now, &mut out);
             }
