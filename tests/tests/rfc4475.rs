@@ -497,10 +497,12 @@ fn inv2543_rfc2543_invite_is_accepted() {
 
 // ---- Not in RFC 4475 ----
 
+/// Malformed, and with no Via there is no one to answer (RFC 3261 §18.2.2): dropped and
+/// counted, not answered with a 400 sent back to wherever the datagram seemed to come from.
 #[test]
-fn test_dat_unspecified_malformed_request_is_rejected() {
+fn test_dat_unspecified_malformed_request_without_a_via_is_dropped() {
     assert_eq!(parse_error("test.dat").kind(), ParseErrorKind::StartLine);
-    rejected("test.dat", 400);
+    assert_eq!(dropped("test.dat"), "no Via");
 }
 
 /// Every file INDEX.tsv lists has a test above, and the INDEX's verdict class agrees with
@@ -527,9 +529,12 @@ fn index_verdicts_match_check_datagram_for_every_file() {
                 matches!(got, Verdict::Accept(_)) || file == "intmeth.dat" || file == "esc02.dat",
                 "{file}: {got:?}"
             ),
-            "INVALID" | "UNSPECIFIED (malformed)" => {
-                assert!(matches!(got, Verdict::Reject(_)), "{file}: {got:?}")
-            }
+            "INVALID" => assert!(matches!(got, Verdict::Reject(_)), "{file}: {got:?}"),
+            // Malformed: rejected, or dropped when no Via says where an answer would go.
+            "UNSPECIFIED (malformed)" => assert!(
+                matches!(got, Verdict::Reject(_) | Verdict::Drop(_)),
+                "{file}: {got:?}"
+            ),
             "RESP-DROP" => assert!(matches!(got, Verdict::Drop(_)), "{file}: {got:?}"),
             "VALID-SEMANTIC" => {} // each has its own status, pinned by its test
             other => panic!("{file}: unknown verdict class {other}"),

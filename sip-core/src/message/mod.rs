@@ -36,6 +36,7 @@ mod model;
 mod name;
 mod params;
 mod parse;
+pub(crate) mod salvage;
 pub mod sipfrag;
 mod span;
 mod status;

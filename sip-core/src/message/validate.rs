@@ -438,7 +438,7 @@ pub fn check_datagram(bytes: Bytes, policy: &UasPolicy) -> Verdict {
             .get(start..start + 4)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
     };
-    match Message::parse(bytes) {
+    match Message::parse(bytes.clone()) {
         Ok(Message::Request(request)) => match validate_request(&request, policy) {
             Ok(()) => Verdict::Accept(Message::Request(request)),
             Err(rejection) => Verdict::Reject(rejection),
@@ -449,6 +449,11 @@ pub fn check_datagram(bytes: Bytes, policy: &UasPolicy) -> Verdict {
         },
         Err(error) if looks_like_response => Verdict::Drop(DropReason(error.to_string())),
         Err(error) if error.kind() == ParseErrorKind::Empty => Verdict::Drop(DropReason(error.to_string())),
-        Err(error) => Verdict::Reject(Rejection::bad_request(&error)),
+        // What the Endpoint does: a 400 only to a usable top Via, and never larger than
+        // the request; otherwise a drop.
+        Err(error) => match super::salvage::bad_request(&bytes, &error.to_string(), "sipcheck") {
+            Ok(_) => Verdict::Reject(Rejection::bad_request(&error)),
+            Err(reason) => Verdict::Drop(reason),
+        },
     }
 }

@@ -26,7 +26,7 @@ use crate::shared::{Shared, TopVia};
 use crate::timer_queue::{Armed, TimerId};
 use crate::transport::{Route, Transport};
 
-use super::received::{mark_received, salvage_400};
+use super::received::mark_received;
 use super::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ClientNonInviteState, ServerInvite,
     ServerInviteState, ServerKey, ServerNonInvite, ServerNonInviteState, Timer, same_transaction_request,
@@ -533,21 +533,16 @@ impl TransactionLayer {
     }
 
     /// Bytes that did not parse as a message arrived over `route`: a stateless 400 naming
-    /// `problem` when a Via can be found in them (RFC 3261 §8.2, DESIGN "Bad input").
+    /// `problem` when they carry a usable top Via and the answer is no larger than they
+    /// are; else they are dropped and counted (RFC 3261 §8.2, DESIGN "Bad input").
     pub(crate) fn on_unparsable(shared: &mut Shared, payload: &[u8], problem: &str, route: Route) {
-        let Some(response) = salvage_400(payload, problem, &shared.agent()) else {
-            shared.stats.dropped += 1;
-            return;
-        };
-        shared.stats.rejected += 1;
-        let route = match response.1 {
-            Some(reply_to) if route.flow.is_none() => Route {
-                remote: reply_to,
-                ..route
-            },
-            _ => route,
-        };
-        shared.transmit(route, response.0);
+        match crate::message::salvage::bad_request(payload, problem, &shared.agent()) {
+            Ok(response) => {
+                shared.stats.rejected += 1;
+                shared.transmit(route, response);
+            }
+            Err(_) => shared.stats.dropped += 1,
+        }
     }
 
     /// Timer `timer` of transaction `id` fired (the queue already let go of it).

@@ -1,10 +1,9 @@
 //! What the transport rules of RFC 3261 §18 say about a request received: where it really
 //! came from (its top Via's `received` and `rport`, RFC 3581) and so where responses go
-//! (§18.2.2), and the stateless 400 for bytes that did not parse but name a Via.
+//! (§18.2.2).
 
 use std::net::{IpAddr, SocketAddr};
 
-use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::message::builder::push_decimal;
@@ -76,55 +75,4 @@ fn push_ip(out: &mut String, ip: IpAddr) {
         }
         IpAddr::V6(v6) => out.push_str(&v6.to_string()),
     }
-}
-
-/// Builds a stateless 400 for bytes that did not parse, copying the Via, From, To, Call-ID
-/// and CSeq lines found in them; `None` when no Via can be read (then nothing can be sent)
-/// or the bytes look like a response. Also returns where to send it (the Via's sent-by
-/// port at the source, like §18.2.2).
-pub(crate) fn salvage_400(payload: &[u8], problem: &str, agent: &str) -> Option<(Bytes, Option<SocketAddr>)> {
-    let text = String::from_utf8_lossy(payload);
-    let head = text.split("\r\n\r\n").next()?;
-    let mut lines = head.lines();
-    let first = lines.next()?;
-    if first.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/")) {
-        return None;
-    }
-    let wanted = [
-        (HeaderName::Via, "Via"),
-        (HeaderName::From, "From"),
-        (HeaderName::To, "To"),
-        (HeaderName::CallId, "Call-ID"),
-        (HeaderName::CSeq, "CSeq"),
-    ];
-    let mut copied: Vec<(HeaderName, &str)> = Vec::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = HeaderName::parse(name.trim());
-        if wanted.iter().any(|(w, _)| *w == name) {
-            copied.push((name, value.trim()));
-        }
-    }
-    if !copied.iter().any(|(n, _)| *n == HeaderName::Via) {
-        return None;
-    }
-    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
-    for (name, spelled) in wanted {
-        for (_, value) in copied.iter().filter(|(n, _)| *n == name) {
-            if value.contains(['\r', '\n']) {
-                continue;
-            }
-            out.push_str(spelled);
-            out.push_str(": ");
-            out.push_str(value);
-            out.push_str("\r\n");
-        }
-    }
-    let problem = problem.replace(['"', '\\', '\r', '\n'], "'");
-    out.push_str(&format!(
-        "Warning: 399 {agent} \"{problem}\"\r\nContent-Length: 0\r\n\r\n"
-    ));
-    Some((Bytes::from(out), None))
 }

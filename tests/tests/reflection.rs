@@ -1,0 +1,90 @@
+//! What cannot be parsed costs a parse attempt and a counter: no answer goes to bytes with
+//! no usable Via, and no stateless answer is larger than what it answers (a peer cannot use
+//! us to amplify a flood at a forged source).
+
+// Test code over known inputs: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_core::endpoint::{Endpoint, EndpointConfig};
+use sip_core::message::Message;
+
+const BOB: &str = "192.0.2.2:5060";
+
+fn bob() -> Endpoint {
+    Endpoint::new(EndpointConfig::new(BOB.parse().unwrap(), 51))
+}
+
+/// What `bob` sends back to `payload`.
+fn replies(bob: &mut Endpoint, payload: Bytes) -> Vec<Bytes> {
+    bob.handle_datagram(
+        Instant::now(),
+        BOB.parse().unwrap(),
+        "198.51.100.9:5060".parse().unwrap(),
+        payload,
+    );
+    std::iter::from_fn(|| bob.poll_transmit())
+        .map(|t| t.payload)
+        .collect()
+}
+
+#[test]
+fn seven_bytes_of_garbage_get_no_reply_and_are_counted() {
+    let mut bob = bob();
+    assert!(replies(&mut bob, Bytes::from_static(b"X\nv:a\n\n")).is_empty());
+    assert!(replies(&mut bob, Bytes::from_static(&[0, 1, 2, 3, 0xff, 0xfe])).is_empty());
+    assert_eq!(bob.stats().invalid, 2);
+    assert_eq!(bob.stats().dropped, 2);
+}
+
+#[test]
+fn a_request_with_hundreds_of_vias_gets_a_reply_a_fraction_of_its_size() {
+    let mut bob = bob();
+    let vias = "Via: SIP/2.0/UDP 198.51.100.9;branch=z9hG4bKflood\r\n".repeat(500);
+    let request = format!(
+        "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\n{vias}From: <sip:a@198.51.100.9>;tag=1\r\n\
+         To: <sip:bob@192.0.2.2>\r\nCall-ID: flood\r\nCSeq: 1 OPTIONS\r\nContent-Length: many\r\n\r\n"
+    );
+    let answers = replies(&mut bob, Bytes::from(request.clone()));
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0].len() < request.len() / 50,
+        "{} bytes",
+        answers[0].len()
+    );
+    let answer = Message::parse(answers[0].clone()).unwrap();
+    assert_eq!(answer.as_response().unwrap().status.as_u16(), 400);
+}
+
+/// Every torture message that does not parse is answered, if at all, with no more bytes
+/// than it has.
+#[test]
+fn no_stateless_reply_to_a_torture_message_is_larger_than_it() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/");
+    let mut checked = 0;
+    for dir in ["rfc4475", "rfc5118"] {
+        for entry in std::fs::read_dir(format!("{root}{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "tsv") {
+                continue;
+            }
+            let payload = Bytes::from(std::fs::read(&path).unwrap());
+            if Message::parse(payload.clone()).is_ok() {
+                continue;
+            }
+            checked += 1;
+            for reply in replies(&mut bob(), payload.clone()) {
+                assert!(
+                    reply.len() <= payload.len(),
+                    "{}: {} bytes answered with {}",
+                    path.display(),
+                    payload.len(),
+                    reply.len()
+                );
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} unparsable files");
+}
