@@ -148,7 +148,10 @@ struct ServerEntry {
     merge_key: Option<MergeKey>,
     machine: ServerMachine,
     route: Route,
-    request: Request,
+    /// The request, for building responses — until the final response is out: from then
+    /// on the transaction only absorbs retransmissions (the machine keeps the bytes it
+    /// resends), and keeping the request would keep its whole datagram for 32 s.
+    request: Option<Request>,
     to_tag: String,
     owner: Owner,
 }
@@ -729,6 +732,10 @@ impl TransactionLayer {
             .servers
             .get(&transaction)
             .ok_or(SendError::UnknownTransaction(transaction))?;
+        let request = entry
+            .request
+            .as_ref()
+            .ok_or(SendError::InvalidState(transaction))?;
         let tag = (status.as_u16() != 100).then_some(entry.to_tag.as_str());
         let server = shared
             .config
@@ -736,7 +743,7 @@ impl TransactionLayer {
             .as_deref()
             .map(|agent| (HeaderName::Server, agent));
         Ok(response_to_with(
-            &entry.request,
+            request,
             status,
             None,
             tag,
@@ -764,6 +771,10 @@ impl TransactionLayer {
             if let Some(merge_key) = entry.merge_key.take() {
                 self.merge_keys.remove(&merge_key);
             }
+            // No response is built after the final one: give the request (and the datagram
+            // it shares) back now rather than when the transaction ends.
+            entry.request = None;
+            entry.to_tag = String::new();
         }
         self.apply(shared, Side::Server(transaction), &mut out);
         self.scratch = out;
@@ -816,7 +827,7 @@ impl TransactionLayer {
                 merge_key,
                 machine,
                 route,
-                request,
+                request: Some(request),
                 to_tag,
                 owner: Owner::App,
             }),
@@ -841,7 +852,10 @@ impl TransactionLayer {
         let Some(entry) = self.servers.get(&id) else {
             return;
         };
-        let response = rejection.to_response(&entry.request, &shared.agent(), Some(&entry.to_tag));
+        let Some(request) = &entry.request else {
+            return;
+        };
+        let response = rejection.to_response(request, &shared.agent(), Some(&entry.to_tag));
         let _ = self.respond(shared, now, id, response);
     }
 
