@@ -88,3 +88,23 @@ fn no_stateless_reply_to_a_torture_message_is_larger_than_it() {
     }
     assert!(checked >= 10, "only {checked} unparsable files");
 }
+
+/// A request naming nothing of ours gets its 481 and leaves nothing behind: a flood of
+/// strays holds no memory for Timer J's 32 s (a retransmission just gets 481 again).
+#[test]
+fn a_stray_bye_or_cancel_is_answered_481_and_leaves_no_transaction() {
+    let mut bob = bob();
+    for (n, method) in ["BYE", "CANCEL", "INFO"].iter().enumerate() {
+        let request = format!(
+            "{method} sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.9;branch=z9hG4bKstray{n}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@198.51.100.9>;tag=a{n}\r\nTo: <sip:bob@192.0.2.2>;tag=gone\r\n\
+             Call-ID: stray{n}\r\nCSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let answers = replies(&mut bob, Bytes::from(request));
+        assert_eq!(answers.len(), 1, "{method}");
+        let answer = Message::parse(answers[0].clone()).unwrap();
+        assert_eq!(answer.as_response().unwrap().status.as_u16(), 481, "{method}");
+        assert_eq!(bob.transaction_count(), 0, "{method} left a transaction");
+        assert_eq!(bob.timer_count(), 0, "{method} left a timer");
+    }
+}

@@ -498,7 +498,7 @@ impl Endpoint {
                         answering::answer_options(seam, now, new.transaction)
                     }
                     Some((call, dialog)) => self.invites.on_in_dialog_request(seam, now, call, dialog, new),
-                    None => seam.respond_status(
+                    None => seam.answer_and_forget(
                         now,
                         new.transaction,
                         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
@@ -519,7 +519,7 @@ impl Endpoint {
             }
             // BYE, PRACK, UPDATE and what we take only inside a call name no dialog of ours
             // (§12.2.2, §15.1.2).
-            None if answering::only_in_dialog(config, method) => seam.respond_status(
+            None if answering::only_in_dialog(config, method) => seam.answer_and_forget(
                 now,
                 new.transaction,
                 StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,

@@ -785,6 +785,26 @@ impl TransactionLayer {
         }
     }
 
+    /// Answers server transaction `transaction` with a bare `status` and forgets it at once,
+    /// for a request that names nothing of ours (481: a stray CANCEL, BYE or in-dialog
+    /// request). Keeping the transaction for Timer J or H would only absorb retransmissions,
+    /// which get the same answer from a fresh transaction anyway — and a flood of strays
+    /// would hold memory for 32 s each.
+    pub(crate) fn answer_and_forget(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        transaction: TransactionId,
+        status: StatusCode,
+    ) {
+        if let Ok(response) = self.response(shared, transaction, status) {
+            let _ = self.respond(shared, now, transaction, response);
+        }
+        if let Some(owner) = self.servers.get(&transaction).map(|e| e.owner) {
+            self.forget(shared, Side::Server(transaction), owner);
+        }
+    }
+
     // ---- internals ----
 
     /// The To tag for our responses to a request that was not validated (or failed to be):
@@ -874,11 +894,12 @@ impl TransactionLayer {
         let cancel_id = self.new_server(shared, cancel, key, None, route, to_tag);
         let Some(invite_id) = target else {
             // RFC 3261 §9.2: no matching transaction → 481.
-            if let Ok(response) =
-                self.response(shared, cancel_id, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
-            {
-                let _ = self.respond(shared, now, cancel_id, response);
-            }
+            self.answer_and_forget(
+                shared,
+                now,
+                cancel_id,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            );
             return;
         };
         if let Ok(ok) = self.response(shared, cancel_id, StatusCode::OK) {

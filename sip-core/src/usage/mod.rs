@@ -88,13 +88,6 @@ impl Seam {
             .response_with(&self.shared, transaction, status, extra, body)
     }
 
-    /// Answers server transaction `transaction` with a bare `status`.
-    pub(crate) fn respond_status(&mut self, now: Instant, transaction: TransactionId, status: StatusCode) {
-        if let Ok(response) = self.response(transaction, status) {
-            let _ = self.respond(now, transaction, response);
-        }
-    }
-
     /// Answers server transaction `transaction` with `status` and our Allow (405, 501).
     pub(crate) fn respond_with_allow(
         &mut self,
@@ -106,6 +99,13 @@ impl Seam {
         if let Ok(response) = self.response_with(transaction, status, allow, Bytes::new()) {
             let _ = self.respond(now, transaction, response);
         }
+    }
+
+    /// Answers server transaction `transaction` with `status` and forgets it at once (a
+    /// request naming nothing of ours: see [`TransactionLayer::answer_and_forget`]).
+    pub(crate) fn answer_and_forget(&mut self, now: Instant, transaction: TransactionId, status: StatusCode) {
+        self.transactions
+            .answer_and_forget(&mut self.shared, now, transaction, status);
     }
 
     /// Sends `response` in server transaction `transaction`.
