@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sip_core::endpoint::EndpointLimits;
 use sip_core::sdp::SessionDescription;
 use sip_tokio::listen::{ListenOptions, Listener};
 use sip_tokio::{CallEvent, EndReason, Error, UserAgent};
@@ -17,6 +18,36 @@ use sip_tokio::{CallEvent, EndReason, Error, UserAgent};
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// The core's limits (defaults: `EndpointLimits::default()`); past one, a new request gets
+/// 503 with Retry-After, or a command is refused.
+#[derive(Args, Clone, Copy)]
+struct LimitArgs {
+    /// Live calls at most.
+    #[arg(long, value_name = "N")]
+    limit_calls: Option<usize>,
+    /// Live transactions (client and server) at most.
+    #[arg(long, value_name = "N")]
+    limit_transactions: Option<usize>,
+    /// Open connections at most.
+    #[arg(long, value_name = "N")]
+    limit_connections: Option<usize>,
+    /// The largest message accepted, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    limit_message_size: Option<usize>,
+}
+
+impl LimitArgs {
+    fn limits(self) -> EndpointLimits {
+        let defaults = EndpointLimits::default();
+        EndpointLimits {
+            max_calls: self.limit_calls.unwrap_or(defaults.max_calls),
+            max_transactions: self.limit_transactions.unwrap_or(defaults.max_transactions),
+            max_flows: self.limit_connections.unwrap_or(defaults.max_flows),
+            max_message_size: self.limit_message_size.unwrap_or(defaults.max_message_size),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,6 +78,8 @@ enum Cmd {
         /// Hang up answered calls this long after the ACK.
         #[arg(long, value_name = "MS")]
         hangup_after: Option<u64>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Stop after this many seconds (default: run until killed).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
@@ -69,6 +102,8 @@ enum Cmd {
         /// Number of calls.
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Calls started per second.
         #[arg(long, value_name = "R", default_value_t = 10.0)]
         rate: f64,
@@ -132,10 +167,11 @@ fn with_transport(target: &str, transport: TransportArg) -> String {
     }
 }
 
-async fn start(bind: SocketAddr, tcp: bool) -> Result<UserAgent, String> {
+async fn start(bind: SocketAddr, tcp: bool, limits: EndpointLimits) -> Result<UserAgent, String> {
     UserAgent::builder()
         .bind(bind)
         .tcp(tcp)
+        .limits(limits)
         .start()
         .await
         .map_err(|e| format!("cannot bind {bind}: {e}"))
@@ -164,7 +200,12 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             bind,
             transport,
         } => {
-            let ua = start(bind.unwrap_or_else(|| default_bind(&target)), false).await?;
+            let ua = start(
+                bind.unwrap_or_else(|| default_bind(&target)),
+                false,
+                EndpointLimits::default(),
+            )
+            .await?;
             let target = with_transport(&target, transport);
             let result = ua.options(&target).await;
             ua.shutdown(Duration::from_millis(100)).await;
@@ -189,6 +230,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             answer_after,
             reject,
             hangup_after,
+            limits,
             duration,
             quiet,
         } => {
@@ -206,6 +248,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 hangup_after: hangup_after.map(Duration::from_millis),
                 duration: duration.map(Duration::from_secs),
                 max_calls: None,
+                limits: limits.limits(),
                 quiet,
             };
             let listener = Listener::bind(options)
@@ -221,12 +264,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             transport,
             hangup_after,
             count,
+            limits,
             rate,
             quiet,
         } => {
             let ua = start(
                 bind.unwrap_or_else(|| default_bind(&target)),
                 transport == TransportArg::Tcp,
+                limits.limits(),
             )
             .await?;
             let target = with_transport(&target, transport);

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::call::{CallError, CallEvent, EndReason};
-use sip_core::endpoint::{CallId, Transport};
+use sip_core::endpoint::{CallId, EndpointLimits, Transport};
 use sip_core::message::HeaderName;
 use sip_core::sdp::SessionDescription;
 use tokio::task::JoinSet;
@@ -71,6 +71,9 @@ pub struct ListenOptions {
     pub duration: Option<Duration>,
     /// Stop once this many calls have ended.
     pub max_calls: Option<usize>,
+    /// The core's limits (live calls, transactions, connections, message size): past one a
+    /// new request gets 503 with Retry-After. Default: [`EndpointLimits::default`].
+    pub limits: EndpointLimits,
     /// Print only the report at the end, nothing per call.
     pub quiet: bool,
 }
@@ -86,6 +89,7 @@ impl Default for ListenOptions {
             hangup_after: None,
             duration: None,
             max_calls: None,
+            limits: EndpointLimits::default(),
             quiet: false,
         }
     }
@@ -136,6 +140,7 @@ impl Listener {
             .incoming_queue(INCOMING_QUEUE)
             .bind(options.bind)
             .tcp(options.tcp)
+            .limits(options.limits.clone())
             .start()
             .await?;
         let incoming = agent.incoming().await?;
