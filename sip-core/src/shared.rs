@@ -38,6 +38,29 @@ pub(crate) struct Shared {
     pub(crate) events: VecDeque<Event>,
 }
 
+/// Gives a hash table's room back once it has fallen well below it: after a flood the
+/// tables would otherwise keep their peak size for good. Shrinks to twice what is left when
+/// fewer than a quarter of the slots are used (tables grow at 7/8, so this never
+/// oscillates); small tables are left alone. Call it after removals: it is a comparison
+/// when there is nothing to do.
+pub(crate) fn shrink_when_sparse<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
+    table: &mut std::collections::HashMap<K, V, S>,
+) {
+    const SMALL: usize = 4096;
+    let capacity = table.capacity();
+    if capacity > SMALL && table.len() < capacity / 4 {
+        table.shrink_to((table.len() * 2).max(SMALL));
+    }
+}
+
+/// [`shrink_when_sparse`] for a queue: one that a burst grew is given back once drained.
+pub(crate) fn shrink_when_drained<T>(queue: &mut VecDeque<T>) {
+    const SMALL: usize = 4096;
+    if queue.is_empty() && queue.capacity() > SMALL {
+        queue.shrink_to(SMALL);
+    }
+}
+
 /// A connection: its transport, its peer, and the framing of what arrives on it.
 #[derive(Debug)]
 pub(crate) struct Flow {
@@ -222,5 +245,43 @@ impl Flow {
                 ..ParseLimits::default()
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, VecDeque};
+
+    use super::{shrink_when_drained, shrink_when_sparse};
+
+    #[test]
+    fn a_table_that_emptied_after_a_flood_gives_its_room_back() {
+        let mut table: HashMap<u64, u64> = (0..100_000).map(|n| (n, n)).collect();
+        let peak = table.capacity();
+        table.retain(|&n, _| n < 10);
+        shrink_when_sparse(&mut table);
+        assert!(table.capacity() < peak / 10, "{} of {peak}", table.capacity());
+        assert_eq!(table.len(), 10);
+    }
+
+    #[test]
+    fn a_table_in_use_and_a_small_one_are_left_alone() {
+        let mut busy: HashMap<u64, u64> = (0..100_000).map(|n| (n, n)).collect();
+        let capacity = busy.capacity();
+        shrink_when_sparse(&mut busy);
+        assert_eq!(busy.capacity(), capacity);
+        let mut small: HashMap<u64, u64> = (0..1000).map(|n| (n, n)).collect();
+        small.clear();
+        let capacity = small.capacity();
+        shrink_when_sparse(&mut small);
+        assert_eq!(small.capacity(), capacity);
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_room_back() {
+        let mut queue: VecDeque<u64> = (0..100_000).collect();
+        queue.clear();
+        shrink_when_drained(&mut queue);
+        assert!(queue.capacity() <= 4096);
     }
 }

@@ -71,6 +71,7 @@ impl DialogIndex {
         let hash = self.hash(key);
         if self.by_hash.get(&hash) == Some(&dialog) {
             self.by_hash.remove(&hash);
+            crate::shared::shrink_when_sparse(&mut self.by_hash);
         }
     }
 }

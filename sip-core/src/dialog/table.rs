@@ -104,6 +104,7 @@ impl DialogTable {
         if let Some(entry) = self.entries.remove(&id) {
             self.index.remove(&entry.dialog.key(), id);
         }
+        crate::shared::shrink_when_sparse(&mut self.entries);
         true
     }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::dialog::{DialogKey, DialogTable};
 use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem};
 use crate::owner::Owner;
-use crate::shared::{Flow, Shared, TopVia};
+use crate::shared::{Flow, Shared, TopVia, shrink_when_drained};
 use crate::transaction::{NewRequest, TransactionEvent, TransactionLayer};
 use crate::transport::Route;
 use crate::usage::Seam;
@@ -181,7 +181,11 @@ impl Endpoint {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.seam.shared.transmits.pop_front()
+        let transmit = self.seam.shared.transmits.pop_front();
+        if transmit.is_none() {
+            shrink_when_drained(&mut self.seam.shared.transmits);
+        }
+        transmit
     }
 
     /// The next connection to open or close.
@@ -191,7 +195,11 @@ impl Endpoint {
 
     /// The next event for the transaction user.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.seam.shared.events.pop_front()
+        let event = self.seam.shared.events.pop_front();
+        if event.is_none() {
+            shrink_when_drained(&mut self.seam.shared.events);
+        }
+        event
     }
 
     /// The earliest instant [`Endpoint::handle_timeout`] has work; `None` when idle.

@@ -22,7 +22,7 @@ use crate::message::{
     CSeq, HeaderName, Message, Method, Request, Response, StatusCode, response_to_with, tag_of,
 };
 use crate::owner::Owner;
-use crate::shared::{Shared, TopVia};
+use crate::shared::{Shared, TopVia, shrink_when_sparse};
 use crate::timer_queue::{Armed, TimerId};
 use crate::transport::{Route, Transport};
 
@@ -1031,6 +1031,8 @@ impl TransactionLayer {
                     entry.armed.clear(&mut shared.timers, transaction_timer(id));
                     self.client_keys.remove(&entry.key);
                 }
+                shrink_when_sparse(&mut self.clients);
+                shrink_when_sparse(&mut self.client_keys);
                 id
             }
             Side::Server(id) => {
@@ -1043,6 +1045,9 @@ impl TransactionLayer {
                         self.merge_keys.remove(&merge);
                     }
                 }
+                shrink_when_sparse(&mut self.servers);
+                shrink_when_sparse(&mut self.server_keys);
+                shrink_when_sparse(&mut self.merge_keys);
                 id
             }
         };

@@ -476,6 +476,7 @@ impl InviteSessions {
 
     pub(super) fn forget_call(&mut self, cx: &mut Seam, now: Instant, mut call: Box<Call>) {
         let _ = now;
+        crate::shared::shrink_when_sparse(&mut self.calls);
         for (timer, at) in call.armed.drain(..) {
             cx.shared
                 .timers
