@@ -41,12 +41,14 @@ pub(crate) struct Shared {
 /// Gives a hash table's room back once it has fallen well below it: after a flood the
 /// tables would otherwise keep their peak size for good. Shrinks to twice what is left when
 /// fewer than a quarter of the slots are used (tables grow at 7/8, so this never
-/// oscillates); small tables are left alone. Call it after removals: it is a comparison
-/// when there is nothing to do.
+/// oscillates). Tables of up to 65,536 slots (a megabyte or two) are left alone: a busy
+/// agent's tables swing by thousands with every burst, and rebuilding them each time would
+/// cost more than the room is worth. Call it after removals: it is a comparison when there
+/// is nothing to do.
 pub(crate) fn shrink_when_sparse<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
     table: &mut std::collections::HashMap<K, V, S>,
 ) {
-    const SMALL: usize = 4096;
+    const SMALL: usize = 1 << 16;
     let capacity = table.capacity();
     if capacity > SMALL && table.len() < capacity / 4 {
         table.shrink_to((table.len() * 2).max(SMALL));
@@ -256,7 +258,7 @@ mod tests {
 
     #[test]
     fn a_table_that_emptied_after_a_flood_gives_its_room_back() {
-        let mut table: HashMap<u64, u64> = (0..100_000).map(|n| (n, n)).collect();
+        let mut table: HashMap<u64, u64> = (0..1_000_000).map(|n| (n, n)).collect();
         let peak = table.capacity();
         table.retain(|&n, _| n < 10);
         shrink_when_sparse(&mut table);
@@ -270,7 +272,7 @@ mod tests {
         let capacity = busy.capacity();
         shrink_when_sparse(&mut busy);
         assert_eq!(busy.capacity(), capacity);
-        let mut small: HashMap<u64, u64> = (0..1000).map(|n| (n, n)).collect();
+        let mut small: HashMap<u64, u64> = (0..50_000).map(|n| (n, n)).collect();
         small.clear();
         let capacity = small.capacity();
         shrink_when_sparse(&mut small);
