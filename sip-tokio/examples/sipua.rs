@@ -306,18 +306,18 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             }
             ua.shutdown(Duration::from_secs(2)).await;
             setups.sort();
-            let pct = |p: f64| -> f64 {
-                if setups.is_empty() {
-                    return 0.0;
-                }
-                let index = ((setups.len() as f64 - 1.0) * p).round() as usize;
-                setups[index.min(setups.len() - 1)].as_secs_f64() * 1000.0
+            // Percentiles of what was measured only: with no call answered there is none.
+            let pct = |p: f64| -> Option<f64> {
+                let index = ((setups.len().checked_sub(1)? as f64) * p).round() as usize;
+                Some(setups.get(index.min(setups.len() - 1))?.as_secs_f64() * 1000.0)
+            };
+            let setup = match (pct(0.5), pct(0.99)) {
+                (Some(p50), Some(p99)) => format!("setup time p50 {p50:.1} ms, p99 {p99:.1} ms"),
+                _ => "no call answered".to_owned(),
             };
             println!(
-                "calls: {count}, successful: {}, failed: {failed}, setup time p50 {:.1} ms, p99 {:.1} ms, elapsed {:.2} s",
+                "calls: {count}, successful: {}, failed: {failed}, {setup}, elapsed {:.2} s",
                 setups.len(),
-                pct(0.5),
-                pct(0.99),
                 started.elapsed().as_secs_f64()
             );
             Ok(if failed == 0 {
