@@ -47,6 +47,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "the transaction layer and the dialog table",
         &[
             "transaction/layer.rs",
+            "transaction/events.rs",
+            "transaction/entries.rs",
             "transaction/received.rs",
             "dialog/table.rs",
             "dialog/index.rs",
@@ -61,9 +63,9 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// `mod.rs`: a path naming them resolves to that file.
 const REEXPORTS: &[(&str, &str)] = &[
     ("transaction::TransactionLayer", "transaction/layer.rs"),
-    ("transaction::TransactionEvent", "transaction/layer.rs"),
-    ("transaction::NewRequest", "transaction/layer.rs"),
-    ("transaction::RequestFields", "transaction/layer.rs"),
+    ("transaction::TransactionEvent", "transaction/events.rs"),
+    ("transaction::NewRequest", "transaction/events.rs"),
+    ("transaction::RequestFields", "transaction/events.rs"),
     ("transaction::mark_received", "transaction/received.rs"),
     ("dialog::DialogTable", "dialog/table.rs"),
     ("dialog::Usage", "dialog/table.rs"),

@@ -15,84 +15,21 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::error::SendError;
-use crate::event::Event;
 use crate::ids::{FlowId, TransactionId};
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
-use crate::message::{
-    CSeq, HeaderName, Message, Method, Request, Response, StatusCode, response_to_with, tag_of,
-};
+use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode, response_to_with, tag_of};
 use crate::owner::Owner;
 use crate::shared::{Shared, TopVia, shrink_when_sparse};
 use crate::timer_queue::{Armed, TimerId};
 use crate::transport::{Route, Transport};
 
+use super::entries::{ClientEntry, ClientMachine, MergeKey, ServerEntry, ServerMachine};
+use super::events::{NewRequest, RequestFields, TransactionEvent, public_event};
 use super::received::mark_received;
 use super::{
-    Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ClientNonInviteState, ServerInvite,
-    ServerInviteState, ServerKey, ServerNonInvite, ServerNonInviteState, Timer, same_transaction_request,
+    Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState,
+    ServerKey, ServerNonInvite, Timer, same_transaction_request,
 };
-
-/// What happened in the transaction layer, for the owner of the transaction (or, for a new
-/// request, for whoever the Endpoint routes it to).
-#[derive(Debug)]
-pub(crate) enum TransactionEvent {
-    /// A new request, validated, in a new server transaction (owned by the application
-    /// until a usage claims it).
-    Request(NewRequest),
-    /// An ACK no INVITE server transaction absorbed: the ACK for a 2xx (§13.3.1.4).
-    Ack { request: Request, source: SocketAddr },
-    /// A 2xx to an INVITE that matched no client transaction (§13.2.2.4).
-    StrayInviteSuccess { response: Response },
-    /// A response in a client transaction.
-    Response {
-        transaction: TransactionId,
-        owner: Owner,
-        response: Response,
-    },
-    /// A CANCEL matched this pending INVITE server transaction; the layer answered the
-    /// CANCEL with 200 and the INVITE with 487 (§9.2).
-    Cancelled {
-        transaction: TransactionId,
-        owner: Owner,
-    },
-    /// Timer B, F or H fired.
-    Timeout {
-        transaction: TransactionId,
-        owner: Owner,
-        timer: Timer,
-    },
-    /// The transport failed for this transaction (§8.1.3.1).
-    TransportError {
-        transaction: TransactionId,
-        owner: Owner,
-    },
-    /// The transaction is over and forgotten.
-    Terminated {
-        transaction: TransactionId,
-        owner: Owner,
-    },
-}
-
-/// A request that arrived outside any transaction, and the server transaction made for it.
-#[derive(Debug)]
-pub(crate) struct NewRequest {
-    pub(crate) transaction: TransactionId,
-    /// The request, with `received`/`rport` added to its top Via.
-    pub(crate) request: Request,
-    pub(crate) source: SocketAddr,
-    pub(crate) transport: Transport,
-    /// What validation parsed, so no layer parses it again.
-    pub(crate) fields: RequestFields,
-}
-
-/// The dialog-identifying fields of a request, as validation parsed them.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestFields {
-    pub(crate) call_id: ByteString,
-    pub(crate) from_tag: Option<ByteString>,
-    pub(crate) to_tag: Option<ByteString>,
-    pub(crate) cseq: CSeq,
-}
 
 /// Every live transaction, with the keys that match messages to them.
 #[derive(Debug)]
@@ -124,143 +61,11 @@ type KeyMap<K> = HashMap<K, TransactionId, foldhash::quality::FixedState>;
 /// Transactions by id: our own counter values, so the fast hasher suffices.
 type TransactionMap<E> = HashMap<TransactionId, Box<E>, foldhash::fast::FixedState>;
 
-#[derive(Debug)]
-struct ClientEntry {
-    key: ClientKey,
-    machine: ClientMachine,
-    route: Route,
-    armed: Armed<Timer>,
-    owner: Owner,
-}
-
-/// The INVITE machine keeps its request (for the ACK and CANCEL), so it is boxed: map
-/// entries are sized by their largest variant, and most transactions are non-INVITE.
-#[derive(Debug)]
-enum ClientMachine {
-    Invite(Box<ClientInvite>),
-    NonInvite(ClientNonInvite),
-}
-
-#[derive(Debug)]
-struct ServerEntry {
-    armed: Armed<Timer>,
-    key: ServerKey,
-    merge_key: Option<MergeKey>,
-    machine: ServerMachine,
-    route: Route,
-    /// The request, for building responses — until the final response is out: from then
-    /// on the transaction only absorbs retransmissions (the machine keeps the bytes it
-    /// resends), and keeping the request would keep its whole datagram for 32 s.
-    request: Option<Request>,
-    to_tag: String,
-    owner: Owner,
-}
-
-#[derive(Debug)]
-enum ServerMachine {
-    Invite(ServerInvite),
-    NonInvite(ServerNonInvite),
-}
-
-/// RFC 3261 §8.2.2.2: a request without To tag whose From tag, Call-ID and CSeq match a
-/// pending one that arrived by another path is a merged request (482).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct MergeKey {
-    from_tag: ByteString,
-    call_id: ByteString,
-    cseq: u32,
-    method: Method,
-}
-
 /// Which table a transaction is in.
 #[derive(Debug, Clone, Copy)]
 enum Side {
     Client(TransactionId),
     Server(TransactionId),
-}
-
-impl ClientMachine {
-    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
-        match self {
-            ClientMachine::Invite(m) => m.on_timer(timer, now, out),
-            ClientMachine::NonInvite(m) => m.on_timer(timer, now, out),
-        }
-    }
-
-    fn on_response(&mut self, response: Response, now: Instant, out: &mut Vec<Action>) {
-        match self {
-            ClientMachine::Invite(m) => m.on_response(response, now, out),
-            ClientMachine::NonInvite(m) => m.on_response(response, now, out),
-        }
-    }
-
-    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
-        match self {
-            ClientMachine::Invite(m) => m.on_transport_error(out),
-            ClientMachine::NonInvite(m) => m.on_transport_error(out),
-        }
-    }
-
-    /// Still waiting for a final response.
-    fn is_pending(&self) -> bool {
-        match self {
-            ClientMachine::Invite(m) => {
-                matches!(
-                    m.state(),
-                    ClientInviteState::Calling | ClientInviteState::Proceeding
-                )
-            }
-            ClientMachine::NonInvite(m) => {
-                matches!(
-                    m.state(),
-                    ClientNonInviteState::Trying | ClientNonInviteState::Proceeding
-                )
-            }
-        }
-    }
-}
-
-impl ServerMachine {
-    fn on_timer(&mut self, timer: Timer, now: Instant, out: &mut Vec<Action>) {
-        match self {
-            ServerMachine::Invite(m) => m.on_timer(timer, now, out),
-            ServerMachine::NonInvite(m) => m.on_timer(timer, now, out),
-        }
-    }
-
-    fn on_retransmission(&mut self, out: &mut Vec<Action>) {
-        match self {
-            ServerMachine::Invite(m) => m.on_retransmission(out),
-            ServerMachine::NonInvite(m) => m.on_retransmission(out),
-        }
-    }
-
-    fn respond(&mut self, response: &Response, now: Instant, out: &mut Vec<Action>) -> bool {
-        match self {
-            ServerMachine::Invite(m) => m.respond(response, now, out),
-            ServerMachine::NonInvite(m) => m.respond(response, now, out),
-        }
-    }
-
-    fn on_transport_error(&mut self, out: &mut Vec<Action>) {
-        match self {
-            ServerMachine::Invite(m) => m.on_transport_error(out),
-            ServerMachine::NonInvite(m) => m.on_transport_error(out),
-        }
-    }
-
-    /// Has not sent its final response yet.
-    fn is_pending(&self) -> bool {
-        match self {
-            ServerMachine::Invite(m) => m.state() == ServerInviteState::Proceeding,
-            ServerMachine::NonInvite(m) => {
-                matches!(
-                    m.state(),
-                    ServerNonInviteState::Trying | ServerNonInviteState::Proceeding
-                )
-            }
-        }
-    }
 }
 
 impl TransactionLayer {
@@ -1103,33 +908,5 @@ fn armed_of<'a>(
     match side {
         Side::Client(id) => clients.get_mut(&id).map(|e| &mut e.armed),
         Side::Server(id) => servers.get_mut(&id).map(|e| &mut e.armed),
-    }
-}
-
-/// A transaction event as the application sees it.
-fn public_event(event: TransactionEvent) -> Event {
-    match event {
-        TransactionEvent::Request(new) => Event::Request {
-            transaction: new.transaction,
-            request: new.request,
-            source: new.source,
-            transport: new.transport,
-        },
-        TransactionEvent::Ack { request, source } => Event::Ack { request, source },
-        TransactionEvent::StrayInviteSuccess { response } => Event::StrayInviteSuccess { response },
-        TransactionEvent::Response {
-            transaction,
-            response,
-            ..
-        } => Event::Response {
-            transaction,
-            response,
-        },
-        TransactionEvent::Cancelled { transaction, .. } => Event::Cancelled { transaction },
-        TransactionEvent::Timeout {
-            transaction, timer, ..
-        } => Event::Timeout { transaction, timer },
-        TransactionEvent::TransportError { transaction, .. } => Event::TransportError { transaction },
-        TransactionEvent::Terminated { transaction, .. } => Event::Terminated { transaction },
     }
 }

@@ -31,6 +31,8 @@
 
 mod client_invite;
 mod client_non_invite;
+mod entries;
+mod events;
 mod key;
 mod layer;
 mod received;
@@ -47,8 +49,9 @@ use crate::message::{Request, Response};
 pub(crate) use client_invite::same_transaction_request;
 pub use client_invite::{ClientInvite, ClientInviteState, ack_for};
 pub use client_non_invite::{ClientNonInvite, ClientNonInviteState};
+pub(crate) use events::{NewRequest, TransactionEvent};
 pub use key::{ClientKey, ServerKey};
-pub(crate) use layer::{NewRequest, TransactionEvent, TransactionLayer};
+pub(crate) use layer::TransactionLayer;
 #[cfg(feature = "sim")]
 pub(crate) use received::mark_received;
 pub use server_invite::{ServerInvite, ServerInviteState};

@@ -5,6 +5,7 @@
 
 mod commands;
 mod inputs;
+mod responses;
 mod session_timer;
 
 use std::time::{Duration, Instant};
