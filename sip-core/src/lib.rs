@@ -29,6 +29,7 @@
     )
 )]
 
+pub(crate) mod budget;
 pub mod call;
 pub mod config;
 pub mod dialog;

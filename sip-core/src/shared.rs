@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::budget::StatelessBudget;
 use crate::config::{EndpointConfig, Stats};
 use crate::error::SendError;
 use crate::event::Event;
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) flow_requests: VecDeque<FlowRequest>,
     /// Events for the application.
     pub(crate) events: VecDeque<Event>,
+    /// Stateless answers left per source address.
+    pub(crate) stateless_budget: StatelessBudget,
 }
 
 /// Gives a hash table's room back once it has fallen well below it: after a flood the
@@ -104,6 +107,8 @@ impl Shared {
             transmits: VecDeque::new(),
             flow_requests: VecDeque::new(),
             events: VecDeque::new(),
+            // Re-keyed by the Endpoint with its seeded hasher once it has drawn it.
+            stateless_budget: StatelessBudget::new(foldhash::quality::FixedState::with_seed(0)),
         }
     }
 

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "shared vocabulary: transports, errors, events, configuration, owners, the call model, timer ids",
         &[
             "transport.rs",
+            "budget.rs",
             "error.rs",
             "event.rs",
             "config.rs",

@@ -108,3 +108,28 @@ fn a_stray_bye_or_cancel_is_answered_481_and_leaves_no_transaction() {
         assert_eq!(bob.timer_count(), 0, "{method} left a timer");
     }
 }
+
+/// A flood of bad requests from one address draws a burst of stateless answers and then
+/// nothing more for a while; another address is still answered.
+#[test]
+fn stateless_answers_to_one_source_are_rate_limited() {
+    let mut bob = bob();
+    let now = Instant::now();
+    let bad = |n: usize| {
+        Bytes::from(format!(
+            "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.9;branch=z9hG4bKr{n}\r\n\
+             From: <sip:a@198.51.100.9>;tag=1\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: r{n}\r\n\
+             CSeq: 1 OPTIONS\r\nUser-Agent: a flood\r\nContent-Length: x\r\n\r\n"
+        ))
+    };
+    let mut answered = 0;
+    for n in 0..200 {
+        let source = "198.51.100.9:5060".parse().unwrap();
+        bob.handle_datagram(now, BOB.parse().unwrap(), source, bad(n));
+        answered += std::iter::from_fn(|| bob.poll_transmit()).count();
+    }
+    assert_eq!(answered, 20, "a burst, then nothing");
+    let other = "203.0.113.7:5060".parse().unwrap();
+    bob.handle_datagram(now, BOB.parse().unwrap(), other, bad(999));
+    assert_eq!(std::iter::from_fn(|| bob.poll_transmit()).count(), 1);
+}

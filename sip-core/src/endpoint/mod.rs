@@ -114,6 +114,7 @@ impl Endpoint {
         // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
         // unpredictable to peers when the driver seeds from the OS.
         let hasher = foldhash::quality::FixedState::with_seed(shared.rng.next_u64());
+        shared.stateless_budget = crate::budget::StatelessBudget::new(hasher.clone());
         let invites = InviteSessions::new(&shared.config);
         Endpoint {
             seam: Seam {
@@ -232,7 +233,7 @@ impl Endpoint {
             Ok(message) => self.handle_message(now, message, route),
             Err(error) => {
                 shared.stats.invalid += 1;
-                TransactionLayer::on_unparsable(shared, &payload, &error.to_string(), route);
+                TransactionLayer::on_unparsable(shared, now, &payload, &error.to_string(), route);
             }
         }
         self.dispatch(now);

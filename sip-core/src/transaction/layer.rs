@@ -216,6 +216,7 @@ impl TransactionLayer {
             shared.stats.invalid += 1;
             stateless_reject(
                 shared,
+                now,
                 &request,
                 &Rejection::for_status(StatusCode::BAD_REQUEST, "bad Via"),
                 route,
@@ -246,7 +247,7 @@ impl TransactionLayer {
             rejection
                 .headers
                 .push((HeaderName::RetryAfter, shared.config.retry_after.to_string()));
-            stateless_reject(shared, &request, &rejection, route);
+            stateless_reject(shared, now, &request, &rejection, route);
             return;
         }
         let core = match validation {
@@ -343,13 +344,21 @@ impl TransactionLayer {
     /// Bytes that did not parse as a message arrived over `route`: a stateless 400 naming
     /// `problem` when they carry a usable top Via and the answer is no larger than they
     /// are; else they are dropped and counted (RFC 3261 §8.2, DESIGN "Bad input").
-    pub(crate) fn on_unparsable(shared: &mut Shared, payload: &[u8], problem: &str, route: Route) {
+    pub(crate) fn on_unparsable(
+        shared: &mut Shared,
+        now: Instant,
+        payload: &[u8],
+        problem: &str,
+        route: Route,
+    ) {
         match crate::message::salvage::bad_request(payload, problem, &shared.agent()) {
-            Ok(response) => {
+            Ok(response) if shared.stateless_budget.allow(now, route.remote.ip()) => {
                 shared.stats.rejected += 1;
                 shared.transmit(route, response);
             }
-            Err(_) => shared.stats.dropped += 1,
+            // No usable Via, an answer larger than the request, or this source has had
+            // its share of stateless answers.
+            _ => shared.stats.dropped += 1,
         }
     }
 
@@ -867,10 +876,17 @@ impl TransactionLayer {
 }
 
 /// Answers a request statelessly (no transaction keeps it): over the transaction limit, or
-/// when its Via is unusable. Never an ACK.
-fn stateless_reject(shared: &mut Shared, request: &Request, rejection: &Rejection, route: Route) {
+/// when its Via is unusable. Never an ACK, and only while the destination has stateless
+/// answers left in its budget.
+fn stateless_reject(
+    shared: &mut Shared,
+    now: Instant,
+    request: &Request,
+    rejection: &Rejection,
+    route: Route,
+) {
     shared.stats.rejected += 1;
-    if request.method == Method::Ack {
+    if request.method == Method::Ack || !shared.stateless_budget.allow(now, route.remote.ip()) {
         return;
     }
     let tag = shared.rng.token(10);
