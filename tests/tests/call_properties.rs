@@ -1,6 +1,6 @@
 //! Properties of the call layer over the simulated network (quickcheck):
 //!
-//! * whatever the seed, loss (up to 20 %), duplication, reordering and jitter in either
+//! * whatever the seed, loss (up to 30 %), duplication, reordering and jitter in either
 //!   direction, a call set up and then hung up by either side ends on both sides, each side
 //!   sees each of its calls end exactly once, the two histories agree, and nothing (call,
 //!   dialog, transaction, timer) is left behind;
@@ -87,7 +87,7 @@ impl Arbitrary for Link {
         let loss = if u8::arbitrary(g) % 3 == 0 {
             0
         } else {
-            u8::arbitrary(g) % 21
+            u8::arbitrary(g) % 31
         };
         Link {
             loss,
