@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     /// Our `Allow` value (RFC 3261 §20.5), from the policy's allowed methods, formatted once.
     pub(crate) allow: String,
     pub(crate) rng: Rng,
+    /// The seeded hasher every layer's hash tables are keyed with.
+    pub(crate) hasher: foldhash::quality::FixedState,
     pub(crate) ids: IdCounter,
     pub(crate) stats: Stats,
     /// Every timer: transactions' and usages'.
@@ -89,8 +91,15 @@ pub(crate) enum TopVia {
 impl Shared {
     /// The shared state of a new Endpoint with `config`, its generator seeded from it.
     pub(crate) fn new(config: EndpointConfig) -> Self {
+        let mut rng = Rng::new(config.seed);
+        // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
+        // unpredictable to peers when the driver seeds from the OS. The generator's first
+        // draw.
+        let hasher = foldhash::quality::FixedState::with_seed(rng.next_u64());
         Shared {
-            rng: Rng::new(config.seed),
+            rng,
+            stateless_budget: StatelessBudget::new(hasher.clone()),
+            hasher,
             local_text: config.local.to_string(),
             allow: config
                 .policy
@@ -107,8 +116,6 @@ impl Shared {
             transmits: VecDeque::new(),
             flow_requests: VecDeque::new(),
             events: VecDeque::new(),
-            // Re-keyed by the Endpoint with its seeded hasher once it has drawn it.
-            stateless_budget: StatelessBudget::new(foldhash::quality::FixedState::with_seed(0)),
         }
     }
 

@@ -110,11 +110,8 @@ impl Endpoint {
     /// A new endpoint.
     pub fn new(mut config: EndpointConfig) -> Self {
         config.policy = answering::effective_policy(&config);
-        let mut shared = Shared::new(config);
-        // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
-        // unpredictable to peers when the driver seeds from the OS.
-        let hasher = foldhash::quality::FixedState::with_seed(shared.rng.next_u64());
-        shared.stateless_budget = crate::budget::StatelessBudget::new(hasher.clone());
+        let shared = Shared::new(config);
+        let hasher = shared.hasher.clone();
         let invites = InviteSessions::new(&shared.config);
         Endpoint {
             seam: Seam {

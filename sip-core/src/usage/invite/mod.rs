@@ -269,6 +269,14 @@ impl Call {
             .map_or(1, |c| c.seq)
     }
 
+    /// The ACK we sent for the 2xx of CSeq `seq` and where it went, while we keep it.
+    pub(super) fn last_ack_for(&self, seq: u32) -> Option<(Bytes, Route)> {
+        self.last_ack
+            .as_deref()
+            .filter(|(ack_seq, _, _)| *ack_seq == seq)
+            .map(|(_, payload, route)| (payload.clone(), *route))
+    }
+
     /// True while the session is established (connected or on hold).
     pub(super) fn is_up(&self) -> bool {
         matches!(self.state, CallState::Connected | CallState::Hold)

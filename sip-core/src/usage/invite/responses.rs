@@ -15,13 +15,7 @@ impl InviteSessions {
     pub(crate) fn on_stray_success(&mut self, cx: &mut Seam, call: CallId, response: Response) {
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if let Some(c) = self.calls.get(&call) {
-            if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
-                if *ack_seq == seq {
-                    let (payload, route) = (payload.clone(), *route);
-                    cx.shared.stats.retransmitted += 1;
-                    cx.shared.transmit(route, payload);
-                }
-            }
+            resend_ack(cx, c, seq);
         }
     }
 
@@ -214,13 +208,7 @@ impl InviteSessions {
         match confirmed {
             Some(confirmed) if confirmed.has_key(&key) => {
                 // A retransmission: the same ACK again.
-                if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
-                    if *ack_seq == seq {
-                        let (payload, route) = (payload.clone(), *route);
-                        cx.shared.stats.retransmitted += 1;
-                        cx.shared.transmit(route, payload);
-                    }
-                }
+                resend_ack(cx, c, seq);
                 return;
             }
             Some(_) => {
@@ -359,11 +347,8 @@ impl InviteSessions {
             let ours = c.outgoing.as_deref().is_some_and(|(t, _)| *t == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
-                if let Some((ack_seq, payload, route)) = c.last_ack.as_deref() {
-                    if *ack_seq == seq {
-                        let (payload, route) = (payload.clone(), *route);
-                        cx.shared.transmit(route, payload);
-                    }
+                if let Some((payload, route)) = c.last_ack_for(seq) {
+                    cx.shared.transmit(route, payload);
                 }
                 return;
             }
@@ -484,5 +469,14 @@ impl InviteSessions {
             }
             _ => {}
         }
+    }
+}
+
+/// Sends again the ACK we sent for the 2xx of CSeq `seq`, when that 2xx comes again
+/// (§13.2.2.4), and counts it as a retransmission.
+fn resend_ack(cx: &mut Seam, c: &Call, seq: u32) {
+    if let Some((payload, route)) = c.last_ack_for(seq) {
+        cx.shared.stats.retransmitted += 1;
+        cx.shared.transmit(route, payload);
     }
 }
