@@ -1,6 +1,7 @@
 //! Usages of dialogs and transactions (RFC 5057): invite sessions today. Each usage is a type
-//! with its own state that acts on the layers below only through the [`Seam`]: start a
-//! client transaction, respond, cancel, arm or disarm a timer, emit an event.
+//! with its own state that acts on the layers below only through the [`Seam`]: its methods
+//! start, answer and cancel transactions, and its shared state gives a usage the timer
+//! queue, the dialog table, the output queues and the counters.
 
 pub(crate) mod invite;
 
