@@ -2,21 +2,39 @@
 //! ([`Stats`]).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::call::{CallConfig, CallStats};
 use crate::message::validate::UasPolicy;
 use crate::transaction::TimerConfig;
 
 /// Limits: hitting one answers 503 or refuses with an error, never grows memory unbounded.
+///
+/// Built from [`EndpointLimits::default`] and changed field by field (the struct is
+/// `#[non_exhaustive]`: limits are added as attacks are found).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndpointLimits {
     /// Largest message accepted, in bytes.
     pub max_message_size: usize,
     /// Live transactions (client and server together); a new request over the limit gets
     /// 503 with Retry-After.
     pub max_transactions: usize,
-    /// Open connections.
+    /// Open connections. When the table is full, a new connection evicts the oldest one
+    /// that has not carried a whole message yet (it cannot hold a dialog), and is refused
+    /// only when there is none.
     pub max_flows: usize,
+    /// Connections accepted from one IP address; more are refused, so one host cannot fill
+    /// the table.
+    pub max_flows_per_source: usize,
+    /// A connection that completes no message (or CRLF keep-alive) for this long is closed.
+    /// Bytes of an unfinished message do not count. Keep it above the RFC 5626 keep-alive
+    /// interval clients use on TCP (95–120 s).
+    pub flow_idle_timeout: Duration,
+    /// Once the first byte of a message arrives on a connection, the rest must follow
+    /// within this, or the connection is closed: a peer trickling bytes cannot hold a slot
+    /// and a buffer.
+    pub flow_message_timeout: Duration,
     /// Live calls (INVITE sessions); a new INVITE over the limit gets 503 with Retry-After.
     pub max_calls: usize,
 }
@@ -27,6 +45,9 @@ impl Default for EndpointLimits {
             max_message_size: 65_535,
             max_transactions: 1_000_000,
             max_flows: 10_000,
+            max_flows_per_source: 256,
+            flow_idle_timeout: Duration::from_secs(300),
+            flow_message_timeout: Duration::from_secs(20),
             max_calls: 1_000_000,
         }
     }
@@ -90,6 +111,15 @@ pub struct Stats {
     pub invalid: u64,
     /// Requests answered with an error status by validation (400, 505, 416, 420, 482, 503…).
     pub rejected: u64,
+    /// Connections refused on arrival: the table was full of flows that carried messages,
+    /// or their address held its share already.
+    pub flows_refused: u64,
+    /// Connections closed to make room: accepted ones that had not carried a whole message
+    /// when the table was full.
+    pub flows_evicted: u64,
+    /// Connections closed for completing nothing for the idle timeout, or for leaving a
+    /// message unfinished past its deadline.
+    pub flows_timed_out: u64,
     /// Call counters.
     pub calls: CallStats,
 }

@@ -32,6 +32,7 @@
 pub(crate) mod budget;
 pub mod call;
 pub mod config;
+pub(crate) mod connections;
 pub mod dialog;
 pub mod endpoint;
 pub mod error;

@@ -2,18 +2,20 @@
 //! counters and timer queue, its connections, the queues of what it sends and reports, and
 //! the RFC 3261 §18 rules for putting a request on the wire (our Via, connection reuse).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::budget::StatelessBudget;
 use crate::config::{EndpointConfig, Stats};
+use crate::connections::Connections;
 use crate::error::SendError;
 use crate::event::Event;
 use crate::ids::{FlowId, IdCounter};
-use crate::message::{HeaderName, ParseLimits, Request, StreamDecoder};
+use crate::message::{HeaderName, Request};
 use crate::rng::Rng;
 use crate::timer_queue::{TimerId, TimerQueue};
 use crate::transport::{FlowRequest, Route, Transmit, Transport};
@@ -34,7 +36,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// Every timer: transactions' and usages'.
     pub(crate) timers: TimerQueue<TimerId>,
-    pub(crate) flows: BTreeMap<FlowId, Flow>,
+    pub(crate) flows: Connections,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) flow_requests: VecDeque<FlowRequest>,
     /// Events for the application.
@@ -68,14 +70,6 @@ pub(crate) fn shrink_when_drained<T>(queue: &mut VecDeque<T>) {
     }
 }
 
-/// A connection: its transport, its peer, and the framing of what arrives on it.
-#[derive(Debug)]
-pub(crate) struct Flow {
-    pub(crate) transport: Transport,
-    pub(crate) remote: SocketAddr,
-    pub(crate) decoder: StreamDecoder,
-}
-
 /// What the topmost Via of a request about to be sent is: [`Shared::prepare_request`]
 /// replaces a placeholder (or our own Via from an earlier attempt) and otherwise adds ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +91,7 @@ impl Shared {
         // draw.
         let hasher = foldhash::quality::FixedState::with_seed(rng.next_u64());
         Shared {
+            flows: Connections::new(hasher.clone()),
             rng,
             stateless_budget: StatelessBudget::new(hasher.clone()),
             hasher,
@@ -112,7 +107,6 @@ impl Shared {
             ids: IdCounter::new(),
             stats: Stats::default(),
             timers: TimerQueue::default(),
-            flows: BTreeMap::new(),
             transmits: VecDeque::new(),
             flow_requests: VecDeque::new(),
             events: VecDeque::new(),
@@ -205,21 +199,30 @@ impl Shared {
 
     /// A connection to `remote` over `transport`: an open one to the same peer is reused,
     /// else the driver is asked to open one.
-    pub(crate) fn connect(&mut self, transport: Transport, remote: SocketAddr) -> Result<FlowId, SendError> {
+    /// When the table is full, the oldest accepted flow that never carried a message makes
+    /// room (see [`Connections`]).
+    pub(crate) fn connect(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        remote: SocketAddr,
+    ) -> Result<FlowId, SendError> {
         // Reuse a connection to the same peer (RFC 3261 §18.1.1 allows it; RFC 5923 spirit).
-        if let Some((&id, _)) = self
-            .flows
-            .iter()
-            .find(|(_, f)| f.transport == transport && f.remote == remote)
-        {
+        if let Some(id) = self.flows.find(transport, remote) {
+            // It carries our messages now: not one to evict.
+            self.flows.carries_messages(id);
             return Ok(id);
         }
         if self.flows.len() >= self.config.limits.max_flows {
-            return Err(SendError::TooManyFlows);
+            let evicted = self.flows.oldest_silent().ok_or(SendError::TooManyFlows)?;
+            self.flows.remove(&mut self.timers, evicted);
+            self.stats.flows_evicted += 1;
+            self.flow_requests.push_back(FlowRequest::Close { flow: evicted });
         }
         let flow = FlowId(self.fresh_id());
+        let limits = &self.config.limits;
         self.flows
-            .insert(flow, Flow::new(transport, remote, &self.config));
+            .insert(&mut self.timers, now, flow, transport, remote, false, limits);
         self.flow_requests.push_back(FlowRequest::Connect {
             flow,
             transport,
@@ -246,19 +249,6 @@ impl Shared {
             .user_agent
             .clone()
             .unwrap_or_else(|| self.config.local.to_string())
-    }
-}
-
-impl Flow {
-    pub(crate) fn new(transport: Transport, remote: SocketAddr, config: &EndpointConfig) -> Self {
-        Flow {
-            transport,
-            remote,
-            decoder: StreamDecoder::with_limits(ParseLimits {
-                max_message_size: config.limits.max_message_size,
-                ..ParseLimits::default()
-            }),
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::call::CallTimer;
-use crate::ids::{CallId, TransactionId};
+use crate::ids::{CallId, FlowId, TransactionId};
 use crate::transaction::Timer;
 
 /// When and why the Endpoint wants to be woken (see [`Endpoint::poll_timeout`](crate::Endpoint::poll_timeout)).
@@ -42,6 +42,12 @@ pub enum TimerId {
         call: CallId,
         /// The timer.
         timer: CallTimer,
+    },
+    /// A connection's liveness timer: the idle timeout, or the deadline to finish a
+    /// message once its first byte arrived.
+    Flow {
+        /// The connection.
+        flow: FlowId,
     },
 }
 
@@ -100,6 +106,11 @@ impl<K: Ord + Copy> TimerQueue<K> {
     /// Disarms `key`, armed for `deadline`.
     pub(crate) fn remove(&mut self, deadline: Deadline, key: K) {
         self.by_deadline.remove(&(deadline.0, key));
+    }
+
+    /// The instant `deadline` stands for.
+    pub(crate) fn instant_of(&self, deadline: Deadline) -> Option<Instant> {
+        self.instant(deadline.0)
     }
 
     /// The earliest deadline and its key.

@@ -30,9 +30,19 @@ struct LimitArgs {
     /// Live transactions (client and server) at most.
     #[arg(long, value_name = "N")]
     limit_transactions: Option<usize>,
-    /// Open connections at most.
+    /// Open connections at most (when full, one that has carried no message yet makes
+    /// room).
     #[arg(long, value_name = "N")]
     limit_connections: Option<usize>,
+    /// Connections accepted from one IP address at most.
+    #[arg(long, value_name = "N")]
+    limit_connections_per_source: Option<usize>,
+    /// Close a connection that completes no message for this long.
+    #[arg(long, value_name = "S")]
+    idle_timeout: Option<u64>,
+    /// Close a connection that leaves a started message unfinished for this long.
+    #[arg(long, value_name = "S")]
+    message_timeout: Option<u64>,
     /// The largest message accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     limit_message_size: Option<usize>,
@@ -40,13 +50,29 @@ struct LimitArgs {
 
 impl LimitArgs {
     fn limits(self) -> EndpointLimits {
-        let defaults = EndpointLimits::default();
-        EndpointLimits {
-            max_calls: self.limit_calls.unwrap_or(defaults.max_calls),
-            max_transactions: self.limit_transactions.unwrap_or(defaults.max_transactions),
-            max_flows: self.limit_connections.unwrap_or(defaults.max_flows),
-            max_message_size: self.limit_message_size.unwrap_or(defaults.max_message_size),
+        let mut limits = EndpointLimits::default();
+        if let Some(calls) = self.limit_calls {
+            limits.max_calls = calls;
         }
+        if let Some(transactions) = self.limit_transactions {
+            limits.max_transactions = transactions;
+        }
+        if let Some(flows) = self.limit_connections {
+            limits.max_flows = flows;
+        }
+        if let Some(per_source) = self.limit_connections_per_source {
+            limits.max_flows_per_source = per_source;
+        }
+        if let Some(seconds) = self.idle_timeout {
+            limits.flow_idle_timeout = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(seconds) = self.message_timeout {
+            limits.flow_message_timeout = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(bytes) = self.limit_message_size {
+            limits.max_message_size = bytes;
+        }
+        limits
     }
 }
 

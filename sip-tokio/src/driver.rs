@@ -103,8 +103,6 @@ pub(crate) struct DriverOptions {
     pub(crate) incoming_queue: usize,
     /// Events each call's handle may leave unread.
     pub(crate) call_event_queue: usize,
-    /// Connections quiet for this long are closed.
-    pub(crate) idle_timeout: Duration,
 }
 
 /// The driver task.
@@ -118,7 +116,6 @@ pub(crate) async fn run(
         observer,
         incoming_queue,
         call_event_queue,
-        idle_timeout,
     } = options;
     let (net_tx, mut net_rx) = transport::net_channel();
     let local = sockets.local_addr;
@@ -127,7 +124,7 @@ pub(crate) async fn run(
         endpoint: Endpoint::new(config),
         local,
         udp,
-        flows: Flows::new(idle_timeout),
+        flows: Flows::new(),
         net_tx,
         accept_loops,
         calls: HashMap::new(),
@@ -213,7 +210,6 @@ pub(crate) async fn run(
                 driver.endpoint.handle_timeout(now);
             }
         }
-        driver.close_idle_flows(now);
         driver.drain(now);
         if driver.shutdown_done(now) {
             break;
@@ -223,26 +219,15 @@ pub(crate) async fn run(
 }
 
 impl Driver {
-    /// The next instant the loop must wake: the Endpoint's, the shutdown deadline, or the
-    /// next look for idle connections.
+    /// The next instant the loop must wake: the Endpoint's, or the shutdown deadline.
     fn wakeup(&self) -> Option<Instant> {
         [
             self.endpoint.poll_timeout(),
             self.shutdown.as_ref().map(|(at, _)| *at),
-            self.flows.next_idle_sweep(),
         ]
         .into_iter()
         .flatten()
         .min()
-    }
-
-    /// Closes connections that carried nothing for the idle timeout, telling the core
-    /// (which reconnects when a dialog next needs one).
-    fn close_idle_flows(&mut self, now: Instant) {
-        for flow in self.flows.close_idle(now) {
-            debug!(%flow, "closing idle connection");
-            self.endpoint.handle_flow_event(now, flow, FlowEvent::Closed);
-        }
     }
 
     fn observe(
@@ -309,7 +294,7 @@ impl Driver {
     }
 
     fn send_stream(&mut self, now: Instant, flow: FlowId, payload: Bytes) {
-        if !self.flows.send(flow, payload, now) {
+        if !self.flows.send(flow, payload) {
             debug!(%flow, "connection gone or too far behind; failing it");
             self.flows.close(flow);
             self.endpoint.handle_flow_event(now, flow, FlowEvent::Failed);
@@ -323,7 +308,7 @@ impl Driver {
                 transport,
                 remote,
             } => match transport::connect(transport, flow, remote, &self.net_tx) {
-                Some(task) => self.flows.connecting(flow, transport, remote, task, now),
+                Some(task) => self.flows.connecting(flow, transport, remote, task),
                 None => {
                     warn!(%transport, "transport not supported by this driver");
                     self.endpoint.handle_flow_event(now, flow, FlowEvent::Failed);
@@ -346,18 +331,18 @@ impl Driver {
             } => {
                 let flow = self.endpoint.new_flow_id();
                 let opened = connection.start(flow, &self.net_tx);
-                self.flows.opened(flow, transport, remote, opened, now);
+                self.flows.opened(flow, transport, remote, opened);
                 debug!(%flow, %remote, %transport, "connection accepted");
                 self.endpoint
                     .handle_flow_event(now, flow, FlowEvent::Accepted { transport, remote });
             }
             NetEvent::Connected { flow, writer } => {
-                if self.flows.connected(flow, writer, now) {
+                if self.flows.connected(flow, writer) {
                     self.endpoint.handle_flow_event(now, flow, FlowEvent::Connected);
                 }
             }
             NetEvent::Data { flow, data } => {
-                if let Some((transport, remote)) = self.flows.received(flow, now) {
+                if let Some((transport, remote)) = self.flows.peer(flow) {
                     self.observe(Direction::Received, transport, remote, &data, now);
                     self.endpoint.handle_stream_data(now, flow, &data);
                 }

@@ -23,11 +23,6 @@ use crate::transport::Sockets;
 /// burst of commands cannot grow memory without bound.
 const COMMAND_QUEUE: usize = 1024;
 
-/// Idle TCP connections are closed after this long: long enough that a quiet call keeps
-/// its connection through the usual refresh intervals, short enough that abandoned ones
-/// do not pile up.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
 /// Configures and starts a [`UserAgent`].
 pub struct Builder {
     bind: SocketAddr,
@@ -41,7 +36,7 @@ pub struct Builder {
     reliable_provisionals: bool,
     incoming_queue: usize,
     call_event_queue: usize,
-    idle_timeout: Duration,
+    idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
 }
 
@@ -70,7 +65,7 @@ impl Default for Builder {
             reliable_provisionals: false,
             incoming_queue: 1024,
             call_event_queue: DEFAULT_CALL_EVENT_QUEUE,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            idle_timeout: None,
             observer: None,
         }
     }
@@ -163,11 +158,12 @@ impl Builder {
         self
     }
 
-    /// How long a TCP connection may carry nothing before it is closed (default 5
-    /// minutes). A dialog whose connection was closed sends its next request over a new
-    /// one.
+    /// How long a TCP connection may complete no message before it is closed (default 5
+    /// minutes, [`EndpointLimits::flow_idle_timeout`]; this wins over what
+    /// [`Builder::limits`] says). A dialog whose connection was closed sends its next
+    /// request over a new one.
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = idle.max(Duration::from_secs(1));
+        self.idle_timeout = Some(idle.max(Duration::from_secs(1)));
         self
     }
 
@@ -187,6 +183,9 @@ impl Builder {
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
         config.timers = self.timers;
         config.limits = self.limits;
+        if let Some(idle) = self.idle_timeout {
+            config.limits.flow_idle_timeout = idle;
+        }
         config.user_agent = self.user_agent;
         config.calls.identity = self.identity;
         config.calls.reliable_provisionals = self.reliable_provisionals;
@@ -199,7 +198,6 @@ impl Builder {
             observer: self.observer,
             incoming_queue: self.incoming_queue,
             call_event_queue: self.call_event_queue,
-            idle_timeout: self.idle_timeout,
         };
         tokio::spawn(driver::run(config, sockets, rx, options));
         Ok(UserAgent {

@@ -12,12 +12,11 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn a_call_past_the_configured_call_limit_is_refused_with_503() {
+    let mut limits = EndpointLimits::default();
+    limits.max_calls = 1;
     let bob = UserAgent::builder()
         .bind("127.0.0.1:0".parse().unwrap())
-        .limits(EndpointLimits {
-            max_calls: 1,
-            ..EndpointLimits::default()
-        })
+        .limits(limits)
         .start()
         .await
         .unwrap();
@@ -44,6 +43,49 @@ async fn a_call_past_the_configured_call_limit_is_refused_with_503() {
     .await
     .unwrap();
     assert_eq!(status.as_u16(), 503);
+    alice.shutdown(Duration::from_millis(200)).await;
+    bob.shutdown(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_new_tcp_client_is_served_while_silent_connections_fill_the_table() {
+    let mut limits = EndpointLimits::default();
+    limits.max_flows = 8;
+    let bob = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .tcp(true)
+        .limits(limits)
+        .start()
+        .await
+        .unwrap();
+    // Eight connections that never say anything fill Bob's table.
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(bob.local_addr()).await.unwrap());
+    }
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while bob.connections().await.unwrap() < 8 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bob never saw the eight connections"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A real client still gets through: the oldest silent connection makes room.
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .tcp(true)
+        .start()
+        .await
+        .unwrap();
+    let target = format!("sip:bob@{};transport=tcp", bob.local_addr());
+    let status = timeout(LIMIT, alice.options(&target)).await.unwrap().unwrap();
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(
+        bob.connections().await.unwrap(),
+        8,
+        "still at the limit, not past it"
+    );
     alice.shutdown(Duration::from_millis(200)).await;
     bob.shutdown(Duration::from_millis(200)).await;
 }

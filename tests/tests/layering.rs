@@ -43,7 +43,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "timer_queue.rs",
         ],
     ),
-    ("shared state below the usages", &["shared.rs"]),
+    (
+        "shared state below the usages: the connections and what every layer shares",
+        &["shared.rs", "connections.rs"],
+    ),
     (
         "the transaction layer and the dialog table",
         &[

@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::connections::{Admission, Completed, Expiry};
 use crate::dialog::{DialogKey, DialogTable};
 use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem};
 use crate::owner::Owner;
-use crate::shared::{Flow, Shared, TopVia, shrink_when_drained};
+use crate::shared::{Shared, TopVia, shrink_when_drained};
 use crate::transaction::{NewRequest, TransactionEvent, TransactionLayer};
 use crate::transport::Route;
 use crate::usage::Seam;
@@ -237,9 +238,11 @@ impl Endpoint {
     }
 
     /// Bytes arrived on connection `flow`. The Endpoint frames messages by Content-Length,
-    /// answers CRLF keep-alive pings, and asks to close the flow on a framing error.
+    /// answers CRLF keep-alive pings, and asks to close the flow on a framing error — or
+    /// later, when a message it started is not finished in time (see
+    /// [`EndpointLimits::flow_message_timeout`](crate::config::EndpointLimits)).
     pub fn handle_stream_data(&mut self, now: Instant, flow: FlowId, data: &[u8]) {
-        let Some(state) = self.seam.shared.flows.get_mut(&flow) else {
+        let Some(state) = self.seam.shared.flows.get_mut(flow) else {
             return;
         };
         state.decoder.push(data);
@@ -250,47 +253,66 @@ impl Endpoint {
         };
         loop {
             let shared = &mut self.seam.shared;
-            let Some(state) = shared.flows.get_mut(&flow) else {
+            let Some(state) = shared.flows.get_mut(flow) else {
                 return;
             };
             match state.decoder.next_item() {
-                Ok(None) => return,
+                Ok(None) => break,
                 Ok(Some(StreamItem::Message(message))) => {
                     shared.stats.received += 1;
+                    shared.flows.completed(flow, now, Completed::Message);
                     self.handle_message(now, message, route);
                     self.dispatch(now);
                 }
                 Ok(Some(StreamItem::Invalid(_))) => {
                     shared.stats.received += 1;
                     shared.stats.invalid += 1;
+                    shared.flows.completed(flow, now, Completed::Invalid);
                 }
                 // RFC 5626 §4.4.1: answer a ping with a pong.
-                Ok(Some(StreamItem::KeepAlivePing)) => shared.transmit(route, Bytes::from_static(b"\r\n")),
-                Ok(Some(StreamItem::KeepAlivePong)) => {}
+                Ok(Some(StreamItem::KeepAlivePing)) => {
+                    shared.flows.completed(flow, now, Completed::KeepAlive);
+                    shared.transmit(route, Bytes::from_static(b"\r\n"));
+                }
+                Ok(Some(StreamItem::KeepAlivePong)) => {
+                    shared.flows.completed(flow, now, Completed::KeepAlive);
+                }
                 Err(_) => {
                     shared.stats.invalid += 1;
-                    self.fail_flow(flow);
-                    self.seam
-                        .shared
-                        .flow_requests
-                        .push_back(FlowRequest::Close { flow });
+                    self.close_flow(flow);
                     return;
                 }
             }
         }
+        let shared = &mut self.seam.shared;
+        let limits = &shared.config.limits;
+        shared.flows.framed(&mut shared.timers, flow, now, limits);
     }
 
-    /// Something happened to a connection.
+    /// Something happened to a connection. An accepted one may be refused (the driver is
+    /// asked to close it) or take the place of one that carried nothing yet: see
+    /// [`EndpointLimits`](crate::config::EndpointLimits).
     pub fn handle_flow_event(&mut self, now: Instant, flow: FlowId, event: FlowEvent) {
         match event {
             FlowEvent::Accepted { transport, remote } => {
                 let shared = &mut self.seam.shared;
-                if shared.flows.len() >= shared.config.limits.max_flows {
-                    shared.flow_requests.push_back(FlowRequest::Close { flow });
-                    return;
+                match shared.flows.admit(remote, &shared.config.limits) {
+                    Admission::Accepted => {}
+                    Admission::AcceptedEvicting(evicted) => {
+                        shared.stats.flows_evicted += 1;
+                        self.close_flow(evicted);
+                    }
+                    Admission::RefusedPerSource | Admission::RefusedFull => {
+                        shared.stats.flows_refused += 1;
+                        shared.flow_requests.push_back(FlowRequest::Close { flow });
+                        return;
+                    }
                 }
-                let state = Flow::new(transport, remote, &shared.config);
-                shared.flows.insert(flow, state);
+                let shared = &mut self.seam.shared;
+                let limits = &shared.config.limits;
+                shared
+                    .flows
+                    .insert(&mut shared.timers, now, flow, transport, remote, true, limits);
             }
             FlowEvent::Connected => {}
             FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(flow),
@@ -310,6 +332,17 @@ impl Endpoint {
                 }
                 TimerId::Call { call, timer } => {
                     self.invites.fire_call_timer(&mut self.seam, now, call, timer)
+                }
+                TimerId::Flow { flow } => {
+                    let shared = &mut self.seam.shared;
+                    let limits = &shared.config.limits;
+                    match shared.flows.on_timer(&mut shared.timers, flow, now, limits) {
+                        Some(Expiry::Idle | Expiry::UnfinishedMessage) => {
+                            shared.stats.flows_timed_out += 1;
+                            self.close_flow(flow);
+                        }
+                        None => {}
+                    }
                 }
             }
             self.dispatch(now);
@@ -405,8 +438,18 @@ impl Endpoint {
     /// Every transaction using a flow that failed gets a transport error (§18.4).
     fn fail_flow(&mut self, flow: FlowId) {
         let seam = &mut self.seam;
-        seam.shared.flows.remove(&flow);
+        seam.shared.flows.remove(&mut seam.shared.timers, flow);
         seam.transactions.on_flow_failed(&mut seam.shared, flow);
+    }
+
+    /// Closes a flow we give up on (a framing error, a deadline, eviction): what used it
+    /// fails, and the driver is asked to close the socket.
+    fn close_flow(&mut self, flow: FlowId) {
+        self.fail_flow(flow);
+        self.seam
+            .shared
+            .flow_requests
+            .push_back(FlowRequest::Close { flow });
     }
 
     /// Hands the transaction events waiting for the usages to them, by owner. Commands the

@@ -442,7 +442,7 @@ impl TransactionLayer {
         }
         let flow = match transport {
             Transport::Udp => None,
-            _ => Some(shared.connect(transport, destination)?),
+            _ => Some(shared.connect(now, transport, destination)?),
         };
         let route = Route {
             transport,

@@ -1,9 +1,9 @@
-//! The driver's table of connections (flows): connecting, open, and when each last
-//! carried something.
+//! The driver's table of connections (flows): connecting or open, with their tasks. When
+//! to close one (idle, a message left unfinished, eviction when full) is the core's call:
+//! it asks with `FlowRequest::Close`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_core::endpoint::{FlowId, Transport};
@@ -17,18 +17,13 @@ use super::{FLOW_QUEUE, FlowWriter, OpenedFlow};
 pub(crate) struct Flows {
     // Lookup only, never iterated to decide what to send.
     flows: HashMap<FlowId, Flow>,
-    /// Connections quiet for this long are closed.
-    idle_timeout: Duration,
-    /// When to look for idle connections next (while any exist).
-    next_idle_sweep: Option<Instant>,
 }
 
-/// A connection and when it last carried something.
+/// A connection: its peer and its tasks.
 struct Flow {
     transport: Transport,
     remote: SocketAddr,
     state: FlowState,
-    last_used: Instant,
 }
 
 enum FlowState {
@@ -54,11 +49,9 @@ impl Flow {
 }
 
 impl Flows {
-    pub(crate) fn new(idle_timeout: Duration) -> Flows {
+    pub(crate) fn new() -> Flows {
         Flows {
             flows: HashMap::new(),
-            idle_timeout,
-            next_idle_sweep: None,
         }
     }
 
@@ -74,13 +67,12 @@ impl Flows {
         transport: Transport,
         remote: SocketAddr,
         task: JoinHandle<()>,
-        now: Instant,
     ) {
         let state = FlowState::Connecting {
             queued: Vec::new(),
             task,
         };
-        self.insert(flow, transport, remote, state, now);
+        self.insert(flow, transport, remote, state);
     }
 
     /// A connection that is up (accepted).
@@ -90,37 +82,28 @@ impl Flows {
         transport: Transport,
         remote: SocketAddr,
         opened: OpenedFlow,
-        now: Instant,
     ) {
         let state = FlowState::Open {
             writer: opened.writer,
             reader: opened.reader,
         };
-        self.insert(flow, transport, remote, state, now);
+        self.insert(flow, transport, remote, state);
     }
 
-    fn insert(
-        &mut self,
-        flow: FlowId,
-        transport: Transport,
-        remote: SocketAddr,
-        state: FlowState,
-        now: Instant,
-    ) {
+    fn insert(&mut self, flow: FlowId, transport: Transport, remote: SocketAddr, state: FlowState) {
         self.flows.insert(
             flow,
             Flow {
                 transport,
                 remote,
                 state,
-                last_used: now,
             },
         );
     }
 
     /// A connecting flow is up: what waited goes to `writer`, and so will what follows.
     /// False when the flow was closed meanwhile (dropping `writer` ends its task).
-    pub(crate) fn connected(&mut self, flow: FlowId, writer: FlowWriter, now: Instant) -> bool {
+    pub(crate) fn connected(&mut self, flow: FlowId, writer: FlowWriter) -> bool {
         let Some(entry) = self.flows.remove(&flow) else {
             return false;
         };
@@ -140,18 +123,17 @@ impl Flows {
         }
         // The connecting task goes on as the reader.
         let state = FlowState::Open { writer, reader: task };
-        self.insert(flow, entry.transport, entry.remote, state, now);
+        self.insert(flow, entry.transport, entry.remote, state);
         true
     }
 
     /// Hands `payload` to `flow`'s writer, or queues it while connecting. False when the
     /// flow is gone or [`FLOW_QUEUE`] messages behind (connecting or not): the caller
     /// fails it, as a connection that far behind is as good as broken.
-    pub(crate) fn send(&mut self, flow: FlowId, payload: Bytes, now: Instant) -> bool {
+    pub(crate) fn send(&mut self, flow: FlowId, payload: Bytes) -> bool {
         let Some(entry) = self.flows.get_mut(&flow) else {
             return false;
         };
-        entry.last_used = now;
         match &mut entry.state {
             FlowState::Connecting { queued, .. } if queued.len() >= FLOW_QUEUE => false,
             FlowState::Connecting { queued, .. } => {
@@ -162,10 +144,9 @@ impl Flows {
         }
     }
 
-    /// Notes that `flow` received something; its transport and peer, when it is known.
-    pub(crate) fn received(&mut self, flow: FlowId, now: Instant) -> Option<(Transport, SocketAddr)> {
-        let entry = self.flows.get_mut(&flow)?;
-        entry.last_used = now;
+    /// `flow`'s transport and peer, when it is known.
+    pub(crate) fn peer(&self, flow: FlowId) -> Option<(Transport, SocketAddr)> {
+        let entry = self.flows.get(&flow)?;
         Some((entry.transport, entry.remote))
     }
 
@@ -187,42 +168,6 @@ impl Flows {
             entry.abort();
         }
     }
-
-    /// When the next look for idle connections is due (while any exist).
-    pub(crate) fn next_idle_sweep(&self) -> Option<Instant> {
-        self.next_idle_sweep
-    }
-
-    /// Closes the connections that carried nothing for the idle timeout and returns them,
-    /// in id order so the core hears of them in a stable order. Looks a few times per
-    /// timeout, not on every call.
-    pub(crate) fn close_idle(&mut self, now: Instant) -> Vec<FlowId> {
-        if self.flows.is_empty() {
-            self.next_idle_sweep = None;
-            return Vec::new();
-        }
-        let check_every = (self.idle_timeout / 4).max(Duration::from_secs(1));
-        match self.next_idle_sweep {
-            Some(at) if at > now => return Vec::new(),
-            None => {
-                self.next_idle_sweep = Some(now + check_every);
-                return Vec::new();
-            }
-            Some(_) => {}
-        }
-        let mut idle: Vec<FlowId> = self
-            .flows
-            .iter()
-            .filter(|(_, f)| now.saturating_duration_since(f.last_used) >= self.idle_timeout)
-            .map(|(id, _)| *id)
-            .collect();
-        idle.sort();
-        for flow in &idle {
-            self.close(*flow);
-        }
-        self.next_idle_sweep = (!self.flows.is_empty()).then_some(now + check_every);
-        idle
-    }
 }
 
 #[cfg(test)]
@@ -240,23 +185,22 @@ mod tests {
 
     #[tokio::test]
     async fn messages_queued_behind_a_pending_connect_are_bounded() {
-        let now = Instant::now();
         let flow = flow_id();
         let remote: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-        let mut flows = Flows::new(Duration::from_secs(60));
+        let mut flows = Flows::new();
         let task = tokio::spawn(std::future::pending());
-        flows.connecting(flow, Transport::Tcp, remote, task, now);
+        flows.connecting(flow, Transport::Tcp, remote, task);
         for _ in 0..FLOW_QUEUE {
-            assert!(flows.send(flow, Bytes::from_static(b"OPTIONS"), now));
+            assert!(flows.send(flow, Bytes::from_static(b"OPTIONS")));
         }
         assert!(
-            !flows.send(flow, Bytes::from_static(b"OPTIONS"), now),
+            !flows.send(flow, Bytes::from_static(b"OPTIONS")),
             "one past the bound is refused (and the driver fails the flow)"
         );
 
         // Every message that was let wait fits the writer once connected.
         let (writer, rx) = FlowWriter::channel();
-        assert!(flows.connected(flow, writer, now));
+        assert!(flows.connected(flow, writer));
         assert_eq!(rx.len(), FLOW_QUEUE);
         assert!(flows.close(flow));
     }

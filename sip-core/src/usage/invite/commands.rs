@@ -353,7 +353,7 @@ impl InviteSessions {
             let Some(dialog_id) = c.dialog(&cx.dialogs) else {
                 return Err(invalid);
             };
-            let via = this.in_dialog_via(cx, c)?;
+            let via = this.in_dialog_via(cx, now, c)?;
             let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
             let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
             this.send_in_dialog(cx, now, c, request, via, CallPart::App)
@@ -420,7 +420,7 @@ impl InviteSessions {
         let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return Err(invalid);
         };
-        let via = self.in_dialog_via(cx, c)?;
+        let via = self.in_dialog_via(cx, now, c)?;
         let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
         let content_type = (!body.is_empty()).then_some(SDP);
         let mut request = dialog.request_via(
@@ -611,7 +611,7 @@ impl InviteSessions {
         let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return Err(invalid);
         };
-        let via = self.in_dialog_via(cx, c)?;
+        let via = self.in_dialog_via(cx, now, c)?;
         let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
         let bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via.text);
         cx.shared.stats.calls.byes += 1;
@@ -621,10 +621,10 @@ impl InviteSessions {
     /// Where requests in the call's dialog go: over the flow the dialog came in on while it
     /// is open (connection reuse), else to the next hop of the route set or remote target,
     /// else back to the address the peer used.
-    pub(super) fn dialog_route(&mut self, cx: &mut Seam, c: &Call) -> Result<Route, SendError> {
+    pub(super) fn dialog_route(&mut self, cx: &mut Seam, now: Instant, c: &Call) -> Result<Route, SendError> {
         let transport = c.route.transport;
         if transport.is_reliable() {
-            if let Some(flow) = c.route.flow.filter(|f| cx.shared.flows.contains_key(f)) {
+            if let Some(flow) = c.route.flow.filter(|f| cx.shared.flows.contains(*f)) {
                 return Ok(Route {
                     flow: Some(flow),
                     ..c.route
@@ -638,7 +638,7 @@ impl InviteSessions {
             .unwrap_or(c.route.remote);
         let flow = match transport {
             Transport::Udp => None,
-            _ => Some(cx.shared.connect(transport, remote)?),
+            _ => Some(cx.shared.connect(now, transport, remote)?),
         };
         Ok(Route {
             transport,
@@ -649,8 +649,13 @@ impl InviteSessions {
 
     /// Where an in-dialog request of `c` goes and the Via it carries (with a fresh branch);
     /// refused over the transaction limit.
-    pub(super) fn in_dialog_via(&mut self, cx: &mut Seam, c: &Call) -> Result<OutgoingVia, CallError> {
-        let route = self.dialog_route(cx, c)?;
+    pub(super) fn in_dialog_via(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &Call,
+    ) -> Result<OutgoingVia, CallError> {
+        let route = self.dialog_route(cx, now, c)?;
         if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
             return Err(CallError::Send(SendError::TooManyTransactions));
         }
@@ -676,11 +681,11 @@ impl InviteSessions {
 
     /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
     /// the 2xx's retransmissions.
-    pub(super) fn send_ack(&mut self, cx: &mut Seam, c: &mut Call, seq: u32, body: Bytes) {
+    pub(super) fn send_ack(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, seq: u32, body: Bytes) {
         let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return;
         };
-        let Ok(route) = self.dialog_route(cx, c) else {
+        let Ok(route) = self.dialog_route(cx, now, c) else {
             return;
         };
         let branch = cx.shared.new_branch();

@@ -169,7 +169,7 @@ impl InviteSessions {
         dialog.refresh_target(&response.headers);
         // The PRACK goes in the dialog of this provisional, which may not be the newest.
         c.dialogs.move_to_end(dialog_id);
-        let Ok(via) = self.in_dialog_via(cx, c) else {
+        let Ok(via) = self.in_dialog_via(cx, now, c) else {
             return true;
         };
         let Some(dialog) = cx.dialogs.get_mut(dialog_id) else {
@@ -260,7 +260,7 @@ impl InviteSessions {
                 c.remote_body = response.body.clone();
                 if c.local_body.is_empty() {
                     // §13.2.2.4: we have nothing to answer with; ACK, then end the call.
-                    self.send_ack(cx, c, seq, Bytes::new());
+                    self.send_ack(cx, now, c, seq, Bytes::new());
                     let _ = self.send_bye(cx, now, c);
                     c.end_reason = Some(EndReason::MediaFailure);
                     self.set_state(cx, now, c, CallState::Ending, "no answer to the 2xx offer");
@@ -273,7 +273,7 @@ impl InviteSessions {
             }
             _ => Bytes::new(),
         };
-        self.send_ack(cx, c, seq, ack_body);
+        self.send_ack(cx, now, c, seq, ack_body);
         if c.state == CallState::Ending {
             // The 2xx crossed our CANCEL: ACK, then BYE (§9.1, §15).
             let _ = self.send_bye(cx, now, c);
@@ -375,7 +375,7 @@ impl InviteSessions {
                 ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
             }
             if purpose == CallPart::Reinvite {
-                self.send_ack(cx, c, seq, ack_body);
+                self.send_ack(cx, now, c, seq, ack_body);
             }
             self.take_session_timer_from_2xx(c, &response);
             self.restart_session_timer(cx, now, c);
