@@ -35,20 +35,38 @@ pub struct EndpointLimits {
     /// within this, or the connection is closed: a peer trickling bytes cannot hold a slot
     /// and a buffer.
     pub flow_message_timeout: Duration,
-    /// Live calls (INVITE sessions); a new INVITE over the limit gets 503 with Retry-After.
+    /// Live calls (INVITE sessions); a new INVITE over the limit gets a stateless 503 with
+    /// Retry-After, before any transaction or call is made for it.
     pub max_calls: usize,
+    /// Calls one IP address may have started (incoming calls it holds); past it, its new
+    /// INVITEs get the same 503, so a flood from one host leaves room for everyone else.
+    /// Behind a proxy every call arrives from the proxy's address: set this to
+    /// `max_calls` there.
+    pub max_calls_per_source: usize,
 }
 
+/// Sized for one process on an ordinary server, so that every table at its limit still
+/// fits in a few hundred megabytes:
+/// - 20,000 calls: a busy PBX or contact centre at peak (~110 calls/s at a 3-minute hold);
+///   a call costs ~1.5 KB once connected and up to ~5 KB while its 2xx awaits an ACK, so a
+///   full table is 30–100 MB. One address may hold 15,000 of them: a flood from one host
+///   leaves a quarter for everyone else, and a single upstream proxy still gets most.
+/// - 300,000 transactions: a transaction outlives its final response by up to 32 s
+///   (Timers H, J), so this holds ~9,000 requests/s sustained; one that only absorbs
+///   retransmissions keeps its key and its response, well under a kilobyte.
+/// - 10,000 connections, 256 from one address (an office NAT of a few hundred phones);
+///   idle after 300 s (above RFC 5626 keep-alive intervals); 20 s to finish a message.
 impl Default for EndpointLimits {
     fn default() -> Self {
         EndpointLimits {
             max_message_size: 65_535,
-            max_transactions: 1_000_000,
+            max_transactions: 300_000,
             max_flows: 10_000,
             max_flows_per_source: 256,
             flow_idle_timeout: Duration::from_secs(300),
             flow_message_timeout: Duration::from_secs(20),
-            max_calls: 1_000_000,
+            max_calls: 20_000,
+            max_calls_per_source: 15_000,
         }
     }
 }

@@ -15,13 +15,14 @@
 //! Closing is the Endpoint's to do (it fails the flow's transactions, RFC 3261 §18.4, and
 //! asks the driver to close the socket); this table only says which flow and why.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::config::EndpointLimits;
 use crate::ids::FlowId;
 use crate::message::{ParseLimits, StreamDecoder};
+use crate::sources::SourceCounts;
 use crate::timer_queue::{Deadline, TimerId, TimerQueue};
 use crate::transport::Transport;
 
@@ -80,8 +81,8 @@ pub(crate) enum Expiry {
 #[derive(Debug)]
 pub(crate) struct Connections {
     flows: BTreeMap<FlowId, Flow>,
-    /// Accepted flows per peer address. Lookup only, never iterated.
-    per_source: HashMap<IpAddr, u32, foldhash::quality::FixedState>,
+    /// Accepted flows per peer address.
+    per_source: SourceCounts,
     /// Accepted flows that have not completed a message yet; ids grow, so the first is the
     /// oldest.
     silent: BTreeSet<FlowId>,
@@ -91,7 +92,7 @@ impl Connections {
     pub(crate) fn new(hasher: foldhash::quality::FixedState) -> Self {
         Connections {
             flows: BTreeMap::new(),
-            per_source: HashMap::with_hasher(hasher),
+            per_source: SourceCounts::new(hasher),
             silent: BTreeSet::new(),
         }
     }
@@ -121,8 +122,7 @@ impl Connections {
     /// [`Admission::AcceptedEvicting`] the evicted flow is still in the table: the caller
     /// closes it with [`Connections::remove`] after failing what used it.
     pub(crate) fn admit(&self, remote: SocketAddr, limits: &EndpointLimits) -> Admission {
-        let from_source = self.per_source.get(&remote.ip()).copied().unwrap_or(0);
-        if from_source as usize >= limits.max_flows_per_source {
+        if self.per_source.get(remote.ip()) >= limits.max_flows_per_source {
             return Admission::RefusedPerSource;
         }
         if self.flows.len() < limits.max_flows {
@@ -168,7 +168,7 @@ impl Connections {
             armed,
         };
         if accepted {
-            *self.per_source.entry(remote.ip()).or_insert(0) += 1;
+            self.per_source.add(remote.ip());
             self.silent.insert(flow);
         }
         if let Some(old) = self.flows.insert(flow, state) {
@@ -191,16 +191,9 @@ impl Connections {
     fn forget(&mut self, timers: &mut TimerQueue<TimerId>, flow: FlowId, state: Flow) {
         timers.remove(state.armed, TimerId::Flow { flow });
         if state.accepted {
-            let ip = state.remote.ip();
-            if let Some(count) = self.per_source.get_mut(&ip) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_source.remove(&ip);
-                }
-            }
+            self.per_source.remove(state.remote.ip());
             self.silent.remove(&flow);
         }
-        crate::shared::shrink_when_sparse(&mut self.per_source);
     }
 
     /// We send our own messages over `flow` (a reused accepted flow): it may hold a

@@ -45,6 +45,7 @@ pub mod sdp;
 pub(crate) mod shared;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub(crate) mod sources;
 pub(crate) mod timer_queue;
 pub mod transaction;
 pub mod transport;

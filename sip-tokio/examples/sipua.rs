@@ -27,6 +27,10 @@ struct LimitArgs {
     /// Live calls at most.
     #[arg(long, value_name = "N")]
     limit_calls: Option<usize>,
+    /// Live incoming calls one IP address may hold at most (behind a proxy: as many as
+    /// --limit-calls).
+    #[arg(long, value_name = "N")]
+    limit_calls_per_source: Option<usize>,
     /// Live transactions (client and server) at most.
     #[arg(long, value_name = "N")]
     limit_transactions: Option<usize>,
@@ -53,6 +57,9 @@ impl LimitArgs {
         let mut limits = EndpointLimits::default();
         if let Some(calls) = self.limit_calls {
             limits.max_calls = calls;
+        }
+        if let Some(per_source) = self.limit_calls_per_source {
+            limits.max_calls_per_source = per_source;
         }
         if let Some(transactions) = self.limit_transactions {
             limits.max_transactions = transactions;

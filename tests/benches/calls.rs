@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_core::call::{CallEvent, EndReason};
-use sip_core::endpoint::Event;
+use sip_core::endpoint::{EndpointConfig, Event};
 use sip_core::message::Uri;
 use sip_core::sdp::SessionDescription;
 use sip_core::sim::{Network, NodeId};
@@ -78,16 +78,24 @@ fn answer(n: u64) -> Bytes {
 
 /// Two nodes, alice and bob. `reliable` keeps the default `Supported: 100rel` on alice's
 /// INVITEs (so bob's 180 is reliable and PRACKed); off, a call is the plain
-/// INVITE/100/180/200/ACK/BYE/200.
+/// INVITE/100/180/200/ACK/BYE/200. Both hold the 100,000 concurrent calls (and their
+/// transactions) of the memory figure, past the default limits.
 fn network(reliable: bool) -> (Network, NodeId, NodeId) {
     let mut net = Network::new(1);
     net.record_ladder = false;
     net.record_events = false;
     let alice = net.add_node_configured("alice", ALICE.parse().unwrap(), |config| {
         config.calls.reliable_provisionals = reliable;
+        room_for_the_benchmark(config);
     });
-    let bob = net.add_node("bob", BOB.parse().unwrap());
+    let bob = net.add_node_configured("bob", BOB.parse().unwrap(), room_for_the_benchmark);
     (net, alice, bob)
+}
+
+fn room_for_the_benchmark(config: &mut EndpointConfig) {
+    config.limits.max_calls = 1_000_000;
+    config.limits.max_calls_per_source = 1_000_000;
+    config.limits.max_transactions = 10_000_000;
 }
 
 /// Bob rings then answers every incoming call with the next of `answers`; errors counted.

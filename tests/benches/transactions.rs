@@ -87,7 +87,10 @@ struct Concurrency {
 fn concurrent(count: usize) -> Concurrency {
     let local = "192.0.2.1:5060".parse().unwrap();
     let destination = "192.0.2.2:5060".parse().unwrap();
-    let mut endpoint = Endpoint::new(EndpointConfig::new(local, 9));
+    let mut config = EndpointConfig::new(local, 9);
+    // Room for the largest count measured, past the default limit.
+    config.limits.max_transactions = 10_000_000;
+    let mut endpoint = Endpoint::new(config);
     let now = Instant::now();
     let before = resident_bytes();
     for request in (1..=count as u32).map(options) {

@@ -45,7 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "shared state below the usages: the connections and what every layer shares",
-        &["shared.rs", "connections.rs"],
+        &["shared.rs", "connections.rs", "sources.rs"],
     ),
     (
         "the transaction layer and the dialog table",

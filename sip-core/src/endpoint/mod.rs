@@ -14,7 +14,7 @@ use crate::dialog::{DialogKey, DialogTable};
 use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem};
 use crate::owner::Owner;
 use crate::shared::{Shared, TopVia, shrink_when_drained};
-use crate::transaction::{NewRequest, TransactionEvent, TransactionLayer};
+use crate::transaction::{NewCalls, NewRequest, TransactionEvent, TransactionLayer};
 use crate::transport::Route;
 use crate::usage::Seam;
 use crate::usage::invite::InviteSessions;
@@ -113,7 +113,7 @@ impl Endpoint {
         config.policy = answering::effective_policy(&config);
         let shared = Shared::new(config);
         let hasher = shared.hasher.clone();
-        let invites = InviteSessions::new(&shared.config);
+        let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
         Endpoint {
             seam: Seam {
                 transactions: TransactionLayer::new(hasher.clone()),
@@ -428,9 +428,16 @@ impl Endpoint {
     fn handle_message(&mut self, now: Instant, message: Message, route: Route) {
         let seam = &mut self.seam;
         match message {
-            Message::Request(request) => seam
-                .transactions
-                .on_request(&mut seam.shared, now, request, route),
+            Message::Request(request) => {
+                let new_calls = match request.method {
+                    Method::Invite => self
+                        .invites
+                        .admits_calls_from(route.remote.ip(), &seam.shared.config.limits),
+                    _ => NewCalls::Admitted,
+                };
+                seam.transactions
+                    .on_request(&mut seam.shared, now, request, route, new_calls)
+            }
             Message::Response(response) => seam.transactions.on_response(&mut seam.shared, now, response),
         }
     }

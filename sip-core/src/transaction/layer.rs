@@ -178,13 +178,16 @@ impl TransactionLayer {
     // ---- inputs ----
 
     /// A request arrived over `route`: validated (§8.2), matched to its server transaction
-    /// (a retransmission is answered by it), or given a new one.
+    /// (a retransmission is answered by it), or given a new one. `new_calls` says whether
+    /// an INVITE outside a dialog from this source may start a call: when not, it gets a
+    /// stateless 503 with Retry-After before any state is made for it.
     pub(crate) fn on_request(
         &mut self,
         shared: &mut Shared,
         now: Instant,
         mut request: Request,
         route: Route,
+        new_calls: NewCalls,
     ) {
         // Every request but an ACK is validated (§8.2) once, up front; the top Via that
         // validation parsed also serves matching and the received/rport rewrite, so the
@@ -257,6 +260,14 @@ impl TransactionLayer {
                 return;
             }
         };
+        if new_calls == NewCalls::Refused && request.method == Method::Invite && core.to_tag.is_none() {
+            let mut rejection = Rejection::for_status(StatusCode::SERVICE_UNAVAILABLE, "too many calls");
+            rejection
+                .headers
+                .push((HeaderName::RetryAfter, shared.config.retry_after.to_string()));
+            stateless_reject(shared, now, &request, &rejection, route);
+            return;
+        }
         if request.method == Method::Cancel {
             self.on_cancel(shared, now, request, key, route);
             return;
@@ -873,6 +884,15 @@ impl TransactionLayer {
             },
         );
     }
+}
+
+/// Whether a new INVITE (outside a dialog) from a request's source may start a call: the
+/// call limit and the source's share of it are the usages' to know, so the Endpoint asks
+/// them before handing the request down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewCalls {
+    Admitted,
+    Refused,
 }
 
 /// Answers a request statelessly (no transaction keeps it): over the transaction limit, or

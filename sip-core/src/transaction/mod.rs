@@ -51,7 +51,7 @@ pub use client_invite::{ClientInvite, ClientInviteState, ack_for};
 pub use client_non_invite::{ClientNonInvite, ClientNonInviteState};
 pub(crate) use events::{NewRequest, TransactionEvent};
 pub use key::{ClientKey, ServerKey};
-pub(crate) use layer::TransactionLayer;
+pub(crate) use layer::{NewCalls, TransactionLayer};
 #[cfg(feature = "sim")]
 pub(crate) use received::mark_received;
 pub use server_invite::{ServerInvite, ServerInviteState};

@@ -123,6 +123,7 @@ impl InviteSessions {
             },
         );
         self.set_state(cx, now, &mut call, CallState::Ringing, "INVITE received");
+        self.incoming_per_source.add(call.route.remote.ip());
         self.calls.insert(id, call);
     }
 

@@ -8,13 +8,14 @@ mod inputs;
 mod responses;
 mod session_timer;
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::call::{CallError, CallEvent, CallState, CallTimer, EndReason, Side, Transition};
-use crate::config::EndpointConfig;
+use crate::config::{EndpointConfig, EndpointLimits};
 use crate::dialog::{
     CSeqCheck, Dialog, DialogKey, DialogState, DialogTable, OfferAnswer, Role, Usage, uri_socket_addr,
 };
@@ -24,8 +25,9 @@ use crate::ids::{CallId, DialogId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::owner::{CallPart, Owner};
 use crate::shared::TopVia;
+use crate::sources::SourceCounts;
 use crate::timer_queue::{Deadline, TimerId};
-use crate::transaction::{NewRequest, TransactionEvent};
+use crate::transaction::{NewCalls, NewRequest, TransactionEvent};
 use crate::transport::{Route, Transport};
 
 use super::Seam;
@@ -296,14 +298,17 @@ pub(super) struct OutgoingVia {
 pub(crate) struct InviteSessions {
     /// Calls by id (lookup only; our own counter values, so the fast hasher suffices).
     calls: std::collections::HashMap<CallId, Box<Call>, foldhash::fast::FixedState>,
+    /// Incoming calls per source address (where their INVITE came from), for
+    /// [`EndpointLimits::max_calls_per_source`](crate::config::EndpointLimits).
+    incoming_per_source: SourceCounts,
     /// Our Contact per transport, and the From of our calls, formatted once.
     contacts: Vec<(Transport, ByteString)>,
     identity: ByteString,
 }
 
 impl InviteSessions {
-    /// No calls yet.
-    pub(crate) fn new(config: &EndpointConfig) -> Self {
+    /// No calls yet; `hasher` keys the table of sources.
+    pub(crate) fn new(config: &EndpointConfig, hasher: foldhash::quality::FixedState) -> Self {
         let local = config.local.to_string();
         let contacts = [
             Transport::Udp,
@@ -327,9 +332,22 @@ impl InviteSessions {
             .clone()
             .unwrap_or_else(|| format!("sip:{local}"));
         InviteSessions {
+            incoming_per_source: SourceCounts::new(hasher),
             contacts,
             identity: ByteString::from(identity),
             calls: Default::default(),
+        }
+    }
+
+    /// Whether a new INVITE from `source` may start a call: under the call limit, and
+    /// under the share of it one address may hold.
+    pub(crate) fn admits_calls_from(&self, source: IpAddr, limits: &EndpointLimits) -> NewCalls {
+        if self.calls.len() < limits.max_calls
+            && self.incoming_per_source.get(source) < limits.max_calls_per_source
+        {
+            NewCalls::Admitted
+        } else {
+            NewCalls::Refused
         }
     }
 
@@ -486,6 +504,9 @@ impl InviteSessions {
     pub(super) fn forget_call(&mut self, cx: &mut Seam, now: Instant, mut call: Box<Call>) {
         let _ = now;
         crate::shared::shrink_when_sparse(&mut self.calls);
+        if call.role == Role::Uas {
+            self.incoming_per_source.remove(call.route.remote.ip());
+        }
         for (timer, at) in call.armed.drain(..) {
             cx.shared
                 .timers
