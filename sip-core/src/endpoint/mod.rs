@@ -291,7 +291,7 @@ impl Endpoint {
 
     /// Something happened to a connection. An accepted one may be refused (the driver is
     /// asked to close it) or take the place of one that carried nothing yet: see
-    /// [`EndpointLimits`](crate::config::EndpointLimits).
+    /// [`EndpointLimits`].
     pub fn handle_flow_event(&mut self, now: Instant, flow: FlowId, event: FlowEvent) {
         match event {
             FlowEvent::Accepted { transport, remote } => {
