@@ -173,7 +173,11 @@ pub(crate) async fn run(
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // ICMP errors for earlier sends surface here (ECONNREFUSED on Linux);
                         // they say nothing about this socket, so keep reading.
-                        Err(e) => debug!("UDP receive: {e}"),
+                        Err(e) => {
+                            if let Some(udp) = driver.udp.as_mut() {
+                                udp.receive_failed(&e);
+                            }
+                        }
                     }
                     result = match driver.udp.as_ref() {
                         Some(udp) => udp.try_recv_from(&mut buf),
@@ -255,6 +259,12 @@ impl Driver {
     fn drain(&mut self, now: Instant) {
         loop {
             let mut busy = false;
+            // Destinations that refused our datagrams: their requests fail now.
+            for remote in self.udp.as_mut().map(Udp::take_refused).unwrap_or_default() {
+                busy = true;
+                debug!(%remote, "UDP destination refused a datagram (ICMP port unreachable)");
+                self.endpoint.handle_unreachable(now, remote);
+            }
             // Connects first: the transmits of a new flow are queued with its Connect.
             while let Some(request) = self.endpoint.poll_flow_request() {
                 busy = true;

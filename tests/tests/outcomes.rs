@@ -33,3 +33,40 @@ fn an_answered_bye_ends_the_call_as_a_local_bye() {
     pair.run_until_state(alice, call, CallState::Ended);
     assert_eq!(pair.end_reason(alice, call), Some(EndReason::LocalBye));
 }
+
+/// The platform reports Alice's INVITE refused (ICMP port unreachable): the call fails at
+/// once with a transport error, not after 32 s of Timer B.
+#[test]
+fn a_call_to_a_dead_udp_port_fails_at_once_with_a_transport_error() {
+    use std::time::Instant;
+
+    use bytes::Bytes;
+    use sip_core::call::CallEvent;
+    use sip_core::endpoint::{Endpoint, EndpointConfig, Event};
+    use sip_core::message::Uri;
+
+    let mut alice = Endpoint::new(EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 3));
+    let now = Instant::now();
+    let dead = "192.0.2.9:5099".parse().unwrap();
+    let call = alice
+        .invite(
+            now,
+            Uri::parse("sip:bob@192.0.2.9:5099").unwrap(),
+            Bytes::new(),
+            None,
+        )
+        .unwrap();
+    // A datagram refused by another destination changes nothing.
+    alice.handle_unreachable(now, "192.0.2.9:5098".parse().unwrap());
+    assert!(alice.transaction_count() > 0);
+    alice.handle_unreachable(now, dead);
+    let reason = std::iter::from_fn(|| alice.poll_event()).find_map(|event| match event {
+        Event::Call {
+            call: id,
+            event: CallEvent::Terminated { reason, .. },
+        } if id == call => Some(reason),
+        _ => None,
+    });
+    assert_eq!(reason, Some(EndReason::TransportError));
+    assert_eq!(alice.stats().calls.failed, 1);
+}

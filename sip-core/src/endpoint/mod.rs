@@ -320,6 +320,17 @@ impl Endpoint {
         self.dispatch(now);
     }
 
+    /// The platform reported that a UDP datagram we sent to `remote` was refused (ICMP port
+    /// unreachable; on Linux, `IP_RECVERR`'s error queue says which destination). Requests
+    /// to `remote` that have heard nothing back fail at once with a transport error (RFC
+    /// 3261 §8.1.3.1) instead of retransmitting for 32 s: a call to a dead port ends with
+    /// [`EndReason::TransportError`](crate::call::EndReason::TransportError).
+    pub fn handle_unreachable(&mut self, now: Instant, remote: SocketAddr) {
+        let seam = &mut self.seam;
+        seam.transactions.on_unreachable(&mut seam.shared, remote);
+        self.dispatch(now);
+    }
+
     /// Fires every timer due at `now`; harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
         // Transaction and call timers fire in deadline order, from one queue.

@@ -85,6 +85,14 @@ impl ClientMachine {
         }
     }
 
+    /// Nothing heard back yet (no provisional either).
+    pub(super) fn is_unanswered(&self) -> bool {
+        match self {
+            ClientMachine::Invite(m) => m.state() == ClientInviteState::Calling,
+            ClientMachine::NonInvite(m) => m.state() == ClientNonInviteState::Trying,
+        }
+    }
+
     /// Still waiting for a final response.
     pub(super) fn is_pending(&self) -> bool {
         match self {

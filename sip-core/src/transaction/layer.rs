@@ -423,6 +423,34 @@ impl TransactionLayer {
         }
     }
 
+    /// A datagram we sent to `remote` over UDP was refused (the platform reported an ICMP
+    /// port unreachable): every client transaction to `remote` over UDP that has heard
+    /// nothing back yet gets a transport error (RFC 3261 §17.1.1.2, §17.1.2.2), instead of
+    /// retransmitting until Timer B or F. One that heard from the peer is left alone: the
+    /// peer was there, and the error may be older than its answer.
+    pub(crate) fn on_unreachable(&mut self, shared: &mut Shared, remote: SocketAddr) {
+        #[allow(clippy::disallowed_methods)] // collected, then sorted: the map's order goes nowhere
+        let mut ids: Vec<TransactionId> = self
+            .clients
+            .iter()
+            .filter(|(_, entry)| {
+                entry.route.flow.is_none()
+                    && entry.route.transport == Transport::Udp
+                    && entry.route.remote == remote
+                    && entry.machine.is_unanswered()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            let mut out = Vec::new();
+            if let Some(entry) = self.clients.get_mut(&id) {
+                entry.machine.on_transport_error(&mut out);
+            }
+            self.apply(shared, Side::Client(id), &mut out);
+        }
+    }
+
     // ---- commands ----
 
     /// Sends `request` to `destination` in a new client transaction owned by `owner` (see
