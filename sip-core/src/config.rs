@@ -129,6 +129,9 @@ pub struct Stats {
     pub invalid: u64,
     /// Requests answered with an error status by validation (400, 505, 416, 420, 482, 503…).
     pub rejected: u64,
+    /// Messages and events dropped because the driver left 65,536 of them untaken (it
+    /// should poll after every input).
+    pub outputs_dropped: u64,
     /// Connections refused on arrival: the table was full of flows that carried messages,
     /// or their address held its share already.
     pub flows_refused: u64,

@@ -62,6 +62,13 @@ pub(crate) fn shrink_when_sparse<K: Eq + std::hash::Hash, V, S: std::hash::Build
     }
 }
 
+/// The most messages, and the most events, an Endpoint keeps for its driver to take. A
+/// driver polls after every input, and one input makes a handful of outputs (a timer
+/// sweep after a long pause: at most one per transaction or call), so only a driver that
+/// stopped polling ever reaches it. Connection requests need no limit of their own: each
+/// flow has at most a connect and a close waiting, and flows are limited.
+pub(crate) const OUTPUT_QUEUE_LIMIT: usize = 1 << 16;
+
 /// [`shrink_when_sparse`] for a queue: one that a burst grew is given back once drained.
 pub(crate) fn shrink_when_drained<T>(queue: &mut VecDeque<T>) {
     const SMALL: usize = 4096;
@@ -231,9 +238,15 @@ impl Shared {
         Ok(flow)
     }
 
-    /// Queues `payload` for `route`.
+    /// Queues `payload` for `route`. Past [`OUTPUT_QUEUE_LIMIT`] unsent messages (a driver
+    /// that stopped polling) the oldest is dropped and counted: a loss on the wire, which
+    /// retransmissions cover.
     pub(crate) fn transmit(&mut self, route: Route, payload: Bytes) {
         self.stats.sent += 1;
+        if self.transmits.len() >= OUTPUT_QUEUE_LIMIT {
+            self.transmits.pop_front();
+            self.stats.outputs_dropped += 1;
+        }
         self.transmits.push_back(Transmit {
             transport: route.transport,
             flow: route.flow,
@@ -241,6 +254,16 @@ impl Shared {
             remote: route.remote,
             payload,
         });
+    }
+
+    /// Queues `event` for the application. Past [`OUTPUT_QUEUE_LIMIT`] unread events (a
+    /// driver that stopped polling) the new one is dropped and counted.
+    pub(crate) fn emit(&mut self, event: Event) {
+        if self.events.len() >= OUTPUT_QUEUE_LIMIT {
+            self.stats.outputs_dropped += 1;
+            return;
+        }
+        self.events.push_back(event);
     }
 
     /// Our User-Agent/Server value, or our address.

@@ -131,3 +131,26 @@ fn a_call_that_ends_gives_its_address_its_share_back() {
     assert_eq!(statuses(&answers), vec![100]);
     assert!(again.is_some());
 }
+
+#[test]
+fn a_driver_that_stops_polling_finds_the_output_queue_bounded() {
+    let mut bob = bob(|_| {});
+    let now = Instant::now();
+    let requests = 70_000u32;
+    for n in 0..requests {
+        let options = format!(
+            "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK{n}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=t{n}\r\nTo: <sip:bob@192.0.2.2>\r\n\
+             Call-ID: {n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        bob.handle_datagram(now, BOB.parse().unwrap(), caller(1), Bytes::from(options));
+    }
+    let queued = std::iter::from_fn(|| bob.poll_transmit()).count();
+    assert_eq!(queued, 1 << 16, "at most 65,536 messages wait");
+    assert_eq!(bob.stats().outputs_dropped, u64::from(requests) - (1 << 16));
+    assert_eq!(
+        bob.stats().sent,
+        u64::from(requests),
+        "each was answered all the same"
+    );
+}

@@ -178,7 +178,8 @@ impl Endpoint {
 
     // ---- outputs ----
 
-    /// The next message to send.
+    /// The next message to send. Poll after every input: past 65,536 untaken messages the
+    /// oldest is dropped (counted in [`Stats::outputs_dropped`]), a loss on the wire.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let transmits = &mut self.seam.shared.transmits;
         if transmits.is_empty() {
@@ -194,7 +195,8 @@ impl Endpoint {
         self.seam.shared.flow_requests.pop_front()
     }
 
-    /// The next event for the transaction user.
+    /// The next event for the transaction user. Poll after every input: past 65,536 unread
+    /// events new ones are dropped (counted in [`Stats::outputs_dropped`]).
     pub fn poll_event(&mut self) -> Option<Event> {
         let events = &mut self.seam.shared.events;
         if events.is_empty() {
@@ -580,14 +582,12 @@ impl Endpoint {
             None if *method == Method::Options && answering::answers_options(config) => {
                 answering::answer_options(seam, now, new.transaction)
             }
-            None if config.calls.app_methods.contains(method) => {
-                seam.shared.events.push_back(Event::Request {
-                    transaction: new.transaction,
-                    request: new.request,
-                    source: new.source,
-                    transport: new.transport,
-                })
-            }
+            None if config.calls.app_methods.contains(method) => seam.shared.emit(Event::Request {
+                transaction: new.transaction,
+                request: new.request,
+                source: new.source,
+                transport: new.transport,
+            }),
             // BYE, PRACK, UPDATE and what we take only inside a call name no dialog of ours
             // (§12.2.2, §15.1.2).
             None if answering::only_in_dialog(config, method) => seam.answer_and_forget(

@@ -171,7 +171,7 @@ impl TransactionLayer {
         if for_usages {
             self.events.push_back(event);
         } else {
-            shared.events.push_back(public_event(event));
+            shared.emit(public_event(event));
         }
     }
 

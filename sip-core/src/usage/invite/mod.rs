@@ -405,7 +405,7 @@ impl InviteSessions {
                 timer,
             } => {
                 if part == CallPart::App {
-                    cx.shared.events.push_back(Event::Timeout { transaction, timer });
+                    cx.shared.emit(Event::Timeout { transaction, timer });
                     return;
                 }
                 self.with_call(cx, now, call, |this, cx, c| {
@@ -417,7 +417,7 @@ impl InviteSessions {
                 owner: Owner::Call(call, part),
             } => {
                 if part == CallPart::App {
-                    cx.shared.events.push_back(Event::TransportError { transaction });
+                    cx.shared.emit(Event::TransportError { transaction });
                     return;
                 }
                 self.with_call(cx, now, call, |this, cx, c| {
@@ -451,7 +451,7 @@ impl InviteSessions {
                     }
                 }
                 if part == CallPart::App {
-                    cx.shared.events.push_back(Event::Terminated { transaction });
+                    cx.shared.emit(Event::Terminated { transaction });
                 }
             }
             // Events of transactions no call owns, and those the Endpoint routes by the
@@ -528,7 +528,7 @@ impl InviteSessions {
     }
 
     pub(super) fn call_event(&mut self, cx: &mut Seam, call: CallId, event: CallEvent) {
-        cx.shared.events.push_back(Event::Call { call, event });
+        cx.shared.emit(Event::Call { call, event });
     }
 
     pub(super) fn set_state(
