@@ -133,3 +133,47 @@ fn stateless_answers_to_one_source_are_rate_limited() {
     bob.handle_datagram(now, BOB.parse().unwrap(), other, bad(999));
     assert_eq!(std::iter::from_fn(|| bob.poll_transmit()).count(), 1);
 }
+
+/// A minimal request: no Contact, User-Agent or Allow to make it larger than our answer.
+fn minimal(method: &str, to_tag: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.9;branch=z9hG4bK{method}\r\n\
+         From: <sip:a@198.51.100.9>;tag=1\r\nTo: <sip:b@192.0.2.2>{to_tag}\r\nCall-ID: s\r\n\
+         CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_481_to_a_stray_cancel_or_bye_is_never_larger_than_the_request() {
+    let mut bob = bob();
+    for (method, to_tag) in [("CANCEL", ""), ("BYE", ""), ("BYE", ";tag=gone")] {
+        let request = minimal(method, to_tag, "");
+        let answers = replies(&mut bob, Bytes::from(request.clone()));
+        assert_eq!(answers.len(), 1, "{method} gets its 481");
+        assert!(
+            answers[0].len() <= request.len(),
+            "{method}: {} > {}",
+            answers[0].len(),
+            request.len()
+        );
+        let answer = Message::parse(answers[0].clone()).unwrap();
+        assert_eq!(answer.as_response().unwrap().status.as_u16(), 481);
+    }
+}
+
+#[test]
+fn a_validation_error_drops_its_warning_rather_than_outgrow_the_request() {
+    let mut bob = bob();
+    // Max-Forwards that is not a number: a 400 whose Warning would say so.
+    let request = minimal("OPTIONS", "", "Max-Forwards: seventy\r\n");
+    let answers = replies(&mut bob, Bytes::from(request.clone()));
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0].len() <= request.len(),
+        "{} > {}",
+        answers[0].len(),
+        request.len()
+    );
+    let answer = Message::parse(answers[0].clone()).unwrap();
+    assert_eq!(answer.as_response().unwrap().status.as_u16(), 400);
+}

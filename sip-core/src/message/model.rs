@@ -204,6 +204,17 @@ impl Response {
         format!("{} {} {}", self.version, self.status, self.reason)
     }
 
+    /// The size of [`Response::to_bytes`], without serializing.
+    pub fn encoded_len(&self) -> usize {
+        // "SIP/2.0 " + three digits + " " + reason + CRLF, the headers, CRLF, the body.
+        let version = if self.version == Version::SIP_2_0 {
+            "SIP/2.0".len()
+        } else {
+            self.version.to_string().len()
+        };
+        version + 5 + self.reason.len() + 2 + self.headers.encoded_len() + 2 + self.body.len()
+    }
+
     /// Serializes the response.
     pub fn to_bytes(&self) -> Bytes {
         let mut out =

@@ -651,10 +651,31 @@ impl TransactionLayer {
         status: StatusCode,
     ) {
         if let Ok(response) = self.response(shared, transaction, status) {
-            let _ = self.respond(shared, now, transaction, response);
+            self.reject_statelessly(shared, now, transaction, response);
         }
         if let Some(owner) = self.servers.get(&transaction).map(|e| e.owner) {
             self.forget(shared, Side::Server(transaction), owner);
+        }
+    }
+
+    /// Sends `response`, a 481 to a request that names nothing of ours, in server
+    /// transaction `transaction` — cut to the request's size ([`fit_to_request`]); one that
+    /// cannot be cut that far is not sent. The caller forgets the transaction.
+    fn reject_statelessly(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        transaction: TransactionId,
+        mut response: Response,
+    ) {
+        let Some(entry) = self.servers.get(&transaction) else {
+            return;
+        };
+        let request_len = entry.request.as_ref().map_or(0, Request::encoded_len);
+        if fit_to_request(&mut response, request_len) {
+            let _ = self.respond(shared, now, transaction, response);
+        } else {
+            shared.stats.dropped += 1;
         }
     }
 
@@ -728,7 +749,10 @@ impl TransactionLayer {
         let Some(request) = &entry.request else {
             return;
         };
-        let response = rejection.to_response(request, &shared.agent(), Some(&entry.to_tag));
+        let mut response = rejection.to_response(request, &shared.agent(), Some(&entry.to_tag));
+        // Kept in a transaction, and some of these must carry what makes them larger (Allow
+        // in a 405, §21.4.6; Unsupported in a 420): only what is optional is dropped.
+        trim_optional(&mut response, request.encoded_len());
         let _ = self.respond(shared, now, id, response);
     }
 
@@ -938,8 +962,37 @@ fn stateless_reject(
         return;
     }
     let tag = shared.rng.token(10);
-    let response = rejection.to_response(request, &shared.agent(), Some(&tag));
+    let mut response = rejection.to_response(request, &shared.agent(), Some(&tag));
+    if !fit_to_request(&mut response, request.encoded_len()) {
+        shared.stats.dropped += 1;
+        return;
+    }
     shared.transmit(route, response.to_bytes());
+}
+
+/// A refusal that keeps no state behind it — a stateless 503 or 400, a 481 to a request
+/// naming nothing of ours — is what a flood with a forged source draws, so it must not
+/// amplify: it is cut to the request's size by dropping what is optional (our Server
+/// header, the Warning, then the reason phrase, which may be empty: RFC 3261 §25.1, RFC
+/// 4475 §3.1.1.13). False means it still does not fit, and the caller does not send it
+/// (the peer's retransmissions then time out, as if it were lost).
+pub(crate) fn fit_to_request(response: &mut Response, request_len: usize) -> bool {
+    trim_optional(response, request_len);
+    if response.encoded_len() > request_len {
+        response.reason = ByteString::new();
+    }
+    response.encoded_len() <= request_len
+}
+
+/// Drops our Server header, then the Warning, while `response` is larger than the request
+/// it answers.
+fn trim_optional(response: &mut Response, request_len: usize) {
+    for optional in [HeaderName::Server, HeaderName::Warning] {
+        if response.encoded_len() <= request_len {
+            return;
+        }
+        response.headers.remove(optional);
+    }
 }
 
 /// The transactions of `map` whose messages go over `flow`, oldest first.
