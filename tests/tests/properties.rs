@@ -1241,8 +1241,8 @@ fn exercise(message: &Message) -> usize {
     addresses.extend(h.contacts().flatten());
     addresses.extend(h.routes().flatten());
     addresses.extend(h.record_routes().flatten());
-    addresses.extend(h.refer_to().and_then(Result::ok));
-    addresses.extend(h.referred_by().and_then(Result::ok));
+    addresses.extend(h.refer_to().and_then(Result::ok).map(|r| r.address().clone()));
+    addresses.extend(h.referred_by().and_then(Result::ok).map(|r| r.address().clone()));
     for address in &addresses {
         touch(&address.display_name().unwrap_or_default());
         touch(address.tag().unwrap_or(""));
@@ -1299,17 +1299,15 @@ fn exercise(message: &Message) -> usize {
         }
     }
     touch(&format!("{}", h.supports("100rel")));
-    for value in [
+    touch(&format!(
+        "{:?}{:?}{:?}{:?}{:?}",
         h.event(),
         h.subscription_state(),
-        h.session_expires(),
-        h.min_se(),
         h.replaces(),
-    ]
-    .into_iter()
-    .flatten()
-    .flatten()
-    {
+        h.refer_sub(),
+        h.allow_events().collect::<Vec<_>>()
+    ));
+    for value in [h.session_expires(), h.min_se()].into_iter().flatten().flatten() {
         touch(value.value());
         touch(value.as_str());
         touch(&format!("{:?}", value.param_u32("expires")));
