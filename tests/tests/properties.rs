@@ -12,7 +12,11 @@
 //! * whatever parses serializes to bytes that parse back equal, and a response built from
 //!   any parsed request parses back equal;
 //! * `validate_request` gives generated requests the verdict their content calls for;
-//! * what `RequestBuilder` accepts parses back and reads back.
+//! * what `RequestBuilder` accepts parses back and reads back;
+//! * the subscription and transfer headers (Event, Allow-Events, Subscription-State,
+//!   Replaces, Refer-To, Referred-By, Refer-Sub) read back what was generated, display to
+//!   text that parses back equal, a Replaces survives being escaped into a Refer-To URI and
+//!   read out again, and their parsers never panic on arbitrary text.
 //!
 //! Bugs these found are pinned at the end as minimal, ignored tests.
 //!
@@ -30,8 +34,9 @@ use bytes::Bytes;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use sip_core::message::validate::{UasPolicy, validate_request, validate_response};
 use sip_core::message::{
-    HeaderName, Headers, Message, Method, NameAddr, RequestBuilder, StatusCode, StreamDecoder, StreamItem,
-    Uri, Version, Via, response_to,
+    Event, EventReason, EventType, HeaderName, Headers, Message, Method, NameAddr, ReferTo, ReferredBy,
+    Replaces, RequestBuilder, StatusCode, StreamDecoder, StreamItem, SubscriptionState, Substate, Uri,
+    Version, Via, percent_decode, response_to,
 };
 
 // ------------------------------------------------------------------------------------------
@@ -348,7 +353,7 @@ fn method(g: &mut Gen) -> String {
 /// valid values. None of them is one the spec checks read (Via, CSeq, Content-Length…).
 fn extra_headers(g: &mut Gen) -> Vec<(String, String)> {
     (0..between(g, 0, 4))
-        .map(|_| match below(g, 10) {
+        .map(|_| match below(g, 11) {
             0 => ("Subject".into(), text(g, 20)),
             1 => ("User-Agent".into(), text(g, 20)),
             2 => {
@@ -358,11 +363,12 @@ fn extra_headers(g: &mut Gen) -> Vec<(String, String)> {
             3 => ("Expires".into(), u32::arbitrary(g).to_string()),
             4 => (
                 "Event".into(),
-                format!("{};id={}", token(g, 8), string_of(g, DIGITS, 1, 6)),
+                format!("{};id={}", event_type(g), string_of(g, DIGITS, 1, 6)),
             ),
             5 => ("Record-Route".into(), format!("<{};lr>", sip_uri(g, false))),
             6 => ("Date".into(), "Sat, 13 Nov 2010 23:29:00 GMT".into()),
             7 => ("Allow".into(), "INVITE, ACK, CANCEL, BYE, OPTIONS".into()),
+            8 => transfer_header(g),
             _ => (format!("X-{}", token(g, 10)), text(g, 30)),
         })
         .collect()
@@ -533,6 +539,9 @@ impl TextStyle {
             "Subject" => "s",
             "Supported" => "k",
             "Event" => "o",
+            "Allow-Events" => "u",
+            "Refer-To" => "r",
+            "Referred-By" => "b",
             _ => name,
         };
         let mut spelled = if self.compact && one_in(g, 2) {
@@ -853,6 +862,7 @@ fn check_request_fields(message: &Message, spec: &RequestSpec) -> Result<(), Str
     for (name, value) in &spec.extra {
         expect(h.get_all(name.as_str()).any(|v| v == value), name)?;
     }
+    check_transfer_headers(h, &spec.extra)?;
     Ok(())
 }
 
@@ -901,6 +911,7 @@ fn check_response_fields(message: &Message, spec: &ResponseSpec) -> Result<(), S
     for (name, value) in &spec.extra {
         expect(h.get_all(name.as_str()).any(|v| v == value), name)?;
     }
+    check_transfer_headers(h, &spec.extra)?;
     // A UAC accepts a generated response with one Via, and drops one with more (RFC 3261
     // §8.1.3.3).
     let verdict = validate_response(response);
@@ -1241,8 +1252,8 @@ fn exercise(message: &Message) -> usize {
     addresses.extend(h.contacts().flatten());
     addresses.extend(h.routes().flatten());
     addresses.extend(h.record_routes().flatten());
-    addresses.extend(h.refer_to().and_then(Result::ok));
-    addresses.extend(h.referred_by().and_then(Result::ok));
+    addresses.extend(h.refer_to().and_then(Result::ok).map(|r| r.address().clone()));
+    addresses.extend(h.referred_by().and_then(Result::ok).map(|r| r.address().clone()));
     for address in &addresses {
         touch(&address.display_name().unwrap_or_default());
         touch(address.tag().unwrap_or(""));
@@ -1299,17 +1310,8 @@ fn exercise(message: &Message) -> usize {
         }
     }
     touch(&format!("{}", h.supports("100rel")));
-    for value in [
-        h.event(),
-        h.subscription_state(),
-        h.session_expires(),
-        h.min_se(),
-        h.replaces(),
-    ]
-    .into_iter()
-    .flatten()
-    .flatten()
-    {
+    exercise_transfer_headers(h, &mut touch);
+    for value in [h.session_expires(), h.min_se()].into_iter().flatten().flatten() {
         touch(value.value());
         touch(value.as_str());
         touch(&format!("{:?}", value.param_u32("expires")));
@@ -1429,6 +1431,9 @@ const HEADER_NAMES: &[&str] = &[
     "r",
     "Referred-By",
     "b",
+    "Refer-Sub",
+    "Allow-Events",
+    "u",
     "RSeq",
     "RAck",
     "Retry-After",
@@ -1496,6 +1501,21 @@ const VALUE_PIECES: &[&str] = &[
     "nonce=\"x,y\"",
     "active",
     ";expires=",
+    "terminated",
+    ";reason=",
+    ";retry-after=",
+    ";id=",
+    ".",
+    ";to-tag=",
+    ";from-tag=",
+    ";early-only",
+    "?Replaces=",
+    "%3B",
+    "%3D",
+    "%40",
+    ";cid=",
+    "true",
+    "FALSE",
     "(",
     ")",
     "é",
@@ -2054,6 +2074,749 @@ fn prop_builder_output_parses_back(spec: GarbledSpec) -> TestResult {
 #[test]
 fn request_builder_output_parses_back_and_reads_back() {
     qc(4000).quickcheck(prop_builder_output_parses_back as fn(GarbledSpec) -> TestResult);
+}
+
+// ------------------------------------------------------------------------------------------
+// Subscription and transfer headers (RFC 6665, RFC 3515, RFC 3891, RFC 3892, RFC 4488)
+// ------------------------------------------------------------------------------------------
+
+/// `token` characters but the dot: RFC 6665's `token-nodot`, RFC 3892's `atom`.
+const TOKEN_NODOT: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!%*_+`'~";
+
+/// An RFC 6665 `event-type`: a package and up to two templates.
+fn event_type(g: &mut Gen) -> String {
+    let mut out = string_of(g, TOKEN_NODOT, 1, 8);
+    for _ in 0..between(g, 0, 2) {
+        out.push('.');
+        out.push_str(&string_of(g, TOKEN_NODOT, 1, 6));
+    }
+    out
+}
+
+/// Linear white space as it may stand around `;` and `=` once a value is unfolded.
+fn lws(g: &mut Gen) -> &'static str {
+    pick(g, &["", "", "", " ", "\t", "  "])
+}
+
+/// `s` with each ASCII letter in a random case.
+fn random_case(g: &mut Gen, s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if one_in(g, 2) {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// A quoted-string parameter value, with escapes; angle brackets only when `angles`.
+fn quoted_value(g: &mut Gen, angles: bool) -> String {
+    let mut out = String::from("\"");
+    for _ in 0..between(g, 0, 8) {
+        let c = match below(g, 6) {
+            0 => '"',
+            1 => pick(g, &[';', ',', '=', ' ', 'é', '<', '>', '?', '&', '%']),
+            _ => char::from(between(g, 0x21, 0x7e) as u8),
+        };
+        if !angles && (c == '<' || c == '>') {
+            continue;
+        }
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A parameter: a name and a token, a quoted string or no value.
+type Param = (String, Option<String>);
+
+/// Generic parameters named none of `reserved` (ignoring case). Quoted values hold angle
+/// brackets only when `angles` (the addr-spec form of an address cannot have them, see
+/// `NameAddr::parse`).
+fn generic_params(g: &mut Gen, reserved: &[&str], angles: bool) -> Vec<Param> {
+    (0..between(g, 0, 3))
+        .filter_map(|_| {
+            let name = token(g, 8);
+            if reserved.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+                return None;
+            }
+            let value = match below(g, 3) {
+                0 => None,
+                1 => Some(token(g, 8)),
+                _ => Some(quoted_value(g, angles)),
+            };
+            Some((name, value))
+        })
+        .collect()
+}
+
+/// Appends `params` as `;name=value`, with white space around the separators.
+fn push_params(g: &mut Gen, out: &mut String, params: &[Param]) {
+    for (name, value) in params {
+        let _ = write!(out, "{};{}{name}", lws(g), lws(g));
+        if let Some(value) = value {
+            let _ = write!(out, "{}={}{value}", lws(g), lws(g));
+        }
+    }
+}
+
+/// The parameters as [`sip_core::message::Params`] gives them.
+fn params_of(params: sip_core::message::Params<'_>) -> Vec<Param> {
+    params
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+        .collect()
+}
+
+/// Inserts `param` at a random place of `params`.
+fn insert_anywhere(g: &mut Gen, params: &mut Vec<Param>, param: Param) {
+    let at = below(g, params.len() + 1);
+    params.insert(at, param);
+}
+
+/// One of the headers below, valid, as a generated message's extra header (compact forms
+/// and folding come from the text style).
+fn transfer_header(g: &mut Gen) -> (String, String) {
+    let (name, value) = match below(g, 7) {
+        0 => ("Event", EventSpec::arbitrary(g).text),
+        1 => {
+            let types: Vec<String> = (0..between(g, 1, 3)).map(|_| event_type(g)).collect();
+            ("Allow-Events", types.join(", "))
+        }
+        2 => ("Subscription-State", SubscriptionStateSpec::arbitrary(g).text),
+        3 => ("Replaces", ReplacesSpec::arbitrary(g).text),
+        4 => ("Refer-To", AddressSpec::arbitrary(g).text),
+        5 => ("Referred-By", AddressSpec::arbitrary(g).text),
+        _ => {
+            let flag = pick(g, &["true", "false"]);
+            ("Refer-Sub", random_case(g, flag))
+        }
+    };
+    (name.to_owned(), value.trim_matches([' ', '\t']).to_owned())
+}
+
+/// The typed getters read every subscription or transfer header `extra` put in once (and
+/// every Allow-Events element).
+fn check_transfer_headers(h: &Headers, extra: &[(String, String)]) -> Result<(), String> {
+    let once = |name: &str| extra.iter().filter(|(n, _)| n == name).count() == 1;
+    let ok = |name: &str, result: Option<Result<(), sip_core::message::ParseError>>| match result {
+        Some(Ok(())) => Ok(()),
+        other => Err(format!("{name} reads as {other:?}: {h:?}")),
+    };
+    if once("Event") {
+        ok("Event", h.event().map(|r| r.map(drop)))?;
+    }
+    if once("Subscription-State") {
+        ok("Subscription-State", h.subscription_state().map(|r| r.map(drop)))?;
+    }
+    if once("Replaces") {
+        ok("Replaces", h.replaces().map(|r| r.map(drop)))?;
+    }
+    if once("Refer-To") {
+        ok("Refer-To", h.refer_to().map(|r| r.map(drop)))?;
+    }
+    if once("Referred-By") {
+        ok("Referred-By", h.referred_by().map(|r| r.map(drop)))?;
+    }
+    if once("Refer-Sub") {
+        ok("Refer-Sub", h.refer_sub().map(|r| r.map(drop)))?;
+    }
+    let listed: usize = extra
+        .iter()
+        .filter(|(n, _)| n == "Allow-Events")
+        .map(|(_, v)| v.split(',').count())
+        .sum();
+    let read: Vec<_> = h.allow_events().collect();
+    if read.len() != listed || read.iter().any(Result::is_err) {
+        return Err(format!("Allow-Events reads as {read:?}"));
+    }
+    Ok(())
+}
+
+/// A valid Event value and what it holds.
+#[derive(Debug, Clone)]
+struct EventSpec {
+    event_type: String,
+    id: Option<String>,
+    /// Every parameter, `id` included, in order.
+    params: Vec<Param>,
+    text: String,
+}
+
+impl Arbitrary for EventSpec {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let event_type = event_type(g);
+        let id = one_in(g, 2).then(|| token(g, 10));
+        let mut params = generic_params(g, &["id"], true);
+        if let Some(id) = &id {
+            let name = random_case(g, "id");
+            insert_anywhere(g, &mut params, (name, Some(id.clone())));
+        }
+        let mut text = format!("{}{event_type}", lws(g));
+        push_params(g, &mut text, &params);
+        text.push_str(lws(g));
+        EventSpec {
+            event_type,
+            id,
+            params,
+            text,
+        }
+    }
+}
+
+fn prop_event_reads_back_and_round_trips(spec: EventSpec) -> TestResult {
+    let event = match Event::parse(&spec.text) {
+        Ok(event) => event,
+        Err(e) => return TestResult::error(format!("{:?}: {e}", spec.text)),
+    };
+    let mut parts = spec.event_type.split('.');
+    let read_back = event.event_type().as_str() == spec.event_type
+        && Some(event.package()) == parts.next()
+        && event.templates().eq(parts)
+        && event.id() == spec.id.as_deref()
+        && params_of(event.params()) == spec.params;
+    if !read_back {
+        return TestResult::error(format!("{:?} reads as {event:?}", spec.text));
+    }
+    let again = Event::parse(&event.to_string());
+    if again.as_ref() != Ok(&event) || !again.as_ref().is_ok_and(|a| a.matches(&event)) {
+        return TestResult::error(format!("{event:?} displays to {again:?}"));
+    }
+    // RFC 6665 §8.2.1: other parameters do not matter, the case of the type does.
+    let bare = match &spec.id {
+        Some(id) => format!("{};id={id}", spec.event_type),
+        None => spec.event_type.clone(),
+    };
+    let bare = Event::parse(&bare).unwrap();
+    let upper = Event::parse(
+        &bare
+            .as_str()
+            .replace(&spec.event_type, &spec.event_type.to_uppercase()),
+    )
+    .unwrap();
+    let case_sensitive = upper.event_type() == bare.event_type() || !event.matches(&upper);
+    if !event.matches(&bare) || !case_sensitive {
+        return TestResult::error(format!("{event:?} against {bare:?} and {upper:?}"));
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn event_values_read_back_and_display_to_what_parses_back() {
+    qc(3000).quickcheck(prop_event_reads_back_and_round_trips as fn(EventSpec) -> TestResult);
+}
+
+/// Allow-Events elements spread over lines and commas, each a generated event type.
+#[derive(Debug, Clone)]
+struct AllowEventsSpec {
+    types: Vec<String>,
+    lines: Vec<String>,
+}
+
+impl Arbitrary for AllowEventsSpec {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let types: Vec<String> = (0..between(g, 1, 5)).map(|_| event_type(g)).collect();
+        let mut lines = vec![String::new()];
+        for (i, t) in types.iter().enumerate() {
+            let line = lines.last_mut().unwrap();
+            if i > 0 && one_in(g, 3) {
+                lines.push(t.clone());
+            } else {
+                if !line.is_empty() {
+                    let _ = write!(line, "{},{}", lws(g), lws(g));
+                }
+                line.push_str(t);
+            }
+        }
+        AllowEventsSpec { types, lines }
+    }
+}
+
+fn prop_allow_events_read_back(spec: AllowEventsSpec) -> bool {
+    let mut h = Headers::new();
+    for line in &spec.lines {
+        h.push(HeaderName::AllowEvents, line.as_str());
+    }
+    let read: Result<Vec<EventType>, _> = h.allow_events().collect();
+    read.is_ok_and(|read| {
+        read.iter()
+            .map(EventType::as_str)
+            .eq(spec.types.iter().map(String::as_str))
+    })
+}
+
+#[test]
+fn allow_events_lists_read_back_in_order() {
+    qc(2000).quickcheck(prop_allow_events_read_back as fn(AllowEventsSpec) -> bool);
+}
+
+/// A valid Subscription-State value and what it holds.
+#[derive(Debug, Clone)]
+struct SubscriptionStateSpec {
+    state: String,
+    reason: Option<String>,
+    expires: Option<u32>,
+    retry_after: Option<u32>,
+    /// Every parameter, in order.
+    params: Vec<Param>,
+    text: String,
+}
+
+/// A decimal number, sometimes with leading zeros (RFC 4475 §3.1.1.1 allows them).
+fn delta_seconds(g: &mut Gen, n: u32) -> String {
+    let zeros = if one_in(g, 5) { between(g, 1, 3) } else { 0 };
+    format!("{}{n}", "0".repeat(zeros))
+}
+
+impl Arbitrary for SubscriptionStateSpec {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let state = match below(g, 4) {
+            0 => token(g, 10),
+            _ => {
+                let known = pick(g, &["active", "pending", "terminated"]);
+                random_case(g, known)
+            }
+        };
+        let reason = one_in(g, 2).then(|| {
+            if one_in(g, 4) {
+                token(g, 10)
+            } else {
+                let known = pick(
+                    g,
+                    &[
+                        "deactivated",
+                        "probation",
+                        "rejected",
+                        "timeout",
+                        "giveup",
+                        "noresource",
+                        "invariant",
+                    ],
+                );
+                random_case(g, known)
+            }
+        });
+        let expires = one_in(g, 2).then(|| u32::arbitrary(g));
+        let retry_after = one_in(g, 3).then(|| u32::arbitrary(g));
+        let mut params = generic_params(g, &["reason", "expires", "retry-after"], true);
+        if let Some(reason) = &reason {
+            let name = random_case(g, "reason");
+            insert_anywhere(g, &mut params, (name, Some(reason.clone())));
+        }
+        if let Some(expires) = expires {
+            let param = (random_case(g, "expires"), Some(delta_seconds(g, expires)));
+            insert_anywhere(g, &mut params, param);
+        }
+        if let Some(retry_after) = retry_after {
+            let param = (random_case(g, "retry-after"), Some(delta_seconds(g, retry_after)));
+            insert_anywhere(g, &mut params, param);
+        }
+        let mut text = format!("{}{state}", lws(g));
+        push_params(g, &mut text, &params);
+        text.push_str(lws(g));
+        SubscriptionStateSpec {
+            state,
+            reason,
+            expires,
+            retry_after,
+            params,
+            text,
+        }
+    }
+}
+
+/// The reason `text` names, as a value to build with.
+fn event_reason(text: &str) -> EventReason<'_> {
+    match text.to_ascii_lowercase().as_str() {
+        "deactivated" => EventReason::Deactivated,
+        "probation" => EventReason::Probation,
+        "rejected" => EventReason::Rejected,
+        "timeout" => EventReason::Timeout,
+        "giveup" => EventReason::Giveup,
+        "noresource" => EventReason::NoResource,
+        "invariant" => EventReason::Invariant,
+        _ => EventReason::Other(text),
+    }
+}
+
+fn prop_subscription_state_reads_back_and_round_trips(spec: SubscriptionStateSpec) -> TestResult {
+    let state = match SubscriptionState::parse(&spec.text) {
+        Ok(state) => state,
+        Err(e) => return TestResult::error(format!("{:?}: {e}", spec.text)),
+    };
+    let read_back = state.state().as_str().eq_ignore_ascii_case(&spec.state)
+        && state.reason().map(|r| r.as_str().to_ascii_lowercase())
+            == spec.reason.as_ref().map(|r| r.to_ascii_lowercase())
+        && state.reason() == spec.reason.as_deref().map(event_reason)
+        && state.expires() == spec.expires
+        && state.retry_after() == spec.retry_after
+        && params_of(state.params()) == spec.params;
+    if !read_back {
+        return TestResult::error(format!("{:?} reads as {state:?}", spec.text));
+    }
+    let again = SubscriptionState::parse(&state.to_string());
+    if again.as_ref() != Ok(&state) {
+        return TestResult::error(format!("{state:?} displays to {again:?}"));
+    }
+    // What the constructors build parses back equal and reads back.
+    let built = match state.state() {
+        Substate::Active => SubscriptionState::active(spec.expires.unwrap_or(0)),
+        Substate::Pending => SubscriptionState::pending(spec.expires.unwrap_or(0)),
+        _ => {
+            SubscriptionState::terminated(spec.reason.as_deref().map(event_reason), spec.retry_after).unwrap()
+        }
+    };
+    let reparsed = SubscriptionState::parse(&built.to_string());
+    let built_reads_back = match built.state() {
+        Substate::Terminated => {
+            built.reason() == state.reason()
+                && built.retry_after() == spec.retry_after
+                && built.expires().is_none()
+        }
+        _ => built.expires() == Some(spec.expires.unwrap_or(0)) && built.reason().is_none(),
+    };
+    if reparsed.as_ref() != Ok(&built) || !built_reads_back {
+        return TestResult::error(format!("built {built:?}, parsed back {reparsed:?}"));
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn subscription_states_read_back_and_display_to_what_parses_back() {
+    qc(3000).quickcheck(
+        prop_subscription_state_reads_back_and_round_trips as fn(SubscriptionStateSpec) -> TestResult,
+    );
+}
+
+/// A valid Replaces value, what it holds, and a SIP URI to embed it in.
+#[derive(Debug, Clone)]
+struct ReplacesSpec {
+    call_id: String,
+    to_tag: String,
+    from_tag: String,
+    early_only: bool,
+    /// The parameters other than the tags and `early-only`, in order.
+    others: Vec<Param>,
+    text: String,
+    target: String,
+}
+
+impl Arbitrary for ReplacesSpec {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let call_id = call_id(g);
+        let (to_tag, from_tag) = (token(g, 10), token(g, 10));
+        let early_only = one_in(g, 3);
+        let others = generic_params(g, &["to-tag", "from-tag", "early-only"], true);
+        let mut params = others.clone();
+        let to = (random_case(g, "to-tag"), Some(to_tag.clone()));
+        insert_anywhere(g, &mut params, to);
+        let from = (random_case(g, "from-tag"), Some(from_tag.clone()));
+        insert_anywhere(g, &mut params, from);
+        if early_only {
+            let flag = (random_case(g, "early-only"), None);
+            insert_anywhere(g, &mut params, flag);
+        }
+        let mut text = format!("{}{call_id}", lws(g));
+        push_params(g, &mut text, &params);
+        text.push_str(lws(g));
+        ReplacesSpec {
+            call_id,
+            to_tag,
+            from_tag,
+            early_only,
+            others,
+            text,
+            target: sip_uri(g, true),
+        }
+    }
+}
+
+fn prop_replaces_reads_back_and_round_trips(spec: ReplacesSpec) -> TestResult {
+    let replaces = match Replaces::parse(&spec.text) {
+        Ok(replaces) => replaces,
+        Err(e) => return TestResult::error(format!("{:?}: {e}", spec.text)),
+    };
+    let others: Vec<Param> = params_of(replaces.params())
+        .into_iter()
+        .filter(|(n, _)| {
+            !["to-tag", "from-tag", "early-only"]
+                .iter()
+                .any(|k| n.eq_ignore_ascii_case(k))
+        })
+        .collect();
+    let read_back = replaces.call_id() == spec.call_id
+        && replaces.to_tag() == spec.to_tag
+        && replaces.from_tag() == spec.from_tag
+        && replaces.early_only() == spec.early_only
+        && others == spec.others;
+    if !read_back {
+        return TestResult::error(format!("{:?} reads as {replaces:?}", spec.text));
+    }
+    // Displayed in the canonical form, which parses back equal.
+    let mut canonical = format!(
+        "{};to-tag={};from-tag={}",
+        spec.call_id, spec.to_tag, spec.from_tag
+    );
+    if spec.early_only {
+        canonical.push_str(";early-only");
+    }
+    for (name, value) in &spec.others {
+        let _ = write!(canonical, ";{name}");
+        if let Some(value) = value {
+            let _ = write!(canonical, "={value}");
+        }
+    }
+    let again = Replaces::parse(&replaces.to_string());
+    if replaces.to_string() != canonical || again.as_ref() != Ok(&replaces) {
+        return TestResult::error(format!("{replaces:?} displays to {again:?}"));
+    }
+    if spec.others.is_empty() {
+        let built = Replaces::new(&spec.call_id, &spec.to_tag, &spec.from_tag, spec.early_only);
+        if built.as_ref() != Ok(&replaces) || built.as_ref().map(|b| b.as_str()) != Ok(canonical.as_str()) {
+            return TestResult::error(format!("built {built:?}, parsed {replaces:?}"));
+        }
+    }
+    // Escaped into a Refer-To URI (RFC 3891 §7) and read back out, also through a header.
+    let target = Uri::parse(&spec.target).unwrap();
+    let refer_to = match ReferTo::with_replaces(&target, &replaces) {
+        Ok(refer_to) => refer_to,
+        Err(e) => return TestResult::error(format!("{target:?} with {replaces:?}: {e}")),
+    };
+    let mut h = Headers::new();
+    h.push(HeaderName::ReferTo, refer_to.to_string());
+    let from_header = h.refer_to().and_then(Result::ok);
+    let target_headers = target.header_fields().count();
+    let survived = refer_to.embedded_replaces() == Some(Ok(replaces.clone()))
+        && from_header.as_ref() == Some(&refer_to)
+        && from_header.and_then(|r| r.embedded_replaces()) == Some(Ok(replaces.clone()))
+        && refer_to.embedded_headers().filter(Result::is_ok).count() == target_headers
+        && refer_to.uri().params() == target.params()
+        && refer_to.uri().host_str() == target.host_str();
+    if !survived {
+        return TestResult::error(format!("{replaces:?} embedded in {target:?} as {refer_to:?}"));
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn replaces_values_read_back_and_survive_embedding_in_refer_to() {
+    qc(3000).quickcheck(prop_replaces_reads_back_and_round_trips as fn(ReplacesSpec) -> TestResult);
+}
+
+/// A valid Refer-To or Referred-By value: a name-addr or addr-spec with parameters, among
+/// them sometimes a Referred-By `cid`.
+#[derive(Debug, Clone)]
+struct AddressSpec {
+    params: Vec<Param>,
+    cid: Option<String>,
+    text: String,
+}
+
+impl Arbitrary for AddressSpec {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let mut params = generic_params(g, &["cid"], false);
+        let cid = one_in(g, 3).then(|| {
+            let local = event_type(g);
+            let domain = if one_in(g, 2) { event_type(g) } else { host(g) };
+            format!("{local}@{domain}")
+        });
+        if let Some(cid) = &cid {
+            let name = random_case(g, "cid");
+            insert_anywhere(g, &mut params, (name, Some(format!("\"{cid}\""))));
+        }
+        let mut written = String::new();
+        push_params(g, &mut written, &params);
+        let text = name_addr(g, &written);
+        AddressSpec { params, cid, text }
+    }
+}
+
+fn prop_refer_addresses_read_back_and_round_trip(spec: AddressSpec) -> TestResult {
+    let address = NameAddr::parse(&spec.text).unwrap();
+    let refer_to = ReferTo::parse(&spec.text);
+    let referred_by = ReferredBy::parse(&spec.text);
+    let (Ok(refer_to), Ok(referred_by)) = (refer_to, referred_by) else {
+        return TestResult::error(format!("{:?} does not parse", spec.text));
+    };
+    let read_back = refer_to.address() == &address
+        && referred_by.address() == &address
+        && refer_to.uri() == address.uri()
+        && params_of(refer_to.params()) == spec.params
+        && params_of(referred_by.params()) == spec.params
+        && referred_by.cid() == spec.cid.as_deref();
+    if !read_back {
+        return TestResult::error(format!("{:?} reads as {refer_to:?}, {referred_by:?}", spec.text));
+    }
+    let again = (
+        ReferTo::parse(&refer_to.to_string()),
+        ReferredBy::parse(&referred_by.to_string()),
+    );
+    if again.0.as_ref() != Ok(&refer_to) || again.1.as_ref() != Ok(&referred_by) {
+        return TestResult::error(format!("{:?} displays to {again:?}", spec.text));
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn refer_to_and_referred_by_read_back_and_display_to_what_parses_back() {
+    qc(3000).quickcheck(prop_refer_addresses_read_back_and_round_trip as fn(AddressSpec) -> TestResult);
+}
+
+/// Reads everything the subscription and transfer getters offer; panics only on a broken
+/// invariant: whatever parses displays to text that parses back equal, and a Replaces read
+/// out of a Refer-To survives being embedded again.
+fn exercise_transfer_headers(h: &Headers, touch: &mut impl FnMut(&str)) {
+    if let Some(Ok(event)) = h.event() {
+        touch(event.package());
+        event.templates().for_each(&mut *touch);
+        touch(event.id().unwrap_or(""));
+        assert!(event.matches(&event));
+        assert_eq!(Event::parse(&event.to_string()).as_ref(), Ok(&event));
+    }
+    for event_type in h.allow_events().flatten() {
+        touch(event_type.package());
+        event_type.templates().for_each(&mut *touch);
+    }
+    if let Some(Ok(state)) = h.subscription_state() {
+        touch(state.state().as_str());
+        touch(state.reason().map_or("", |r| r.as_str()));
+        touch(&format!("{:?}{:?}", state.expires(), state.retry_after()));
+        assert_eq!(SubscriptionState::parse(&state.to_string()).as_ref(), Ok(&state));
+    }
+    if let Some(Ok(replaces)) = h.replaces() {
+        exercise_replaces(&replaces, touch);
+    }
+    if let Some(Ok(refer_to)) = h.refer_to() {
+        exercise_refer_to(&refer_to, touch);
+    }
+    if let Some(Ok(referred_by)) = h.referred_by() {
+        touch(referred_by.cid().unwrap_or(""));
+        exercise_uri(referred_by.uri(), touch);
+        assert_eq!(ReferredBy::parse(referred_by.as_str()).as_ref(), Ok(&referred_by));
+    }
+    touch(&format!("{:?}", h.refer_sub()));
+}
+
+fn exercise_replaces(replaces: &Replaces, touch: &mut impl FnMut(&str)) {
+    touch(replaces.call_id());
+    touch(replaces.to_tag());
+    touch(replaces.from_tag());
+    touch(&format!("{}", replaces.early_only()));
+    assert_eq!(Replaces::parse(&replaces.to_string()).as_ref(), Ok(replaces));
+    let target = Uri::parse("sip:transfer-target@example.com").unwrap();
+    let embedded = ReferTo::with_replaces(&target, replaces).unwrap();
+    assert_eq!(embedded.embedded_replaces(), Some(Ok(replaces.clone())));
+}
+
+fn exercise_refer_to(refer_to: &ReferTo, touch: &mut impl FnMut(&str)) {
+    exercise_uri(refer_to.uri(), touch);
+    for header in refer_to.embedded_headers().flatten() {
+        touch(&header.0);
+        touch(&header.1);
+    }
+    assert_eq!(ReferTo::parse(refer_to.as_str()).as_ref(), Ok(refer_to));
+    if let Some(Ok(replaces)) = refer_to.embedded_replaces() {
+        exercise_replaces(&replaces, touch);
+        // Embedding it again in the same target keeps the target's other headers (all but
+        // empty fields) as they are.
+        let again = ReferTo::with_replaces(refer_to.uri(), &replaces).unwrap();
+        assert_eq!(again.embedded_replaces(), Some(Ok(replaces)));
+        let others = |r: &ReferTo| -> Vec<(String, Option<String>)> {
+            r.uri()
+                .header_fields()
+                .filter(|(n, _)| !n.is_empty() && !percent_decode(n).eq_ignore_ascii_case(b"Replaces"))
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+                .collect()
+        };
+        assert_eq!(others(&again), others(refer_to));
+    }
+}
+
+/// Every parser of these headers, and every getter, fed `text` as it is; whatever parses is
+/// used as [`exercise_transfer_headers`] does.
+fn hammer_transfer_parsers(text: &str) -> usize {
+    let mut n = 0usize;
+    let mut touch = |s: &str| n = n.wrapping_add(s.len());
+    if let Ok(event_type) = EventType::parse(text) {
+        touch(event_type.package());
+        event_type.templates().for_each(&mut touch);
+    }
+    let _ = Event::parse(text);
+    let _ = SubscriptionState::parse(text);
+    if let Ok(replaces) = Replaces::parse(text) {
+        exercise_replaces(&replaces, &mut touch);
+    }
+    if let Ok(refer_to) = ReferTo::parse(text) {
+        exercise_refer_to(&refer_to, &mut touch);
+    }
+    if let Ok(referred_by) = ReferredBy::parse(text) {
+        touch(referred_by.cid().unwrap_or(""));
+    }
+    let names = [
+        HeaderName::Event,
+        HeaderName::AllowEvents,
+        HeaderName::SubscriptionState,
+        HeaderName::Replaces,
+        HeaderName::ReferTo,
+        HeaderName::ReferredBy,
+        HeaderName::ReferSub,
+    ];
+    let mut once = Headers::new();
+    let mut twice = Headers::new();
+    for name in names {
+        once.push(name, text);
+        twice.push(name, text);
+        twice.push(name, text);
+    }
+    exercise_transfer_headers(&once, &mut touch);
+    exercise_transfer_headers(&twice, &mut touch);
+    n
+}
+
+fn prop_transfer_parsers_never_panic_on_arbitrary_text(text: String) -> bool {
+    hammer_transfer_parsers(&text);
+    true
+}
+
+#[test]
+fn transfer_header_parsers_never_panic_on_arbitrary_text() {
+    qc(5000).quickcheck(prop_transfer_parsers_never_panic_on_arbitrary_text as fn(String) -> bool);
+}
+
+/// Header values glued from SIP fragments, aimed at these parsers.
+#[derive(Debug, Clone)]
+struct TransferNoise(String);
+
+impl Arbitrary for TransferNoise {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let mut out = String::new();
+        if one_in(g, 3) {
+            out.push_str(&transfer_header(g).1);
+        }
+        for _ in 0..between(g, 0, 12) {
+            match below(g, 4) {
+                0 => out.push_str(&event_type(g)),
+                1 => out.push_str(&token(g, 6)),
+                _ => out.push_str(pick(g, VALUE_PIECES)),
+            }
+        }
+        TransferNoise(out)
+    }
+}
+
+fn prop_transfer_parsers_never_panic_on_noise(noise: TransferNoise) -> bool {
+    hammer_transfer_parsers(&noise.0);
+    true
+}
+
+#[test]
+fn transfer_header_parsers_never_panic_on_sip_shaped_noise() {
+    qc(5000).quickcheck(prop_transfer_parsers_never_panic_on_noise as fn(TransferNoise) -> bool);
 }
 
 // ------------------------------------------------------------------------------------------

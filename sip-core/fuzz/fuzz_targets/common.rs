@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 use sip_core::message::validate::{UasPolicy, validate_request, validate_response};
-use sip_core::message::{HeaderName, Message, NameAddr, StatusCode, Uri, response_to};
+use sip_core::message::{
+    Event, HeaderName, Headers, Message, NameAddr, ReferTo, Replaces, StatusCode, SubscriptionState, Uri,
+    response_to,
+};
 
 /// Reads everything a message offers; panics (a finding) only on a broken invariant.
 pub fn exercise(message: &Message) {
@@ -39,8 +42,8 @@ pub fn exercise(message: &Message) {
     addresses.extend(h.contacts().flatten());
     addresses.extend(h.routes().flatten());
     addresses.extend(h.record_routes().flatten());
-    addresses.extend(h.refer_to().and_then(Result::ok));
-    addresses.extend(h.referred_by().and_then(Result::ok));
+    addresses.extend(h.refer_to().and_then(Result::ok).map(|r| r.address().clone()));
+    addresses.extend(h.referred_by().and_then(Result::ok).map(|r| r.address().clone()));
     for address in &addresses {
         touch(&address.display_name().unwrap_or_default());
         touch(address.tag().unwrap_or(""));
@@ -89,20 +92,11 @@ pub fn exercise(message: &Message) {
             touch(tag);
         }
     }
-    for value in [
-        h.event(),
-        h.subscription_state(),
-        h.session_expires(),
-        h.min_se(),
-        h.replaces(),
-    ]
-    .into_iter()
-    .flatten()
-    .flatten()
-    {
+    for value in [h.session_expires(), h.min_se()].into_iter().flatten().flatten() {
         touch(value.value());
         touch(&format!("{:?}", value.param_u32("expires")));
     }
+    transfer_headers(h, &mut touch);
     for name in [
         HeaderName::Authorization,
         HeaderName::ProxyAuthorization,
@@ -176,4 +170,47 @@ pub fn assert_round_trip(message: &Message) {
         bytes.escape_ascii().to_string()
     );
     assert_eq!(parsed.to_bytes(), bytes, "re-serialization differs");
+}
+
+/// Reads the subscription and transfer headers; panics (a finding) when something that
+/// parses does not display to text that parses back equal, or when a Replaces read out of
+/// a Refer-To does not survive being embedded again.
+fn transfer_headers(h: &Headers, touch: &mut impl FnMut(&str)) {
+    if let Some(Ok(event)) = h.event() {
+        touch(event.package());
+        touch(event.id().unwrap_or(""));
+        assert_eq!(Event::parse(&event.to_string()).as_ref(), Ok(&event));
+    }
+    for event_type in h.allow_events().flatten() {
+        touch(event_type.package());
+    }
+    if let Some(Ok(state)) = h.subscription_state() {
+        touch(state.state().as_str());
+        touch(&format!(
+            "{:?}{:?}{:?}",
+            state.reason(),
+            state.expires(),
+            state.retry_after()
+        ));
+        assert_eq!(SubscriptionState::parse(&state.to_string()).as_ref(), Ok(&state));
+    }
+    let mut replaces: Vec<Replaces> = h.replaces().and_then(Result::ok).into_iter().collect();
+    if let Some(Ok(refer_to)) = h.refer_to() {
+        for (name, value) in refer_to.embedded_headers().flatten() {
+            touch(&name);
+            touch(&value);
+        }
+        replaces.extend(refer_to.embedded_replaces().and_then(Result::ok));
+    }
+    for replaces in replaces {
+        touch(replaces.call_id());
+        assert_eq!(Replaces::parse(&replaces.to_string()).as_ref(), Ok(&replaces));
+        let target = Uri::parse("sip:fuzz@example.com").expect("a valid URI");
+        let refer_to = ReferTo::with_replaces(&target, &replaces).expect("a SIP target");
+        assert_eq!(refer_to.embedded_replaces(), Some(Ok(replaces)));
+    }
+    if let Some(Ok(referred_by)) = h.referred_by() {
+        touch(referred_by.cid().unwrap_or(""));
+    }
+    touch(&format!("{:?}", h.refer_sub()));
 }

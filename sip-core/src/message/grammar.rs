@@ -301,6 +301,36 @@ pub fn percent_decode(s: &str) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// True for the octets an `hvalue` (and `hname`) of a URI's headers holds as they are
+/// (RFC 3261 §25.1: `hnv-unreserved / unreserved`); every other octet is `escaped`.
+pub(crate) fn is_hvalue_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            // mark
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            // hnv-unreserved
+            | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$'
+        )
+}
+
+/// Appends `value` to `out` as an RFC 3261 §25.1 `hvalue`: octets outside
+/// [`is_hvalue_char`] (`;`, `=`, `@`, `%`, `&`, white space, non-ASCII, …) become `%HH`.
+/// [`percent_decode`] gives `value` back.
+pub(crate) fn push_hvalue_escaped(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in value.bytes() {
+        if is_hvalue_char(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            for nibble in [b >> 4, b & 0x0f] {
+                out.push(HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h)));
+            }
+        }
+    }
+}
+
 /// Validates `%` escapes: every `%` must be followed by two hex digits.
 pub(crate) fn escapes_are_valid(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'%', bytes).all(|i| {
@@ -365,6 +395,20 @@ mod tests {
     fn unquote_removes_escapes() {
         assert_eq!(unquote(r#""J Rosenberg \\\"""#), r#"J Rosenberg \""#);
         assert_eq!(unquote("token"), "token");
+    }
+
+    #[test]
+    fn hvalue_escaping_keeps_only_unreserved_octets() {
+        let mut out = String::new();
+        push_hvalue_escaped(&mut out, "12345@192.168.118.3;to-tag=12345;from-tag=5FFE-3994");
+        assert_eq!(
+            out,
+            "12345%40192.168.118.3%3Bto-tag%3D12345%3Bfrom-tag%3D5FFE-3994"
+        );
+        let mut out = String::new();
+        push_hvalue_escaped(&mut out, "a b%&<>\"[]/?:+$()é");
+        assert_eq!(out, "a%20b%25%26%3C%3E%22[]/?:+$()%C3%A9");
+        assert_eq!(&*percent_decode(&out), "a b%&<>\"[]/?:+$()é".as_bytes());
     }
 
     #[test]

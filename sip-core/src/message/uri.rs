@@ -255,6 +255,29 @@ impl Uri {
         self.parts?.headers.map(|s| s.get(&self.buffer))
     }
 
+    /// The fields of the `?` headers part, in order, as written (escapes kept): each
+    /// `hname=hvalue` (RFC 3261 §19.1.1, §25.1: `headers = "?" header *( "&" header )`) as
+    /// `(hname, Some(hvalue))`, and a field without `=` as `(field, None)`. Nothing is
+    /// skipped, so an empty field reads as `("", None)`. Decode names and values with
+    /// [`percent_decode`](crate::message::percent_decode).
+    ///
+    /// ```
+    /// use sip_core::message::Uri;
+    /// let uri = Uri::parse("sip:bob@b.example?subject=project%20x&priority=urgent").unwrap();
+    /// let fields: Vec<_> = uri.header_fields().collect();
+    /// assert_eq!(fields, [("subject", Some("project%20x")), ("priority", Some("urgent"))]);
+    /// assert_eq!(Uri::parse("sip:bob@b.example").unwrap().header_fields().count(), 0);
+    /// ```
+    pub fn header_fields(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+        self.headers()
+            .into_iter()
+            .flat_map(|headers| headers.split('&'))
+            .map(|field| match field.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (field, None),
+            })
+    }
+
     /// The `transport` parameter, lower-cased comparison left to the caller.
     pub fn transport_param(&self) -> Option<&str> {
         self.params().get("transport").flatten()
@@ -672,6 +695,44 @@ mod tests {
         assert_eq!(uri.scheme(), Scheme::Other);
         assert_eq!(uri.scheme_str(), "soap.beep");
         assert_eq!(uri.host(), None);
+    }
+
+    #[test]
+    fn header_fields_split_on_ampersands_and_the_first_equals() {
+        // RFC 3515 §2.1: the second field's '=' is escaped, so it is a name without a value.
+        let uri = Uri::parse(
+            "sip:bob@biloxi.example.net?Accept-Contact=sip:bobsdesk.biloxi.example.net\
+             &Call-ID%3D55432%40alicepc.atlanta.example.com",
+        )
+        .unwrap();
+        let fields: Vec<_> = uri.header_fields().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Accept-Contact", Some("sip:bobsdesk.biloxi.example.net")),
+                ("Call-ID%3D55432%40alicepc.atlanta.example.com", None),
+            ]
+        );
+        let uri = Uri::parse("sip:a@h;lr?x=1=2&&y=&").unwrap();
+        let fields: Vec<_> = uri.header_fields().collect();
+        assert_eq!(
+            fields,
+            [("x", Some("1=2")), ("", None), ("y", Some("")), ("", None)]
+        );
+        assert_eq!(uri.params().get("lr"), Some(None));
+        // Only SIP and SIPS URIs have headers.
+        assert_eq!(
+            Uri::parse("tel:+1-201-555-0123").unwrap().header_fields().count(),
+            0
+        );
+        assert_eq!(Uri::parse("http://h/?a=b").unwrap().header_fields().count(), 0);
+        assert_eq!(
+            Uri::parse("sip:a@h?")
+                .unwrap()
+                .header_fields()
+                .collect::<Vec<_>>(),
+            [("", None)]
+        );
     }
 
     #[test]

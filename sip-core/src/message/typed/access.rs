@@ -11,7 +11,9 @@ use crate::message::grammar::{
 use crate::message::headers::Headers;
 use crate::message::name::HeaderName;
 
+use super::event::{Event, EventType, SubscriptionState};
 use super::name_addr::NameAddr;
+use super::refer::{ReferTo, ReferredBy, Replaces, parse_refer_sub};
 use super::values::{AuthValue, CSeq, MediaType, RAck, ValueParams};
 use super::via::Via;
 
@@ -196,15 +198,23 @@ impl Headers {
             .any(|name| self.values(name).any(|t| t.eq_ignore_ascii_case(tag)))
     }
 
-    /// Event (RFC 6665 §8.2.1).
-    pub fn event(&self) -> Option<Result<ValueParams, ParseError>> {
-        self.single_with(HeaderName::Event, |h, v| ValueParams::parse_shared(h.share(v)))
+    /// Event (RFC 6665 §8.2.1), which names exactly one event type and appears once.
+    pub fn event(&self) -> Option<Result<Event, ParseError>> {
+        self.single_with(HeaderName::Event, |h, v| Event::parse_shared(h.share(v)))
+    }
+
+    /// Every event type of Allow-Events (RFC 6665 §8.2.2), a list header: the packages a
+    /// UA accepts subscriptions to. An empty element is an error (RFC 4475 §3.1.2.1).
+    pub fn allow_events(&self) -> impl Iterator<Item = Result<EventType<'_>, ParseError>> + '_ {
+        self.get_all_known(HeaderName::AllowEvents)
+            .flat_map(|line| split_top_level(line, b','))
+            .map(|element| EventType::parse(element).map_err(|e| e.in_header("Allow-Events")))
     }
 
     /// Subscription-State (RFC 6665 §8.2.3).
-    pub fn subscription_state(&self) -> Option<Result<ValueParams, ParseError>> {
+    pub fn subscription_state(&self) -> Option<Result<SubscriptionState, ParseError>> {
         self.single_with(HeaderName::SubscriptionState, |h, v| {
-            ValueParams::parse_shared(h.share(v))
+            SubscriptionState::parse_shared(h.share(v))
         })
     }
 
@@ -220,20 +230,29 @@ impl Headers {
         self.single_with(HeaderName::MinSe, |h, v| ValueParams::parse_shared(h.share(v)))
     }
 
-    /// Replaces (RFC 3891 §6.1): the value is the Call-ID, with to-tag, from-tag and
-    /// early-only parameters.
-    pub fn replaces(&self) -> Option<Result<ValueParams, ParseError>> {
-        self.single_with(HeaderName::Replaces, |h, v| ValueParams::parse_shared(h.share(v)))
+    /// Replaces (RFC 3891 §6.1). More than one is an error: RFC 3891 §3 answers such an
+    /// INVITE with 400.
+    pub fn replaces(&self) -> Option<Result<Replaces, ParseError>> {
+        self.single_with(HeaderName::Replaces, |h, v| Replaces::parse_shared(h.share(v)))
     }
 
-    /// Refer-To (RFC 3515 §2.1).
-    pub fn refer_to(&self) -> Option<Result<NameAddr, ParseError>> {
-        self.single_with(HeaderName::ReferTo, |h, v| NameAddr::parse_shared(h.share(v)))
+    /// Refer-To (RFC 3515 §2.1). More than one is an error: RFC 3515 §2.4.1 answers a
+    /// REFER with none or several with 400.
+    pub fn refer_to(&self) -> Option<Result<ReferTo, ParseError>> {
+        self.single_with(HeaderName::ReferTo, |h, v| ReferTo::parse_shared(h.share(v)))
     }
 
-    /// Referred-By (RFC 3892).
-    pub fn referred_by(&self) -> Option<Result<NameAddr, ParseError>> {
-        self.single_with(HeaderName::ReferredBy, |h, v| NameAddr::parse_shared(h.share(v)))
+    /// Referred-By (RFC 3892 §3).
+    pub fn referred_by(&self) -> Option<Result<ReferredBy, ParseError>> {
+        self.single_with(HeaderName::ReferredBy, |h, v| {
+            ReferredBy::parse_shared(h.share(v))
+        })
+    }
+
+    /// Refer-Sub (RFC 4488 §7.1): `false` asks that the REFER create no implicit
+    /// subscription.
+    pub fn refer_sub(&self) -> Option<Result<bool, ParseError>> {
+        self.single_with(HeaderName::ReferSub, |_, v| parse_refer_sub(v))
     }
 
     /// RSeq (RFC 3262 §7.1).

@@ -1,5 +1,6 @@
 //! Small typed header values: CSeq, RAck, Content-Type, and the `value;params` family
-//! (Event, Subscription-State, Session-Expires, Replaces, Retry-After), plus auth headers.
+//! (Session-Expires, Min-SE, Content-Disposition, …), plus auth headers. Event,
+//! Subscription-State and Replaces have their own types (`event.rs`, `refer.rs`).
 
 use std::borrow::Cow;
 use std::fmt;
