@@ -35,6 +35,9 @@ pub struct EndpointLimits {
     /// within this, or the connection is closed: a peer trickling bytes cannot hold a slot
     /// and a buffer.
     pub flow_message_timeout: Duration,
+    /// Bytes of unfinished messages held for all connections together; past it, the
+    /// connections whose unfinished message started first are closed.
+    pub max_buffered_bytes: usize,
     /// Live calls (INVITE sessions); a new INVITE over the limit gets a stateless 503 with
     /// Retry-After, before any transaction or call is made for it.
     pub max_calls: usize,
@@ -55,7 +58,9 @@ pub struct EndpointLimits {
 ///   (Timers H, J), so this holds ~9,000 requests/s sustained; one that only absorbs
 ///   retransmissions keeps its key and its response, well under a kilobyte.
 /// - 10,000 connections, 256 from one address (an office NAT of a few hundred phones);
-///   idle after 300 s (above RFC 5626 keep-alive intervals); 20 s to finish a message.
+///   idle after 300 s (above RFC 5626 keep-alive intervals); 20 s to finish a message;
+///   32 MiB for unfinished messages in all (500 of the largest at once), where 10,000
+///   connections each holding one could otherwise take 640 MB.
 impl Default for EndpointLimits {
     fn default() -> Self {
         EndpointLimits {
@@ -65,6 +70,7 @@ impl Default for EndpointLimits {
             max_flows_per_source: 256,
             flow_idle_timeout: Duration::from_secs(300),
             flow_message_timeout: Duration::from_secs(20),
+            max_buffered_bytes: 32 << 20,
             max_calls: 20_000,
             max_calls_per_source: 15_000,
         }
@@ -136,7 +142,8 @@ pub struct Stats {
     /// or their address held its share already.
     pub flows_refused: u64,
     /// Connections closed to make room: accepted ones that had not carried a whole message
-    /// when the table was full.
+    /// when the table was full, and those holding the oldest unfinished messages when
+    /// unfinished messages held more than `max_buffered_bytes`.
     pub flows_evicted: u64,
     /// Connections closed for completing nothing for the idle timeout, or for leaving a
     /// message unfinished past its deadline.

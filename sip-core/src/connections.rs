@@ -12,6 +12,11 @@
 //!   lazily: activity only records the time, and the timer, when it fires early, moves
 //!   itself to the real deadline.
 //!
+//! - **Memory**: the bytes of unfinished messages, over all flows, stay under
+//!   `max_buffered_bytes`; past it the flows whose unfinished message started first are
+//!   closed (a peer sending a whole message sends it within milliseconds, so the oldest
+//!   partial messages are the ones trickled in to hold memory).
+//!
 //! Closing is the Endpoint's to do (it fails the flow's transactions, RFC 3261 §18.4, and
 //! asks the driver to close the socket); this table only says which flow and why.
 
@@ -39,6 +44,8 @@ pub(crate) struct Flow {
     last_active: Instant,
     /// When the first byte of the message being framed now arrived.
     partial_since: Option<Instant>,
+    /// The decoder's buffered bytes as last counted into [`Connections::buffered`].
+    buffered: usize,
     /// The flow's one timer, as armed in the queue.
     armed: Deadline,
 }
@@ -86,6 +93,10 @@ pub(crate) struct Connections {
     /// Accepted flows that have not completed a message yet; ids grow, so the first is the
     /// oldest.
     silent: BTreeSet<FlowId>,
+    /// Flows holding part of a message, by when its first byte came (oldest first).
+    partial: BTreeSet<(Instant, FlowId)>,
+    /// Bytes buffered by every flow's decoder together.
+    buffered: usize,
 }
 
 impl Connections {
@@ -94,6 +105,8 @@ impl Connections {
             flows: BTreeMap::new(),
             per_source: SourceCounts::new(hasher),
             silent: BTreeSet::new(),
+            partial: BTreeSet::new(),
+            buffered: 0,
         }
     }
 
@@ -165,6 +178,7 @@ impl Connections {
             accepted,
             last_active: now,
             partial_since: None,
+            buffered: 0,
             armed,
         };
         if accepted {
@@ -190,6 +204,10 @@ impl Connections {
 
     fn forget(&mut self, timers: &mut TimerQueue<TimerId>, flow: FlowId, state: Flow) {
         timers.remove(state.armed, TimerId::Flow { flow });
+        self.buffered -= state.buffered;
+        if let Some(since) = state.partial_since {
+            self.partial.remove(&(since, flow));
+        }
         if state.accepted {
             self.per_source.remove(state.remote.ip());
             self.silent.remove(&flow);
@@ -209,7 +227,9 @@ impl Connections {
         let Some(state) = self.flows.get_mut(&flow) else {
             return;
         };
-        state.partial_since = None;
+        if let Some(since) = state.partial_since.take() {
+            self.partial.remove(&(since, flow));
+        }
         match item {
             Completed::Message => {
                 state.last_active = now;
@@ -224,30 +244,52 @@ impl Connections {
 
     /// After framing what arrived on `flow` at `now`: if part of a message waits, its
     /// deadline runs from now (or from when its first byte came), and the timer is moved
-    /// earlier when that deadline comes before it.
+    /// earlier when that deadline comes before it. Returns the flows to close because
+    /// unfinished messages hold more than `max_buffered_bytes` (oldest first; possibly
+    /// `flow` itself).
     pub(crate) fn framed(
         &mut self,
         timers: &mut TimerQueue<TimerId>,
         flow: FlowId,
         now: Instant,
         limits: &EndpointLimits,
-    ) {
+    ) -> Vec<FlowId> {
         let Some(state) = self.flows.get_mut(&flow) else {
-            return;
+            return Vec::new();
         };
-        if state.decoder.buffered() == 0 {
-            state.partial_since = None;
-            return;
+        let buffered = state.decoder.buffered();
+        self.buffered = self.buffered - state.buffered + buffered;
+        state.buffered = buffered;
+        if buffered == 0 {
+            if let Some(since) = state.partial_since.take() {
+                self.partial.remove(&(since, flow));
+            }
+        } else if state.partial_since.is_none() {
+            state.partial_since = Some(now);
+            self.partial.insert((now, flow));
+            let due = now + limits.flow_message_timeout;
+            if timers.instant_of(state.armed).is_none_or(|armed| due < armed) {
+                timers.remove(state.armed, TimerId::Flow { flow });
+                state.armed = timers.insert(due, TimerId::Flow { flow });
+            }
         }
-        if state.partial_since.is_some() {
-            return;
+        self.over_budget(limits)
+    }
+
+    /// The flows whose unfinished messages started first, as many as it takes to bring the
+    /// bytes buffered under `max_buffered_bytes`.
+    fn over_budget(&self, limits: &EndpointLimits) -> Vec<FlowId> {
+        let mut excess = self.buffered.saturating_sub(limits.max_buffered_bytes);
+        let mut shed = Vec::new();
+        for &(_, flow) in &self.partial {
+            if excess == 0 {
+                break;
+            }
+            let held = self.flows.get(&flow).map_or(0, |f| f.buffered);
+            excess = excess.saturating_sub(held);
+            shed.push(flow);
         }
-        state.partial_since = Some(now);
-        let due = now + limits.flow_message_timeout;
-        if timers.instant_of(state.armed).is_none_or(|armed| due < armed) {
-            timers.remove(state.armed, TimerId::Flow { flow });
-            state.armed = timers.insert(due, TimerId::Flow { flow });
-        }
+        shed
     }
 
     /// `flow`'s timer fired at `now`: why to close it, or None when activity since it was

@@ -237,3 +237,33 @@ fn closing_a_connection_disarms_its_timer() {
     assert_eq!(bob.timer_count(), 0);
     assert_eq!(bob.poll_timeout(), None);
 }
+
+#[test]
+fn unfinished_messages_past_the_memory_budget_close_the_oldest_first() {
+    let mut bob = bob(|limits| limits.max_buffered_bytes = 1000);
+    let t0 = Instant::now();
+    let head = |n: usize| {
+        format!(
+            "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nX-Pad: {}\r\n",
+            "a".repeat(n)
+        )
+    };
+    let flows: Vec<FlowId> = (0..3)
+        .map(|i| {
+            let at = t0 + Duration::from_secs(i);
+            let flow = accept(&mut bob, at, peer(i as u8 + 1, 40000));
+            bob.handle_stream_data(at, flow, head(400).as_bytes());
+            flow
+        })
+        .collect();
+    // Three unfinished heads of ~450 bytes: over 1000, the one that started first goes.
+    assert_eq!(closes(&mut bob), vec![flows[0]]);
+    assert_eq!(bob.stats().flows_evicted, 1);
+    // The others finish their messages and are served.
+    let rest = "Via: SIP/2.0/TCP 198.51.100.1;branch=z9hG4bKb\r\nMax-Forwards: 70\r\n\
+                From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: b\r\n\
+                CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    bob.handle_stream_data(t0 + Duration::from_secs(3), flows[1], rest.as_bytes());
+    assert_eq!(answers_on(&mut bob, flows[1]), vec![200]);
+    assert!(closes(&mut bob).is_empty());
+}

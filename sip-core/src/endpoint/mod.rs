@@ -288,7 +288,12 @@ impl Endpoint {
         }
         let shared = &mut self.seam.shared;
         let limits = &shared.config.limits;
-        shared.flows.framed(&mut shared.timers, flow, now, limits);
+        let shed = shared.flows.framed(&mut shared.timers, flow, now, limits);
+        for flow in shed {
+            self.seam.shared.stats.flows_evicted += 1;
+            self.close_flow(flow);
+        }
+        self.dispatch(now);
     }
 
     /// Something happened to a connection. An accepted one may be refused (the driver is

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use sip_core::endpoint::{FlowId, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -18,6 +18,8 @@ use super::{Connection, FlowWriter, NetEvent, NetSender, OpenedFlow};
 
 /// How long a TCP connect may take before the flow is reported failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most one read takes from a connection.
+const READ_CHUNK: usize = 16 * 1024;
 /// Bytes of queued messages a TCP writer joins into one write.
 const TCP_WRITE_BATCH: usize = 64 * 1024;
 /// How long the accept loop pauses after an accept error.
@@ -91,20 +93,31 @@ async fn connect_then_read(flow: FlowId, remote: SocketAddr, net: NetSender) {
     read_loop(flow, read, net).await;
 }
 
-/// Forwards what a connection reads to the driver, tagged with its flow.
-async fn read_loop(flow: FlowId, mut read: OwnedReadHalf, net: NetSender) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+/// Forwards what a connection reads to the driver, tagged with its flow. A buffer is
+/// taken only once the socket is readable, so an idle connection holds none: ten thousand
+/// quiet connections would otherwise pin [`READ_CHUNK`] each.
+async fn read_loop(flow: FlowId, read: OwnedReadHalf, net: NetSender) {
     loop {
-        buf.reserve(16 * 1024);
-        let event = match read.read_buf(&mut buf).await {
-            Ok(0) => NetEvent::Closed { flow, failed: false },
-            Ok(_) => NetEvent::Data {
-                flow,
-                data: buf.split().freeze(),
-            },
+        let event = match read.readable().await {
             Err(e) => {
                 debug!(%flow, "TCP read: {e}");
                 NetEvent::Closed { flow, failed: true }
+            }
+            Ok(()) => {
+                let mut buf = BytesMut::with_capacity(READ_CHUNK);
+                match read.try_read_buf(&mut buf) {
+                    Ok(0) => NetEvent::Closed { flow, failed: false },
+                    Ok(_) => NetEvent::Data {
+                        flow,
+                        data: buf.freeze(),
+                    },
+                    // Readiness can be spurious.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => {
+                        debug!(%flow, "TCP read: {e}");
+                        NetEvent::Closed { flow, failed: true }
+                    }
+                }
             }
         };
         let last = matches!(event, NetEvent::Closed { .. });
