@@ -30,9 +30,12 @@
 //!   held to the end of the window. Every second of it a new client (from 127.0.1.x) sends
 //!   OPTIONS over a new connection and must get a 200.
 //!
-//! The UDP floods send each kind of message from ports of its own ([`PORTS_PER_KIND`]) and
-//! read those ports until the settle period ends, so every reply is counted and attributed
-//! to the kind of request that drew it; within a kind every request has the same size.
+//! The UDP floods come from 127.0.0.2 ([`FLOOD_SOURCE`]), another host than the caller's.
+//! They send each kind of message from ports of its own ([`PORTS_PER_KIND`]) and read
+//! those ports until the settle period ends, so every reply is counted and attributed to
+//! the kind of request that drew it; within a kind every request has the same size. The
+//! size bar is for refusals (final responses of 300 and up: what the stack sends on its own
+//! to what it will not serve); the answers of a call it admitted are the application's.
 //!
 //! Measured on the sipua process, from `/proc/PID/{status,stat}`: VmRSS before SIPp
 //! starts, VmRSS SETTLE_SECONDS after the flood ends, and then VmHWM (the peak, over the
@@ -58,8 +61,8 @@
 //!
 //! Exits 0 when every attack met the bar, 1 when one did not — a valid call failed, the
 //! peak RSS reached [`PEAK_RSS_LIMIT`], RSS after settling stayed more than
-//! [`RETAINED_RSS_LIMIT`] above RSS before, a reply was larger than the request that drew
-//! it, a new TCP client went unserved, or sipua died — and 2 when the harness could not run.
+//! [`RETAINED_RSS_LIMIT`] above RSS before, a refusal was larger than the request that
+//! drew it, a new TCP client went unserved, or sipua died — and 2 when the harness could not run.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -91,6 +94,10 @@ const PEAK_RSS_LIMIT: u64 = 300_000_000;
 /// How far above RSS before RSS may stay after settling.
 const RETAINED_RSS_LIMIT: u64 = 50_000_000;
 
+/// Where the UDP floods come from: another host than SIPp's caller (127.0.0.1), as an
+/// attacker is. The per-address shares (calls, stateless answers) are what keep one
+/// host's flood from taking everyone's room, so the caller must not share its address.
+const FLOOD_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// Source ports per kind of UDP message.
 const PORTS_PER_KIND: usize = 16;
 /// The largest UDP payload, and the receive buffer.
@@ -862,6 +869,11 @@ struct KindReport {
     replies: u64,
     reply_bytes: u64,
     largest_reply: usize,
+    /// The largest refusal (a final response of 300 or more): what the stack sends on its
+    /// own to what it will not serve. Provisional and 2xx responses, and requests (a BYE
+    /// after an unacknowledged 2xx), belong to a call it admitted and are the answering
+    /// application's.
+    largest_refusal: usize,
 }
 
 impl KindReport {
@@ -874,6 +886,7 @@ impl KindReport {
             replies: 0,
             reply_bytes: 0,
             largest_reply: 0,
+            largest_refusal: 0,
         }
     }
 
@@ -887,15 +900,16 @@ impl KindReport {
         self.replies += other.replies;
         self.reply_bytes += other.reply_bytes;
         self.largest_reply = self.largest_reply.max(other.largest_reply);
+        self.largest_refusal = self.largest_refusal.max(other.largest_refusal);
     }
 
-    /// True when some reply was larger than the smallest request of its kind (and so than
-    /// the request that drew it, as requests of a kind are all one size).
+    /// True when some refusal was larger than the smallest request of its kind (and so
+    /// than the request that drew it, as requests of a kind are all one size).
     fn amplified(&self) -> bool {
         self.replies > 0
             && self
                 .smallest_request
-                .is_some_and(|request| self.largest_reply > request)
+                .is_some_and(|request| self.largest_refusal > request)
     }
 }
 
@@ -906,7 +920,7 @@ impl Lane {
                 // Best effort: a kernel that caps the buffers keeps what it allows.
                 let _ = socket.set_recv_buffer_size(UDP_BUFFER);
                 let _ = socket.set_send_buffer_size(UDP_BUFFER);
-                socket.bind(&SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).into())?;
+                socket.bind(&SocketAddr::new(IpAddr::V4(FLOOD_SOURCE), 0).into())?;
                 socket.set_nonblocking(true)?;
                 Ok(UdpSocket::from(socket))
             })
@@ -928,6 +942,9 @@ impl Lane {
                     self.report.replies += 1;
                     self.report.reply_bytes += len as u64;
                     self.report.largest_reply = self.report.largest_reply.max(len);
+                    if is_refusal(buf.get(..len).unwrap_or_default()) {
+                        self.report.largest_refusal = self.report.largest_refusal.max(len);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 // An ICMP error from an earlier send (sipua gone): nothing to read here.
@@ -935,6 +952,13 @@ impl Lane {
             }
         }
     }
+}
+
+/// True for a final response of 300 or more (`SIP/2.0 3xx`…`6xx`).
+fn is_refusal(datagram: &[u8]) -> bool {
+    datagram
+        .strip_prefix(b"SIP/2.0 ")
+        .is_some_and(|rest| matches!(rest.first(), Some(b'3'..=b'6')))
 }
 
 /// Sends `kinds` in turn, one per port per round, to `plan.target` until `plan.until` or
@@ -1484,18 +1508,18 @@ impl Row {
                 let sent_bytes: u64 = kinds.iter().map(|k| k.sent_bytes).sum();
                 let replies: u64 = kinds.iter().map(|k| k.replies).sum();
                 let reply_bytes: u64 = kinds.iter().map(|k| k.reply_bytes).sum();
-                // The kind whose largest reply is largest against its request.
+                // The kind whose largest refusal is largest against its request.
                 let worst = kinds
                     .iter()
                     .filter(|k| k.replies > 0)
                     .filter_map(|k| Some((k, k.smallest_request?)))
                     .max_by(|(a, ra), (b, rb)| {
-                        (a.largest_reply as f64 / *ra as f64)
-                            .total_cmp(&(b.largest_reply as f64 / *rb as f64))
+                        (a.largest_refusal as f64 / *ra as f64)
+                            .total_cmp(&(b.largest_refusal as f64 / *rb as f64))
                     });
                 let largest = worst.map_or_else(
                     || "no reply".to_owned(),
-                    |(k, request)| format!("{} / {request} ({})", k.largest_reply, k.kind.name()),
+                    |(k, request)| format!("{} / {request} ({})", k.largest_refusal, k.kind.name()),
                 );
                 (
                     format!("{}, {}", count(sent), mb(sent_bytes)),
@@ -1564,14 +1588,15 @@ impl Row {
                 for k in kinds {
                     notes.push(format!(
                         "{name}: {}: sent {} ({} B each at least, {}), replies {} ({}), \
-                         largest reply {} B",
+                         largest reply {} B, largest refusal {} B",
                         k.kind.name(),
                         count(k.sent),
                         k.smallest_request.map_or_else(|| "-".into(), |r| count(r as u64)),
                         mb(k.sent_bytes),
                         count(k.replies),
                         mb(k.reply_bytes),
-                        count(k.largest_reply as u64)
+                        count(k.largest_reply as u64),
+                        count(k.largest_refusal as u64)
                     ));
                 }
             }
@@ -1609,7 +1634,7 @@ const HEADER: [&str; 14] = [
     "flood sent",
     "kernel drops",
     "replies to flooder",
-    "largest reply / request B",
+    "largest refusal / request B",
     "RSS MB before / peak / after",
     "CPU s",
     "CPU µs/flood msg or conn",

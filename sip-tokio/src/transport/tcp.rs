@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use sip_core::endpoint::{FlowId, Transport};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -18,6 +18,11 @@ use super::{Connection, FlowWriter, NetEvent, NetSender, OpenedFlow};
 
 /// How long a TCP connect may take before the flow is reported failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections the kernel completes and holds until the accept loop takes them. std's
+/// default (128) overflows under a burst of connects while the driver is busy, and a
+/// client whose SYN is dropped waits a second to try again; the kernel caps this at
+/// `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
 /// The most one read takes from a connection.
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes of queued messages a TCP writer joins into one write.
@@ -160,7 +165,14 @@ fn spawn_writer(flow: FlowId, mut write: OwnedWriteHalf, net: NetSender) -> Flow
     writer
 }
 
-/// Binds a TCP listener on `addr`.
+/// Binds a TCP listener on `addr` with a backlog of [`LISTEN_BACKLOG`].
 pub(super) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As std's listener does: a restarted agent can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
