@@ -177,3 +177,41 @@ fn a_validation_error_drops_its_warning_rather_than_outgrow_the_request() {
     let answer = Message::parse(answers[0].clone()).unwrap();
     assert_eq!(answer.as_response().unwrap().status.as_u16(), 400);
 }
+
+#[test]
+fn a_malformed_request_is_refused_without_a_transaction_and_the_same_tag_each_time() {
+    let mut bob = bob();
+    let request = minimal("OPTIONS", "", "Max-Forwards: seventy\r\n");
+    let first = replies(&mut bob, Bytes::from(request.clone()));
+    assert_eq!(bob.transaction_count(), 0, "nothing is kept for it");
+    let again = replies(&mut bob, Bytes::from(request));
+    let to_tag = |answer: &Bytes| {
+        let message = Message::parse(answer.clone()).unwrap();
+        message
+            .as_response()
+            .unwrap()
+            .headers
+            .get("To")
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        to_tag(&first[0]),
+        to_tag(&again[0]),
+        "RFC 3261 §8.2.7: the same tag"
+    );
+}
+
+#[test]
+fn answers_to_strays_from_one_source_are_rate_limited() {
+    let mut bob = bob();
+    let answered = (0..100)
+        .map(|n| {
+            let request = minimal("BYE", ";tag=gone", "").replace("Call-ID: s", &format!("Call-ID: s{n}"));
+            replies(&mut bob, Bytes::from(request)).len()
+        })
+        .sum::<usize>();
+    // A burst of 20, then 10 a second: in no time at all, 20.
+    assert_eq!(answered, 20);
+    assert_eq!(bob.transaction_count(), 0);
+}

@@ -256,7 +256,7 @@ impl TransactionLayer {
         let core = match validation {
             Ok(core) => core,
             Err(rejection) => {
-                self.reject_in_transaction(shared, now, request, key, route, &rejection);
+                refuse(shared, now, &request, &rejection, route);
                 return;
             }
         };
@@ -285,7 +285,7 @@ impl TransactionLayer {
         if let Some(merge) = &merge_key {
             if self.merge_keys.contains_key(merge) {
                 let rejection = Rejection::for_status(StatusCode::LOOP_DETECTED, "merged request");
-                self.reject_in_transaction(shared, now, request, key, route, &rejection);
+                refuse(shared, now, &request, &rejection, route);
                 return;
             }
         }
@@ -642,7 +642,8 @@ impl TransactionLayer {
     /// for a request that names nothing of ours (481: a stray CANCEL, BYE or in-dialog
     /// request). Keeping the transaction for Timer J or H would only absorb retransmissions,
     /// which get the same answer from a fresh transaction anyway — and a flood of strays
-    /// would hold memory for 32 s each.
+    /// would hold memory for 32 s each. Being stateless in effect, these answers draw on the
+    /// destination's stateless budget and stop when it is spent.
     pub(crate) fn answer_and_forget(
         &mut self,
         shared: &mut Shared,
@@ -650,12 +651,18 @@ impl TransactionLayer {
         transaction: TransactionId,
         status: StatusCode,
     ) {
-        if let Ok(response) = self.response(shared, transaction, status) {
-            self.reject_statelessly(shared, now, transaction, response);
+        let Some((owner, route)) = self.servers.get(&transaction).map(|e| (e.owner, e.route)) else {
+            return;
+        };
+        // Stateless in effect, so limited like every stateless answer (per destination).
+        if shared.stateless_budget.allow(now, route.remote.ip()) {
+            if let Ok(response) = self.response(shared, transaction, status) {
+                self.reject_statelessly(shared, now, transaction, response);
+            }
+        } else {
+            shared.stats.dropped += 1;
         }
-        if let Some(owner) = self.servers.get(&transaction).map(|e| e.owner) {
-            self.forget(shared, Side::Server(transaction), owner);
-        }
+        self.forget(shared, Side::Server(transaction), owner);
     }
 
     /// Sends `response`, a 481 to a request that names nothing of ours, in server
@@ -727,33 +734,6 @@ impl TransactionLayer {
             }),
         );
         id
-    }
-
-    /// Answers a request that failed validation inside a transaction of its own, so its
-    /// retransmissions get the same answer.
-    fn reject_in_transaction(
-        &mut self,
-        shared: &mut Shared,
-        now: Instant,
-        request: Request,
-        key: ServerKey,
-        route: Route,
-        rejection: &Rejection,
-    ) {
-        shared.stats.rejected += 1;
-        let to_tag = Self::response_to_tag(shared, &request);
-        let id = self.new_server(shared, request, key, None, route, to_tag);
-        let Some(entry) = self.servers.get(&id) else {
-            return;
-        };
-        let Some(request) = &entry.request else {
-            return;
-        };
-        let mut response = rejection.to_response(request, &shared.agent(), Some(&entry.to_tag));
-        // Kept in a transaction, and some of these must carry what makes them larger (Allow
-        // in a 405, §21.4.6; Unsupported in a 420): only what is optional is dropped.
-        trim_optional(&mut response, request.encoded_len());
-        let _ = self.respond(shared, now, id, response);
     }
 
     fn on_cancel(
@@ -948,8 +928,8 @@ pub(crate) enum NewCalls {
 }
 
 /// Answers a request statelessly (no transaction keeps it): over the transaction limit, or
-/// when its Via is unusable. Never an ACK, and only while the destination has stateless
-/// answers left in its budget.
+/// when its Via is unusable. Never an ACK, only while the destination has stateless answers
+/// left in its budget, and never larger than the request ([`fit_to_request`]).
 fn stateless_reject(
     shared: &mut Shared,
     now: Instant,
@@ -961,13 +941,49 @@ fn stateless_reject(
     if request.method == Method::Ack || !shared.stateless_budget.allow(now, route.remote.ip()) {
         return;
     }
-    let tag = shared.rng.token(10);
+    let tag = stateless_tag(shared, request);
     let mut response = rejection.to_response(request, &shared.agent(), Some(&tag));
     if !fit_to_request(&mut response, request.encoded_len()) {
         shared.stats.dropped += 1;
         return;
     }
     shared.transmit(route, response.to_bytes());
+}
+
+/// Answers a request that failed validation (or was merged, §8.2.2.2) without keeping
+/// anything: a retransmission is validated again and gets the same answer, and a flood of
+/// malformed requests holds no memory (RFC 3261 §8.2.7 allows a UAS to answer statelessly).
+/// Rate-limited per destination like every stateless answer. Some of these must carry
+/// what makes them larger than a terse request (Allow in a 405, §21.4.6; Unsupported in a
+/// 420), so only what is optional is dropped to keep within the request's size.
+fn refuse(shared: &mut Shared, now: Instant, request: &Request, rejection: &Rejection, route: Route) {
+    shared.stats.rejected += 1;
+    if request.method == Method::Ack || !shared.stateless_budget.allow(now, route.remote.ip()) {
+        return;
+    }
+    let tag = stateless_tag(shared, request);
+    let mut response = rejection.to_response(request, &shared.agent(), Some(&tag));
+    trim_optional(&mut response, request.encoded_len());
+    shared.transmit(route, response.to_bytes());
+}
+
+/// The To tag of a stateless answer to a request that has none: the same for every copy
+/// of one request (RFC 3261 §8.2.7: a stateless UAS makes its tags so that retransmissions
+/// get the same one), from its branch, Call-ID and From keyed with the Endpoint's seeded
+/// hasher, so a peer cannot predict it.
+fn stateless_tag(shared: &Shared, request: &Request) -> String {
+    use std::hash::BuildHasher;
+    let branch = request
+        .headers
+        .top_via()
+        .and_then(Result::ok)
+        .and_then(|via| via.branch().map(str::to_owned));
+    let hash = shared.hasher.hash_one((
+        branch,
+        request.headers.get(HeaderName::CallId),
+        request.headers.get(HeaderName::From),
+    ));
+    format!("{:010x}", hash & 0xff_ffff_ffff)
 }
 
 /// A refusal that keeps no state behind it — a stateless 503 or 400, a 481 to a request
