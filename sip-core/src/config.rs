@@ -50,10 +50,12 @@ pub struct EndpointLimits {
 
 /// Sized for one process on an ordinary server, so that every table at its limit still
 /// fits in a few hundred megabytes:
-/// - 20,000 calls: a busy PBX or contact centre at peak (~110 calls/s at a 3-minute hold);
-///   a call costs ~1.5 KB once connected and up to ~5 KB while its 2xx awaits an ACK, so a
-///   full table is 30–100 MB. One address may hold 15,000 of them: a flood from one host
-///   leaves a quarter for everyone else, and a single upstream proxy still gets most.
+/// - 10,000 calls: a busy PBX or contact centre at peak (~55 calls/s at a 3-minute hold).
+///   A call costs the core ~1.5 KB once connected and up to ~5 KB while its 2xx awaits an
+///   ACK, and an async driver with a task and a handle per call about twice that again,
+///   so a full table stays near 100 MB. One address may hold 7,500 of them: a flood from
+///   one host leaves a quarter for everyone else, and a single upstream proxy still gets
+///   most (behind one, raise `max_calls_per_source` to `max_calls`).
 /// - 300,000 transactions: a transaction outlives its final response by up to 32 s
 ///   (Timers H, J), so this holds ~9,000 requests/s sustained; one that only absorbs
 ///   retransmissions keeps its key and its response, well under a kilobyte.
@@ -71,8 +73,8 @@ impl Default for EndpointLimits {
             flow_idle_timeout: Duration::from_secs(300),
             flow_message_timeout: Duration::from_secs(20),
             max_buffered_bytes: 32 << 20,
-            max_calls: 20_000,
-            max_calls_per_source: 15_000,
+            max_calls: 10_000,
+            max_calls_per_source: 7_500,
         }
     }
 }

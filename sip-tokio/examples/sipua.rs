@@ -13,6 +13,12 @@ use sip_core::sdp::SessionDescription;
 use sip_tokio::listen::{ListenOptions, Listener};
 use sip_tokio::{CallEvent, EndReason, Error, UserAgent};
 
+/// mimalloc gives memory back to the OS soon after it is freed; glibc's malloc keeps what a
+/// flood made it take (its arenas only shrink from the top), so an agent's RSS would stay
+/// at the flood's peak for good.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "sipua", about = "A SIP user agent on sip-tokio")]
 struct Cli {

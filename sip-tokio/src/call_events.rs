@@ -34,7 +34,9 @@ pub(crate) enum Sent {
 /// The driver's end of a call's event queue.
 #[derive(Debug)]
 pub(crate) struct CallEventSender {
-    tx: mpsc::Sender<Delivery>,
+    /// Boxed: tokio's channel allocates its slots 32 at a time when it is made, and 32
+    /// events (350 bytes each) would cost every call 11 KB before its first event.
+    tx: mpsc::Sender<Box<Delivery>>,
     /// Dropped since the last event queued; reported with the next one.
     pending_drops: u64,
     /// Whether any event of this call was ever dropped.
@@ -44,7 +46,7 @@ pub(crate) struct CallEventSender {
 /// The handle's end of a call's event queue.
 #[derive(Debug)]
 pub(crate) struct CallEventReceiver {
-    rx: mpsc::Receiver<Delivery>,
+    rx: mpsc::Receiver<Box<Delivery>>,
     /// Events dropped before the ones returned so far.
     missed: u64,
 }
@@ -72,10 +74,10 @@ impl CallEventSender {
         if self.tx.capacity() <= 1 {
             return self.drop_one();
         }
-        let delivery = Delivery {
+        let delivery = Box::new(Delivery {
             event,
             dropped_before: self.pending_drops,
-        };
+        });
         match self.tx.try_send(delivery) {
             Ok(()) => {
                 self.pending_drops = 0;
@@ -91,10 +93,10 @@ impl CallEventSender {
     /// so it is never lost to a full queue. Dropping the sender afterwards ends the
     /// handle's stream once it has read everything.
     pub(crate) fn finish(self, event: CallEvent) {
-        let delivery = Delivery {
+        let delivery = Box::new(Delivery {
             event,
             dropped_before: self.pending_drops,
-        };
+        });
         // Fails only when the handle is gone: nobody to tell.
         let _ = self.tx.try_send(delivery);
     }
@@ -113,7 +115,7 @@ impl CallEventReceiver {
         let Delivery {
             event,
             dropped_before,
-        } = self.rx.recv().await?;
+        } = *self.rx.recv().await?;
         self.missed += dropped_before;
         Some(event)
     }
