@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::call::{CallConfig, CallStats};
 use crate::message::validate::UasPolicy;
+use crate::subscription::SubscriptionConfig;
 use crate::transaction::TimerConfig;
 
 /// Limits: hitting one answers 503 or refuses with an error, never grows memory unbounded.
@@ -46,6 +47,9 @@ pub struct EndpointLimits {
     /// Behind a proxy every call arrives from the proxy's address: set this to
     /// `max_calls` there.
     pub max_calls_per_source: usize,
+    /// Live subscriptions (ours and peers' to us, REFER's implicit ones included); a new
+    /// SUBSCRIBE over the limit gets 503 with Retry-After, `subscribe` an error.
+    pub max_subscriptions: usize,
 }
 
 /// Sized for one process on an ordinary server, so that every table at its limit still
@@ -75,6 +79,7 @@ impl Default for EndpointLimits {
             max_buffered_bytes: 32 << 20,
             max_calls: 10_000,
             max_calls_per_source: 7_500,
+            max_subscriptions: 10_000,
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct EndpointConfig {
     pub retry_after: u32,
     /// The call layer (dialogs and invite sessions).
     pub calls: CallConfig,
+    /// Subscriptions (RFC 6665): the event packages we notify for, and intervals.
+    pub subscriptions: SubscriptionConfig,
 }
 
 impl EndpointConfig {
@@ -118,6 +125,7 @@ impl EndpointConfig {
             send_trying: true,
             retry_after: 5,
             calls: CallConfig::default(),
+            subscriptions: SubscriptionConfig::default(),
         }
     }
 }

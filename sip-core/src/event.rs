@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use crate::call::{CallEvent, CallId};
-use crate::ids::TransactionId;
+use crate::ids::{SubscriptionId, TransactionId};
 use crate::message::{Request, Response};
+use crate::subscription::SubscriptionEvent;
 use crate::transaction::Timer;
 use crate::transport::Transport;
 
@@ -73,5 +74,12 @@ pub enum Event {
         call: CallId,
         /// What.
         event: CallEvent,
+    },
+    /// Something happened to a subscription (see [`crate::subscription`]).
+    Subscription {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// What.
+        event: SubscriptionEvent,
     },
 }

@@ -48,6 +48,12 @@ id_type!(
 );
 
 id_type!(
+    /// A subscription (RFC 6665) of one Endpoint, ours or a peer's to us. Never reused.
+    SubscriptionId,
+    "sub"
+);
+
+id_type!(
     /// A dialog in the Endpoint's dialog table (RFC 3261 §12, RFC 5057): not the SIP dialog
     /// identifier (Call-ID and tags), which is [`DialogKey`](crate::dialog::DialogKey).
     DialogId,

@@ -46,6 +46,7 @@ pub(crate) mod shared;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub(crate) mod sources;
+pub mod subscription;
 pub(crate) mod timer_queue;
 pub mod transaction;
 pub mod transport;

@@ -3,7 +3,7 @@
 //! as public events, or to the usage that started (or claimed) it — no side map from
 //! transaction to usage.
 
-use crate::ids::CallId;
+use crate::ids::{CallId, SubscriptionId};
 
 /// The owner of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub(crate) enum Owner {
     App,
     /// A call (an invite session), and the part the transaction plays in it.
     Call(CallId, CallPart),
+    /// A subscription: our SUBSCRIBE (a subscriber's) or our NOTIFY (a notifier's).
+    Subscription(SubscriptionId),
 }
 
 /// What a transaction does for its call, so its events reach the right handler.

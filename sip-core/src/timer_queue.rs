@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::call::CallTimer;
-use crate::ids::{CallId, FlowId, TransactionId};
+use crate::ids::{CallId, FlowId, SubscriptionId, TransactionId};
+use crate::subscription::SubscriptionTimer;
 use crate::transaction::Timer;
 
 /// When and why the Endpoint wants to be woken (see [`Endpoint::poll_timeout`](crate::Endpoint::poll_timeout)).
@@ -42,6 +43,13 @@ pub enum TimerId {
         call: CallId,
         /// The timer.
         timer: CallTimer,
+    },
+    /// A timer of a subscription.
+    Subscription {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The timer.
+        timer: SubscriptionTimer,
     },
     /// A connection's liveness timer: the idle timeout, or the deadline to finish a
     /// message once its first byte arrived.

@@ -119,15 +119,17 @@ fn sip_tokio_and_sip_mio_give_the_same_statuses_to_the_same_requests() {
             ("OPTIONS", 200),
             ("SUBSCRIBE", 405),
             ("REFER", 405),
-            ("NOTIFY", 405),
+            // NOTIFY belongs to a subscription of ours: naming none, it gets 481 (RFC 6665
+            // §4.1.3), in a dialog or not.
+            ("NOTIFY", 481),
             ("PUBLISH", 405),
             ("REGISTER", 405),
             // Taken only inside a call: outside one it names no dialog of ours.
             ("MESSAGE", 481),
             ("BYE", 481),
             ("INFO in a dialog", 481),
+            ("NOTIFY in a dialog", 481),
             // Inside a dialog, a method nothing handles is 501 (RFC 3261 §12.2.2).
-            ("NOTIFY in a dialog", 501),
             ("FROBNICATE", 501),
         ]
     );
@@ -135,7 +137,7 @@ fn sip_tokio_and_sip_mio_give_the_same_statuses_to_the_same_requests() {
     let allow = from_mio[0].2.as_deref().unwrap();
     assert_eq!(
         allow,
-        "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, PRACK, UPDATE, INFO"
+        "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, NOTIFY, PRACK, UPDATE, INFO"
     );
     assert_eq!(from_mio[1].2.as_deref(), Some(allow));
 

@@ -367,10 +367,26 @@ fn prop_setup_and_teardown(t: Teardown) -> TestResult {
             problems.push(format!("bob ended {reason:?} via {path:?}"));
         }
     }
-    // The side that hung up ended it with its BYE (or, rarely, met the peer's crossing BYE).
+    // The side that hung up ended it with its BYE (or, rarely, met the peer's crossing BYE)
+    // — or, when no answer to its BYE ever reached it, with Timeout (Timer F).
     if bye_sent {
-        let end = if hanger == alice { &alice_end } else { &bob_end };
-        if !matches!(end, Some((EndReason::LocalBye | EndReason::RemoteBye, _))) {
+        let (end, hanger_name) = if hanger == alice {
+            (&alice_end, "alice")
+        } else {
+            (&bob_end, "bob")
+        };
+        let bye_answered = net.ladder().lines().any(|line| {
+            line.contains(&format!("-> {hanger_name} "))
+                && line.contains("SIP/2.0 ")
+                && line.contains(" BYE)")
+                && !line.contains("[LOST]")
+        });
+        let expected = match end {
+            Some((EndReason::LocalBye | EndReason::RemoteBye, _)) => true,
+            Some((EndReason::Timeout, _)) => !bye_answered,
+            _ => false,
+        };
+        if !expected {
             problems.push(format!("the hanger's BYE went out but it ended {end:?}"));
         }
     }
@@ -790,4 +806,29 @@ fn a_later_command_supersedes_a_pending_glare_retry() {
         "unhold returned {unhold:?}, yet alice holds at the end:\n{}",
         net.ladder()
     );
+}
+
+/// Every answer to Alice's BYE lost (seven in a row at 24 % loss): Timer F ends her call
+/// with Timeout, which the property must accept (found by it once).
+#[test]
+fn a_hang_up_whose_every_answer_is_lost_ends_with_timeout() {
+    let case = Teardown {
+        seed: 18_429_281_185_910_617_691,
+        to_bob: Link {
+            loss: 12,
+            duplicate: 4,
+            reorder: 1,
+            jitter_ms: 1,
+        },
+        to_alice: Link {
+            loss: 24,
+            duplicate: 1,
+            reorder: 1,
+            jitter_ms: 1,
+        },
+        bob_hangs_up: false,
+        hangup_delay_ms: 0,
+    };
+    let result = prop_setup_and_teardown(case);
+    assert!(!result.is_failure(), "{result:?}");
 }

@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "shared vocabulary: transports, errors, events, configuration, owners, the call model, timer ids",
+        "shared vocabulary: transports, errors, events, configuration, owners, the call and subscription models, timer ids",
         &[
             "transport.rs",
             "budget.rs",
@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config.rs",
             "owner.rs",
             "call.rs",
+            "subscription.rs",
             "timer_queue.rs",
         ],
     ),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use foldhash::quality::FixedState;
 
-use crate::ids::{CallId, DialogId};
+use crate::ids::{CallId, DialogId, SubscriptionId};
 
 use super::index::DialogIndex;
 use super::{Dialog, DialogKey};
@@ -17,6 +17,8 @@ use super::{Dialog, DialogKey};
 pub(crate) enum Usage {
     /// An INVITE session: the call of this id.
     Invite(CallId),
+    /// A subscription (RFC 6665), REFER's implicit ones included.
+    Subscription(SubscriptionId),
 }
 
 /// Every live dialog, and the index from a message's dialog key to it.
@@ -35,11 +37,20 @@ struct Entry {
     dialog: Dialog,
     /// The INVITE session in this dialog, if any (at most one: RFC 5057 §4).
     invite: Option<CallId>,
+    /// Its subscriptions, oldest first (each told apart by its Event type and id).
+    subscriptions: Vec<SubscriptionId>,
 }
 
 impl Entry {
     fn has_usages(&self) -> bool {
-        self.invite.is_some()
+        self.invite.is_some() || !self.subscriptions.is_empty()
+    }
+
+    fn add(&mut self, usage: Usage) {
+        match usage {
+            Usage::Invite(call) => self.invite = Some(call),
+            Usage::Subscription(subscription) => self.subscriptions.push(subscription),
+        }
     }
 }
 
@@ -56,11 +67,32 @@ impl DialogTable {
     /// Adds `dialog` with its first usage under the fresh id `id`.
     pub(crate) fn insert(&mut self, id: DialogId, dialog: Dialog, usage: Usage) {
         self.index.insert(&dialog.key(), id);
-        let mut entry = Box::new(Entry { dialog, invite: None });
-        match usage {
-            Usage::Invite(call) => entry.invite = Some(call),
-        }
+        let mut entry = Box::new(Entry {
+            dialog,
+            invite: None,
+            subscriptions: Vec::new(),
+        });
+        entry.add(usage);
         self.entries.insert(id, entry);
+    }
+
+    /// Adds `usage` to dialog `id` (a subscription in a call's dialog, say). False when
+    /// there is no such dialog.
+    pub(crate) fn add_usage(&mut self, id: DialogId, usage: Usage) -> bool {
+        match self.entries.get_mut(&id) {
+            Some(entry) => {
+                entry.add(usage);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The subscriptions in dialog `id`, oldest first.
+    pub(crate) fn subscriptions(&self, id: DialogId) -> &[SubscriptionId] {
+        self.entries
+            .get(&id)
+            .map_or(&[][..], |entry| entry.subscriptions.as_slice())
     }
 
     /// The dialog `key` names, if we have it.
@@ -97,6 +129,7 @@ impl DialogTable {
         match usage {
             Usage::Invite(call) if entry.invite == Some(call) => entry.invite = None,
             Usage::Invite(_) => {}
+            Usage::Subscription(subscription) => entry.subscriptions.retain(|&s| s != subscription),
         }
         if entry.has_usages() {
             return false;

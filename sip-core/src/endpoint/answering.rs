@@ -31,9 +31,14 @@ pub(crate) fn effective_policy(config: &EndpointConfig) -> UasPolicy {
     if !config.calls.enabled {
         return policy;
     }
+    // NOTIFY always (for the subscriptions we make); SUBSCRIBE when there is a package
+    // to notify for (RFC 6665).
+    let notifier = !config.subscriptions.packages.is_empty();
     let handled = |method: &Method| {
         CALL_METHODS.contains(method)
             || *method == Method::Options
+            || *method == Method::Notify
+            || (*method == Method::Subscribe && notifier)
             || config.calls.in_dialog_methods.contains(method)
             || config.calls.app_methods.contains(method)
     };
@@ -61,8 +66,10 @@ pub(crate) fn answers_options(config: &EndpointConfig) -> bool {
 /// True for the methods that exist for us only inside a call: outside one they name no
 /// dialog we have (481).
 pub(crate) fn only_in_dialog(config: &EndpointConfig, method: &Method) -> bool {
-    matches!(method, Method::Bye | Method::Prack | Method::Update)
-        || config.calls.in_dialog_methods.contains(method)
+    matches!(
+        method,
+        Method::Bye | Method::Prack | Method::Update | Method::Notify
+    ) || config.calls.in_dialog_methods.contains(method)
 }
 
 /// Answers OPTIONS (in or out of a dialog) with 200 and what we handle, accept and support

@@ -3,6 +3,7 @@
 
 mod answering;
 mod calls;
+mod subscriptions;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use crate::transaction::{NewCalls, NewRequest, TransactionEvent, TransactionLaye
 use crate::transport::Route;
 use crate::usage::Seam;
 use crate::usage::invite::InviteSessions;
+use crate::usage::subscription::Subscriptions;
 
 // The shared types live at the crate root; the Endpoint's API names them here too.
 pub use crate::config::{EndpointConfig, EndpointLimits, Stats};
@@ -102,6 +104,8 @@ pub struct Endpoint {
     seam: Seam,
     /// Invite sessions (calls).
     invites: InviteSessions,
+    /// Subscriptions (RFC 6665), ours and peers'.
+    subscriptions: Subscriptions,
     /// True while transaction events are being handed to the usages (a usage's own
     /// commands feed the same inbox, drained by the loop already running).
     dispatching: bool,
@@ -114,6 +118,7 @@ impl Endpoint {
         let shared = Shared::new(config);
         let hasher = shared.hasher.clone();
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
+        let subscriptions = Subscriptions::new(&shared.config);
         Endpoint {
             seam: Seam {
                 transactions: TransactionLayer::new(hasher.clone()),
@@ -121,6 +126,7 @@ impl Endpoint {
                 shared,
             },
             invites,
+            subscriptions,
             dispatching: false,
         }
     }
@@ -351,6 +357,10 @@ impl Endpoint {
                 TimerId::Call { call, timer } => {
                     self.invites.fire_call_timer(&mut self.seam, now, call, timer)
                 }
+                TimerId::Subscription { subscription, timer } => {
+                    self.subscriptions
+                        .fire_timer(&mut self.seam, now, subscription, timer)
+                }
                 TimerId::Flow { flow } => {
                     let shared = &mut self.seam.shared;
                     let limits = &shared.config.limits;
@@ -539,6 +549,26 @@ impl Endpoint {
                 owner: Owner::Call(..),
                 ..
             } => self.invites.on_transaction_event(seam, now, event),
+            TransactionEvent::Response {
+                owner: Owner::Subscription(id),
+                ..
+            }
+            | TransactionEvent::Cancelled {
+                owner: Owner::Subscription(id),
+                ..
+            }
+            | TransactionEvent::Timeout {
+                owner: Owner::Subscription(id),
+                ..
+            }
+            | TransactionEvent::TransportError {
+                owner: Owner::Subscription(id),
+                ..
+            }
+            | TransactionEvent::Terminated {
+                owner: Owner::Subscription(id),
+                ..
+            } => self.subscriptions.on_transaction_event(seam, now, id, event),
             // The application's transactions are routed to it at once by the seam.
             TransactionEvent::Response { .. }
             | TransactionEvent::Cancelled { .. }
@@ -566,10 +596,12 @@ impl Endpoint {
         let method = &new.request.method;
         match key {
             Some(key) => {
-                let usage = seam
-                    .dialogs
-                    .find(&key)
-                    .and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
+                let dialog = seam.dialogs.find(&key);
+                if let (Some(dialog), Method::Notify | Method::Subscribe) = (dialog, method) {
+                    self.subscriptions.on_in_dialog_request(seam, now, dialog, new);
+                    return;
+                }
+                let usage = dialog.and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
                 match usage {
                     // §11.2: OPTIONS inside a dialog is answered like one outside it.
                     Some(_) if *method == Method::Options && answering::answers_options(config) => {
@@ -584,6 +616,7 @@ impl Endpoint {
                 }
             }
             None if *method == Method::Invite => self.invites.on_new_invite(seam, now, new),
+            None if *method == Method::Subscribe => self.subscriptions.on_new_subscribe(seam, now, None, new),
             None if *method == Method::Options && answering::answers_options(config) => {
                 answering::answer_options(seam, now, new.transaction)
             }

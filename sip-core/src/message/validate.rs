@@ -309,9 +309,11 @@ fn check_require(request: &Request, policy: &UasPolicy) -> Result<(), Rejection>
 
 /// RFC 3261 §8.2.3: 415 (with Accept) for a body type the UAS does not understand; and
 /// RFC 4475 §3.3.15: 406 when Accept allows nothing the UAS could answer an INVITE with.
+/// A NOTIFY's body is its event package's state document (RFC 6665 §4.1.3), which goes to
+/// the subscriber's application as it is: its type is the package's business, not ours.
 fn check_body(request: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
     let headers = &request.headers;
-    if !request.body.is_empty() {
+    if !request.body.is_empty() && request.method != Method::Notify {
         match headers.content_type() {
             None => {
                 return Err(Rejection::new(

@@ -4,6 +4,8 @@
 //! queue, the dialog table, the output queues and the counters.
 
 pub(crate) mod invite;
+pub(crate) mod local;
+pub(crate) mod subscription;
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -60,7 +60,7 @@ impl InviteSessions {
         let call_id = cx.shared.rng.token(20);
         let tag = cx.shared.rng.token(10);
         let contact = self.contact_for(transport);
-        let identity = self.identity.clone();
+        let identity = self.local.identity();
         let mut headers = HeaderWriter::with_capacity(512, 12);
         // No Via: send_request puts ours on top (a placeholder would only be removed).
         headers.push(HeaderName::MaxForwards, "70");
@@ -704,10 +704,6 @@ impl InviteSessions {
 
     /// Our Contact for calls over `transport` (formatted once per Endpoint).
     pub(super) fn contact_for(&self, transport: Transport) -> ByteString {
-        self.contacts
-            .iter()
-            .find(|(t, _)| *t == transport)
-            .map(|(_, contact)| contact.clone())
-            .unwrap_or_default()
+        self.local.contact(transport)
     }
 }

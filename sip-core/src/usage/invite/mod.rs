@@ -31,6 +31,7 @@ use crate::transaction::{NewCalls, NewRequest, TransactionEvent};
 use crate::transport::{Route, Transport};
 
 use super::Seam;
+use super::local::Local;
 
 /// The body type of session descriptions.
 const SDP: &str = "application/sdp";
@@ -301,40 +302,16 @@ pub(crate) struct InviteSessions {
     /// Incoming calls per source address (where their INVITE came from), for
     /// [`EndpointLimits::max_calls_per_source`](crate::config::EndpointLimits).
     incoming_per_source: SourceCounts,
-    /// Our Contact per transport, and the From of our calls, formatted once.
-    contacts: Vec<(Transport, ByteString)>,
-    identity: ByteString,
+    /// Our Contact per transport, and the From of our calls.
+    local: Local,
 }
 
 impl InviteSessions {
     /// No calls yet; `hasher` keys the table of sources.
     pub(crate) fn new(config: &EndpointConfig, hasher: foldhash::quality::FixedState) -> Self {
-        let local = config.local.to_string();
-        let contacts = [
-            Transport::Udp,
-            Transport::Tcp,
-            Transport::Tls,
-            Transport::Ws,
-            Transport::Wss,
-        ]
-        .into_iter()
-        .map(|transport| {
-            let contact = match transport {
-                Transport::Udp => format!("<sip:{local}>"),
-                other => format!("<sip:{local};transport={}>", other.as_str().to_ascii_lowercase()),
-            };
-            (transport, ByteString::from(contact))
-        })
-        .collect();
-        let identity = config
-            .calls
-            .identity
-            .clone()
-            .unwrap_or_else(|| format!("sip:{local}"));
         InviteSessions {
             incoming_per_source: SourceCounts::new(hasher),
-            contacts,
-            identity: ByteString::from(identity),
+            local: Local::new(config),
             calls: Default::default(),
         }
     }

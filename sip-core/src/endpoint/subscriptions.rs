@@ -1,0 +1,120 @@
+//! The subscription commands of the [`Endpoint`] (RFC 6665; the model is in
+//! [`crate::subscription`]). Each takes `now`, acts at once, and reports outcomes later as
+//! [`Event::Subscription`](crate::endpoint::Event::Subscription).
+
+use std::time::Instant;
+
+use crate::message::{StatusCode, Uri};
+use crate::subscription::{Notification, SubscriptionError, SubscriptionId};
+
+use super::Endpoint;
+
+impl Endpoint {
+    /// Subscribes to `event` (a package, with an `id` parameter when wanted:
+    /// `presence`, `dialog;id=1`) at `target` for `expires` seconds: a SUBSCRIBE outside
+    /// any dialog, whose 2xx makes the dialog. The Endpoint answers the NOTIFYs and
+    /// refreshes before the interval runs out; every NOTIFY is reported.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use sip_core::endpoint::{Endpoint, EndpointConfig};
+    /// use sip_core::message::Uri;
+    ///
+    /// let mut alice = Endpoint::new(EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 1));
+    /// let target = Uri::parse("sip:bob@192.0.2.2:5060").unwrap();
+    /// let subscription = alice.subscribe(Instant::now(), target, "presence", 600).unwrap();
+    /// let subscribe = alice.poll_transmit().unwrap();
+    /// assert!(subscribe.payload.starts_with(b"SUBSCRIBE sip:bob@192.0.2.2:5060 SIP/2.0"));
+    /// # let _ = subscription;
+    /// ```
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        event: &str,
+        expires: u32,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let result = self
+            .subscriptions
+            .subscribe(&mut self.seam, now, target, event, expires);
+        self.dispatch(now);
+        result
+    }
+
+    /// Ends our subscription `subscription` with `Expires: 0` (RFC 6665 §4.1.2.3); it is
+    /// over with the notifier's final NOTIFY.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+    ) -> Result<(), SubscriptionError> {
+        let result = self.subscriptions.unsubscribe(&mut self.seam, now, subscription);
+        self.dispatch(now);
+        result
+    }
+
+    /// Accepts an incoming subscription: 200 with the interval granted, then at once the
+    /// first NOTIFY with `first`'s state and body (RFC 6665 §4.2.1.2).
+    pub fn accept_subscription(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        first: Notification,
+    ) -> Result<(), SubscriptionError> {
+        let result = self
+            .subscriptions
+            .accept(&mut self.seam, now, subscription, first);
+        self.dispatch(now);
+        result
+    }
+
+    /// Refuses an incoming subscription with `status` (403, 489, 603…).
+    pub fn reject_subscription(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        status: StatusCode,
+    ) -> Result<(), SubscriptionError> {
+        let result = self
+            .subscriptions
+            .reject(&mut self.seam, now, subscription, status);
+        self.dispatch(now);
+        result
+    }
+
+    /// Notifies the subscriber of `subscription` (accepted, ours to notify) of a new
+    /// state. One NOTIFY is in flight at a time; while one is, only the newest state waits
+    /// to follow it.
+    pub fn notify(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        notification: Notification,
+    ) -> Result<(), SubscriptionError> {
+        let result = self
+            .subscriptions
+            .notify(&mut self.seam, now, subscription, notification);
+        self.dispatch(now);
+        result
+    }
+
+    /// Ends a subscription we notify for with a final NOTIFY (`terminated`, with `reason`
+    /// such as `noresource` or `deactivated`, RFC 6665 §4.2.2).
+    pub fn terminate_subscription(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        reason: Option<&str>,
+    ) -> Result<(), SubscriptionError> {
+        let result = self
+            .subscriptions
+            .terminate(&mut self.seam, now, subscription, reason);
+        self.dispatch(now);
+        result
+    }
+
+    /// Live subscriptions, ours and peers'.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+}

@@ -1,0 +1,343 @@
+//! Subscriptions (RFC 6665) as a usage of their dialog, on both sides: the subscriber's
+//! SUBSCRIBE, refreshes, unsubscription and NOTIFY handling; the notifier's answers, its
+//! NOTIFYs (one at a time, the newest state waiting behind the one in flight), refreshes
+//! and expiry. The public model is [`crate::subscription`].
+
+mod notifier;
+mod subscriber;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::config::EndpointConfig;
+use crate::dialog::Usage;
+use crate::error::SendError;
+use crate::event::Event;
+use crate::ids::{DialogId, SubscriptionId, TransactionId};
+use crate::message::{HeaderName, Method, Request, StatusCode};
+use crate::owner::Owner;
+use crate::shared::TopVia;
+use crate::subscription::{
+    Notification, SubscriptionEnd, SubscriptionEvent, SubscriptionRole, SubscriptionTimer,
+};
+use crate::timer_queue::{Deadline, TimerId};
+use crate::transaction::{NewRequest, TransactionEvent};
+use crate::transport::{Route, Transport};
+
+use super::Seam;
+use super::local::Local;
+
+/// Where a subscription is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// (subscriber) Our first SUBSCRIBE is out.
+    Subscribing,
+    /// (notifier) The SUBSCRIBE waits for the application's answer.
+    Offered,
+    /// Accepted: NOTIFYs flow, refreshes keep it.
+    Established,
+    /// Ending: our unsubscription is out and the final NOTIFY awaited (subscriber), or our
+    /// final NOTIFY is out (notifier). `Subscription::end` says why.
+    Ending,
+}
+
+/// What a notifier has to send once the NOTIFY in flight is answered.
+#[derive(Debug, Clone)]
+enum Outgoing {
+    /// A NOTIFY with this state.
+    Notify(Notification),
+    /// The final NOTIFY (`terminated`), with this reason, if any.
+    Final(Option<ByteString>),
+}
+
+/// One subscription, ours or a peer's.
+#[derive(Debug)]
+struct Subscription {
+    id: SubscriptionId,
+    role: SubscriptionRole,
+    /// The Event header we send and match (`presence`, `refer;id=93`).
+    event: ByteString,
+    phase: Phase,
+    /// Its dialog, once there is one.
+    dialog: Option<DialogId>,
+    /// (subscriber) Our first SUBSCRIBE, from which the 2xx makes the dialog; (notifier)
+    /// the peer's SUBSCRIBE, until it is answered.
+    request: Option<Request>,
+    /// How its messages go when the dialog names no better way (the first request's).
+    route: Route,
+    /// Our client transaction in flight: a SUBSCRIBE (subscriber) or NOTIFY (notifier).
+    pending: Option<TransactionId>,
+    /// (notifier) The peer's SUBSCRIBE awaiting the application.
+    offered: Option<TransactionId>,
+    /// The interval asked for (subscriber) or granted (notifier), in seconds.
+    interval: u32,
+    /// When it runs out.
+    expires_at: Option<Instant>,
+    /// (notifier) The state last notified, re-sent on refresh (RFC 6665 §4.2.1.2).
+    last: Option<Notification>,
+    /// (notifier) What waits for the NOTIFY in flight.
+    queued: Option<Outgoing>,
+    /// Why it is ending (set when `phase` becomes `Ending`).
+    end: Option<SubscriptionEnd>,
+    armed: Vec<(SubscriptionTimer, Deadline)>,
+}
+
+/// Every subscription of the Endpoint.
+#[derive(Debug)]
+pub(crate) struct Subscriptions {
+    /// By id (lookup only; our own counter values, so the fast hasher suffices).
+    subs: HashMap<SubscriptionId, Box<Subscription>, foldhash::fast::FixedState>,
+    local: Local,
+}
+
+impl Subscriptions {
+    /// None yet.
+    pub(crate) fn new(config: &EndpointConfig) -> Self {
+        Subscriptions {
+            subs: HashMap::default(),
+            local: Local::new(config),
+        }
+    }
+
+    /// Live subscriptions.
+    pub(crate) fn len(&self) -> usize {
+        self.subs.len()
+    }
+
+    // ---- inputs ----
+
+    /// A NOTIFY or SUBSCRIBE inside dialog `dialog`: to the subscription its Event names;
+    /// a NOTIFY naming none gets 481 (RFC 6665 §4.1.3); a SUBSCRIBE naming none asks for a
+    /// new subscription in this dialog.
+    pub(crate) fn on_in_dialog_request(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        dialog: DialogId,
+        new: NewRequest,
+    ) {
+        let event = new.request.headers.event().and_then(Result::ok);
+        let found = event.as_ref().and_then(|event| {
+            cx.dialogs.subscriptions(dialog).iter().copied().find(|id| {
+                self.subs.get(id).is_some_and(|sub| {
+                    crate::message::Event::parse(&sub.event).is_ok_and(|ours| ours.matches(event))
+                })
+            })
+        });
+        match (new.request.method.clone(), found) {
+            (Method::Notify, Some(id)) => self.on_notify(cx, now, id, new),
+            (Method::Subscribe, Some(id)) => self.on_refresh(cx, now, id, new),
+            (Method::Subscribe, None) => self.on_new_subscribe(cx, now, Some(dialog), new),
+            _ => cx.answer_and_forget(
+                now,
+                new.transaction,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            ),
+        }
+    }
+
+    /// An event of one of our transactions (a SUBSCRIBE or NOTIFY of subscription `id`).
+    pub(crate) fn on_transaction_event(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        event: TransactionEvent,
+    ) {
+        let Some(sub) = self.subs.get(&id) else {
+            return;
+        };
+        match sub.role {
+            SubscriptionRole::Subscriber => self.subscriber_transaction_event(cx, now, id, event),
+            SubscriptionRole::Notifier => self.notifier_transaction_event(cx, now, id, event),
+        }
+    }
+
+    /// Timer `timer` of subscription `id` fired.
+    pub(crate) fn fire_timer(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        timer: SubscriptionTimer,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        sub.armed.retain(|(t, _)| *t != timer);
+        match (sub.role, timer) {
+            (SubscriptionRole::Subscriber, SubscriptionTimer::Refresh) => self.refresh_now(cx, now, id),
+            (SubscriptionRole::Subscriber, SubscriptionTimer::Expiry) => {
+                let reason = match sub.phase {
+                    // Our unsubscription was never confirmed by a final NOTIFY.
+                    Phase::Ending => sub.end.clone().unwrap_or(SubscriptionEnd::Local),
+                    _ => SubscriptionEnd::Expired,
+                };
+                self.finish(cx, id, reason);
+            }
+            (SubscriptionRole::Notifier, SubscriptionTimer::Expiry) => match sub.phase {
+                // RFC 6665 §4.2.2: on expiry, a final NOTIFY with reason "timeout".
+                Phase::Established => {
+                    sub.end = Some(SubscriptionEnd::Expired);
+                    self.send_final(cx, now, id, Some(ByteString::from_static("timeout")));
+                }
+                // The final NOTIFY was never answered.
+                Phase::Ending => {
+                    let reason = sub.end.clone().unwrap_or(SubscriptionEnd::Expired);
+                    self.finish(cx, id, reason);
+                }
+                Phase::Offered | Phase::Subscribing => {}
+            },
+            (SubscriptionRole::Notifier, _) => {}
+        }
+    }
+
+    // ---- shared by both sides ----
+
+    fn emit(cx: &mut Seam, subscription: SubscriptionId, event: SubscriptionEvent) {
+        cx.shared.emit(Event::Subscription { subscription, event });
+    }
+
+    /// Ends subscription `id`: its timers go, its dialog loses a usage (and ends with its
+    /// last, RFC 5057 §5), and the application hears why.
+    fn finish(&mut self, cx: &mut Seam, id: SubscriptionId, reason: SubscriptionEnd) {
+        let Some(mut sub) = self.subs.remove(&id) else {
+            return;
+        };
+        for (timer, at) in sub.armed.drain(..) {
+            cx.shared.timers.remove(
+                at,
+                TimerId::Subscription {
+                    subscription: id,
+                    timer,
+                },
+            );
+        }
+        if let Some(dialog) = sub.dialog.take() {
+            cx.dialogs.end_usage(dialog, Usage::Subscription(id));
+        }
+        crate::shared::shrink_when_sparse(&mut self.subs);
+        Self::emit(cx, id, SubscriptionEvent::Terminated { reason });
+    }
+
+    fn arm(cx: &mut Seam, sub: &mut Subscription, timer: SubscriptionTimer, at: Instant) {
+        Self::disarm(cx, sub, timer);
+        let deadline = cx.shared.timers.insert(
+            at,
+            TimerId::Subscription {
+                subscription: sub.id,
+                timer,
+            },
+        );
+        sub.armed.push((timer, deadline));
+    }
+
+    fn disarm(cx: &mut Seam, sub: &mut Subscription, timer: SubscriptionTimer) {
+        let id = sub.id;
+        sub.armed.retain(|&(t, at)| {
+            if t == timer {
+                cx.shared.timers.remove(
+                    at,
+                    TimerId::Subscription {
+                        subscription: id,
+                        timer: t,
+                    },
+                );
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Where requests in the subscription's dialog go: over its connection while it is
+    /// open, else to the dialog's next hop, else back where the first request went.
+    fn dialog_route(cx: &mut Seam, now: Instant, sub: &Subscription) -> Result<Route, SendError> {
+        let transport = sub.route.transport;
+        if let Some(flow) = sub
+            .route
+            .flow
+            .filter(|f| transport.is_reliable() && cx.shared.flows.contains(*f))
+        {
+            return Ok(Route {
+                flow: Some(flow),
+                ..sub.route
+            });
+        }
+        let remote = sub
+            .dialog
+            .and_then(|id| cx.dialogs.get(id))
+            .and_then(crate::dialog::Dialog::next_hop_addr)
+            .unwrap_or(sub.route.remote);
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(cx.shared.connect(now, transport, remote)?),
+        };
+        Ok(Route {
+            transport,
+            flow,
+            remote,
+        })
+    }
+
+    /// Sends `method` in the subscription's dialog with `headers` and `body` (and its
+    /// media type), in a client transaction of the subscription's.
+    fn send_in_dialog(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        method: Method,
+        headers: &[(HeaderName, &str)],
+        (content_type, body): (Option<&str>, Bytes),
+    ) -> Result<TransactionId, SendError> {
+        let Some(sub) = self.subs.get(&id) else {
+            return Err(SendError::InvalidRequest("no such subscription".into()));
+        };
+        let dialog_id = sub
+            .dialog
+            .ok_or_else(|| SendError::InvalidRequest("the subscription has no dialog yet".into()))?;
+        let route = Self::dialog_route(cx, now, sub)?;
+        if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
+            return Err(SendError::TooManyTransactions);
+        }
+        let contact = self.local.contact(route.transport);
+        let branch = cx.shared.new_branch();
+        let via = cx.shared.our_via(&branch, route.transport);
+        let dialog = cx
+            .dialogs
+            .get_mut(dialog_id)
+            .ok_or_else(|| SendError::InvalidRequest("the subscription's dialog is gone".into()))?;
+        let mut request = dialog.request_via(method, Some(&contact), body, content_type, &via);
+        for (name, value) in headers {
+            request.headers.push(*name, ByteString::from(*value));
+        }
+        cx.shared
+            .prepare_request(&mut request, &branch, route.transport, TopVia::Ours);
+        let tx = cx.start_client(now, request, branch, route, Owner::Subscription(id));
+        if let Some(sub) = self.subs.get_mut(&id) {
+            sub.pending = Some(tx);
+        }
+        Ok(tx)
+    }
+}
+
+/// When a subscriber refreshes an interval of `expires` seconds: half-way for short ones,
+/// else 32 s ahead (RFC 6665 leaves it to us; this leaves a refresh time to be retried
+/// by its transaction before the notifier lets the subscription go).
+fn refresh_delay(expires: u32) -> Duration {
+    Duration::from_secs(u64::from(expires.saturating_sub((expires / 2).min(32))))
+}
+
+/// The `Expires` of a message, when it has a readable one.
+fn expires_of(headers: &crate::message::Headers) -> Option<u32> {
+    headers.expires().and_then(Result::ok)
+}
+
+/// The status of a response, as a number.
+fn code(status: StatusCode) -> u16 {
+    status.as_u16()
+}

@@ -1,0 +1,303 @@
+//! The subscriber's side (RFC 6665 §4.1): SUBSCRIBE, the 2xx that makes the dialog,
+//! refreshes before expiry, unsubscription, and the NOTIFYs that report the state.
+
+use bytes::Bytes;
+
+use crate::dialog::{Dialog, Usage, uri_socket_addr};
+use crate::message::{
+    EventType, HeaderName, HeaderWriter, Method, Request, StatusCode, Substate, Uri, Version,
+};
+use crate::subscription::{NotifyState, SubscriptionError};
+
+use super::*;
+
+impl Subscriptions {
+    /// [`Endpoint::subscribe`](crate::Endpoint::subscribe), in the usage.
+    pub(crate) fn subscribe(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        target: Uri,
+        event: &str,
+        expires: u32,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
+            return Err(SubscriptionError::TooMany);
+        }
+        // The Event value as sent: a package (and templates), with an `id` when given.
+        let parsed =
+            crate::message::Event::parse(event).map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
+        EventType::parse(parsed.event_type().as_str())
+            .map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
+        let destination =
+            uri_socket_addr(&target).ok_or_else(|| SubscriptionError::Unresolvable(target.to_string()))?;
+        let transport = match target.transport_param() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        let call_id = cx.shared.rng.token(20);
+        let tag = cx.shared.rng.token(10);
+        let identity = self.local.identity();
+        let contact = self.local.contact(transport);
+        let expires_text = expires.to_string();
+        let mut headers = HeaderWriter::with_capacity(384, 10);
+        headers.push(HeaderName::MaxForwards, "70");
+        headers.push_parts(HeaderName::From, &["<", &identity, ">;tag=", &tag]);
+        headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);
+        headers.push(HeaderName::CallId, &call_id);
+        headers.push(HeaderName::CSeq, "1 SUBSCRIBE");
+        headers.push(HeaderName::Contact, &contact);
+        headers.push(HeaderName::Event, event);
+        headers.push(HeaderName::Expires, &expires_text);
+        headers.push(HeaderName::Allow, &cx.shared.allow);
+        headers.push(HeaderName::ContentLength, "0");
+        let request = Request {
+            method: Method::Subscribe,
+            uri: target,
+            version: Version::SIP_2_0,
+            headers: headers.finish(),
+            body: Bytes::new(),
+        };
+        let id = SubscriptionId(cx.shared.fresh_id());
+        let tx = cx.send_request(
+            now,
+            request.clone(),
+            destination,
+            transport,
+            Owner::Subscription(id),
+        )?;
+        let route = cx
+            .transactions
+            .client_route(tx)
+            .ok_or(SubscriptionError::Send(SendError::UnknownTransaction(tx)))?;
+        self.subs.insert(
+            id,
+            Box::new(Subscription {
+                id,
+                role: SubscriptionRole::Subscriber,
+                event: ByteString::from(event),
+                phase: Phase::Subscribing,
+                dialog: None,
+                request: Some(request),
+                route,
+                pending: Some(tx),
+                offered: None,
+                interval: expires,
+                expires_at: None,
+                last: None,
+                queued: None,
+                end: None,
+                armed: Vec::new(),
+            }),
+        );
+        Ok(id)
+    }
+
+    /// [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe): SUBSCRIBE with `Expires: 0`
+    /// (RFC 6665 §4.1.2.3); the final NOTIFY ends it. Before the dialog exists there is
+    /// nothing to unsubscribe from: it just ends.
+    pub(crate) fn unsubscribe(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+    ) -> Result<(), SubscriptionError> {
+        let sub = self.subs.get_mut(&id).ok_or(SubscriptionError::Unknown(id))?;
+        if sub.role != SubscriptionRole::Subscriber || sub.phase == Phase::Ending {
+            return Err(SubscriptionError::InvalidState(id));
+        }
+        if sub.dialog.is_none() {
+            self.finish(cx, id, SubscriptionEnd::Local);
+            return Ok(());
+        }
+        sub.phase = Phase::Ending;
+        sub.end = Some(SubscriptionEnd::Local);
+        Self::disarm(cx, sub, SubscriptionTimer::Refresh);
+        // The final NOTIFY should follow within a transaction's lifetime.
+        let give_up = now + cx.shared.config.timers.t1 * 64;
+        Self::arm(cx, sub, SubscriptionTimer::Expiry, give_up);
+        let event = sub.event.clone();
+        let headers = [(HeaderName::Event, &*event), (HeaderName::Expires, "0")];
+        match self.send_in_dialog(cx, now, id, Method::Subscribe, &headers, (None, Bytes::new())) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.finish(cx, id, SubscriptionEnd::Local);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The Refresh timer: SUBSCRIBE again in the dialog for the same interval.
+    pub(super) fn refresh_now(&mut self, cx: &mut Seam, now: Instant, id: SubscriptionId) {
+        let Some(sub) = self.subs.get(&id) else {
+            return;
+        };
+        if sub.phase != Phase::Established || sub.pending.is_some() {
+            return;
+        }
+        let event = sub.event.clone();
+        let interval = sub.interval.to_string();
+        let headers = [
+            (HeaderName::Event, &*event),
+            (HeaderName::Expires, interval.as_str()),
+        ];
+        // A refresh that cannot be sent leaves the subscription to run out.
+        let _ = self.send_in_dialog(cx, now, id, Method::Subscribe, &headers, (None, Bytes::new()));
+    }
+
+    /// A NOTIFY for subscriber subscription `id` (RFC 6665 §4.1.3): answered 200 (or 400
+    /// without a readable Subscription-State), reported, and a terminated one ends it.
+    pub(super) fn on_notify(&mut self, cx: &mut Seam, now: Instant, id: SubscriptionId, new: NewRequest) {
+        let tx = new.transaction;
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.role != SubscriptionRole::Subscriber {
+            cx.answer_and_forget(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+            return;
+        }
+        let request = new.request;
+        let Some(Ok(state)) = request.headers.subscription_state() else {
+            if let Ok(response) = cx.response(tx, StatusCode::BAD_REQUEST) {
+                let _ = cx.respond(now, tx, response);
+            }
+            return;
+        };
+        if let Some(dialog) = sub.dialog.and_then(|d| cx.dialogs.get_mut(d)) {
+            if dialog.check_remote_cseq(&request) == crate::dialog::CSeqCheck::OutOfOrder {
+                if let Ok(response) = cx.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
+                    let _ = cx.respond(now, tx, response);
+                }
+                return;
+            }
+            // A NOTIFY refreshes the dialog's remote target (RFC 6665 §4.1.3).
+            dialog.refresh_target(&request.headers);
+        }
+        if let Ok(response) = cx.response(tx, StatusCode::OK) {
+            let _ = cx.respond(now, tx, response);
+        }
+        let notify_state = match state.state() {
+            Substate::Active => NotifyState::Active,
+            Substate::Pending => NotifyState::Pending,
+            // RFC 6665 §4.1.3: an unknown state is treated as active... no: as the
+            // subscriber cannot tell, it keeps the subscription as it was: pending.
+            Substate::Terminated => NotifyState::Terminated,
+            _ => NotifyState::Pending,
+        };
+        let expires = state.expires();
+        let reason = state.reason().map(|r| r.as_str().to_owned());
+        let retry_after = state.retry_after();
+        let content_type = request.headers.get(HeaderName::ContentType).map(str::to_owned);
+        Self::emit(
+            cx,
+            id,
+            SubscriptionEvent::Notify {
+                state: notify_state,
+                expires,
+                content_type,
+                body: request.body.clone(),
+            },
+        );
+        if notify_state == NotifyState::Terminated {
+            let reason = match sub.end.clone() {
+                // Our own unsubscription, confirmed.
+                Some(SubscriptionEnd::Local) => SubscriptionEnd::Local,
+                _ => SubscriptionEnd::Notified { reason, retry_after },
+            };
+            self.finish(cx, id, reason);
+            return;
+        }
+        // The notifier may shorten the interval (RFC 6665 §4.1.3): follow it.
+        if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Established) {
+            let at = now + Duration::from_secs(u64::from(seconds));
+            if sub.expires_at.is_none_or(|current| at < current) {
+                sub.expires_at = Some(at);
+                Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
+                Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(seconds));
+            }
+        }
+    }
+
+    /// The outcome of our SUBSCRIBE (first, refresh or unsubscription).
+    pub(super) fn subscriber_transaction_event(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        event: TransactionEvent,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        match event {
+            TransactionEvent::Response {
+                transaction,
+                response,
+                ..
+            } if sub.pending == Some(transaction) => {
+                let status = response.status;
+                if status.is_provisional() {
+                    return;
+                }
+                sub.pending = None;
+                match (sub.phase, code(status)) {
+                    (Phase::Ending, _) if !status.is_success() => self.finish(cx, id, SubscriptionEnd::Local),
+                    (Phase::Ending, _) => {}
+                    (phase, 200..=299) => {
+                        if sub.dialog.is_none() {
+                            let Some(request) = sub.request.take() else {
+                                return;
+                            };
+                            match Dialog::uac(&request, &response) {
+                                Ok(dialog) => {
+                                    let dialog_id = DialogId(cx.shared.fresh_id());
+                                    cx.dialogs.insert(dialog_id, dialog, Usage::Subscription(id));
+                                    sub.dialog = Some(dialog_id);
+                                }
+                                Err(_) => {
+                                    self.finish(cx, id, SubscriptionEnd::Rejected(StatusCode::BAD_REQUEST));
+                                    return;
+                                }
+                            }
+                        }
+                        // RFC 6665 §4.1.2.1: the 2xx's Expires is what was granted.
+                        let granted = expires_of(&response.headers).unwrap_or(sub.interval);
+                        sub.interval = granted;
+                        sub.phase = Phase::Established;
+                        let at = now + Duration::from_secs(u64::from(granted));
+                        sub.expires_at = Some(at);
+                        Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
+                        Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(granted));
+                        let event = if phase == Phase::Subscribing {
+                            SubscriptionEvent::Accepted { expires: granted }
+                        } else {
+                            SubscriptionEvent::Refreshed { expires: granted }
+                        };
+                        Self::emit(cx, id, event);
+                    }
+                    (Phase::Subscribing, _) => self.finish(cx, id, SubscriptionEnd::Rejected(status)),
+                    // RFC 6665 §4.1.2.2: a refresh answered 481 means it is gone; any other
+                    // failure leaves it to run out.
+                    (_, 481) => self.finish(cx, id, SubscriptionEnd::Gone),
+                    _ => {}
+                }
+            }
+            TransactionEvent::Timeout { transaction, .. }
+            | TransactionEvent::TransportError { transaction, .. }
+                if sub.pending == Some(transaction) =>
+            {
+                sub.pending = None;
+                match sub.phase {
+                    Phase::Subscribing => self.finish(cx, id, SubscriptionEnd::Timeout),
+                    Phase::Ending => self.finish(cx, id, SubscriptionEnd::Local),
+                    // A refresh that got nothing: the subscription runs out.
+                    Phase::Established | Phase::Offered => {}
+                }
+            }
+            TransactionEvent::Terminated { transaction, .. } if sub.pending == Some(transaction) => {
+                sub.pending = None;
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Subscriptions (RFC 6665) between two Endpoints in the simulator, both sides ours: Alice
+//! subscribes, Bob notifies. Each scenario is pinned by a ladder snapshot in `snapshots/`.
+
+// Test code over known inputs: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use sip_core::endpoint::{EndpointConfig, Event};
+use sip_core::message::{HeaderName, StatusCode};
+use sip_core::sim::{Network, NodeId};
+use sip_core::subscription::{Notification, NotifyState, SubscriptionEnd, SubscriptionEvent, SubscriptionId};
+use sip_tests::{pair_configured, snapshot};
+
+const PIDF: &str = "application/pidf+xml";
+
+/// Bob notifies for `presence`, granting at most 600 s.
+fn presence_notifier(config: &mut EndpointConfig) {
+    config.subscriptions.packages = vec!["presence".to_owned()];
+    config.subscriptions.max_expires = 600;
+}
+
+fn alice_default(_: &mut EndpointConfig) {}
+
+/// Alice and Bob; Bob accepts every subscription with an `open` document.
+fn network(seed: u64) -> (Network, NodeId, NodeId) {
+    let (mut net, alice, bob) = pair_configured(seed, alice_default, presence_notifier);
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } = event
+        {
+            endpoint
+                .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
+                .unwrap();
+        }
+    });
+    (net, alice, bob)
+}
+
+/// What `node` heard of its subscriptions, in order.
+fn subscription_events(net: &Network, node: NodeId) -> Vec<(SubscriptionId, SubscriptionEvent)> {
+    net.events(node)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Subscription { subscription, event } => Some((*subscription, event.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn subscribe(net: &mut Network, alice: NodeId, bob: NodeId, expires: u32) -> SubscriptionId {
+    let target = format!("sip:bob@{}", net.addr(bob)).parse().unwrap();
+    net.on(alice, |ep, now| ep.subscribe(now, target, "presence", expires))
+        .unwrap()
+}
+
+fn ended(net: &Network, node: NodeId, id: SubscriptionId) -> Option<SubscriptionEnd> {
+    subscription_events(net, node)
+        .into_iter()
+        .find_map(|(sub, event)| match event {
+            SubscriptionEvent::Terminated { reason } if sub == id => Some(reason),
+            _ => None,
+        })
+}
+
+#[test]
+fn a_subscription_is_accepted_notified_and_ended_by_the_subscriber() {
+    let (mut net, alice, bob) = network(61);
+    let id = subscribe(&mut net, alice, bob, 3600);
+    net.run_for(Duration::from_secs(1));
+    let events = subscription_events(&net, alice);
+    // Bob grants 600 of the 3600 s asked, and notifies at once.
+    assert!(events.contains(&(id, SubscriptionEvent::Accepted { expires: 600 })));
+    assert!(events.iter().any(|(sub, event)| *sub == id
+        && matches!(event, SubscriptionEvent::Notify { state: NotifyState::Active, body, .. } if &body[..] == b"open")));
+    // Bob's state changes: Alice hears of it.
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "closed"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(subscription_events(&net, alice).iter().any(|(_, event)| matches!(
+        event, SubscriptionEvent::Notify { body, .. } if &body[..] == b"closed")));
+    // Alice unsubscribes; Bob's final NOTIFY ends it on both sides.
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    assert_eq!(ended(&net, bob, bobs), Some(SubscriptionEnd::Unsubscribed));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    snapshot!("subscription_accepted_notified_unsubscribed", &net);
+}
+
+#[test]
+fn a_subscription_is_refreshed_before_it_runs_out() {
+    let (mut net, alice, bob) = network(62);
+    let id = subscribe(&mut net, alice, bob, 120);
+    // 120 s granted: Alice refreshes 32 s ahead, at 88 s, and Bob notifies again.
+    net.run_for(Duration::from_secs(100));
+    let refreshed = subscription_events(&net, alice)
+        .iter()
+        .filter(|(sub, event)| *sub == id && matches!(event, SubscriptionEvent::Refreshed { expires: 120 }))
+        .count();
+    assert_eq!(refreshed, 1);
+    let notifies = subscription_events(&net, alice)
+        .iter()
+        .filter(|(_, event)| matches!(event, SubscriptionEvent::Notify { .. }))
+        .count();
+    assert_eq!(notifies, 2, "the first NOTIFY and the one after the refresh");
+    assert_eq!(ended(&net, alice, id), None);
+    snapshot!("subscription_refreshed", &net);
+}
+
+#[test]
+fn a_subscription_nobody_refreshes_expires_with_a_final_notify() {
+    let (mut net, alice, bob) = network(63);
+    let id = subscribe(&mut net, alice, bob, 120);
+    net.run_for(Duration::from_secs(1));
+    // Alice's refreshes never reach Bob.
+    net.lose(alice, bob, "SUBSCRIBE", usize::MAX);
+    net.run_for(Duration::from_secs(200));
+    let bobs = subscription_events(&net, bob)[0].0;
+    assert_eq!(ended(&net, bob, bobs), Some(SubscriptionEnd::Expired));
+    assert_eq!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Notified {
+            reason: Some("timeout".to_owned()),
+            retry_after: None
+        })
+    );
+    net.run_until_idle().unwrap();
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+}
+
+#[test]
+fn a_subscribe_for_a_package_nobody_serves_gets_489_with_allow_events() {
+    let (mut net, alice, bob) = network(64);
+    let target = format!("sip:bob@{}", net.addr(bob)).parse().unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.subscribe(now, target, "dialog", 600))
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Rejected(StatusCode::BAD_EVENT))
+    );
+    assert!(net.ladder().contains("489"));
+    snapshot!("subscription_bad_event_489", &net);
+}
+
+#[test]
+fn a_rejected_subscription_ends_on_both_sides() {
+    let (mut net, alice, bob) = pair_configured(65, alice_default, presence_notifier);
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } = event
+        {
+            endpoint
+                .reject_subscription(now, subscription, StatusCode::FORBIDDEN)
+                .unwrap();
+        }
+    });
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_until_idle().unwrap();
+    assert_eq!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Rejected(StatusCode::FORBIDDEN))
+    );
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+}
+
+#[test]
+fn the_notifier_ends_a_subscription_with_a_reason() {
+    let (mut net, alice, bob) = network(66);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.on(bob, |ep, now| {
+        ep.terminate_subscription(now, bobs, Some("noresource"))
+    })
+    .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Notified {
+            reason: Some("noresource".to_owned()),
+            retry_after: None
+        })
+    );
+    assert_eq!(ended(&net, bob, bobs), Some(SubscriptionEnd::Local));
+}
+
+#[test]
+fn a_notify_naming_no_subscription_gets_481() {
+    let (mut net, alice, bob) = network(67);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    // Alice forgets the subscription: her unsubscription is lost, so Bob still notifies.
+    net.lose(alice, bob, "SUBSCRIBE", usize::MAX);
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "away"))
+    })
+    .unwrap();
+    net.run_until_idle().unwrap();
+    // Alice's dialog is gone: 481, and Bob lets the subscription go (RFC 6665 §4.2.2).
+    assert_eq!(ended(&net, bob, bobs), Some(SubscriptionEnd::Gone));
+    let last_notify_answer = net.ladder().lines().filter(|line| line.contains("481")).count();
+    assert!(last_notify_answer >= 1);
+    let _ = HeaderName::Event;
+}
