@@ -218,3 +218,30 @@ fn a_notify_naming_no_subscription_gets_481() {
     assert!(last_notify_answer >= 1);
     let _ = HeaderName::Event;
 }
+
+#[test]
+fn a_notify_that_overtakes_the_2xx_makes_the_dialog() {
+    let (mut net, alice, bob) = network(68);
+    // Bob's 200 to the SUBSCRIBE is lost once: his NOTIFY reaches Alice first.
+    net.lose(bob, alice, "SIP/2.0 200 OK", 1);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(2));
+    let events = subscription_events(&net, alice);
+    let notify = events
+        .iter()
+        .position(|(sub, event)| *sub == id && matches!(event, SubscriptionEvent::Notify { .. }));
+    let accepted = events
+        .iter()
+        .position(|(sub, event)| *sub == id && matches!(event, SubscriptionEvent::Accepted { .. }));
+    assert!(notify.is_some() && accepted.is_some(), "{events:?}");
+    assert!(
+        notify < accepted,
+        "the NOTIFY came first and was taken, not refused"
+    );
+    assert!(!net.ladder().contains("481"));
+    // The dialog the NOTIFY made carries the rest.
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    snapshot!("subscription_notify_overtakes_2xx", &net);
+}

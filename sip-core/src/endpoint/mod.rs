@@ -118,7 +118,7 @@ impl Endpoint {
         let shared = Shared::new(config);
         let hasher = shared.hasher.clone();
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
-        let subscriptions = Subscriptions::new(&shared.config);
+        let subscriptions = Subscriptions::new(&shared.config, shared.hasher.clone());
         Endpoint {
             seam: Seam {
                 transactions: TransactionLayer::new(hasher.clone()),
@@ -597,9 +597,16 @@ impl Endpoint {
         match key {
             Some(key) => {
                 let dialog = seam.dialogs.find(&key);
-                if let (Some(dialog), Method::Notify | Method::Subscribe) = (dialog, method) {
-                    self.subscriptions.on_in_dialog_request(seam, now, dialog, new);
-                    return;
+                match (dialog, method) {
+                    (Some(dialog), Method::Notify | Method::Subscribe) => {
+                        self.subscriptions.on_in_dialog_request(seam, now, dialog, new);
+                        return;
+                    }
+                    (None, Method::Notify) => {
+                        self.subscriptions.on_notify_without_dialog(seam, now, new);
+                        return;
+                    }
+                    _ => {}
                 }
                 let usage = dialog.and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
                 match usage {

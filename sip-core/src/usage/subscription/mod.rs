@@ -82,6 +82,8 @@ struct Subscription {
     queued: Option<Outgoing>,
     /// Why it is ending (set when `phase` becomes `Ending`).
     end: Option<SubscriptionEnd>,
+    /// (subscriber) The Call-ID and our From tag, its key in `Subscriptions::by_call`.
+    call: Option<(ByteString, ByteString)>,
     armed: Vec<(SubscriptionTimer, Deadline)>,
 }
 
@@ -90,14 +92,19 @@ struct Subscription {
 pub(crate) struct Subscriptions {
     /// By id (lookup only; our own counter values, so the fast hasher suffices).
     subs: HashMap<SubscriptionId, Box<Subscription>, foldhash::fast::FixedState>,
+    /// Our subscriptions by the Call-ID and From tag of their SUBSCRIBE: a NOTIFY that
+    /// overtakes the 2xx names no dialog yet, only these (RFC 6665 §4.1.2.4). Lookup only,
+    /// keyed with the Endpoint's seeded hasher (the values come from the network).
+    by_call: HashMap<(ByteString, ByteString), SubscriptionId, foldhash::quality::FixedState>,
     local: Local,
 }
 
 impl Subscriptions {
-    /// None yet.
-    pub(crate) fn new(config: &EndpointConfig) -> Self {
+    /// None yet; `hasher` keys the index of our SUBSCRIBEs.
+    pub(crate) fn new(config: &EndpointConfig, hasher: foldhash::quality::FixedState) -> Self {
         Subscriptions {
             subs: HashMap::default(),
+            by_call: HashMap::with_hasher(hasher),
             local: Local::new(config),
         }
     }
@@ -218,6 +225,10 @@ impl Subscriptions {
         }
         if let Some(dialog) = sub.dialog.take() {
             cx.dialogs.end_usage(dialog, Usage::Subscription(id));
+        }
+        if let Some(key) = sub.call.take() {
+            self.by_call.remove(&key);
+            crate::shared::shrink_when_sparse(&mut self.by_call);
         }
         crate::shared::shrink_when_sparse(&mut self.subs);
         Self::emit(cx, id, SubscriptionEvent::Terminated { reason });

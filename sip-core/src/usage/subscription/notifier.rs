@@ -80,6 +80,7 @@ impl Subscriptions {
                 last: None,
                 queued: None,
                 end: None,
+                call: None,
                 armed: Vec::new(),
             }),
         );

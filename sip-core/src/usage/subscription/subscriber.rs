@@ -87,9 +87,12 @@ impl Subscriptions {
                 last: None,
                 queued: None,
                 end: None,
+                call: Some((ByteString::from(call_id.as_str()), ByteString::from(tag.as_str()))),
                 armed: Vec::new(),
             }),
         );
+        self.by_call
+            .insert((ByteString::from(call_id), ByteString::from(tag)), id);
         Ok(id)
     }
 
@@ -143,6 +146,57 @@ impl Subscriptions {
         ];
         // A refresh that cannot be sent leaves the subscription to run out.
         let _ = self.send_in_dialog(cx, now, id, Method::Subscribe, &headers, (None, Bytes::new()));
+    }
+
+    /// A NOTIFY that names no dialog of ours: one that overtook the 2xx to our SUBSCRIBE
+    /// (RFC 6665 §4.1.2.4) makes the dialog — from the NOTIFY, as its UAS — and is handled;
+    /// anything else gets 481.
+    pub(crate) fn on_notify_without_dialog(&mut self, cx: &mut Seam, now: Instant, new: NewRequest) {
+        let fields = &new.fields;
+        let found = fields
+            .to_tag
+            .clone()
+            .and_then(|tag| self.by_call.get(&(fields.call_id.clone(), tag)).copied())
+            .filter(|id| {
+                self.subs.get(id).is_some_and(|sub| {
+                    sub.dialog.is_none()
+                        && new
+                            .request
+                            .headers
+                            .event()
+                            .and_then(Result::ok)
+                            .is_some_and(|event| {
+                                crate::message::Event::parse(&sub.event)
+                                    .is_ok_and(|ours| ours.matches(&event))
+                            })
+                })
+            });
+        let Some(id) = found else {
+            cx.answer_and_forget(
+                now,
+                new.transaction,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            );
+            return;
+        };
+        let local_tag = fields.to_tag.clone().unwrap_or_default();
+        // Our SUBSCRIBE was CSeq 1: the dialog's next request of ours is 2.
+        match Dialog::uas(&new.request, &local_tag, 1, false) {
+            Ok(dialog) => {
+                let dialog_id = DialogId(cx.shared.fresh_id());
+                cx.dialogs.insert(dialog_id, dialog, Usage::Subscription(id));
+                if let Some(sub) = self.subs.get_mut(&id) {
+                    sub.dialog = Some(dialog_id);
+                    sub.request = None;
+                }
+                self.on_notify(cx, now, id, new);
+            }
+            Err(_) => {
+                if let Ok(response) = cx.response(new.transaction, StatusCode::BAD_REQUEST) {
+                    let _ = cx.respond(now, new.transaction, response);
+                }
+            }
+        }
     }
 
     /// A NOTIFY for subscriber subscription `id` (RFC 6665 §4.1.3): answered 200 (or 400
