@@ -213,6 +213,9 @@ pub enum SubscriptionError {
     /// `accept_subscription`, or on a subscriber's subscription).
     #[error("subscription {0} cannot do that now")]
     InvalidState(SubscriptionId),
+    /// No connected call of this id (to subscribe inside its dialog).
+    #[error("no connected call {0}")]
+    NoSuchCall(crate::ids::CallId),
     /// The target's host is not an IP address (no DNS in the core yet).
     #[error("cannot reach {0}: the host must be an IP address")]
     Unresolvable(String),

@@ -245,3 +245,59 @@ fn a_notify_that_overtakes_the_2xx_makes_the_dialog() {
     assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
     snapshot!("subscription_notify_overtakes_2xx", &net);
 }
+
+/// RFC 5057: a subscription inside a call's dialog is a usage of its own. Alice hangs up;
+/// the subscription goes on, and the dialog ends only with it.
+#[test]
+fn a_subscription_in_a_calls_dialog_outlives_the_call() {
+    let (mut net, alice, bob) = pair_configured(69, alice_default, presence_notifier);
+    net.set_handler(bob, |endpoint, event, now| match event {
+        Event::Call {
+            call,
+            event: sip_core::call::CallEvent::Incoming { .. },
+        } => {
+            endpoint.answer(now, call, sip_tests::bob_sdp(), None).unwrap();
+        }
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } => {
+            endpoint
+                .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
+                .unwrap();
+        }
+        _ => {}
+    });
+    let call = sip_tests::call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let id = net
+        .on(alice, |ep, now| ep.subscribe_in_call(now, call, "presence", 600))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 600 })));
+    assert_eq!(net.endpoint(alice).dialog_count(), 1, "one dialog, two usages");
+    // The call ends; the subscription does not.
+    net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.endpoint(alice).call_count(), 0);
+    assert_eq!(
+        net.endpoint(alice).dialog_count(),
+        1,
+        "the subscription keeps the dialog"
+    );
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "closed"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(subscription_events(&net, alice).iter().any(|(_, event)| matches!(
+        event, SubscriptionEvent::Notify { body, .. } if &body[..] == b"closed")));
+    // The last usage gone, so is the dialog, on both sides.
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    assert_eq!(net.endpoint(alice).dialog_count(), 0);
+    assert_eq!(net.endpoint(bob).dialog_count(), 0);
+    snapshot!("subscription_in_a_calls_dialog_outlives_the_call", &net);
+}

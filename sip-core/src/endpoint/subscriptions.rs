@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use crate::ids::CallId;
 use crate::message::{StatusCode, Uri};
 use crate::subscription::{Notification, SubscriptionError, SubscriptionId};
 
@@ -37,6 +38,26 @@ impl Endpoint {
         let result = self
             .subscriptions
             .subscribe(&mut self.seam, now, target, event, expires);
+        self.dispatch(now);
+        result
+    }
+
+    /// Subscribes to `event` inside the dialog of connected call `call` (RFC 6665 §4.1.2,
+    /// RFC 5057): the subscription is a usage of that dialog of its own, so hanging up the
+    /// call leaves it running, and the dialog ends with the last of them.
+    pub fn subscribe_in_call(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        event: &str,
+        expires: u32,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
+            return Err(SubscriptionError::NoSuchCall(call));
+        };
+        let result = self
+            .subscriptions
+            .subscribe_in_dialog(&mut self.seam, now, dialog, event, expires);
         self.dispatch(now);
         result
     }

@@ -346,6 +346,17 @@ impl InviteSessions {
         dialogs.get(id)
     }
 
+    /// The confirmed dialog of a live call and the route its requests take by default:
+    /// where another usage (a subscription, REFER) joins the call's dialog.
+    pub(crate) fn confirmed_dialog_of(
+        &self,
+        dialogs: &DialogTable,
+        call: CallId,
+    ) -> Option<(DialogId, Route)> {
+        let c = self.calls.get(&call)?;
+        Some((c.confirmed_dialog(dialogs)?, c.route))
+    }
+
     /// Live calls.
     pub(crate) fn call_count(&self) -> usize {
         self.calls.len()

@@ -96,6 +96,63 @@ impl Subscriptions {
         Ok(id)
     }
 
+    /// [`Endpoint::subscribe_in_call`](crate::Endpoint::subscribe_in_call): a SUBSCRIBE
+    /// inside an existing dialog, which the subscription joins as a usage of its own (RFC
+    /// 5057): ending the call does not end it.
+    pub(crate) fn subscribe_in_dialog(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        (dialog, route): (DialogId, Route),
+        event: &str,
+        expires: u32,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
+            return Err(SubscriptionError::TooMany);
+        }
+        crate::message::Event::parse(event).map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
+        let id = SubscriptionId(cx.shared.fresh_id());
+        self.subs.insert(
+            id,
+            Box::new(Subscription {
+                id,
+                role: SubscriptionRole::Subscriber,
+                event: ByteString::from(event),
+                phase: Phase::Subscribing,
+                dialog: Some(dialog),
+                request: None,
+                route,
+                pending: None,
+                offered: None,
+                interval: expires,
+                expires_at: None,
+                last: None,
+                queued: None,
+                end: None,
+                call: None,
+                armed: Vec::new(),
+            }),
+        );
+        cx.dialogs.add_usage(dialog, Usage::Subscription(id));
+        let expires_text = expires.to_string();
+        let headers = [
+            (HeaderName::Event, event),
+            (HeaderName::Expires, expires_text.as_str()),
+        ];
+        if let Err(error) =
+            self.send_in_dialog(cx, now, id, Method::Subscribe, &headers, (None, Bytes::new()))
+        {
+            // Nothing was sent: take it out again without an event.
+            if let Some(sub) = self.subs.remove(&id) {
+                if let Some(dialog) = sub.dialog {
+                    cx.dialogs.end_usage(dialog, Usage::Subscription(id));
+                }
+            }
+            return Err(error.into());
+        }
+        Ok(id)
+    }
+
     /// [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe): SUBSCRIBE with `Expires: 0`
     /// (RFC 6665 §4.1.2.3); the final NOTIFY ends it. Before the dialog exists there is
     /// nothing to unsubscribe from: it just ends.
