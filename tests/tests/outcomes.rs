@@ -70,3 +70,23 @@ fn a_call_to_a_dead_udp_port_fails_at_once_with_a_transport_error() {
     assert_eq!(reason, Some(EndReason::TransportError));
     assert_eq!(alice.stats().calls.failed, 1);
 }
+
+/// Bob answers and no ACK ever comes: at 64·T1 he sends BYE (RFC 3261 §13.3.1.4) and the
+/// call ends then, with NoAck — its state does not wait another 32 s for the BYE's answer.
+#[test]
+fn a_call_whose_ack_never_comes_ends_when_its_bye_goes_out() {
+    use std::time::Duration;
+
+    let mut pair = Pair::new(33);
+    let (alice, bob) = (pair.alice, pair.bob);
+    pair.auto_answer(bob);
+    pair.net.lose(alice, bob, "ACK", usize::MAX);
+    pair.net.lose(alice, bob, "SIP/2.0 200 OK", usize::MAX);
+    let _ = pair.call(alice, bob);
+    pair.net.run_for(Duration::from_secs(33));
+    let bobs = pair.calls(bob);
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(pair.end_reason(bob, bobs[0]), Some(EndReason::NoAck));
+    assert_eq!(pair.net.endpoint(bob).call_count(), 0, "the call's state is gone");
+    assert!(pair.net.ladder().contains("BYE"), "and its BYE went out");
+}

@@ -632,12 +632,13 @@ impl InviteSessions {
             CallTimer::AckTimeout => {
                 if call.awaiting_ack.take().is_some() {
                     self.disarm(cx, call, CallTimer::Retransmit2xx);
-                    // §13.3.1.4: no ACK — the session is over; end it with BYE.
+                    // §13.3.1.4: no ACK — the session is over; end it with BYE. The call
+                    // ends here: its outcome does not wait on the BYE's answer, and a peer
+                    // that never ACKed (a flood, most often) is unlikely to give one, so
+                    // the call's state goes now rather than after the BYE's 32 s. The BYE's
+                    // transaction carries on alone; its events find no call and are dropped.
                     let _ = self.send_bye(cx, now, call);
-                    call.end_reason = Some(EndReason::NoAck);
-                    if call.state != CallState::Ending {
-                        self.set_state(cx, now, call, CallState::Ending, "no ACK");
-                    }
+                    self.end(cx, now, call, EndReason::NoAck, "no ACK");
                 }
             }
             CallTimer::RetransmitProvisional => {
