@@ -57,9 +57,10 @@ pub struct EndpointLimits {
 /// - 10,000 calls: a busy PBX or contact centre at peak (~55 calls/s at a 3-minute hold).
 ///   A call costs the core ~1.5 KB once connected and up to ~5 KB while its 2xx awaits an
 ///   ACK, and an async driver with a task and a handle per call about twice that again,
-///   so a full table stays near 100 MB. One address may hold 7,500 of them: a flood from
-///   one host leaves a quarter for everyone else, and a single upstream proxy still gets
-///   most (behind one, raise `max_calls_per_source` to `max_calls`).
+///   so a full table stays near 100 MB. One address may hold half of them (5,000): a flood
+///   from one host leaves the other half for everyone else, and what it makes the process
+///   hold stays under ~70 MB (`bench/flood.sh`). Behind a proxy every call comes from its
+///   address: raise `max_calls_per_source` to `max_calls` there.
 /// - 300,000 transactions: a transaction outlives its final response by up to 32 s
 ///   (Timers H, J), so this holds ~9,000 requests/s sustained; one that only absorbs
 ///   retransmissions keeps its key and its response, well under a kilobyte.
@@ -78,7 +79,7 @@ impl Default for EndpointLimits {
             flow_message_timeout: Duration::from_secs(20),
             max_buffered_bytes: 32 << 20,
             max_calls: 10_000,
-            max_calls_per_source: 7_500,
+            max_calls_per_source: 5_000,
             max_subscriptions: 10_000,
         }
     }

@@ -15,7 +15,7 @@ use bytestring::ByteString;
 
 use crate::dialog::DialogTable;
 use crate::error::SendError;
-use crate::ids::TransactionId;
+use crate::ids::{DialogId, TransactionId};
 use crate::message::{HeaderName, Request, Response, StatusCode};
 use crate::owner::Owner;
 use crate::shared::Shared;
@@ -109,6 +109,40 @@ impl Seam {
     pub(crate) fn answer_and_forget(&mut self, now: Instant, transaction: TransactionId, status: StatusCode) {
         self.transactions
             .answer_and_forget(&mut self.shared, now, transaction, status);
+    }
+
+    /// Where a request in dialog `dialog` goes for a usage whose first request went by
+    /// `base`: over `base`'s connection while it is open (connection reuse), else to the
+    /// next hop of the dialog's route set or remote target, else back to `base`'s address.
+    pub(crate) fn dialog_route(
+        &mut self,
+        now: Instant,
+        base: Route,
+        dialog: Option<DialogId>,
+    ) -> Result<Route, SendError> {
+        let transport = base.transport;
+        if let Some(flow) = base
+            .flow
+            .filter(|f| transport.is_reliable() && self.shared.flows.contains(*f))
+        {
+            return Ok(Route {
+                flow: Some(flow),
+                ..base
+            });
+        }
+        let remote = dialog
+            .and_then(|id| self.dialogs.get(id))
+            .and_then(crate::dialog::Dialog::next_hop_addr)
+            .unwrap_or(base.remote);
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(self.shared.connect(now, transport, remote)?),
+        };
+        Ok(Route {
+            transport,
+            flow,
+            remote,
+        })
     }
 
     /// Sends `response` in server transaction `transaction`.

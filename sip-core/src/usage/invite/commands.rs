@@ -618,33 +618,10 @@ impl InviteSessions {
         self.send_in_dialog(cx, now, c, bye, via, CallPart::Bye)
     }
 
-    /// Where requests in the call's dialog go: over the flow the dialog came in on while it
-    /// is open (connection reuse), else to the next hop of the route set or remote target,
-    /// else back to the address the peer used.
+    /// Where requests in the call's dialog go (see [`Seam::dialog_route`]).
     pub(super) fn dialog_route(&mut self, cx: &mut Seam, now: Instant, c: &Call) -> Result<Route, SendError> {
-        let transport = c.route.transport;
-        if transport.is_reliable() {
-            if let Some(flow) = c.route.flow.filter(|f| cx.shared.flows.contains(*f)) {
-                return Ok(Route {
-                    flow: Some(flow),
-                    ..c.route
-                });
-            }
-        }
-        let remote = c
-            .dialog(&cx.dialogs)
-            .and_then(|id| cx.dialogs.get(id))
-            .and_then(Dialog::next_hop_addr)
-            .unwrap_or(c.route.remote);
-        let flow = match transport {
-            Transport::Udp => None,
-            _ => Some(cx.shared.connect(now, transport, remote)?),
-        };
-        Ok(Route {
-            transport,
-            flow,
-            remote,
-        })
+        let dialog = c.dialog(&cx.dialogs);
+        cx.dialog_route(now, c.route, dialog)
     }
 
     /// Where an in-dialog request of `c` goes and the Via it carries (with a fresh branch);

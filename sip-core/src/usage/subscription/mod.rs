@@ -87,6 +87,37 @@ struct Subscription {
     armed: Vec<(SubscriptionTimer, Deadline)>,
 }
 
+impl Subscription {
+    /// A subscription as it starts: nothing in flight, no timer, no interval running yet.
+    fn new(
+        id: SubscriptionId,
+        role: SubscriptionRole,
+        event: &str,
+        phase: Phase,
+        route: Route,
+        interval: u32,
+    ) -> Box<Subscription> {
+        Box::new(Subscription {
+            id,
+            role,
+            event: ByteString::from(event),
+            phase,
+            dialog: None,
+            request: None,
+            route,
+            pending: None,
+            offered: None,
+            interval,
+            expires_at: None,
+            last: None,
+            queued: None,
+            end: None,
+            call: None,
+            armed: Vec::new(),
+        })
+    }
+}
+
 /// Every subscription of the Endpoint.
 #[derive(Debug)]
 pub(crate) struct Subscriptions {
@@ -264,36 +295,6 @@ impl Subscriptions {
         });
     }
 
-    /// Where requests in the subscription's dialog go: over its connection while it is
-    /// open, else to the dialog's next hop, else back where the first request went.
-    fn dialog_route(cx: &mut Seam, now: Instant, sub: &Subscription) -> Result<Route, SendError> {
-        let transport = sub.route.transport;
-        if let Some(flow) = sub
-            .route
-            .flow
-            .filter(|f| transport.is_reliable() && cx.shared.flows.contains(*f))
-        {
-            return Ok(Route {
-                flow: Some(flow),
-                ..sub.route
-            });
-        }
-        let remote = sub
-            .dialog
-            .and_then(|id| cx.dialogs.get(id))
-            .and_then(crate::dialog::Dialog::next_hop_addr)
-            .unwrap_or(sub.route.remote);
-        let flow = match transport {
-            Transport::Udp => None,
-            _ => Some(cx.shared.connect(now, transport, remote)?),
-        };
-        Ok(Route {
-            transport,
-            flow,
-            remote,
-        })
-    }
-
     /// Sends `method` in the subscription's dialog with `headers` and `body` (and its
     /// media type), in a client transaction of the subscription's.
     fn send_in_dialog(
@@ -311,7 +312,7 @@ impl Subscriptions {
         let dialog_id = sub
             .dialog
             .ok_or_else(|| SendError::InvalidRequest("the subscription has no dialog yet".into()))?;
-        let route = Self::dialog_route(cx, now, sub)?;
+        let route = cx.dialog_route(now, sub.route, sub.dialog)?;
         if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
             return Err(SendError::TooManyTransactions);
         }
@@ -333,6 +334,38 @@ impl Subscriptions {
             sub.pending = Some(tx);
         }
         Ok(tx)
+    }
+}
+
+/// The dialog rules for a request inside subscription dialog `dialog` (RFC 3261 §12.2.2):
+/// one out of order gets 500 and false; otherwise its Contact refreshes the remote target
+/// (NOTIFY and SUBSCRIBE are target refresh requests, RFC 6665 §4.1.3, §4.2.1.1).
+fn take_in_dialog(
+    cx: &mut Seam,
+    now: Instant,
+    dialog: Option<DialogId>,
+    tx: TransactionId,
+    request: &Request,
+) -> bool {
+    let Some(dialog) = dialog.and_then(|d| cx.dialogs.get_mut(d)) else {
+        return true;
+    };
+    if dialog.check_remote_cseq(request) == crate::dialog::CSeqCheck::OutOfOrder {
+        if let Ok(response) = cx.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
+            let _ = cx.respond(now, tx, response);
+        }
+        return false;
+    }
+    dialog.refresh_target(&request.headers);
+    true
+}
+
+/// Answers `tx` 423 Interval Too Brief with our Min-Expires (RFC 6665 §4.2.1.1).
+fn refuse_brief(cx: &mut Seam, now: Instant, tx: TransactionId, min_expires: u32) {
+    let min = min_expires.to_string();
+    let headers = [(HeaderName::MinExpires, min.as_str())];
+    if let Ok(response) = cx.response_with(tx, StatusCode::INTERVAL_TOO_BRIEF, headers, Bytes::new()) {
+        let _ = cx.respond(now, tx, response);
     }
 }
 

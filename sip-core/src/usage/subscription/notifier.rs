@@ -38,12 +38,7 @@ impl Subscriptions {
         };
         let asked = expires_of(&new.request.headers).unwrap_or(config.default_expires);
         if asked != 0 && asked < config.min_expires {
-            let min = config.min_expires.to_string();
-            let headers = [(HeaderName::MinExpires, min.as_str())];
-            if let Ok(response) = cx.response_with(tx, StatusCode::INTERVAL_TOO_BRIEF, headers, Bytes::new())
-            {
-                let _ = cx.respond(now, tx, response);
-            }
+            refuse_brief(cx, now, tx, config.min_expires);
             return;
         }
         if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
@@ -63,27 +58,18 @@ impl Subscriptions {
         if let Some(dialog) = dialog {
             cx.dialogs.add_usage(dialog, Usage::Subscription(id));
         }
-        self.subs.insert(
+        let mut sub = Subscription::new(
             id,
-            Box::new(Subscription {
-                id,
-                role: SubscriptionRole::Notifier,
-                event: ByteString::from(event.as_str()),
-                phase: Phase::Offered,
-                dialog,
-                request: Some(new.request.clone()),
-                route,
-                pending: None,
-                offered: Some(tx),
-                interval: expires,
-                expires_at: None,
-                last: None,
-                queued: None,
-                end: None,
-                call: None,
-                armed: Vec::new(),
-            }),
+            SubscriptionRole::Notifier,
+            event.as_str(),
+            Phase::Offered,
+            route,
+            expires,
         );
+        sub.dialog = dialog;
+        sub.request = Some(new.request.clone());
+        sub.offered = Some(tx);
+        self.subs.insert(id, sub);
         Self::emit(
             cx,
             id,
@@ -227,24 +213,13 @@ impl Subscriptions {
             cx.answer_and_forget(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
             return;
         }
-        if let Some(dialog) = sub.dialog.and_then(|d| cx.dialogs.get_mut(d)) {
-            if dialog.check_remote_cseq(&new.request) == crate::dialog::CSeqCheck::OutOfOrder {
-                if let Ok(response) = cx.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
-                    let _ = cx.respond(now, tx, response);
-                }
-                return;
-            }
-            dialog.refresh_target(&new.request.headers);
+        if !take_in_dialog(cx, now, sub.dialog, tx, &new.request) {
+            return;
         }
         let config = &cx.shared.config.subscriptions;
         let asked = expires_of(&new.request.headers).unwrap_or(config.default_expires);
         if asked != 0 && asked < config.min_expires {
-            let min = config.min_expires.to_string();
-            let headers = [(HeaderName::MinExpires, min.as_str())];
-            if let Ok(response) = cx.response_with(tx, StatusCode::INTERVAL_TOO_BRIEF, headers, Bytes::new())
-            {
-                let _ = cx.respond(now, tx, response);
-            }
+            refuse_brief(cx, now, tx, config.min_expires);
             return;
         }
         let granted = asked.min(config.max_expires);

@@ -70,27 +70,18 @@ impl Subscriptions {
             .transactions
             .client_route(tx)
             .ok_or(SubscriptionError::Send(SendError::UnknownTransaction(tx)))?;
-        self.subs.insert(
+        let mut sub = Subscription::new(
             id,
-            Box::new(Subscription {
-                id,
-                role: SubscriptionRole::Subscriber,
-                event: ByteString::from(event),
-                phase: Phase::Subscribing,
-                dialog: None,
-                request: Some(request),
-                route,
-                pending: Some(tx),
-                offered: None,
-                interval: expires,
-                expires_at: None,
-                last: None,
-                queued: None,
-                end: None,
-                call: Some((ByteString::from(call_id.as_str()), ByteString::from(tag.as_str()))),
-                armed: Vec::new(),
-            }),
+            SubscriptionRole::Subscriber,
+            event,
+            Phase::Subscribing,
+            route,
+            expires,
         );
+        sub.request = Some(request);
+        sub.pending = Some(tx);
+        sub.call = Some((ByteString::from(call_id.as_str()), ByteString::from(tag.as_str())));
+        self.subs.insert(id, sub);
         self.by_call
             .insert((ByteString::from(call_id), ByteString::from(tag)), id);
         Ok(id)
@@ -112,27 +103,16 @@ impl Subscriptions {
         }
         crate::message::Event::parse(event).map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
         let id = SubscriptionId(cx.shared.fresh_id());
-        self.subs.insert(
+        let mut sub = Subscription::new(
             id,
-            Box::new(Subscription {
-                id,
-                role: SubscriptionRole::Subscriber,
-                event: ByteString::from(event),
-                phase: Phase::Subscribing,
-                dialog: Some(dialog),
-                request: None,
-                route,
-                pending: None,
-                offered: None,
-                interval: expires,
-                expires_at: None,
-                last: None,
-                queued: None,
-                end: None,
-                call: None,
-                armed: Vec::new(),
-            }),
+            SubscriptionRole::Subscriber,
+            event,
+            Phase::Subscribing,
+            route,
+            expires,
         );
+        sub.dialog = Some(dialog);
+        self.subs.insert(id, sub);
         cx.dialogs.add_usage(dialog, Usage::Subscription(id));
         let expires_text = expires.to_string();
         let headers = [
@@ -274,15 +254,8 @@ impl Subscriptions {
             }
             return;
         };
-        if let Some(dialog) = sub.dialog.and_then(|d| cx.dialogs.get_mut(d)) {
-            if dialog.check_remote_cseq(&request) == crate::dialog::CSeqCheck::OutOfOrder {
-                if let Ok(response) = cx.response(tx, StatusCode::SERVER_INTERNAL_ERROR) {
-                    let _ = cx.respond(now, tx, response);
-                }
-                return;
-            }
-            // A NOTIFY refreshes the dialog's remote target (RFC 6665 §4.1.3).
-            dialog.refresh_target(&request.headers);
+        if !take_in_dialog(cx, now, sub.dialog, tx, &request) {
+            return;
         }
         if let Ok(response) = cx.response(tx, StatusCode::OK) {
             let _ = cx.respond(now, tx, response);
