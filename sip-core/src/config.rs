@@ -149,6 +149,10 @@ pub struct Stats {
     /// Messages and events dropped because the driver left 65,536 of them untaken (it
     /// should poll after every input).
     pub outputs_dropped: u64,
+    /// REFERs we sent (RFC 3515).
+    pub refers_sent: u64,
+    /// REFERs we received.
+    pub refers_received: u64,
     /// Connections refused on arrival: the table was full of flows that carried messages,
     /// or their address held its share already.
     pub flows_refused: u64,

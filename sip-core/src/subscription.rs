@@ -41,6 +41,10 @@ pub struct SubscriptionConfig {
     /// The shortest interval we accept; a shorter non-zero request gets 423 Interval Too
     /// Brief with Min-Expires.
     pub min_expires: u32,
+    /// Take REFER (RFC 3515): each is offered to the application as
+    /// [`SubscriptionEvent::Refer`], which must accept or reject it (within 64·T1, else
+    /// 408). Off (the default), REFER is not allowed.
+    pub accept_refer: bool,
 }
 
 impl Default for SubscriptionConfig {
@@ -50,6 +54,7 @@ impl Default for SubscriptionConfig {
             default_expires: 3600,
             max_expires: 3600,
             min_expires: 60,
+            accept_refer: false,
         }
     }
 }
@@ -188,6 +193,20 @@ pub enum SubscriptionEvent {
         content_type: Option<String>,
         /// Its body.
         body: Bytes,
+    },
+    /// (referee) A REFER (RFC 3515) asks us to send a request to `target`; its implicit
+    /// subscription is this one. Answer with
+    /// [`Endpoint::accept_refer`](crate::Endpoint::accept_refer) (202 and `100 Trying`),
+    /// then report the new request's progress with
+    /// [`Endpoint::notify_refer`](crate::Endpoint::notify_refer); or refuse it with
+    /// [`Endpoint::reject_subscription`](crate::Endpoint::reject_subscription) (403, 603).
+    Refer {
+        /// The REFER.
+        request: Box<Request>,
+        /// Its Refer-To URI (embedded headers such as Replaces included).
+        target: Box<crate::message::Uri>,
+        /// Its Referred-By URI, when it has one (RFC 3892).
+        referred_by: Option<String>,
     },
     /// Refreshed: our refresh got a 2xx (subscriber), or the subscriber refreshed
     /// (notifier); `expires` is the new interval.

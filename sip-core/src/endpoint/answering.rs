@@ -39,6 +39,7 @@ pub(crate) fn effective_policy(config: &EndpointConfig) -> UasPolicy {
             || *method == Method::Options
             || *method == Method::Notify
             || (*method == Method::Subscribe && notifier)
+            || (*method == Method::Refer && config.subscriptions.accept_refer)
             || config.calls.in_dialog_methods.contains(method)
             || config.calls.app_methods.contains(method)
     };

@@ -606,6 +606,10 @@ impl Endpoint {
                         self.subscriptions.on_notify_without_dialog(seam, now, new);
                         return;
                     }
+                    (Some(dialog), Method::Refer) => {
+                        self.subscriptions.on_refer(seam, now, Some(dialog), new);
+                        return;
+                    }
                     _ => {}
                 }
                 let usage = dialog.and_then(|dialog| Some((seam.dialogs.invite_session(dialog)?, dialog)));
@@ -624,6 +628,7 @@ impl Endpoint {
             }
             None if *method == Method::Invite => self.invites.on_new_invite(seam, now, new),
             None if *method == Method::Subscribe => self.subscriptions.on_new_subscribe(seam, now, None, new),
+            None if *method == Method::Refer => self.subscriptions.on_refer(seam, now, None, new),
             None if *method == Method::Options && answering::answers_options(config) => {
                 answering::answer_options(seam, now, new.transaction)
             }

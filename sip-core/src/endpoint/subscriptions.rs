@@ -62,6 +62,57 @@ impl Endpoint {
         result
     }
 
+    /// Asks the peer of connected call `call` to send a request to `target` (REFER, RFC
+    /// 3515: a blind transfer). Returns the implicit subscription whose
+    /// [`SubscriptionEvent::Notify`](crate::subscription::SubscriptionEvent::Notify) events
+    /// carry the progress as `message/sipfrag` (read it with
+    /// [`sipfrag::parse`](crate::message::sipfrag::parse)); it ends with the final one.
+    pub fn refer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: &Uri,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
+            return Err(SubscriptionError::NoSuchCall(call));
+        };
+        let identity = self.invites.identity();
+        let result = self
+            .subscriptions
+            .refer_in_dialog(&mut self.seam, now, dialog, target, &identity);
+        self.dispatch(now);
+        result
+    }
+
+    /// Accepts a REFER offered as
+    /// [`SubscriptionEvent::Refer`](crate::subscription::SubscriptionEvent::Refer): 202, then
+    /// at once a NOTIFY saying `100 Trying` (RFC 3515 §2.4.4–2.4.5).
+    pub fn accept_refer(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+    ) -> Result<(), SubscriptionError> {
+        let result = self.subscriptions.accept_refer(&mut self.seam, now, subscription);
+        self.dispatch(now);
+        result
+    }
+
+    /// Reports the progress of the request a REFER asked for: a provisional `status`
+    /// (180) in a NOTIFY, a final one (200, 486…) in the last NOTIFY, which ends the
+    /// subscription.
+    pub fn notify_refer(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        status: StatusCode,
+    ) -> Result<(), SubscriptionError> {
+        let result = self
+            .subscriptions
+            .notify_refer(&mut self.seam, now, subscription, status);
+        self.dispatch(now);
+        result
+    }
+
     /// Ends our subscription `subscription` with `Expires: 0` (RFC 6665 §4.1.2.3); it is
     /// over with the notifier's final NOTIFY.
     pub fn unsubscribe(

@@ -157,7 +157,7 @@ pub(crate) fn validate_request_core(request: &Request, policy: &UasPolicy) -> Re
     }
     let core = check_headers(request)?;
     let cseq = &core.cseq;
-    check_method(request, policy, core.to_tag.is_some())?;
+    check_method(request, policy)?;
     if cseq.method != request.method {
         return Err(Rejection::new(
             StatusCode::BAD_REQUEST,
@@ -231,13 +231,13 @@ fn check_headers(request: &Request) -> Result<CoreFields, Rejection> {
 }
 
 /// RFC 3261 §8.2.1: 501 for a method the UAS does not know, 405 (with Allow) for one it
-/// knows but does not allow; inside a dialog (`in_dialog`: the request has a To tag) 501
-/// either way (§12.2.2).
-fn check_method(request: &Request, policy: &UasPolicy, in_dialog: bool) -> Result<(), Rejection> {
+/// knows but does not allow — inside a dialog too: a REFER we chose not to take is refused
+/// as not allowed, never as not implemented.
+fn check_method(request: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
     if policy.allowed_methods.contains(&request.method) {
         return Ok(());
     }
-    let status = if request.method.is_standard() && !in_dialog {
+    let status = if request.method.is_standard() {
         StatusCode::METHOD_NOT_ALLOWED
     } else {
         StatusCode::NOT_IMPLEMENTED

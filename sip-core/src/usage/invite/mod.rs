@@ -357,6 +357,11 @@ impl InviteSessions {
         Some((c.confirmed_dialog(dialogs)?, c.route))
     }
 
+    /// The URI we put in From (for Referred-By too).
+    pub(crate) fn identity(&self) -> ByteString {
+        self.local.identity()
+    }
+
     /// Live calls.
     pub(crate) fn call_count(&self) -> usize {
         self.calls.len()

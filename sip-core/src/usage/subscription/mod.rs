@@ -4,6 +4,7 @@
 //! and expiry. The public model is [`crate::subscription`].
 
 mod notifier;
+mod refer;
 mod subscriber;
 
 use std::collections::HashMap;
@@ -84,6 +85,9 @@ struct Subscription {
     end: Option<SubscriptionEnd>,
     /// (subscriber) The Call-ID and our From tag, its key in `Subscriptions::by_call`.
     call: Option<(ByteString, ByteString)>,
+    /// REFER's implicit subscription (RFC 3515): accepted with 202, never refreshed by us,
+    /// its interval whatever the notifier's NOTIFYs say.
+    implicit: bool,
     armed: Vec<(SubscriptionTimer, Deadline)>,
 }
 
@@ -113,6 +117,7 @@ impl Subscription {
             queued: None,
             end: None,
             call: None,
+            implicit: false,
             armed: Vec::new(),
         })
     }
@@ -217,6 +222,15 @@ impl Subscriptions {
                 self.finish(cx, id, reason);
             }
             (SubscriptionRole::Notifier, SubscriptionTimer::Expiry) => match sub.phase {
+                // The application never answered the SUBSCRIBE or REFER: 408, and over.
+                Phase::Offered => {
+                    if let Some(tx) = sub.offered.take() {
+                        if let Ok(response) = cx.response(tx, StatusCode::REQUEST_TIMEOUT) {
+                            let _ = cx.respond(now, tx, response);
+                        }
+                    }
+                    self.finish(cx, id, SubscriptionEnd::Timeout);
+                }
                 // RFC 6665 §4.2.2: on expiry, a final NOTIFY with reason "timeout".
                 Phase::Established => {
                     sub.end = Some(SubscriptionEnd::Expired);
@@ -227,7 +241,7 @@ impl Subscriptions {
                     let reason = sub.end.clone().unwrap_or(SubscriptionEnd::Expired);
                     self.finish(cx, id, reason);
                 }
-                Phase::Offered | Phase::Subscribing => {}
+                Phase::Subscribing => {}
             },
             (SubscriptionRole::Notifier, _) => {}
         }
@@ -358,6 +372,12 @@ fn take_in_dialog(
     }
     dialog.refresh_target(&request.headers);
     true
+}
+
+/// How long an offered SUBSCRIBE or REFER waits for the application: the peer's
+/// transaction gives up after 64·T1, and so do we (408).
+fn offer_deadline(cx: &Seam, now: Instant) -> Instant {
+    now + cx.shared.config.timers.t1 * 64
 }
 
 /// Answers `tx` 423 Interval Too Brief with our Min-Expires (RFC 6665 §4.2.1.1).

@@ -69,6 +69,7 @@ impl Subscriptions {
         sub.dialog = dialog;
         sub.request = Some(new.request.clone());
         sub.offered = Some(tx);
+        Self::arm(cx, &mut sub, SubscriptionTimer::Expiry, offer_deadline(cx, now));
         self.subs.insert(id, sub);
         Self::emit(
             cx,
@@ -116,7 +117,14 @@ impl Subscriptions {
             (HeaderName::Expires, expires.as_str()),
             (HeaderName::Contact, &*contact),
         ];
-        let response = cx.response_with(tx, StatusCode::OK, headers, Bytes::new())?;
+        // RFC 3515 §2.4.2: a REFER is accepted with 202; RFC 6665 §4.2.1.1: a SUBSCRIBE
+        // with 200.
+        let status = if sub.implicit {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
+        let response = cx.response_with(tx, status, headers, Bytes::new())?;
         cx.respond(now, tx, response)?;
         let Some(sub) = self.subs.get_mut(&id) else {
             return Ok(());
@@ -268,7 +276,13 @@ impl Subscriptions {
         self.send_or_queue(cx, now, id, Outgoing::Final(reason));
     }
 
-    fn send_or_queue(&mut self, cx: &mut Seam, now: Instant, id: SubscriptionId, outgoing: Outgoing) {
+    pub(super) fn send_or_queue(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        outgoing: Outgoing,
+    ) {
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };

@@ -291,10 +291,14 @@ impl Subscriptions {
             self.finish(cx, id, reason);
             return;
         }
-        // The notifier may shorten the interval (RFC 6665 §4.1.3): follow it.
+        // The notifier may shorten the interval (RFC 6665 §4.1.3): follow it. An implicit
+        // subscription (REFER's) lasts whatever its notifier says, longer too.
         if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Established) {
             let at = now + Duration::from_secs(u64::from(seconds));
-            if sub.expires_at.is_none_or(|current| at < current) {
+            if sub.implicit {
+                sub.expires_at = Some(at);
+                Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
+            } else if sub.expires_at.is_none_or(|current| at < current) {
                 sub.expires_at = Some(at);
                 Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
                 Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(seconds));
@@ -351,7 +355,9 @@ impl Subscriptions {
                         let at = now + Duration::from_secs(u64::from(granted));
                         sub.expires_at = Some(at);
                         Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
-                        Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(granted));
+                        if !sub.implicit {
+                            Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(granted));
+                        }
                         let event = if phase == Phase::Subscribing {
                             SubscriptionEvent::Accepted { expires: granted }
                         } else {
