@@ -301,3 +301,31 @@ fn a_subscription_in_a_calls_dialog_outlives_the_call() {
     assert_eq!(net.endpoint(bob).dialog_count(), 0);
     snapshot!("subscription_in_a_calls_dialog_outlives_the_call", &net);
 }
+
+#[test]
+fn past_the_subscription_limit_a_subscribe_gets_503() {
+    let (mut net, alice, bob) = pair_configured(70, alice_default, |config| {
+        presence_notifier(config);
+        config.limits.max_subscriptions = 1;
+    });
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } = event
+        {
+            endpoint
+                .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
+                .unwrap();
+        }
+    });
+    let first = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    let second = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ended(&net, alice, first), None);
+    assert_eq!(
+        ended(&net, alice, second),
+        Some(SubscriptionEnd::Rejected(StatusCode::SERVICE_UNAVAILABLE))
+    );
+}

@@ -380,6 +380,15 @@ fn offer_deadline(cx: &Seam, now: Instant) -> Instant {
     now + cx.shared.config.timers.t1 * 64
 }
 
+/// Answers `tx` 503 with Retry-After: the subscription limit is reached.
+fn refuse_over_limit(cx: &mut Seam, now: Instant, tx: TransactionId) {
+    let retry = cx.shared.config.retry_after.to_string();
+    let headers = [(HeaderName::RetryAfter, retry.as_str())];
+    if let Ok(response) = cx.response_with(tx, StatusCode::SERVICE_UNAVAILABLE, headers, Bytes::new()) {
+        let _ = cx.respond(now, tx, response);
+    }
+}
+
 /// Answers `tx` 423 Interval Too Brief with our Min-Expires (RFC 6665 §4.2.1.1).
 fn refuse_brief(cx: &mut Seam, now: Instant, tx: TransactionId, min_expires: u32) {
     let min = min_expires.to_string();

@@ -42,12 +42,7 @@ impl Subscriptions {
             return;
         }
         if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
-            let retry = cx.shared.config.retry_after.to_string();
-            let headers = [(HeaderName::RetryAfter, retry.as_str())];
-            if let Ok(response) = cx.response_with(tx, StatusCode::SERVICE_UNAVAILABLE, headers, Bytes::new())
-            {
-                let _ = cx.respond(now, tx, response);
-            }
+            refuse_over_limit(cx, now, tx);
             return;
         }
         let expires = asked.min(config.max_expires);
