@@ -14,8 +14,8 @@ use crate::config::{EndpointConfig, Stats};
 use crate::connections::Connections;
 use crate::error::SendError;
 use crate::event::Event;
-use crate::ids::{FlowId, IdCounter};
-use crate::message::{HeaderName, Request};
+use crate::ids::{FlowId, IdCounter, SubscriptionId};
+use crate::message::{HeaderName, Request, StatusCode};
 use crate::rng::Rng;
 use crate::timer_queue::{TimerId, TimerQueue};
 use crate::transport::{FlowRequest, Route, Transmit, Transport};
@@ -43,6 +43,10 @@ pub(crate) struct Shared {
     pub(crate) events: VecDeque<Event>,
     /// Stateless answers left per source address.
     pub(crate) stateless_budget: StatelessBudget,
+    /// Progress of calls placed for a REFER, for the REFER's subscription to report (RFC
+    /// 3515 §2.4.5): the invite usage pushes, the Endpoint hands each to the subscription
+    /// usage after every dispatch. At most a few per call.
+    pub(crate) refer_progress: Vec<(SubscriptionId, StatusCode)>,
 }
 
 /// Gives a hash table's room back once it has fallen well below it: after a flood the
@@ -117,6 +121,7 @@ impl Shared {
             transmits: VecDeque::new(),
             flow_requests: VecDeque::new(),
             events: VecDeque::new(),
+            refer_progress: Vec::new(),
         }
     }
 

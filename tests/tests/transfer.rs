@@ -44,7 +44,7 @@ fn connected(
     (net, alice, bob, call)
 }
 
-fn carol() -> Uri {
+fn carol_uri() -> Uri {
     Uri::parse("sip:carol@192.0.2.3").unwrap()
 }
 
@@ -91,10 +91,12 @@ fn bobs_refer(net: &Network, bob: NodeId) -> (SubscriptionId, Uri) {
 #[test]
 fn a_refer_reports_trying_ringing_and_success_as_sipfrag() {
     let (mut net, alice, bob, call) = connected(71, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
-    let id = net.on(alice, |ep, now| ep.refer(now, call, &carol())).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
     net.run_for(Duration::from_secs(1));
     let (referred, target) = bobs_refer(&net, bob);
-    assert_eq!(target, carol());
+    assert_eq!(target, carol_uri());
     // Bob's new call to Carol rings, then is answered: he says so.
     net.on(bob, |ep, now| ep.notify_refer(now, referred, StatusCode::RINGING))
         .unwrap();
@@ -121,7 +123,9 @@ fn a_refer_reports_trying_ringing_and_success_as_sipfrag() {
 #[test]
 fn refer_to_busy_target_reports_486() {
     let (mut net, alice, bob, call) = connected(72, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
-    let id = net.on(alice, |ep, now| ep.refer(now, call, &carol())).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
     net.run_for(Duration::from_secs(1));
     let (referred, _) = bobs_refer(&net, bob);
     net.on(bob, |ep, now| {
@@ -141,7 +145,9 @@ fn a_declined_refer_is_rejected_603() {
     let (mut net, alice, _bob, call) = connected(73, |ep, refer, now| {
         ep.reject_subscription(now, refer, StatusCode::DECLINE).unwrap()
     });
-    let id = net.on(alice, |ep, now| ep.refer(now, call, &carol())).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
     net.run_until_idle().unwrap();
     assert_eq!(
         ended(&net, alice, id),
@@ -170,7 +176,9 @@ fn a_refer_without_refer_to_gets_400() {
 #[test]
 fn a_refer_nobody_answers_gets_408_after_64_t1() {
     let (mut net, alice, bob, call) = connected(75, |_, _, _| {});
-    let id = net.on(alice, |ep, now| ep.refer(now, call, &carol())).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
     net.run_for(Duration::from_secs(40));
     let (referred, _) = bobs_refer(&net, bob);
     assert_eq!(ended(&net, bob, referred), Some(SubscriptionEnd::Timeout));
@@ -184,10 +192,124 @@ fn without_accept_refer_a_refer_is_not_allowed() {
     sip_tests::auto_answer(&mut net, bob);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_secs(1));
-    let id = net.on(alice, |ep, now| ep.refer(now, call, &carol())).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
     net.run_until_idle().unwrap();
     assert_eq!(
         ended(&net, alice, id),
         Some(SubscriptionEnd::Rejected(StatusCode::METHOD_NOT_ALLOWED))
     );
+}
+
+/// A blind transfer in all three roles: Alice (transferor) refers Bob (transferee) to
+/// Carol (target); Bob's Endpoint places the call itself, carrying Alice's Referred-By,
+/// and reports its progress; Carol answers; Alice hears 100, 180, 200, then hangs up.
+#[test]
+fn a_blind_transfer_connects_the_transferee_to_the_target() {
+    let mut net = Network::new(77);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    sip_tests::auto_answer(&mut net, carol);
+    net.set_handler(bob, |endpoint, event, now| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Refer { .. },
+        } => {
+            endpoint
+                .accept_refer_and_call(now, subscription, bob_sdp())
+                .unwrap();
+        }
+        _ => {}
+    });
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
+    assert!(matches!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Notified { .. })
+    ));
+    // Bob talks to Carol, and Carol's INVITE said who referred him.
+    let carols: Vec<CallId> = net
+        .events(carol)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Call {
+                call,
+                event: CallEvent::Incoming { request, .. },
+            } => {
+                assert!(
+                    request
+                        .headers
+                        .get("Referred-By")
+                        .is_some_and(|by| by.contains("192.0.2.1"))
+                );
+                Some(*call)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(carols.len(), 1);
+    assert_eq!(
+        net.endpoint(carol).call_state(carols[0]),
+        Some(CallState::Connected)
+    );
+    // Alice's part is done: she hangs up, and only Bob and Carol are left talking.
+    net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(net.endpoint(alice).call_count(), 0);
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(bob).call_count(), 1);
+    assert_eq!(net.endpoint(carol).call_count(), 1);
+    snapshot!("refer_blind_transfer_three_roles", &net);
+}
+
+#[test]
+fn a_transfer_to_a_target_that_rejects_reports_its_status() {
+    let mut net = Network::new(78);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    net.set_handler(carol, |endpoint, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            endpoint.reject(now, call, StatusCode::BUSY_HERE, None).unwrap();
+        }
+    });
+    net.set_handler(bob, |endpoint, event, now| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Refer { .. },
+        } => {
+            endpoint
+                .accept_refer_and_call(now, subscription, bob_sdp())
+                .unwrap();
+        }
+        _ => {}
+    });
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(progress(&net, alice, id), vec![100, 486]);
+    // The transfer failed; Alice and Bob are still talking.
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
 }

@@ -494,8 +494,20 @@ impl Endpoint {
             return;
         }
         self.dispatching = true;
-        while let Some(event) = self.seam.transactions.poll_event() {
-            self.route_to_usage(now, event);
+        loop {
+            while let Some(event) = self.seam.transactions.poll_event() {
+                self.route_to_usage(now, event);
+            }
+            // Calls placed for a REFER report to its subscription (which may send NOTIFYs,
+            // whose transaction events the loop then hands on).
+            if self.seam.shared.refer_progress.is_empty() {
+                break;
+            }
+            for (refer, status) in std::mem::take(&mut self.seam.shared.refer_progress) {
+                let _ = self
+                    .subscriptions
+                    .notify_refer(&mut self.seam, now, refer, status);
+            }
         }
         self.dispatching = false;
     }

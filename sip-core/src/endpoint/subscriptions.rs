@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::ids::CallId;
 use crate::message::{StatusCode, Uri};
 use crate::subscription::{Notification, SubscriptionError, SubscriptionId};
@@ -93,6 +95,49 @@ impl Endpoint {
         subscription: SubscriptionId,
     ) -> Result<(), SubscriptionError> {
         let result = self.subscriptions.accept_refer(&mut self.seam, now, subscription);
+        self.dispatch(now);
+        result
+    }
+
+    /// Accepts a REFER and carries it out: 202 and `100 Trying`, then a call to its target
+    /// offering `offer` (an SDP body), with the REFER's Referred-By in the INVITE (RFC
+    /// 3892). The call's progress is reported to the referrer by itself — ringing as 180,
+    /// the answer as 200, a failure as its status — and the subscription ends with the
+    /// final one (RFC 3515 §2.4.5). Hanging up the call that carried the REFER is the
+    /// application's choice. A target with embedded headers (Replaces, for an attended
+    /// transfer) is refused with an error and the REFER left to answer.
+    pub fn accept_refer_and_call(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        offer: Bytes,
+    ) -> Result<CallId, SubscriptionError> {
+        let (target, referred_by) = self.subscriptions.refer_target(subscription)?;
+        self.subscriptions
+            .accept_refer(&mut self.seam, now, subscription)?;
+        let result = self.invites.invite_for_refer(
+            &mut self.seam,
+            now,
+            target,
+            offer,
+            referred_by.as_deref(),
+            subscription,
+        );
+        let result = match result {
+            Ok(call) => Ok(call),
+            Err(error) => {
+                // Nothing was sent: the referrer hears that the request failed.
+                let _ = self.subscriptions.notify_refer(
+                    &mut self.seam,
+                    now,
+                    subscription,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                );
+                Err(SubscriptionError::Invalid(format!(
+                    "cannot place the call: {error}"
+                )))
+            }
+        };
         self.dispatch(now);
         result
     }

@@ -19,7 +19,27 @@ impl InviteSessions {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
-        self.start_call(cx, now, target, body.clone(), body, content_type)
+        self.start_call(cx, now, target, (body.clone(), content_type), body, &[])
+    }
+
+    /// A call placed for REFER `refer` (RFC 3515): its INVITE carries the REFER's
+    /// Referred-By (RFC 3892), and its progress is reported to the referrer.
+    pub(crate) fn invite_for_refer(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        target: Uri,
+        body: Bytes,
+        referred_by: Option<&str>,
+        refer: SubscriptionId,
+    ) -> Result<CallId, CallError> {
+        let extra: Vec<(HeaderName, &str)> = referred_by
+            .map(|by| (HeaderName::ReferredBy, by))
+            .into_iter()
+            .collect();
+        let id = self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, &extra)?;
+        self.referred.insert(id, refer);
+        Ok(id)
     }
 
     /// [`Endpoint::invite_without_offer`](crate::Endpoint::invite_without_offer), in the call layer.
@@ -30,18 +50,19 @@ impl InviteSessions {
         target: Uri,
         template: Bytes,
     ) -> Result<CallId, CallError> {
-        self.start_call(cx, now, target, Bytes::new(), template, Some(SDP))
+        self.start_call(cx, now, target, (Bytes::new(), Some(SDP)), template, &[])
     }
 
-    /// The INVITE of a new call: `body` goes in it; `local` is our description.
+    /// The INVITE of a new call: `body` (of `content_type`) goes in it, with `extra`
+    /// headers; `local` is our description.
     fn start_call(
         &mut self,
         cx: &mut Seam,
         now: Instant,
         target: Uri,
-        body: Bytes,
+        (body, content_type): (Bytes, Option<&str>),
         local: Bytes,
-        content_type: Option<&str>,
+        extra: &[(HeaderName, &str)],
     ) -> Result<CallId, CallError> {
         if self.calls.len() >= cx.shared.config.limits.max_calls {
             return Err(CallError::TooManyCalls);
@@ -86,6 +107,9 @@ impl InviteSessions {
         if let Some(seconds) = &session_expires {
             // RFC 4028 §7.1: we ask; the UAS decides the refresher.
             headers.push(HeaderName::SessionExpires, seconds);
+        }
+        for (name, value) in extra {
+            headers.push(*name, value);
         }
         if !body.is_empty() {
             headers.push(HeaderName::ContentType, content_type.unwrap_or(SDP));

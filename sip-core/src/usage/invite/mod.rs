@@ -21,7 +21,7 @@ use crate::dialog::{
 };
 use crate::error::SendError;
 use crate::event::Event;
-use crate::ids::{CallId, DialogId, TransactionId};
+use crate::ids::{CallId, DialogId, SubscriptionId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
 use crate::owner::{CallPart, Owner};
 use crate::shared::TopVia;
@@ -304,6 +304,8 @@ pub(crate) struct InviteSessions {
     incoming_per_source: SourceCounts,
     /// Our Contact per transport, and the From of our calls.
     local: Local,
+    /// Calls placed for a REFER, and the REFER's subscription their progress goes to.
+    referred: std::collections::HashMap<CallId, SubscriptionId, foldhash::fast::FixedState>,
 }
 
 impl InviteSessions {
@@ -313,6 +315,7 @@ impl InviteSessions {
             incoming_per_source: SourceCounts::new(hasher),
             local: Local::new(config),
             calls: Default::default(),
+            referred: Default::default(),
         }
     }
 
@@ -547,6 +550,33 @@ impl InviteSessions {
             call.connected_once = true;
         }
         self.call_event(cx, call.id, CallEvent::StateChanged { from, to });
+        if !self.referred.is_empty() {
+            self.report_to_referrer(cx, call, to);
+        }
+    }
+
+    /// A call placed for a REFER changed state: its referrer hears of it (RFC 3515
+    /// §2.4.5) — ringing as 180, the answer as 200, an end before it as the failure.
+    fn report_to_referrer(&mut self, cx: &mut Seam, call: &Call, to: CallState) {
+        let Some(&refer) = self.referred.get(&call.id) else {
+            return;
+        };
+        let status = match to {
+            CallState::Ringing => StatusCode::RINGING,
+            CallState::Connected => StatusCode::OK,
+            CallState::Ended => match call.end_reason {
+                Some(EndReason::Rejected(status)) => status,
+                Some(EndReason::Timeout) => StatusCode::REQUEST_TIMEOUT,
+                Some(EndReason::Cancelled) => StatusCode::REQUEST_TERMINATED,
+                Some(EndReason::TransportError) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::SERVER_INTERNAL_ERROR,
+            },
+            _ => return,
+        };
+        if status.is_final() {
+            self.referred.remove(&call.id);
+        }
+        cx.shared.refer_progress.push((refer, status));
     }
 
     pub(super) fn end(

@@ -158,6 +158,33 @@ impl Subscriptions {
         self.accept(cx, now, id, trying)
     }
 
+    /// (referee) What offered REFER `id` asks for: its Refer-To URI, which must carry no
+    /// embedded headers (a Replaces is for attended transfer, not supported yet: taking the
+    /// call without it would be a different call than asked), and its Referred-By as
+    /// written, for the new request (RFC 3892).
+    pub(crate) fn refer_target(
+        &self,
+        id: SubscriptionId,
+    ) -> Result<(Uri, Option<String>), SubscriptionError> {
+        let sub = self.subs.get(&id).ok_or(SubscriptionError::Unknown(id))?;
+        let (true, Phase::Offered, Some(request)) = (sub.implicit, sub.phase, sub.request.as_ref()) else {
+            return Err(SubscriptionError::InvalidState(id));
+        };
+        let refer_to = request
+            .headers
+            .refer_to()
+            .and_then(Result::ok)
+            .ok_or(SubscriptionError::InvalidState(id))?;
+        let target = refer_to.uri().clone();
+        if target.headers().is_some() {
+            return Err(SubscriptionError::Invalid(
+                "a Refer-To with embedded headers (Replaces) is not supported yet".into(),
+            ));
+        }
+        let referred_by = request.headers.get(HeaderName::ReferredBy).map(str::to_owned);
+        Ok((target, referred_by))
+    }
+
     /// (referee) Reports the referred request's progress: a provisional `status` in a
     /// NOTIFY, a final one in the last NOTIFY, which ends the subscription (RFC 3515
     /// §2.4.5).
