@@ -313,3 +313,117 @@ fn a_transfer_to_a_target_that_rejects_reports_its_status() {
     // The transfer failed; Alice and Bob are still talking.
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
 }
+
+/// Properties: with any loss (up to 20 % on every link, drawn from the seed), a blind
+/// transfer ends with the transferee talking to the target and the transferor's call
+/// ended; once Bob and Carol hang up too, nothing is left on any of the three.
+fn prop_blind_transfer_survives_loss(seed: u64, loss_percent: u8) -> quickcheck::TestResult {
+    use quickcheck::TestResult;
+    use sip_core::sim::LinkConfig;
+
+    let loss = f64::from(loss_percent % 21) / 100.0;
+    let mut net = Network::new(seed);
+    net.record_ladder = false;
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    let link = LinkConfig {
+        loss,
+        ..LinkConfig::default()
+    };
+    for (a, b) in [(alice, bob), (bob, carol), (alice, carol)] {
+        net.set_links(a, b, link.clone());
+    }
+    sip_tests::auto_answer(&mut net, carol);
+    net.set_handler(bob, |endpoint, event, now| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Refer { .. },
+        } => {
+            endpoint
+                .accept_refer_and_call(now, subscription, bob_sdp())
+                .unwrap();
+        }
+        _ => {}
+    });
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(40));
+    if net.endpoint(alice).call_state(call) != Some(CallState::Connected) {
+        // The call itself did not get up under this loss: nothing to transfer.
+        return TestResult::discard();
+    }
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    // The REFER's subscription ends with the final NOTIFY (or, if every copy of it is
+    // lost, by its expiry): then Alice's part is done and she hangs up.
+    net.run_for(Duration::from_secs(240));
+    let mut problems = Vec::new();
+    if ended(&net, alice, id).is_none() {
+        problems.push("alice's REFER subscription never ended".to_owned());
+    }
+    let _ = net.on(alice, |ep, now| ep.bye(now, call));
+    net.run_for(Duration::from_secs(40));
+    let talking = |net: &mut Network, node: NodeId| {
+        let e = net.endpoint(node);
+        e.call_count() == 1
+    };
+    if net.endpoint(alice).call_count() != 0 {
+        problems.push("alice's call did not end".to_owned());
+    }
+    if !talking(&mut net, bob) || !talking(&mut net, carol) {
+        problems.push(format!(
+            "bob has {} calls, carol {}",
+            net.endpoint(bob).call_count(),
+            net.endpoint(carol).call_count()
+        ));
+    }
+    // Bob hangs up on Carol; then everything drains.
+    let bobs: Vec<CallId> = net
+        .events(bob)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Call { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    for c in bobs {
+        let _ = net.on(bob, |ep, now| ep.bye(now, c));
+    }
+    let _ = net.run_until_idle();
+    for (name, node) in [("alice", alice), ("bob", bob), ("carol", carol)] {
+        let e = net.endpoint(node);
+        let left = (
+            e.call_count(),
+            e.dialog_count(),
+            e.transaction_count(),
+            e.subscription_count(),
+        );
+        if left != (0, 0, 0, 0) || e.poll_timeout().is_some() {
+            problems.push(format!(
+                "{name} left calls/dialogs/transactions/subscriptions {left:?}"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        TestResult::passed()
+    } else {
+        TestResult::error(format!("seed {seed}, loss {loss}: {}", problems.join("; ")))
+    }
+}
+
+#[test]
+fn a_blind_transfer_survives_any_loss_within_budget() {
+    let cases = std::env::var("QUICKCHECK_TESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    quickcheck::QuickCheck::new()
+        .tests(cases)
+        .max_tests(cases * 10)
+        .quickcheck(prop_blind_transfer_survives_loss as fn(u64, u8) -> quickcheck::TestResult);
+}
