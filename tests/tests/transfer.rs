@@ -332,7 +332,7 @@ fn prop_blind_transfer_survives_loss(seed: u64, loss_percent: u8) -> quickcheck:
         ..LinkConfig::default()
     };
     for (a, b) in [(alice, bob), (bob, carol), (alice, carol)] {
-        net.set_links(a, b, link.clone());
+        net.set_links(a, b, link);
     }
     sip_tests::auto_answer(&mut net, carol);
     net.set_handler(bob, |endpoint, event, now| match event {
