@@ -153,6 +153,10 @@ pub struct Stats {
     pub refers_sent: u64,
     /// REFERs we received.
     pub refers_received: u64,
+    /// Transfers we asked for (REFER) whose final NOTIFY said 2xx.
+    pub transfers_succeeded: u64,
+    /// Transfers we asked for whose final NOTIFY said a failure.
+    pub transfers_failed: u64,
     /// Connections refused on arrival: the table was full of flows that carried messages,
     /// or their address held its share already.
     pub flows_refused: u64,

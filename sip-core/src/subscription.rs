@@ -208,6 +208,14 @@ pub enum SubscriptionEvent {
         /// Its Referred-By URI, when it has one (RFC 3892).
         referred_by: Option<String>,
     },
+    /// (referrer) The progress of the request our REFER asked for, read from a NOTIFY's
+    /// `message/sipfrag` status line (RFC 3515 §2.4.5): 100 Trying, 180 Ringing, then a
+    /// final status — 2xx when the transfer succeeded, the failure otherwise. Reported
+    /// after the [`SubscriptionEvent::Notify`] that carried it.
+    Transfer {
+        /// The status line's code and reason.
+        status: StatusCode,
+    },
     /// Refreshed: our refresh got a 2xx (subscriber), or the subscriber refreshed
     /// (notifier); `expires` is the new interval.
     Refreshed {

@@ -238,6 +238,20 @@ fn a_blind_transfer_connects_the_transferee_to_the_target() {
         ended(&net, alice, id),
         Some(SubscriptionEnd::Notified { .. })
     ));
+    // The same, as Alice's application reads it.
+    let transfer: Vec<u16> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Subscription {
+                event: SubscriptionEvent::Transfer { status },
+                ..
+            } => Some(status.as_u16()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(transfer, vec![100, 180, 200]);
+    assert_eq!(net.endpoint(alice).stats().transfers_succeeded, 1);
     // Bob talks to Carol, and Carol's INVITE said who referred him.
     let carols: Vec<CallId> = net
         .events(carol)
@@ -310,6 +324,7 @@ fn a_transfer_to_a_target_that_rejects_reports_its_status() {
         .unwrap();
     net.run_until_idle().unwrap();
     assert_eq!(progress(&net, alice, id), vec![100, 486]);
+    assert_eq!(net.endpoint(alice).stats().transfers_failed, 1);
     // The transfer failed; Alice and Bob are still talking.
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
 }

@@ -282,6 +282,20 @@ impl Subscriptions {
                 body: request.body.clone(),
             },
         );
+        // REFER's progress, read from the sipfrag (RFC 3515 §2.4.5).
+        let progress = sub
+            .implicit
+            .then(|| crate::message::sipfrag::parse(request.body.clone()).ok())
+            .flatten()
+            .and_then(|fragment| fragment.as_response().map(|r| r.status));
+        if let Some(status) = progress {
+            if status.is_success() {
+                cx.shared.stats.transfers_succeeded += 1;
+            } else if status.is_final() {
+                cx.shared.stats.transfers_failed += 1;
+            }
+            Self::emit(cx, id, SubscriptionEvent::Transfer { status });
+        }
         if notify_state == NotifyState::Terminated {
             let reason = match sub.end.clone() {
                 // Our own unsubscription, confirmed.
