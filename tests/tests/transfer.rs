@@ -442,3 +442,47 @@ fn a_blind_transfer_survives_any_loss_within_budget() {
         .max_tests(cases * 10)
         .quickcheck(prop_blind_transfer_survives_loss as fn(u64, u8) -> quickcheck::TestResult);
 }
+
+/// RFC 4488: Alice asks for no progress (`Refer-Sub: false`); Bob honours it — 202 with
+/// `Refer-Sub: false` and no NOTIFY — and still carries the transfer out.
+#[test]
+fn a_refer_without_subscription_gets_no_notify() {
+    let mut net = Network::new(79);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    sip_tests::auto_answer(&mut net, carol);
+    net.set_handler(bob, |endpoint, event, now| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Refer { .. },
+        } => {
+            endpoint
+                .accept_refer_and_call(now, subscription, bob_sdp())
+                .unwrap();
+        }
+        _ => {}
+    });
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let id = net
+        .on(alice, |ep, now| {
+            ep.refer_without_progress(now, call, &carol_uri())
+        })
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    assert!(progress(&net, alice, id).is_empty());
+    assert!(!net.ladder().contains("NOTIFY"), "{}", net.ladder());
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    assert_eq!(
+        net.endpoint(carol).call_count(),
+        1,
+        "the transfer happened all the same"
+    );
+    snapshot!("refer_without_subscription", &net);
+}

@@ -55,6 +55,10 @@ pub(crate) fn effective_policy(config: &EndpointConfig) -> UasPolicy {
         }
     }
     policy.allowed_methods = allowed;
+    // RFC 4488: taking REFER, we honour `Refer-Sub: false` (and so `Require: norefersub`).
+    if config.subscriptions.accept_refer && !policy.supported_extensions.iter().any(|t| t == "norefersub") {
+        policy.supported_extensions.push("norefersub".to_owned());
+    }
     policy
 }
 

@@ -81,7 +81,28 @@ impl Endpoint {
         let identity = self.invites.identity();
         let result = self
             .subscriptions
-            .refer_in_dialog(&mut self.seam, now, dialog, target, &identity);
+            .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, true);
+        self.dispatch(now);
+        result
+    }
+
+    /// [`Endpoint::refer`] asking for no progress (`Refer-Sub: false`, RFC 4488): a peer
+    /// that honours it answers 202 with `Refer-Sub: false` and sends no NOTIFY, and the
+    /// returned subscription ends with the 202; one that does not honour it notifies as
+    /// usual.
+    pub fn refer_without_progress(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: &Uri,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
+            return Err(SubscriptionError::NoSuchCall(call));
+        };
+        let identity = self.invites.identity();
+        let result =
+            self.subscriptions
+                .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, false);
         self.dispatch(now);
         result
     }

@@ -88,6 +88,10 @@ struct Subscription {
     /// REFER's implicit subscription (RFC 3515): accepted with 202, never refreshed by us,
     /// its interval whatever the notifier's NOTIFYs say.
     implicit: bool,
+    /// `Refer-Sub: false` (RFC 4488): as referee, the REFER asked for no subscription, so
+    /// it is accepted without one (no NOTIFY, over with the 202); as referrer, ours asked
+    /// for none, and a 202 that agrees ends it.
+    no_notify: bool,
     armed: Vec<(SubscriptionTimer, Deadline)>,
 }
 
@@ -118,6 +122,7 @@ impl Subscription {
             end: None,
             call: None,
             implicit: false,
+            no_notify: false,
             armed: Vec::new(),
         })
     }

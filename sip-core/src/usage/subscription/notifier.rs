@@ -119,8 +119,19 @@ impl Subscriptions {
         } else {
             StatusCode::OK
         };
-        let response = cx.response_with(tx, status, headers, Bytes::new())?;
+        let mut response = cx.response_with(tx, status, headers, Bytes::new())?;
+        let no_notify = sub.no_notify;
+        if no_notify {
+            // RFC 4488 §4: the 2xx says no subscription was made.
+            response
+                .headers
+                .push(HeaderName::ReferSub, ByteString::from_static("false"));
+        }
         cx.respond(now, tx, response)?;
+        if no_notify {
+            self.finish(cx, id, SubscriptionEnd::Local);
+            return Ok(());
+        }
         let Some(sub) = self.subs.get_mut(&id) else {
             return Ok(());
         };

@@ -24,7 +24,9 @@ const REFER_EXPIRES: u32 = 180;
 
 impl Subscriptions {
     /// (referrer) Sends REFER to `target` in dialog `dialog` (a call's), as `referred_by`,
-    /// and returns the implicit subscription that reports its progress.
+    /// and returns the implicit subscription that reports its progress. Without
+    /// `subscribe`, the REFER asks for none (`Refer-Sub: false`, RFC 4488): a 202 that
+    /// agrees ends it at once.
     pub(crate) fn refer_in_dialog(
         &mut self,
         cx: &mut Seam,
@@ -32,6 +34,7 @@ impl Subscriptions {
         (dialog, route): (DialogId, Route),
         target: &Uri,
         referred_by: &str,
+        subscribe: bool,
     ) -> Result<SubscriptionId, SubscriptionError> {
         if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
             return Err(SubscriptionError::TooMany);
@@ -56,14 +59,18 @@ impl Subscriptions {
         );
         sub.dialog = Some(dialog);
         sub.implicit = true;
+        sub.no_notify = !subscribe;
         self.subs.insert(id, sub);
         cx.dialogs.add_usage(dialog, Usage::Subscription(id));
         let refer_to = format!("<{target}>");
         let referred_by = format!("<{referred_by}>");
-        let headers = [
+        let mut headers = vec![
             (HeaderName::ReferTo, refer_to.as_str()),
             (HeaderName::ReferredBy, referred_by.as_str()),
         ];
+        if !subscribe {
+            headers.push((HeaderName::ReferSub, "false"));
+        }
         if let Err(error) = self.send_in_dialog(cx, now, id, Method::Refer, &headers, (None, Bytes::new())) {
             if let Some(sub) = self.subs.remove(&id) {
                 if let Some(dialog) = sub.dialog {
@@ -120,6 +127,8 @@ impl Subscriptions {
         sub.request = Some(new.request.clone());
         sub.offered = Some(tx);
         sub.implicit = true;
+        // RFC 4488 §4: we honour `Refer-Sub: false`.
+        sub.no_notify = new.request.headers.refer_sub().and_then(Result::ok) == Some(false);
         Self::arm(cx, &mut sub, SubscriptionTimer::Expiry, offer_deadline(cx, now));
         self.subs.insert(id, sub);
         if let Some(dialog) = dialog {

@@ -377,7 +377,14 @@ impl Subscriptions {
                         } else {
                             SubscriptionEvent::Refreshed { expires: granted }
                         };
+                        // RFC 4488 §4: our REFER asked for no subscription and the 2xx
+                        // agrees: accepted, and no NOTIFY will come.
+                        let none_made =
+                            sub.no_notify && response.headers.refer_sub().and_then(Result::ok) == Some(false);
                         Self::emit(cx, id, event);
+                        if none_made {
+                            self.finish(cx, id, SubscriptionEnd::Local);
+                        }
                     }
                     (Phase::Subscribing, _) => self.finish(cx, id, SubscriptionEnd::Rejected(status)),
                     // RFC 6665 §4.1.2.2: a refresh answered 481 means it is gone; any other
