@@ -48,6 +48,37 @@ fn carol_uri() -> Uri {
     Uri::parse("sip:carol@192.0.2.3").unwrap()
 }
 
+/// Alice (192.0.2.1), Bob (192.0.2.2, takes REFER and carries it out himself with
+/// `accept_refer_and_call`, answers calls) and Carol (192.0.2.3, answers calls).
+fn three_parties(seed: u64) -> (Network, NodeId, NodeId, NodeId) {
+    let mut net = Network::new(seed);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    sip_tests::auto_answer(&mut net, carol);
+    net.set_handler(bob, transferee);
+    (net, alice, bob, carol)
+}
+
+/// Bob as transferee: answers calls, carries every REFER out.
+fn transferee(endpoint: &mut sip_core::Endpoint, event: Event, now: std::time::Instant) {
+    match event {
+        Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
+        Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Refer { .. },
+        } => {
+            endpoint
+                .accept_refer_and_call(now, subscription, bob_sdp())
+                .unwrap();
+        }
+        _ => {}
+    }
+}
+
 /// The status lines Alice's NOTIFYs carried, in order.
 fn progress(net: &Network, alice: NodeId, id: SubscriptionId) -> Vec<u16> {
     net.events(alice)
@@ -207,26 +238,7 @@ fn without_accept_refer_a_refer_is_not_allowed() {
 /// and reports its progress; Carol answers; Alice hears 100, 180, 200, then hangs up.
 #[test]
 fn a_blind_transfer_connects_the_transferee_to_the_target() {
-    let mut net = Network::new(77);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
-    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
-    sip_tests::auto_answer(&mut net, carol);
-    net.set_handler(bob, |endpoint, event, now| match event {
-        Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
-        Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Refer { .. },
-        } => {
-            endpoint
-                .accept_refer_and_call(now, subscription, bob_sdp())
-                .unwrap();
-        }
-        _ => {}
-    });
+    let (mut net, alice, bob, carol) = three_parties(77);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_secs(1));
     let id = net
@@ -289,10 +301,8 @@ fn a_blind_transfer_connects_the_transferee_to_the_target() {
 
 #[test]
 fn a_transfer_to_a_target_that_rejects_reports_its_status() {
-    let mut net = Network::new(78);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
-    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    let (mut net, alice, _bob, carol) = three_parties(78);
+    // Carol is busy.
     net.set_handler(carol, |endpoint, event, now| {
         if let Event::Call {
             call,
@@ -301,21 +311,6 @@ fn a_transfer_to_a_target_that_rejects_reports_its_status() {
         {
             endpoint.reject(now, call, StatusCode::BUSY_HERE, None).unwrap();
         }
-    });
-    net.set_handler(bob, |endpoint, event, now| match event {
-        Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
-        Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Refer { .. },
-        } => {
-            endpoint
-                .accept_refer_and_call(now, subscription, bob_sdp())
-                .unwrap();
-        }
-        _ => {}
     });
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_secs(1));
@@ -337,11 +332,8 @@ fn prop_blind_transfer_survives_loss(seed: u64, loss_percent: u8) -> quickcheck:
     use sip_core::sim::LinkConfig;
 
     let loss = f64::from(loss_percent % 21) / 100.0;
-    let mut net = Network::new(seed);
+    let (mut net, alice, bob, carol) = three_parties(seed);
     net.record_ladder = false;
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
-    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
     let link = LinkConfig {
         loss,
         ..LinkConfig::default()
@@ -349,22 +341,6 @@ fn prop_blind_transfer_survives_loss(seed: u64, loss_percent: u8) -> quickcheck:
     for (a, b) in [(alice, bob), (bob, carol), (alice, carol)] {
         net.set_links(a, b, link);
     }
-    sip_tests::auto_answer(&mut net, carol);
-    net.set_handler(bob, |endpoint, event, now| match event {
-        Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
-        Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Refer { .. },
-        } => {
-            endpoint
-                .accept_refer_and_call(now, subscription, bob_sdp())
-                .unwrap();
-        }
-        _ => {}
-    });
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_secs(40));
     if net.endpoint(alice).call_state(call) != Some(CallState::Connected) {
@@ -447,26 +423,7 @@ fn a_blind_transfer_survives_any_loss_within_budget() {
 /// `Refer-Sub: false` and no NOTIFY — and still carries the transfer out.
 #[test]
 fn a_refer_without_subscription_gets_no_notify() {
-    let mut net = Network::new(79);
-    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
-    let bob = net.add_node_configured("bob", "192.0.2.2:5060".parse().unwrap(), takes_refer);
-    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
-    sip_tests::auto_answer(&mut net, carol);
-    net.set_handler(bob, |endpoint, event, now| match event {
-        Event::Call {
-            call,
-            event: CallEvent::Incoming { .. },
-        } => endpoint.answer(now, call, bob_sdp(), None).unwrap(),
-        Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Refer { .. },
-        } => {
-            endpoint
-                .accept_refer_and_call(now, subscription, bob_sdp())
-                .unwrap();
-        }
-        _ => {}
-    });
+    let (mut net, alice, bob, carol) = three_parties(79);
     let call = call_to_bob(&mut net, alice);
     net.run_for(Duration::from_secs(1));
     let id = net

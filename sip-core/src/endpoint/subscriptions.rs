@@ -75,15 +75,7 @@ impl Endpoint {
         call: CallId,
         target: &Uri,
     ) -> Result<SubscriptionId, SubscriptionError> {
-        let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
-            return Err(SubscriptionError::NoSuchCall(call));
-        };
-        let identity = self.invites.identity();
-        let result = self
-            .subscriptions
-            .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, true);
-        self.dispatch(now);
-        result
+        self.refer_with(now, call, target, true)
     }
 
     /// [`Endpoint::refer`] asking for no progress (`Refer-Sub: false`, RFC 4488): a peer
@@ -96,13 +88,24 @@ impl Endpoint {
         call: CallId,
         target: &Uri,
     ) -> Result<SubscriptionId, SubscriptionError> {
+        self.refer_with(now, call, target, false)
+    }
+
+    /// REFER in `call`'s dialog, asking for progress when `subscribe`.
+    fn refer_with(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: &Uri,
+        subscribe: bool,
+    ) -> Result<SubscriptionId, SubscriptionError> {
         let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
             return Err(SubscriptionError::NoSuchCall(call));
         };
         let identity = self.invites.identity();
         let result =
             self.subscriptions
-                .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, false);
+                .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, subscribe);
         self.dispatch(now);
         result
     }
