@@ -111,6 +111,9 @@ pub enum EndReason {
     MediaFailure,
     /// The session timer ran out without a refresh (RFC 4028 §10): we sent BYE.
     SessionExpired,
+    /// Another call took its place (an INVITE with Replaces, RFC 3891): we ended it. The
+    /// new call said which it replaces ([`CallEvent::Replacing`]).
+    Replaced,
 }
 
 /// One entry of a call's history.
@@ -140,6 +143,13 @@ pub enum CallEvent {
         source: SocketAddr,
         /// How it came.
         transport: Transport,
+    },
+    /// This incoming call replaces call `replaced` (its INVITE carried Replaces, RFC
+    /// 3891 §3): once this one is answered, `replaced` is ended with
+    /// [`EndReason::Replaced`]. Reported right after [`CallEvent::Incoming`].
+    Replacing {
+        /// The call it replaces.
+        replaced: CallId,
     },
     /// The state changed.
     StateChanged {
@@ -337,4 +347,6 @@ pub struct CallStats {
     pub successful: u64,
     /// Calls that ended without ever connecting (rejected, cancelled, timed out).
     pub failed: u64,
+    /// Incoming calls that replaced another (an INVITE with Replaces, RFC 3891).
+    pub replaces: u64,
 }

@@ -47,7 +47,10 @@ fn options_is_answered_with_allow_accept_and_supported_of_what_really_works() {
     let ok = ok.as_response().unwrap();
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.headers.get(HeaderName::Allow), Some(ALLOW));
-    assert_eq!(ok.headers.get(HeaderName::Supported), Some("100rel, timer"));
+    assert_eq!(
+        ok.headers.get(HeaderName::Supported),
+        Some("100rel, timer, replaces")
+    );
     assert!(
         ok.headers
             .get(HeaderName::Accept)

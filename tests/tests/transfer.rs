@@ -443,3 +443,95 @@ fn a_refer_without_subscription_gets_no_notify() {
     );
     snapshot!("refer_without_subscription", &net);
 }
+
+/// The dialog of `call` at `node`, as a Replaces naming it to its peer: the peer's tag is
+/// the to-tag (the one who receives the Replaces), ours the from-tag (RFC 3891 §6.1).
+fn replaces_for(
+    net: &mut Network,
+    node: NodeId,
+    call: CallId,
+    early_only: bool,
+) -> sip_core::message::Replaces {
+    let key = net.endpoint(node).call_dialog(call).unwrap().key();
+    sip_core::message::Replaces::new(&key.call_id, &key.remote_tag, &key.local_tag, early_only).unwrap()
+}
+
+/// RFC 3891 §3: Carol's INVITE replaces Alice's call with Bob — the target side of an
+/// attended transfer. Bob's new call says which it replaces, and once he answers it the
+/// old one ends with a BYE and `Replaced`.
+#[test]
+fn an_invite_with_replaces_takes_the_place_of_a_confirmed_call() {
+    let (mut net, alice, bob, carol) = three_parties(80);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let replaces = replaces_for(&mut net, alice, call, false);
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    let carols = net
+        .on(carol, |ep, now| {
+            ep.invite_replacing(now, target, sip_tests::alice_sdp(), &replaces)
+        })
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(net.endpoint(carol).call_state(carols), Some(CallState::Connected));
+    let replacing: Vec<CallId> = net
+        .events(bob)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Call {
+                event: CallEvent::Replacing { replaced },
+                ..
+            } => Some(*replaced),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replacing.len(), 1, "Bob's new call said what it replaces");
+    let bobs_old = replacing[0];
+    let bob_ended = net.events(bob).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Terminated { reason, .. },
+        } if *call == bobs_old => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(bob_ended, Some(sip_core::call::EndReason::Replaced));
+    assert_eq!(net.endpoint(alice).call_count(), 0, "Alice got the BYE");
+    assert_eq!(net.endpoint(bob).call_count(), 1, "Bob talks to Carol");
+    assert_eq!(net.endpoint(bob).stats().calls.replaces, 1);
+    snapshot!("replaces_confirmed_call", &net);
+}
+
+#[test]
+fn replaces_naming_no_dialog_gets_481() {
+    let (mut net, alice, bob, carol) = three_parties(81);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let key = net.endpoint(alice).call_dialog(call).unwrap().key();
+    let wrong = sip_core::message::Replaces::new(&key.call_id, "nope", &key.local_tag, false).unwrap();
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    let carols = net
+        .on(carol, |ep, now| {
+            ep.invite_replacing(now, target, sip_tests::alice_sdp(), &wrong)
+        })
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert!(net.ladder().contains("481"), "{}", net.ladder());
+    assert_eq!(net.endpoint(carol).call_state(carols), None);
+    assert_eq!(net.endpoint(bob).call_count(), 1, "Bob's call with Alice goes on");
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+}
+
+#[test]
+fn early_only_replaces_of_a_confirmed_call_gets_486() {
+    let (mut net, alice, bob, carol) = three_parties(82);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let replaces = replaces_for(&mut net, alice, call, true);
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    net.on(carol, |ep, now| {
+        ep.invite_replacing(now, target, sip_tests::alice_sdp(), &replaces)
+    })
+    .unwrap();
+    net.run_until_idle().unwrap();
+    assert!(net.ladder().contains("SIP/2.0 486"), "{}", net.ladder());
+    assert_eq!(net.endpoint(bob).call_count(), 1);
+}

@@ -55,6 +55,10 @@ pub(crate) fn effective_policy(config: &EndpointConfig) -> UasPolicy {
         }
     }
     policy.allowed_methods = allowed;
+    // RFC 3891: an INVITE with Replaces is matched to the call it replaces.
+    if !policy.supported_extensions.iter().any(|t| t == "replaces") {
+        policy.supported_extensions.push("replaces".to_owned());
+    }
     // RFC 4488: taking REFER, we honour `Refer-Sub: false` (and so `Require: norefersub`).
     if config.subscriptions.accept_refer && !policy.supported_extensions.iter().any(|t| t == "norefersub") {
         policy.supported_extensions.push("norefersub".to_owned());

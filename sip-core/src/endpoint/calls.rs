@@ -34,6 +34,23 @@ impl Endpoint {
         result
     }
 
+    /// Starts a call to `target` that takes the place of the dialog `replaces` names at the
+    /// target (an INVITE with Replaces and `Require: replaces`, RFC 3891: the second half of
+    /// an attended transfer). The target ends the replaced call once it answers this one.
+    pub fn invite_replacing(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        offer: Bytes,
+        replaces: &crate::message::Replaces,
+    ) -> Result<CallId, CallError> {
+        let result = self
+            .invites
+            .invite_replacing(&mut self.seam, now, target, offer, replaces);
+        self.dispatch(now);
+        result
+    }
+
     /// Starts a call whose INVITE carries no offer (RFC 3261 §13.2.1, a "delayed offer"):
     /// the callee offers in its 2xx, and the ACK carries our answer, made from `template`
     /// (our session description: its media and addresses, with directions answered per

@@ -22,6 +22,24 @@ impl InviteSessions {
         self.start_call(cx, now, target, (body.clone(), content_type), body, &[])
     }
 
+    /// [`Endpoint::invite_replacing`](crate::Endpoint::invite_replacing), in the call layer.
+    pub(crate) fn invite_replacing(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        target: Uri,
+        body: Bytes,
+        replaces: &crate::message::Replaces,
+    ) -> Result<CallId, CallError> {
+        let value = replaces.to_string();
+        // RFC 3891 §6: a UAS that does not know Replaces must refuse, not take a new call.
+        let extra = [
+            (HeaderName::Replaces, value.as_str()),
+            (HeaderName::Require, "replaces"),
+        ];
+        self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, &extra)
+    }
+
     /// A call placed for REFER `refer` (RFC 3515): its INVITE carries the REFER's
     /// Referred-By (RFC 3892), and its progress is reported to the referrer.
     pub(crate) fn invite_for_refer(

@@ -67,6 +67,22 @@ impl InviteSessions {
             self.respond_status(cx, now, tx, StatusCode::SERVICE_UNAVAILABLE, Some(retry_after));
             return;
         }
+        // RFC 3891 §3: an INVITE with Replaces names the call it takes the place of.
+        let replaced = match request.headers.replaces() {
+            None => None,
+            Some(Err(_)) => {
+                // More than one Replaces, or one that does not parse.
+                self.respond_status(cx, now, tx, StatusCode::BAD_REQUEST, None);
+                return;
+            }
+            Some(Ok(replaces)) => match self.match_replaces(cx, &replaces) {
+                Ok(call) => Some(call),
+                Err(status) => {
+                    self.respond_status(cx, now, tx, status, None);
+                    return;
+                }
+            },
+        };
         let local_seq = cx.shared.rng.next_u64() as u32 & 0x7fff_ffff;
         let Some(session_request) = self.check_session_request(cx, now, tx, &request) else {
             return;
@@ -122,9 +138,51 @@ impl InviteSessions {
                 transport,
             },
         );
+        if let Some(replaced) = replaced {
+            self.call_event(cx, id, CallEvent::Replacing { replaced });
+            self.replacing.insert(id, replaced);
+            cx.shared.stats.calls.replaces += 1;
+        }
         self.set_state(cx, now, &mut call, CallState::Ringing, "INVITE received");
         self.incoming_per_source.add(call.route.remote.ip());
         self.calls.insert(id, call);
+    }
+
+    /// The call a Replaces header names (RFC 3891 §3), or the status refusing it: 481 when
+    /// it names no dialog of a call of ours (or an early one we did not start), 486 when
+    /// `early-only` meets a confirmed dialog, 603 when that call is already over.
+    fn match_replaces(&self, cx: &Seam, replaces: &crate::message::Replaces) -> Result<CallId, StatusCode> {
+        // Its to-tag is our tag in the dialog, its from-tag the peer's.
+        let key = DialogKey {
+            call_id: ByteString::from(replaces.call_id()),
+            local_tag: ByteString::from(replaces.to_tag()),
+            remote_tag: ByteString::from(replaces.from_tag()),
+        };
+        let dialog_id = cx
+            .dialogs
+            .find(&key)
+            .ok_or(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)?;
+        let call_id = cx
+            .dialogs
+            .invite_session(dialog_id)
+            .ok_or(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)?;
+        let c = self
+            .calls
+            .get(&call_id)
+            .ok_or(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)?;
+        let dialog = cx
+            .dialogs
+            .get(dialog_id)
+            .ok_or(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)?;
+        match (dialog.state(), c.state) {
+            (_, CallState::Ending | CallState::Ended) | (DialogState::Terminated, _) => {
+                Err(StatusCode::DECLINE)
+            }
+            (DialogState::Confirmed, _) if replaces.early_only() => Err(StatusCode::BUSY_HERE),
+            (DialogState::Confirmed, _) => Ok(call_id),
+            (DialogState::Early, _) if c.role == Role::Uac => Ok(call_id),
+            (DialogState::Early, _) => Err(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+        }
     }
 
     fn on_request_in_call(

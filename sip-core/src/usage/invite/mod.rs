@@ -304,6 +304,8 @@ pub(crate) struct InviteSessions {
     incoming_per_source: SourceCounts,
     /// Our Contact per transport, and the From of our calls.
     local: Local,
+    /// Incoming calls that replace another (RFC 3891), and the call each replaces.
+    replacing: std::collections::HashMap<CallId, CallId, foldhash::fast::FixedState>,
     /// Calls placed for a REFER, and the REFER's subscription their progress goes to.
     referred: std::collections::HashMap<CallId, SubscriptionId, foldhash::fast::FixedState>,
 }
@@ -316,6 +318,7 @@ impl InviteSessions {
             local: Local::new(config),
             calls: Default::default(),
             referred: Default::default(),
+            replacing: Default::default(),
         }
     }
 
@@ -552,6 +555,23 @@ impl InviteSessions {
         self.call_event(cx, call.id, CallEvent::StateChanged { from, to });
         if !self.referred.is_empty() {
             self.report_to_referrer(cx, call, to);
+        }
+        if !self.replacing.is_empty() && matches!(to, CallState::Connected | CallState::Ended) {
+            if let Some(replaced) = self.replacing.remove(&call.id) {
+                if to == CallState::Connected {
+                    self.end_replaced(cx, now, replaced);
+                }
+            }
+        }
+    }
+
+    /// RFC 3891 §3: the call that replaces `replaced` is up — `replaced` ends (BYE, or
+    /// CANCEL while it was an early call of ours), with [`EndReason::Replaced`].
+    fn end_replaced(&mut self, cx: &mut Seam, now: Instant, replaced: CallId) {
+        if self.hangup(cx, now, replaced).is_ok() {
+            if let Some(c) = self.calls.get_mut(&replaced) {
+                c.end_reason = Some(EndReason::Replaced);
+            }
         }
     }
 
