@@ -535,3 +535,45 @@ fn early_only_replaces_of_a_confirmed_call_gets_486() {
     assert!(net.ladder().contains("SIP/2.0 486"), "{}", net.ladder());
     assert_eq!(net.endpoint(bob).call_count(), 1);
 }
+
+/// An attended transfer in all three roles: Alice talks to Bob and to Carol, then refers
+/// Bob to Carol with a Replaces naming her call with Carol (RFC 3891 §7). Bob's INVITE
+/// carries it; Carol's new call replaces Alice's, whose call Carol ends; Alice hears 200 and
+/// hangs up on Bob. Bob and Carol are left talking.
+#[test]
+fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
+    let (mut net, alice, bob, carol) = three_parties(83);
+    let with_bob = call_to_bob(&mut net, alice);
+    let with_carol = net
+        .on(alice, |ep, now| {
+            ep.invite(now, carol_uri(), sip_tests::alice_sdp(), None)
+        })
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let replaces = replaces_for(&mut net, alice, with_carol, false);
+    let refer_to = sip_core::message::ReferTo::with_replaces(&carol_uri(), &replaces).unwrap();
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, with_bob, refer_to.uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
+    net.on(alice, |ep, now| ep.bye(now, with_bob)).unwrap();
+    net.run_until_idle().unwrap();
+    let alices_end = net.events(alice).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            call,
+            event: CallEvent::Terminated { reason, .. },
+        } if *call == with_carol => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        alices_end,
+        Some(sip_core::call::EndReason::RemoteBye),
+        "Carol ended it"
+    );
+    assert_eq!(net.endpoint(alice).call_count(), 0);
+    assert_eq!(net.endpoint(bob).call_count(), 1, "Bob talks to Carol");
+    assert_eq!(net.endpoint(carol).call_count(), 1, "Carol talks to Bob");
+    assert_eq!(net.endpoint(carol).stats().calls.replaces, 1);
+    snapshot!("refer_attended_transfer_three_roles", &net);
+}

@@ -128,23 +128,25 @@ impl Endpoint {
     /// 3892). The call's progress is reported to the referrer by itself — ringing as 180,
     /// the answer as 200, a failure as its status — and the subscription ends with the
     /// final one (RFC 3515 §2.4.5). Hanging up the call that carried the REFER is the
-    /// application's choice. A target with embedded headers (Replaces, for an attended
-    /// transfer) is refused with an error and the REFER left to answer.
+    /// application's choice. A Replaces embedded in the Refer-To (an attended transfer)
+    /// goes into the INVITE with `Require: replaces`; a target embedding any other header
+    /// is refused with an error and the REFER left to answer.
     pub fn accept_refer_and_call(
         &mut self,
         now: Instant,
         subscription: SubscriptionId,
         offer: Bytes,
     ) -> Result<CallId, SubscriptionError> {
-        let (target, referred_by) = self.subscriptions.refer_target(subscription)?;
+        let target = self.subscriptions.refer_target(subscription)?;
         self.subscriptions
             .accept_refer(&mut self.seam, now, subscription)?;
+        let replaces = target.replaces.as_ref().map(ToString::to_string);
         let result = self.invites.invite_for_refer(
             &mut self.seam,
             now,
-            target,
+            target.uri,
             offer,
-            referred_by.as_deref(),
+            (target.referred_by.as_deref(), replaces.as_deref()),
             subscription,
         );
         let result = match result {

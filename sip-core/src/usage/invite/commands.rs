@@ -48,13 +48,18 @@ impl InviteSessions {
         now: Instant,
         target: Uri,
         body: Bytes,
-        referred_by: Option<&str>,
+        (referred_by, replaces): (Option<&str>, Option<&str>),
         refer: SubscriptionId,
     ) -> Result<CallId, CallError> {
-        let extra: Vec<(HeaderName, &str)> = referred_by
+        let mut extra: Vec<(HeaderName, &str)> = referred_by
             .map(|by| (HeaderName::ReferredBy, by))
             .into_iter()
             .collect();
+        if let Some(replaces) = replaces {
+            // An attended transfer: the target replaces its call with the referrer.
+            extra.push((HeaderName::Replaces, replaces));
+            extra.push((HeaderName::Require, "replaces"));
+        }
         let id = self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, &extra)?;
         self.referred.insert(id, refer);
         Ok(id)

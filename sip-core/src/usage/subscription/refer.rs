@@ -18,6 +18,16 @@ use crate::subscription::{NotifyState, SubscriptionError};
 
 use super::*;
 
+/// What an offered REFER asks for.
+pub(crate) struct ReferTarget {
+    /// Where to send the new request (without the Refer-To's headers part).
+    pub(crate) uri: Uri,
+    /// The Replaces it embeds (an attended transfer).
+    pub(crate) replaces: Option<crate::message::Replaces>,
+    /// Its Referred-By as written.
+    pub(crate) referred_by: Option<String>,
+}
+
 /// How long a referee's implicit subscription lasts when nothing else is said: long enough
 /// for the referred call to ring out (RFC 3515 leaves the choice to the notifier).
 const REFER_EXPIRES: u32 = 180;
@@ -167,14 +177,11 @@ impl Subscriptions {
         self.accept(cx, now, id, trying)
     }
 
-    /// (referee) What offered REFER `id` asks for: its Refer-To URI, which must carry no
-    /// embedded headers (a Replaces is for attended transfer, not supported yet: taking the
-    /// call without it would be a different call than asked), and its Referred-By as
-    /// written, for the new request (RFC 3892).
-    pub(crate) fn refer_target(
-        &self,
-        id: SubscriptionId,
-    ) -> Result<(Uri, Option<String>), SubscriptionError> {
+    /// (referee) What offered REFER `id` asks for: its Refer-To URI without its headers
+    /// part, the Replaces embedded in it (an attended transfer, RFC 3891 §7) — any other
+    /// embedded header is refused, since placing the call without it would be a different
+    /// call than asked — and its Referred-By as written, for the new request (RFC 3892).
+    pub(crate) fn refer_target(&self, id: SubscriptionId) -> Result<ReferTarget, SubscriptionError> {
         let sub = self.subs.get(&id).ok_or(SubscriptionError::Unknown(id))?;
         let (true, Phase::Offered, Some(request)) = (sub.implicit, sub.phase, sub.request.as_ref()) else {
             return Err(SubscriptionError::InvalidState(id));
@@ -184,14 +191,35 @@ impl Subscriptions {
             .refer_to()
             .and_then(Result::ok)
             .ok_or(SubscriptionError::InvalidState(id))?;
-        let target = refer_to.uri().clone();
-        if target.headers().is_some() {
+        let uri = refer_to.uri();
+        let replaces = match refer_to.embedded_replaces() {
+            None => None,
+            Some(Ok(replaces)) => Some(replaces),
+            Some(Err(e)) => return Err(SubscriptionError::Invalid(format!("its Replaces: {e}"))),
+        };
+        if refer_to.embedded_headers().next().is_some() {
             return Err(SubscriptionError::Invalid(
-                "a Refer-To with embedded headers (Replaces) is not supported yet".into(),
+                "a Refer-To embedding headers other than Replaces is not supported".into(),
             ));
         }
+        // The Request-URI is the target without its headers part (RFC 3261 §19.1.5).
+        let target = match uri.headers() {
+            Some(headers) => {
+                let base = uri
+                    .as_str()
+                    .strip_suffix(headers)
+                    .and_then(|t| t.strip_suffix('?'))
+                    .unwrap_or(uri.as_str());
+                Uri::parse(base).map_err(|e| SubscriptionError::Invalid(e.to_string()))?
+            }
+            None => uri.clone(),
+        };
         let referred_by = request.headers.get(HeaderName::ReferredBy).map(str::to_owned);
-        Ok((target, referred_by))
+        Ok(ReferTarget {
+            uri: target,
+            replaces,
+            referred_by,
+        })
     }
 
     /// (referee) Reports the referred request's progress: a provisional `status` in a
