@@ -22,20 +22,23 @@ fn presence_notifier(config: &mut EndpointConfig) {
 
 fn alice_default(_: &mut EndpointConfig) {}
 
+/// Bob's application: accepts every subscription with an `open` document.
+fn accept_every_subscription(endpoint: &mut sip_core::Endpoint, event: Event, now: std::time::Instant) {
+    if let Event::Subscription {
+        subscription,
+        event: SubscriptionEvent::Incoming { .. },
+    } = event
+    {
+        endpoint
+            .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
+            .unwrap();
+    }
+}
+
 /// Alice and Bob; Bob accepts every subscription with an `open` document.
 fn network(seed: u64) -> (Network, NodeId, NodeId) {
     let (mut net, alice, bob) = pair_configured(seed, alice_default, presence_notifier);
-    net.set_handler(bob, |endpoint, event, now| {
-        if let Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Incoming { .. },
-        } = event
-        {
-            endpoint
-                .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
-                .unwrap();
-        }
-    });
+    net.set_handler(bob, accept_every_subscription);
     (net, alice, bob)
 }
 
@@ -308,17 +311,7 @@ fn past_the_subscription_limit_a_subscribe_gets_503() {
         presence_notifier(config);
         config.limits.max_subscriptions = 1;
     });
-    net.set_handler(bob, |endpoint, event, now| {
-        if let Event::Subscription {
-            subscription,
-            event: SubscriptionEvent::Incoming { .. },
-        } = event
-        {
-            endpoint
-                .accept_subscription(now, subscription, Notification::active(PIDF, "open"))
-                .unwrap();
-        }
-    });
+    net.set_handler(bob, accept_every_subscription);
     let first = subscribe(&mut net, alice, bob, 600);
     net.run_for(Duration::from_secs(1));
     let second = subscribe(&mut net, alice, bob, 600);

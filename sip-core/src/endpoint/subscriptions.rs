@@ -11,6 +11,8 @@ use crate::message::{StatusCode, Uri};
 use crate::subscription::{Notification, SubscriptionError, SubscriptionId};
 
 use super::Endpoint;
+use crate::usage::Seam;
+use crate::usage::subscription::Subscriptions;
 
 impl Endpoint {
     /// Subscribes to `event` (a package, with an `id` parameter when wanted:
@@ -37,11 +39,9 @@ impl Endpoint {
         event: &str,
         expires: u32,
     ) -> Result<SubscriptionId, SubscriptionError> {
-        let result = self
-            .subscriptions
-            .subscribe(&mut self.seam, now, target, event, expires);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| {
+            subs.subscribe(seam, now, target, event, expires)
+        })
     }
 
     /// Subscribes to `event` inside the dialog of connected call `call` (RFC 6665 §4.1.2,
@@ -57,11 +57,9 @@ impl Endpoint {
         let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
             return Err(SubscriptionError::NoSuchCall(call));
         };
-        let result = self
-            .subscriptions
-            .subscribe_in_dialog(&mut self.seam, now, dialog, event, expires);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| {
+            subs.subscribe_in_dialog(seam, now, dialog, event, expires)
+        })
     }
 
     /// Asks the peer of connected call `call` to send a request to `target` (REFER, RFC
@@ -118,9 +116,7 @@ impl Endpoint {
         now: Instant,
         subscription: SubscriptionId,
     ) -> Result<(), SubscriptionError> {
-        let result = self.subscriptions.accept_refer(&mut self.seam, now, subscription);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| subs.accept_refer(seam, now, subscription))
     }
 
     /// Accepts a REFER and carries it out: 202 and `100 Trying`, then a call to its target
@@ -177,11 +173,9 @@ impl Endpoint {
         subscription: SubscriptionId,
         status: StatusCode,
     ) -> Result<(), SubscriptionError> {
-        let result = self
-            .subscriptions
-            .notify_refer(&mut self.seam, now, subscription, status);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| {
+            subs.notify_refer(seam, now, subscription, status)
+        })
     }
 
     /// Ends our subscription `subscription` with `Expires: 0` (RFC 6665 §4.1.2.3); it is
@@ -191,9 +185,7 @@ impl Endpoint {
         now: Instant,
         subscription: SubscriptionId,
     ) -> Result<(), SubscriptionError> {
-        let result = self.subscriptions.unsubscribe(&mut self.seam, now, subscription);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| subs.unsubscribe(seam, now, subscription))
     }
 
     /// Accepts an incoming subscription: 200 with the interval granted, then at once the
@@ -204,11 +196,7 @@ impl Endpoint {
         subscription: SubscriptionId,
         first: Notification,
     ) -> Result<(), SubscriptionError> {
-        let result = self
-            .subscriptions
-            .accept(&mut self.seam, now, subscription, first);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| subs.accept(seam, now, subscription, first))
     }
 
     /// Refuses an incoming subscription with `status` (403, 489, 603…).
@@ -218,11 +206,7 @@ impl Endpoint {
         subscription: SubscriptionId,
         status: StatusCode,
     ) -> Result<(), SubscriptionError> {
-        let result = self
-            .subscriptions
-            .reject(&mut self.seam, now, subscription, status);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| subs.reject(seam, now, subscription, status))
     }
 
     /// Notifies the subscriber of `subscription` (accepted, ours to notify) of a new
@@ -234,11 +218,9 @@ impl Endpoint {
         subscription: SubscriptionId,
         notification: Notification,
     ) -> Result<(), SubscriptionError> {
-        let result = self
-            .subscriptions
-            .notify(&mut self.seam, now, subscription, notification);
-        self.dispatch(now);
-        result
+        self.subscription_command(now, |subs, seam| {
+            subs.notify(seam, now, subscription, notification)
+        })
     }
 
     /// Ends a subscription we notify for with a final NOTIFY (`terminated`, with `reason`
@@ -249,9 +231,17 @@ impl Endpoint {
         subscription: SubscriptionId,
         reason: Option<&str>,
     ) -> Result<(), SubscriptionError> {
-        let result = self
-            .subscriptions
-            .terminate(&mut self.seam, now, subscription, reason);
+        self.subscription_command(now, |subs, seam| subs.terminate(seam, now, subscription, reason))
+    }
+
+    /// Runs a subscription command, then hands on the transaction events it caused, as
+    /// after every command.
+    fn subscription_command<T>(
+        &mut self,
+        now: Instant,
+        command: impl FnOnce(&mut Subscriptions, &mut Seam) -> T,
+    ) -> T {
+        let result = command(&mut self.subscriptions, &mut self.seam);
         self.dispatch(now);
         result
     }

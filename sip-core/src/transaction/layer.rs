@@ -927,6 +927,16 @@ pub(crate) enum NewCalls {
     Refused,
 }
 
+/// How a stateless answer is kept within the request's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Cut to the request's size, or not sent ([`fit_to_request`]).
+    Strict,
+    /// Only what is optional is dropped: the answer must carry what makes it larger than
+    /// a terse request (Allow in a 405, §21.4.6; Unsupported in a 420).
+    Trim,
+}
+
 /// Answers a request statelessly (no transaction keeps it): over the transaction limit, or
 /// when its Via is unusable. Never an ACK, only while the destination has stateless answers
 /// left in its budget, and never larger than the request ([`fit_to_request`]).
@@ -937,33 +947,42 @@ fn stateless_reject(
     rejection: &Rejection,
     route: Route,
 ) {
-    shared.stats.rejected += 1;
-    if request.method == Method::Ack || !shared.stateless_budget.allow(now, route.remote.ip()) {
-        return;
-    }
-    let tag = stateless_tag(shared, request);
-    let mut response = rejection.to_response(request, &shared.agent(), Some(&tag));
-    if !fit_to_request(&mut response, request.encoded_len()) {
-        shared.stats.dropped += 1;
-        return;
-    }
-    shared.transmit(route, response.to_bytes());
+    answer_statelessly(shared, now, request, rejection, route, Fit::Strict);
 }
 
 /// Answers a request that failed validation (or was merged, §8.2.2.2) without keeping
 /// anything: a retransmission is validated again and gets the same answer, and a flood of
 /// malformed requests holds no memory (RFC 3261 §8.2.7 allows a UAS to answer statelessly).
-/// Rate-limited per destination like every stateless answer. Some of these must carry
-/// what makes them larger than a terse request (Allow in a 405, §21.4.6; Unsupported in a
-/// 420), so only what is optional is dropped to keep within the request's size.
+/// Rate-limited per destination like every stateless answer, and trimmed of what is
+/// optional to keep within the request's size ([`Fit::Trim`]).
 fn refuse(shared: &mut Shared, now: Instant, request: &Request, rejection: &Rejection, route: Route) {
+    answer_statelessly(shared, now, request, rejection, route, Fit::Trim);
+}
+
+/// The one way a stateless answer goes out: counted, never to an ACK, within the
+/// destination's budget, with a To tag that is the same for every copy of the request.
+fn answer_statelessly(
+    shared: &mut Shared,
+    now: Instant,
+    request: &Request,
+    rejection: &Rejection,
+    route: Route,
+    fit: Fit,
+) {
     shared.stats.rejected += 1;
     if request.method == Method::Ack || !shared.stateless_budget.allow(now, route.remote.ip()) {
         return;
     }
     let tag = stateless_tag(shared, request);
     let mut response = rejection.to_response(request, &shared.agent(), Some(&tag));
-    trim_optional(&mut response, request.encoded_len());
+    match fit {
+        Fit::Strict if !fit_to_request(&mut response, request.encoded_len()) => {
+            shared.stats.dropped += 1;
+            return;
+        }
+        Fit::Strict => {}
+        Fit::Trim => trim_optional(&mut response, request.encoded_len()),
+    }
     shared.transmit(route, response.to_bytes());
 }
 
@@ -973,13 +992,9 @@ fn refuse(shared: &mut Shared, now: Instant, request: &Request, rejection: &Reje
 /// hasher, so a peer cannot predict it.
 fn stateless_tag(shared: &Shared, request: &Request) -> String {
     use std::hash::BuildHasher;
-    let branch = request
-        .headers
-        .top_via()
-        .and_then(Result::ok)
-        .and_then(|via| via.branch().map(str::to_owned));
+    let via = request.headers.top_via().and_then(Result::ok);
     let hash = shared.hasher.hash_one((
-        branch,
+        via.as_ref().and_then(|via| via.branch()),
         request.headers.get(HeaderName::CallId),
         request.headers.get(HeaderName::From),
     ));

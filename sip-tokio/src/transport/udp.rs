@@ -196,7 +196,8 @@ mod icmp {
     }
 
     /// Reads up to `max` errors off the queue; the destinations refused with "port
-    /// unreachable" (`ECONNREFUSED`), in the order the kernel queued them.
+    /// unreachable" (`ECONNREFUSED`), each once (the core scans its transactions for each,
+    /// so a burst of errors about one peer costs one scan).
     pub(super) fn refused_destinations(socket: &UdpSocket, max: usize) -> Vec<SocketAddr> {
         let mut refused = Vec::new();
         let mut payload = [0u8; 512];
@@ -235,6 +236,8 @@ mod icmp {
                 refused.push(destination);
             }
         }
+        refused.sort_unstable();
+        refused.dedup();
         refused
     }
 }
