@@ -37,9 +37,14 @@ pub enum CallState {
     Connected,
     /// The session is up and one side holds it (RFC 3264 §8.4).
     Hold,
-    /// A transfer we started is in progress (RFC 3515; the REFER layer drives it).
+    /// The session is up and a transfer we asked for (our REFER in it, RFC 3515) has not
+    /// settled yet; back to [`CallState::Connected`] (or [`CallState::Hold`]) when it
+    /// fails, ended after it succeeds unless
+    /// [`SubscriptionConfig::end_call_after_transfer`](crate::subscription::SubscriptionConfig::end_call_after_transfer)
+    /// is off.
     Referring,
-    /// This call is replacing another (RFC 3891; the REFER layer drives it).
+    /// Incoming, and its INVITE replaces another call (Replaces, RFC 3891): it waits for
+    /// an answer, as [`CallState::Ringing`] does; once answered the replaced call ends.
     Replacing,
     /// A BYE or CANCEL is out (or waits for the ACK it must follow).
     Ending,
@@ -114,6 +119,10 @@ pub enum EndReason {
     /// Another call took its place (an INVITE with Replaces, RFC 3891): we ended it. The
     /// new call said which it replaces ([`CallEvent::Replacing`]).
     Replaced,
+    /// A transfer we asked for (REFER, RFC 3515) succeeded and we hung up, as
+    /// [`SubscriptionConfig::end_call_after_transfer`](crate::subscription::SubscriptionConfig::end_call_after_transfer)
+    /// asks.
+    Transferred,
 }
 
 /// One entry of a call's history.

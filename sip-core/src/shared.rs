@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     /// 3515 §2.4.5): the invite usage pushes, the Endpoint hands each to the subscription
     /// usage after every dispatch. At most a few per call.
     pub(crate) refer_progress: Vec<(SubscriptionId, StatusCode)>,
+    /// REFERs of ours whose transfer settled, for the call they were sent in: the final
+    /// status their NOTIFYs reported, or `None` when the subscription ended without one.
+    pub(crate) refers_settled: Vec<(SubscriptionId, Option<StatusCode>)>,
 }
 
 /// Gives a hash table's room back once it has fallen well below it: after a flood the
@@ -122,6 +125,7 @@ impl Shared {
             flow_requests: VecDeque::new(),
             events: VecDeque::new(),
             refer_progress: Vec::new(),
+            refers_settled: Vec::new(),
         }
     }
 

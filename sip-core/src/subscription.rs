@@ -45,6 +45,12 @@ pub struct SubscriptionConfig {
     /// [`SubscriptionEvent::Refer`], which must accept or reject it (within 64·T1, else
     /// 408). Off (the default), REFER is not allowed.
     pub accept_refer: bool,
+    /// After a transfer we asked for succeeds (our REFER's NOTIFY reports a 2xx), hang up
+    /// the call the REFER was sent in, with
+    /// [`EndReason::Transferred`](crate::call::EndReason::Transferred): the peer talks to
+    /// the target now (RFC 5589 §6). On by default; off, the call stays up and ending it
+    /// is the application's choice.
+    pub end_call_after_transfer: bool,
 }
 
 impl Default for SubscriptionConfig {
@@ -55,6 +61,7 @@ impl Default for SubscriptionConfig {
             max_expires: 3600,
             min_expires: 60,
             accept_refer: false,
+            end_call_after_transfer: true,
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip_core::call::{CallEvent, CallId, CallState};
+use sip_core::call::{CallEvent, CallId, CallState, EndReason};
 use sip_core::endpoint::{EndpointConfig, Event};
 use sip_core::message::{Method, StatusCode, Uri, sipfrag};
 use sip_core::sim::{Network, NodeId};
@@ -106,6 +106,31 @@ fn ended(net: &Network, node: NodeId, id: SubscriptionId) -> Option<Subscription
     })
 }
 
+/// How call `call` at `node` ended, if it has.
+fn call_end(net: &Network, node: NodeId, call: CallId) -> Option<EndReason> {
+    net.events(node).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            call: c,
+            event: CallEvent::Terminated { reason, .. },
+        } if *c == call => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// The states call `call` at `node` went through, from its state-change events.
+fn states(net: &Network, node: NodeId, call: CallId) -> Vec<CallState> {
+    net.events(node)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Call {
+                call: c,
+                event: CallEvent::StateChanged { to, .. },
+            } if *c == call => Some(*to),
+            _ => None,
+        })
+        .collect()
+}
+
 fn bobs_refer(net: &Network, bob: NodeId) -> (SubscriptionId, Uri) {
     net.events(bob)
         .iter()
@@ -144,8 +169,18 @@ fn a_refer_reports_trying_ringing_and_success_as_sipfrag() {
         })
     );
     assert_eq!(ended(&net, bob, referred), Some(SubscriptionEnd::Local));
-    // The call is untouched: hanging it up is Alice's choice.
-    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    // Alice's call was Referring until the 200, then she hung up (the default).
+    assert_eq!(
+        states(&net, alice, call),
+        [
+            CallState::Calling,
+            CallState::Connected,
+            CallState::Referring,
+            CallState::Ending,
+            CallState::Ended
+        ]
+    );
+    assert_eq!(call_end(&net, alice, call), Some(EndReason::Transferred));
     assert_eq!(net.endpoint(alice).stats().refers_sent, 1);
     assert_eq!(net.endpoint(bob).stats().refers_received, 1);
     snapshot!("refer_trying_ringing_success", &net);
@@ -289,9 +324,10 @@ fn a_blind_transfer_connects_the_transferee_to_the_target() {
         net.endpoint(carol).call_state(carols[0]),
         Some(CallState::Connected)
     );
-    // Alice's part is done: she hangs up, and only Bob and Carol are left talking.
-    net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+    // Alice's part is done: she hung up once Carol answered, and only Bob and Carol are
+    // left talking.
     net.run_until_idle().unwrap();
+    assert_eq!(call_end(&net, alice, call), Some(EndReason::Transferred));
     assert_eq!(net.endpoint(alice).call_count(), 0);
     assert_eq!(net.endpoint(alice).subscription_count(), 0);
     assert_eq!(net.endpoint(bob).call_count(), 1);
@@ -322,6 +358,10 @@ fn a_transfer_to_a_target_that_rejects_reports_its_status() {
     assert_eq!(net.endpoint(alice).stats().transfers_failed, 1);
     // The transfer failed; Alice and Bob are still talking.
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    assert_eq!(
+        states(&net, alice, call)[1..],
+        [CallState::Connected, CallState::Referring, CallState::Connected]
+    );
 }
 
 /// Properties: with any loss (up to 20 % on every link, drawn from the seed), a blind
@@ -493,7 +533,7 @@ fn an_invite_with_replaces_takes_the_place_of_a_confirmed_call() {
         } if *call == bobs_old => Some(reason.clone()),
         _ => None,
     });
-    assert_eq!(bob_ended, Some(sip_core::call::EndReason::Replaced));
+    assert_eq!(bob_ended, Some(EndReason::Replaced));
     assert_eq!(net.endpoint(alice).call_count(), 0, "Alice got the BYE");
     assert_eq!(net.endpoint(bob).call_count(), 1, "Bob talks to Carol");
     assert_eq!(net.endpoint(bob).stats().calls.replaces, 1);
@@ -550,15 +590,13 @@ fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
         })
         .unwrap();
     net.run_for(Duration::from_secs(1));
-    let replaces = replaces_for(&mut net, alice, with_carol, false);
-    let refer_to = sip_core::message::ReferTo::with_replaces(&carol_uri(), &replaces).unwrap();
     let id = net
-        .on(alice, |ep, now| ep.refer(now, with_bob, refer_to.uri()))
+        .on(alice, |ep, now| ep.attended_transfer(now, with_bob, with_carol))
         .unwrap();
     net.run_for(Duration::from_secs(2));
     assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
-    net.on(alice, |ep, now| ep.bye(now, with_bob)).unwrap();
     net.run_until_idle().unwrap();
+    assert_eq!(call_end(&net, alice, with_bob), Some(EndReason::Transferred));
     let alices_end = net.events(alice).iter().find_map(|(_, event)| match event {
         Event::Call {
             call,
@@ -568,7 +606,7 @@ fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
     });
     assert_eq!(
         alices_end,
-        Some(sip_core::call::EndReason::RemoteBye),
+        Some(EndReason::RemoteBye),
         "Carol ended it"
     );
     assert_eq!(net.endpoint(alice).call_count(), 0);
@@ -576,4 +614,51 @@ fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
     assert_eq!(net.endpoint(carol).call_count(), 1, "Carol talks to Bob");
     assert_eq!(net.endpoint(carol).stats().calls.replaces, 1);
     snapshot!("refer_attended_transfer_three_roles", &net);
+}
+
+/// With `end_call_after_transfer` off, a transfer that succeeds leaves the transferor's
+/// call up (back from Referring to Connected), for the application to end.
+#[test]
+fn with_end_call_after_transfer_off_the_call_stays_up() {
+    let (mut net, alice, bob) = pair_configured(
+        73,
+        |config| config.subscriptions.end_call_after_transfer = false,
+        takes_refer,
+    );
+    net.set_handler(bob, transferee);
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    sip_tests::auto_answer(&mut net, carol);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    assert_eq!(
+        states(&net, alice, call)[1..],
+        [CallState::Connected, CallState::Referring, CallState::Connected]
+    );
+}
+
+/// `attended_transfer` needs a connected call to replace: a call still ringing (whose
+/// early dialog the target could not let us replace, RFC 3891 §3) is refused.
+#[test]
+fn an_attended_transfer_to_an_unanswered_call_is_refused() {
+    let (mut net, alice, _bob, carol) = three_parties(84);
+    net.set_handler(carol, |_, _, _| {});
+    let with_bob = call_to_bob(&mut net, alice);
+    let with_carol = net
+        .on(alice, |ep, now| {
+            ep.invite(now, carol_uri(), sip_tests::alice_sdp(), None)
+        })
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let result = net.on(alice, |ep, now| ep.attended_transfer(now, with_bob, with_carol));
+    assert_eq!(
+        result,
+        Err(sip_core::subscription::SubscriptionError::NoSuchCall(with_carol))
+    );
+    assert_eq!(net.endpoint(alice).stats().refers_sent, 0);
 }

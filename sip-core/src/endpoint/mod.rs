@@ -500,13 +500,19 @@ impl Endpoint {
             }
             // Calls placed for a REFER report to its subscription (which may send NOTIFYs,
             // whose transaction events the loop then hands on).
-            if self.seam.shared.refer_progress.is_empty() {
+            // And REFERs of ours that settled tell the call they were sent in.
+            if self.seam.shared.refer_progress.is_empty() && self.seam.shared.refers_settled.is_empty() {
                 break;
             }
             for (refer, status) in std::mem::take(&mut self.seam.shared.refer_progress) {
                 let _ = self
                     .subscriptions
                     .notify_refer(&mut self.seam, now, refer, status);
+            }
+            let end_call = self.seam.shared.config.subscriptions.end_call_after_transfer;
+            for (refer, status) in std::mem::take(&mut self.seam.shared.refers_settled) {
+                self.invites
+                    .refer_settled(&mut self.seam, now, refer, status, end_call);
             }
         }
         self.dispatching = false;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::ids::CallId;
-use crate::message::{StatusCode, Uri};
+use crate::message::{ReferTo, Replaces, StatusCode, Uri};
 use crate::subscription::{Notification, SubscriptionError, SubscriptionId};
 
 use super::Endpoint;
@@ -104,8 +104,55 @@ impl Endpoint {
         let result =
             self.subscriptions
                 .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, subscribe);
+        if let Ok(refer) = result {
+            self.invites.start_referring(&mut self.seam, now, call, refer);
+        }
         self.dispatch(now);
         result
+    }
+
+    /// An attended transfer (RFC 5589 §7): asks the peer of connected call `call` to call
+    /// the peer of our connected call `other` in its place — a REFER whose Refer-To is
+    /// `other`'s remote target with a Replaces naming `other`'s dialog (RFC 3891 §7), so
+    /// the new call takes the place of ours with that peer. Both our calls end once it
+    /// succeeds: `call` by us (when
+    /// [`SubscriptionConfig::end_call_after_transfer`](crate::subscription::SubscriptionConfig::end_call_after_transfer)),
+    /// `other` by its peer, whose new call replaced it.
+    pub fn attended_transfer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        other: CallId,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let dialog = self
+            .invites
+            .confirmed_dialog_of(&self.seam.dialogs, other)
+            .and_then(|(dialog, _)| self.seam.dialogs.get(dialog))
+            .ok_or(SubscriptionError::NoSuchCall(other))?;
+        let key = dialog.key();
+        // Our tag is the from-tag and the peer's the to-tag: the Replaces is read by the
+        // peer of `other`, to whom the dialog is (to-tag = theirs) (RFC 3891 §3).
+        let replaces = Replaces::new(&key.call_id, &key.remote_tag, &key.local_tag, false)
+            .map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
+        let target = dialog.remote_target().clone();
+        self.refer_with_replaces(now, call, &target, &replaces)
+    }
+
+    /// [`Endpoint::refer`] with `replaces` embedded in the Refer-To (`target?Replaces=…`,
+    /// RFC 3891 §7): the peer's new call to `target` replaces the dialog `replaces` names
+    /// there. [`Endpoint::attended_transfer`] builds `replaces` from a call of ours; this
+    /// takes any (`Replaces::new(call_id, to_tag, from_tag, early_only)`, the tags as the
+    /// target sees them: to-tag its own).
+    pub fn refer_with_replaces(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: &Uri,
+        replaces: &Replaces,
+    ) -> Result<SubscriptionId, SubscriptionError> {
+        let refer_to = ReferTo::with_replaces(target, replaces)
+            .map_err(|_| SubscriptionError::Invalid(format!("{target} takes no headers")))?;
+        self.refer_with(now, call, refer_to.uri(), true)
     }
 
     /// Accepts a REFER offered as

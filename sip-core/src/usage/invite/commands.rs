@@ -308,7 +308,7 @@ impl InviteSessions {
     /// [`Endpoint::bye`](crate::Endpoint::bye), in the call layer.
     pub(crate) fn bye(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.call_command(cx, now, call, |this, cx, c| match c.state {
-            CallState::Connected | CallState::Hold | CallState::Referring | CallState::Replacing => {
+            CallState::Connected | CallState::Hold | CallState::Referring => {
                 this.send_bye(cx, now, c)?;
                 c.end_reason = Some(EndReason::LocalBye);
                 this.set_state(cx, now, c, CallState::Ending, "BYE sent");
@@ -336,7 +336,7 @@ impl InviteSessions {
             (Role::Uac, CallState::Calling | CallState::Ringing | CallState::Idle) => {
                 self.cancel(cx, now, call)
             }
-            (Role::Uas, CallState::Idle | CallState::Ringing) => {
+            (Role::Uas, CallState::Idle | CallState::Ringing | CallState::Replacing) => {
                 self.reject(cx, now, call, StatusCode::DECLINE, None)
             }
             _ => self.bye(cx, now, call),
@@ -503,7 +503,7 @@ impl InviteSessions {
     /// The server transaction of an incoming call still waiting for its final response.
     pub(super) fn pending_uas_invite(&self, c: &Call) -> Result<TransactionId, CallError> {
         match (c.role, c.state, c.invite_tx) {
-            (Role::Uas, CallState::Idle | CallState::Ringing, Some(tx)) => Ok(tx),
+            (Role::Uas, CallState::Idle | CallState::Ringing | CallState::Replacing, Some(tx)) => Ok(tx),
             _ => Err(CallError::InvalidState {
                 call: c.id,
                 state: c.state,

@@ -143,7 +143,17 @@ impl InviteSessions {
             self.replacing.insert(id, replaced);
             cx.shared.stats.calls.replaces += 1;
         }
-        self.set_state(cx, now, &mut call, CallState::Ringing, "INVITE received");
+        if self.replacing.contains_key(&id) {
+            self.set_state(
+                cx,
+                now,
+                &mut call,
+                CallState::Replacing,
+                "INVITE with Replaces received",
+            );
+        } else {
+            self.set_state(cx, now, &mut call, CallState::Ringing, "INVITE received");
+        }
         self.incoming_per_source.add(call.route.remote.ip());
         self.calls.insert(id, call);
     }
@@ -387,17 +397,15 @@ impl InviteSessions {
             CallEvent::Unhold { by }
         };
         self.call_event(cx, c.id, event);
-        self.update_hold_state(cx, now, c);
+        self.update_up_state(cx, now, c, if holds { "hold" } else { "unhold" });
     }
 
-    pub(super) fn update_hold_state(&mut self, cx: &mut Seam, now: Instant, c: &mut Call) {
-        if !c.is_up() {
-            return;
-        }
-        if c.local_hold || c.remote_hold {
-            self.set_state(cx, now, c, CallState::Hold, "hold");
-        } else {
-            self.set_state(cx, now, c, CallState::Connected, "unhold");
+    /// An established call's state after its hold or transfer changed:
+    /// [`Call::up_state`]. A call not (or no longer) up keeps its state.
+    pub(super) fn update_up_state(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, cause: &'static str) {
+        if c.is_up() {
+            let state = c.up_state();
+            self.set_state(cx, now, c, state, cause);
         }
     }
 

@@ -7,6 +7,7 @@ mod commands;
 mod inputs;
 mod responses;
 mod session_timer;
+mod transfer;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -156,6 +157,9 @@ pub(super) struct Call {
     oa: OfferAnswer,
     local_hold: bool,
     remote_hold: bool,
+    /// REFERs sent in this call whose transfer is not settled yet: while there are any, the
+    /// call is [`CallState::Referring`].
+    referring: u8,
     /// UAS: the 2xx (initial or re-INVITE) awaiting its ACK, and the INVITE's CSeq.
     awaiting_ack: Option<Box<(u32, Resend)>>,
     /// UAC: the ACK of the last 2xx, resent when that 2xx is (§13.2.2.4).
@@ -223,6 +227,7 @@ impl Call {
             local_body: Bytes::new(),
             remote_body: Bytes::new(),
             local_hold: false,
+            referring: 0,
             remote_hold: false,
             awaiting_ack: None,
             last_ack: None,
@@ -280,9 +285,24 @@ impl Call {
             .map(|(_, payload, route)| (payload.clone(), *route))
     }
 
-    /// True while the session is established (connected or on hold).
+    /// True while the session is established (connected, on hold, or transferring).
     pub(super) fn is_up(&self) -> bool {
-        matches!(self.state, CallState::Connected | CallState::Hold)
+        matches!(
+            self.state,
+            CallState::Connected | CallState::Hold | CallState::Referring
+        )
+    }
+
+    /// The state of an established session: a transfer in progress says more than a hold,
+    /// which says more than plain connected.
+    fn up_state(&self) -> CallState {
+        if self.referring > 0 {
+            CallState::Referring
+        } else if self.local_hold || self.remote_hold {
+            CallState::Hold
+        } else {
+            CallState::Connected
+        }
     }
 }
 
@@ -308,6 +328,8 @@ pub(crate) struct InviteSessions {
     replacing: std::collections::HashMap<CallId, CallId, foldhash::fast::FixedState>,
     /// Calls placed for a REFER, and the REFER's subscription their progress goes to.
     referred: std::collections::HashMap<CallId, SubscriptionId, foldhash::fast::FixedState>,
+    /// REFERs we sent whose transfer is not settled, and the call each was sent in.
+    referring: std::collections::HashMap<SubscriptionId, CallId, foldhash::fast::FixedState>,
 }
 
 impl InviteSessions {
@@ -318,6 +340,7 @@ impl InviteSessions {
             local: Local::new(config),
             calls: Default::default(),
             referred: Default::default(),
+            referring: Default::default(),
             replacing: Default::default(),
         }
     }
@@ -563,40 +586,6 @@ impl InviteSessions {
                 }
             }
         }
-    }
-
-    /// RFC 3891 §3: the call that replaces `replaced` is up — `replaced` ends (BYE, or
-    /// CANCEL while it was an early call of ours), with [`EndReason::Replaced`].
-    fn end_replaced(&mut self, cx: &mut Seam, now: Instant, replaced: CallId) {
-        if self.hangup(cx, now, replaced).is_ok() {
-            if let Some(c) = self.calls.get_mut(&replaced) {
-                c.end_reason = Some(EndReason::Replaced);
-            }
-        }
-    }
-
-    /// A call placed for a REFER changed state: its referrer hears of it (RFC 3515
-    /// §2.4.5) — ringing as 180, the answer as 200, an end before it as the failure.
-    fn report_to_referrer(&mut self, cx: &mut Seam, call: &Call, to: CallState) {
-        let Some(&refer) = self.referred.get(&call.id) else {
-            return;
-        };
-        let status = match to {
-            CallState::Ringing => StatusCode::RINGING,
-            CallState::Connected => StatusCode::OK,
-            CallState::Ended => match call.end_reason {
-                Some(EndReason::Rejected(status)) => status,
-                Some(EndReason::Timeout) => StatusCode::REQUEST_TIMEOUT,
-                Some(EndReason::Cancelled) => StatusCode::REQUEST_TERMINATED,
-                Some(EndReason::TransportError) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::SERVER_INTERNAL_ERROR,
-            },
-            _ => return,
-        };
-        if status.is_final() {
-            self.referred.remove(&call.id);
-        }
-        cx.shared.refer_progress.push((refer, status));
     }
 
     pub(super) fn end(

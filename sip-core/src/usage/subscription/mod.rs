@@ -281,6 +281,10 @@ impl Subscriptions {
             crate::shared::shrink_when_sparse(&mut self.by_call);
         }
         crate::shared::shrink_when_sparse(&mut self.subs);
+        if sub.implicit && sub.role == SubscriptionRole::Subscriber {
+            // Our REFER's call is no longer transferring, whatever became of it.
+            cx.shared.refers_settled.push((id, None));
+        }
         Self::emit(cx, id, SubscriptionEvent::Terminated { reason });
     }
 

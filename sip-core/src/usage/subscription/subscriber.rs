@@ -294,6 +294,9 @@ impl Subscriptions {
             } else if status.is_final() {
                 cx.shared.stats.transfers_failed += 1;
             }
+            if status.is_final() {
+                cx.shared.refers_settled.push((id, Some(status)));
+            }
             Self::emit(cx, id, SubscriptionEvent::Transfer { status });
         }
         if notify_state == NotifyState::Terminated {
