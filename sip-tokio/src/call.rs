@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use sip_core::call::{CallEvent, CallState};
 use sip_core::endpoint::{CallId, Transport};
-use sip_core::message::{Request, StatusCode};
+use sip_core::message::{Replaces, Request, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::call_events::CallEventReceiver;
-use crate::driver::{CallOp, Command};
-use crate::{Error, UserAgent};
+use crate::driver::{CallOp, Command, TransferTo};
+use crate::{Error, Transfer, UserAgent};
 
 /// What an incoming call came with.
 #[derive(Debug, Clone)]
@@ -172,6 +172,39 @@ impl Call {
     /// Sends an UPDATE with a new offer (RFC 3311).
     pub async fn update(&self, body: Bytes) -> Result<(), Error> {
         self.op(CallOp::Update(body)).await
+    }
+
+    /// Transfers the peer to `target` (a blind transfer: REFER, RFC 3515). The call is
+    /// [`CallState::Referring`] until the result, which the returned [`Transfer`]
+    /// reports; after a success the call is hung up (with
+    /// [`EndReason::Transferred`](sip_core::call::EndReason::Transferred)) unless the agent
+    /// was built with [`Builder::end_call_after_transfer(false)`](crate::Builder::end_call_after_transfer).
+    pub async fn refer(&self, target: &str) -> Result<Transfer, Error> {
+        let target = crate::user_agent::parse_target(target)?;
+        self.transfer(TransferTo::Blind(target)).await
+    }
+
+    /// Attended transfer (RFC 5589 §7): asks this call's peer to call the peer of `other`
+    /// (our other connected call) in our place; its new call replaces `other` there
+    /// (Replaces, RFC 3891), and both our calls end once it succeeds.
+    pub async fn attended_transfer(&self, other: &Call) -> Result<Transfer, Error> {
+        self.transfer(TransferTo::Attended(other.id)).await
+    }
+
+    /// Transfers the peer to `target`, replacing the dialog `replaces` names there
+    /// (`Replaces::new(call_id, to_tag, from_tag, early_only)`, the tags as the target sees
+    /// them). [`Call::attended_transfer`] does this for a call of ours.
+    pub async fn refer_with_replaces(&self, target: &str, replaces: Replaces) -> Result<Transfer, Error> {
+        let target = crate::user_agent::parse_target(target)?;
+        self.transfer(TransferTo::Replacing(target, Box::new(replaces)))
+            .await
+    }
+
+    async fn transfer(&self, to: TransferTo) -> Result<Transfer, Error> {
+        let call = self.id;
+        self.agent
+            .request(|reply| Command::Transfer { call, to, reply })
+            .await?
     }
 
     /// Waits for the call's end and returns why it ended (`None` if the driver stopped

@@ -18,7 +18,9 @@
 //! - each call's events: `Builder::call_event_queue` (64) plus a slot for the end; newer
 //!   events are dropped and counted (the policy is on `Call`);
 //! - incoming calls waiting for the application: `Builder::incoming_queue` (1024); past
-//!   it new calls get 503;
+//!   it new calls get 503; REFERs from peers likewise;
+//! - each transfer's events: `TRANSFER_EVENT_QUEUE` (8), progress dropped past it and a
+//!   slot kept for the result;
 //! - the tables (calls, flows, OPTIONS waiting for their answer) hold one entry per live
 //!   call, connection or transaction, so the core's `EndpointLimits` bound them.
 
@@ -35,11 +37,12 @@ use sip_core::endpoint::{
     CallId, Endpoint, EndpointConfig, FlowEvent, FlowId, FlowRequest, TransactionId, Transmit, Transport,
 };
 use sip_core::message::StatusCode;
+use sip_core::subscription::SubscriptionId;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-pub(crate) use commands::{CallOp, Command};
+pub(crate) use commands::{CallOp, Command, ReferOp, TransferTo};
 pub(crate) use events::NewCall;
 
 use crate::Error;
@@ -60,6 +63,12 @@ struct Driver {
     calls: HashMap<CallId, CallEventSender>,
     incoming: Option<mpsc::Sender<NewCall>>,
     incoming_queue: usize,
+    // One entry per transfer we asked for that has not ended: each is a live REFER
+    // subscription, so the core's `max_subscriptions` bounds it.
+    transfers: HashMap<SubscriptionId, events::TransferSender>,
+    /// Where REFERs from peers go (`UserAgent::incoming_refers`); bounded by
+    /// `incoming_queue`.
+    refers: Option<mpsc::Sender<crate::transfer::NewRefer>>,
     call_event_queue: usize,
     // One entry per OPTIONS in progress: each is a live transaction, so the core's
     // `max_transactions` bounds it, and it goes when the transaction ends.
@@ -130,6 +139,8 @@ pub(crate) async fn run(
         calls: HashMap::new(),
         incoming: None,
         incoming_queue,
+        transfers: HashMap::new(),
+        refers: None,
         call_event_queue,
         options: HashMap::new(),
         shutdown: None,

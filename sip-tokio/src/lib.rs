@@ -73,17 +73,20 @@ pub mod demo;
 mod driver;
 pub mod listen;
 mod trace;
+mod transfer;
 mod transport;
 mod user_agent;
 
 pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};
 pub use trace::{Direction, MessageObserver, MessageTrace};
+pub use transfer::{IncomingRefer, IncomingRefers, Transfer, TransferEvent};
 pub use user_agent::{Builder, UserAgent};
 
 pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};
 pub use sip_core::endpoint::EndpointLimits;
 pub use sip_core::endpoint::{CallId, Transport};
-pub use sip_core::message::StatusCode;
+pub use sip_core::message::{Replaces, StatusCode};
+pub use sip_core::subscription::{SubscriptionError, SubscriptionId};
 pub use sip_core::transaction::TimerConfig;
 
 /// What can go wrong with a command.
@@ -114,6 +117,13 @@ pub enum Error {
     /// The call ended while something else was awaited.
     #[error("the call ended: {0:?}")]
     Ended(EndReason),
+    /// A transfer command was refused (no such call or REFER, wrong state, …).
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+    /// A transfer we asked for failed: the REFER was refused or the new call failed with
+    /// this status, or the peer stopped reporting without a result (`None`).
+    #[error("the transfer failed{}", .0.map(|s| format!(": {s}")).unwrap_or_default())]
+    TransferFailed(Option<StatusCode>),
     /// An address did not parse.
     #[error("bad address: {0}")]
     BadAddress(#[from] std::net::AddrParseError),

@@ -17,6 +17,7 @@ use crate::call::{Call, IncomingCalls};
 use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
 use crate::driver::{self, Command, DriverOptions};
 use crate::trace::{MessageObserver, MessageTrace};
+use crate::transfer::IncomingRefers;
 use crate::transport::Sockets;
 
 /// Commands queued between the handles and the driver; senders wait when it is full, so a
@@ -36,6 +37,8 @@ pub struct Builder {
     reliable_provisionals: bool,
     incoming_queue: usize,
     call_event_queue: usize,
+    accept_refer: bool,
+    end_call_after_transfer: bool,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
 }
@@ -65,6 +68,8 @@ impl Default for Builder {
             reliable_provisionals: false,
             incoming_queue: 1024,
             call_event_queue: DEFAULT_CALL_EVENT_QUEUE,
+            accept_refer: false,
+            end_call_after_transfer: true,
             idle_timeout: None,
             observer: None,
         }
@@ -174,6 +179,22 @@ impl Builder {
         self
     }
 
+    /// Takes REFER (RFC 3515): peers' transfers arrive on
+    /// [`UserAgent::incoming_refers`], and REFER, `norefersub` are advertised. Off by
+    /// default: REFER gets 405.
+    pub fn accept_refer(mut self, on: bool) -> Self {
+        self.accept_refer = on;
+        self
+    }
+
+    /// Whether a call is hung up once a transfer we asked for in it succeeds (default
+    /// on: the peer talks to the target now, RFC 5589 §6). Off, ending it is the
+    /// application's choice.
+    pub fn end_call_after_transfer(mut self, on: bool) -> Self {
+        self.end_call_after_transfer = on;
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     ///
     /// Fails with [`Error::Io`] when an address is in use or cannot be bound.
@@ -189,6 +210,8 @@ impl Builder {
         config.user_agent = self.user_agent;
         config.calls.identity = self.identity;
         config.calls.reliable_provisionals = self.reliable_provisionals;
+        config.subscriptions.accept_refer = self.accept_refer;
+        config.subscriptions.end_call_after_transfer = self.end_call_after_transfer;
         // A call handle reports requests inside its call (INFO, MESSAGE) but cannot answer
         // them: the core accepts them with 200 before reporting them.
         config.calls.auto_accept_in_dialog = true;
@@ -279,6 +302,14 @@ impl UserAgent {
         Ok(IncomingCalls::new(receiver, self.clone()))
     }
 
+    /// The stream of REFERs from peers (transfers they ask of us, RFC 3515), for an agent
+    /// built with [`Builder::accept_refer`]. A new call replaces the previous stream (that
+    /// one ends). Until this is called, REFERs are declined (603).
+    pub async fn incoming_refers(&self) -> Result<IncomingRefers, Error> {
+        let receiver = self.request(|reply| Command::IncomingRefers { reply }).await?;
+        Ok(IncomingRefers::new(receiver, self.clone()))
+    }
+
     /// Sends OPTIONS to `target` and returns the final status of the response.
     pub async fn options(&self, target: &str) -> Result<StatusCode, Error> {
         let uri = parse_target(target)?;
@@ -306,7 +337,7 @@ impl UserAgent {
 
 /// Parses a target URI; the core only sends to IP literals (no DNS yet), so check here and
 /// name the problem rather than fail later.
-fn parse_target(target: &str) -> Result<Uri, Error> {
+pub(crate) fn parse_target(target: &str) -> Result<Uri, Error> {
     let text = if target.contains(':') && (target.starts_with("sip:") || target.starts_with("sips:")) {
         target.to_owned()
     } else {

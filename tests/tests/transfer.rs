@@ -604,11 +604,7 @@ fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
         } if *call == with_carol => Some(reason.clone()),
         _ => None,
     });
-    assert_eq!(
-        alices_end,
-        Some(EndReason::RemoteBye),
-        "Carol ended it"
-    );
+    assert_eq!(alices_end, Some(EndReason::RemoteBye), "Carol ended it");
     assert_eq!(net.endpoint(alice).call_count(), 0);
     assert_eq!(net.endpoint(bob).call_count(), 1, "Bob talks to Carol");
     assert_eq!(net.endpoint(carol).call_count(), 1, "Carol talks to Bob");

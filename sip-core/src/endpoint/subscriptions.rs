@@ -293,6 +293,15 @@ impl Endpoint {
         result
     }
 
+    /// The call whose dialog subscription `subscription` shares, if any: for a REFER
+    /// offered as [`SubscriptionEvent::Refer`](crate::subscription::SubscriptionEvent::Refer),
+    /// the call it came in (RFC 3515 §2.4.1: a transfer asks to replace *this* call); `None`
+    /// for one outside any call.
+    pub fn subscription_call(&self, subscription: SubscriptionId) -> Option<CallId> {
+        let dialog = self.subscriptions.dialog_of(subscription)?;
+        self.seam.dialogs.invite_session(dialog)
+    }
+
     /// Live subscriptions, ours and peers'.
     pub fn subscription_count(&self) -> usize {
         self.subscriptions.len()

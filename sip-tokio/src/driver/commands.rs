@@ -6,14 +6,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_core::call::{CallError, CallState};
 use sip_core::endpoint::{CallId, TransactionId, Transport};
-use sip_core::message::{Method, RequestBuilder, StatusCode, Uri};
+use sip_core::message::{Method, Replaces, RequestBuilder, StatusCode, Uri};
+use sip_core::subscription::SubscriptionId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use super::Driver;
-use super::events::NewCall;
+use super::events::{NewCall, TransferSender};
 use crate::Error;
 use crate::call_events::{CallEventReceiver, call_event_queue};
+use crate::transfer::{NewRefer, TRANSFER_EVENT_QUEUE, Transfer};
 
 /// What a call handle asks of its call.
 #[derive(Debug)]
@@ -32,6 +34,26 @@ pub(crate) enum CallOp {
 
 /// A call's id and event receiver, as handed out.
 pub(crate) type CallHandle = (CallId, CallEventReceiver);
+
+/// Whom a transfer we ask for sends the peer to.
+#[derive(Debug)]
+pub(crate) enum TransferTo {
+    /// A blind transfer to this URI.
+    Blind(Uri),
+    /// An attended transfer: to the peer of our other call, replacing that call.
+    Attended(CallId),
+    /// To this URI, replacing the dialog this Replaces names there.
+    Replacing(Uri, Box<Replaces>),
+}
+
+/// What an [`IncomingRefer`](crate::IncomingRefer) handle asks of its REFER.
+#[derive(Debug)]
+pub(crate) enum ReferOp {
+    Accept,
+    Reject(StatusCode),
+    Notify(StatusCode),
+    AcceptAndCall(Bytes),
+}
 
 /// Commands from the handles.
 #[derive(Debug)]
@@ -57,6 +79,20 @@ pub(crate) enum Command {
     Options {
         target: Uri,
         reply: oneshot::Sender<Result<StatusCode, Error>>,
+    },
+    Transfer {
+        call: CallId,
+        to: TransferTo,
+        reply: oneshot::Sender<Result<Transfer, Error>>,
+    },
+    Refer {
+        subscription: SubscriptionId,
+        op: ReferOp,
+        /// The new call, for [`ReferOp::AcceptAndCall`].
+        reply: oneshot::Sender<Result<Option<CallHandle>, Error>>,
+    },
+    IncomingRefers {
+        reply: oneshot::Sender<mpsc::Receiver<NewRefer>>,
     },
     Shutdown {
         deadline: Instant,
@@ -106,6 +142,21 @@ impl Driver {
                     let _ = reply.send(Err(e));
                 }
             },
+            Command::Transfer { call, to, reply } => {
+                let _ = reply.send(self.transfer(now, call, to));
+            }
+            Command::Refer {
+                subscription,
+                op,
+                reply,
+            } => {
+                let _ = reply.send(self.refer_op(now, subscription, op));
+            }
+            Command::IncomingRefers { reply } => {
+                let (tx, rx) = mpsc::channel(self.incoming_queue);
+                self.refers = Some(tx);
+                let _ = reply.send(rx);
+            }
             Command::Connections { reply } => {
                 let _ = reply.send(self.flows.len());
             }
@@ -139,6 +190,40 @@ impl Driver {
             CallOp::Reinvite(body) => ep.reinvite(now, call, body),
             CallOp::Update(body) => ep.update(now, call, body),
         }
+    }
+
+    /// Sends the REFER of a transfer and keeps the queue its progress goes to.
+    fn transfer(&mut self, now: Instant, call: CallId, to: TransferTo) -> Result<Transfer, Error> {
+        let ep = &mut self.endpoint;
+        let id = match to {
+            TransferTo::Blind(target) => ep.refer(now, call, &target),
+            TransferTo::Attended(other) => ep.attended_transfer(now, call, other),
+            TransferTo::Replacing(target, replaces) => ep.refer_with_replaces(now, call, &target, &replaces),
+        }?;
+        let (tx, rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
+        self.transfers.insert(id, TransferSender::new(tx));
+        Ok(Transfer::new(id, rx))
+    }
+
+    fn refer_op(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        op: ReferOp,
+    ) -> Result<Option<CallHandle>, Error> {
+        let ep = &mut self.endpoint;
+        match op {
+            ReferOp::Accept => ep.accept_refer(now, subscription)?,
+            ReferOp::Reject(status) => ep.reject_subscription(now, subscription, status)?,
+            ReferOp::Notify(status) => ep.notify_refer(now, subscription, status)?,
+            ReferOp::AcceptAndCall(offer) => {
+                let id = ep.accept_refer_and_call(now, subscription, offer)?;
+                let (tx, rx) = call_event_queue(self.call_event_queue);
+                self.calls.insert(id, tx);
+                return Ok(Some((id, rx)));
+            }
+        }
+        Ok(None)
     }
 
     fn send_options(&mut self, now: Instant, target: Uri) -> Result<TransactionId, Error> {

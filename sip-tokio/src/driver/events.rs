@@ -6,6 +6,7 @@ use std::time::Instant;
 use sip_core::call::CallEvent;
 use sip_core::endpoint::{CallId, Event};
 use sip_core::message::StatusCode;
+use sip_core::subscription::{SubscriptionEnd, SubscriptionEvent, SubscriptionId};
 use tokio::sync::mpsc;
 use tracing::{debug, trace, warn};
 
@@ -13,6 +14,7 @@ use super::Driver;
 use crate::Error;
 use crate::call::Invitation;
 use crate::call_events::{CallEventReceiver, Sent, call_event_queue};
+use crate::transfer::{NewRefer, TransferEvent};
 
 /// A new incoming call on its way to [`IncomingCalls`](crate::IncomingCalls).
 #[derive(Debug)]
@@ -26,6 +28,9 @@ impl Driver {
     pub(super) fn on_event(&mut self, now: Instant, event: Event) {
         match event {
             Event::Call { call, event } => self.on_call_event(now, call, event),
+            Event::Subscription { subscription, event } => {
+                self.on_subscription_event(now, subscription, event)
+            }
             // The core answers every request outside a dialog itself (OPTIONS, 405, 481);
             // one reaches the application only for methods it configured as its own, and
             // this driver configures none.
@@ -108,6 +113,79 @@ impl Driver {
         }
     }
 
+    /// Subscriptions here are transfers: ours (REFERs we sent, reported to their
+    /// [`Transfer`](crate::Transfer)) and peers' (REFERs to us, handed to
+    /// [`IncomingRefers`](crate::IncomingRefers)). The driver takes no other package.
+    fn on_subscription_event(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        event: SubscriptionEvent,
+    ) {
+        match event {
+            SubscriptionEvent::Refer {
+                request,
+                target,
+                referred_by,
+            } => {
+                let new = NewRefer {
+                    id: subscription,
+                    call: self.endpoint.subscription_call(subscription),
+                    request,
+                    target,
+                    referred_by,
+                };
+                let refused = match &self.refers {
+                    Some(refers) => match refers.try_send(new) {
+                        Ok(()) => None,
+                        Err(mpsc::error::TrySendError::Full(_)) => Some(StatusCode::SERVICE_UNAVAILABLE),
+                        Err(mpsc::error::TrySendError::Closed(_)) => Some(StatusCode::DECLINE),
+                    },
+                    None => Some(StatusCode::DECLINE),
+                };
+                if let Some(status) = refused {
+                    debug!(%subscription, %status, "REFER refused: nobody takes transfers now");
+                    if let Err(e) = self.endpoint.reject_subscription(now, subscription, status) {
+                        debug!("reject REFER: {e}");
+                    }
+                }
+            }
+            SubscriptionEvent::Accepted { .. } => self.report_transfer(subscription, TransferEvent::Accepted),
+            SubscriptionEvent::Transfer { status } => {
+                let event = if status.is_provisional() {
+                    TransferEvent::Progress(status)
+                } else if status.is_success() {
+                    TransferEvent::Succeeded
+                } else {
+                    TransferEvent::Failed(Some(status))
+                };
+                self.report_transfer(subscription, event);
+            }
+            SubscriptionEvent::Terminated { reason } => {
+                if let Some(mut transfer) = self.transfers.remove(&subscription) {
+                    // Over without a result: refused, or the reports stopped.
+                    let status = match reason {
+                        SubscriptionEnd::Rejected(status) => Some(status),
+                        _ => None,
+                    };
+                    transfer.send(TransferEvent::Failed(status));
+                }
+            }
+            other => trace!(%subscription, ?other, "subscription event not used by the driver"),
+        }
+    }
+
+    /// Reports an event of a transfer we asked for; after its result, nothing more.
+    fn report_transfer(&mut self, subscription: SubscriptionId, event: TransferEvent) {
+        let done = event.is_final();
+        if let Some(transfer) = self.transfers.get_mut(&subscription) {
+            transfer.send(event);
+        }
+        if done {
+            self.transfers.remove(&subscription);
+        }
+    }
+
     /// Queues an event of a live call for its handle, without waiting: a full queue drops
     /// it (see [`Call`](crate::Call) for the policy).
     fn deliver(&mut self, call: CallId, event: CallEvent) {
@@ -122,6 +200,26 @@ impl Driver {
             ),
             // A dropped handle is not an error: the call goes on without a listener.
             Sent::Queued | Sent::Dropped { first: false } | Sent::NoListener => {}
+        }
+    }
+}
+
+/// The driver's end of a transfer's event queue: never waits; past the queue's room,
+/// provisional progress is dropped, and the last slot is kept for the result.
+#[derive(Debug)]
+pub(crate) struct TransferSender {
+    tx: mpsc::Sender<TransferEvent>,
+}
+
+impl TransferSender {
+    pub(crate) fn new(tx: mpsc::Sender<TransferEvent>) -> Self {
+        TransferSender { tx }
+    }
+
+    fn send(&mut self, event: TransferEvent) {
+        if event.is_final() || self.tx.capacity() > 1 {
+            // A dropped handle is no error: the transfer goes on without a listener.
+            let _ = self.tx.try_send(event);
         }
     }
 }

@@ -155,6 +155,11 @@ impl Subscriptions {
         self.subs.len()
     }
 
+    /// The dialog subscription `id` is a usage of, once it has one.
+    pub(crate) fn dialog_of(&self, id: SubscriptionId) -> Option<DialogId> {
+        self.subs.get(&id).and_then(|sub| sub.dialog)
+    }
+
     // ---- inputs ----
 
     /// A NOTIFY or SUBSCRIBE inside dialog `dialog`: to the subscription its Event names;
