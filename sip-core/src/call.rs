@@ -125,6 +125,31 @@ pub enum EndReason {
     Transferred,
 }
 
+impl fmt::Display for EndReason {
+    /// A short human phrase (`the peer hung up`, `rejected: 486 Busy Here`), for logs and
+    /// command-line tools.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::LocalBye => f.write_str("we hung up"),
+            EndReason::RemoteBye => f.write_str("the peer hung up"),
+            EndReason::Cancelled => f.write_str("we cancelled"),
+            EndReason::RemoteCancelled => f.write_str("the caller cancelled"),
+            EndReason::Rejected(status) => {
+                write!(f, "rejected: {} {}", status.as_u16(), status.canonical_reason())
+            }
+            EndReason::Timeout => f.write_str("no response (timeout)"),
+            EndReason::NoAck => f.write_str("no ACK for our answer"),
+            EndReason::NoPrack => f.write_str("no PRACK for our reliable provisional"),
+            EndReason::TransportError => f.write_str("transport error"),
+            EndReason::DialogGone => f.write_str("the peer no longer knows the call"),
+            EndReason::MediaFailure => f.write_str("no usable session description"),
+            EndReason::SessionExpired => f.write_str("the session timer ran out"),
+            EndReason::Replaced => f.write_str("replaced by another call"),
+            EndReason::Transferred => f.write_str("transferred"),
+        }
+    }
+}
+
 /// One entry of a call's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use sip_core::endpoint::EndpointLimits;
 use sip_core::sdp::SessionDescription;
 use sip_tokio::listen::{ListenOptions, Listener};
-use sip_tokio::{CallEvent, EndReason, Error, UserAgent};
+use sip_tokio::{Call, CallEvent, EndReason, Error, TransferEvent, UserAgent};
 
 /// mimalloc gives memory back to the OS soon after it is freed; glibc's malloc keeps what a
 /// flood made it take (its arenas only shrink from the top), so an agent's RSS would stay
@@ -95,6 +95,22 @@ enum TransportArg {
     Tcp,
 }
 
+/// Transferring an answered call (REFER, RFC 3515): the call counts as successful when
+/// the transfer succeeds and the call ends with it.
+#[derive(Args, Clone)]
+struct TransferArgs {
+    /// Once the call is answered, transfer the peer to this URI (a blind transfer).
+    #[arg(long, value_name = "URI")]
+    transfer_to: Option<String>,
+    /// Attended transfer: call the --transfer-to URI first (consultation), then transfer
+    /// the peer to that call, which the peer's new call replaces (RFC 3891).
+    #[arg(long, requires = "transfer_to")]
+    attended: bool,
+    /// Wait this long after the answer (and the consultation's) before transferring.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    transfer_after: u64,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Wait for calls.
@@ -117,6 +133,10 @@ enum Cmd {
         /// Hang up answered calls this long after the ACK.
         #[arg(long, value_name = "MS")]
         hangup_after: Option<u64>,
+        /// Take REFER (RFC 3515): follow each transfer — call its target (with the
+        /// Replaces of an attended transfer) — and report its progress to the referrer.
+        #[arg(long)]
+        accept_refer: bool,
         #[command(flatten)]
         limits: LimitArgs,
         /// Stop after this many seconds (default: run until killed).
@@ -146,6 +166,8 @@ enum Cmd {
         /// Calls started per second.
         #[arg(long, value_name = "R", default_value_t = 10.0)]
         rate: f64,
+        #[command(flatten)]
+        transfer: TransferArgs,
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
@@ -161,7 +183,11 @@ enum Cmd {
         transport: TransportArg,
     },
     /// Alice calls Bob in this process over loopback UDP, printed as a ladder.
-    Demo,
+    Demo {
+        /// Alice, Bob and Carol instead: a blind transfer, then an attended one.
+        #[arg(long)]
+        transfer: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -228,11 +254,22 @@ fn sdp(ip: IpAddr, user: &str) -> Bytes {
 
 async fn run(command: Cmd) -> Result<ExitCode, String> {
     match command {
-        Cmd::Demo => {
+        Cmd::Demo { transfer: false } => {
             sip_tokio::demo::run(std::io::stdout())
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo { transfer: true } => {
+            let summary = sip_tokio::demo::run_transfers(std::io::stdout())
+                .await
+                .map_err(|e| e.to_string())?;
+            let succeeded = |events: &[TransferEvent]| events.last() == Some(&TransferEvent::Succeeded);
+            Ok(if succeeded(&summary.blind) && succeeded(&summary.attended) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Cmd::Options {
             target,
@@ -269,6 +306,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             answer_after,
             reject,
             hangup_after,
+            accept_refer,
             limits,
             duration,
             quiet,
@@ -288,6 +326,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 duration: duration.map(Duration::from_secs),
                 max_calls: None,
                 limits: limits.limits(),
+                accept_refer,
                 quiet,
             };
             let listener = Listener::bind(options)
@@ -305,6 +344,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             count,
             limits,
             rate,
+            transfer,
             quiet,
         } => {
             let ua = start(
@@ -322,8 +362,9 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
                 let ua = ua.clone();
                 let target = target.clone();
+                let transfer = transfer.clone();
                 tasks.push(tokio::spawn(async move {
-                    one_call(&ua, &target, hangup_after, quiet).await
+                    one_call(&ua, &target, hangup_after, &transfer, quiet).await
                 }));
             }
             let mut setups = Vec::new();
@@ -368,8 +409,15 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
     }
 }
 
-/// One outgoing call: the setup time when it was answered and ended cleanly.
-async fn one_call(ua: &UserAgent, target: &str, hangup_after: u64, quiet: bool) -> Result<Duration, String> {
+/// One outgoing call: the setup time when it was answered and ended cleanly (or, with
+/// --transfer-to, was transferred).
+async fn one_call(
+    ua: &UserAgent,
+    target: &str,
+    hangup_after: u64,
+    transfer: &TransferArgs,
+    quiet: bool,
+) -> Result<Duration, String> {
     let started = Instant::now();
     let mut call = ua
         .call(target, sdp(ua.local_addr().ip(), "sipua"), None)
@@ -390,6 +438,10 @@ async fn one_call(ua: &UserAgent, target: &str, hangup_after: u64, quiet: bool) 
             setup.as_secs_f64() * 1000.0
         );
     }
+    if let Some(to) = &transfer.transfer_to {
+        transfer_call(ua, &mut call, to, transfer, quiet).await?;
+        return Ok(setup);
+    }
     tokio::time::sleep(Duration::from_millis(hangup_after)).await;
     // The peer may have hung up meanwhile; that is fine, the end reason says so.
     let _ = call.hangup().await;
@@ -400,11 +452,91 @@ async fn one_call(ua: &UserAgent, target: &str, hangup_after: u64, quiet: bool) 
     }
 }
 
+/// Transfers answered call `call` to `to` as `how` says, printing its progress; `Ok` once
+/// the transfer succeeded and the call (and a consultation call) ended with it.
+async fn transfer_call(
+    ua: &UserAgent,
+    call: &mut Call,
+    to: &str,
+    how: &TransferArgs,
+    quiet: bool,
+) -> Result<(), String> {
+    let id = call.id();
+    let say = |line: String| {
+        if !quiet {
+            println!("{id}: {line}");
+        }
+    };
+    let mut consultation = None;
+    if how.attended {
+        say(format!("consulting {to}"));
+        let mut other = ua
+            .call(to, sdp(ua.local_addr().ip(), "sipua"), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match other.next_event().await {
+                Some(CallEvent::Answered { .. }) => break,
+                Some(CallEvent::Terminated { reason, .. }) => {
+                    let _ = call.hangup().await;
+                    return Err(format!("consultation: {}", describe(&reason, to)));
+                }
+                Some(_) => {}
+                None => return Err("the user agent stopped".into()),
+            }
+        }
+        consultation = Some(other);
+    }
+    tokio::time::sleep(Duration::from_millis(how.transfer_after)).await;
+    let transfer = match &consultation {
+        Some(other) => call.attended_transfer(other).await,
+        None => call.refer(to).await,
+    };
+    let mut transfer = transfer.map_err(|e| format!("cannot transfer: {e}"))?;
+    say(format!(
+        "{} transfer to {to}",
+        if how.attended { "attended" } else { "blind" }
+    ));
+    let mut result = Err("the user agent stopped".to_owned());
+    while let Some(event) = transfer.next_event().await {
+        say(format!("transfer {event}"));
+        match event {
+            TransferEvent::Succeeded => result = Ok(()),
+            TransferEvent::Failed(_) => result = Err(format!("transfer {event}")),
+            _ => {}
+        }
+    }
+    if result.is_err() {
+        // The transfer failed: the call (and the consultation) are ours to end.
+        let _ = call.hangup().await;
+        if let Some(other) = &consultation {
+            let _ = other.hangup().await;
+        }
+    }
+    // After a success our call ends by itself (Transferred), and the consultation is
+    // ended by its peer, whose new call replaced it.
+    let end = call.ended().await;
+    if let Some(reason) = &end {
+        say(format!("ended ({reason})"));
+    }
+    if let Some(mut other) = consultation {
+        if let Some(reason) = other.ended().await {
+            say(format!("consultation ended ({reason})"));
+        }
+    }
+    result?;
+    match end {
+        Some(EndReason::Transferred) => Ok(()),
+        Some(reason) => Err(describe(&reason, to)),
+        None => Err("the user agent stopped".into()),
+    }
+}
+
 fn describe(reason: &EndReason, target: &str) -> String {
     match reason {
         EndReason::Timeout => format!("no response from {target} (timeout)"),
         EndReason::TransportError => format!("cannot reach {target} (transport error)"),
         EndReason::Rejected(status) => format!("rejected: {} {}", status.as_u16(), status.canonical_reason()),
-        other => format!("ended: {other:?}"),
+        other => format!("ended: {other}"),
     }
 }

@@ -39,7 +39,7 @@ use sip_core::sdp::SessionDescription;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::{Call, Error, IncomingCalls, UserAgent};
+use crate::{Call, Error, IncomingCalls, IncomingRefer, IncomingRefers, UserAgent};
 
 /// Incoming calls that may wait for the listener (a few seconds of calls at SIPp-load rates).
 const INCOMING_QUEUE: usize = 65_536;
@@ -74,6 +74,10 @@ pub struct ListenOptions {
     /// The core's limits (live calls, transactions, connections, message size): past one a
     /// new request gets 503 with Retry-After. Default: [`EndpointLimits::default`].
     pub limits: EndpointLimits,
+    /// Take REFER (RFC 3515) and carry every transfer out: call its target (with the
+    /// Replaces of an attended transfer) and report that call's progress to the
+    /// referrer; the new call is then served like an answered incoming one.
+    pub accept_refer: bool,
     /// Print only the report at the end, nothing per call.
     pub quiet: bool,
 }
@@ -90,6 +94,7 @@ impl Default for ListenOptions {
             duration: None,
             max_calls: None,
             limits: EndpointLimits::default(),
+            accept_refer: false,
             quiet: false,
         }
     }
@@ -111,6 +116,10 @@ pub struct ListenReport {
     pub ended: usize,
     /// Calls the caller ended with BYE ([`EndReason::RemoteBye`]).
     pub remote_bye: usize,
+    /// REFERs followed (`accept_refer`): calls placed to a transfer's target.
+    pub transfers: usize,
+    /// Of those, calls the target answered.
+    pub transfers_answered: usize,
 }
 
 /// A bound listener that has not started serving yet: [`Listener::local_addr`] tells
@@ -119,6 +128,8 @@ pub struct ListenReport {
 pub struct Listener {
     agent: UserAgent,
     incoming: IncomingCalls,
+    /// REFERs to follow, with `accept_refer`.
+    refers: Option<IncomingRefers>,
     options: ListenOptions,
 }
 
@@ -141,12 +152,18 @@ impl Listener {
             .bind(options.bind)
             .tcp(options.tcp)
             .limits(options.limits.clone())
+            .accept_refer(options.accept_refer)
             .start()
             .await?;
         let incoming = agent.incoming().await?;
+        let refers = match options.accept_refer {
+            true => Some(agent.incoming_refers().await?),
+            false => None,
+        };
         Ok(Listener {
             agent,
             incoming,
+            refers,
             options,
         })
     }
@@ -171,6 +188,7 @@ impl Listener {
         let Listener {
             agent,
             mut incoming,
+            mut refers,
             options,
         } = self;
         let quiet = options.quiet;
@@ -199,6 +217,19 @@ impl Listener {
                     report.incoming += 1;
                     say(format_args!("{}: incoming from {}", call.id(), from(&call)));
                     tasks.spawn(serve_call(call, plan, ip));
+                }
+                refer = next_refer(&mut refers) => {
+                    let Some(refer) = refer else {
+                        refers = None;
+                        continue;
+                    };
+                    let came_in = refer.call().map_or("no call".to_owned(), |call| call.to_string());
+                    say(format_args!(
+                        "transfer: REFER to {} in {came_in}{}",
+                        refer.target(),
+                        if refer.replaces().is_some() { " (attended: replaces a call there)" } else { "" }
+                    ));
+                    tasks.spawn(follow_transfer(refer, plan, ip));
                 }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     // A task that panicked has no outcome to count; the call itself lives on
@@ -240,6 +271,68 @@ pub async fn run(options: ListenOptions, out: impl Write) -> Result<ListenReport
     Ok(listener.run(out, std::future::pending()).await)
 }
 
+/// The next REFER to follow, or never without `accept_refer`.
+async fn next_refer(refers: &mut Option<IncomingRefers>) -> Option<IncomingRefer> {
+    match refers {
+        Some(refers) => refers.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Follows a transfer: the Endpoint accepts the REFER, calls its target and reports that
+/// call's progress to the referrer by itself; the new call is then served as `plan`
+/// says for an answered one (hung up after `hangup_after`, if set).
+async fn follow_transfer(refer: IncomingRefer, plan: Plan, ip: IpAddr) -> Outcome {
+    let ip = if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    };
+    let offer =
+        SessionDescription::simple_audio("sipua", refer.id().as_u64(), ip, RTP_PORT, &FORMATS).to_bytes();
+    let mut outcome = Outcome {
+        // Until the call exists the REFER stands for it in the log.
+        id: format!("REFER {}", refer.id()),
+        transfer: true,
+        rejected: false,
+        answered: false,
+        hung_up: false,
+        answer_error: None,
+        reason: None,
+    };
+    let mut call = match refer.accept_and_call(offer).await {
+        Ok(call) => call,
+        Err(e) => {
+            outcome.answer_error = Some(e);
+            return outcome;
+        }
+    };
+    outcome.id = call.id().to_string();
+    let mut hangup_at = None;
+    loop {
+        let event = tokio::select! {
+            event = call.next_event() => event,
+            () = sleep_until(hangup_at) => {
+                hangup_at = None;
+                outcome.hung_up = call.hangup().await.is_ok();
+                continue;
+            }
+        };
+        match event {
+            Some(CallEvent::Answered { .. }) => {
+                outcome.answered = true;
+                hangup_at = plan.hangup_after.map(|delay| Instant::now() + delay);
+            }
+            Some(CallEvent::Terminated { reason, .. }) => {
+                outcome.reason = Some(reason);
+                return outcome;
+            }
+            Some(_) => {}
+            None => return outcome,
+        }
+    }
+}
+
 /// Sleeps until `at`, or forever without one.
 async fn sleep_until(at: Option<Instant>) {
     match at {
@@ -278,7 +371,10 @@ impl From<&ListenOptions> for Plan {
 /// How one call went.
 #[derive(Debug)]
 struct Outcome {
-    id: CallId,
+    /// The call, as the log names it.
+    id: String,
+    /// A call we placed for a REFER, not an incoming one.
+    transfer: bool,
     rejected: bool,
     answered: bool,
     hung_up: bool,
@@ -293,7 +389,14 @@ impl Outcome {
         if let Some(e) = &self.answer_error {
             say(format_args!("{}: cannot answer: {e}", self.id));
         }
-        say(format_args!("{}: ended ({:?})", self.id, self.reason));
+        match &self.reason {
+            Some(reason) => say(format_args!("{}: ended ({reason})", self.id)),
+            None => say(format_args!("{}: still up when the agent stopped", self.id)),
+        }
+        if self.transfer {
+            report.transfers += 1;
+            report.transfers_answered += usize::from(self.answered);
+        }
         report.rejected += usize::from(self.rejected);
         report.answered += usize::from(self.answered);
         report.hung_up += usize::from(self.hung_up);
@@ -313,7 +416,8 @@ enum Action {
 /// are watched throughout, so a caller who cancels while we ring is noticed at once.
 async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
     let mut outcome = Outcome {
-        id: call.id(),
+        id: call.id().to_string(),
+        transfer: false,
         rejected: false,
         answered: false,
         hung_up: false,

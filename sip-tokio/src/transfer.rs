@@ -39,6 +39,23 @@ impl TransferEvent {
     }
 }
 
+impl std::fmt::Display for TransferEvent {
+    /// `accepted`, `180 Ringing`, `succeeded`, `failed: 486 Busy Here`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransferEvent::Accepted => f.write_str("accepted"),
+            TransferEvent::Progress(status) => {
+                write!(f, "{} {}", status.as_u16(), status.canonical_reason())
+            }
+            TransferEvent::Succeeded => f.write_str("succeeded"),
+            TransferEvent::Failed(Some(status)) => {
+                write!(f, "failed: {} {}", status.as_u16(), status.canonical_reason())
+            }
+            TransferEvent::Failed(None) => f.write_str("failed without a result"),
+        }
+    }
+}
+
 /// Events one transfer may leave unread. A transfer reports a handful (accepted, trying,
 /// ringing, the result); past this, provisional progress is dropped, and one slot is always
 /// kept for the result.

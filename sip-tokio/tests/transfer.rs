@@ -195,3 +195,49 @@ async fn a_rejected_refer_reports_its_status() {
         ua.shutdown(Duration::from_secs(1)).await;
     }
 }
+
+/// `sipua listen --accept-refer`: the listener follows a REFER — calls the target, which
+/// answers — and counts it; the referrer hears the transfer succeed.
+#[tokio::test]
+async fn a_listener_with_accept_refer_follows_a_transfer() {
+    use sip_tokio::listen::{ListenOptions, Listener};
+    let options = |accept_refer| ListenOptions {
+        auto_answer: true,
+        accept_refer,
+        duration: Some(Duration::from_secs(5)),
+        ..ListenOptions::default()
+    };
+    let bob = Listener::bind(options(true)).await.unwrap();
+    let carol = Listener::bind(options(false)).await.unwrap();
+    let (bob_at, carol_at) = (bob.local_addr(), carol.local_addr());
+    let (stop_bob, bob_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_carol, carol_stopped) = tokio::sync::oneshot::channel::<()>();
+    let bob = tokio::spawn(bob.run(Vec::new(), async {
+        let _ = bob_stopped.await;
+    }));
+    let carol = tokio::spawn(carol.run(std::io::sink(), async {
+        let _ = carol_stopped.await;
+    }));
+
+    let alice = agent(false).await;
+    // The listener answers with SDP, so Alice offers some.
+    let offer =
+        sip_core::sdp::SessionDescription::simple_audio("alice", 1, bob_at.ip(), 40_000, &[0]).to_bytes();
+    let mut with_bob = alice
+        .call(&format!("sip:bob@{bob_at}"), offer, None)
+        .await
+        .unwrap();
+    until_state(&mut with_bob, CallState::Connected).await;
+    let mut transfer = with_bob.refer(&format!("sip:carol@{carol_at}")).await.unwrap();
+    timeout(Duration::from_secs(5), transfer.outcome())
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = stop_bob.send(());
+    let _ = stop_carol.send(());
+    let bobs = bob.await.unwrap();
+    let carols = carol.await.unwrap();
+    assert_eq!((bobs.transfers, bobs.transfers_answered), (1, 1), "{bobs:?}");
+    assert_eq!(carols.answered, 1, "{carols:?}");
+    alice.shutdown(Duration::from_secs(1)).await;
+}
