@@ -5,8 +5,8 @@
 //!   alice `refer`s bob to carol (the target); bob takes the REFER with
 //!   `accept_refer_and_call`, so his Endpoint answers 202, notifies `100 Trying` and calls
 //!   carol, who rings and answers, and reports the call's progress to alice (180, then 200
-//!   in the final NOTIFY, which ends the subscription). On that final 2xx alice hangs up her
-//!   call with bob (BYE), and when the BYE reaches bob he hangs up his call with carol. A
+//!   in the final NOTIFY, which ends the subscription). On that final 2xx alice's Endpoint
+//!   hangs up her call with bob (BYE, `end_call_after_transfer`), and when the BYE reaches bob he hangs up his call with carol. A
 //!   transfer is complete when no call or subscription is left at any of the three. Every
 //!   message is serialized and parsed on both sides (ladder and event recording off), each
 //!   SDP body is ~300 bytes, and the lingering transactions' timers are run out too, so the
@@ -161,7 +161,8 @@ impl Outcome {
 
     fn ended(&self, reason: &EndReason) {
         let count = match reason {
-            EndReason::LocalBye => &self.local_byes,
+            // Transferred: alice's BYE once the transfer succeeded.
+            EndReason::LocalBye | EndReason::Transferred => &self.local_byes,
             EndReason::RemoteBye => &self.remote_byes,
             _ => &self.errors,
         };
@@ -192,8 +193,8 @@ fn per_second(transfer: bool, total: u64, batch: u64) -> Throughput {
     let carol_answers: Vec<Bytes> = (0..total).map(carol_answer).collect();
     let carol_uri = Uri::parse(CAROL_URI).unwrap();
 
-    // Alice: refers bob to carol once he answers, and hangs up when the transfer
-    // succeeded; for a plain call, hangs up as soon as bob answers.
+    // Alice: refers bob to carol once he answers (her Endpoint hangs up when the transfer
+    // succeeds); for a plain call, hangs up as soon as bob answers.
     let seen = outcome.clone();
     let mut referring = HashMap::new();
     net.set_handler(alice, move |endpoint, event, now| match event {
@@ -225,13 +226,15 @@ fn per_second(transfer: bool, total: u64, batch: u64) -> Throughput {
             let Some(call) = referring.remove(&subscription) else {
                 return seen.error();
             };
+            // A success ends the call by itself (`end_call_after_transfer`, on by
+            // default); after a failure it would be alice's to end.
             if status.is_success() {
                 seen.transferred.set(seen.transferred.get() + 1);
             } else {
                 seen.error();
-            }
-            if endpoint.bye(now, call).is_err() {
-                seen.error();
+                if endpoint.bye(now, call).is_err() {
+                    seen.error();
+                }
             }
         }
         _ => {}
