@@ -62,7 +62,7 @@ impl Subscriptions {
             expires,
         );
         sub.dialog = dialog;
-        sub.request = Some(new.request.clone());
+        sub.request = Some(Box::new(new.request.clone()));
         sub.offered = Some(tx);
         Self::arm(cx, &mut sub, SubscriptionTimer::Expiry, offer_deadline(cx, now));
         self.subs.insert(id, sub);

@@ -134,7 +134,7 @@ impl Subscriptions {
             REFER_EXPIRES,
         );
         sub.dialog = dialog;
-        sub.request = Some(new.request.clone());
+        sub.request = Some(Box::new(new.request.clone()));
         sub.offered = Some(tx);
         sub.implicit = true;
         // RFC 4488 §4: we honour `Refer-Sub: false`.

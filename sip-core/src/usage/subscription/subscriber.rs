@@ -78,7 +78,7 @@ impl Subscriptions {
             route,
             expires,
         );
-        sub.request = Some(request);
+        sub.request = Some(Box::new(request));
         sub.pending = Some(tx);
         sub.call = Some((ByteString::from(call_id.as_str()), ByteString::from(tag.as_str())));
         self.subs.insert(id, sub);
