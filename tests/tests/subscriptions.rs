@@ -322,3 +322,200 @@ fn past_the_subscription_limit_a_subscribe_gets_503() {
         Some(SubscriptionEnd::Rejected(StatusCode::SERVICE_UNAVAILABLE))
     );
 }
+
+/// Carol (192.0.2.3), a second notifier for `presence` who accepts every subscription —
+/// configured like Bob, but with `open` replaced by what the test gives her.
+fn second_notifier(net: &mut Network, name: &str, addr: &str, document: &'static str) -> NodeId {
+    let node = net.add_node_configured(name, addr.parse().unwrap(), presence_notifier);
+    net.set_handler(node, move |endpoint, event, now| {
+        if let Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } = event
+        {
+            endpoint
+                .accept_subscription(now, subscription, Notification::active(PIDF, document))
+                .unwrap();
+        }
+    });
+    node
+}
+
+/// The SUBSCRIBE Bob received, as bytes, so another notifier can be handed a copy: what a
+/// forking proxy's second branch would deliver (same Call-ID, From tag and Via branch; the
+/// simulator has no forking proxy). That notifier's 2xx reaches Alice's transaction after
+/// Bob's and is absorbed there, as a proxy would have absorbed it (RFC 3261 §16.7).
+fn fork_of_the_subscribe(net: &Network, bob: NodeId) -> bytes::Bytes {
+    net.events(bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Subscription {
+                event: SubscriptionEvent::Incoming { request, .. },
+                ..
+            } => Some(request.to_bytes()),
+            _ => None,
+        })
+        .expect("Bob was subscribed to")
+}
+
+/// The subscriptions `node` heard were forked from `original`, in order.
+fn forks_of(net: &Network, node: NodeId, original: SubscriptionId) -> Vec<SubscriptionId> {
+    subscription_events(net, node)
+        .into_iter()
+        .filter_map(|(sub, event)| match event {
+            SubscriptionEvent::Forked { original: o } if o == original => Some(sub),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The bodies of the NOTIFYs subscription `id` reported, in order.
+fn notified(net: &Network, node: NodeId, id: SubscriptionId) -> Vec<String> {
+    subscription_events(net, node)
+        .into_iter()
+        .filter_map(|(sub, event)| match event {
+            SubscriptionEvent::Notify { body, .. } if sub == id => {
+                Some(String::from_utf8_lossy(&body).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 6665 §4.1.4: Alice's SUBSCRIBE is forked to Bob and Carol, who both accept it. Bob's
+/// dialog (the 2xx's) is the original subscription's; Carol's NOTIFY, from another dialog,
+/// is a second subscription, reported as `Forked` before its NOTIFY. Each is refreshed on
+/// its own, towards its own notifier, and each ends on its own.
+#[test]
+fn a_forked_subscribe_makes_one_subscription_per_notifier() {
+    let (mut net, alice, bob) = network(71);
+    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let id = subscribe(&mut net, alice, bob, 120);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1, "{:?}", subscription_events(&net, alice));
+    let fork = forks[0];
+    assert_ne!(fork, id);
+    // The fork is announced before its NOTIFY, which is reported under its own id.
+    let events = subscription_events(&net, alice);
+    let announced = events
+        .iter()
+        .position(|(sub, event)| *sub == fork && matches!(event, SubscriptionEvent::Forked { .. }));
+    let first_notify = events
+        .iter()
+        .position(|(sub, event)| *sub == fork && matches!(event, SubscriptionEvent::Notify { .. }));
+    assert!(announced < first_notify, "{events:?}");
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    assert_eq!(notified(&net, alice, fork), ["busy"]);
+    assert_eq!(net.endpoint(alice).subscription_count(), 2);
+    assert_eq!(net.endpoint(alice).dialog_count(), 2, "one dialog per notifier");
+    // Each notifier's state reaches its own subscription.
+    let carols = subscription_events(&net, carol)[0].0;
+    net.on(carol, |ep, now| {
+        ep.notify(now, carols, Notification::active(PIDF, "away"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, fork), ["busy", "away"]);
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    // 120 s: both are refreshed at 88 s, each in its own dialog, to its own notifier.
+    net.run_for(Duration::from_secs(100));
+    for sub in [id, fork] {
+        let refreshed = subscription_events(&net, alice)
+            .iter()
+            .filter(|(s, event)| *s == sub && matches!(event, SubscriptionEvent::Refreshed { .. }))
+            .count();
+        assert_eq!(refreshed, 1, "subscription {sub:?}");
+    }
+    // Alice lets Carol's go; Bob's lives on.
+    net.on(alice, |ep, now| ep.unsubscribe(now, fork)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ended(&net, alice, fork), Some(SubscriptionEnd::Local));
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Unsubscribed));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(net.endpoint(alice).subscription_count(), 1);
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    for node in [alice, bob, carol] {
+        assert_eq!(net.endpoint(node).subscription_count(), 0);
+        assert_eq!(net.endpoint(node).dialog_count(), 0);
+    }
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+    snapshot!("subscription_forked_one_per_notifier", &net);
+}
+
+/// A fork the subscriber cannot keep (past `max_subscriptions`) is declined with 481 (RFC
+/// 6665 §5.4.9), and its notifier lets it go (§4.2.2); the original goes on.
+#[test]
+fn a_fork_past_the_subscription_limit_gets_481() {
+    let (mut net, alice, bob) = pair_configured(
+        72,
+        |config| config.limits.max_subscriptions = 1,
+        presence_notifier,
+    );
+    net.set_handler(bob, accept_every_subscription);
+    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert!(forks_of(&net, alice, id).is_empty());
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Gone));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    assert_eq!(net.endpoint(alice).dialog_count(), 1);
+}
+
+/// Once the SUBSCRIBE's every subscription has ended, it is forgotten: a NOTIFY from a
+/// fork that shows up only now matches nothing and gets 481 (RFC 6665 §4.1.3).
+#[test]
+fn a_fork_after_the_subscription_ended_gets_481() {
+    let (mut net, alice, bob) = network(73);
+    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert!(forks_of(&net, alice, id).is_empty());
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Gone));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(alice).dialog_count(), 0);
+}
+
+/// The first dialog made is the original subscription's, whoever makes it: here Carol's
+/// NOTIFY arrives before Bob's 2xx (RFC 6665 §4.1.2.4), so the original is Carol's, the 2xx
+/// (from another dialog) only completes the transaction (§5.4.9), and Bob's NOTIFY is the
+/// fork.
+#[test]
+fn the_first_notifier_heard_from_holds_the_original_subscription() {
+    let (mut net, alice, bob) = network(74);
+    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let slow = sip_core::sim::LinkConfig {
+        latency: Duration::from_millis(100),
+        ..sip_core::sim::LinkConfig::default()
+    };
+    net.set_link(bob, alice, slow);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, id), ["busy"], "Carol's dialog came first");
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1);
+    assert_eq!(notified(&net, alice, forks[0]), ["open"], "Bob's is the fork");
+    assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 600 })));
+    assert_eq!(net.endpoint(alice).dialog_count(), 2);
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+}
