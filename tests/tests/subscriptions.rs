@@ -323,10 +323,17 @@ fn past_the_subscription_limit_a_subscribe_gets_503() {
     );
 }
 
-/// Carol (192.0.2.3), a second notifier for `presence` who accepts every subscription —
-/// configured like Bob, but with `open` replaced by what the test gives her.
-fn second_notifier(net: &mut Network, name: &str, addr: &str, document: &'static str) -> NodeId {
-    let node = net.add_node_configured(name, addr.parse().unwrap(), presence_notifier);
+/// Carol (192.0.2.3), a second notifier for `presence` who accepts every subscription
+/// with `document`: configured like Bob, then by `configure`.
+fn second_notifier(
+    net: &mut Network,
+    document: &'static str,
+    configure: impl FnOnce(&mut EndpointConfig),
+) -> NodeId {
+    let node = net.add_node_configured("carol", "192.0.2.3:5060".parse().unwrap(), |config| {
+        presence_notifier(config);
+        configure(config);
+    });
     net.set_handler(node, move |endpoint, event, now| {
         if let Event::Subscription {
             subscription,
@@ -389,7 +396,7 @@ fn notified(net: &Network, node: NodeId, id: SubscriptionId) -> Vec<String> {
 #[test]
 fn a_forked_subscribe_makes_one_subscription_per_notifier() {
     let (mut net, alice, bob) = network(71);
-    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let carol = second_notifier(&mut net, "busy", alice_default);
     let id = subscribe(&mut net, alice, bob, 120);
     net.run_for(Duration::from_millis(15));
     let copy = fork_of_the_subscribe(&net, bob);
@@ -458,7 +465,7 @@ fn a_fork_past_the_subscription_limit_gets_481() {
         presence_notifier,
     );
     net.set_handler(bob, accept_every_subscription);
-    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let carol = second_notifier(&mut net, "busy", alice_default);
     let id = subscribe(&mut net, alice, bob, 600);
     net.run_for(Duration::from_millis(15));
     let copy = fork_of_the_subscribe(&net, bob);
@@ -477,7 +484,7 @@ fn a_fork_past_the_subscription_limit_gets_481() {
 #[test]
 fn a_fork_after_the_subscription_ended_gets_481() {
     let (mut net, alice, bob) = network(73);
-    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let carol = second_notifier(&mut net, "busy", alice_default);
     let id = subscribe(&mut net, alice, bob, 600);
     net.run_for(Duration::from_secs(1));
     net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
@@ -500,7 +507,7 @@ fn a_fork_after_the_subscription_ended_gets_481() {
 #[test]
 fn the_first_notifier_heard_from_holds_the_original_subscription() {
     let (mut net, alice, bob) = network(74);
-    let carol = second_notifier(&mut net, "carol", "192.0.2.3:5060", "busy");
+    let carol = second_notifier(&mut net, "busy", alice_default);
     let slow = sip_core::sim::LinkConfig {
         latency: Duration::from_millis(100),
         ..sip_core::sim::LinkConfig::default()
@@ -518,4 +525,32 @@ fn the_first_notifier_heard_from_holds_the_original_subscription() {
     assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 600 })));
     assert_eq!(net.endpoint(alice).dialog_count(), 2);
     assert!(!net.ladder().contains("481"), "{}", net.ladder());
+}
+
+/// A fork whose first NOTIFY already says `terminated` (Carol grants no time at all) makes
+/// no dialog (RFC 6665 §4.4.1), but is reported — `Forked`, its NOTIFY, its end — since its
+/// state may be what was wanted; the original goes on.
+#[test]
+fn a_fork_whose_first_notify_ends_it_makes_no_dialog() {
+    let (mut net, alice, bob) = network(75);
+    let carol = second_notifier(&mut net, "busy", |config| config.subscriptions.max_expires = 0);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1);
+    assert_eq!(notified(&net, alice, forks[0]), ["busy"]);
+    assert_eq!(
+        ended(&net, alice, forks[0]),
+        Some(SubscriptionEnd::Notified {
+            reason: Some("timeout".to_owned()),
+            retry_after: None
+        })
+    );
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(net.endpoint(alice).subscription_count(), 1);
+    assert_eq!(net.endpoint(alice).dialog_count(), 1, "only Bob's");
+    assert_eq!(net.endpoint(carol).subscription_count(), 0);
 }

@@ -144,7 +144,9 @@ struct Forking {
     interval: u32,
     /// Its subscriptions still alive, the original's included. A NOTIFY from a new fork
     /// is taken while any is (each is its own entity, §5.4.9); with the last, the
-    /// SUBSCRIBE is forgotten and such a NOTIFY matches nothing (481, §4.1.3).
+    /// SUBSCRIBE is forgotten and such a NOTIFY matches nothing (481, §4.1.3). (So a fork
+    /// of a fetch, §4.4.3, whose NOTIFY comes after the original's final one is refused:
+    /// the RFC sets no time for forks to show up, and we keep nothing past the last.)
     live: usize,
 }
 
