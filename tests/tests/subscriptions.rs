@@ -554,3 +554,42 @@ fn a_fork_whose_first_notify_ends_it_makes_no_dialog() {
     assert_eq!(net.endpoint(alice).dialog_count(), 1, "only Bob's");
     assert_eq!(net.endpoint(carol).subscription_count(), 0);
 }
+
+/// Bob's NOTIFY is lost once, and so is Alice's answer to its retransmission: Bob's
+/// transaction sends it again until it is answered (RFC 3261 §17.1.2.2), and Alice's
+/// server transaction absorbs the copy she already answered — she reports the state once,
+/// and the subscription goes on, on both sides.
+#[test]
+fn a_lost_notify_is_retransmitted_and_reported_once() {
+    let (mut net, alice, bob) = network(76);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.lose(bob, alice, "NOTIFY", 1);
+    net.lose(alice, bob, "SIP/2.0 200 OK", 1);
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "closed"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(notified(&net, alice, id), ["open", "closed"], "reported once");
+    let copies = net
+        .ladder()
+        .lines()
+        .filter(|line| line.contains("bob    -> alice  NOTIFY"))
+        .count();
+    assert_eq!(
+        copies, 4,
+        "the first NOTIFY, then the lost one and its two retransmissions"
+    );
+    // Nothing ended; Bob's next NOTIFY goes through as usual.
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(ended(&net, bob, bobs), None);
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "open"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, id), ["open", "closed", "open"]);
+    snapshot!("subscription_lost_notify_retransmitted", &net);
+}
