@@ -577,3 +577,55 @@ fn an_attended_transfer_replaces_the_targets_call_with_the_transferor() {
     assert_eq!(net.endpoint(carol).stats().calls.replaces, 1);
     snapshot!("refer_attended_transfer_three_roles", &net);
 }
+
+/// Bob's `100 Trying` NOTIFY reaches Alice before his 202 (lost once, so it comes with
+/// the REFER's retransmission): RFC 6665 §4.1.2.4 — the subscriber must be ready for a
+/// NOTIFY before the SUBSCRIBE (here the REFER) transaction completes. Alice takes and
+/// reports it, the 202 still completes her REFER, and the progress carries on to the end.
+#[test]
+fn a_notify_that_overtakes_the_202_is_taken() {
+    let (mut net, alice, bob, call) = connected(84, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    net.lose(bob, alice, "SIP/2.0 202", 1);
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let events: Vec<SubscriptionEvent> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Subscription { subscription, event } if *subscription == id => Some(event.clone()),
+            _ => None,
+        })
+        .collect();
+    let notify = events
+        .iter()
+        .position(|event| matches!(event, SubscriptionEvent::Notify { .. }));
+    let accepted = events
+        .iter()
+        .position(|event| matches!(event, SubscriptionEvent::Accepted { .. }));
+    assert!(notify.is_some() && accepted.is_some(), "{events:?}");
+    assert!(
+        notify < accepted,
+        "the NOTIFY came first and was taken: {events:?}"
+    );
+    assert!(events.contains(&SubscriptionEvent::Transfer {
+        status: StatusCode::TRYING
+    }));
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+    let (referred, _) = bobs_refer(&net, bob);
+    net.on(bob, |ep, now| ep.notify_refer(now, referred, StatusCode::RINGING))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    net.on(bob, |ep, now| ep.notify_refer(now, referred, StatusCode::OK))
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
+    assert!(matches!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Notified { .. })
+    ));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    snapshot!("refer_notify_overtakes_202", &net);
+}
