@@ -181,7 +181,9 @@ pub enum SubscriptionEvent {
     /// (subscriber) A 2xx accepted our SUBSCRIBE for `expires` seconds. NOTIFYs say what
     /// it is worth.
     Accepted {
-        /// The interval granted, in seconds.
+        /// The interval granted, in seconds. When the 2xx comes from another fork than the
+        /// notifier whose NOTIFY got here first (RFC 6665 §5.4.9), it is the interval that
+        /// NOTIFY gave, not the 2xx's.
         expires: u32,
     },
     /// (subscriber) Our SUBSCRIBE was forked on its way (RFC 6665 §4.1.4), and a notifier

@@ -500,19 +500,21 @@ fn a_fork_after_the_subscription_ended_gets_481() {
     assert_eq!(net.endpoint(alice).dialog_count(), 0);
 }
 
-/// The first dialog made is the original subscription's, whoever makes it: here Carol's
-/// NOTIFY arrives before Bob's 2xx (RFC 6665 §4.1.2.4), so the original is Carol's, the 2xx
-/// (from another dialog) only completes the transaction (§5.4.9), and Bob's NOTIFY is the
-/// fork.
+/// The first dialog made is the original subscription's, whoever makes it. Here the one
+/// 2xx that comes back is Bob's (Carol's is lost, as a forking proxy would have dropped
+/// it), and late: Carol's NOTIFY arrives first (RFC 6665 §4.1.2.4), so the original is
+/// Carol's, Bob's 2xx (from another dialog) only completes the transaction (§5.4.9) — his
+/// 600 s are not what Carol granted — and Bob's NOTIFY is the fork.
 #[test]
 fn the_first_notifier_heard_from_holds_the_original_subscription() {
     let (mut net, alice, bob) = network(74);
-    let carol = second_notifier(&mut net, "busy", alice_default);
+    let carol = second_notifier(&mut net, "busy", |config| config.subscriptions.max_expires = 300);
     let slow = sip_core::sim::LinkConfig {
         latency: Duration::from_millis(100),
         ..sip_core::sim::LinkConfig::default()
     };
     net.set_link(bob, alice, slow);
+    net.lose(carol, alice, "SIP/2.0 200 OK", 1);
     let id = subscribe(&mut net, alice, bob, 600);
     net.run_for(Duration::from_millis(15));
     let copy = fork_of_the_subscribe(&net, bob);
@@ -522,8 +524,14 @@ fn the_first_notifier_heard_from_holds_the_original_subscription() {
     let forks = forks_of(&net, alice, id);
     assert_eq!(forks.len(), 1);
     assert_eq!(notified(&net, alice, forks[0]), ["open"], "Bob's is the fork");
-    assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 600 })));
+    assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 300 })));
     assert_eq!(net.endpoint(alice).dialog_count(), 2);
+    // Each is refreshed in time for its own notifier: nothing runs out.
+    net.run_for(Duration::from_secs(700));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(ended(&net, alice, forks[0]), None);
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), None);
     assert!(!net.ladder().contains("481"), "{}", net.ladder());
 }
 

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::dialog::{Dialog, Usage, uri_socket_addr};
+use crate::dialog::{Dialog, DialogKey, Usage, uri_socket_addr};
 use crate::message::{
     EventType, HeaderName, HeaderWriter, Method, Request, StatusCode, Substate, Uri, Version,
 };
@@ -394,6 +394,12 @@ impl Subscriptions {
             self.finish(cx, id, reason);
             return;
         }
+        // A NOTIFY ahead of the 2xx to our SUBSCRIBE outside a dialog: the interval it gives
+        // is kept for when the 2xx comes, which may be another fork's and say nothing of
+        // this dialog (RFC 6665 §5.4.9).
+        if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Subscribing && sub.call.is_some()) {
+            sub.interval = sub.interval.min(seconds);
+        }
         // The notifier may shorten the interval (RFC 6665 §4.1.3): follow it. An implicit
         // subscription (REFER's) lasts whatever its notifier says, longer too.
         if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Established) {
@@ -435,6 +441,12 @@ impl Subscriptions {
                     (Phase::Ending, _) if !status.is_success() => self.finish(cx, id, SubscriptionEnd::Local),
                     (Phase::Ending, _) => {}
                     (phase, 200..=299) => {
+                        // RFC 6665 §5.4.9: a 2xx from another dialog than the one a NOTIFY
+                        // already made (another fork's) only completes the transaction; its
+                        // Expires is another notifier's grant.
+                        let foreign = sub.dialog.and_then(|d| cx.dialogs.get(d)).is_some_and(|dialog| {
+                            DialogKey::of_response(&response).is_some_and(|key| !dialog.has_key(&key))
+                        });
                         if sub.dialog.is_none() {
                             let Some(request) = sub.request.take() else {
                                 return;
@@ -451,8 +463,12 @@ impl Subscriptions {
                                 }
                             }
                         }
-                        // RFC 6665 §4.1.2.1: the 2xx's Expires is what was granted.
-                        let granted = expires_of(&response.headers).unwrap_or(sub.interval);
+                        // RFC 6665 §4.1.2.1: the 2xx's Expires is what was granted — unless
+                        // it is another fork's: then what our dialog's NOTIFY gave stands.
+                        let granted = match expires_of(&response.headers) {
+                            Some(seconds) if !foreign => seconds,
+                            _ => sub.interval,
+                        };
                         sub.interval = granted;
                         sub.phase = Phase::Established;
                         let at = now + Duration::from_secs(u64::from(granted));
