@@ -188,9 +188,10 @@ pub enum SubscriptionEvent {
     },
     /// (subscriber) Our SUBSCRIBE was forked on its way (RFC 6665 §4.1.4), and a notifier
     /// other than `original`'s notifies too: this is a new subscription, in a dialog of its
-    /// own, reported under its own id before its first [`SubscriptionEvent::Notify`]. It is refreshed by the Endpoint and ends on its own,
-    /// like `original`: [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe) it when one
-    /// notifier is enough. It gets no `Accepted` (only one 2xx ever comes back to a forked
+    /// own, reported under its own id before its first [`SubscriptionEvent::Notify`]. It is
+    /// refreshed by the Endpoint and ends on its own, like `original`:
+    /// [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe) it when one notifier is
+    /// enough. It gets no `Accepted` (only one 2xx ever comes back to a forked
     /// SUBSCRIBE); until its NOTIFYs say otherwise it lasts the interval the SUBSCRIBE
     /// asked for. Whether several notifiers' states merge into one is the event package's
     /// business (§5.4.9), left to the application.
