@@ -8,7 +8,8 @@
 //! - **subscriber**: [`Endpoint::subscribe`](crate::Endpoint::subscribe) sends SUBSCRIBE;
 //!   the Endpoint answers the NOTIFYs (200), refreshes before expiry and reports each
 //!   NOTIFY's state and body; [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe) ends
-//!   it with `Expires: 0`.
+//!   it with `Expires: 0`. A forked SUBSCRIBE makes one subscription per notifier
+//!   ([`SubscriptionEvent::Forked`], RFC 6665 §4.1.4).
 //! - **notifier**: a SUBSCRIBE for a package listed in
 //!   [`SubscriptionConfig::packages`] is reported as
 //!   [`SubscriptionEvent::Incoming`]; the application accepts it (the Endpoint sends 200
@@ -187,8 +188,24 @@ pub enum SubscriptionEvent {
     /// (subscriber) A 2xx accepted our SUBSCRIBE for `expires` seconds. NOTIFYs say what
     /// it is worth.
     Accepted {
-        /// The interval granted, in seconds.
+        /// The interval granted, in seconds. When the 2xx comes from another fork than the
+        /// notifier whose NOTIFY got here first (RFC 6665 §5.4.9), it is the interval that
+        /// NOTIFY gave, not the 2xx's.
         expires: u32,
+    },
+    /// (subscriber) Our SUBSCRIBE was forked on its way (RFC 6665 §4.1.4), and a notifier
+    /// other than `original`'s notifies too: this is a new subscription, in a dialog of its
+    /// own, reported under its own id before its first [`SubscriptionEvent::Notify`]. It is
+    /// refreshed by the Endpoint and ends on its own, like `original`:
+    /// [`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe) it when one notifier is
+    /// enough. It gets no `Accepted` (only one 2xx ever comes back to a forked
+    /// SUBSCRIBE); until its NOTIFYs say otherwise it lasts the interval the SUBSCRIBE
+    /// asked for. Whether several notifiers' states merge into one is the event package's
+    /// business (§5.4.9), left to the application.
+    Forked {
+        /// The subscription [`Endpoint::subscribe`](crate::Endpoint::subscribe) returned
+        /// for the SUBSCRIBE (it may have ended since).
+        original: SubscriptionId,
     },
     /// (subscriber) A NOTIFY arrived (and was answered 200).
     Notify {

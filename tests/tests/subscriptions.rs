@@ -322,3 +322,282 @@ fn past_the_subscription_limit_a_subscribe_gets_503() {
         Some(SubscriptionEnd::Rejected(StatusCode::SERVICE_UNAVAILABLE))
     );
 }
+
+/// Carol (192.0.2.3), a second notifier for `presence` who accepts every subscription
+/// with `document`: configured like Bob, then by `configure`.
+fn second_notifier(
+    net: &mut Network,
+    document: &'static str,
+    configure: impl FnOnce(&mut EndpointConfig),
+) -> NodeId {
+    let node = net.add_node_configured("carol", "192.0.2.3:5060".parse().unwrap(), |config| {
+        presence_notifier(config);
+        configure(config);
+    });
+    net.set_handler(node, move |endpoint, event, now| {
+        if let Event::Subscription {
+            subscription,
+            event: SubscriptionEvent::Incoming { .. },
+        } = event
+        {
+            endpoint
+                .accept_subscription(now, subscription, Notification::active(PIDF, document))
+                .unwrap();
+        }
+    });
+    node
+}
+
+/// The SUBSCRIBE Bob received, as bytes, so another notifier can be handed a copy: what a
+/// forking proxy's second branch would deliver (same Call-ID, From tag and Via branch; the
+/// simulator has no forking proxy). That notifier's 2xx reaches Alice's transaction after
+/// Bob's and is absorbed there, as a proxy would have absorbed it (RFC 3261 §16.7).
+fn fork_of_the_subscribe(net: &Network, bob: NodeId) -> bytes::Bytes {
+    net.events(bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Subscription {
+                event: SubscriptionEvent::Incoming { request, .. },
+                ..
+            } => Some(request.to_bytes()),
+            _ => None,
+        })
+        .expect("Bob was subscribed to")
+}
+
+/// The subscriptions `node` heard were forked from `original`, in order.
+fn forks_of(net: &Network, node: NodeId, original: SubscriptionId) -> Vec<SubscriptionId> {
+    subscription_events(net, node)
+        .into_iter()
+        .filter_map(|(sub, event)| match event {
+            SubscriptionEvent::Forked { original: o } if o == original => Some(sub),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The bodies of the NOTIFYs subscription `id` reported, in order.
+fn notified(net: &Network, node: NodeId, id: SubscriptionId) -> Vec<String> {
+    subscription_events(net, node)
+        .into_iter()
+        .filter_map(|(sub, event)| match event {
+            SubscriptionEvent::Notify { body, .. } if sub == id => {
+                Some(String::from_utf8_lossy(&body).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 6665 §4.1.4: Alice's SUBSCRIBE is forked to Bob and Carol, who both accept it. Bob's
+/// dialog (the 2xx's) is the original subscription's; Carol's NOTIFY, from another dialog,
+/// is a second subscription, reported as `Forked` before its NOTIFY. Each is refreshed on
+/// its own, towards its own notifier, and each ends on its own.
+#[test]
+fn a_forked_subscribe_makes_one_subscription_per_notifier() {
+    let (mut net, alice, bob) = network(71);
+    let carol = second_notifier(&mut net, "busy", alice_default);
+    let id = subscribe(&mut net, alice, bob, 120);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1, "{:?}", subscription_events(&net, alice));
+    let fork = forks[0];
+    assert_ne!(fork, id);
+    // The fork is announced before its NOTIFY, which is reported under its own id.
+    let events = subscription_events(&net, alice);
+    let announced = events
+        .iter()
+        .position(|(sub, event)| *sub == fork && matches!(event, SubscriptionEvent::Forked { .. }));
+    let first_notify = events
+        .iter()
+        .position(|(sub, event)| *sub == fork && matches!(event, SubscriptionEvent::Notify { .. }));
+    assert!(announced < first_notify, "{events:?}");
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    assert_eq!(notified(&net, alice, fork), ["busy"]);
+    assert_eq!(net.endpoint(alice).subscription_count(), 2);
+    assert_eq!(net.endpoint(alice).dialog_count(), 2, "one dialog per notifier");
+    // Each notifier's state reaches its own subscription.
+    let carols = subscription_events(&net, carol)[0].0;
+    net.on(carol, |ep, now| {
+        ep.notify(now, carols, Notification::active(PIDF, "away"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, fork), ["busy", "away"]);
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    // 120 s: both are refreshed at 88 s, each in its own dialog, to its own notifier.
+    net.run_for(Duration::from_secs(100));
+    for sub in [id, fork] {
+        let refreshed = subscription_events(&net, alice)
+            .iter()
+            .filter(|(s, event)| *s == sub && matches!(event, SubscriptionEvent::Refreshed { .. }))
+            .count();
+        assert_eq!(refreshed, 1, "subscription {sub:?}");
+    }
+    // Alice lets Carol's go; Bob's lives on.
+    net.on(alice, |ep, now| ep.unsubscribe(now, fork)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ended(&net, alice, fork), Some(SubscriptionEnd::Local));
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Unsubscribed));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(net.endpoint(alice).subscription_count(), 1);
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    for node in [alice, bob, carol] {
+        assert_eq!(net.endpoint(node).subscription_count(), 0);
+        assert_eq!(net.endpoint(node).dialog_count(), 0);
+    }
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+    snapshot!("subscription_forked_one_per_notifier", &net);
+}
+
+/// A fork the subscriber cannot keep (past `max_subscriptions`) is declined with 481 (RFC
+/// 6665 §5.4.9), and its notifier lets it go (§4.2.2); the original goes on.
+#[test]
+fn a_fork_past_the_subscription_limit_gets_481() {
+    let (mut net, alice, bob) = pair_configured(
+        72,
+        |config| config.limits.max_subscriptions = 1,
+        presence_notifier,
+    );
+    net.set_handler(bob, accept_every_subscription);
+    let carol = second_notifier(&mut net, "busy", alice_default);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert!(forks_of(&net, alice, id).is_empty());
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Gone));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(notified(&net, alice, id), ["open"]);
+    assert_eq!(net.endpoint(alice).dialog_count(), 1);
+}
+
+/// Once the SUBSCRIBE's every subscription has ended, it is forgotten: a NOTIFY from a
+/// fork that shows up only now matches nothing and gets 481 (RFC 6665 §4.1.3).
+#[test]
+fn a_fork_after_the_subscription_ended_gets_481() {
+    let (mut net, alice, bob) = network(73);
+    let carol = second_notifier(&mut net, "busy", alice_default);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert!(forks_of(&net, alice, id).is_empty());
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), Some(SubscriptionEnd::Gone));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(alice).dialog_count(), 0);
+}
+
+/// The first dialog made is the original subscription's, whoever makes it. Here the one
+/// 2xx that comes back is Bob's (Carol's is lost, as a forking proxy would have dropped
+/// it), and late: Carol's NOTIFY arrives first (RFC 6665 §4.1.2.4), so the original is
+/// Carol's, Bob's 2xx (from another dialog) only completes the transaction (§5.4.9) — his
+/// 600 s are not what Carol granted — and Bob's NOTIFY is the fork.
+#[test]
+fn the_first_notifier_heard_from_holds_the_original_subscription() {
+    let (mut net, alice, bob) = network(74);
+    let carol = second_notifier(&mut net, "busy", |config| config.subscriptions.max_expires = 300);
+    let slow = sip_core::sim::LinkConfig {
+        latency: Duration::from_millis(100),
+        ..sip_core::sim::LinkConfig::default()
+    };
+    net.set_link(bob, alice, slow);
+    net.lose(carol, alice, "SIP/2.0 200 OK", 1);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, id), ["busy"], "Carol's dialog came first");
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1);
+    assert_eq!(notified(&net, alice, forks[0]), ["open"], "Bob's is the fork");
+    assert!(subscription_events(&net, alice).contains(&(id, SubscriptionEvent::Accepted { expires: 300 })));
+    assert_eq!(net.endpoint(alice).dialog_count(), 2);
+    // Each is refreshed in time for its own notifier: nothing runs out.
+    net.run_for(Duration::from_secs(700));
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(ended(&net, alice, forks[0]), None);
+    let carols = subscription_events(&net, carol)[0].0;
+    assert_eq!(ended(&net, carol, carols), None);
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+}
+
+/// A fork whose first NOTIFY already says `terminated` (Carol grants no time at all) makes
+/// no dialog (RFC 6665 §4.4.1), but is reported — `Forked`, its NOTIFY, its end — since its
+/// state may be what was wanted; the original goes on.
+#[test]
+fn a_fork_whose_first_notify_ends_it_makes_no_dialog() {
+    let (mut net, alice, bob) = network(75);
+    let carol = second_notifier(&mut net, "busy", |config| config.subscriptions.max_expires = 0);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_millis(15));
+    let copy = fork_of_the_subscribe(&net, bob);
+    net.inject(alice, carol, copy);
+    net.run_for(Duration::from_secs(1));
+    let forks = forks_of(&net, alice, id);
+    assert_eq!(forks.len(), 1);
+    assert_eq!(notified(&net, alice, forks[0]), ["busy"]);
+    assert_eq!(
+        ended(&net, alice, forks[0]),
+        Some(SubscriptionEnd::Notified {
+            reason: Some("timeout".to_owned()),
+            retry_after: None
+        })
+    );
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(net.endpoint(alice).subscription_count(), 1);
+    assert_eq!(net.endpoint(alice).dialog_count(), 1, "only Bob's");
+    assert_eq!(net.endpoint(carol).subscription_count(), 0);
+}
+
+/// Bob's NOTIFY is lost once, and so is Alice's answer to its retransmission: Bob's
+/// transaction sends it again until it is answered (RFC 3261 §17.1.2.2), and Alice's
+/// server transaction absorbs the copy she already answered — she reports the state once,
+/// and the subscription goes on, on both sides.
+#[test]
+fn a_lost_notify_is_retransmitted_and_reported_once() {
+    let (mut net, alice, bob) = network(76);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    let bobs = subscription_events(&net, bob)[0].0;
+    net.lose(bob, alice, "NOTIFY", 1);
+    net.lose(alice, bob, "SIP/2.0 200 OK", 1);
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "closed"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(notified(&net, alice, id), ["open", "closed"], "reported once");
+    let copies = net
+        .ladder()
+        .lines()
+        .filter(|line| line.contains("bob    -> alice  NOTIFY"))
+        .count();
+    assert_eq!(
+        copies, 4,
+        "the first NOTIFY, then the lost one and its two retransmissions"
+    );
+    // Nothing ended; Bob's next NOTIFY goes through as usual.
+    assert_eq!(ended(&net, alice, id), None);
+    assert_eq!(ended(&net, bob, bobs), None);
+    net.on(bob, |ep, now| {
+        ep.notify(now, bobs, Notification::active(PIDF, "open"))
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(notified(&net, alice, id), ["open", "closed", "open"]);
+    snapshot!("subscription_lost_notify_retransmitted", &net);
+}

@@ -658,3 +658,182 @@ fn an_attended_transfer_to_an_unanswered_call_is_refused() {
     );
     assert_eq!(net.endpoint(alice).stats().refers_sent, 0);
 }
+
+/// Bob's `100 Trying` NOTIFY reaches Alice before his 202 (lost once, so it comes with
+/// the REFER's retransmission): RFC 6665 §4.1.2.4 — the subscriber must be ready for a
+/// NOTIFY before the SUBSCRIBE (here the REFER) transaction completes. Alice takes and
+/// reports it, the 202 still completes her REFER, and the progress carries on to the end.
+#[test]
+fn a_notify_that_overtakes_the_202_is_taken() {
+    let (mut net, alice, bob, call) = connected(84, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    net.lose(bob, alice, "SIP/2.0 202", 1);
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let events: Vec<SubscriptionEvent> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Subscription { subscription, event } if *subscription == id => Some(event.clone()),
+            _ => None,
+        })
+        .collect();
+    let notify = events
+        .iter()
+        .position(|event| matches!(event, SubscriptionEvent::Notify { .. }));
+    let accepted = events
+        .iter()
+        .position(|event| matches!(event, SubscriptionEvent::Accepted { .. }));
+    assert!(notify.is_some() && accepted.is_some(), "{events:?}");
+    assert!(
+        notify < accepted,
+        "the NOTIFY came first and was taken: {events:?}"
+    );
+    assert!(events.contains(&SubscriptionEvent::Transfer {
+        status: StatusCode::TRYING
+    }));
+    assert!(!net.ladder().contains("481"), "{}", net.ladder());
+    let (referred, _) = bobs_refer(&net, bob);
+    net.on(bob, |ep, now| ep.notify_refer(now, referred, StatusCode::RINGING))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    net.on(bob, |ep, now| ep.notify_refer(now, referred, StatusCode::OK))
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(progress(&net, alice, id), vec![100, 180, 200]);
+    assert!(matches!(
+        ended(&net, alice, id),
+        Some(SubscriptionEnd::Notified { .. })
+    ));
+    assert_eq!(net.endpoint(alice).subscription_count(), 0);
+    assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    snapshot!("refer_notify_overtakes_202", &net);
+}
+
+/// Alice (192.0.2.1, answers calls), Bob (192.0.2.2, rings and never answers) and Carol
+/// (192.0.2.3); Alice calls Bob and he rings: an early dialog, Alice's the UAC's. Returns
+/// Alice's call and Bob's.
+fn early_call(seed: u64) -> (Network, NodeId, NodeId, NodeId, CallId, CallId) {
+    let mut net = Network::new(seed);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    let carol = net.add_node("carol", "192.0.2.3:5060".parse().unwrap());
+    net.set_handler(alice, |endpoint, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            endpoint.answer(now, call, sip_tests::alice_sdp(), None).unwrap();
+        }
+    });
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            endpoint.ringing(now, call).unwrap();
+        }
+    });
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Ringing));
+    let bobs = net
+        .events(bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Call {
+                call,
+                event: CallEvent::Incoming { .. },
+            } => Some(*call),
+            _ => None,
+        })
+        .expect("Bob was called");
+    (net, alice, bob, carol, call, bobs)
+}
+
+/// RFC 3891 §3: an INVITE with Replaces naming an early dialog that the UA receiving it
+/// initiated takes its place — Alice is calling Bob, who rings; Carol (who picks the call
+/// up, say, having learnt the dialog from Bob) sends Alice an INVITE replacing it. Alice's
+/// new call says what it replaces; once it is answered, her INVITE to Bob is CANCELled
+/// and that call ends as `Replaced`.
+#[test]
+fn replaces_of_an_early_call_we_started_cancels_it() {
+    let (mut net, alice, bob, carol, call, bobs) = early_call(85);
+    // Bob's side of the dialog names it to Alice: her tag is the to-tag.
+    let replaces = replaces_for(&mut net, bob, bobs, false);
+    let target = Uri::parse("sip:alice@192.0.2.1").unwrap();
+    let carols = net
+        .on(carol, |ep, now| {
+            ep.invite_replacing(now, target, sip_tests::sdp("carol", "192.0.2.3", 5004), &replaces)
+        })
+        .unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(net.endpoint(carol).call_state(carols), Some(CallState::Connected));
+    let replacing: Vec<CallId> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Call {
+                event: CallEvent::Replacing { replaced },
+                ..
+            } => Some(*replaced),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replacing, [call], "Alice's new call names her call to Bob");
+    let alices_end = net.events(alice).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            call: c,
+            event: CallEvent::Terminated { reason, .. },
+        } if *c == call => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(alices_end, Some(EndReason::Replaced));
+    assert!(
+        !net.events(alice).iter().any(|(_, event)| matches!(
+            event,
+            Event::Call { call: c, event: CallEvent::Rejected { .. } } if *c == call
+        )),
+        "the 487 answers our own CANCEL: no rejection"
+    );
+    let ladder = net.ladder();
+    let answered = ladder
+        .find("alice  -> carol  SIP/2.0 200 OK")
+        .expect("Alice answered Carol");
+    let cancelled = ladder.find("alice  -> bob    CANCEL").expect("Alice cancelled");
+    assert!(answered < cancelled, "the CANCEL follows the answer: {ladder}");
+    assert_eq!(net.endpoint(bob).call_count(), 0, "Bob's ringing stopped");
+    assert_eq!(net.endpoint(alice).call_count(), 1, "Alice talks to Carol");
+    assert_eq!(net.endpoint(alice).stats().calls.replaces, 1);
+    snapshot!("replaces_early_call_we_started", &net);
+}
+
+/// RFC 3891 §3: an early dialog the receiving UA did not initiate cannot be replaced —
+/// Carol names Bob's ringing call (Alice's INVITE to him) to Bob: 481, and the dialog is
+/// left as it was.
+#[test]
+fn replaces_of_an_early_call_we_did_not_start_gets_481() {
+    let (mut net, alice, bob, carol, call, bobs) = early_call(86);
+    // Alice's side of the dialog names it to Bob: his tag is the to-tag.
+    let replaces = replaces_for(&mut net, alice, call, false);
+    let target = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    let carols = net
+        .on(carol, |ep, now| {
+            ep.invite_replacing(now, target, sip_tests::sdp("carol", "192.0.2.3", 5004), &replaces)
+        })
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(
+        net.ladder().contains("bob    -> carol  SIP/2.0 481"),
+        "{}",
+        net.ladder()
+    );
+    assert_eq!(net.endpoint(carol).call_state(carols), None);
+    assert_eq!(net.endpoint(bob).call_state(bobs), Some(CallState::Ringing));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Ringing));
+    assert_eq!(net.endpoint(bob).stats().calls.replaces, 0);
+    snapshot!("replaces_early_call_we_did_not_start", &net);
+}

@@ -20,6 +20,14 @@ impl Endpoint {
     /// any dialog, whose 2xx makes the dialog. The Endpoint answers the NOTIFYs and
     /// refreshes before the interval runs out; every NOTIFY is reported.
     ///
+    /// A proxy may fork the SUBSCRIBE to several notifiers (RFC 6665 §4.1.4). The first
+    /// dialog made — by the 2xx, or by a NOTIFY that overtakes it — is the returned
+    /// subscription's; each other notifier's NOTIFY starts a subscription of its own,
+    /// reported as [`SubscriptionEvent::Forked`](crate::subscription::SubscriptionEvent::Forked)
+    /// and then like any other. Past
+    /// [`EndpointLimits::max_subscriptions`](crate::endpoint::EndpointLimits) a fork is
+    /// declined (481).
+    ///
     /// ```
     /// use std::time::Instant;
     /// use sip_core::endpoint::{Endpoint, EndpointConfig};

@@ -304,6 +304,17 @@ impl Call {
             CallState::Connected
         }
     }
+
+    /// Why we are cancelling our INVITE, when we are: the application cancelled it, or
+    /// another call replaced it while early (RFC 3891 §3). The failure that follows (487,
+    /// or no answer at all) ends the call for that reason, not as a rejection.
+    pub(super) fn cancelling(&self) -> Option<EndReason> {
+        match self.end_reason {
+            Some(EndReason::Cancelled) => Some(EndReason::Cancelled),
+            Some(EndReason::Replaced) => Some(EndReason::Replaced),
+            _ => None,
+        }
+    }
 }
 
 /// Where an in-dialog request goes and the topmost Via it is built with.

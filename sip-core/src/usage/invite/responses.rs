@@ -98,8 +98,8 @@ impl InviteSessions {
         for dialog in c.dialogs.take() {
             cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
-        if c.state == CallState::Ending && c.end_reason == Some(EndReason::Cancelled) {
-            self.end(cx, now, c, EndReason::Cancelled, "487 received");
+        if let Some(reason) = c.cancelling().filter(|_| c.state == CallState::Ending) {
+            self.end(cx, now, c, reason, "487 received");
         } else {
             self.call_event(
                 cx,
@@ -442,11 +442,7 @@ impl InviteSessions {
         };
         match purpose {
             CallPart::Invite if c.role == Role::Uac && !c.is_up() => {
-                let reason = if c.end_reason == Some(EndReason::Cancelled) {
-                    EndReason::Cancelled
-                } else {
-                    reason
-                };
+                let reason = c.cancelling().unwrap_or(reason);
                 self.end(cx, now, c, reason, "no final response");
             }
             CallPart::Bye => {

@@ -130,15 +130,38 @@ impl Subscription {
     }
 }
 
+/// What one SUBSCRIBE of ours outside a dialog made. A proxy may fork it, and every
+/// notifier that accepts it notifies in a dialog of its own: each such dialog is a
+/// subscription of its own, refreshed and ended independently (RFC 6665 §4.1.4, §5.4.9).
+#[derive(Debug)]
+struct Forking {
+    /// The subscription [`Subscriptions::subscribe`] returned: the first dialog made, by
+    /// the 2xx or by a NOTIFY, is its; every later one is a fork.
+    original: SubscriptionId,
+    /// The Event header the SUBSCRIBE carried, which a fork's NOTIFY must match (§4.4.1).
+    event: ByteString,
+    /// The interval the SUBSCRIBE asked for: a fork gets no 2xx to say what was granted,
+    /// so it runs on this until its NOTIFYs shorten it (a notifier may shorten an interval,
+    /// never lengthen it, §4.2.1.1).
+    interval: u32,
+    /// Its subscriptions still alive, the original's included. A NOTIFY from a new fork
+    /// is taken while any is (each is its own entity, §5.4.9); with the last, the
+    /// SUBSCRIBE is forgotten and such a NOTIFY matches nothing (481, §4.1.3). (So a fork
+    /// of a fetch, §4.4.3, whose NOTIFY comes after the original's final one is refused:
+    /// the RFC sets no time for forks to show up, and we keep nothing past the last.)
+    live: usize,
+}
+
 /// Every subscription of the Endpoint.
 #[derive(Debug)]
 pub(crate) struct Subscriptions {
     /// By id (lookup only; our own counter values, so the fast hasher suffices).
     subs: HashMap<SubscriptionId, Box<Subscription>, foldhash::fast::FixedState>,
-    /// Our subscriptions by the Call-ID and From tag of their SUBSCRIBE: a NOTIFY that
-    /// overtakes the 2xx names no dialog yet, only these (RFC 6665 §4.1.2.4). Lookup only,
-    /// keyed with the Endpoint's seeded hasher (the values come from the network).
-    by_call: HashMap<(ByteString, ByteString), SubscriptionId, foldhash::quality::FixedState>,
+    /// Our SUBSCRIBEs outside a dialog by their Call-ID and From tag: a NOTIFY that
+    /// overtakes the 2xx, or comes from another fork, names no dialog yet, only these (RFC
+    /// 6665 §4.1.2.4, §4.1.4). Lookup only, keyed with the Endpoint's seeded hasher (the
+    /// values come from the network).
+    by_call: HashMap<(ByteString, ByteString), Forking, foldhash::quality::FixedState>,
     local: Local,
 }
 
@@ -284,8 +307,14 @@ impl Subscriptions {
             cx.dialogs.end_usage(dialog, Usage::Subscription(id));
         }
         if let Some(key) = sub.call.take() {
-            self.by_call.remove(&key);
-            crate::shared::shrink_when_sparse(&mut self.by_call);
+            let last = self.by_call.get_mut(&key).is_none_or(|forking| {
+                forking.live = forking.live.saturating_sub(1);
+                forking.live == 0
+            });
+            if last {
+                self.by_call.remove(&key);
+                crate::shared::shrink_when_sparse(&mut self.by_call);
+            }
         }
         crate::shared::shrink_when_sparse(&mut self.subs);
         if sub.implicit && sub.role == SubscriptionRole::Subscriber {

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::dialog::{Dialog, Usage, uri_socket_addr};
+use crate::dialog::{Dialog, DialogKey, Usage, uri_socket_addr};
 use crate::message::{
     EventType, HeaderName, HeaderWriter, Method, Request, StatusCode, Substate, Uri, Version,
 };
@@ -82,8 +82,15 @@ impl Subscriptions {
         sub.pending = Some(tx);
         sub.call = Some((ByteString::from(call_id.as_str()), ByteString::from(tag.as_str())));
         self.subs.insert(id, sub);
-        self.by_call
-            .insert((ByteString::from(call_id), ByteString::from(tag)), id);
+        self.by_call.insert(
+            (ByteString::from(call_id), ByteString::from(tag)),
+            Forking {
+                original: id,
+                event: ByteString::from(event),
+                interval: expires,
+                live: 1,
+            },
+        );
         Ok(id)
     }
 
@@ -185,30 +192,23 @@ impl Subscriptions {
         let _ = self.send_in_dialog(cx, now, id, Method::Subscribe, &headers, (None, Bytes::new()));
     }
 
-    /// A NOTIFY that names no dialog of ours: one that overtook the 2xx to our SUBSCRIBE
-    /// (RFC 6665 §4.1.2.4) makes the dialog — from the NOTIFY, as its UAS — and is handled;
-    /// anything else gets 481.
+    /// A NOTIFY that names no dialog of ours. One that matches a SUBSCRIBE of ours outside
+    /// a dialog (its Call-ID, our From tag as its To tag, and its Event, RFC 6665 §4.4.1)
+    /// makes a dialog, from the NOTIFY, as its UAS: the original subscription's when it has
+    /// none yet (the NOTIFY overtook the 2xx, §4.1.2.4), else a fork's (§4.1.4). Anything
+    /// else gets 481 (§4.1.3).
     pub(crate) fn on_notify_without_dialog(&mut self, cx: &mut Seam, now: Instant, new: NewRequest) {
         let fields = &new.fields;
-        let found = fields
-            .to_tag
-            .clone()
-            .and_then(|tag| self.by_call.get(&(fields.call_id.clone(), tag)).copied())
-            .filter(|id| {
-                self.subs.get(id).is_some_and(|sub| {
-                    sub.dialog.is_none()
-                        && new
-                            .request
-                            .headers
-                            .event()
-                            .and_then(Result::ok)
-                            .is_some_and(|event| {
-                                crate::message::Event::parse(&sub.event)
-                                    .is_ok_and(|ours| ours.matches(&event))
-                            })
+        let key = fields.to_tag.clone().map(|tag| (fields.call_id.clone(), tag));
+        let event = new.request.headers.event().and_then(Result::ok);
+        let found = key.filter(|key| {
+            self.by_call.get(key).is_some_and(|forking| {
+                event.as_ref().is_some_and(|event| {
+                    crate::message::Event::parse(&forking.event).is_ok_and(|ours| ours.matches(event))
                 })
-            });
-        let Some(id) = found else {
+            })
+        });
+        let Some(key) = found else {
             cx.answer_and_forget(
                 now,
                 new.transaction,
@@ -216,9 +216,25 @@ impl Subscriptions {
             );
             return;
         };
-        let local_tag = fields.to_tag.clone().unwrap_or_default();
+        let original = self.by_call.get(&key).map(|forking| forking.original);
+        match original.filter(|id| self.subs.get(id).is_some_and(|sub| sub.dialog.is_none())) {
+            Some(id) => self.notify_makes_dialog(cx, now, id, &key.1, new),
+            None => self.on_fork(cx, now, key, new),
+        }
+    }
+
+    /// The first NOTIFY of original subscription `id`, ahead of the 2xx: it makes the
+    /// dialog (our tag `local_tag`), and is handled in it.
+    fn notify_makes_dialog(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: SubscriptionId,
+        local_tag: &str,
+        new: NewRequest,
+    ) {
         // Our SUBSCRIBE was CSeq 1: the dialog's next request of ours is 2.
-        match Dialog::uas(&new.request, &local_tag, 1, false) {
+        match Dialog::uas(&new.request, local_tag, 1, false) {
             Ok(dialog) => {
                 let dialog_id = DialogId(cx.shared.fresh_id());
                 cx.dialogs.insert(dialog_id, dialog, Usage::Subscription(id));
@@ -234,6 +250,79 @@ impl Subscriptions {
                 }
             }
         }
+    }
+
+    /// A NOTIFY from another fork of the SUBSCRIBE keyed `key` (RFC 6665 §4.1.4): a new
+    /// subscription in a new dialog, reported as [`SubscriptionEvent::Forked`] before its
+    /// first NOTIFY. It gets no 2xx, so it is established at once, for the interval the
+    /// SUBSCRIBE asked, which its NOTIFYs may shorten.
+    fn on_fork(&mut self, cx: &mut Seam, now: Instant, key: (ByteString, ByteString), new: NewRequest) {
+        let tx = new.transaction;
+        let Some(forking) = self.by_call.get(&key) else {
+            return;
+        };
+        let (original, event, interval) = (forking.original, forking.event.clone(), forking.interval);
+        // Checked before anything is made: a NOTIFY without a readable state is refused
+        // (400, as for any other NOTIFY) and makes nothing.
+        let terminated = match new.request.headers.subscription_state() {
+            Some(Ok(state)) => state.state() == Substate::Terminated,
+            _ => {
+                if let Ok(response) = cx.response(tx, StatusCode::BAD_REQUEST) {
+                    let _ = cx.respond(now, tx, response);
+                }
+                return;
+            }
+        };
+        if self.subs.len() >= cx.shared.config.limits.max_subscriptions {
+            // A fork we cannot keep is declined with 481, the answer RFC 6665 §5.4.9 gives
+            // to NOTIFYs of forks a subscriber does not take; on it the notifier removes its
+            // subscription (§4.2.2), where 503 would leave it there, retrying.
+            cx.answer_and_forget(now, tx, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+            return;
+        }
+        let Some(route) = cx.transactions.server_route(tx) else {
+            return;
+        };
+        let id = SubscriptionId(cx.shared.fresh_id());
+        let mut sub = Subscription::new(
+            id,
+            SubscriptionRole::Subscriber,
+            &event,
+            Phase::Established,
+            route,
+            interval,
+        );
+        // RFC 6665 §4.4.1: a NOTIFY saying `terminated` makes no dialog usage; the fork is
+        // reported all the same (its state may be what a fetch asked for, §4.4.3) and ends
+        // with it.
+        if !terminated {
+            // Our SUBSCRIBE was CSeq 1: the dialog's next request of ours is 2.
+            let Ok(dialog) = Dialog::uas(&new.request, &key.1, 1, false) else {
+                if let Ok(response) = cx.response(tx, StatusCode::BAD_REQUEST) {
+                    let _ = cx.respond(now, tx, response);
+                }
+                return;
+            };
+            let dialog_id = DialogId(cx.shared.fresh_id());
+            cx.dialogs.insert(dialog_id, dialog, Usage::Subscription(id));
+            sub.dialog = Some(dialog_id);
+        }
+        let at = now + Duration::from_secs(u64::from(interval));
+        sub.expires_at = Some(at);
+        Self::arm(cx, &mut sub, SubscriptionTimer::Expiry, at);
+        Self::arm(
+            cx,
+            &mut sub,
+            SubscriptionTimer::Refresh,
+            now + refresh_delay(interval),
+        );
+        sub.call = Some(key.clone());
+        if let Some(forking) = self.by_call.get_mut(&key) {
+            forking.live += 1;
+        }
+        self.subs.insert(id, sub);
+        Self::emit(cx, id, SubscriptionEvent::Forked { original });
+        self.on_notify(cx, now, id, new);
     }
 
     /// A NOTIFY for subscriber subscription `id` (RFC 6665 §4.1.3): answered 200 (or 400
@@ -308,6 +397,12 @@ impl Subscriptions {
             self.finish(cx, id, reason);
             return;
         }
+        // A NOTIFY ahead of the 2xx to our SUBSCRIBE outside a dialog: the interval it gives
+        // is kept for when the 2xx comes, which may be another fork's and say nothing of
+        // this dialog (RFC 6665 §5.4.9).
+        if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Subscribing && sub.call.is_some()) {
+            sub.interval = sub.interval.min(seconds);
+        }
         // The notifier may shorten the interval (RFC 6665 §4.1.3): follow it. An implicit
         // subscription (REFER's) lasts whatever its notifier says, longer too.
         if let Some(seconds) = expires.filter(|_| sub.phase == Phase::Established) {
@@ -349,6 +444,12 @@ impl Subscriptions {
                     (Phase::Ending, _) if !status.is_success() => self.finish(cx, id, SubscriptionEnd::Local),
                     (Phase::Ending, _) => {}
                     (phase, 200..=299) => {
+                        // RFC 6665 §5.4.9: a 2xx from another dialog than the one a NOTIFY
+                        // already made (another fork's) only completes the transaction; its
+                        // Expires is another notifier's grant.
+                        let foreign = sub.dialog.and_then(|d| cx.dialogs.get(d)).is_some_and(|dialog| {
+                            DialogKey::of_response(&response).is_some_and(|key| !dialog.has_key(&key))
+                        });
                         if sub.dialog.is_none() {
                             let Some(request) = sub.request.take() else {
                                 return;
@@ -365,8 +466,12 @@ impl Subscriptions {
                                 }
                             }
                         }
-                        // RFC 6665 §4.1.2.1: the 2xx's Expires is what was granted.
-                        let granted = expires_of(&response.headers).unwrap_or(sub.interval);
+                        // RFC 6665 §4.1.2.1: the 2xx's Expires is what was granted — unless
+                        // it is another fork's: then what our dialog's NOTIFY gave stands.
+                        let granted = match expires_of(&response.headers) {
+                            Some(seconds) if !foreign => seconds,
+                            _ => sub.interval,
+                        };
                         sub.interval = granted;
                         sub.phase = Phase::Established;
                         let at = now + Duration::from_secs(u64::from(granted));
