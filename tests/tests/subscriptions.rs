@@ -601,3 +601,26 @@ fn a_lost_notify_is_retransmitted_and_reported_once() {
     assert_eq!(notified(&net, alice, id), ["open", "closed", "open"]);
     snapshot!("subscription_lost_notify_retransmitted", &net);
 }
+
+/// A fetch (`Expires: 0`, RFC 6665 §4.1.2.4): the 2xx grants no interval, so nothing is
+/// refreshed; the subscriber waits (up to Timer N) for the final NOTIFY — here lost once
+/// and retransmitted — and takes it.
+#[test]
+fn a_fetch_waits_for_its_final_notify_without_refreshing() {
+    let (mut net, alice, bob) = network(69);
+    net.lose(bob, alice, "NOTIFY", 1);
+    let id = subscribe(&mut net, alice, bob, 0);
+    net.run_until_idle().unwrap();
+    assert!(
+        matches!(ended(&net, alice, id), Some(SubscriptionEnd::Notified { .. })),
+        "{:?}",
+        subscription_events(&net, alice)
+    );
+    let ladder = net.ladder();
+    assert_eq!(
+        ladder.matches("alice  -> bob    SUBSCRIBE").count(),
+        1,
+        "{ladder}"
+    );
+    assert!(!ladder.contains("481"), "{ladder}");
+}

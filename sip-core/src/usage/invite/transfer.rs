@@ -92,7 +92,7 @@ impl InviteSessions {
             CallState::Ended => match call.end_reason {
                 Some(EndReason::Rejected(status)) => status,
                 Some(EndReason::Timeout) => StatusCode::REQUEST_TIMEOUT,
-                Some(EndReason::Cancelled) => StatusCode::REQUEST_TERMINATED,
+                Some(EndReason::Cancelled | EndReason::Replaced) => StatusCode::REQUEST_TERMINATED,
                 Some(EndReason::TransportError) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::SERVER_INTERNAL_ERROR,
             },

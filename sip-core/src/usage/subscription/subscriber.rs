@@ -474,10 +474,15 @@ impl Subscriptions {
                         };
                         sub.interval = granted;
                         sub.phase = Phase::Established;
-                        let at = now + Duration::from_secs(u64::from(granted));
+                        // A fetch (`Expires: 0`, RFC 6665 §4.1.2.4) is not refreshed: it waits
+                        // for its final NOTIFY as long as Timer N (64·T1, §4.1.2.2), no more.
+                        let at = match granted {
+                            0 => now + cx.shared.config.timers.t1 * 64,
+                            _ => now + Duration::from_secs(u64::from(granted)),
+                        };
                         sub.expires_at = Some(at);
                         Self::arm(cx, sub, SubscriptionTimer::Expiry, at);
-                        if !sub.implicit {
+                        if !sub.implicit && granted > 0 {
                             Self::arm(cx, sub, SubscriptionTimer::Refresh, now + refresh_delay(granted));
                         }
                         let event = if phase == Phase::Subscribing {
