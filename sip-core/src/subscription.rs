@@ -157,7 +157,8 @@ pub enum SubscriptionEnd {
         retry_after: Option<u32>,
     },
     /// We ended it ([`Endpoint::unsubscribe`](crate::Endpoint::unsubscribe) or
-    /// [`Endpoint::terminate_subscription`](crate::Endpoint::terminate_subscription)).
+    /// [`Endpoint::terminate_subscription`](crate::Endpoint::terminate_subscription)), or
+    /// our REFER's result came in a NOTIFY that left its subscription active.
     Local,
     /// The subscriber unsubscribed (`Expires: 0`).
     Unsubscribed,

@@ -837,3 +837,84 @@ fn replaces_of_an_early_call_we_did_not_start_gets_481() {
     assert_eq!(net.endpoint(bob).stats().calls.replaces, 0);
     snapshot!("replaces_early_call_we_did_not_start", &net);
 }
+
+/// A NOTIFY as linphone 5.1 writes them: `Event: refer` without `id` (RFC 3515 §2.4.6
+/// lets the first REFER's NOTIFYs omit it), a Subscription-State whose reason parameter
+/// is mangled, no Contact. Sent by hand from Bob's address in Alice's call with Bob.
+fn linphone_style_notify(
+    net: &mut Network,
+    (alice, bob): (NodeId, NodeId),
+    call: CallId,
+    state: &str,
+    fragment: &str,
+) {
+    let dialog = net.endpoint(alice).call_dialog(call).unwrap();
+    let (key, seq) = (dialog.key(), dialog.remote_seq().unwrap() + 1);
+    let body = format!("{fragment}\r\n");
+    let notify = format!(
+        "NOTIFY sip:alice@192.0.2.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK-linphone-{state_len}\r\n\
+         From: <sip:bob@192.0.2.2>;tag={bob_tag}\r\n\
+         To: <sip:alice@192.0.2.1>;tag={alice_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {seq} NOTIFY\r\n\
+         Max-Forwards: 70\r\n\
+         Subscription-State: {state}\r\n\
+         Event: refer\r\n\
+         Content-Type: message/sipfrag\r\n\
+         Content-Length: {len}\r\n\r\n{body}",
+        state_len = state.len(),
+        bob_tag = key.remote_tag,
+        alice_tag = key.local_tag,
+        call_id = key.call_id,
+        len = body.len(),
+    );
+    net.inject(bob, alice, Bytes::from(notify));
+}
+
+/// linphone's last NOTIFY — bare `Event: refer`, `terminated;reason=reason=noresource` —
+/// is taken: 200, the transfer succeeds, Alice's call ends as transferred.
+#[test]
+fn a_bare_refer_notify_with_a_mangled_state_is_taken() {
+    let (mut net, alice, bob, call) = connected(85, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    linphone_style_notify(
+        &mut net,
+        (alice, bob),
+        call,
+        "terminated;reason=reason=noresource",
+        "SIP/2.0 200 Ok",
+    );
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(progress(&net, alice, id), vec![100, 200], "{}", net.ladder());
+    assert!(
+        matches!(
+            ended(&net, alice, id),
+            Some(SubscriptionEnd::Notified { reason: None, .. })
+        ),
+        "{}",
+        net.ladder()
+    );
+    assert_eq!(call_end(&net, alice, call), Some(EndReason::Transferred));
+    assert!(!net.ladder().contains("400 Bad Request"), "{}", net.ladder());
+}
+
+/// linphone reports a failed transfer in a NOTIFY that keeps the subscription active and
+/// sends no other: the result settles it — Alice's side ends, her call goes on.
+#[test]
+fn a_final_result_in_an_active_notify_settles_the_transfer() {
+    let (mut net, alice, bob, call) = connected(86, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    let id = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    linphone_style_notify(&mut net, (alice, bob), call, "active", "SIP/2.0 486 Busy Here");
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(progress(&net, alice, id), vec![100, 486]);
+    assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    assert_eq!(net.endpoint(alice).stats().transfers_failed, 1);
+}

@@ -363,6 +363,41 @@ impl SubscriptionState {
         })
     }
 
+    /// Reads what can be read of a Subscription-State value [`parse`](Self::parse)
+    /// refuses: the state, when it is a token, and each of `reason`, `expires` and
+    /// `retry-after` that is well formed; the rest is dropped. For a subscriber, which
+    /// must act on a NOTIFY's state even when a parameter is mangled (linphone 5.1 writes
+    /// `terminated;reason=reason=noresource`). `None` without a readable state.
+    ///
+    /// ```
+    /// use sip_core::message::{Substate, SubscriptionState};
+    /// let s = SubscriptionState::parse_lenient("terminated;reason=reason=noresource").unwrap();
+    /// assert_eq!(s.state(), Substate::Terminated);
+    /// assert_eq!(s.reason(), None);
+    /// assert!(SubscriptionState::parse_lenient("@;expires=1").is_none());
+    /// ```
+    pub fn parse_lenient(s: &str) -> Option<SubscriptionState> {
+        if let Ok(state) = SubscriptionState::parse(s) {
+            return Some(state);
+        }
+        let s = trim_lws(s);
+        let end = memchr::memchr(b';', s.as_bytes()).unwrap_or(s.len());
+        let state = trim_lws(s.get(..end)?);
+        if !is_token(state) {
+            return None;
+        }
+        let params = Params::new(s.get(end..).unwrap_or(""));
+        let value = |name| params.get(name).flatten();
+        let reason = value("reason").filter(|r| is_token(r)).map(EventReason::classify);
+        let number = |name| value(name).and_then(parse_u32);
+        Some(SubscriptionState::build(
+            Substate::classify(state),
+            reason,
+            number("expires"),
+            number("retry-after"),
+        ))
+    }
+
     /// `active;expires=<expires>`: the subscription is accepted and lasts `expires` more
     /// seconds (RFC 6665 §4.2.2).
     pub fn active(expires: u32) -> SubscriptionState {

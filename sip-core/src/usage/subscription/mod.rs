@@ -198,11 +198,29 @@ impl Subscriptions {
         new: NewRequest,
     ) {
         let event = new.request.headers.event().and_then(Result::ok);
+        let ours = cx.dialogs.subscriptions(dialog);
         let found = event.as_ref().and_then(|event| {
-            cx.dialogs.subscriptions(dialog).iter().copied().find(|id| {
+            let exact = ours.iter().copied().find(|id| {
                 self.subs.get(id).is_some_and(|sub| {
                     crate::message::Event::parse(&sub.event).is_ok_and(|ours| ours.matches(event))
                 })
+            });
+            // RFC 3515 §2.4.6: only the NOTIFYs of a second or later REFER in a dialog
+            // must carry `id`, so a bare `Event: refer` is the first REFER's (linphone
+            // sends them so).
+            let bare_refer = new.request.method == Method::Notify
+                && event.id().is_none()
+                && event.package().eq_ignore_ascii_case("refer");
+            exact.or_else(|| {
+                bare_refer
+                    .then(|| {
+                        ours.iter().copied().find(|id| {
+                            self.subs
+                                .get(id)
+                                .is_some_and(|sub| sub.implicit && sub.role == SubscriptionRole::Subscriber)
+                        })
+                    })
+                    .flatten()
             })
         });
         match (new.request.method.clone(), found) {

@@ -264,9 +264,9 @@ impl Subscriptions {
         let (original, event, interval) = (forking.original, forking.event.clone(), forking.interval);
         // Checked before anything is made: a NOTIFY without a readable state is refused
         // (400, as for any other NOTIFY) and makes nothing.
-        let terminated = match new.request.headers.subscription_state() {
-            Some(Ok(state)) => state.state() == Substate::Terminated,
-            _ => {
+        let terminated = match notified_state(&new.request) {
+            Some(state) => state.state() == Substate::Terminated,
+            None => {
                 if let Ok(response) = cx.response(tx, StatusCode::BAD_REQUEST) {
                     let _ = cx.respond(now, tx, response);
                 }
@@ -337,7 +337,7 @@ impl Subscriptions {
             return;
         }
         let request = new.request;
-        let Some(Ok(state)) = request.headers.subscription_state() else {
+        let Some(state) = notified_state(&request) else {
             if let Ok(response) = cx.response(tx, StatusCode::BAD_REQUEST) {
                 let _ = cx.respond(now, tx, response);
             }
@@ -387,6 +387,15 @@ impl Subscriptions {
                 cx.shared.refers_settled.push((id, Some(status)));
             }
             Self::emit(cx, id, SubscriptionEvent::Transfer { status });
+            if status.is_final() && notify_state != NotifyState::Terminated {
+                // The result is in: the subscription has nothing more to report (RFC 3515
+                // §2.4.5), though this notifier keeps it active (linphone 5.1 does after a
+                // failure). We end our side; a later NOTIFY of it gets 481, which ends the
+                // notifier's too (RFC 6665 §4.2.2), and a bare `Event: refer` NOTIFY can
+                // only be a later REFER's.
+                self.finish(cx, id, SubscriptionEnd::Local);
+                return;
+            }
         }
         if notify_state == NotifyState::Terminated {
             let reason = match sub.end.clone() {
@@ -523,5 +532,18 @@ impl Subscriptions {
             }
             _ => {}
         }
+    }
+}
+
+/// A NOTIFY's Subscription-State, read leniently: a subscriber acts on the state even
+/// when a parameter is malformed (RFC 6665 §4.1.3 makes the state what counts), so only a
+/// NOTIFY without a readable state is refused.
+fn notified_state(request: &Request) -> Option<crate::message::SubscriptionState> {
+    match request.headers.subscription_state()? {
+        Ok(state) => Some(state),
+        Err(_) => request
+            .headers
+            .get(HeaderName::SubscriptionState)
+            .and_then(crate::message::SubscriptionState::parse_lenient),
     }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the real peers the interop tests run against (Debian packages): SIPp
+# (sip-tester), baresip and linphone's command-line client. Each is installed only when
+# missing; the package index is refreshed only when a package is not found.
+set -euo pipefail
+
+need=()
+command -v sipp > /dev/null || need+=(sip-tester)
+command -v baresip > /dev/null || need+=(baresip)
+command -v linphonec > /dev/null || need+=(linphone-cli)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y --no-install-recommends "${need[@]}" \
+  || { apt-get update && apt-get install -y --no-install-recommends "${need[@]}"; }
