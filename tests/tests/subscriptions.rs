@@ -137,6 +137,7 @@ fn a_subscription_nobody_refreshes_expires_with_a_final_notify() {
     net.run_until_idle().unwrap();
     assert_eq!(net.endpoint(alice).subscription_count(), 0);
     assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    snapshot!("subscription_expired_final_notify", &net);
 }
 
 #[test]
@@ -176,6 +177,7 @@ fn a_rejected_subscription_ends_on_both_sides() {
         Some(SubscriptionEnd::Rejected(StatusCode::FORBIDDEN))
     );
     assert_eq!(net.endpoint(bob).subscription_count(), 0);
+    snapshot!("subscription_rejected", &net);
 }
 
 #[test]
@@ -197,6 +199,7 @@ fn the_notifier_ends_a_subscription_with_a_reason() {
         })
     );
     assert_eq!(ended(&net, bob, bobs), Some(SubscriptionEnd::Local));
+    snapshot!("subscription_terminated_by_notifier", &net);
 }
 
 #[test]

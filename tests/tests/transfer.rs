@@ -220,6 +220,7 @@ fn a_declined_refer_is_rejected_603() {
         Some(SubscriptionEnd::Rejected(StatusCode::DECLINE))
     );
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    snapshot!("refer_declined_603", &net);
 }
 
 #[test]
@@ -362,6 +363,7 @@ fn a_transfer_to_a_target_that_rejects_reports_its_status() {
         states(&net, alice, call)[1..],
         [CallState::Connected, CallState::Referring, CallState::Connected]
     );
+    snapshot!("refer_transfer_to_busy_target", &net);
 }
 
 /// Properties: with any loss (up to 20 % on every link, drawn from the seed), a blind
@@ -558,6 +560,7 @@ fn replaces_naming_no_dialog_gets_481() {
     assert_eq!(net.endpoint(carol).call_state(carols), None);
     assert_eq!(net.endpoint(bob).call_count(), 1, "Bob's call with Alice goes on");
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    snapshot!("replaces_no_match_481", &net);
 }
 
 #[test]
@@ -574,6 +577,7 @@ fn early_only_replaces_of_a_confirmed_call_gets_486() {
     net.run_until_idle().unwrap();
     assert!(net.ladder().contains("SIP/2.0 486"), "{}", net.ladder());
     assert_eq!(net.endpoint(bob).call_count(), 1);
+    snapshot!("replaces_early_only_486", &net);
 }
 
 /// An attended transfer in all three roles: Alice talks to Bob and to Carol, then refers
