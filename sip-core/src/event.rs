@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use crate::call::{CallEvent, CallId};
-use crate::ids::{SubscriptionId, TransactionId};
+use crate::ids::{RegistrationId, SubscriptionId, TransactionId};
 use crate::message::{Request, Response};
+use crate::registration::RegistrationEvent;
 use crate::subscription::SubscriptionEvent;
 use crate::transaction::Timer;
 use crate::transport::Transport;
@@ -81,5 +82,12 @@ pub enum Event {
         subscription: SubscriptionId,
         /// What.
         event: SubscriptionEvent,
+    },
+    /// Something happened to a registration (see [`crate::registration`]).
+    Registration {
+        /// The registration.
+        registration: RegistrationId,
+        /// What.
+        event: RegistrationEvent,
     },
 }

@@ -54,6 +54,12 @@ id_type!(
 );
 
 id_type!(
+    /// A registration (RFC 3261 §10) of one Endpoint. Never reused.
+    RegistrationId,
+    "reg"
+);
+
+id_type!(
     /// A dialog in the Endpoint's dialog table (RFC 3261 §12, RFC 5057): not the SIP dialog
     /// identifier (Call-ID and tags), which is [`DialogKey`](crate::dialog::DialogKey).
     DialogId,

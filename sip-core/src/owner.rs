@@ -3,7 +3,7 @@
 //! as public events, or to the usage that started (or claimed) it — no side map from
 //! transaction to usage.
 
-use crate::ids::{CallId, SubscriptionId};
+use crate::ids::{CallId, RegistrationId, SubscriptionId};
 
 /// The owner of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub(crate) enum Owner {
     Call(CallId, CallPart),
     /// A subscription: our SUBSCRIBE (a subscriber's) or our NOTIFY (a notifier's).
     Subscription(SubscriptionId),
+    /// A registration: our REGISTER.
+    Registration(RegistrationId),
 }
 
 /// What a transaction does for its call, so its events reach the right handler.

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::call::CallTimer;
-use crate::ids::{CallId, FlowId, SubscriptionId, TransactionId};
+use crate::ids::{CallId, FlowId, RegistrationId, SubscriptionId, TransactionId};
+use crate::registration::RegistrationTimer;
 use crate::subscription::SubscriptionTimer;
 use crate::transaction::Timer;
 
@@ -50,6 +51,13 @@ pub enum TimerId {
         subscription: SubscriptionId,
         /// The timer.
         timer: SubscriptionTimer,
+    },
+    /// A timer of a registration.
+    Registration {
+        /// The registration.
+        registration: RegistrationId,
+        /// The timer.
+        timer: RegistrationTimer,
     },
     /// A connection's liveness timer: the idle timeout, or the deadline to finish a
     /// message once its first byte arrived.

@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "shared vocabulary: transports, errors, events, configuration, owners, the call and subscription models, timer ids",
+        "shared vocabulary: transports, errors, events, configuration, owners, the call, subscription and registration models, timer ids",
         &[
             "transport.rs",
             "budget.rs",
@@ -41,6 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "owner.rs",
             "call.rs",
             "subscription.rs",
+            "registration.rs",
             "timer_queue.rs",
         ],
     ),

@@ -3,6 +3,7 @@
 
 mod answering;
 mod calls;
+mod registrations;
 mod subscriptions;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use crate::transaction::{NewCalls, NewRequest, TransactionEvent, TransactionLaye
 use crate::transport::Route;
 use crate::usage::Seam;
 use crate::usage::invite::InviteSessions;
+use crate::usage::registration::Registrations;
 use crate::usage::subscription::Subscriptions;
 
 // The shared types live at the crate root; the Endpoint's API names them here too.
@@ -106,6 +108,8 @@ pub struct Endpoint {
     invites: InviteSessions,
     /// Subscriptions (RFC 6665), ours and peers'.
     subscriptions: Subscriptions,
+    /// Our registrations (RFC 3261 §10).
+    registrations: Registrations,
     /// True while transaction events are being handed to the usages (a usage's own
     /// commands feed the same inbox, drained by the loop already running).
     dispatching: bool,
@@ -119,6 +123,7 @@ impl Endpoint {
         let hasher = shared.hasher.clone();
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
         let subscriptions = Subscriptions::new(&shared.config, shared.hasher.clone());
+        let registrations = Registrations::new(&shared.config);
         Endpoint {
             seam: Seam {
                 transactions: TransactionLayer::new(hasher.clone()),
@@ -127,6 +132,7 @@ impl Endpoint {
             },
             invites,
             subscriptions,
+            registrations,
             dispatching: false,
         }
     }
@@ -361,6 +367,10 @@ impl Endpoint {
                     self.subscriptions
                         .fire_timer(&mut self.seam, now, subscription, timer)
                 }
+                TimerId::Registration { registration, timer } => {
+                    self.registrations
+                        .fire_timer(&mut self.seam, now, registration, timer)
+                }
                 TimerId::Flow { flow } => {
                     let shared = &mut self.seam.shared;
                     let limits = &shared.config.limits;
@@ -587,6 +597,26 @@ impl Endpoint {
                 owner: Owner::Subscription(id),
                 ..
             } => self.subscriptions.on_transaction_event(seam, now, id, event),
+            TransactionEvent::Response {
+                owner: Owner::Registration(id),
+                ..
+            }
+            | TransactionEvent::Cancelled {
+                owner: Owner::Registration(id),
+                ..
+            }
+            | TransactionEvent::Timeout {
+                owner: Owner::Registration(id),
+                ..
+            }
+            | TransactionEvent::TransportError {
+                owner: Owner::Registration(id),
+                ..
+            }
+            | TransactionEvent::Terminated {
+                owner: Owner::Registration(id),
+                ..
+            } => self.registrations.on_transaction_event(seam, now, id, event),
             // The application's transactions are routed to it at once by the seam.
             TransactionEvent::Response { .. }
             | TransactionEvent::Cancelled { .. }
