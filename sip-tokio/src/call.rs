@@ -177,17 +177,28 @@ impl Call {
     /// Transfers the peer to `target` (a blind transfer: REFER, RFC 3515). The call is
     /// [`CallState::Referring`] until the result, which the returned [`Transfer`]
     /// reports; after a success the call is hung up (with
-    /// [`EndReason::Transferred`](sip_core::call::EndReason::Transferred)) unless the agent
-    /// was built with [`Builder::end_call_after_transfer(false)`](crate::Builder::end_call_after_transfer).
+    /// [`EndReason::Transferred`](sip_core::call::EndReason::Transferred), also when the
+    /// peer's BYE crosses ours) unless the agent was built with
+    /// [`Builder::end_call_after_transfer(false)`](crate::Builder::end_call_after_transfer).
     pub async fn refer(&self, target: &str) -> Result<Transfer, Error> {
         let target = crate::user_agent::parse_target(target)?;
         self.transfer(TransferTo::Blind(target)).await
     }
 
     /// Attended transfer (RFC 5589 §7): asks this call's peer to call the peer of `other`
-    /// (our other connected call) in our place; its new call replaces `other` there
-    /// (Replaces, RFC 3891), and both our calls end once it succeeds.
+    /// (our other connected call, of this same agent) in our place; its new call replaces
+    /// `other` there (Replaces, RFC 3891). Once it succeeds `other` is ended by its peer,
+    /// and this call by us (unless
+    /// [`Builder::end_call_after_transfer(false)`](crate::Builder::end_call_after_transfer)).
     pub async fn attended_transfer(&self, other: &Call) -> Result<Transfer, Error> {
+        // Call ids are per agent: another agent's call would name an unrelated one here.
+        if !self.agent.same_agent(&other.agent) {
+            return Err(Error::Subscription(
+                sip_core::subscription::SubscriptionError::Invalid(
+                    "the other call belongs to another user agent".to_owned(),
+                ),
+            ));
+        }
         self.transfer(TransferTo::Attended(other.id)).await
     }
 

@@ -294,6 +294,7 @@ async fn follow_transfer(refer: IncomingRefer, plan: Plan, ip: IpAddr) -> Outcom
         // Until the call exists the REFER stands for it in the log.
         id: format!("REFER {}", refer.id()),
         transfer: true,
+        placed: false,
         rejected: false,
         answered: false,
         hung_up: false,
@@ -307,6 +308,7 @@ async fn follow_transfer(refer: IncomingRefer, plan: Plan, ip: IpAddr) -> Outcom
             return outcome;
         }
     };
+    outcome.placed = true;
     outcome.id = call.id().to_string();
     let mut hangup_at = None;
     loop {
@@ -375,6 +377,8 @@ struct Outcome {
     id: String,
     /// A call we placed for a REFER, not an incoming one.
     transfer: bool,
+    /// (transfer) The call was placed (accepting the REFER can fail).
+    placed: bool,
     rejected: bool,
     answered: bool,
     hung_up: bool,
@@ -387,15 +391,31 @@ struct Outcome {
 impl Outcome {
     fn record(self, report: &mut ListenReport, say: &mut impl FnMut(std::fmt::Arguments<'_>)) {
         if let Some(e) = &self.answer_error {
-            say(format_args!("{}: cannot answer: {e}", self.id));
+            let what = if self.transfer {
+                "cannot follow"
+            } else {
+                "cannot answer"
+            };
+            say(format_args!("{}: {what}: {e}", self.id));
+        }
+        if self.transfer {
+            // Calls we placed for a REFER: counted as transfers, not as incoming calls.
+            if self.placed {
+                report.transfers += 1;
+                report.transfers_answered += usize::from(self.answered);
+                match &self.reason {
+                    Some(reason) => say(format_args!("{}: transfer call ended ({reason})", self.id)),
+                    None => say(format_args!(
+                        "{}: transfer call still up when the agent stopped",
+                        self.id
+                    )),
+                }
+            }
+            return;
         }
         match &self.reason {
             Some(reason) => say(format_args!("{}: ended ({reason})", self.id)),
             None => say(format_args!("{}: still up when the agent stopped", self.id)),
-        }
-        if self.transfer {
-            report.transfers += 1;
-            report.transfers_answered += usize::from(self.answered);
         }
         report.rejected += usize::from(self.rejected);
         report.answered += usize::from(self.answered);
@@ -418,6 +438,7 @@ async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
     let mut outcome = Outcome {
         id: call.id().to_string(),
         transfer: false,
+        placed: false,
         rejected: false,
         answered: false,
         hung_up: false,

@@ -28,7 +28,8 @@ pub enum TransferEvent {
     Succeeded,
     /// The transfer failed: the REFER was refused or the new call failed, with that
     /// status; or the peer's reports stopped without a result (`None`: its subscription
-    /// ended or timed out). The last event; our call with the peer goes on.
+    /// ended or timed out). The last event; our call with the peer stays up (unless the
+    /// peer ends it).
     Failed(Option<StatusCode>),
 }
 
@@ -191,11 +192,9 @@ impl IncomingRefer {
         self.op(ReferOp::Accept).await
     }
 
-    /// Refuses with `status` (403 Forbidden, 603 Decline, …).
+    /// Refuses with `status` (403 Forbidden, 603 Decline, …; 300–699).
     pub async fn reject(&self, status: u16) -> Result<(), Error> {
-        let status = StatusCode::new(status)
-            .filter(|s| s.as_u16() >= 300)
-            .ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
+        let status = final_status(status)?;
         self.op(ReferOp::Reject(status)).await
     }
 
@@ -217,9 +216,7 @@ impl IncomingRefer {
     /// Reports failure with the new request's final status (486, 603, …); this ends the
     /// REFER's subscription.
     pub async fn notify_failure(&self, status: u16) -> Result<(), Error> {
-        let status = StatusCode::new(status)
-            .filter(|s| s.as_u16() >= 300)
-            .ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
+        let status = final_status(status)?;
         self.op(ReferOp::Notify(status)).await
     }
 
@@ -266,4 +263,15 @@ impl IncomingRefers {
             agent: self.agent.clone(),
         })
     }
+}
+
+/// A failure status (300–699), or the error saying it is not one.
+fn final_status(status: u16) -> Result<StatusCode, Error> {
+    StatusCode::new(status)
+        .filter(|s| s.as_u16() >= 300)
+        .ok_or_else(|| {
+            Error::Subscription(sip_core::subscription::SubscriptionError::Invalid(format!(
+                "{status} is no failure status (300-699)"
+            )))
+        })
 }

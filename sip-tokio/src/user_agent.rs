@@ -270,6 +270,11 @@ impl UserAgent {
         self.transports
     }
 
+    /// Whether `other` is a handle of the same agent (the same driver).
+    pub(crate) fn same_agent(&self, other: &UserAgent) -> bool {
+        self.commands.same_channel(&other.commands)
+    }
+
     pub(crate) async fn request<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,

@@ -647,7 +647,16 @@ fn with_end_call_after_transfer_off_the_call_stays_up() {
 #[test]
 fn an_attended_transfer_to_an_unanswered_call_is_refused() {
     let (mut net, alice, _bob, carol) = three_parties(84);
-    net.set_handler(carol, |_, _, _| {});
+    // Carol rings and never answers: Alice's call with her has an early dialog.
+    net.set_handler(carol, |ep, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            ep.ringing(now, call).unwrap();
+        }
+    });
     let with_bob = call_to_bob(&mut net, alice);
     let with_carol = net
         .on(alice, |ep, now| {
@@ -655,6 +664,14 @@ fn an_attended_transfer_to_an_unanswered_call_is_refused() {
         })
         .unwrap();
     net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        net.endpoint(alice).call_state(with_carol),
+        Some(CallState::Ringing)
+    );
+    assert!(
+        net.endpoint(alice).call_dialog(with_carol).is_some(),
+        "an early dialog"
+    );
     let result = net.on(alice, |ep, now| ep.attended_transfer(now, with_bob, with_carol));
     assert_eq!(
         result,
@@ -921,4 +938,94 @@ fn a_final_result_in_an_active_notify_settles_the_transfer() {
     assert_eq!(ended(&net, alice, id), Some(SubscriptionEnd::Local));
     assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
     assert_eq!(net.endpoint(alice).stats().transfers_failed, 1);
+}
+
+/// A transfer that fails while the call is on hold leaves it on hold: Referring sits above
+/// Hold and gives way to it again.
+#[test]
+fn a_transfer_that_fails_on_hold_goes_back_to_hold() {
+    let (mut net, alice, bob, call) = connected(87, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    net.on(alice, |ep, now| ep.hold(now, call)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Hold));
+    net.on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Referring));
+    let (referred, _) = bobs_refer(&net, bob);
+    net.on(bob, |ep, now| {
+        ep.notify_refer(now, referred, StatusCode::BUSY_HERE)
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Hold));
+}
+
+/// The transferee hangs up the old call as soon as it reports success, so its BYE crosses
+/// the transferor's: the transferor's call still ends as transferred.
+#[test]
+fn a_bye_crossing_ours_after_a_transfer_keeps_transferred() {
+    let (mut net, alice, bob, call) = connected(88, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    net.on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let (referred, _) = bobs_refer(&net, bob);
+    let bobs_call = net
+        .events(bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Call {
+                call,
+                event: CallEvent::Incoming { .. },
+            } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    net.on(bob, |ep, now| {
+        ep.notify_refer(now, referred, StatusCode::OK).unwrap();
+        ep.bye(now, bobs_call).unwrap();
+    });
+    net.run_until_idle().unwrap();
+    let ladder = net.ladder();
+    assert_eq!(ladder.matches("BYE sip:").count(), 2, "both sent BYE: {ladder}");
+    assert_eq!(call_end(&net, alice, call), Some(EndReason::Transferred));
+}
+
+/// A notifier that names REFERs by `id`: a late bare `Event: refer` NOTIFY can only be the
+/// first REFER's (RFC 3515 §2.4.6), which is over — 481 — and never the second's.
+#[test]
+fn a_late_bare_notify_of_the_first_refer_is_not_taken_by_the_second() {
+    let (mut net, alice, bob, call) = connected(89, |ep, refer, now| ep.accept_refer(now, refer).unwrap());
+    let first = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let (referred, _) = bobs_refer(&net, bob);
+    net.on(bob, |ep, now| {
+        ep.notify_refer(now, referred, StatusCode::BUSY_HERE)
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(ended(&net, alice, first).is_some());
+    let second = net
+        .on(alice, |ep, now| ep.refer(now, call, &carol_uri()))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(progress(&net, alice, second), vec![100], "named by id");
+    linphone_style_notify(
+        &mut net,
+        (alice, bob),
+        call,
+        "terminated;reason=timeout",
+        "SIP/2.0 486 Busy Here",
+    );
+    net.run_for(Duration::from_secs(1));
+    assert!(
+        net.ladder().contains("alice  -> bob    SIP/2.0 481"),
+        "{}",
+        net.ladder()
+    );
+    assert_eq!(progress(&net, alice, second), vec![100]);
+    assert_eq!(ended(&net, alice, second), None, "the second REFER lives on");
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Referring));
 }

@@ -39,6 +39,9 @@ struct Entry {
     invite: Option<CallId>,
     /// Its subscriptions, oldest first (each told apart by its Event type and id).
     subscriptions: Vec<SubscriptionId>,
+    /// Whether we have sent a REFER in it: the first one's NOTIFYs may omit `id` (RFC
+    /// 3515 §2.4.6).
+    referred: bool,
 }
 
 impl Entry {
@@ -71,6 +74,7 @@ impl DialogTable {
             dialog,
             invite: None,
             subscriptions: Vec::new(),
+            referred: false,
         });
         entry.add(usage);
         self.entries.insert(id, entry);
@@ -86,6 +90,13 @@ impl DialogTable {
             }
             None => false,
         }
+    }
+
+    /// Notes that we send a REFER in dialog `id`; true when it is the first.
+    pub(crate) fn note_refer(&mut self, id: DialogId) -> bool {
+        self.entries
+            .get_mut(&id)
+            .is_some_and(|entry| !std::mem::replace(&mut entry.referred, true))
     }
 
     /// The subscriptions in dialog `id`, oldest first.

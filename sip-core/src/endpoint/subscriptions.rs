@@ -132,6 +132,11 @@ impl Endpoint {
         call: CallId,
         other: CallId,
     ) -> Result<SubscriptionId, SubscriptionError> {
+        if other == call {
+            return Err(SubscriptionError::Invalid(format!(
+                "{call} cannot be transferred to itself"
+            )));
+        }
         let dialog = self
             .invites
             .confirmed_dialog_of(&self.seam.dialogs, other)

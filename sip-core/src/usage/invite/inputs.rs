@@ -222,7 +222,17 @@ impl InviteSessions {
                     self.respond_status(cx, now, tx, StatusCode::REQUEST_TERMINATED, None);
                 }
                 self.stop_reliable(cx, c);
-                self.end(cx, now, c, EndReason::RemoteBye, "BYE received");
+                // Our own BYE, for a transfer done or a call replaced, crossed theirs: the
+                // call still ended for our reason.
+                let reason = match c.end_reason.clone() {
+                    Some(reason @ (EndReason::Transferred | EndReason::Replaced))
+                        if c.state == CallState::Ending =>
+                    {
+                        reason
+                    }
+                    _ => EndReason::RemoteBye,
+                };
+                self.end(cx, now, c, reason, "BYE received");
             }
             Method::Invite => self.on_reinvite(cx, now, c, tx, request, seq),
             Method::Update => self.on_update(cx, now, c, tx, dialog_id, request),
@@ -473,6 +483,8 @@ impl InviteSessions {
             // own (what re-INVITEs, hold and answers are built from).
             let body = std::mem::take(&mut c.remote_body);
             this.set_state(cx, now, c, CallState::Connected, "ACK received");
+            // A REFER sent while we waited for the ACK makes the call Referring now.
+            this.update_up_state(cx, now, c, "REFER in progress");
             this.call_event(cx, c.id, CallEvent::Answered { body });
             if c.bye_after_ack {
                 c.bye_after_ack = false;

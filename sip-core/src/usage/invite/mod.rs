@@ -159,7 +159,7 @@ pub(super) struct Call {
     remote_hold: bool,
     /// REFERs sent in this call whose transfer is not settled yet: while there are any, the
     /// call is [`CallState::Referring`].
-    referring: u8,
+    referring: u32,
     /// UAS: the 2xx (initial or re-INVITE) awaiting its ACK, and the INVITE's CSeq.
     awaiting_ack: Option<Box<(u32, Resend)>>,
     /// UAC: the ACK of the last 2xx, resent when that 2xx is (§13.2.2.4).

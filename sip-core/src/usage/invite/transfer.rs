@@ -63,7 +63,9 @@ impl InviteSessions {
             }
         });
         // Straight from Referring to Ending: the call was never plainly connected again.
-        if settled.is_some() && hang_up && self.hangup(cx, now, call).is_ok() {
+        // Only a call still up ends as transferred: one already ending keeps its reason.
+        let up = self.calls.get(&call).is_some_and(|c| c.is_up());
+        if settled.is_some() && hang_up && up && self.hangup(cx, now, call).is_ok() {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.end_reason = Some(EndReason::Transferred);
             }
@@ -73,7 +75,11 @@ impl InviteSessions {
     /// RFC 3891 §3: the call that replaces `replaced` is up — `replaced` ends (BYE, or
     /// CANCEL while it was an early call of ours), with [`EndReason::Replaced`].
     pub(super) fn end_replaced(&mut self, cx: &mut Seam, now: Instant, replaced: CallId) {
-        if self.hangup(cx, now, replaced).is_ok() {
+        let ending = self
+            .calls
+            .get(&replaced)
+            .is_none_or(|c| matches!(c.state, CallState::Ending | CallState::Ended));
+        if !ending && self.hangup(cx, now, replaced).is_ok() {
             if let Some(c) = self.calls.get_mut(&replaced) {
                 c.end_reason = Some(EndReason::Replaced);
             }

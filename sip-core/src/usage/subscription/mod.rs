@@ -94,6 +94,11 @@ struct Subscription {
     /// it is accepted without one (no NOTIFY, over with the 202); as referrer, ours asked
     /// for none, and a 202 that agrees ends it.
     no_notify: bool,
+    /// (referrer) Ours is the first REFER we sent in its dialog: its NOTIFYs may omit the
+    /// Event's `id` (RFC 3515 §2.4.6).
+    first_refer: bool,
+    /// (referrer) A NOTIFY for it named it by `id`: its notifier uses ids.
+    notified_by_id: bool,
     armed: Vec<(SubscriptionTimer, Deadline)>,
 }
 
@@ -125,6 +130,8 @@ impl Subscription {
             call: None,
             implicit: false,
             no_notify: false,
+            first_refer: false,
+            notified_by_id: false,
             armed: Vec::new(),
         })
     }
@@ -211,17 +218,19 @@ impl Subscriptions {
             let bare_refer = new.request.method == Method::Notify
                 && event.id().is_none()
                 && event.package().eq_ignore_ascii_case("refer");
-            exact.or_else(|| {
-                bare_refer
-                    .then(|| {
-                        ours.iter().copied().find(|id| {
-                            self.subs
-                                .get(id)
-                                .is_some_and(|sub| sub.implicit && sub.role == SubscriptionRole::Subscriber)
-                        })
-                    })
-                    .flatten()
-            })
+            if let Some(id) = exact {
+                if event.id().is_some() {
+                    if let Some(sub) = self.subs.get_mut(&id) {
+                        sub.notified_by_id = true;
+                    }
+                }
+                return Some(id);
+            }
+            if bare_refer {
+                self.bare_refer_notify(ours)
+            } else {
+                None
+            }
         });
         match (new.request.method.clone(), found) {
             (Method::Notify, Some(id)) => self.on_notify(cx, now, id, new),
@@ -233,6 +242,28 @@ impl Subscriptions {
                 StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
             ),
         }
+    }
+
+    /// The REFER subscription of ours a NOTIFY with a bare `Event: refer` is for (RFC 3515
+    /// §2.4.6): the first REFER's, while it lives. Some notifiers (linphone 5.1) omit `id`
+    /// for every REFER; for those — when no NOTIFY of this dialog named its REFER by `id` —
+    /// it is the oldest REFER still live. A notifier that does use ids never gets a later
+    /// REFER's subscription for a bare NOTIFY (a late one of the first REFER gets 481).
+    fn bare_refer_notify(&self, ours: &[SubscriptionId]) -> Option<SubscriptionId> {
+        let refers = || {
+            ours.iter().copied().filter_map(|id| {
+                self.subs
+                    .get(&id)
+                    .filter(|sub| sub.implicit && sub.role == SubscriptionRole::Subscriber)
+            })
+        };
+        if let Some(first) = refers().find(|sub| sub.first_refer) {
+            return Some(first.id);
+        }
+        if refers().any(|sub| sub.notified_by_id) {
+            return None;
+        }
+        refers().next().map(|sub| sub.id)
     }
 
     /// An event of one of our transactions (a SUBSCRIBE or NOTIFY of subscription `id`).

@@ -70,6 +70,7 @@ impl Subscriptions {
         sub.dialog = Some(dialog);
         sub.implicit = true;
         sub.no_notify = !subscribe;
+        sub.first_refer = cx.dialogs.note_refer(dialog);
         self.subs.insert(id, sub);
         cx.dialogs.add_usage(dialog, Usage::Subscription(id));
         let refer_to = format!("<{target}>");

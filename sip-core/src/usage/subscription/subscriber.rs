@@ -391,8 +391,9 @@ impl Subscriptions {
                 // The result is in: the subscription has nothing more to report (RFC 3515
                 // §2.4.5), though this notifier keeps it active (linphone 5.1 does after a
                 // failure). We end our side; a later NOTIFY of it gets 481, which ends the
-                // notifier's too (RFC 6665 §4.2.2), and a bare `Event: refer` NOTIFY can
-                // only be a later REFER's.
+                // notifier's too (RFC 6665 §4.2.2) — unless it comes with a bare `Event:
+                // refer` from a notifier that never names REFERs by id, which a later REFER
+                // of ours then takes (see `bare_refer_notify`).
                 self.finish(cx, id, SubscriptionEnd::Local);
                 return;
             }
