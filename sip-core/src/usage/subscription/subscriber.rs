@@ -307,15 +307,22 @@ impl Subscriptions {
             cx.dialogs.insert(dialog_id, dialog, Usage::Subscription(id));
             sub.dialog = Some(dialog_id);
         }
-        let at = now + Duration::from_secs(u64::from(interval));
+        // A fork of a fetch (`Expires: 0`) waits Timer N for its final NOTIFY, unrefreshed,
+        // as the original does (RFC 6665 §4.1.2.4).
+        let at = match interval {
+            0 => now + cx.shared.config.timers.t1 * 64,
+            _ => now + Duration::from_secs(u64::from(interval)),
+        };
         sub.expires_at = Some(at);
         Self::arm(cx, &mut sub, SubscriptionTimer::Expiry, at);
-        Self::arm(
-            cx,
-            &mut sub,
-            SubscriptionTimer::Refresh,
-            now + refresh_delay(interval),
-        );
+        if interval > 0 {
+            Self::arm(
+                cx,
+                &mut sub,
+                SubscriptionTimer::Refresh,
+                now + refresh_delay(interval),
+            );
+        }
         sub.call = Some(key.clone());
         if let Some(forking) = self.by_call.get_mut(&key) {
             forking.live += 1;
