@@ -110,6 +110,8 @@ pub struct EndpointConfig {
     pub calls: CallConfig,
     /// Subscriptions (RFC 6665): the event packages we notify for, and intervals.
     pub subscriptions: SubscriptionConfig,
+    /// Instant messages outside a dialog (MESSAGE, RFC 3428).
+    pub messages: crate::pager::PagerConfig,
 }
 
 impl EndpointConfig {
@@ -127,6 +129,7 @@ impl EndpointConfig {
             retry_after: 5,
             calls: CallConfig::default(),
             subscriptions: SubscriptionConfig::default(),
+            messages: crate::pager::PagerConfig::default(),
         }
     }
 }

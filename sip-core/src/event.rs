@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use crate::call::{CallEvent, CallId};
-use crate::ids::{RegistrationId, SubscriptionId, TransactionId};
+use crate::ids::{MessageId, RegistrationId, SubscriptionId, TransactionId};
 use crate::message::{Request, Response};
+use crate::pager::MessageEvent;
 use crate::registration::RegistrationEvent;
 use crate::subscription::SubscriptionEvent;
 use crate::transaction::Timer;
@@ -89,5 +90,23 @@ pub enum Event {
         registration: RegistrationId,
         /// What.
         event: RegistrationEvent,
+    },
+    /// What became of an instant message we sent (see [`crate::pager`]).
+    Message {
+        /// The message.
+        message: MessageId,
+        /// What.
+        event: MessageEvent,
+    },
+    /// An instant message (MESSAGE outside a dialog, RFC 3428), already answered 200.
+    MessageReceived {
+        /// The From header's value (who sent it).
+        from: String,
+        /// The To header's value (whom it is for).
+        to: String,
+        /// Its Content-Type, if it had one.
+        content_type: Option<String>,
+        /// Its body.
+        body: bytes::Bytes,
     },
 }

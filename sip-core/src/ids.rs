@@ -54,6 +54,12 @@ id_type!(
 );
 
 id_type!(
+    /// An instant message (MESSAGE, RFC 3428) we sent. Never reused.
+    MessageId,
+    "msg"
+);
+
+id_type!(
     /// A registration (RFC 3261 §10) of one Endpoint. Never reused.
     RegistrationId,
     "reg"

@@ -40,6 +40,7 @@ pub mod event;
 pub mod ids;
 pub mod message;
 pub(crate) mod owner;
+pub mod pager;
 pub mod registration;
 pub(crate) mod rng;
 pub mod sdp;

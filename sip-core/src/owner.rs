@@ -3,7 +3,7 @@
 //! as public events, or to the usage that started (or claimed) it — no side map from
 //! transaction to usage.
 
-use crate::ids::{CallId, RegistrationId, SubscriptionId};
+use crate::ids::{CallId, MessageId, RegistrationId, SubscriptionId};
 
 /// The owner of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub(crate) enum Owner {
     Subscription(SubscriptionId),
     /// A registration: our REGISTER.
     Registration(RegistrationId),
+    /// An instant message we sent (MESSAGE outside a dialog, RFC 3428).
+    Message(MessageId),
 }
 
 /// What a transaction does for its call, so its events reach the right handler.

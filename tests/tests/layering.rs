@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "shared vocabulary: transports, errors, events, configuration, owners, the call, subscription and registration models, timer ids",
+        "shared vocabulary: transports, errors, events, configuration, owners, the call, subscription, registration and pager models, timer ids",
         &[
             "transport.rs",
             "budget.rs",
@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "call.rs",
             "subscription.rs",
             "registration.rs",
+            "pager.rs",
             "timer_queue.rs",
         ],
     ),

@@ -40,6 +40,7 @@ pub(crate) fn effective_policy(config: &EndpointConfig) -> UasPolicy {
             || *method == Method::Notify
             || (*method == Method::Subscribe && notifier)
             || (*method == Method::Refer && config.subscriptions.accept_refer)
+            || (*method == Method::Message && config.messages.accept)
             || config.calls.in_dialog_methods.contains(method)
             || config.calls.app_methods.contains(method)
     };
@@ -75,10 +76,11 @@ pub(crate) fn answers_options(config: &EndpointConfig) -> bool {
 /// True for the methods that exist for us only inside a call: outside one they name no
 /// dialog we have (481).
 pub(crate) fn only_in_dialog(config: &EndpointConfig, method: &Method) -> bool {
+    let outside_too = *method == Method::Message && config.messages.accept;
     matches!(
         method,
         Method::Bye | Method::Prack | Method::Update | Method::Notify
-    ) || config.calls.in_dialog_methods.contains(method)
+    ) || (config.calls.in_dialog_methods.contains(method) && !outside_too)
 }
 
 /// Answers OPTIONS (in or out of a dialog) with 200 and what we handle, accept and support

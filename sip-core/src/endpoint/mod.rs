@@ -3,6 +3,7 @@
 
 mod answering;
 mod calls;
+mod pager;
 mod registrations;
 mod subscriptions;
 
@@ -20,6 +21,7 @@ use crate::transaction::{NewCalls, NewRequest, TransactionEvent, TransactionLaye
 use crate::transport::Route;
 use crate::usage::Seam;
 use crate::usage::invite::InviteSessions;
+use crate::usage::pager::Pager;
 use crate::usage::registration::Registrations;
 use crate::usage::subscription::Subscriptions;
 
@@ -110,6 +112,8 @@ pub struct Endpoint {
     subscriptions: Subscriptions,
     /// Our registrations (RFC 3261 §10).
     registrations: Registrations,
+    /// Instant messages outside a dialog (RFC 3428).
+    pager: Pager,
     /// True while transaction events are being handed to the usages (a usage's own
     /// commands feed the same inbox, drained by the loop already running).
     dispatching: bool,
@@ -124,6 +128,7 @@ impl Endpoint {
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
         let subscriptions = Subscriptions::new(&shared.config, shared.hasher.clone());
         let registrations = Registrations::new(&shared.config);
+        let pager = Pager::new(&shared.config);
         Endpoint {
             seam: Seam {
                 transactions: TransactionLayer::new(hasher.clone()),
@@ -133,6 +138,7 @@ impl Endpoint {
             invites,
             subscriptions,
             registrations,
+            pager,
             dispatching: false,
         }
     }
@@ -617,6 +623,26 @@ impl Endpoint {
                 owner: Owner::Registration(id),
                 ..
             } => self.registrations.on_transaction_event(seam, now, id, event),
+            TransactionEvent::Response {
+                owner: Owner::Message(id),
+                ..
+            }
+            | TransactionEvent::Timeout {
+                owner: Owner::Message(id),
+                ..
+            }
+            | TransactionEvent::TransportError {
+                owner: Owner::Message(id),
+                ..
+            } => self.pager.on_transaction_event(seam, id, event),
+            TransactionEvent::Cancelled {
+                owner: Owner::Message(_),
+                ..
+            }
+            | TransactionEvent::Terminated {
+                owner: Owner::Message(_),
+                ..
+            } => {}
             // The application's transactions are routed to it at once by the seam.
             TransactionEvent::Response { .. }
             | TransactionEvent::Cancelled { .. }
@@ -686,6 +712,9 @@ impl Endpoint {
                 source: new.source,
                 transport: new.transport,
             }),
+            None if *method == Method::Message && config.messages.accept => {
+                self.pager.on_message(seam, now, new)
+            }
             // BYE, PRACK, UPDATE and what we take only inside a call name no dialog of ours
             // (§12.2.2, §15.1.2).
             None if answering::only_in_dialog(config, method) => seam.answer_and_forget(

@@ -5,6 +5,7 @@
 
 pub(crate) mod invite;
 pub(crate) mod local;
+pub(crate) mod pager;
 pub(crate) mod registration;
 pub(crate) mod subscription;
 
