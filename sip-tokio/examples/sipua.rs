@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use sip_core::endpoint::EndpointLimits;
 use sip_core::sdp::SessionDescription;
 use sip_tokio::listen::{ListenOptions, Listener};
-use sip_tokio::{Call, CallEvent, EndReason, Error, TransferEvent, UserAgent};
+use sip_tokio::{Call, CallEvent, EndReason, Error, RegistrationEvent, TransferEvent, UserAgent};
 
 /// mimalloc gives memory back to the OS soon after it is freed; glibc's malloc keeps what a
 /// flood made it take (its arenas only shrink from the top), so an agent's RSS would stay
@@ -182,6 +182,42 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
     },
+    /// Register at REGISTRAR (`sip:IP[:PORT][;transport=tcp]`) and stay registered —
+    /// refreshing — until stopped (Ctrl-C, SIGTERM or --duration), then unregister. Exits
+    /// non-zero when the first registration fails.
+    Register {
+        /// The registrar URI.
+        registrar: String,
+        /// The address-of-record to register (default: sip:sipua@REGISTRAR's host).
+        #[arg(long, value_name = "URI")]
+        aor: Option<String>,
+        /// The interval to ask for, in seconds.
+        #[arg(long, value_name = "S", default_value_t = 3600)]
+        expires: u32,
+        /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 registrar).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+        /// Unregister and stop after this many seconds (default: run until stopped).
+        #[arg(long, value_name = "S")]
+        duration: Option<u64>,
+    },
+    /// Send an instant message (MESSAGE, RFC 3428) to TARGET and print the status.
+    Message {
+        /// The target URI.
+        target: String,
+        /// The text to send.
+        text: String,
+        /// Its media type.
+        #[arg(long, default_value = "text/plain")]
+        content_type: String,
+        /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+    },
     /// Alice calls Bob in this process over loopback UDP, printed as a ladder.
     Demo {
         /// Alice, Bob and Carol instead: a blind transfer, then an attended one.
@@ -270,6 +306,43 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Cmd::Register {
+            registrar,
+            aor,
+            expires,
+            bind,
+            transport,
+            duration,
+        } => register(registrar, aor, expires, bind, transport, duration).await,
+        Cmd::Message {
+            target,
+            text,
+            content_type,
+            bind,
+            transport,
+        } => {
+            let ua = start(
+                bind.unwrap_or_else(|| default_bind(&target)),
+                transport == TransportArg::Tcp,
+                EndpointLimits::default(),
+            )
+            .await?;
+            let target = with_transport(&target, transport);
+            let result = ua.message(&target, &content_type, Bytes::from(text)).await;
+            ua.shutdown(Duration::from_millis(100)).await;
+            match result {
+                Ok(status) => {
+                    println!("{} {}", status.as_u16(), status.canonical_reason());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(Error::Rejected(status)) => {
+                    println!("{} {}", status.as_u16(), status.canonical_reason());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(Error::Timeout) => Err(format!("no response from {target} (timeout)")),
+                Err(e) => Err(e.to_string()),
+            }
         }
         Cmd::Options {
             target,
@@ -407,6 +480,73 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+/// `sipua register`: registers, prints each event, and unregisters when stopped.
+async fn register(
+    registrar: String,
+    aor: Option<String>,
+    expires: u32,
+    bind: Option<SocketAddr>,
+    transport: TransportArg,
+    duration: Option<u64>,
+) -> Result<ExitCode, String> {
+    let bind = bind.unwrap_or_else(|| default_bind(&registrar));
+    let registrar = with_transport(&registrar, transport);
+    let aor = match aor {
+        Some(aor) => aor,
+        None => {
+            let uri = sip_core::message::Uri::parse(&registrar).map_err(|e| format!("{registrar}: {e}"))?;
+            format!("sip:sipua@{}", uri.host_str().unwrap_or("invalid"))
+        }
+    };
+    let ua = UserAgent::builder()
+        .bind(bind)
+        .tcp(transport == TransportArg::Tcp)
+        .identity(aor.clone())
+        .start()
+        .await
+        .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+    let mut registration = ua
+        .register(&registrar, Some(&aor), expires)
+        .await
+        .map_err(|e| e.to_string())?;
+    match registration.registered().await {
+        Ok(granted) => println!("registered {aor} at {registrar} for {granted} s"),
+        Err(e) => {
+            ua.shutdown(Duration::from_secs(2)).await;
+            return Err(format!("registration failed: {e}"));
+        }
+    }
+    let stop = async {
+        let deadline = duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+            _ = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {}
+        }
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            event = registration.next_event() => match event {
+                Some(RegistrationEvent::Registered { expires, .. }) => println!("refreshed for {expires} s"),
+                Some(RegistrationEvent::Failed { status, retry_in }) => println!(
+                    "registration failed ({}); trying again in {} s",
+                    status.map_or("no response".to_owned(), |s| format!("{} {}", s.as_u16(), s.canonical_reason())),
+                    retry_in.map_or(0, |d| d.as_secs())
+                ),
+                Some(RegistrationEvent::Unregistered) | None => break,
+                Some(_) => {}
+            },
+        }
+    }
+    // The shutdown unregisters first.
+    ua.shutdown(Duration::from_secs(5)).await;
+    println!("unregistered");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One outgoing call: the setup time when it was answered and ended cleanly (or, with

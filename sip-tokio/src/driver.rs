@@ -69,6 +69,17 @@ struct Driver {
     /// Where REFERs from peers go (`UserAgent::incoming_refers`); bounded by
     /// `incoming_queue`.
     refers: Option<mpsc::Sender<crate::transfer::NewRefer>>,
+    // One entry per live registration: the core's registrations bound it (each is a
+    // command of the application's).
+    registrations: HashMap<
+        sip_core::registration::RegistrationId,
+        mpsc::Sender<sip_core::registration::RegistrationEvent>,
+    >,
+    // One entry per MESSAGE in progress: each is a live transaction.
+    messages: HashMap<sip_core::pager::MessageId, oneshot::Sender<Result<StatusCode, Error>>>,
+    /// Where incoming MESSAGEs go (`UserAgent::incoming_messages`); bounded by
+    /// `incoming_queue`.
+    incoming_messages: Option<mpsc::Sender<crate::pager::IncomingMessage>>,
     call_event_queue: usize,
     // One entry per OPTIONS in progress: each is a live transaction, so the core's
     // `max_transactions` bounds it, and it goes when the transaction ends.
@@ -141,6 +152,9 @@ pub(crate) async fn run(
         incoming_queue,
         transfers: HashMap::new(),
         refers: None,
+        registrations: HashMap::new(),
+        messages: HashMap::new(),
+        incoming_messages: None,
         call_event_queue,
         options: HashMap::new(),
         shutdown: None,
@@ -389,7 +403,9 @@ impl Driver {
         // Done when the deadline passed, or every call has ended and no transaction is
         // still at work (those only absorbing retransmissions are not waited for).
         now >= *deadline
-            || (self.endpoint.call_count() == 0 && self.endpoint.pending_transaction_count() == 0)
+            || (self.endpoint.call_count() == 0
+                && self.endpoint.registration_count() == 0
+                && self.endpoint.pending_transaction_count() == 0)
     }
 
     fn stop(&mut self) {

@@ -72,12 +72,18 @@ mod call_events;
 pub mod demo;
 mod driver;
 pub mod listen;
+mod pager;
+mod registration;
 mod trace;
 mod transfer;
 mod transport;
 mod user_agent;
 
 pub use call::{Call, IncomingCall, IncomingCalls, OutgoingCall};
+pub use pager::{IncomingMessage, IncomingMessages};
+pub use registration::Registration;
+pub use sip_core::pager::PagerError;
+pub use sip_core::registration::{RegistrationError, RegistrationEvent};
 pub use trace::{Direction, MessageObserver, MessageTrace};
 pub use transfer::{IncomingRefer, IncomingRefers, Transfer, TransferEvent};
 pub use user_agent::{Builder, UserAgent};
@@ -120,6 +126,16 @@ pub enum Error {
     /// A transfer command was refused (no such call or REFER, wrong state, …).
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
+    /// A registration command was refused (no such registration, a registrar that is not
+    /// an IP address, …).
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// A MESSAGE could not be sent.
+    #[error(transparent)]
+    Pager(#[from] PagerError),
+    /// The peer (a registrar, a recipient) refused the request with this status.
+    #[error("refused: {} {}", .0.as_u16(), .0.canonical_reason())]
+    Rejected(StatusCode),
     /// A transfer we asked for failed: the REFER was refused or the new call failed with
     /// this status, or the peer stopped reporting without a result (`None`).
     #[error("the transfer failed{}", .0.map(|s| format!(": {s}")).unwrap_or_default())]

@@ -16,6 +16,8 @@ use crate::Error;
 use crate::call::{Call, IncomingCalls};
 use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
 use crate::driver::{self, Command, DriverOptions};
+use crate::pager::IncomingMessages;
+use crate::registration::Registration;
 use crate::trace::{MessageObserver, MessageTrace};
 use crate::transfer::IncomingRefers;
 use crate::transport::Sockets;
@@ -313,6 +315,53 @@ impl UserAgent {
     pub async fn incoming_refers(&self) -> Result<IncomingRefers, Error> {
         let receiver = self.request(|reply| Command::IncomingRefers { reply }).await?;
         Ok(IncomingRefers::new(receiver, self.clone()))
+    }
+
+    /// Registers at `registrar` (`sip:IP[:port][;transport=tcp]`) the address-of-record
+    /// `aor` (this agent's identity when `None`) for `expires` seconds; the agent keeps it
+    /// registered — refreshing, retrying — until [`Registration::unregister`] or
+    /// [`UserAgent::shutdown`]. Wait for the first outcome with
+    /// [`Registration::registered`].
+    pub async fn register(
+        &self,
+        registrar: &str,
+        aor: Option<&str>,
+        expires: u32,
+    ) -> Result<Registration, Error> {
+        let registrar = parse_target(registrar)?;
+        let aor = aor.map(str::to_owned);
+        let (id, events) = self
+            .request(|reply| Command::Register {
+                registrar,
+                aor,
+                expires,
+                reply,
+            })
+            .await??;
+        Ok(Registration::new(id, self.clone(), events))
+    }
+
+    /// Sends an instant message (MESSAGE outside a dialog, RFC 3428) to `to` and returns
+    /// the 2xx it got; [`Error::Rejected`] with the status when it was refused,
+    /// [`Error::Timeout`] when nothing answered.
+    pub async fn message(&self, to: &str, content_type: &str, body: Bytes) -> Result<StatusCode, Error> {
+        let to = parse_target(to)?;
+        let content_type = content_type.to_owned();
+        self.request(|reply| Command::Message {
+            to,
+            content_type,
+            body,
+            reply,
+        })
+        .await?
+    }
+
+    /// The stream of incoming instant messages (each already answered 200). A new call
+    /// replaces the previous stream. Until this is called, messages are answered and
+    /// dropped.
+    pub async fn incoming_messages(&self) -> Result<IncomingMessages, Error> {
+        let receiver = self.request(|reply| Command::IncomingMessages { reply }).await?;
+        Ok(IncomingMessages::new(receiver))
     }
 
     /// Sends OPTIONS to `target` and returns the final status of the response.

@@ -15,7 +15,10 @@ use super::Driver;
 use super::events::{NewCall, TransferSender};
 use crate::Error;
 use crate::call_events::{CallEventReceiver, call_event_queue};
+use crate::pager::IncomingMessage;
+use crate::registration::REGISTRATION_EVENT_QUEUE;
 use crate::transfer::{NewRefer, TRANSFER_EVENT_QUEUE, Transfer};
+use sip_core::registration::{RegistrationEvent, RegistrationId};
 
 /// What a call handle asks of its call.
 #[derive(Debug)]
@@ -94,6 +97,25 @@ pub(crate) enum Command {
     IncomingRefers {
         reply: oneshot::Sender<mpsc::Receiver<NewRefer>>,
     },
+    Register {
+        registrar: Uri,
+        aor: Option<String>,
+        expires: u32,
+        reply: oneshot::Sender<Result<(RegistrationId, mpsc::Receiver<RegistrationEvent>), Error>>,
+    },
+    Unregister {
+        id: RegistrationId,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Message {
+        to: Uri,
+        content_type: String,
+        body: Bytes,
+        reply: oneshot::Sender<Result<StatusCode, Error>>,
+    },
+    IncomingMessages {
+        reply: oneshot::Sender<mpsc::Receiver<IncomingMessage>>,
+    },
     Shutdown {
         deadline: Instant,
         reply: oneshot::Sender<()>,
@@ -157,10 +179,54 @@ impl Driver {
                 self.refers = Some(tx);
                 let _ = reply.send(rx);
             }
+            Command::Register {
+                registrar,
+                aor,
+                expires,
+                reply,
+            } => {
+                let result = self
+                    .endpoint
+                    .register(now, registrar, aor.as_deref(), expires)
+                    .map(|id| {
+                        let (tx, rx) = mpsc::channel(REGISTRATION_EVENT_QUEUE);
+                        self.registrations.insert(id, tx);
+                        (id, rx)
+                    })
+                    .map_err(Error::from);
+                let _ = reply.send(result);
+            }
+            Command::Unregister { id, reply } => {
+                let _ = reply.send(self.endpoint.unregister(now, id).map_err(Error::from));
+            }
+            Command::Message {
+                to,
+                content_type,
+                body,
+                reply,
+            } => match self.endpoint.send_message(now, to, &content_type, body) {
+                Ok(id) => {
+                    self.messages.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::IncomingMessages { reply } => {
+                let (tx, rx) = mpsc::channel(self.incoming_queue);
+                self.incoming_messages = Some(tx);
+                let _ = reply.send(rx);
+            }
             Command::Connections { reply } => {
                 let _ = reply.send(self.flows.len());
             }
             Command::Shutdown { deadline, reply } => {
+                // Bindings go first (RFC 3261 §10.2.2), oldest first.
+                for id in self.endpoint.registrations() {
+                    if let Err(e) = self.endpoint.unregister(now, id) {
+                        debug!(%id, "unregister at shutdown: {e}");
+                    }
+                }
                 // Sorted so the hang-ups go out in a repeatable order.
                 let mut live: Vec<CallId> = self.calls.keys().copied().collect();
                 live.sort();

@@ -14,7 +14,10 @@ use super::Driver;
 use crate::Error;
 use crate::call::Invitation;
 use crate::call_events::{CallEventReceiver, Sent, call_event_queue};
+use crate::pager::IncomingMessage;
 use crate::transfer::{NewRefer, TransferEvent};
+use sip_core::pager::MessageEvent;
+use sip_core::registration::RegistrationEvent;
 
 /// A new incoming call on its way to [`IncomingCalls`](crate::IncomingCalls).
 #[derive(Debug)]
@@ -30,6 +33,48 @@ impl Driver {
             Event::Call { call, event } => self.on_call_event(now, call, event),
             Event::Subscription { subscription, event } => {
                 self.on_subscription_event(now, subscription, event)
+            }
+            Event::Registration { registration, event } => {
+                let last = event == RegistrationEvent::Unregistered;
+                if let Some(tx) = self.registrations.get(&registration) {
+                    // Never waits: past the queue's room only the end still goes in.
+                    if last || tx.capacity() > 1 {
+                        let _ = tx.try_send(event);
+                    }
+                }
+                if last {
+                    self.registrations.remove(&registration);
+                }
+            }
+            Event::Message { message, event } => {
+                if let Some(reply) = self.messages.remove(&message) {
+                    let _ = reply.send(match event {
+                        MessageEvent::Delivered { status } => Ok(status),
+                        MessageEvent::Failed { status: Some(status) } => Err(Error::Rejected(status)),
+                        _ => Err(Error::Timeout),
+                    });
+                }
+            }
+            Event::MessageReceived {
+                from,
+                to,
+                content_type,
+                body,
+            } => {
+                let message = IncomingMessage {
+                    from,
+                    to,
+                    content_type,
+                    body,
+                };
+                match &self.incoming_messages {
+                    Some(tx) => {
+                        if tx.try_send(message).is_err() {
+                            debug!("incoming message dropped: nobody reads them fast enough");
+                        }
+                    }
+                    None => debug!("incoming message dropped: nobody takes messages"),
+                }
             }
             // The core answers every request outside a dialog itself (OPTIONS, 405, 481);
             // one reaches the application only for methods it configured as its own, and

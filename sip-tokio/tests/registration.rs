@@ -1,0 +1,131 @@
+//! Registration and instant messages over real sockets: `UserAgent::register` against a
+//! registrar written here in a few lines on a UDP socket (it answers each REGISTER from a
+//! script), and `UserAgent::message` between two agents. The protocol is the core's,
+//! checked in the simulator; here, that the handles carry it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use sip_core::message::{HeaderName, Message, StatusCode, response_to};
+use sip_tokio::{Error, RegistrationEvent, UserAgent};
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+/// A registrar on a UDP socket: answers the n-th REGISTER with `script[n]` (the last for
+/// every later one), echoing its Contact with `expires=<granted>`; sends the Expires values
+/// it saw to `seen`.
+async fn registrar(script: Vec<(u16, u32)>) -> (std::net::SocketAddr, tokio::sync::mpsc::Receiver<String>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let mut n = 0;
+        while let Ok((len, from)) = socket.recv_from(&mut buf).await {
+            let Ok(Message::Request(request)) = Message::parse(Bytes::copy_from_slice(&buf[..len])) else {
+                continue;
+            };
+            let expires = request.headers.get(HeaderName::Expires).unwrap_or("-").to_owned();
+            let _ = tx.send(expires).await;
+            let (status, granted) = script[n.min(script.len() - 1)];
+            n += 1;
+            let mut response = response_to(&request, StatusCode::new(status).unwrap(), None, Some("r1"));
+            if let Some(contact) = request.headers.get(HeaderName::Contact) {
+                response
+                    .headers
+                    .push(HeaderName::Contact, format!("{contact};expires={granted}"));
+            }
+            if status == 423 {
+                response.headers.push(HeaderName::MinExpires, granted.to_string());
+            }
+            let _ = socket.send_to(&response.to_bytes(), from).await;
+        }
+    });
+    (addr, rx)
+}
+
+async fn agent() -> UserAgent {
+    UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .identity("sip:alice@example.com")
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn register_refreshes_and_unregisters() {
+    let (at, mut seen) = registrar(vec![(423, 120), (200, 120)]).await;
+    let alice = agent().await;
+    let mut registration = alice.register(&format!("sip:{at}"), None, 60).await.unwrap();
+    let expires = timeout(Duration::from_secs(5), registration.registered())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(expires, 120, "asked again with Min-Expires after 423");
+    assert_eq!(seen.recv().await.unwrap(), "60");
+    assert_eq!(seen.recv().await.unwrap(), "120");
+    timeout(Duration::from_secs(5), registration.unregister())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.recv().await.unwrap(), "0");
+    alice.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_refused_registration_reports_the_status() {
+    let (at, _seen) = registrar(vec![(403, 0)]).await;
+    let alice = agent().await;
+    let mut registration = alice.register(&format!("sip:{at}"), None, 60).await.unwrap();
+    let result = timeout(Duration::from_secs(5), registration.registered())
+        .await
+        .unwrap();
+    assert!(matches!(result, Err(Error::Rejected(status)) if status.as_u16() == 403));
+    alice.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn shutdown_unregisters_first() {
+    let (at, mut seen) = registrar(vec![(200, 3600)]).await;
+    let alice = agent().await;
+    let mut registration = alice.register(&format!("sip:{at}"), None, 3600).await.unwrap();
+    timeout(Duration::from_secs(5), registration.registered())
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(Duration::from_secs(5), alice.shutdown(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert_eq!(seen.recv().await.unwrap(), "3600");
+    assert_eq!(seen.recv().await.unwrap(), "0", "unregistered at shutdown");
+    assert_eq!(
+        registration.next_event().await,
+        Some(RegistrationEvent::Unregistered)
+    );
+}
+
+#[tokio::test]
+async fn a_message_goes_from_one_agent_to_another() {
+    let (alice, bob) = (agent().await, agent().await);
+    let mut inbox = bob.incoming_messages().await.unwrap();
+    let status = alice
+        .message(
+            &format!("sip:bob@{}", bob.local_addr()),
+            "text/plain",
+            Bytes::from_static(b"hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let message = timeout(Duration::from_secs(5), inbox.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.body, Bytes::from_static(b"hello"));
+    assert_eq!(message.content_type.as_deref(), Some("text/plain"));
+    assert!(message.from.contains("alice@example.com"));
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+}
