@@ -10,6 +10,8 @@
 //! - [`transaction`]: the four RFC 3261 §17 machines (with RFC 6026), their timers and keys.
 //! - [`endpoint`]: the [`Endpoint`] that owns transactions and
 //!   connections — inputs `handle_*`, commands, outputs `poll_*`.
+//! - [`auth`]: digest authentication (RFC 7616, RFC 8760): computations, a client that
+//!   answers 401/407 challenges and a verifier for servers that challenge.
 //! - [`sdp`]: just enough SDP for offer/answer bookkeeping and hold (RFC 8866, RFC 3264).
 //! - `sim` (feature `sim`): a seeded virtual-time network of endpoints and a ladder renderer.
 
@@ -29,6 +31,7 @@
     )
 )]
 
+pub mod auth;
 pub(crate) mod budget;
 pub mod call;
 pub mod config;

@@ -112,6 +112,26 @@ pub fn exercise(message: &Message) {
             touch(value.param("nonce").as_deref().unwrap_or(""));
         }
     }
+    for challenge in h.www_authenticate().chain(h.proxy_authenticate()).flatten() {
+        touch(challenge.realm());
+        touch(challenge.nonce());
+        touch(challenge.opaque().unwrap_or(""));
+        touch(&format!(
+            "{:?}{:?}",
+            challenge.algorithm(),
+            challenge.qop_options().collect::<Vec<_>>()
+        ));
+    }
+    for credentials in h.authorization().chain(h.proxy_authorization()).flatten() {
+        touch(credentials.username());
+        touch(credentials.uri());
+        touch(&format!(
+            "{:?}{:?}{:?}",
+            credentials.algorithm(),
+            credentials.qop(),
+            credentials.nc()
+        ));
+    }
     match message {
         Message::Request(request) => {
             let verdict = validate_request(request, &UasPolicy::default());

@@ -58,6 +58,9 @@ pub use params::{Params, ParamsIter};
 pub use parse::ParseLimits;
 pub use status::{StatusCode, Version};
 pub use stream::{FramingError, StreamDecoder, StreamItem};
+pub use typed::auth::{
+    AuthParseError, Challenge, ChallengeBuilder, Credentials, CredentialsBuilder, DigestAlgorithm, Qop,
+};
 pub use typed::event::{Event, EventReason, EventType, SubscriptionState, Substate};
 pub use typed::name_addr::{NameAddr, tag_of};
 pub use typed::refer::{ReferTo, ReferredBy, Replaces};

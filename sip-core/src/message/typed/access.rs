@@ -11,6 +11,7 @@ use crate::message::grammar::{
 use crate::message::headers::Headers;
 use crate::message::name::HeaderName;
 
+use super::auth::{AuthParseError, Challenge, Credentials};
 use super::event::{Event, EventType, SubscriptionState};
 use super::name_addr::NameAddr;
 use super::refer::{ReferTo, ReferredBy, Replaces, parse_refer_sub};
@@ -278,6 +279,48 @@ impl Headers {
     pub fn auth_values(&self, name: HeaderName) -> impl Iterator<Item = Result<AuthValue, ParseError>> + '_ {
         self.get_all(name)
             .map(move |v| AuthValue::parse_shared(self.share(v)).map_err(|e| e.in_header(name.as_str())))
+    }
+}
+
+impl Headers {
+    /// Every WWW-Authenticate challenge (RFC 3261 §20.44), in order. Each header line
+    /// holds one challenge (RFC 3261 §7.3.1: these lines are never combined); a 401 may
+    /// carry several, one per realm or algorithm (RFC 8760 §2.4).
+    pub fn www_authenticate(&self) -> impl Iterator<Item = Result<Challenge, AuthParseError>> + '_ {
+        self.challenges(HeaderName::WwwAuthenticate)
+    }
+
+    /// Every Proxy-Authenticate challenge (RFC 3261 §20.27), in order.
+    pub fn proxy_authenticate(&self) -> impl Iterator<Item = Result<Challenge, AuthParseError>> + '_ {
+        self.challenges(HeaderName::ProxyAuthenticate)
+    }
+
+    /// Every Authorization value (RFC 3261 §20.7), in order: one per realm.
+    pub fn authorization(&self) -> impl Iterator<Item = Result<Credentials, AuthParseError>> + '_ {
+        self.credentials(HeaderName::Authorization)
+    }
+
+    /// Every Proxy-Authorization value (RFC 3261 §20.28), in order: one per realm.
+    pub fn proxy_authorization(&self) -> impl Iterator<Item = Result<Credentials, AuthParseError>> + '_ {
+        self.credentials(HeaderName::ProxyAuthorization)
+    }
+
+    /// The challenges of WWW-Authenticate or Proxy-Authenticate.
+    pub(crate) fn challenges(
+        &self,
+        name: HeaderName,
+    ) -> impl Iterator<Item = Result<Challenge, AuthParseError>> + '_ {
+        self.get_all_known(name)
+            .map(|v| Challenge::parse_shared(self.share(v)))
+    }
+
+    /// The credentials of Authorization or Proxy-Authorization.
+    pub(crate) fn credentials(
+        &self,
+        name: HeaderName,
+    ) -> impl Iterator<Item = Result<Credentials, AuthParseError>> + '_ {
+        self.get_all_known(name)
+            .map(|v| Credentials::parse_shared(self.share(v)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Typed views of header values, parsed on demand.
 
 pub(crate) mod access;
+pub(crate) mod auth;
 pub(crate) mod event;
 pub(crate) mod name_addr;
 pub(crate) mod refer;
