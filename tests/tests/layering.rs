@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 /// takes the layer of its longest matching prefix).
 const LAYERS: &[(&str, &[&str])] = &[
     (
-        "foundation: messages, SDP, ids, the transaction machines, the pure dialog",
+        "foundation: messages, SDP, digest authentication, ids, the transaction machines, the pure dialog",
         &[
             "message/",
+            "auth/",
             "sdp/",
             "rng.rs",
             "ids.rs",
