@@ -112,6 +112,41 @@ pub struct EndpointConfig {
     pub subscriptions: SubscriptionConfig,
     /// Instant messages outside a dialog (MESSAGE, RFC 3428).
     pub messages: crate::pager::PagerConfig,
+    /// Usernames and passwords for digest authentication (RFC 3261 §22, RFC 7616): a 401
+    /// or 407 to a request of ours is answered with them, and the request sent again.
+    pub credentials: Vec<Credential>,
+}
+
+/// A username and password for digest authentication, for one realm or for any.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The realm they are for; `None`: every realm without credentials of its own.
+    pub realm: Option<String>,
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl Credential {
+    /// Credentials for every realm.
+    pub fn any_realm(username: &str, password: &str) -> Self {
+        Credential {
+            realm: None,
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    /// The password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("realm", &self.realm)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EndpointConfig {
@@ -130,6 +165,7 @@ impl EndpointConfig {
             calls: CallConfig::default(),
             subscriptions: SubscriptionConfig::default(),
             messages: crate::pager::PagerConfig::default(),
+            credentials: Vec::new(),
         }
     }
 }

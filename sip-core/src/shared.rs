@@ -50,6 +50,21 @@ pub(crate) struct Shared {
     /// REFERs of ours whose transfer settled, for the call they were sent in: the final
     /// status their NOTIFYs reported, or `None` when the subscription ended without one.
     pub(crate) refers_settled: Vec<(SubscriptionId, Option<StatusCode>)>,
+    /// Answers 401/407 challenges to our requests with the configured credentials, and
+    /// remembers each realm's nonce to pre-authorize later requests (RFC 3261 §22.3).
+    pub(crate) digest: crate::auth::DigestClient,
+}
+
+/// A digest client holding `credentials`.
+fn digest_client(credentials: &[crate::config::Credential]) -> crate::auth::DigestClient {
+    let mut client = crate::auth::DigestClient::new();
+    for credential in credentials {
+        match &credential.realm {
+            Some(realm) => client.add_credentials(realm, &credential.username, &credential.password),
+            None => client.set_default_credentials(&credential.username, &credential.password),
+        }
+    }
+    client
 }
 
 /// Gives a hash table's room back once it has fallen well below it: after a flood the
@@ -99,6 +114,7 @@ pub(crate) enum TopVia {
 impl Shared {
     /// The shared state of a new Endpoint with `config`, its generator seeded from it.
     pub(crate) fn new(config: EndpointConfig) -> Self {
+        let config_credentials = config.credentials.clone();
         let mut rng = Rng::new(config.seed);
         // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
         // unpredictable to peers when the driver seeds from the OS. The generator's first
@@ -126,6 +142,7 @@ impl Shared {
             events: VecDeque::new(),
             refer_progress: Vec::new(),
             refers_settled: Vec::new(),
+            digest: digest_client(&config_credentials),
         }
     }
 

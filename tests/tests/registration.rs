@@ -212,3 +212,129 @@ fn unregistering_while_a_register_is_in_flight_waits_for_it() {
     assert_eq!(*seen.borrow(), ["Expires: 3600", "Expires: 0"]);
     assert_eq!(events(&net, alice), vec![RegistrationEvent::Unregistered]);
 }
+
+// ---- digest authentication (RFC 3261 §22) ----
+
+/// Bob as a registrar that challenges (realm `example.com`, user alice, password
+/// `secret`) with a [`DigestVerifier`] whose nonces last `nonce_lifetime`; Alice holds
+/// `password`. Returns what Bob's verifier said of each REGISTER with credentials.
+fn digest_registrar(
+    seed: u64,
+    password: &'static str,
+    nonce_lifetime: Duration,
+) -> (Network, NodeId, NodeId, Rc<RefCell<Vec<String>>>) {
+    use sip_core::auth::{DigestVerifier, Verdict, VerifierConfig};
+    let (mut net, alice, bob) = pair_configured(
+        seed,
+        |config| {
+            config
+                .credentials
+                .push(sip_core::config::Credential::any_realm("alice", password))
+        },
+        registrar_config,
+    );
+    let verdicts = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&verdicts);
+    let mut verifier: Option<DigestVerifier> = None;
+    let mut seed = 7u64;
+    net.set_handler(bob, move |endpoint, event, now| {
+        let Event::Request {
+            transaction, request, ..
+        } = event
+        else {
+            return;
+        };
+        let config = VerifierConfig {
+            nonce_lifetime,
+            ..VerifierConfig::default()
+        };
+        let verifier = verifier.get_or_insert_with(|| {
+            DigestVerifier::new(now, config, &mut || {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                seed
+            })
+        });
+        let verdict = request.headers.authorization().next().map(|credentials| {
+            let credentials = credentials.unwrap();
+            verifier.verify(now, &credentials, &request.method, &request.body, |user, _| {
+                (user == "alice").then_some("secret")
+            })
+        });
+        log.borrow_mut().push(format!("{verdict:?}"));
+        let response = match verdict {
+            Some(Verdict::Ok) => {
+                let mut ok = response_to(&request, StatusCode::OK, None, Some("reg1"));
+                let contact = request.headers.get(HeaderName::Contact).unwrap().to_owned();
+                ok.headers
+                    .push(HeaderName::Contact, format!("{contact};expires=120"));
+                ok
+            }
+            other => {
+                let stale = other == Some(Verdict::Stale);
+                let challenge = verifier.challenge(now, "example.com", stale).unwrap();
+                let mut challenged = response_to(&request, StatusCode::UNAUTHORIZED, None, Some("reg1"));
+                challenged
+                    .headers
+                    .push(HeaderName::WwwAuthenticate, challenge.to_string());
+                challenged
+            }
+        };
+        endpoint.respond(now, transaction, response).unwrap();
+    });
+    (net, alice, bob, verdicts)
+}
+
+#[test]
+fn register_answers_a_401_with_digest_credentials() {
+    let (mut net, alice, _bob, verdicts) = digest_registrar(111, "secret", Duration::from_secs(300));
+    register(&mut net, alice, 3600);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(*verdicts.borrow(), ["None", "Some(Ok)"]);
+    assert!(matches!(
+        events(&net, alice).as_slice(),
+        [RegistrationEvent::Registered { expires: 120, .. }]
+    ));
+    // The refresh carries credentials for the same nonce (the next nc): no new challenge.
+    net.run_for(Duration::from_secs(100));
+    assert_eq!(*verdicts.borrow(), ["None", "Some(Ok)", "Some(Ok)"]);
+    snapshot!("registration_digest_401_then_200", &net);
+}
+
+#[test]
+fn a_stale_nonce_is_answered_again_without_a_failure() {
+    // Nonces last 60 s; the refresh comes at 88 s with an expired one.
+    let (mut net, alice, _bob, verdicts) = digest_registrar(112, "secret", Duration::from_secs(60));
+    register(&mut net, alice, 3600);
+    net.run_for(Duration::from_secs(100));
+    assert_eq!(
+        *verdicts.borrow(),
+        ["None", "Some(Ok)", "Some(Stale)", "Some(Ok)"]
+    );
+    assert!(
+        events(&net, alice)
+            .iter()
+            .all(|e| matches!(e, RegistrationEvent::Registered { .. })),
+        "{:?}",
+        events(&net, alice)
+    );
+    snapshot!("registration_digest_stale_nonce", &net);
+}
+
+#[test]
+fn a_wrong_password_ends_the_registration_without_a_loop() {
+    let (mut net, alice, _bob, verdicts) = digest_registrar(113, "wrong", Duration::from_secs(300));
+    register(&mut net, alice, 3600);
+    net.run_until_idle().unwrap();
+    assert_eq!(*verdicts.borrow(), ["None", "Some(Wrong)"]);
+    assert_eq!(
+        events(&net, alice),
+        vec![
+            RegistrationEvent::Failed {
+                status: Some(StatusCode::UNAUTHORIZED),
+                retry_in: None
+            },
+            RegistrationEvent::Unregistered
+        ]
+    );
+    assert_eq!(net.endpoint(alice).registration_count(), 0);
+}

@@ -35,6 +35,40 @@ pub(crate) struct Seam {
 }
 
 impl Seam {
+    /// What to send after `sent` got `response`, a 401 or 407 (RFC 3261 §22.2): `sent`
+    /// with the next CSeq and credentials answering its challenges. Fails when we have no
+    /// credentials for its realms or they were refused — a challenge to an answer we gave
+    /// already (never a loop).
+    pub(crate) fn retry_with_credentials(
+        &mut self,
+        sent: &Request,
+        response: &Response,
+    ) -> Result<Request, crate::auth::DigestError> {
+        let Shared { digest, rng, .. } = &mut self.shared;
+        let authorizations = digest.authorize(sent, response, &mut || rng.next_u64())?;
+        let mut retry = sent.clone();
+        let seq = sent
+            .headers
+            .cseq()
+            .and_then(Result::ok)
+            .map_or(1, |cseq| cseq.seq.wrapping_add(1));
+        retry
+            .headers
+            .set(HeaderName::CSeq, format!("{seq} {}", sent.method.as_str()));
+        crate::auth::replace_authorizations(&mut retry.headers, &authorizations);
+        Ok(retry)
+    }
+
+    /// Adds credentials for the realms that challenged us before (RFC 3261 §22.3: a UAC
+    /// may send them with later requests to the same realm), so they pass without another
+    /// round trip.
+    pub(crate) fn preauthorize(&mut self, request: &mut Request) {
+        let authorizations = self.shared.digest.preauthorize(request);
+        if !authorizations.is_empty() {
+            crate::auth::replace_authorizations(&mut request.headers, &authorizations);
+        }
+    }
+
     /// Sends `request` in a new client transaction owned by `owner`.
     pub(crate) fn send_request(
         &mut self,

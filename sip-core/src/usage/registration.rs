@@ -69,6 +69,9 @@ struct Registration {
     failures: u32,
     /// The connection the registrar reaches us by, kept alive (RFC 5626 §4.4.1).
     flow: Option<FlowId>,
+    /// The REGISTER in flight as we sent it (its credentials included), to send again
+    /// with credentials after a 401 or 407 (RFC 3261 §22.2).
+    sent: Option<Box<Request>>,
     armed: Vec<(RegistrationTimer, Deadline)>,
 }
 
@@ -150,6 +153,7 @@ impl Registrations {
             bound: false,
             failures: 0,
             flow: None,
+            sent: None,
             armed: Vec::new(),
         });
         self.regs.insert(id, reg);
@@ -208,13 +212,27 @@ impl Registrations {
         headers.push(HeaderName::Expires, &expires_text);
         headers.push(HeaderName::Allow, &cx.shared.allow);
         headers.push(HeaderName::ContentLength, "0");
-        let request = Request {
+        let mut request = Request {
             method: Method::Register,
             uri: reg.registrar.clone(),
             version: Version::SIP_2_0,
             headers: headers.finish(),
             body: Bytes::new(),
         };
+        cx.preauthorize(&mut request);
+        self.transmit(cx, now, id, request)
+    }
+
+    /// Sends REGISTER `request` of `id` (kept, to answer a challenge to it).
+    fn transmit(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: RegistrationId,
+        request: Request,
+    ) -> Result<(), RegistrationError> {
+        let reg = self.regs.get_mut(&id).ok_or(RegistrationError::Unknown(id))?;
+        reg.sent = Some(Box::new(request.clone()));
         let tx = cx.send_request(
             now,
             request,
@@ -324,6 +342,39 @@ impl Registrations {
             );
             return;
         }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            if let Some(sent) = reg.sent.take() {
+                match cx.retry_with_credentials(&sent, response) {
+                    Ok(retry) => {
+                        reg.seq = retry
+                            .headers
+                            .cseq()
+                            .and_then(Result::ok)
+                            .map_or(reg.seq, |cseq| cseq.seq);
+                        if self.transmit(cx, now, id, retry).is_ok() {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        // No credentials for the realm, or the registrar refuses ours:
+                        // asking again cannot help (never a loop).
+                        emit(
+                            cx,
+                            id,
+                            RegistrationEvent::Failed {
+                                status: Some(status),
+                                retry_in: None,
+                            },
+                        );
+                        self.finish(cx, id);
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(reg) = self.regs.get_mut(&id) else {
+            return;
+        };
         if status == StatusCode::INTERVAL_TOO_BRIEF && reg.phase != Phase::Unregistering {
             // §10.2.8: ask again for at least Min-Expires — once per increase, never in a
             // loop.
