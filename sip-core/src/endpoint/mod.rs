@@ -634,7 +634,7 @@ impl Endpoint {
             | TransactionEvent::TransportError {
                 owner: Owner::Message(id),
                 ..
-            } => self.pager.on_transaction_event(seam, id, event),
+            } => self.pager.on_transaction_event(seam, now, id, event),
             TransactionEvent::Cancelled {
                 owner: Owner::Message(_),
                 ..

@@ -17,17 +17,22 @@ use crate::transport::Transport;
 use super::Seam;
 use super::local::Local;
 
-/// Sends MESSAGEs and takes incoming ones. Nothing is kept per message: the outcome is
-/// read from its transaction's events, which carry its id as their owner.
+/// Sends MESSAGEs and takes incoming ones. A message in flight keeps only its request, to
+/// send again with credentials after a 401 or 407 (RFC 3261 §22.2); its outcome is read
+/// from its transaction's events, which carry its id as their owner.
 #[derive(Debug)]
 pub(crate) struct Pager {
     local: Local,
+    /// Messages in flight, as sent (lookup only; one per live transaction, so the
+    /// transaction limit bounds it).
+    in_flight: std::collections::HashMap<MessageId, Box<Request>, foldhash::fast::FixedState>,
 }
 
 impl Pager {
     pub(crate) fn new(config: &crate::config::EndpointConfig) -> Self {
         Pager {
             local: Local::new(config),
+            in_flight: Default::default(),
         }
     }
 
@@ -63,20 +68,51 @@ impl Pager {
         headers.push(HeaderName::CSeq, "1 MESSAGE");
         headers.push(HeaderName::ContentType, content_type);
         headers.push(HeaderName::ContentLength, &length);
-        let request = Request {
+        let mut request = Request {
             method: Method::Message,
             uri: to,
             version: Version::SIP_2_0,
             headers: headers.finish(),
             body,
         };
+        cx.preauthorize(&mut request);
         let id = MessageId(cx.shared.fresh_id());
-        cx.send_request(now, request, destination, transport, Owner::Message(id))?;
+        cx.send_request(now, request.clone(), destination, transport, Owner::Message(id))?;
+        self.in_flight.insert(id, Box::new(request));
         Ok(id)
     }
 
-    /// An event of the transaction of message `id`: its outcome, once.
-    pub(crate) fn on_transaction_event(&mut self, cx: &mut Seam, id: MessageId, event: TransactionEvent) {
+    /// An event of the transaction of message `id`: its outcome, once — after answering
+    /// a 401 or 407 with credentials, if we have them.
+    pub(crate) fn on_transaction_event(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: MessageId,
+        event: TransactionEvent,
+    ) {
+        if let TransactionEvent::Response {
+            response,
+            transaction,
+            ..
+        } = &event
+        {
+            let challenged = response.status == StatusCode::UNAUTHORIZED
+                || response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+            if challenged && self.retry(cx, now, id, *transaction, response) {
+                return;
+            }
+        }
+        if matches!(
+            &event,
+            TransactionEvent::Response { response, .. } if response.status.is_final()
+        ) || matches!(
+            event,
+            TransactionEvent::Timeout { .. } | TransactionEvent::TransportError { .. }
+        ) {
+            self.in_flight.remove(&id);
+            crate::shared::shrink_when_sparse(&mut self.in_flight);
+        }
         let outcome = match event {
             TransactionEvent::Response { response, .. } if response.status.is_success() => {
                 MessageEvent::Delivered {
@@ -97,6 +133,41 @@ impl Pager {
             message: id,
             event: outcome,
         });
+    }
+
+    /// Sends message `id` again with credentials for `response`'s challenges, over the
+    /// way the challenged one went. False when there is nothing to answer with.
+    fn retry(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        id: MessageId,
+        transaction: crate::ids::TransactionId,
+        response: &crate::message::Response,
+    ) -> bool {
+        let Some(sent) = self.in_flight.get(&id) else {
+            return false;
+        };
+        let Ok(retry) = cx.retry_with_credentials(sent, response) else {
+            return false;
+        };
+        let Some(route) = cx.transactions.client_route(transaction) else {
+            return false;
+        };
+        if cx
+            .send_request(
+                now,
+                retry.clone(),
+                route.remote,
+                route.transport,
+                Owner::Message(id),
+            )
+            .is_err()
+        {
+            return false;
+        }
+        self.in_flight.insert(id, Box::new(retry));
+        true
     }
 
     /// A MESSAGE outside any dialog (the policy let it through, so we take them): 200,

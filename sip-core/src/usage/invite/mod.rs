@@ -3,6 +3,7 @@
 //! RFC 3311. The dialog state itself is [`Dialog`]; offer/answer is [`OfferAnswer`]; hold
 //! directions come from [`crate::sdp`].
 
+mod auth;
 mod commands;
 mod inputs;
 mod responses;

@@ -89,6 +89,11 @@ impl InviteSessions {
             return;
         }
         // 3xx–6xx: the transaction ACKs it (§17.1.1.3).
+        if (status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+            && self.retry_with_credentials(cx, now, c, &response)
+        {
+            return;
+        }
         if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
             && c.state != CallState::Ending
             && self.retry_with_min_se(cx, now, c, &response)
