@@ -95,6 +95,26 @@ enum TransportArg {
     Tcp,
 }
 
+/// Digest credentials (RFC 3261 §22), answering any realm's 401 or 407.
+#[derive(Args, Clone, Default)]
+struct AuthArgs {
+    /// The username for digest authentication.
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// The password for digest authentication.
+    #[arg(long, requires = "user")]
+    password: Option<String>,
+}
+
+impl AuthArgs {
+    fn apply(&self, builder: sip_tokio::Builder) -> sip_tokio::Builder {
+        match (&self.user, &self.password) {
+            (Some(user), Some(password)) => builder.credentials(user, password),
+            _ => builder,
+        }
+    }
+}
+
 /// Transferring an answered call (REFER, RFC 3515): the call counts as successful when
 /// the transfer succeeds and the call ends with it.
 #[derive(Args, Clone)]
@@ -168,6 +188,8 @@ enum Cmd {
         rate: f64,
         #[command(flatten)]
         transfer: TransferArgs,
+        #[command(flatten)]
+        auth: AuthArgs,
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
@@ -202,6 +224,8 @@ enum Cmd {
         /// Unregister and stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Send an instant message (MESSAGE, RFC 3428) to TARGET and print the status.
     Message {
@@ -217,6 +241,8 @@ enum Cmd {
         bind: Option<SocketAddr>,
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Alice calls Bob in this process over loopback UDP, printed as a ladder.
     Demo {
@@ -269,7 +295,16 @@ fn with_transport(target: &str, transport: TransportArg) -> String {
 }
 
 async fn start(bind: SocketAddr, tcp: bool, limits: EndpointLimits) -> Result<UserAgent, String> {
-    UserAgent::builder()
+    start_with(bind, tcp, limits, &AuthArgs::default()).await
+}
+
+async fn start_with(
+    bind: SocketAddr,
+    tcp: bool,
+    limits: EndpointLimits,
+    auth: &AuthArgs,
+) -> Result<UserAgent, String> {
+    auth.apply(UserAgent::builder())
         .bind(bind)
         .tcp(tcp)
         .limits(limits)
@@ -314,18 +349,21 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             bind,
             transport,
             duration,
-        } => register(registrar, aor, expires, bind, transport, duration).await,
+            auth,
+        } => register(registrar, aor, expires, bind, transport, duration, &auth).await,
         Cmd::Message {
             target,
             text,
             content_type,
             bind,
             transport,
+            auth,
         } => {
-            let ua = start(
+            let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
                 transport == TransportArg::Tcp,
                 EndpointLimits::default(),
+                &auth,
             )
             .await?;
             let target = with_transport(&target, transport);
@@ -418,12 +456,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             limits,
             rate,
             transfer,
+            auth,
             quiet,
         } => {
-            let ua = start(
+            let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
                 transport == TransportArg::Tcp,
                 limits.limits(),
+                &auth,
             )
             .await?;
             let target = with_transport(&target, transport);
@@ -490,6 +530,7 @@ async fn register(
     bind: Option<SocketAddr>,
     transport: TransportArg,
     duration: Option<u64>,
+    auth: &AuthArgs,
 ) -> Result<ExitCode, String> {
     let bind = bind.unwrap_or_else(|| default_bind(&registrar));
     let registrar = with_transport(&registrar, transport);
@@ -500,7 +541,8 @@ async fn register(
             format!("sip:sipua@{}", uri.host_str().unwrap_or("invalid"))
         }
     };
-    let ua = UserAgent::builder()
+    let ua = auth
+        .apply(UserAgent::builder())
         .bind(bind)
         .tcp(transport == TransportArg::Tcp)
         .identity(aor.clone())

@@ -41,6 +41,7 @@ pub struct Builder {
     call_event_queue: usize,
     accept_refer: bool,
     end_call_after_transfer: bool,
+    credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
 }
@@ -72,6 +73,7 @@ impl Default for Builder {
             call_event_queue: DEFAULT_CALL_EVENT_QUEUE,
             accept_refer: false,
             end_call_after_transfer: true,
+            credentials: Vec::new(),
             idle_timeout: None,
             observer: None,
         }
@@ -181,6 +183,24 @@ impl Builder {
         self
     }
 
+    /// Digest credentials (RFC 3261 §22, RFC 7616) for every realm without its own: a 401
+    /// or 407 to a REGISTER, INVITE or MESSAGE of this agent is answered with them.
+    pub fn credentials(mut self, username: &str, password: &str) -> Self {
+        self.credentials
+            .push(sip_core::config::Credential::any_realm(username, password));
+        self
+    }
+
+    /// Digest credentials for one realm (they win over [`Builder::credentials`] there).
+    pub fn realm_credentials(mut self, realm: &str, username: &str, password: &str) -> Self {
+        self.credentials.push(sip_core::config::Credential {
+            realm: Some(realm.to_owned()),
+            username: username.to_owned(),
+            password: password.to_owned(),
+        });
+        self
+    }
+
     /// Takes REFER (RFC 3515): peers' transfers arrive on
     /// [`UserAgent::incoming_refers`], and REFER, `norefersub` are advertised. Off by
     /// default: REFER gets 405.
@@ -213,6 +233,7 @@ impl Builder {
         config.calls.identity = self.identity;
         config.calls.reliable_provisionals = self.reliable_provisionals;
         config.subscriptions.accept_refer = self.accept_refer;
+        config.credentials = self.credentials;
         config.subscriptions.end_call_after_transfer = self.end_call_after_transfer;
         // A call handle reports requests inside its call (INFO, MESSAGE) but cannot answer
         // them: the core accepts them with 200 before reporting them.
