@@ -227,6 +227,25 @@ enum Cmd {
         #[command(flatten)]
         auth: AuthArgs,
     },
+    /// An in-memory registrar: challenges every REGISTER with digest authentication for
+    /// the --user list and keeps the bindings until they run out.
+    Registrar {
+        /// Local address.
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        bind: SocketAddr,
+        /// `tcp` listens on TCP as well as UDP.
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+        /// A user and password, `name:password` (repeat for more users).
+        #[arg(long = "user", value_name = "NAME:PASSWORD", required = true)]
+        users: Vec<String>,
+        /// The realm of the challenges.
+        #[arg(long, default_value = "sip-rs")]
+        realm: String,
+        /// Stop after this many seconds (default: run until stopped).
+        #[arg(long, value_name = "S")]
+        duration: Option<u64>,
+    },
     /// Send an instant message (MESSAGE, RFC 3428) to TARGET and print the status.
     Message {
         /// The target URI.
@@ -351,6 +370,44 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             duration,
             auth,
         } => register(registrar, aor, expires, bind, transport, duration, &auth).await,
+        Cmd::Registrar {
+            bind,
+            transport,
+            users,
+            realm,
+            duration,
+        } => {
+            let users = users
+                .iter()
+                .map(|entry| {
+                    entry
+                        .split_once(':')
+                        .map(|(name, password)| (name.to_owned(), password.to_owned()))
+                        .ok_or_else(|| format!("--user {entry}: expected NAME:PASSWORD"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let options = sip_tokio::registrar::RegistrarOptions {
+                bind,
+                tcp: transport == TransportArg::Tcp,
+                realm,
+                users,
+                duration: duration.map(Duration::from_secs),
+                ..Default::default()
+            };
+            let registrar = sip_tokio::registrar::Registrar::bind(options)
+                .await
+                .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            let report = registrar
+                .run(std::io::stdout(), async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await;
+            println!(
+                "accepted {}, challenged {}, refused {}, bindings left {}",
+                report.accepted, report.challenged, report.refused, report.bindings
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Message {
             target,
             text,

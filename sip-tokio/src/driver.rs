@@ -80,6 +80,9 @@ struct Driver {
     /// Where incoming MESSAGEs go (`UserAgent::incoming_messages`); bounded by
     /// `incoming_queue`.
     incoming_messages: Option<mpsc::Sender<crate::pager::IncomingMessage>>,
+    /// Where requests of the methods the application takes go
+    /// (`UserAgent::incoming_requests`); bounded by `incoming_queue`.
+    requests: Option<mpsc::Sender<crate::requests::NewRequest>>,
     call_event_queue: usize,
     // One entry per OPTIONS in progress: each is a live transaction, so the core's
     // `max_transactions` bounds it, and it goes when the transaction ends.
@@ -155,6 +158,7 @@ pub(crate) async fn run(
         registrations: HashMap::new(),
         messages: HashMap::new(),
         incoming_messages: None,
+        requests: None,
         call_event_queue,
         options: HashMap::new(),
         shutdown: None,

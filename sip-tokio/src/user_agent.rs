@@ -18,6 +18,7 @@ use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
 use crate::driver::{self, Command, DriverOptions};
 use crate::pager::IncomingMessages;
 use crate::registration::Registration;
+use crate::requests::IncomingRequests;
 use crate::trace::{MessageObserver, MessageTrace};
 use crate::transfer::IncomingRefers;
 use crate::transport::Sockets;
@@ -41,6 +42,7 @@ pub struct Builder {
     call_event_queue: usize,
     accept_refer: bool,
     end_call_after_transfer: bool,
+    app_methods: Vec<sip_core::message::Method>,
     credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
@@ -74,6 +76,7 @@ impl Default for Builder {
             accept_refer: false,
             end_call_after_transfer: true,
             credentials: Vec::new(),
+            app_methods: Vec::new(),
             idle_timeout: None,
             observer: None,
         }
@@ -201,6 +204,16 @@ impl Builder {
         self
     }
 
+    /// Takes `method` (REGISTER, PUBLISH, an extension method…) outside dialogs as the
+    /// application's own: such requests arrive on [`UserAgent::incoming_requests`] for it
+    /// to answer, and the method is in our Allow.
+    pub fn take_method(mut self, method: sip_core::message::Method) -> Self {
+        if !self.app_methods.contains(&method) {
+            self.app_methods.push(method);
+        }
+        self
+    }
+
     /// Takes REFER (RFC 3515): peers' transfers arrive on
     /// [`UserAgent::incoming_refers`], and REFER, `norefersub` are advertised. Off by
     /// default: REFER gets 405.
@@ -234,6 +247,7 @@ impl Builder {
         config.calls.reliable_provisionals = self.reliable_provisionals;
         config.subscriptions.accept_refer = self.accept_refer;
         config.credentials = self.credentials;
+        config.calls.app_methods = self.app_methods;
         config.subscriptions.end_call_after_transfer = self.end_call_after_transfer;
         // A call handle reports requests inside its call (INFO, MESSAGE) but cannot answer
         // them: the core accepts them with 200 before reporting them.
@@ -383,6 +397,14 @@ impl UserAgent {
     pub async fn incoming_messages(&self) -> Result<IncomingMessages, Error> {
         let receiver = self.request(|reply| Command::IncomingMessages { reply }).await?;
         Ok(IncomingMessages::new(receiver))
+    }
+
+    /// The stream of requests of the methods this agent takes
+    /// ([`Builder::take_method`]), for the application to answer. A new call replaces the
+    /// previous stream. Until this is called, they are answered 480.
+    pub async fn incoming_requests(&self) -> Result<IncomingRequests, Error> {
+        let receiver = self.request(|reply| Command::IncomingRequests { reply }).await?;
+        Ok(IncomingRequests::new(receiver, self.clone()))
     }
 
     /// Sends OPTIONS to `target` and returns the final status of the response.

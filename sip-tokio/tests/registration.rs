@@ -129,3 +129,62 @@ async fn a_message_goes_from_one_agent_to_another() {
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 }
+
+/// `sipua registrar` (the in-process `Registrar`): our client registers with digest
+/// credentials over UDP and TCP, refreshes nothing in this short run, unregisters, and a
+/// wrong password fails once with 401.
+#[tokio::test]
+async fn our_client_registers_at_our_registrar_over_udp_and_tcp() {
+    use sip_tokio::registrar::{Registrar, RegistrarOptions};
+    let registrar = Registrar::bind(RegistrarOptions {
+        tcp: true,
+        users: vec![("alice".to_owned(), "secret".to_owned())],
+        ..RegistrarOptions::default()
+    })
+    .await
+    .unwrap();
+    let at = registrar.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(registrar.run(std::io::sink(), async {
+        let _ = stopped.await;
+    }));
+    for (transport, password, ok) in [
+        ("", "secret", true),
+        (";transport=tcp", "secret", true),
+        ("", "wrong", false),
+    ] {
+        let alice = UserAgent::builder()
+            .bind("127.0.0.1:0".parse().unwrap())
+            .tcp(!transport.is_empty())
+            .identity("sip:alice@127.0.0.1")
+            .credentials("alice", password)
+            .start()
+            .await
+            .unwrap();
+        let mut registration = alice
+            .register(&format!("sip:{at}{transport}"), None, 600)
+            .await
+            .unwrap();
+        let result = timeout(Duration::from_secs(5), registration.registered())
+            .await
+            .unwrap();
+        if ok {
+            assert_eq!(result.unwrap(), 600, "{transport}");
+            timeout(Duration::from_secs(5), registration.unregister())
+                .await
+                .unwrap()
+                .unwrap();
+        } else {
+            assert!(matches!(result, Err(Error::Rejected(status)) if status.as_u16() == 401));
+            assert_eq!(
+                registration.next_event().await,
+                Some(RegistrationEvent::Unregistered)
+            );
+        }
+        alice.shutdown(Duration::from_secs(1)).await;
+    }
+    let _ = stop.send(());
+    let report = served.await.unwrap();
+    assert_eq!(report.accepted, 4, "{report:?}");
+    assert_eq!(report.bindings, 0, "{report:?}");
+}

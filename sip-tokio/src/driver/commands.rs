@@ -116,6 +116,14 @@ pub(crate) enum Command {
     IncomingMessages {
         reply: oneshot::Sender<mpsc::Receiver<IncomingMessage>>,
     },
+    IncomingRequests {
+        reply: oneshot::Sender<mpsc::Receiver<crate::requests::NewRequest>>,
+    },
+    Respond {
+        transaction: TransactionId,
+        response: Box<sip_core::message::Response>,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
     Shutdown {
         deadline: Instant,
         reply: oneshot::Sender<()>,
@@ -216,6 +224,22 @@ impl Driver {
                 let (tx, rx) = mpsc::channel(self.incoming_queue);
                 self.incoming_messages = Some(tx);
                 let _ = reply.send(rx);
+            }
+            Command::IncomingRequests { reply } => {
+                let (tx, rx) = mpsc::channel(self.incoming_queue);
+                self.requests = Some(tx);
+                let _ = reply.send(rx);
+            }
+            Command::Respond {
+                transaction,
+                response,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.endpoint
+                        .respond(now, transaction, *response)
+                        .map_err(Error::from),
+                );
             }
             Command::Connections { reply } => {
                 let _ = reply.send(self.flows.len());

@@ -79,8 +79,38 @@ impl Driver {
             // The core answers every request outside a dialog itself (OPTIONS, 405, 481);
             // one reaches the application only for methods it configured as its own, and
             // this driver configures none.
-            Event::Request { request, .. } => {
-                warn!(method = %request.method, "request for the application, which takes none here")
+            Event::Request {
+                transaction,
+                request,
+                source,
+                transport,
+            } => {
+                let method = request.method.clone();
+                let new = crate::requests::NewRequest {
+                    transaction,
+                    request: Box::new(request),
+                    source,
+                    transport,
+                };
+                let refused = match &self.requests {
+                    Some(requests) => match requests.try_send(new) {
+                        Ok(()) => None,
+                        Err(mpsc::error::TrySendError::Full(new)) => {
+                            Some((new, StatusCode::SERVICE_UNAVAILABLE))
+                        }
+                        Err(mpsc::error::TrySendError::Closed(new)) => {
+                            Some((new, StatusCode::TEMPORARILY_UNAVAILABLE))
+                        }
+                    },
+                    None => Some((new, StatusCode::TEMPORARILY_UNAVAILABLE)),
+                };
+                if let Some((new, status)) = refused {
+                    warn!(%method, %status, "request for the application, which takes none now");
+                    let response = sip_core::message::response_to(&new.request, status, None, None);
+                    if let Err(e) = self.endpoint.respond(now, transaction, response) {
+                        debug!("refusing the request: {e}");
+                    }
+                }
             }
             Event::Response {
                 transaction,

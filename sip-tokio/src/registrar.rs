@@ -1,0 +1,316 @@
+//! `sipua registrar`: an in-memory registrar (RFC 3261 §10.3) that challenges every
+//! REGISTER with digest authentication (RFC 3261 §22, RFC 7616) from a fixed list of users,
+//! keeps the bindings in memory, and answers each REGISTER with every binding of the
+//! address-of-record. Built on [`UserAgent::incoming_requests`] and the core's
+//! [`DigestVerifier`]; so our client has a server of ours to test against.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sip_core::auth::{DigestVerifier, Verdict, VerifierConfig};
+use sip_core::message::{HeaderName, Method, NameAddr, StatusCode};
+
+use crate::driver::clock_now;
+use crate::{Error, IncomingRequest, IncomingRequests, UserAgent};
+
+/// What the registrar serves, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarOptions {
+    /// The local address (port 0 picks a free port). Default `127.0.0.1:0`.
+    pub bind: SocketAddr,
+    /// Listen on TCP as well as UDP.
+    pub tcp: bool,
+    /// The realm of the challenges. Default `sip-rs`.
+    pub realm: String,
+    /// Users and their passwords; a REGISTER must authenticate as the user of the
+    /// address-of-record it registers.
+    pub users: Vec<(String, String)>,
+    /// The longest binding granted, in seconds (longer asks are cut to it).
+    pub max_expires: u32,
+    /// The shortest binding accepted: a shorter non-zero ask gets 423 with Min-Expires.
+    pub min_expires: u32,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Print nothing per request.
+    pub quiet: bool,
+}
+
+impl Default for RegistrarOptions {
+    fn default() -> Self {
+        RegistrarOptions {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            tcp: false,
+            realm: "sip-rs".to_owned(),
+            users: Vec::new(),
+            max_expires: 3600,
+            min_expires: 60,
+            duration: None,
+            quiet: false,
+        }
+    }
+}
+
+/// What the registrar did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistrarReport {
+    /// REGISTERs accepted (200), unregistrations included.
+    pub accepted: usize,
+    /// REGISTERs challenged (401), stale nonces included.
+    pub challenged: usize,
+    /// REGISTERs refused otherwise (403, 423, 400).
+    pub refused: usize,
+    /// Bindings left when it stopped.
+    pub bindings: usize,
+}
+
+/// One Contact bound to an address-of-record.
+#[derive(Debug, Clone)]
+struct Binding {
+    /// The Contact URI, as registered.
+    uri: String,
+    /// When it runs out.
+    until: Instant,
+}
+
+/// A bound registrar that has not started serving yet.
+#[derive(Debug)]
+pub struct Registrar {
+    agent: UserAgent,
+    requests: IncomingRequests,
+    options: RegistrarOptions,
+}
+
+impl Registrar {
+    /// Binds the sockets and takes REGISTER.
+    pub async fn bind(options: RegistrarOptions) -> Result<Registrar, Error> {
+        let agent = UserAgent::builder()
+            .bind(options.bind)
+            .tcp(options.tcp)
+            .take_method(Method::Register)
+            .start()
+            .await?;
+        let requests = agent.incoming_requests().await?;
+        Ok(Registrar {
+            agent,
+            requests,
+            options,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.agent.local_addr()
+    }
+
+    /// Serves REGISTERs, one line per request to `out` (unless `quiet`), until `stop`
+    /// completes or `duration` passes; then stops the agent and returns the counts.
+    pub async fn run(self, mut out: impl Write, stop: impl Future<Output = ()>) -> RegistrarReport {
+        let Registrar {
+            agent,
+            mut requests,
+            options,
+        } = self;
+        let quiet = options.quiet;
+        let mut say = |line: std::fmt::Arguments<'_>| {
+            if !quiet {
+                let _ = writeln!(out, "{line}");
+            }
+        };
+        say(format_args!(
+            "registrar on {} ({:?}), realm {}",
+            agent.local_addr(),
+            agent.transports(),
+            options.realm
+        ));
+        let mut seed = clock_now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
+        let mut verifier = DigestVerifier::new(clock_now(), VerifierConfig::default(), &mut || {
+            // splitmix64: the verifier's secret only needs to be unguessable per run.
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        });
+        let mut bindings: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
+        let mut report = RegistrarReport::default();
+        let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
+        tokio::pin!(stop);
+        loop {
+            let request = tokio::select! {
+                request = requests.next() => request,
+                () = &mut stop => break,
+                () = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
+            };
+            let Some(request) = request else { break };
+            let outcome = serve(&request, &options, &mut verifier, &mut bindings).await;
+            match outcome {
+                Ok((status, aor)) if status.is_success() => {
+                    report.accepted += 1;
+                    say(format_args!(
+                        "REGISTER {aor}: 200, {} binding(s)",
+                        bindings.get(&aor).map_or(0, Vec::len)
+                    ));
+                }
+                Ok((status, aor)) if status == StatusCode::UNAUTHORIZED => {
+                    report.challenged += 1;
+                    say(format_args!("REGISTER {aor}: challenged"));
+                }
+                Ok((status, aor)) => {
+                    report.refused += 1;
+                    say(format_args!(
+                        "REGISTER {aor}: {} {}",
+                        status.as_u16(),
+                        status.canonical_reason()
+                    ));
+                }
+                Err(e) => say(format_args!("REGISTER: cannot answer: {e}")),
+            }
+        }
+        report.bindings = bindings.values().map(Vec::len).sum();
+        agent.shutdown(Duration::from_secs(1)).await;
+        report
+    }
+}
+
+/// Answers one REGISTER (RFC 3261 §10.3); the status sent and the address-of-record.
+async fn serve(
+    request: &IncomingRequest,
+    options: &RegistrarOptions,
+    verifier: &mut DigestVerifier,
+    bindings: &mut BTreeMap<String, Vec<Binding>>,
+) -> Result<(StatusCode, String), Error> {
+    let now = clock_now();
+    let register = request.request();
+    // §10.3 step 5: the address-of-record is the To URI.
+    let Some(Ok(to)) = register.headers.to_addr() else {
+        request
+            .respond(StatusCode::BAD_REQUEST, &[], Bytes::new())
+            .await?;
+        return Ok((StatusCode::BAD_REQUEST, String::new()));
+    };
+    let aor = format!(
+        "sip:{}@{}",
+        to.uri().user().unwrap_or_default(),
+        to.uri().host_str().unwrap_or_default()
+    );
+    let user = to.uri().user().unwrap_or_default().to_owned();
+    // §10.3 step 3 and §22: authenticate, as the AOR's user.
+    let verdict = register
+        .headers
+        .authorization()
+        .find_map(Result::ok)
+        .map(|credentials| {
+            let claimed = credentials.username().to_owned();
+            let verdict = verifier.verify(now, &credentials, &register.method, &register.body, |name, _| {
+                options
+                    .users
+                    .iter()
+                    .find(|(u, _)| u == name)
+                    .map(|(_, password)| password.clone())
+            });
+            (verdict, claimed)
+        });
+    match verdict {
+        Some((Verdict::Ok, claimed)) if claimed == user => {}
+        Some((Verdict::Ok, _)) => {
+            // §10.3 step 4: authenticated, but not as this AOR's user.
+            request.respond(StatusCode::FORBIDDEN, &[], Bytes::new()).await?;
+            return Ok((StatusCode::FORBIDDEN, aor));
+        }
+        other => {
+            let stale = matches!(other, Some((Verdict::Stale, _)));
+            let challenge = verifier
+                .challenge(now, &options.realm, stale)
+                .map_err(|e| Error::BadTarget(e.to_string()))?;
+            let challenge = challenge.to_string();
+            request
+                .respond(
+                    StatusCode::UNAUTHORIZED,
+                    &[(HeaderName::WwwAuthenticate, challenge.as_str())],
+                    Bytes::new(),
+                )
+                .await?;
+            return Ok((StatusCode::UNAUTHORIZED, aor));
+        }
+    }
+    let default_expires = register
+        .headers
+        .expires()
+        .and_then(Result::ok)
+        .unwrap_or(options.max_expires);
+    let contacts: Vec<(String, u32, bool)> = register
+        .headers
+        .get_all(HeaderName::Contact)
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            if value == "*" {
+                return (String::new(), 0, true);
+            }
+            let parsed = NameAddr::parse(value).ok();
+            let uri = parsed
+                .as_ref()
+                .map_or_else(|| value.to_owned(), |n| n.uri().to_string());
+            let expires = parsed
+                .as_ref()
+                .and_then(|n| n.params().get("expires").flatten().and_then(|v| v.parse().ok()))
+                .unwrap_or(default_expires);
+            (uri, expires, false)
+        })
+        .collect();
+    // §10.3 step 6: a shorter non-zero interval than we accept gets 423.
+    if contacts
+        .iter()
+        .any(|(_, expires, _)| *expires > 0 && *expires < options.min_expires)
+    {
+        let min = options.min_expires.to_string();
+        request
+            .respond(
+                StatusCode::INTERVAL_TOO_BRIEF,
+                &[(HeaderName::MinExpires, min.as_str())],
+                Bytes::new(),
+            )
+            .await?;
+        return Ok((StatusCode::INTERVAL_TOO_BRIEF, aor));
+    }
+    // §10.3 step 7: update the bindings (the expired ones go too).
+    let entry = bindings.entry(aor.clone()).or_default();
+    entry.retain(|b| b.until > now);
+    for (uri, expires, wildcard) in contacts {
+        if wildcard {
+            entry.clear();
+            continue;
+        }
+        entry.retain(|b| b.uri != uri);
+        if expires > 0 {
+            let granted = expires.min(options.max_expires);
+            entry.push(Binding {
+                uri,
+                until: now + Duration::from_secs(u64::from(granted)),
+            });
+        }
+    }
+    // §10.3 step 8: 200 with every current binding and its remaining time.
+    let listed: Vec<String> = entry
+        .iter()
+        .map(|b| {
+            format!(
+                "<{}>;expires={}",
+                b.uri,
+                b.until.saturating_duration_since(now).as_secs()
+            )
+        })
+        .collect();
+    if entry.is_empty() {
+        bindings.remove(&aor);
+    }
+    let headers: Vec<(HeaderName, &str)> = listed.iter().map(|c| (HeaderName::Contact, c.as_str())).collect();
+    request.respond(StatusCode::OK, &headers, Bytes::new()).await?;
+    Ok((StatusCode::OK, aor))
+}
