@@ -32,6 +32,16 @@ fn challenging_bob(
     password: &'static str,
     challenge: StatusCode,
 ) -> (Network, NodeId, NodeId, Rc<RefCell<Vec<String>>>) {
+    challenging_bob_with(seed, password, challenge, false)
+}
+
+/// [`challenging_bob`], challenging BYE too when `bye`.
+fn challenging_bob_with(
+    seed: u64,
+    password: &'static str,
+    challenge: StatusCode,
+    bye: bool,
+) -> (Network, NodeId, NodeId, Rc<RefCell<Vec<String>>>) {
     let (mut net, alice, bob) = pair_configured(seed, alice_with(password), transaction_layer);
     let verdicts = Rc::new(RefCell::new(Vec::new()));
     let log = Rc::clone(&verdicts);
@@ -44,7 +54,7 @@ fn challenging_bob(
         else {
             return;
         };
-        if request.method == Method::Bye {
+        if request.method == Method::Bye && !bye {
             let ok = response_to(&request, StatusCode::OK, None, None);
             endpoint.respond(now, transaction, ok).unwrap();
             return;
@@ -161,4 +171,31 @@ fn a_message_challenged_with_401_is_sent_again_with_credentials() {
         Event::Message { message, event: MessageEvent::Delivered { .. } } if *message == id
     )));
     snapshot!("auth_message_401_then_200", &net);
+}
+
+/// A BYE challenged with 401 goes again with credentials and the dialog's next CSeq; the
+/// call ends with its 200.
+#[test]
+fn a_bye_challenged_with_401_is_sent_again_with_credentials() {
+    let (mut net, alice, _bob, verdicts) =
+        challenging_bob_with(124, "secret", StatusCode::UNAUTHORIZED, true);
+    let call = net
+        .on(alice, |ep, now| ep.invite(now, bob_uri(), alice_sdp(), None))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(
+        *verdicts.borrow(),
+        ["INVITE None", "INVITE Some(Ok)", "BYE None", "BYE Some(Ok)"],
+    );
+    let ended = net.events(alice).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            event: CallEvent::Terminated { reason, .. },
+            ..
+        } => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(ended, Some(EndReason::LocalBye));
+    snapshot!("auth_bye_401_then_200", &net);
 }

@@ -358,6 +358,14 @@ impl Dialog {
         self.local_seq
     }
 
+    /// Notes that we sent a request of CSeq `seq` in this dialog (a retry with
+    /// credentials): our next request takes a higher number.
+    pub(crate) fn note_local_seq(&mut self, seq: u32) {
+        if seq > self.local_seq {
+            self.local_seq = seq;
+        }
+    }
+
     /// The CSeq number of the last request the peer sent, if any.
     pub fn remote_seq(&self) -> Option<u32> {
         self.remote_seq

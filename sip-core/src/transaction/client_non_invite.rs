@@ -34,6 +34,11 @@ pub struct ClientNonInvite {
 }
 
 impl ClientNonInvite {
+    /// The request as sent (its bytes: the machine keeps no parsed copy).
+    pub fn request_bytes(&self) -> &Bytes {
+        &self.request
+    }
+
     /// Starts the transaction at `now`: transmits `request` and arms E (UDP) and F.
     pub fn start(
         request: &Request,

@@ -113,6 +113,19 @@ impl TransactionLayer {
         self.clients.get(&tx).map(|e| e.route)
     }
 
+    /// The request of non-INVITE client transaction `tx`, as sent, parsed again from its
+    /// bytes (the machine keeps only those; this is for the rare retry after a
+    /// challenge).
+    pub(crate) fn client_non_invite_request(&self, tx: TransactionId) -> Option<Request> {
+        match &self.clients.get(&tx)?.machine {
+            ClientMachine::NonInvite(machine) => match Message::parse(machine.request_bytes().clone()) {
+                Ok(Message::Request(request)) => Some(request),
+                _ => None,
+            },
+            ClientMachine::Invite(_) => None,
+        }
+    }
+
     /// The request of INVITE client transaction `tx`, as sent (our Via on top).
     pub(crate) fn client_invite_request(&self, tx: TransactionId) -> Option<&Request> {
         match &self.clients.get(&tx)?.machine {

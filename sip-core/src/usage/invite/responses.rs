@@ -36,6 +36,21 @@ impl InviteSessions {
                 self.on_modify_response(cx, now, c, purpose, tx, response)
             }
             CallPart::Bye => {
+                let challenged = response.status == StatusCode::UNAUTHORIZED
+                    || response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+                // §22.2: a challenged BYE goes again with credentials (the next CSeq of
+                // the dialog); the call ends with its answer.
+                if challenged
+                    && cx.retry_challenged(
+                        now,
+                        tx,
+                        &response,
+                        c.dialog(&cx.dialogs),
+                        Owner::Call(c.id, CallPart::Bye),
+                    )
+                {
+                    return;
+                }
                 if response.status.is_final() {
                     let reason = c.end_reason.clone().unwrap_or(EndReason::LocalBye);
                     self.end(cx, now, c, reason, "BYE answered");
