@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against (Debian packages): SIPp
-# (sip-tester), baresip and linphone's command-line client. Each is installed only when
-# missing; the package index is refreshed only when a package is not found.
+# (sip-tester), baresip, linphone's command-line client and Kamailio. Each is installed
+# only when missing; the package index is refreshed only when a package is not found.
 set -euo pipefail
 
 need=()
 command -v sipp > /dev/null || need+=(sip-tester)
 command -v baresip > /dev/null || need+=(baresip)
 command -v linphonec > /dev/null || need+=(linphone-cli)
+command -v kamailio > /dev/null || need+=(kamailio)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
