@@ -82,7 +82,12 @@ fn challenging_bob_with(
         });
         log.borrow_mut().push(format!("{} {verdict:?}", request.method));
         let response = if verdict == Some(Verdict::Ok) {
-            let mut ok = response_to(&request, StatusCode::OK, None, Some("bob1"));
+            let status = if request.method == Method::Refer {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            let mut ok = response_to(&request, status, None, Some("bob1"));
             if request.method == Method::Invite {
                 ok.headers.push(HeaderName::Contact, "<sip:bob@192.0.2.2:5060>");
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
@@ -198,4 +203,78 @@ fn a_bye_challenged_with_401_is_sent_again_with_credentials() {
     });
     assert_eq!(ended, Some(EndReason::LocalBye));
     snapshot!("auth_bye_401_then_200", &net);
+}
+
+/// A re-INVITE (hold) challenged with 401 goes again with credentials and the dialog's
+/// next CSeq; the hold completes as if unchallenged.
+#[test]
+fn a_reinvite_challenged_with_401_is_sent_again_with_credentials() {
+    let (mut net, alice, _bob, verdicts) = challenging_bob(125, "secret", StatusCode::UNAUTHORIZED);
+    let call = net
+        .on(alice, |ep, now| ep.invite(now, bob_uri(), alice_sdp(), None))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    net.on(alice, |ep, now| ep.hold(now, call)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        *verdicts.borrow(),
+        ["INVITE None", "INVITE Some(Ok)", "INVITE None", "INVITE Some(Ok)"]
+    );
+    assert!(net.events(alice).iter().any(|(_, event)| matches!(
+        event,
+        Event::Call { call: c, event: CallEvent::Hold { .. } } if *c == call
+    )));
+    snapshot!("auth_reinvite_401_then_200", &net);
+}
+
+/// A REFER challenged with 401 goes again with credentials; its implicit subscription is
+/// named by the REFER that was accepted (RFC 3515 §2.4.6: `id` is its CSeq).
+#[test]
+fn a_refer_challenged_with_401_is_sent_again_with_credentials() {
+    let (mut net, alice, bob, verdicts) = challenging_bob(126, "secret", StatusCode::UNAUTHORIZED);
+    let call = net
+        .on(alice, |ep, now| ep.invite(now, bob_uri(), alice_sdp(), None))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    let carol = Uri::parse("sip:carol@192.0.2.3").unwrap();
+    let refer = net.on(alice, |ep, now| ep.refer(now, call, &carol)).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        *verdicts.borrow(),
+        ["INVITE None", "INVITE Some(Ok)", "REFER None", "REFER Some(Ok)"]
+    );
+    assert!(net.events(alice).iter().any(|(_, event)| matches!(
+        event,
+        Event::Subscription { subscription, event: sip_core::subscription::SubscriptionEvent::Accepted { .. } }
+            if *subscription == refer
+    )));
+    // Bob's NOTIFY names the REFER that was accepted: `id=4`, not the challenged 3.
+    let key = net.endpoint(alice).call_dialog(call).unwrap().key();
+    let body = "SIP/2.0 100 Trying\r\n";
+    let notify = format!(
+        "NOTIFY sip:alice@192.0.2.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK-notify-4\r\n\
+         From: <sip:bob@192.0.2.2>;tag={}\r\n\
+         To: <sip:alice@192.0.2.1>;tag={}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: 1 NOTIFY\r\n\
+         Max-Forwards: 70\r\n\
+         Contact: <sip:bob@192.0.2.2:5060>\r\n\
+         Event: refer;id=4\r\n\
+         Subscription-State: active;expires=60\r\n\
+         Content-Type: message/sipfrag\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        key.remote_tag,
+        key.local_tag,
+        key.call_id,
+        body.len()
+    );
+    net.inject(bob, alice, Bytes::from(notify));
+    net.run_for(Duration::from_secs(1));
+    assert!(net.events(alice).iter().any(|(_, event)| matches!(
+        event,
+        Event::Subscription { subscription, event: sip_core::subscription::SubscriptionEvent::Transfer { status } }
+            if *subscription == refer && *status == StatusCode::TRYING
+    )), "{}", net.ladder());
+    snapshot!("auth_refer_401_then_202", &net);
 }

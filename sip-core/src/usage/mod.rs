@@ -59,9 +59,10 @@ impl Seam {
         Ok(retry)
     }
 
-    /// Sends non-INVITE client transaction `tx`'s request again with credentials for
-    /// `response` (a 401 or 407), in a new transaction of `owner` over the same way; in
-    /// dialog `dialog`, whose CSeq it advances. False when there is nothing to answer with.
+    /// Sends client transaction `tx`'s request again with credentials for `response` (a
+    /// 401 or 407), in a new transaction of `owner` over the same way; in dialog `dialog`,
+    /// whose CSeq it advances. The new transaction, or `None` when there is nothing to
+    /// answer with.
     pub(crate) fn retry_challenged(
         &mut self,
         now: Instant,
@@ -69,16 +70,13 @@ impl Seam {
         response: &Response,
         dialog: Option<DialogId>,
         owner: Owner,
-    ) -> bool {
-        let (Some(sent), Some(route)) = (
-            self.transactions.client_non_invite_request(tx),
-            self.transactions.client_route(tx),
-        ) else {
-            return false;
+    ) -> Option<TransactionId> {
+        let sent = match self.transactions.client_invite_request(tx) {
+            Some(invite) => invite.clone(),
+            None => self.transactions.client_non_invite_request(tx)?,
         };
-        let Ok(mut retry) = self.retry_with_credentials(&sent, response) else {
-            return false;
-        };
+        let route = self.transactions.client_route(tx)?;
+        let mut retry = self.retry_with_credentials(&sent, response).ok()?;
         // Our own Via goes; the transaction layer puts a new one with a fresh branch.
         retry.headers.remove_first_value(HeaderName::Via);
         let seq = retry.headers.cseq().and_then(Result::ok).map(|cseq| cseq.seq);
@@ -86,7 +84,7 @@ impl Seam {
             dialog.note_local_seq(seq);
         }
         self.send_request(now, retry, route.remote, route.transport, owner)
-            .is_ok()
+            .ok()
     }
 
     /// Adds credentials for the realms that challenged us before (RFC 3261 §22.3: a UAC

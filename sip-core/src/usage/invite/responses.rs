@@ -41,13 +41,15 @@ impl InviteSessions {
                 // §22.2: a challenged BYE goes again with credentials (the next CSeq of
                 // the dialog); the call ends with its answer.
                 if challenged
-                    && cx.retry_challenged(
-                        now,
-                        tx,
-                        &response,
-                        c.dialog(&cx.dialogs),
-                        Owner::Call(c.id, CallPart::Bye),
-                    )
+                    && cx
+                        .retry_challenged(
+                            now,
+                            tx,
+                            &response,
+                            c.dialog(&cx.dialogs),
+                            Owner::Call(c.id, CallPart::Bye),
+                        )
+                        .is_some()
                 {
                     return;
                 }
@@ -379,6 +381,15 @@ impl InviteSessions {
         if ours != tx {
             c.outgoing = Some(Box::new((ours, intent)));
             return;
+        }
+        // §22.2: a challenged re-INVITE or UPDATE goes again with credentials; it stays
+        // our modification in progress.
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            let dialog = c.dialog(&cx.dialogs);
+            if let Some(retry) = cx.retry_challenged(now, tx, &response, dialog, Owner::Call(c.id, purpose)) {
+                c.outgoing = Some(Box::new((retry, intent)));
+                return;
+            }
         }
         if status.is_success() {
             if let Some(dialog) = c.dialog(&cx.dialogs).and_then(|id| cx.dialogs.get_mut(id)) {

@@ -456,6 +456,11 @@ impl Subscriptions {
                 if status.is_provisional() {
                     return;
                 }
+                if (status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+                    && Self::retry_challenged(cx, now, sub, transaction, &response)
+                {
+                    return;
+                }
                 sub.pending = None;
                 match (sub.phase, code(status)) {
                     (Phase::Ending, _) if !status.is_success() => self.finish(cx, id, SubscriptionEnd::Local),
@@ -553,5 +558,43 @@ fn notified_state(request: &Request) -> Option<crate::message::SubscriptionState
             .headers
             .get(HeaderName::SubscriptionState)
             .and_then(crate::message::SubscriptionState::parse_lenient),
+    }
+}
+
+impl Subscriptions {
+    /// Sends subscription `sub`'s SUBSCRIBE or REFER again with credentials after a 401 or
+    /// 407 (RFC 3261 §22.2), with the next CSeq. A REFER's implicit subscription is named
+    /// by its REFER's CSeq (RFC 3515 §2.4.6): it takes the new one. False when there is
+    /// nothing to answer with.
+    fn retry_challenged(
+        cx: &mut Seam,
+        now: Instant,
+        sub: &mut Subscription,
+        transaction: TransactionId,
+        response: &crate::message::Response,
+    ) -> bool {
+        let Some(retry) = cx.retry_challenged(
+            now,
+            transaction,
+            response,
+            sub.dialog,
+            Owner::Subscription(sub.id),
+        ) else {
+            return false;
+        };
+        sub.pending = Some(retry);
+        let Some(sent) = cx.transactions.client_non_invite_request(retry) else {
+            return true;
+        };
+        if sub.implicit {
+            if let Some(cseq) = sent.headers.cseq().and_then(Result::ok) {
+                sub.event = ByteString::from(format!("refer;id={}", cseq.seq));
+            }
+        }
+        if sub.request.is_some() {
+            // The 2xx makes the dialog from the SUBSCRIBE it answers (its CSeq is ours).
+            sub.request = Some(Box::new(sent));
+        }
+        true
     }
 }
