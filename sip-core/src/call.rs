@@ -178,6 +178,12 @@ pub enum CallEvent {
         /// How it came.
         transport: Transport,
     },
+    /// Our INVITE was redirected (a 3xx, RFC 3261 §8.1.3.4): the call now tries `target`
+    /// (see [`CallConfig::follow_redirects`]).
+    Redirected {
+        /// Where the INVITE goes now.
+        target: Box<crate::message::Uri>,
+    },
     /// This incoming call replaces call `replaced` (its INVITE carried Replaces, RFC
     /// 3891 §3): once this one is answered, `replaced` is ended with
     /// [`EndReason::Replaced`]. Reported right after [`CallEvent::Incoming`].
@@ -352,6 +358,10 @@ pub struct CallConfig {
     /// [`Event::Request`](crate::event::Event::Request) (default: none). OPTIONS among them
     /// stops the Endpoint answering OPTIONS itself.
     pub app_methods: Vec<Method>,
+    /// Follow a 3xx to our INVITE (RFC 3261 §8.1.3.4): call its first Contact instead, in
+    /// the same call (reported as [`CallEvent::Redirected`]), up to 5 times a call. On by
+    /// default; off, a 3xx rejects the call.
+    pub follow_redirects: bool,
 }
 
 impl Default for CallConfig {
@@ -366,6 +376,7 @@ impl Default for CallConfig {
             in_dialog_methods: vec![Method::Info, Method::Message],
             auto_accept_in_dialog: false,
             app_methods: Vec::new(),
+            follow_redirects: true,
         }
     }
 }

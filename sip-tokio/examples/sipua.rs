@@ -228,7 +228,8 @@ enum Cmd {
         auth: AuthArgs,
     },
     /// An in-memory registrar: challenges every REGISTER with digest authentication for
-    /// the --user list and keeps the bindings until they run out.
+    /// the --user list, keeps the bindings until they run out, and routes calls to
+    /// registered users (302 to their bindings; 480 or 404 otherwise).
     Registrar {
         /// Local address.
         #[arg(long, default_value = "127.0.0.1:5060")]
@@ -403,8 +404,13 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 })
                 .await;
             println!(
-                "accepted {}, challenged {}, refused {}, bindings left {}",
-                report.accepted, report.challenged, report.refused, report.bindings
+                "accepted {}, challenged {}, refused {}, calls redirected {}, unroutable {}, bindings left {}",
+                report.accepted,
+                report.challenged,
+                report.refused,
+                report.redirected,
+                report.unroutable,
+                report.bindings
             );
             Ok(ExitCode::SUCCESS)
         }

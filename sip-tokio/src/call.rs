@@ -139,6 +139,16 @@ impl Call {
         self.op(CallOp::Reject(status, reason.map(str::to_owned))).await
     }
 
+    /// Redirects an incoming call to `targets` (302 Moved Temporarily with their
+    /// Contacts, RFC 3261 §21.3.3): a redirect server's or registrar's answer.
+    pub async fn redirect(&self, targets: &[&str]) -> Result<(), Error> {
+        let targets = targets
+            .iter()
+            .map(|t| sip_core::message::Uri::parse(t).map_err(|e| Error::BadTarget(format!("{t}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.op(CallOp::Redirect(targets)).await
+    }
+
     /// Cancels an outgoing call that is not answered yet.
     pub async fn cancel(&self) -> Result<(), Error> {
         self.op(CallOp::Cancel).await

@@ -1,7 +1,10 @@
 //! `sipua registrar`: an in-memory registrar (RFC 3261 §10.3) that challenges every
 //! REGISTER with digest authentication (RFC 3261 §22, RFC 7616) from a fixed list of users,
 //! keeps the bindings in memory, and answers each REGISTER with every binding of the
-//! address-of-record. Built on [`UserAgent::incoming_requests`] and the core's
+//! address-of-record. It also routes calls to registered users, as a redirect server (RFC
+//! 3261 §8.3): an INVITE for a registered address-of-record gets 302 with its bindings
+//! (callers, ours included, follow it), one for a user without bindings 480, one for
+//! anybody else 404. Built on [`UserAgent::incoming_requests`] and the core's
 //! [`DigestVerifier`]; so our client has a server of ours to test against.
 
 use std::collections::BTreeMap;
@@ -15,7 +18,7 @@ use sip_core::auth::{DigestVerifier, Verdict, VerifierConfig};
 use sip_core::message::{HeaderName, Method, NameAddr, StatusCode};
 
 use crate::driver::clock_now;
-use crate::{Error, IncomingRequest, IncomingRequests, UserAgent};
+use crate::{Call, Error, IncomingCalls, IncomingRequest, IncomingRequests, UserAgent};
 
 /// What the registrar serves, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,10 @@ pub struct RegistrarReport {
     pub challenged: usize,
     /// REGISTERs refused otherwise (403, 423, 400).
     pub refused: usize,
+    /// Calls redirected to a registered user's bindings (302).
+    pub redirected: usize,
+    /// Calls for nobody registered (480, 404).
+    pub unroutable: usize,
     /// Bindings left when it stopped.
     pub bindings: usize,
 }
@@ -82,6 +89,7 @@ struct Binding {
 pub struct Registrar {
     agent: UserAgent,
     requests: IncomingRequests,
+    calls: IncomingCalls,
     options: RegistrarOptions,
 }
 
@@ -95,9 +103,11 @@ impl Registrar {
             .start()
             .await?;
         let requests = agent.incoming_requests().await?;
+        let calls = agent.incoming().await?;
         Ok(Registrar {
             agent,
             requests,
+            calls,
             options,
         })
     }
@@ -113,6 +123,7 @@ impl Registrar {
         let Registrar {
             agent,
             mut requests,
+            mut calls,
             options,
         } = self;
         let quiet = options.quiet;
@@ -143,6 +154,22 @@ impl Registrar {
         loop {
             let request = tokio::select! {
                 request = requests.next() => request,
+                call = calls.next() => {
+                    let Some(call) = call else { break };
+                    let routed = route_call(&call, &options, &bindings).await;
+                    match routed {
+                        Ok((target, Some(n))) => {
+                            report.redirected += 1;
+                            say(format_args!("INVITE {target}: 302 to {n} binding(s)"));
+                        }
+                        Ok((target, None)) => {
+                            report.unroutable += 1;
+                            say(format_args!("INVITE {target}: nobody registered"));
+                        }
+                        Err(e) => say(format_args!("INVITE: cannot answer: {e}")),
+                    }
+                    continue;
+                }
                 () = &mut stop => break,
                 () = async { match deadline { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
             };
@@ -175,6 +202,37 @@ impl Registrar {
         agent.shutdown(Duration::from_secs(1)).await;
         report
     }
+}
+
+/// Routes an incoming call as a redirect server: 302 to the bindings of the
+/// address-of-record its Request-URI names, 480 when it has none now, 404 for a user we do
+/// not know. The target, and how many bindings it was sent to.
+async fn route_call(
+    call: &Call,
+    options: &RegistrarOptions,
+    bindings: &BTreeMap<String, Vec<Binding>>,
+) -> Result<(String, Option<usize>), Error> {
+    let now = clock_now();
+    let Some(invite) = call.request() else {
+        return Ok((String::new(), None));
+    };
+    let user = invite.uri.user().unwrap_or_default().to_owned();
+    let target = format!("sip:{user}@{}", invite.uri.host_str().unwrap_or_default());
+    let contacts: Vec<&str> = bindings
+        .get(&target)
+        .into_iter()
+        .flatten()
+        .filter(|b| b.until > now)
+        .map(|b| b.uri.as_str())
+        .collect();
+    if !contacts.is_empty() {
+        call.redirect(&contacts).await?;
+        return Ok((target, Some(contacts.len())));
+    }
+    let known = options.users.iter().any(|(name, _)| *name == user);
+    let status = if known { 480 } else { 404 };
+    call.reject(status, None).await?;
+    Ok((target, None))
 }
 
 /// Answers one REGISTER (RFC 3261 §10.3); the status sent and the address-of-record.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::message::{HeaderName, Message, StatusCode, response_to};
-use sip_tokio::{Error, RegistrationEvent, UserAgent};
+use sip_tokio::{EndReason, Error, RegistrationEvent, UserAgent};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
@@ -187,4 +187,77 @@ async fn our_client_registers_at_our_registrar_over_udp_and_tcp() {
     let report = served.await.unwrap();
     assert_eq!(report.accepted, 4, "{report:?}");
     assert_eq!(report.bindings, 0, "{report:?}");
+}
+
+/// `sipua registrar` routes calls to registered users: Bob registers there, Alice calls
+/// Bob's address-of-record at the registrar, gets 302 to Bob's binding, follows it, and
+/// Bob answers; a call for a user nobody registered gets 404.
+#[tokio::test]
+async fn our_registrar_routes_a_call_to_the_registered_user() {
+    use sip_tokio::registrar::{Registrar, RegistrarOptions};
+    let registrar = Registrar::bind(RegistrarOptions {
+        users: vec![("bob".to_owned(), "secret".to_owned())],
+        ..RegistrarOptions::default()
+    })
+    .await
+    .unwrap();
+    let at = registrar.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(registrar.run(std::io::sink(), async {
+        let _ = stopped.await;
+    }));
+    let bob = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .identity("sip:bob@127.0.0.1")
+        .credentials("bob", "secret")
+        .start()
+        .await
+        .unwrap();
+    let mut incoming = bob.incoming().await.unwrap();
+    let mut registration = bob.register(&format!("sip:{at}"), None, 600).await.unwrap();
+    timeout(Duration::from_secs(5), registration.registered())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(call) = incoming.next().await {
+            let _ = call.answer(Bytes::new(), None).await;
+        }
+    });
+    let alice = agent().await;
+    let mut call = alice
+        .call(&format!("sip:bob@{at}"), Bytes::new(), None)
+        .await
+        .unwrap();
+    let mut redirected = false;
+    timeout(Duration::from_secs(5), async {
+        loop {
+            match call.next_event().await {
+                Some(sip_tokio::CallEvent::Redirected { target }) => {
+                    redirected = target.as_str().contains(&bob.local_addr().to_string());
+                }
+                Some(sip_tokio::CallEvent::Answered { .. }) => break,
+                Some(sip_tokio::CallEvent::Terminated { reason, .. }) => panic!("{reason}"),
+                Some(_) => {}
+                None => panic!("the agent stopped"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(redirected, "redirected to Bob's binding");
+    call.hangup().await.unwrap();
+    let mut nobody = alice
+        .call(&format!("sip:carol@{at}"), Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        timeout(Duration::from_secs(5), nobody.ended()).await.unwrap(),
+        Some(EndReason::Rejected(StatusCode::NOT_FOUND))
+    );
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+    let _ = stop.send(());
+    let report = served.await.unwrap();
+    assert_eq!((report.redirected, report.unroutable), (1, 1), "{report:?}");
 }

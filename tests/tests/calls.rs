@@ -772,3 +772,96 @@ fn a_delayed_offer_is_answered_in_the_ack() {
     assert_eq!(end_reasons(&net, bob), [EndReason::RemoteBye]);
     assert_clean(&mut net, &[alice, bob]);
 }
+
+/// A redirect server (RFC 3261 §8.3) answers Alice's INVITE with 302 and Bob's Contact;
+/// Alice's call follows it (§8.1.3.4): a new INVITE to Bob in the same call, answered.
+#[test]
+fn a_302_is_followed_to_its_contact() {
+    let mut net = Network::new(131);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let bob = net.add_node("bob", "192.0.2.2:5060".parse().unwrap());
+    let redirector = net.add_node("redir", "192.0.2.9:5060".parse().unwrap());
+    auto_answer(&mut net, bob);
+    net.set_handler(redirector, |ep, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            let bob = Uri::parse("sip:bob@192.0.2.2:5060").unwrap();
+            ep.redirect(now, call, &[bob]).unwrap();
+        }
+    });
+    let call = net
+        .on(alice, |ep, now| {
+            ep.invite(
+                now,
+                Uri::parse("sip:bob@192.0.2.9").unwrap(),
+                alice_sdp(),
+                None,
+            )
+        })
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.endpoint(alice).call_state(call), Some(CallState::Connected));
+    assert!(net.events(alice).iter().any(|(_, event)| matches!(
+        event,
+        Event::Call { event: CallEvent::Redirected { target }, .. } if target.as_str() == "sip:bob@192.0.2.2:5060"
+    )));
+    snapshot!("call_redirected_302", &net);
+}
+
+/// Redirects that never end (a server redirecting to itself) stop after five: the call is
+/// rejected with the last 302.
+#[test]
+fn a_redirect_loop_ends_after_five() {
+    let mut net = Network::new(132);
+    let alice = net.add_node("alice", "192.0.2.1:5060".parse().unwrap());
+    let redirector = net.add_node("redir", "192.0.2.9:5060".parse().unwrap());
+    net.set_handler(redirector, |ep, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            let itself = Uri::parse("sip:bob@192.0.2.9:5060").unwrap();
+            ep.redirect(now, call, &[itself]).unwrap();
+        }
+    });
+    let call = net
+        .on(alice, |ep, now| {
+            ep.invite(
+                now,
+                Uri::parse("sip:bob@192.0.2.9").unwrap(),
+                alice_sdp(),
+                None,
+            )
+        })
+        .unwrap();
+    net.run_until_idle().unwrap();
+    let redirects = net
+        .events(alice)
+        .iter()
+        .filter(|(_, event)| {
+            matches!(
+                event,
+                Event::Call {
+                    event: CallEvent::Redirected { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(redirects, 5);
+    let ended = net.events(alice).iter().find_map(|(_, event)| match event {
+        Event::Call {
+            call: c,
+            event: CallEvent::Terminated { reason, .. },
+        } if *c == call => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        ended,
+        Some(EndReason::Rejected(StatusCode::MOVED_TEMPORARILY))
+    );
+}

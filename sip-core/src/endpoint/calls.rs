@@ -121,6 +121,15 @@ impl Endpoint {
         result
     }
 
+    /// Redirects incoming call `call` to `targets` (302 Moved Temporarily with a Contact
+    /// for each, RFC 3261 §21.3.3): a registrar or redirect server's answer; the caller
+    /// tries them (ours does, see [`CallConfig::follow_redirects`](crate::call::CallConfig::follow_redirects)).
+    pub fn redirect(&mut self, now: Instant, call: CallId, targets: &[Uri]) -> Result<(), CallError> {
+        let result = self.invites.redirect(&mut self.seam, now, call, targets);
+        self.dispatch(now);
+        result
+    }
+
     /// Cancels an outgoing call that has no final response yet (§9.1). Before any
     /// provisional arrived the CANCEL waits for one, as the RFC requires.
     pub fn cancel(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {

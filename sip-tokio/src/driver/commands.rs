@@ -33,6 +33,7 @@ pub(crate) enum CallOp {
     Unhold,
     Reinvite(Bytes),
     Update(Bytes),
+    Redirect(Vec<Uri>),
 }
 
 /// A call's id and event receiver, as handed out.
@@ -279,6 +280,7 @@ impl Driver {
             CallOp::Unhold => ep.unhold(now, call),
             CallOp::Reinvite(body) => ep.reinvite(now, call, body),
             CallOp::Update(body) => ep.update(now, call, body),
+            CallOp::Redirect(targets) => ep.redirect(now, call, &targets),
         }
     }
 

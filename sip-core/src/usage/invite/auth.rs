@@ -1,6 +1,6 @@
-//! A call's INVITE challenged with 401 or 407 (RFC 3261 §22.2): the transaction has ACKed
-//! the challenge; the call sends its INVITE again — same Call-ID and From tag, the next
-//! CSeq, credentials answering the challenge — and goes on as if nothing happened.
+//! A call's INVITE answered with a challenge (401/407, RFC 3261 §22.2) or a redirect (3xx,
+//! §8.1.3.4): the transaction has ACKed it; the call sends its INVITE again — same Call-ID
+//! and From tag, the next CSeq — with credentials, or to the new target, and goes on.
 
 use std::time::Instant;
 
@@ -49,6 +49,75 @@ impl InviteSessions {
         c.invite = Some(Box::new(sent.clone()));
         c.invite_tx = Some(tx);
         cx.shared.stats.calls.invites += 1;
+        true
+    }
+}
+
+/// Redirects a call follows at most: a loop between redirect servers ends.
+const MAX_REDIRECTS: u8 = 5;
+
+impl InviteSessions {
+    /// Follows a 3xx to `c`'s INVITE: a new INVITE to its first Contact we can reach.
+    /// False when there is none, the call is ending, or it was redirected too often.
+    pub(super) fn follow_redirect(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &mut Call,
+        response: &Response,
+    ) -> bool {
+        if !cx.shared.config.calls.follow_redirects
+            || c.redirects >= MAX_REDIRECTS
+            || !matches!(c.state, CallState::Calling | CallState::Ringing)
+        {
+            return false;
+        }
+        let Some(sent) = c.invite.as_deref() else {
+            return false;
+        };
+        let Some((target, destination)) = response
+            .headers
+            .contacts()
+            .filter_map(Result::ok)
+            .map(|contact| contact.uri().clone())
+            .find_map(|uri| Some((uri.clone(), crate::dialog::uri_socket_addr(&uri)?)))
+        else {
+            return false;
+        };
+        let transport = match target.transport_param() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => crate::transport::Transport::Tcp,
+            _ => crate::transport::Transport::Udp,
+        };
+        let mut invite = sent.clone();
+        invite.uri = target.clone();
+        let seq = c.invite_seq().wrapping_add(1);
+        invite.headers.remove_first_value(HeaderName::Via);
+        invite.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        for dialog in c.dialogs.take() {
+            cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
+        }
+        let owner = Owner::Call(c.id, CallPart::Invite);
+        let Ok(tx) = cx.send_request(now, invite, destination, transport, owner) else {
+            return false;
+        };
+        let (Some(sent), Some(route)) = (
+            cx.transactions.client_invite_request(tx),
+            cx.transactions.client_route(tx),
+        ) else {
+            return false;
+        };
+        c.invite = Some(Box::new(sent.clone()));
+        c.invite_tx = Some(tx);
+        c.route = route;
+        c.redirects += 1;
+        cx.shared.stats.calls.invites += 1;
+        self.call_event(
+            cx,
+            c.id,
+            crate::call::CallEvent::Redirected {
+                target: Box::new(target),
+            },
+        );
         true
     }
 }

@@ -289,6 +289,29 @@ impl InviteSessions {
         })
     }
 
+    /// [`Endpoint::redirect`](crate::Endpoint::redirect), in the call layer: 302 with a
+    /// Contact for each target (RFC 3261 §21.3.3).
+    pub(crate) fn redirect(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        call: CallId,
+        targets: &[Uri],
+    ) -> Result<(), CallError> {
+        let status = StatusCode::MOVED_TEMPORARILY;
+        self.call_command(cx, now, call, |this, cx, c| {
+            let tx = this.pending_uas_invite(c)?;
+            let contacts: Vec<String> = targets.iter().map(|t| format!("<{t}>")).collect();
+            let headers = contacts.iter().map(|c| (HeaderName::Contact, c.as_str()));
+            let response = cx.response_with(tx, status, headers, Bytes::new())?;
+            this.stop_reliable(cx, c);
+            cx.respond(now, tx, response)?;
+            c.invite = None;
+            this.end(cx, now, c, EndReason::Rejected(status), "redirected");
+            Ok(())
+        })
+    }
+
     /// [`Endpoint::cancel`](crate::Endpoint::cancel), in the call layer.
     pub(crate) fn cancel(&mut self, cx: &mut Seam, now: Instant, call: CallId) -> Result<(), CallError> {
         self.call_command(cx, now, call, |this, cx, c| {

@@ -158,6 +158,8 @@ pub(super) struct Call {
     oa: OfferAnswer,
     local_hold: bool,
     remote_hold: bool,
+    /// 3xx responses followed so far (RFC 3261 §8.1.3.4), to stop a redirect loop.
+    redirects: u8,
     /// REFERs sent in this call whose transfer is not settled yet: while there are any, the
     /// call is [`CallState::Referring`].
     referring: u32,
@@ -229,6 +231,7 @@ impl Call {
             remote_body: Bytes::new(),
             local_hold: false,
             referring: 0,
+            redirects: 0,
             remote_hold: false,
             awaiting_ack: None,
             last_ack: None,

@@ -111,6 +111,9 @@ impl InviteSessions {
         {
             return;
         }
+        if (300..400).contains(&status.as_u16()) && self.follow_redirect(cx, now, c, &response) {
+            return;
+        }
         if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
             && c.state != CallState::Ending
             && self.retry_with_min_se(cx, now, c, &response)
