@@ -243,6 +243,10 @@ enum Cmd {
         /// The realm of the challenges.
         #[arg(long, default_value = "sip-rs")]
         realm: String,
+        /// The digest algorithms offered, preferred first (`sha-256,md5`; some old
+        /// clients take a 401 only when it offers MD5 alone: `md5`).
+        #[arg(long, value_delimiter = ',', default_value = "sha-256,md5")]
+        digest: Vec<String>,
         /// Stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
@@ -376,8 +380,17 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             transport,
             users,
             realm,
+            digest,
             duration,
         } => {
+            let algorithms = digest
+                .iter()
+                .map(|name| {
+                    sip_core::auth::DigestAlgorithm::parse(name).ok_or_else(|| {
+                        format!("--digest {name}: not an algorithm (md5, sha-256, sha-512-256)")
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
             let users = users
                 .iter()
                 .map(|entry| {
@@ -392,6 +405,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 tcp: transport == TransportArg::Tcp,
                 realm,
                 users,
+                algorithms,
                 duration: duration.map(Duration::from_secs),
                 ..Default::default()
             };

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip_core::auth::{DigestVerifier, Verdict, VerifierConfig};
+use sip_core::auth::{DigestAlgorithm, DigestVerifier, Verdict, VerifierConfig};
 use sip_core::message::{HeaderName, Method, NameAddr, StatusCode};
 
 use crate::driver::clock_now;
@@ -36,6 +36,10 @@ pub struct RegistrarOptions {
     pub max_expires: u32,
     /// The shortest binding accepted: a shorter non-zero ask gets 423 with Min-Expires.
     pub min_expires: u32,
+    /// The digest algorithms challenged with, preferred first, one WWW-Authenticate each
+    /// (RFC 8760 §2.4). Default SHA-256 then MD5. Some clients refuse a 401 that offers
+    /// anything but MD5 (baresip 1.0's libre): offer MD5 alone for them.
+    pub algorithms: Vec<DigestAlgorithm>,
     /// Stop after this long.
     pub duration: Option<Duration>,
     /// Print nothing per request.
@@ -51,6 +55,7 @@ impl Default for RegistrarOptions {
             users: Vec::new(),
             max_expires: 3600,
             min_expires: 60,
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             duration: None,
             quiet: false,
         }
@@ -139,7 +144,11 @@ impl Registrar {
             options.realm
         ));
         let mut seed = clock_now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
-        let mut verifier = DigestVerifier::new(clock_now(), VerifierConfig::default(), &mut || {
+        let config = VerifierConfig {
+            algorithms: options.algorithms.clone(),
+            ..VerifierConfig::default()
+        };
+        let mut verifier = DigestVerifier::new(clock_now(), config, &mut || {
             // splitmix64: the verifier's secret only needs to be unguessable per run.
             seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = seed;
@@ -282,16 +291,19 @@ async fn serve(
         }
         other => {
             let stale = matches!(other, Some((Verdict::Stale, _)));
-            let challenge = verifier
-                .challenge(now, &options.realm, stale)
-                .map_err(|e| Error::BadTarget(e.to_string()))?;
-            let challenge = challenge.to_string();
+            // One challenge per algorithm offered, preferred first (RFC 8760 §2.4).
+            let challenges: Vec<String> = verifier
+                .challenges(now, &options.realm, stale)
+                .map_err(|e| Error::BadTarget(e.to_string()))?
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let headers: Vec<(HeaderName, &str)> = challenges
+                .iter()
+                .map(|c| (HeaderName::WwwAuthenticate, c.as_str()))
+                .collect();
             request
-                .respond(
-                    StatusCode::UNAUTHORIZED,
-                    &[(HeaderName::WwwAuthenticate, challenge.as_str())],
-                    Bytes::new(),
-                )
+                .respond(StatusCode::UNAUTHORIZED, &headers, Bytes::new())
                 .await?;
             return Ok((StatusCode::UNAUTHORIZED, aor));
         }

@@ -51,14 +51,15 @@ impl IncomingRequest {
         response_to(&self.request, status, None, to_tag)
     }
 
-    /// Answers with `status`, `headers` and `body` (the Content-Type among the headers).
+    /// Answers with `status`, `headers` and `body` (the Content-Type among the headers);
+    /// the agent gives a final answer a To tag of its own when the request had none.
     pub async fn respond(
         &self,
         status: StatusCode,
         headers: &[(HeaderName, &str)],
         body: Bytes,
     ) -> Result<(), Error> {
-        let mut response = self.response(status, Some("reg"));
+        let mut response = self.response(status, None);
         for (name, value) in headers {
             response.headers.push(*name, (*value).to_owned());
         }
@@ -66,7 +67,8 @@ impl IncomingRequest {
         self.respond_with(response).await
     }
 
-    /// Answers with `response`, as built.
+    /// Answers with `response`, as built (a final one without a To tag gets a fresh one,
+    /// RFC 3261 §8.2.6.2).
     pub async fn respond_with(&self, response: Response) -> Result<(), Error> {
         let transaction = self.transaction;
         self.agent

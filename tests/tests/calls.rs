@@ -794,12 +794,7 @@ fn a_302_is_followed_to_its_contact() {
     });
     let call = net
         .on(alice, |ep, now| {
-            ep.invite(
-                now,
-                Uri::parse("sip:bob@192.0.2.9").unwrap(),
-                alice_sdp(),
-                None,
-            )
+            ep.invite(now, Uri::parse("sip:bob@192.0.2.9").unwrap(), alice_sdp(), None)
         })
         .unwrap();
     net.run_for(Duration::from_secs(1));
@@ -830,12 +825,7 @@ fn a_redirect_loop_ends_after_five() {
     });
     let call = net
         .on(alice, |ep, now| {
-            ep.invite(
-                now,
-                Uri::parse("sip:bob@192.0.2.9").unwrap(),
-                alice_sdp(),
-                None,
-            )
+            ep.invite(now, Uri::parse("sip:bob@192.0.2.9").unwrap(), alice_sdp(), None)
         })
         .unwrap();
     net.run_until_idle().unwrap();
@@ -860,8 +850,5 @@ fn a_redirect_loop_ends_after_five() {
         } if *c == call => Some(reason.clone()),
         _ => None,
     });
-    assert_eq!(
-        ended,
-        Some(EndReason::Rejected(StatusCode::MOVED_TEMPORARILY))
-    );
+    assert_eq!(ended, Some(EndReason::Rejected(StatusCode::MOVED_TEMPORARILY)));
 }

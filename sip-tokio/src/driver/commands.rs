@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_core::call::{CallError, CallState};
 use sip_core::endpoint::{CallId, TransactionId, Transport};
-use sip_core::message::{Method, Replaces, RequestBuilder, StatusCode, Uri};
+use sip_core::message::{HeaderName, Method, Replaces, RequestBuilder, StatusCode, Uri};
 use sip_core::subscription::SubscriptionId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
@@ -233,9 +233,20 @@ impl Driver {
             }
             Command::Respond {
                 transaction,
-                response,
+                mut response,
                 reply,
             } => {
+                // §8.2.6.2: a UAS's final response carries a To tag of its own.
+                let untagged = response
+                    .headers
+                    .get(HeaderName::To)
+                    .is_some_and(|to| sip_core::message::tag_of(to).is_none());
+                if response.status.as_u16() > 100 && untagged {
+                    if let Some(to) = response.headers.get(HeaderName::To) {
+                        let tagged = format!("{to};tag={}", self.endpoint.random_token(10));
+                        response.headers.set(HeaderName::To, tagged);
+                    }
+                }
                 let _ = reply.send(
                     self.endpoint
                         .respond(now, transaction, *response)
