@@ -93,6 +93,10 @@ fn challenging_bob_with(
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
                 ok.body = bob_sdp();
             }
+            if request.method == Method::Subscribe {
+                ok.headers.push(HeaderName::Contact, "<sip:bob@192.0.2.2:5060>");
+                ok.headers.push(HeaderName::Expires, "600");
+            }
             ok
         } else {
             let header = if proxy {
@@ -277,4 +281,46 @@ fn a_refer_challenged_with_401_is_sent_again_with_credentials() {
             if *subscription == refer && *status == StatusCode::TRYING
     )), "{}", net.ladder());
     snapshot!("auth_refer_401_then_202", &net);
+}
+
+/// Credentials are reused (RFC 3261 §22.3): after one challenged call, the next INVITE to
+/// the same realm carries credentials for its nonce (the next nc) and passes at once.
+#[test]
+fn a_second_call_to_a_realm_is_pre_authorized() {
+    let (mut net, alice, _bob, verdicts) =
+        challenging_bob(127, "secret", StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    for _ in 0..2 {
+        let call = net
+            .on(alice, |ep, now| ep.invite(now, bob_uri(), alice_sdp(), None))
+            .unwrap();
+        net.run_for(Duration::from_secs(1));
+        net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+        net.run_for(Duration::from_secs(1));
+    }
+    assert_eq!(
+        *verdicts.borrow(),
+        ["INVITE None", "INVITE Some(Ok)", "INVITE Some(Ok)"]
+    );
+}
+
+/// A SUBSCRIBE challenged with 401 goes again with credentials; the 2xx to the retry
+/// makes the subscription.
+#[test]
+fn a_subscribe_challenged_with_401_is_sent_again_with_credentials() {
+    let (mut net, alice, _bob, verdicts) = challenging_bob(128, "secret", StatusCode::UNAUTHORIZED);
+    let id = net
+        .on(alice, |ep, now| ep.subscribe(now, bob_uri(), "presence", 600))
+        .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        *verdicts.borrow(),
+        ["SUBSCRIBE None", "SUBSCRIBE Some(Ok)"],
+        "{}",
+        net.ladder()
+    );
+    assert!(net.events(alice).iter().any(|(_, event)| matches!(
+        event,
+        Event::Subscription { subscription, event: sip_core::subscription::SubscriptionEvent::Accepted { .. } }
+            if *subscription == id
+    )));
 }

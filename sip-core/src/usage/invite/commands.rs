@@ -143,13 +143,15 @@ impl InviteSessions {
             HeaderName::ContentLength,
             crate::message::builder::decimal(&mut number, length),
         );
-        let request = Request {
+        let mut request = Request {
             method: Method::Invite,
             uri: target,
             version: Version::SIP_2_0,
             headers: headers.finish(),
             body: body.clone(),
         };
+        // Credentials for a realm that challenged us before go along (RFC 3261 §22.3).
+        cx.preauthorize(&mut request);
         // Owned by the application until the call exists: the call's id is drawn after the
         // transaction's (ids are handed out in order of creation).
         let tx = cx.send_request(now, request, destination, transport, Owner::App)?;

@@ -51,13 +51,14 @@ impl Subscriptions {
         headers.push(HeaderName::Expires, &expires_text);
         headers.push(HeaderName::Allow, &cx.shared.allow);
         headers.push(HeaderName::ContentLength, "0");
-        let request = Request {
+        let mut request = Request {
             method: Method::Subscribe,
             uri: target,
             version: Version::SIP_2_0,
             headers: headers.finish(),
             body: Bytes::new(),
         };
+        cx.preauthorize(&mut request);
         let id = SubscriptionId(cx.shared.fresh_id());
         let tx = cx.send_request(
             now,
