@@ -338,3 +338,42 @@ fn a_wrong_password_ends_the_registration_without_a_loop() {
     );
     assert_eq!(net.endpoint(alice).registration_count(), 0);
 }
+
+/// Over TCP the registration keeps its connection alive (RFC 5626 §4.4.1): a CRLF
+/// keep-alive on the flow every 96–120 s, so the connection the registrar reaches us by
+/// does not go idle (the registrar's idle timeout here is 150 s).
+#[test]
+fn a_registration_over_tcp_keeps_its_connection_alive() {
+    let (mut net, alice, bob) = pair_configured(
+        98,
+        |_| {},
+        |config| {
+            registrar_config(config);
+            config.limits.flow_idle_timeout = Duration::from_secs(150);
+        },
+    );
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+        {
+            let contact = request.headers.get(HeaderName::Contact).unwrap_or("").to_owned();
+            let mut response = response_to(&request, StatusCode::OK, None, Some("reg1"));
+            response
+                .headers
+                .push(HeaderName::Contact, format!("{contact};expires=3600"));
+            endpoint.respond(now, transaction, response).unwrap();
+        }
+    });
+    let registrar = Uri::parse("sip:192.0.2.2:5060;transport=tcp").unwrap();
+    net.on(alice, |ep, now| {
+        ep.register(now, registrar, Some("sip:alice@example.com"), 3600)
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(600));
+    // Without keep-alives the flow would be idle from the 200 until the refresh at
+    // 3568 s, and the registrar would close it at 150 s.
+    let timed_out = net.endpoint(bob).stats().flows_timed_out;
+    assert_eq!(timed_out, 0, "{}", net.ladder());
+    assert_eq!(net.endpoint(alice).stats().flows_timed_out, 0);
+}
