@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use sip_core::call::{CallEvent, CallState};
 use sip_core::endpoint::{CallId, Transport};
-use sip_core::message::{Replaces, Request, StatusCode};
+use sip_core::message::{Method, Replaces, Request, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::call_events::CallEventReceiver;
@@ -112,6 +112,51 @@ impl Call {
         let call = self.id;
         let state = self.agent.request(|reply| Command::State { call, reply }).await?;
         Ok(state.unwrap_or(CallState::Ended))
+    }
+
+    /// Sends `method` (INFO, MESSAGE, any method but those the call layer owns) inside the
+    /// call's dialog with `body` of `content_type`, and returns the final status of its
+    /// response ([`Error::Timeout`] when none came).
+    ///
+    /// ```no_run
+    /// # async fn dtmf(call: &sip_tokio::Call) -> Result<(), sip_tokio::Error> {
+    /// use bytes::Bytes;
+    /// use sip_core::message::Method;
+    /// let status = call
+    ///     .send_request(Method::Info, Some("application/dtmf-relay"), Bytes::from_static(b"Signal=5\r\nDuration=160\r\n"))
+    ///     .await?;
+    /// assert!(status.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_request(
+        &self,
+        method: Method,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<StatusCode, Error> {
+        let call = self.id;
+        let content_type = content_type.map(str::to_owned);
+        self.agent
+            .request(|reply| Command::InDialog {
+                call,
+                method,
+                body,
+                content_type,
+                reply,
+            })
+            .await?
+    }
+
+    /// The call's state history so far: every transition with its cause and time (empty
+    /// once the Endpoint forgot the call; its last event, `Terminated`, carries it all).
+    pub async fn history(&self) -> Result<Vec<sip_core::call::Transition>, Error> {
+        let call = self.id;
+        let history = self
+            .agent
+            .request(|reply| Command::History { call, reply })
+            .await?;
+        Ok(history.unwrap_or_default())
     }
 
     async fn op(&self, op: CallOp) -> Result<(), Error> {

@@ -12,6 +12,7 @@ use sip_core::message::{StatusCode, Uri};
 use sip_core::transaction::TimerConfig;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::AgentStats;
 use crate::Error;
 use crate::call::{Call, IncomingCalls};
 use crate::call_events::DEFAULT_CALL_EVENT_QUEUE;
@@ -412,6 +413,22 @@ impl UserAgent {
         let uri = parse_target(target)?;
         self.request(|reply| Command::Options { target: uri, reply })
             .await?
+    }
+
+    /// The agent's counters and what is live now (calls, dialogs, transactions, …).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sip_tokio::Error> {
+    /// let ua = sip_tokio::UserAgent::builder().start().await?;
+    /// let stats = ua.stats().await?;
+    /// assert_eq!((stats.calls, stats.counters.calls.invites), (0, 0));
+    /// # ua.shutdown(std::time::Duration::from_millis(10)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn stats(&self) -> Result<AgentStats, Error> {
+        self.request(|reply| Command::Stats { reply }).await
     }
 
     /// Open TCP connections (accepted or opened), for monitoring.

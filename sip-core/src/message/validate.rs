@@ -49,6 +49,7 @@ impl Default for UasPolicy {
             accepted_content_types: [
                 "application/sdp",
                 "application/dtmf-relay",
+                "application/dtmf",
                 "message/sipfrag",
                 "text/plain",
                 "multipart/mixed",

@@ -77,6 +77,20 @@ pub(crate) enum Command {
         call: CallId,
         reply: oneshot::Sender<Option<CallState>>,
     },
+    InDialog {
+        call: CallId,
+        method: Method,
+        body: Bytes,
+        content_type: Option<String>,
+        reply: oneshot::Sender<Result<StatusCode, Error>>,
+    },
+    History {
+        call: CallId,
+        reply: oneshot::Sender<Option<Vec<sip_core::call::Transition>>>,
+    },
+    Stats {
+        reply: oneshot::Sender<crate::AgentStats>,
+    },
     Incoming {
         reply: oneshot::Sender<mpsc::Receiver<NewCall>>,
     },
@@ -159,6 +173,39 @@ impl Driver {
             }
             Command::State { call, reply } => {
                 let _ = reply.send(self.endpoint.call_state(call));
+            }
+            Command::InDialog {
+                call,
+                method,
+                body,
+                content_type,
+                reply,
+            } => match self
+                .endpoint
+                .request_in_dialog(now, call, method, body, content_type.as_deref())
+            {
+                // Its final response (or failure) goes to `reply`, like an OPTIONS's.
+                Ok(transaction) => {
+                    self.options.insert(transaction, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::History { call, reply } => {
+                let _ = reply.send(self.endpoint.call_history(call).map(<[_]>::to_vec));
+            }
+            Command::Stats { reply } => {
+                let ep = &self.endpoint;
+                let _ = reply.send(crate::AgentStats {
+                    counters: ep.stats().clone(),
+                    dialogs: ep.dialog_count(),
+                    calls: ep.call_count(),
+                    transactions: ep.transaction_count(),
+                    subscriptions: ep.subscription_count(),
+                    registrations: ep.registration_count(),
+                    connections: self.flows.len(),
+                });
             }
             Command::Incoming { reply } => {
                 let (tx, rx) = mpsc::channel(self.incoming_queue);

@@ -157,7 +157,9 @@ impl Driver {
                         transport,
                     }),
                 };
+                // During a graceful shutdown new calls are refused and never delivered.
                 let refused = match &self.incoming {
+                    _ if self.shutdown.is_some() => Some(StatusCode::SERVICE_UNAVAILABLE),
                     Some(incoming) => match incoming.try_send(new) {
                         Ok(()) => None,
                         Err(mpsc::error::TrySendError::Full(_)) => Some(StatusCode::SERVICE_UNAVAILABLE),
@@ -182,6 +184,15 @@ impl Driver {
             CallEvent::Terminated { .. } => {
                 if let Some(tx) = self.calls.remove(&call) {
                     tx.finish(event);
+                }
+            }
+            // The final response to a request a handle sent in the call and waits for.
+            CallEvent::Response {
+                transaction,
+                response,
+            } if response.status.is_final() && self.options.contains_key(&transaction) => {
+                if let Some(reply) = self.options.remove(&transaction) {
+                    let _ = reply.send(Ok(response.status));
                 }
             }
             event => self.deliver(call, event),
