@@ -22,8 +22,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "sipua", about = "A SIP user agent on sip-tokio")]
 struct Cli {
+    /// Print every SIP message sent and received (time, direction, peer, the message) on
+    /// stderr.
+    #[arg(short = 'v', long = "trace", global = true)]
+    trace: bool,
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// `--trace`, for every agent this process starts.
+static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `builder` printing every message on stderr when `--trace` was given.
+fn traced(builder: sip_tokio::Builder) -> sip_tokio::Builder {
+    if !TRACE.load(std::sync::atomic::Ordering::Relaxed) {
+        return builder;
+    }
+    let since = Instant::now();
+    builder.on_message(move |m| eprintln!("{}\n", m.block(since)))
 }
 
 /// The core's limits (defaults: `EndpointLimits::default()`); past one, a new request gets
@@ -175,9 +191,12 @@ enum Cmd {
         bind: Option<SocketAddr>,
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
-        /// Hang up this long after the answer.
+        /// Hang up this long after the answer (sooner if the peer hangs up).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         hangup_after: u64,
+        /// Cancel a call still unanswered this long after the INVITE.
+        #[arg(long, value_name = "MS")]
+        cancel_after: Option<u64>,
         /// Number of calls.
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: usize,
@@ -278,6 +297,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    TRACE.store(cli.trace, std::sync::atomic::Ordering::Relaxed);
     // One thread: the driver and the per-call tasks talk over channels, and on a
     // multi-threaded runtime every message would wake another thread (futex and eventfd
     // work that cost more CPU under load than the SIP stack itself).
@@ -328,7 +348,7 @@ async fn start_with(
     limits: EndpointLimits,
     auth: &AuthArgs,
 ) -> Result<UserAgent, String> {
-    auth.apply(UserAgent::builder())
+    traced(auth.apply(UserAgent::builder()))
         .bind(bind)
         .tcp(tcp)
         .limits(limits)
@@ -516,6 +536,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 limits: limits.limits(),
                 accept_refer,
                 quiet,
+                trace: TRACE.load(std::sync::atomic::Ordering::Relaxed),
             };
             let listener = Listener::bind(options)
                 .await
@@ -529,6 +550,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             bind,
             transport,
             hangup_after,
+            cancel_after,
             count,
             limits,
             rate,
@@ -554,7 +576,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 let target = target.clone();
                 let transfer = transfer.clone();
                 tasks.push(tokio::spawn(async move {
-                    one_call(&ua, &target, hangup_after, &transfer, quiet).await
+                    one_call(&ua, &target, hangup_after, cancel_after, &transfer, quiet).await
                 }));
             }
             let mut setups = Vec::new();
@@ -618,8 +640,7 @@ async fn register(
             format!("sip:sipua@{}", uri.host_str().unwrap_or("invalid"))
         }
     };
-    let ua = auth
-        .apply(UserAgent::builder())
+    let ua = traced(auth.apply(UserAgent::builder()))
         .bind(bind)
         .tcp(transport == TransportArg::Tcp)
         .identity(aor.clone())
@@ -674,6 +695,7 @@ async fn one_call(
     ua: &UserAgent,
     target: &str,
     hangup_after: u64,
+    cancel_after: Option<u64>,
     transfer: &TransferArgs,
     quiet: bool,
 ) -> Result<Duration, String> {
@@ -682,9 +704,31 @@ async fn one_call(
         .call(target, sdp(ua.local_addr().ip(), "sipua"), None)
         .await
         .map_err(|e| e.to_string())?;
+    // --cancel-after: CANCEL if still unanswered then (RFC 3261 §9.1).
+    let cancel_at = cancel_after.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
     let setup = loop {
-        match call.next_event().await {
+        let event = tokio::select! {
+            event = call.next_event() => event,
+            () = async { match cancel_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                let _ = call.cancel().await;
+                return match call.ended().await {
+                    Some(EndReason::Cancelled) => {
+                        if !quiet {
+                            println!("{}: cancelled after {} ms", call.id(), cancel_after.unwrap_or_default());
+                        }
+                        Err("cancelled".into())
+                    }
+                    Some(reason) => Err(describe(&reason, target)),
+                    None => Err("the user agent stopped".into()),
+                };
+            }
+        };
+        match event {
             Some(CallEvent::Answered { .. }) => break started.elapsed(),
+            Some(CallEvent::Redirected { target: to }) if !quiet => {
+                println!("{}: redirected to {to}", call.id())
+            }
+            Some(CallEvent::Ringing { .. }) if !quiet => println!("{}: ringing", call.id()),
             Some(CallEvent::Terminated { reason, .. }) => return Err(describe(&reason, target)),
             Some(_) => {}
             None => return Err("the user agent stopped".into()),
@@ -701,10 +745,32 @@ async fn one_call(
         transfer_call(ua, &mut call, to, transfer, quiet).await?;
         return Ok(setup);
     }
-    tokio::time::sleep(Duration::from_millis(hangup_after)).await;
-    // The peer may have hung up meanwhile; that is fine, the end reason says so.
-    let _ = call.hangup().await;
-    match call.ended().await {
+    // Hang up after --hangup-after, unless the peer hangs up first: its BYE ends the call
+    // at once.
+    let hangup_at = tokio::time::Instant::now() + Duration::from_millis(hangup_after);
+    let reason = loop {
+        tokio::select! {
+            event = call.next_event() => match event {
+                Some(CallEvent::Terminated { reason, .. }) => break Some(reason),
+                Some(_) => {}
+                None => break None,
+            },
+            () = tokio::time::sleep_until(hangup_at) => {
+                let _ = call.hangup().await;
+                break call.ended().await;
+            }
+        }
+    };
+    if !quiet {
+        if let Some(reason) = &reason {
+            println!(
+                "{}: ended after {:.1} s ({reason})",
+                call.id(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    match reason {
         Some(EndReason::LocalBye | EndReason::RemoteBye) => Ok(setup),
         Some(reason) => Err(describe(&reason, target)),
         None => Err("the user agent stopped".into()),

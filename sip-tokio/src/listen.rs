@@ -80,6 +80,8 @@ pub struct ListenOptions {
     pub accept_refer: bool,
     /// Print only the report at the end, nothing per call.
     pub quiet: bool,
+    /// Print every SIP message sent and received on stderr (`sipua --trace`).
+    pub trace: bool,
 }
 
 impl Default for ListenOptions {
@@ -96,6 +98,7 @@ impl Default for ListenOptions {
             limits: EndpointLimits::default(),
             accept_refer: false,
             quiet: false,
+            trace: false,
         }
     }
 }
@@ -147,7 +150,12 @@ impl Listener {
         }
         // Under load calls arrive faster than a single-threaded runtime takes them up in
         // bursts; a deep queue absorbs the burst instead of refusing calls with 503.
-        let agent = UserAgent::builder()
+        let mut builder = UserAgent::builder();
+        if options.trace {
+            let since = std::time::Instant::now();
+            builder = builder.on_message(move |m| eprintln!("{}\n", m.block(since)));
+        }
+        let agent = builder
             .incoming_queue(INCOMING_QUEUE)
             .bind(options.bind)
             .tcp(options.tcp)
@@ -207,6 +215,10 @@ impl Listener {
         let mut report = ListenReport::default();
         // Dropping the set aborts the call tasks, so no task outlives `run`.
         let mut tasks = JoinSet::new();
+        // What the call tasks have to say as their calls go on, printed as it comes
+        // (bounded; a line that finds it full is dropped, never waited for).
+        let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<String>(1024);
+        let lines_tx = (!quiet).then_some(lines_tx);
         let deadline = options.duration.map(|d| Instant::now() + d);
         let limit_reached = |report: &ListenReport| options.max_calls.is_some_and(|max| report.ended >= max);
         tokio::pin!(stop);
@@ -216,7 +228,7 @@ impl Listener {
                     let Some(call) = call else { break };
                     report.incoming += 1;
                     say(format_args!("{}: incoming from {}", call.id(), from(&call)));
-                    tasks.spawn(serve_call(call, plan, ip));
+                    tasks.spawn(serve_call(call, plan, ip, lines_tx.clone()));
                 }
                 refer = next_refer(&mut refers) => {
                     let Some(refer) = refer else {
@@ -231,6 +243,7 @@ impl Listener {
                     ));
                     tasks.spawn(follow_transfer(refer, plan, ip));
                 }
+                Some(line) = lines.recv() => say(format_args!("{line}")),
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     // A task that panicked has no outcome to count; the call itself lives on
                     // in the driver until the shutdown below.
@@ -434,7 +447,18 @@ enum Action {
 
 /// Carries out `plan` on one incoming call and follows it to its end. The call's events
 /// are watched throughout, so a caller who cancels while we ring is noticed at once.
-async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
+async fn serve_call(
+    mut call: Call,
+    plan: Plan,
+    ip: IpAddr,
+    lines: Option<tokio::sync::mpsc::Sender<String>>,
+) -> Outcome {
+    let id = call.id();
+    let tell = |what: String| {
+        if let Some(lines) = &lines {
+            let _ = lines.try_send(format!("{id}: {what}"));
+        }
+    };
     let mut outcome = Outcome {
         id: call.id().to_string(),
         transfer: false,
@@ -475,6 +499,7 @@ async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
         };
         match event {
             Some(CallEvent::Answered { .. }) => {
+                tell("answered (ACK received)".to_owned());
                 outcome.answered = true;
                 if let Some(delay) = plan.hangup_after {
                     next = Some((Instant::now() + delay, Action::Hangup));
@@ -484,10 +509,37 @@ async fn serve_call(mut call: Call, plan: Plan, ip: IpAddr) -> Outcome {
                 outcome.reason = Some(reason);
                 return outcome;
             }
-            Some(_) => {}
+            Some(event) => {
+                if let Some(words) = in_words(&event) {
+                    tell(words);
+                }
+            }
             None => return outcome,
         }
     }
+}
+
+/// A call event as `sipua listen` prints it; `None` for those it does not.
+fn in_words(event: &CallEvent) -> Option<String> {
+    use sip_core::call::Side;
+    let who = |by: &Side| match by {
+        Side::Local => "we",
+        Side::Remote => "the caller",
+    };
+    Some(match event {
+        CallEvent::Hold { by } => format!("on hold ({} put it)", who(by)),
+        CallEvent::Unhold { by } => format!("off hold ({} took it off)", who(by)),
+        CallEvent::RemoteOffer { .. } => {
+            "new offer from the caller (re-INVITE or UPDATE), answered".to_owned()
+        }
+        CallEvent::OfferAnswered { .. } => "our offer answered".to_owned(),
+        CallEvent::Request { request, .. } => format!("{} received", request.method),
+        CallEvent::Replacing { replaced } => format!("replaces {replaced}"),
+        CallEvent::StateChanged { to, .. } => {
+            return (*to == sip_core::call::CallState::Ringing).then(|| "ringing".to_owned());
+        }
+        _ => return None,
+    })
 }
 
 /// Our session description: an answer to the caller's `offer` when we can read one (RFC

@@ -49,3 +49,36 @@ impl MessageTrace<'_> {
 
 /// The observer type kept by the driver.
 pub type MessageObserver = Arc<dyn Fn(&MessageTrace<'_>) + Send + Sync>;
+
+impl MessageTrace<'_> {
+    /// The whole message as a trace block: a line with the time since `since`, the
+    /// direction, transport and peer, then the message as it went on the wire (lossy UTF-8).
+    ///
+    /// ```
+    /// # use sip_tokio::{Direction, MessageTrace};
+    /// # use sip_core::endpoint::Transport;
+    /// let at = std::time::Instant::now();
+    /// let trace = MessageTrace {
+    ///     direction: Direction::Sent,
+    ///     transport: Transport::Udp,
+    ///     local: "127.0.0.1:5060".parse().unwrap(),
+    ///     remote: "127.0.0.1:5070".parse().unwrap(),
+    ///     payload: b"OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n\r\n",
+    ///     at,
+    /// };
+    /// assert!(trace.block(at).starts_with("0.000 s sent UDP to 127.0.0.1:5070\nOPTIONS sip:bob"));
+    /// ```
+    pub fn block(&self, since: Instant) -> String {
+        let (verb, preposition) = match self.direction {
+            Direction::Sent => ("sent", "to"),
+            Direction::Received => ("received", "from"),
+        };
+        format!(
+            "{:.3} s {verb} {} {preposition} {}\n{}",
+            self.at.saturating_duration_since(since).as_secs_f64(),
+            self.transport,
+            self.remote,
+            String::from_utf8_lossy(self.payload).trim_end()
+        )
+    }
+}
