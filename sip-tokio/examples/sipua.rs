@@ -197,6 +197,9 @@ enum Cmd {
         /// Cancel a call still unanswered this long after the INVITE.
         #[arg(long, value_name = "MS")]
         cancel_after: Option<u64>,
+        /// An extra header for the INVITE, `NAME:VALUE` (repeatable).
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
         /// Number of calls.
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: usize,
@@ -551,6 +554,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             transport,
             hangup_after,
             cancel_after,
+            headers,
             count,
             limits,
             rate,
@@ -566,6 +570,15 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             )
             .await?;
             let target = with_transport(&target, transport);
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|h| {
+                    h.split_once(':')
+                        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                        .ok_or_else(|| format!("--header {h}: expected NAME:VALUE"))
+                })
+                .collect::<Result<_, String>>()?;
+            let headers = std::sync::Arc::new(headers);
             let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
             let started = Instant::now();
             let mut tasks = Vec::with_capacity(count);
@@ -575,8 +588,15 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 let ua = ua.clone();
                 let target = target.clone();
                 let transfer = transfer.clone();
+                let headers = std::sync::Arc::clone(&headers);
                 tasks.push(tokio::spawn(async move {
-                    one_call(&ua, &target, hangup_after, cancel_after, &transfer, quiet).await
+                    let plan = CallPlan {
+                        hangup_after,
+                        cancel_after,
+                        headers: &headers,
+                        transfer: &transfer,
+                    };
+                    one_call(&ua, &target, &plan, quiet).await
                 }));
             }
             let mut setups = Vec::new();
@@ -691,17 +711,30 @@ async fn register(
 
 /// One outgoing call: the setup time when it was answered and ended cleanly (or, with
 /// --transfer-to, was transferred).
+/// What `sipua call` does with each call.
+struct CallPlan<'a> {
+    hangup_after: u64,
+    cancel_after: Option<u64>,
+    headers: &'a [(String, String)],
+    transfer: &'a TransferArgs,
+}
+
 async fn one_call(
     ua: &UserAgent,
     target: &str,
-    hangup_after: u64,
-    cancel_after: Option<u64>,
-    transfer: &TransferArgs,
+    plan: &CallPlan<'_>,
     quiet: bool,
 ) -> Result<Duration, String> {
+    let CallPlan {
+        hangup_after,
+        cancel_after,
+        headers,
+        transfer,
+    } = *plan;
     let started = Instant::now();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut call = ua
-        .call(target, sdp(ua.local_addr().ip(), "sipua"), None)
+        .call_with_headers(target, sdp(ua.local_addr().ip(), "sipua"), None, &headers)
         .await
         .map_err(|e| e.to_string())?;
     // --cancel-after: CANCEL if still unanswered then (RFC 3261 §9.1).

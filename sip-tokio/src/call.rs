@@ -173,15 +173,39 @@ impl Call {
 
     /// Answers with 200 OK carrying `body` (incoming calls).
     pub async fn answer(&self, body: Bytes, content_type: Option<&str>) -> Result<(), Error> {
-        self.op(CallOp::Answer(body, content_type.map(str::to_owned)))
+        self.answer_with_headers(body, content_type, &[]).await
+    }
+
+    /// [`Call::answer`] with extra headers in the 200 (the rules of
+    /// [`UserAgent::call_with_headers`]).
+    pub async fn answer_with_headers(
+        &self,
+        body: Bytes,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let headers = crate::user_agent::owned(headers);
+        self.op(CallOp::Answer(body, content_type.map(str::to_owned), headers))
             .await
     }
 
     /// Rejects with a 300–699 status (incoming calls).
     pub async fn reject(&self, status: u16, reason: Option<&str>) -> Result<(), Error> {
+        self.reject_with_headers(status, reason, &[]).await
+    }
+
+    /// [`Call::reject`] with extra headers in the response (`("Retry-After", "60")`, …).
+    pub async fn reject_with_headers(
+        &self,
+        status: u16,
+        reason: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), Error> {
         let status =
             StatusCode::new(status).ok_or(Error::Call(sip_core::call::CallError::BadStatus(status)))?;
-        self.op(CallOp::Reject(status, reason.map(str::to_owned))).await
+        let headers = crate::user_agent::owned(headers);
+        self.op(CallOp::Reject(status, reason.map(str::to_owned), headers))
+            .await
     }
 
     /// Redirects an incoming call to `targets` (302 Moved Temporarily with their

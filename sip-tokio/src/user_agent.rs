@@ -325,13 +325,28 @@ impl UserAgent {
     /// Calls `target` (a SIP URI whose host is an IP address; `;transport=tcp` selects
     /// TCP) offering `body` (an SDP offer, or empty for a delayed offer).
     pub async fn call(&self, target: &str, body: Bytes, content_type: Option<&str>) -> Result<Call, Error> {
+        self.call_with_headers(target, body, content_type, &[]).await
+    }
+
+    /// [`UserAgent::call`] with extra headers in the INVITE (`("X-Account", "42")`): a
+    /// name must be a token and not one the stack writes (Via, From, To, Call-ID, CSeq,
+    /// Contact, Max-Forwards, Content-Type, Content-Length).
+    pub async fn call_with_headers(
+        &self,
+        target: &str,
+        body: Bytes,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Call, Error> {
         let uri = parse_target(target)?;
         let content_type = content_type.map(str::to_owned);
+        let headers = owned(headers);
         let (id, events) = self
             .request(|reply| Command::Invite {
                 target: uri,
                 body,
                 content_type,
+                headers,
                 reply,
             })
             .await??;
@@ -447,6 +462,14 @@ impl UserAgent {
         // Closed already is as good as done.
         let _ = self.request(|reply| Command::Shutdown { deadline, reply }).await;
     }
+}
+
+/// Extra headers, owned for the trip to the driver.
+pub(crate) fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
 }
 
 /// Parses a target URI; the core only sends to IP literals (no DNS yet), so check here and

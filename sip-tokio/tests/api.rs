@@ -150,3 +150,89 @@ async fn dtmf_info_in_a_call_is_accepted() {
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Extra headers travel on the INVITE, the 200 and a rejection; one the stack writes
+/// itself is refused.
+#[tokio::test]
+async fn extra_headers_on_the_invite_the_answer_and_a_rejection() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .on_message(move |m| {
+            if m.direction == sip_tokio::Direction::Received {
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(m.payload).into_owned());
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let bob = agent().await;
+    let mut incoming = bob.incoming().await.unwrap();
+    let target = format!("sip:bob@{}", bob.local_addr());
+    let mut call = alice
+        .call_with_headers(
+            &target,
+            Bytes::new(),
+            None,
+            &[("X-Account", "42"), ("Subject", "hello")],
+        )
+        .await
+        .unwrap();
+    let bobs = incoming.next().await.unwrap();
+    let invite = bobs.request().unwrap();
+    assert_eq!(invite.headers.get("X-Account"), Some("42"));
+    assert_eq!(invite.headers.get("Subject"), Some("hello"));
+    bobs.answer_with_headers(Bytes::new(), None, &[("X-Answered-By", "bob")])
+        .await
+        .unwrap();
+    timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(CallEvent::Answered { .. }) = call.next_event().await {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let answered = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m.starts_with("SIP/2.0 200") && m.contains("X-Answered-By: bob\r\n"));
+    assert!(answered, "the 200 carried the header");
+    call.hangup().await.unwrap();
+
+    let mut second = alice.call(&target, Bytes::new(), None).await.unwrap();
+    let refused = incoming.next().await.unwrap();
+    refused
+        .reject_with_headers(486, None, &[("Retry-After", "60")])
+        .await
+        .unwrap();
+    let rejected = timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(CallEvent::Rejected { status, .. }) = second.next_event().await {
+                return status;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(rejected, StatusCode::BUSY_HERE);
+    let retry_after = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m.starts_with("SIP/2.0 486") && m.contains("Retry-After: 60\r\n"));
+    assert!(retry_after, "the 486 carried Retry-After");
+    assert!(
+        alice
+            .call_with_headers(&target, Bytes::new(), None, &[("Via", "SIP/2.0/UDP evil")])
+            .await
+            .is_err()
+    );
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+}

@@ -27,9 +27,40 @@ impl Endpoint {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<CallId, CallError> {
+        self.invite_with_headers(now, target, body, content_type, &[])
+    }
+
+    /// [`Endpoint::invite`] with extra headers in the INVITE (`("X-Account", "42")`,
+    /// `("Subject", "hello")`). A name must be a token and not a header the stack writes
+    /// itself (Via, From, To, Call-ID, CSeq, Contact, Max-Forwards, Content-Type,
+    /// Content-Length); a value must fit on one line.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use sip_core::endpoint::EndpointConfig;
+    /// use sip_core::message::Uri;
+    /// use sip_core::Endpoint;
+    ///
+    /// let mut alice = Endpoint::new(EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 1));
+    /// let bob = Uri::parse("sip:bob@192.0.2.2").unwrap();
+    /// alice
+    ///     .invite_with_headers(Instant::now(), bob, Bytes::new(), None, &[("X-Account", "42")])
+    ///     .unwrap();
+    /// let invite = alice.poll_transmit().unwrap();
+    /// assert!(String::from_utf8_lossy(&invite.payload).contains("X-Account: 42\r\n"));
+    /// ```
+    pub fn invite_with_headers(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        body: Bytes,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<CallId, CallError> {
         let result = self
             .invites
-            .invite(&mut self.seam, now, target, body, content_type);
+            .invite(&mut self.seam, now, target, body, content_type, headers);
         self.dispatch(now);
         result
     }
@@ -103,7 +134,22 @@ impl Endpoint {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<(), CallError> {
-        let result = self.invites.answer(&mut self.seam, now, call, body, content_type);
+        self.answer_with_headers(now, call, body, content_type, &[])
+    }
+
+    /// [`Endpoint::answer`] with extra headers in the 200 (the rules of
+    /// [`Endpoint::invite_with_headers`]).
+    pub fn answer_with_headers(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        body: Bytes,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), CallError> {
+        let result = self
+            .invites
+            .answer(&mut self.seam, now, call, body, content_type, headers);
         self.dispatch(now);
         result
     }
@@ -116,7 +162,22 @@ impl Endpoint {
         status: StatusCode,
         reason: Option<&str>,
     ) -> Result<(), CallError> {
-        let result = self.invites.reject(&mut self.seam, now, call, status, reason);
+        self.reject_with_headers(now, call, status, reason, &[])
+    }
+
+    /// [`Endpoint::reject`] with extra headers in the response (Retry-After with a 486,
+    /// Warning, …; the rules of [`Endpoint::invite_with_headers`]).
+    pub fn reject_with_headers(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), CallError> {
+        let result = self
+            .invites
+            .reject(&mut self.seam, now, call, status, reason, headers);
         self.dispatch(now);
         result
     }

@@ -24,8 +24,8 @@ use sip_core::registration::{RegistrationEvent, RegistrationId};
 #[derive(Debug)]
 pub(crate) enum CallOp {
     Ringing,
-    Answer(Bytes, Option<String>),
-    Reject(StatusCode, Option<String>),
+    Answer(Bytes, Option<String>, Headers),
+    Reject(StatusCode, Option<String>, Headers),
     Cancel,
     Bye,
     Hangup,
@@ -34,6 +34,14 @@ pub(crate) enum CallOp {
     Reinvite(Bytes),
     Update(Bytes),
     Redirect(Vec<Uri>),
+}
+
+/// Extra headers from the application, as (name, value).
+pub(crate) type Headers = Vec<(String, String)>;
+
+/// Borrowed as the core takes them.
+fn borrowed(headers: &Headers) -> Vec<(&str, &str)> {
+    headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
 }
 
 /// A call's id and event receiver, as handed out.
@@ -66,6 +74,7 @@ pub(crate) enum Command {
         target: Uri,
         body: Bytes,
         content_type: Option<String>,
+        headers: Headers,
         reply: oneshot::Sender<Result<CallHandle, Error>>,
     },
     Call {
@@ -155,11 +164,12 @@ impl Driver {
                 target,
                 body,
                 content_type,
+                headers,
                 reply,
             } => {
                 let result = self
                     .endpoint
-                    .invite(now, target, body, content_type.as_deref())
+                    .invite_with_headers(now, target, body, content_type.as_deref(), &borrowed(&headers))
                     .map(|id| {
                         let (tx, rx) = call_event_queue(self.call_event_queue);
                         self.calls.insert(id, tx);
@@ -329,8 +339,12 @@ impl Driver {
         let ep = &mut self.endpoint;
         match op {
             CallOp::Ringing => ep.ringing(now, call),
-            CallOp::Answer(body, content_type) => ep.answer(now, call, body, content_type.as_deref()),
-            CallOp::Reject(status, reason) => ep.reject(now, call, status, reason.as_deref()),
+            CallOp::Answer(body, content_type, headers) => {
+                ep.answer_with_headers(now, call, body, content_type.as_deref(), &borrowed(&headers))
+            }
+            CallOp::Reject(status, reason, headers) => {
+                ep.reject_with_headers(now, call, status, reason.as_deref(), &borrowed(&headers))
+            }
             CallOp::Cancel => ep.cancel(now, call),
             CallOp::Bye => ep.bye(now, call),
             CallOp::Hangup => ep.hangup(now, call),

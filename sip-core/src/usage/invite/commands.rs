@@ -18,8 +18,17 @@ impl InviteSessions {
         target: Uri,
         body: Bytes,
         content_type: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<CallId, CallError> {
-        self.start_call(cx, now, target, (body.clone(), content_type), body, &[])
+        check_app_headers(headers)?;
+        self.start_call(
+            cx,
+            now,
+            target,
+            (body.clone(), content_type),
+            body,
+            (&[], headers),
+        )
     }
 
     /// [`Endpoint::invite_replacing`](crate::Endpoint::invite_replacing), in the call layer.
@@ -37,7 +46,7 @@ impl InviteSessions {
             (HeaderName::Replaces, value.as_str()),
             (HeaderName::Require, "replaces"),
         ];
-        self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, &extra)
+        self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, (&extra, &[]))
     }
 
     /// A call placed for REFER `refer` (RFC 3515): its INVITE carries the REFER's
@@ -60,7 +69,7 @@ impl InviteSessions {
             extra.push((HeaderName::Replaces, replaces));
             extra.push((HeaderName::Require, "replaces"));
         }
-        let id = self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, &extra)?;
+        let id = self.start_call(cx, now, target, (body.clone(), Some(SDP)), body, (&extra, &[]))?;
         self.referred.insert(id, refer);
         Ok(id)
     }
@@ -73,7 +82,7 @@ impl InviteSessions {
         target: Uri,
         template: Bytes,
     ) -> Result<CallId, CallError> {
-        self.start_call(cx, now, target, (Bytes::new(), Some(SDP)), template, &[])
+        self.start_call(cx, now, target, (Bytes::new(), Some(SDP)), template, (&[], &[]))
     }
 
     /// The INVITE of a new call: `body` (of `content_type`) goes in it, with `extra`
@@ -85,7 +94,7 @@ impl InviteSessions {
         target: Uri,
         (body, content_type): (Bytes, Option<&str>),
         local: Bytes,
-        extra: &[(HeaderName, &str)],
+        (extra, app): ExtraHeaders<'_>,
     ) -> Result<CallId, CallError> {
         if self.calls.len() >= cx.shared.config.limits.max_calls {
             return Err(CallError::TooManyCalls);
@@ -133,6 +142,12 @@ impl InviteSessions {
         }
         for (name, value) in extra {
             headers.push(*name, value);
+        }
+        for (name, value) in app {
+            match HeaderName::parse(name) {
+                HeaderName::Other => headers.push_named(name, value),
+                known => headers.push(known, value),
+            }
         }
         if !body.is_empty() {
             headers.push(HeaderName::ContentType, content_type.unwrap_or(SDP));
@@ -226,7 +241,9 @@ impl InviteSessions {
         call: CallId,
         body: Bytes,
         content_type: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<(), CallError> {
+        check_app_headers(headers)?;
         self.call_command(cx, now, call, |this, cx, c| {
             let tx = this.pending_uas_invite(c)?;
             let body = if body.is_empty() {
@@ -235,6 +252,7 @@ impl InviteSessions {
                 body
             };
             let mut response = this.dialog_response(cx, c, tx, StatusCode::OK, body.clone(), content_type)?;
+            push_app_headers(&mut response.headers, headers);
             match c.oa {
                 OfferAnswer::RemoteOffer => {
                     let _ = c.oa.send_answer();
@@ -273,13 +291,16 @@ impl InviteSessions {
         call: CallId,
         status: StatusCode,
         reason: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<(), CallError> {
         if !(300..700).contains(&status.as_u16()) {
             return Err(CallError::BadStatus(status.as_u16()));
         }
+        check_app_headers(headers)?;
         self.call_command(cx, now, call, |this, cx, c| {
             let tx = this.pending_uas_invite(c)?;
             let mut response = cx.response(tx, status)?;
+            push_app_headers(&mut response.headers, headers);
             if let Some(reason) = reason {
                 response.reason = ByteString::from(reason.replace(['\r', '\n'], " "));
             }
@@ -362,7 +383,7 @@ impl InviteSessions {
                 self.cancel(cx, now, call)
             }
             (Role::Uas, CallState::Idle | CallState::Ringing | CallState::Replacing) => {
-                self.reject(cx, now, call, StatusCode::DECLINE, None)
+                self.reject(cx, now, call, StatusCode::DECLINE, None, &[])
             }
             _ => self.bye(cx, now, call),
         }
@@ -754,5 +775,54 @@ impl InviteSessions {
     /// Our Contact for calls over `transport` (formatted once per Endpoint).
     pub(super) fn contact_for(&self, transport: Transport) -> ByteString {
         self.local.contact(transport)
+    }
+}
+
+/// The headers a new INVITE carries beyond its own: the stack's (Replaces, Require,
+/// Referred-By) and the application's (name, value).
+type ExtraHeaders<'a> = (&'a [(HeaderName, &'a str)], &'a [(&'a str, &'a str)]);
+
+/// Headers the stack writes itself: an application's extra header may not name one (a
+/// second Via or CSeq would break the dialog, the transaction or the framing).
+const OURS: [HeaderName; 9] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::MaxForwards,
+    HeaderName::Contact,
+];
+
+/// Checks an application's extra headers: each name a token (RFC 3261 §25.1) and not one
+/// the stack writes, each value on one line.
+pub(super) fn check_app_headers(headers: &[(&str, &str)]) -> Result<(), CallError> {
+    for (name, value) in headers {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+        if !token {
+            return Err(CallError::Build(format!("{name:?} is not a header name")));
+        }
+        if OURS.contains(&HeaderName::parse(name)) {
+            return Err(CallError::Build(format!("{name} is written by the stack")));
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(CallError::Build(format!("the value of {name} spans lines")));
+        }
+    }
+    Ok(())
+}
+
+/// Adds checked extra headers to a response.
+fn push_app_headers(response: &mut crate::message::Headers, headers: &[(&str, &str)]) {
+    for (name, value) in headers {
+        match HeaderName::parse(name) {
+            HeaderName::Other => response.push_named(name, (*value).to_owned()),
+            known => response.push(known, (*value).to_owned()),
+        }
     }
 }
