@@ -44,6 +44,7 @@ pub struct Builder {
     accept_refer: bool,
     end_call_after_transfer: bool,
     app_methods: Vec<sip_core::message::Method>,
+    content_types: Vec<String>,
     credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
@@ -78,6 +79,7 @@ impl Default for Builder {
             end_call_after_transfer: true,
             credentials: Vec::new(),
             app_methods: Vec::new(),
+            content_types: Vec::new(),
             idle_timeout: None,
             observer: None,
         }
@@ -215,6 +217,17 @@ impl Builder {
         self
     }
 
+    /// Accepts bodies of `content_type` (`type/subtype`) in requests, beside the defaults
+    /// (SDP, `application/dtmf-relay`, `application/dtmf`, sipfrag, `text/plain`, the
+    /// multipart types); a request with any other body gets 415 with our Accept.
+    pub fn accept_content_type(mut self, content_type: &str) -> Self {
+        let content_type = content_type.trim().to_ascii_lowercase();
+        if !self.content_types.contains(&content_type) {
+            self.content_types.push(content_type);
+        }
+        self
+    }
+
     /// Takes REFER (RFC 3515): peers' transfers arrive on
     /// [`UserAgent::incoming_refers`], and REFER, `norefersub` are advertised. Off by
     /// default: REFER gets 405.
@@ -249,6 +262,11 @@ impl Builder {
         config.subscriptions.accept_refer = self.accept_refer;
         config.credentials = self.credentials;
         config.calls.app_methods = self.app_methods;
+        for content_type in self.content_types {
+            if !config.policy.accepted_content_types.contains(&content_type) {
+                config.policy.accepted_content_types.push(content_type);
+            }
+        }
         config.subscriptions.end_call_after_transfer = self.end_call_after_transfer;
         // A call handle reports requests inside its call (INFO, MESSAGE) but cannot answer
         // them: the core accepts them with 200 before reporting them.

@@ -236,3 +236,51 @@ async fn extra_headers_on_the_invite_the_answer_and_a_rejection() {
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A body type the agent was not told to accept gets 415; once accepted, it passes.
+#[tokio::test]
+async fn accepted_body_types_are_configurable() {
+    use sip_core::message::Method;
+    let alice = agent().await;
+    let strict = agent().await;
+    let open = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .accept_content_type("application/vnd.example+json")
+        .start()
+        .await
+        .unwrap();
+    for (bob, expected) in [
+        (&strict, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (&open, StatusCode::OK),
+    ] {
+        let mut incoming = bob.incoming().await.unwrap();
+        let mut call = alice
+            .call(&format!("sip:bob@{}", bob.local_addr()), Bytes::new(), None)
+            .await
+            .unwrap();
+        let bobs = incoming.next().await.unwrap();
+        bobs.answer(Bytes::new(), None).await.unwrap();
+        timeout(Duration::from_secs(5), async {
+            while let Some(event) = call.next_event().await {
+                if matches!(event, CallEvent::Answered { .. }) {
+                    break;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let status = call
+            .send_request(
+                Method::Info,
+                Some("application/vnd.example+json"),
+                Bytes::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, expected);
+        call.hangup().await.unwrap();
+    }
+    for ua in [alice, strict, open] {
+        ua.shutdown(Duration::from_secs(1)).await;
+    }
+}
