@@ -494,11 +494,25 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             )
             .await?;
             let target = with_transport(&target, transport);
-            let result = ua.options(&target).await;
+            let result = ua.options_response(&target).await;
             ua.shutdown(Duration::from_millis(100)).await;
             match result {
-                Ok(status) => {
-                    println!("{} {}", status.as_u16(), status.canonical_reason());
+                Ok(response) => {
+                    let status = response.status;
+                    println!("{} {}", status.as_u16(), response.reason);
+                    // What the peer says of itself: every header but the transaction's own.
+                    use sip_core::message::HeaderName;
+                    let own = [
+                        HeaderName::Via,
+                        HeaderName::From,
+                        HeaderName::To,
+                        HeaderName::CallId,
+                        HeaderName::CSeq,
+                        HeaderName::ContentLength,
+                    ];
+                    for header in response.headers.iter().filter(|h| !own.contains(&h.name)) {
+                        println!("{}: {}", header.name_str, header.value);
+                    }
                     Ok(if status.is_success() {
                         ExitCode::SUCCESS
                     } else {

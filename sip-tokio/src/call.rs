@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use sip_core::call::{CallEvent, CallState};
 use sip_core::endpoint::{CallId, Transport};
-use sip_core::message::{Method, Replaces, Request, StatusCode};
+use sip_core::message::{Method, Replaces, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::call_events::CallEventReceiver;
@@ -115,17 +115,17 @@ impl Call {
     }
 
     /// Sends `method` (INFO, MESSAGE, any method but those the call layer owns) inside the
-    /// call's dialog with `body` of `content_type`, and returns the final status of its
-    /// response ([`Error::Timeout`] when none came).
+    /// call's dialog with `body` of `content_type`, and returns its final response
+    /// ([`Error::Timeout`] when none came).
     ///
     /// ```no_run
     /// # async fn dtmf(call: &sip_tokio::Call) -> Result<(), sip_tokio::Error> {
     /// use bytes::Bytes;
     /// use sip_core::message::Method;
-    /// let status = call
+    /// let response = call
     ///     .send_request(Method::Info, Some("application/dtmf-relay"), Bytes::from_static(b"Signal=5\r\nDuration=160\r\n"))
     ///     .await?;
-    /// assert!(status.is_success());
+    /// assert!(response.status.is_success());
     /// # Ok(())
     /// # }
     /// ```
@@ -134,7 +134,7 @@ impl Call {
         method: Method,
         content_type: Option<&str>,
         body: Bytes,
-    ) -> Result<StatusCode, Error> {
+    ) -> Result<Response, Error> {
         let call = self.id;
         let content_type = content_type.map(str::to_owned);
         self.agent

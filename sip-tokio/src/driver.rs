@@ -84,9 +84,10 @@ struct Driver {
     /// (`UserAgent::incoming_requests`); bounded by `incoming_queue`.
     requests: Option<mpsc::Sender<crate::requests::NewRequest>>,
     call_event_queue: usize,
-    // One entry per OPTIONS in progress: each is a live transaction, so the core's
-    // `max_transactions` bounds it, and it goes when the transaction ends.
-    options: HashMap<TransactionId, oneshot::Sender<Result<StatusCode, Error>>>,
+    // One entry per request a handle sent and waits for (OPTIONS, raw requests, requests
+    // inside a call): each is a live transaction, so the core's `max_transactions` bounds
+    // it, and it goes when the transaction ends.
+    waiting: HashMap<TransactionId, oneshot::Sender<Result<sip_core::message::Response, Error>>>,
     // One waiter per `shutdown` call still waiting: each caller waits, so no more than
     // the tasks calling it.
     shutdown: Option<(Instant, Vec<oneshot::Sender<()>>)>,
@@ -160,7 +161,7 @@ pub(crate) async fn run(
         incoming_messages: None,
         requests: None,
         call_event_queue,
-        options: HashMap::new(),
+        waiting: HashMap::new(),
         shutdown: None,
         observer,
     };

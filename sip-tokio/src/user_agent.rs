@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sip_core::endpoint::{EndpointConfig, EndpointLimits};
-use sip_core::message::{StatusCode, Uri};
+use sip_core::message::{Request, Response, StatusCode, Uri};
 use sip_core::transaction::TimerConfig;
 use tokio::sync::{mpsc, oneshot};
 
@@ -443,9 +443,30 @@ impl UserAgent {
 
     /// Sends OPTIONS to `target` and returns the final status of the response.
     pub async fn options(&self, target: &str) -> Result<StatusCode, Error> {
+        Ok(self.options_response(target).await?.status)
+    }
+
+    /// Sends OPTIONS to `target` and returns the final response (its Allow, Accept,
+    /// Supported, …).
+    pub async fn options_response(&self, target: &str) -> Result<Response, Error> {
         let uri = parse_target(target)?;
         self.request(|reply| Command::Options { target: uri, reply })
             .await?
+    }
+
+    /// Sends `request` — any method, built by the application (with
+    /// [`RequestBuilder`](sip_core::message::RequestBuilder); a placeholder Via is
+    /// replaced with ours) — outside any dialog to `target`'s address (`;transport=tcp` for
+    /// TCP), and returns its final response ([`Error::Timeout`] when none came). 401 and
+    /// 407 are returned as they are: answering them is the application's part here.
+    pub async fn send_request(&self, request: Request, target: &str) -> Result<Response, Error> {
+        let target = parse_target(target)?;
+        self.request(|reply| Command::SendRequest {
+            request: Box::new(request),
+            target,
+            reply,
+        })
+        .await?
     }
 
     /// The agent's counters and what is live now (calls, dialogs, transactions, …).

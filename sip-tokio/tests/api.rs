@@ -134,7 +134,7 @@ async fn dtmf_info_in_a_call_is_accepted() {
             .send_request(Method::Info, Some(content_type), Bytes::from(body))
             .await
             .unwrap();
-        assert_eq!(status, StatusCode::OK, "{content_type}");
+        assert_eq!(status.status, StatusCode::OK, "{content_type}");
         let got = timeout(Duration::from_secs(5), async {
             loop {
                 if let Some(CallEvent::Request { request, .. }) = bobs.next_event().await {
@@ -277,10 +277,42 @@ async fn accepted_body_types_are_configurable() {
             )
             .await
             .unwrap();
-        assert_eq!(status, expected);
+        assert_eq!(status.status, expected);
         call.hangup().await.unwrap();
     }
     for ua in [alice, strict, open] {
         ua.shutdown(Duration::from_secs(1)).await;
     }
+}
+
+/// A raw request built by the application goes out of any dialog and its final response
+/// comes back whole.
+#[tokio::test]
+async fn a_raw_request_gets_its_response() {
+    use sip_core::message::{Method, RequestBuilder, Uri};
+    let (alice, bob) = (agent().await, agent().await);
+    let target = format!("sip:bob@{}", bob.local_addr());
+    let request = RequestBuilder::new(Method::Options, Uri::parse(&target).unwrap())
+        .via("SIP/2.0/UDP placeholder")
+        .from(format!("<sip:alice@{}>;tag=raw1", alice.local_addr()))
+        .to(format!("<{target}>"))
+        .call_id("raw-request-1")
+        .cseq(7)
+        .header("X-Probe", "yes")
+        .build()
+        .unwrap();
+    let response = timeout(Duration::from_secs(5), alice.send_request(request, &target))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(
+        response
+            .headers
+            .get("Allow")
+            .is_some_and(|allow| allow.contains("INVITE"))
+    );
+    assert_eq!(response.headers.get("Call-ID"), Some("raw-request-1"));
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_core::call::{CallError, CallState};
 use sip_core::endpoint::{CallId, TransactionId, Transport};
-use sip_core::message::{HeaderName, Method, Replaces, RequestBuilder, StatusCode, Uri};
+use sip_core::message::{HeaderName, Method, Replaces, Request, RequestBuilder, Response, StatusCode, Uri};
 use sip_core::subscription::SubscriptionId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
@@ -91,7 +91,7 @@ pub(crate) enum Command {
         method: Method,
         body: Bytes,
         content_type: Option<String>,
-        reply: oneshot::Sender<Result<StatusCode, Error>>,
+        reply: oneshot::Sender<Result<Response, Error>>,
     },
     History {
         call: CallId,
@@ -105,7 +105,12 @@ pub(crate) enum Command {
     },
     Options {
         target: Uri,
-        reply: oneshot::Sender<Result<StatusCode, Error>>,
+        reply: oneshot::Sender<Result<Response, Error>>,
+    },
+    SendRequest {
+        request: Box<Request>,
+        target: Uri,
+        reply: oneshot::Sender<Result<Response, Error>>,
     },
     Transfer {
         call: CallId,
@@ -145,7 +150,7 @@ pub(crate) enum Command {
     },
     Respond {
         transaction: TransactionId,
-        response: Box<sip_core::message::Response>,
+        response: Box<Response>,
         reply: oneshot::Sender<Result<(), Error>>,
     },
     Shutdown {
@@ -196,7 +201,7 @@ impl Driver {
             {
                 // Its final response (or failure) goes to `reply`, like an OPTIONS's.
                 Ok(transaction) => {
-                    self.options.insert(transaction, reply);
+                    self.waiting.insert(transaction, reply);
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.into()));
@@ -222,9 +227,21 @@ impl Driver {
                 self.incoming = Some(tx);
                 let _ = reply.send(rx);
             }
+            Command::SendRequest {
+                request,
+                target,
+                reply,
+            } => match self.send_raw(now, *request, &target) {
+                Ok(transaction) => {
+                    self.waiting.insert(transaction, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::Options { target, reply } => match self.send_options(now, target) {
                 Ok(transaction) => {
-                    self.options.insert(transaction, reply);
+                    self.waiting.insert(transaction, reply);
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -388,6 +405,17 @@ impl Driver {
             }
         }
         Ok(None)
+    }
+
+    /// Sends an application's request outside any dialog to `target`'s host.
+    fn send_raw(&mut self, now: Instant, request: Request, target: &Uri) -> Result<TransactionId, Error> {
+        let destination = sip_core::dialog::uri_socket_addr(target)
+            .ok_or_else(|| Error::BadTarget(format!("{target}: the host must be an IP address")))?;
+        let transport = match target.transport_param() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        Ok(self.endpoint.send_request(now, request, destination, transport)?)
     }
 
     fn send_options(&mut self, now: Instant, target: Uri) -> Result<TransactionId, Error> {

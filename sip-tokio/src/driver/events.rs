@@ -117,24 +117,24 @@ impl Driver {
                 response,
             } => {
                 if response.status.is_final() {
-                    if let Some(reply) = self.options.remove(&transaction) {
-                        let _ = reply.send(Ok(response.status));
+                    if let Some(reply) = self.waiting.remove(&transaction) {
+                        let _ = reply.send(Ok(response));
                     }
                 }
             }
             Event::Timeout { transaction, .. } => {
-                if let Some(reply) = self.options.remove(&transaction) {
+                if let Some(reply) = self.waiting.remove(&transaction) {
                     let _ = reply.send(Err(Error::Timeout));
                 }
             }
             Event::TransportError { transaction } => {
-                if let Some(reply) = self.options.remove(&transaction) {
+                if let Some(reply) = self.waiting.remove(&transaction) {
                     let _ = reply.send(Err(Error::Transport));
                 }
             }
             Event::Terminated { transaction } => {
                 // Dropping a waiting reply tells its caller the request went nowhere.
-                self.options.remove(&transaction);
+                self.waiting.remove(&transaction);
             }
             other => trace!(?other, "event not used by the driver"),
         }
@@ -190,9 +190,9 @@ impl Driver {
             CallEvent::Response {
                 transaction,
                 response,
-            } if response.status.is_final() && self.options.contains_key(&transaction) => {
-                if let Some(reply) = self.options.remove(&transaction) {
-                    let _ = reply.send(Ok(response.status));
+            } if response.status.is_final() && self.waiting.contains_key(&transaction) => {
+                if let Some(reply) = self.waiting.remove(&transaction) {
+                    let _ = reply.send(Ok(response));
                 }
             }
             event => self.deliver(call, event),
