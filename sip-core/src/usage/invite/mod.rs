@@ -757,20 +757,31 @@ fn offer_holds(offer: &Bytes) -> bool {
     crate::sdp::SessionDescription::parse(offer).is_ok_and(|sdp| sdp.is_hold_offer())
 }
 
-/// Our answer to `offer`, from our current description `local` (RFC 3264 §6, §8.4).
-fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
+/// Our answer to `offer`, from our current description `local` (RFC 3264 §6, §8.4), with
+/// the o= version bumped (§8). `Err` when the offer shares no media format with `local`,
+/// holding the answer that rejects every offered stream: a request carrying such an offer
+/// is refused with 488 (RFC 3261 §14.2, RFC 3311 §5.2), and an offer in a 2xx, which cannot
+/// be refused, is answered with it in the ACK before the call ends (§13.2.2.4). A body
+/// that is not SDP (ours or the offer) is answered with ours unchanged.
+fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Result<Bytes, Bytes> {
     use crate::sdp::SessionDescription;
     match (SessionDescription::parse(local), SessionDescription::parse(offer)) {
         (Ok(mut template), Ok(offer)) => {
             // Our last description carries the direction of the last exchange; the answer
             // starts from what we want now (sendrecv, or sendonly while we hold).
             template.set_direction(crate::sdp::Direction::SendRecv);
-            let mut answer = template.answer_for(&offer, holding);
+            let (mut answer, accepted) = match template.answer_for(&offer, holding) {
+                Ok(answer) => (answer, true),
+                Err(refused) => (refused.into_rejecting_answer(), false),
+            };
             // RFC 3264 §8: every new description of the session bumps the o= version.
             answer.bump_version();
-            answer.to_bytes()
+            match accepted {
+                true => Ok(answer.to_bytes()),
+                false => Err(answer.to_bytes()),
+            }
         }
-        _ => local.clone(),
+        _ => Ok(local.clone()),
     }
 }
 #[cfg(test)]

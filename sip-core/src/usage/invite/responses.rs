@@ -292,9 +292,16 @@ impl InviteSessions {
                     return;
                 }
                 // RFC 3264 §6: the answer from our description, directions mirrored.
-                let answer = answer_to(&c.local_body, &c.remote_body, c.local_hold);
-                c.local_body = answer.clone();
-                answer
+                match answer_to(&c.local_body, &c.remote_body, c.local_hold) {
+                    Ok(answer) => {
+                        c.local_body = answer.clone();
+                        answer
+                    }
+                    Err(rejecting) => {
+                        self.refuse_2xx_offer(cx, now, c, seq, rejecting);
+                        return;
+                    }
+                }
             }
             _ => Bytes::new(),
         };
@@ -353,6 +360,23 @@ impl InviteSessions {
         cx.start_client(now, bye, branch, route, Owner::Call(c.id, CallPart::ForkBye));
     }
 
+    /// The offer in the 2xx to our INVITE or re-INVITE (which carried none) shares no
+    /// media format with us, and a 2xx cannot be refused: as §13.2.2.4 says, the ACK
+    /// carries a valid answer — `rejecting`, every stream rejected (RFC 3264 §6) — and BYE
+    /// ends the call, which has no media.
+    fn refuse_2xx_offer(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, seq: u32, rejecting: Bytes) {
+        self.send_ack(cx, now, c, seq, rejecting);
+        let _ = self.send_bye(cx, now, c);
+        c.end_reason = Some(EndReason::MediaFailure);
+        self.set_state(
+            cx,
+            now,
+            c,
+            CallState::Ending,
+            "no media in common with the 2xx offer",
+        );
+    }
+
     /// A response to our re-INVITE or UPDATE.
     pub(super) fn on_modify_response(
         &mut self,
@@ -406,7 +430,13 @@ impl InviteSessions {
             } else if !response.body.is_empty() && purpose == CallPart::Reinvite {
                 // We sent no offer: the 2xx offers, the ACK answers.
                 c.remote_body = response.body.clone();
-                ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
+                match answer_to(&c.local_body, &c.remote_body, c.local_hold) {
+                    Ok(answer) => ack_body = answer,
+                    Err(rejecting) => {
+                        self.refuse_2xx_offer(cx, now, c, seq, rejecting);
+                        return;
+                    }
+                }
             }
             if purpose == CallPart::Reinvite {
                 self.send_ack(cx, now, c, seq, ack_body);
