@@ -387,6 +387,26 @@ fn a_reinvite_sharing_no_format_gets_488_and_the_call_stays_as_it_was() {
     );
     assert_eq!(pair.state(bob, bob_call), Some(CallState::Connected));
     assert_eq!(pair.state(alice, call), Some(CallState::Connected));
+    // Alice's description is again the one before her refused offer (RFC 3261 §14.1): Bob's
+    // hold is answered from it, and her own hold offers it.
+    pair.net.on(bob, |e, now| e.hold(now, bob_call)).unwrap();
+    pair.run_until_state(alice, call, CallState::Hold);
+    pair.run_until_idle();
+    pair.net.on(alice, |e, now| e.hold(now, call)).unwrap();
+    pair.run_until_idle();
+    let ladder = pair.net.ladder();
+    assert_eq!(ladder.matches("488 Not Acceptable Here").count(), 1, "{ladder}");
+    assert!(ladder.contains("alice  -> bob    SIP/2.0 200 OK"), "{ladder}");
+    assert!(
+        ladder.contains("bob    -> alice  SIP/2.0 200 OK  (3 INVITE)"),
+        "{ladder}"
+    );
+    assert!(events_of(&pair, alice).iter().any(|e| matches!(
+        e,
+        CallEvent::Hold {
+            by: sip_core::call::Side::Local
+        }
+    )));
     pair.net.on(alice, |e, now| e.bye(now, call)).unwrap();
     pair.run_until_idle();
     assert_eq!(pair.end_reason(bob, bob_call), Some(EndReason::RemoteBye));

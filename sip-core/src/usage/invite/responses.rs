@@ -393,7 +393,7 @@ impl InviteSessions {
         }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if purpose == CallPart::Reinvite && status.is_success() {
-            let ours = c.outgoing.as_deref().is_some_and(|(t, _)| *t == tx);
+            let ours = c.outgoing.as_deref().is_some_and(|m| m.tx == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
                 if let Some((payload, route)) = c.last_ack_for(seq) {
@@ -402,11 +402,20 @@ impl InviteSessions {
                 return;
             }
         }
-        let Some((ours, intent)) = c.outgoing.take().map(|b| *b) else {
+        let Some(Modification {
+            tx: ours,
+            intent,
+            previous,
+        }) = c.outgoing.take().map(|b| *b)
+        else {
             return;
         };
         if ours != tx {
-            c.outgoing = Some(Box::new((ours, intent)));
+            c.outgoing = Some(Box::new(Modification {
+                tx: ours,
+                intent,
+                previous,
+            }));
             return;
         }
         // §22.2: a challenged re-INVITE or UPDATE goes again with credentials; it stays
@@ -414,7 +423,11 @@ impl InviteSessions {
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
             let dialog = c.dialog(&cx.dialogs);
             if let Some(retry) = cx.retry_challenged(now, tx, &response, dialog, Owner::Call(c.id, purpose)) {
-                c.outgoing = Some(Box::new((retry, intent)));
+                c.outgoing = Some(Box::new(Modification {
+                    tx: retry,
+                    intent,
+                    previous,
+                }));
                 return;
             }
         }
@@ -461,6 +474,9 @@ impl InviteSessions {
             return;
         }
         c.oa.rollback();
+        // §14.1: a refused re-INVITE (or UPDATE, RFC 3311 §5.1) leaves the session as it
+        // was: our description goes back to the one before the offer.
+        c.local_body = restore_after_refusal(previous, &c.local_body);
         match status.as_u16() {
             491 => {
                 // §14.1: glare — retry after a random wait: 2.1–4 s if we chose the
