@@ -237,6 +237,13 @@ pub enum CallEvent {
         /// The offer.
         body: Bytes,
     },
+    /// The peer sent a new offer (re-INVITE or UPDATE) that shares no media format with
+    /// our current session description (RFC 3264 §6): it was refused with 488 Not
+    /// Acceptable Here and the session stays as it was (RFC 3261 §14.2, RFC 3311 §5.2).
+    RemoteOfferRejected {
+        /// The offer.
+        body: Bytes,
+    },
     /// Our re-INVITE or UPDATE was answered.
     OfferAnswered {
         /// The answer.

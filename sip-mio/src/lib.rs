@@ -46,7 +46,7 @@
 //!     while let Some(event) = bob.next_event() {
 //!         if let Event::Call { call, event: CallEvent::Incoming { request, .. } } = event {
 //!             let ours = SessionDescription::simple_audio("bob", 2, ip, 40_002, &[0]);
-//!             let answer = ours.answer_for(&SessionDescription::parse(&request.body)?, false);
+//!             let answer = ours.answer_for(&SessionDescription::parse(&request.body)?, false)?;
 //!             bob.endpoint_mut().answer(Instant::now(), call, answer.to_bytes(), None)?;
 //!             bob.flush(Instant::now());
 //!         }

@@ -9,7 +9,7 @@ use mio::{Events, Poll};
 use sip_core::call::{CallEvent, CallId};
 use sip_core::endpoint::Event;
 use sip_core::message::StatusCode;
-use sip_core::sdp::SessionDescription;
+use sip_core::sdp::{NoCommonFormat, SessionDescription};
 
 use crate::{Driver, Error};
 
@@ -66,7 +66,8 @@ enum Action {
 
 /// Answers every incoming call on `driver` until `options` says stop: 180 Ringing, then
 /// 200 OK with a small audio SDP (an answer to the caller's offer, or an offer when the
-/// INVITE had none), then BYE after `hangup_after` if set. Requests inside a call that the
+/// INVITE had none), then BYE after `hangup_after` if set. A call whose offer shares no
+/// media format with ours gets 488 Not Acceptable Here instead (RFC 3264 §6). Requests inside a call that the
 /// core hands over (INFO, MESSAGE) get 200 here unless the core already accepted them
 /// ([`CallConfig::auto_accept_in_dialog`](sip_core::call::CallConfig)); everything else —
 /// OPTIONS, 405, 481, 501 — the core answers itself. Every event is shown to `on_event`
@@ -108,12 +109,25 @@ pub fn serve(
                 } => {
                     report.incoming += 1;
                     // The call may be cancelled before we get here: errors just mean "too late".
-                    let _ = driver.endpoint_mut().ringing(now, call);
-                    let body = answer_body(&request.body, driver.local_addr().ip(), options.rtp_port, call);
-                    match options.answer_after {
-                        Some(delay) => pending.push((now + delay, call, Action::Answer(body))),
-                        None => {
-                            let _ = driver.endpoint_mut().answer(now, call, body, None);
+                    match answer_body(&request.body, driver.local_addr().ip(), options.rtp_port, call) {
+                        Ok(body) => {
+                            let _ = driver.endpoint_mut().ringing(now, call);
+                            match options.answer_after {
+                                Some(delay) => pending.push((now + delay, call, Action::Answer(body))),
+                                None => {
+                                    let _ = driver.endpoint_mut().answer(now, call, body, None);
+                                }
+                            }
+                        }
+                        // RFC 3264 §6: nothing offered that we can answer; RFC 3261
+                        // §21.4.26: 488.
+                        Err(_) => {
+                            let _ = driver.endpoint_mut().reject(
+                                now,
+                                call,
+                                StatusCode::NOT_ACCEPTABLE_HERE,
+                                None,
+                            );
                         }
                     }
                     driver.flush(now);
@@ -179,15 +193,16 @@ fn run_due(
 
 /// Our session description: an answer to `offer` when there is one we can read, else an
 /// offer of our own (the INVITE had no body: RFC 3261 §13.2.1, our 2xx makes the offer).
-fn answer_body(offer: &[u8], address: IpAddr, rtp_port: u16, call: CallId) -> Bytes {
+/// Fails when the offer shares no media format with ours.
+fn answer_body(offer: &[u8], address: IpAddr, rtp_port: u16, call: CallId) -> Result<Bytes, NoCommonFormat> {
     let ours = SessionDescription::simple_audio("sip-mio", call.as_u64(), address, rtp_port, &FORMATS);
     if offer.is_empty() {
-        return ours.to_bytes();
+        return Ok(ours.to_bytes());
     }
     match SessionDescription::parse(offer) {
-        Ok(offer) => ours.answer_for(&offer, false).to_bytes(),
+        Ok(offer) => Ok(ours.answer_for(&offer, false)?.to_bytes()),
         // An offer we cannot read: answer with ours and let the core judge (it ends the
         // call with a media failure when the answer cannot match).
-        Err(_) => ours.to_bytes(),
+        Err(_) => Ok(ours.to_bytes()),
     }
 }

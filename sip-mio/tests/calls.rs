@@ -116,7 +116,7 @@ fn full_call(listen: Listen, uri_suffix: &str, alice_hangs_up: bool) -> (Side, S
                         &[0],
                     );
                     let offer = SessionDescription::parse(&request.body).unwrap();
-                    let answer = ours.answer_for(&offer, false).to_bytes();
+                    let answer = ours.answer_for(&offer, false).unwrap().to_bytes();
                     bob.driver.endpoint_mut().ringing(now, call).unwrap();
                     bob.driver.endpoint_mut().answer(now, call, answer, None).unwrap();
                     bob.driver.flush(now);

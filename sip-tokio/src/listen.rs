@@ -35,7 +35,7 @@ use bytes::Bytes;
 use sip_core::call::{CallError, CallEvent, EndReason};
 use sip_core::endpoint::{CallId, EndpointLimits, Transport};
 use sip_core::message::HeaderName;
-use sip_core::sdp::SessionDescription;
+use sip_core::sdp::{NoCommonFormat, SessionDescription};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -57,7 +57,9 @@ pub struct ListenOptions {
     pub bind: SocketAddr,
     /// Listen on TCP as well as UDP (on the same port).
     pub tcp: bool,
-    /// Answer every call (200 OK with a small audio SDP) after ringing.
+    /// Answer every call (200 OK with a small audio SDP) after ringing. Whatever this
+    /// says, a call whose offer shares no media format with ours is refused with 488 Not
+    /// Acceptable Here (RFC 3264 §6, RFC 3261 §21.4.26) without ringing.
     pub auto_answer: bool,
     /// Ring this long before answering (with `auto_answer`).
     pub answer_after: Duration,
@@ -111,6 +113,9 @@ pub struct ListenReport {
     pub incoming: usize,
     /// Calls we rejected (`reject`).
     pub rejected: usize,
+    /// Calls refused with 488 Not Acceptable Here because their offer shared no media
+    /// format with ours (RFC 3264 §6).
+    pub not_acceptable: usize,
     /// Calls whose answer the caller ACKed.
     pub answered: usize,
     /// Calls we hung up ourselves (`hangup_after`, not the shutdown at the end).
@@ -309,6 +314,7 @@ async fn follow_transfer(refer: IncomingRefer, plan: Plan, ip: IpAddr) -> Outcom
         transfer: true,
         placed: false,
         rejected: false,
+        not_acceptable: None,
         answered: false,
         hung_up: false,
         answer_error: None,
@@ -393,6 +399,8 @@ struct Outcome {
     /// (transfer) The call was placed (accepting the REFER can fail).
     placed: bool,
     rejected: bool,
+    /// Why the offer was refused with 488, when it was.
+    not_acceptable: Option<NoCommonFormat>,
     answered: bool,
     hung_up: bool,
     /// Why answering failed, when it did (the caller usually gave up first).
@@ -426,11 +434,15 @@ impl Outcome {
             }
             return;
         }
+        if let Some(e) = &self.not_acceptable {
+            say(format_args!("{}: refused with 488: {e}", self.id));
+        }
         match &self.reason {
             Some(reason) => say(format_args!("{}: ended ({reason})", self.id)),
             None => say(format_args!("{}: still up when the agent stopped", self.id)),
         }
         report.rejected += usize::from(self.rejected);
+        report.not_acceptable += usize::from(self.not_acceptable.is_some());
         report.answered += usize::from(self.answered);
         report.hung_up += usize::from(self.hung_up);
         report.ended += usize::from(self.reason.is_some());
@@ -439,9 +451,10 @@ impl Outcome {
 }
 
 /// Something a call task does at a set time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
-    Answer,
+    /// Answer with this session description.
+    Answer(Bytes),
     Hangup,
 }
 
@@ -464,6 +477,7 @@ async fn serve_call(
         transfer: false,
         placed: false,
         rejected: false,
+        not_acceptable: None,
         answered: false,
         hung_up: false,
         answer_error: None,
@@ -475,18 +489,27 @@ async fn serve_call(
     if let Some(code) = plan.reject {
         outcome.rejected = call.reject(code, None).await.is_ok();
     } else {
-        let _ = call.ringing().await;
-        if let Some(delay) = plan.answer_after {
-            next = Some((Instant::now() + delay, Action::Answer));
+        match answer_body(call.remote_offer().map_or(&[][..], |b| &b[..]), ip, call.id()) {
+            Ok(body) => {
+                let _ = call.ringing().await;
+                if let Some(delay) = plan.answer_after {
+                    next = Some((Instant::now() + delay, Action::Answer(body)));
+                }
+            }
+            // RFC 3264 §6: nothing offered that we can answer; RFC 3261 §21.4.26: 488.
+            Err(e) => {
+                if call.reject(488, None).await.is_ok() {
+                    outcome.not_acceptable = Some(e);
+                }
+            }
         }
     }
     loop {
         let event = tokio::select! {
             event = call.next_event() => event,
-            () = sleep_until(next.map(|(at, _)| at)) => {
+            () = sleep_until(next.as_ref().map(|(at, _)| *at)) => {
                 match next.take().map(|(_, action)| action) {
-                    Some(Action::Answer) => {
-                        let body = answer_body(call.remote_offer().map_or(&[][..], |b| &b[..]), ip, call.id());
+                    Some(Action::Answer(body)) => {
                         if let Err(e) = call.answer(body, None).await {
                             outcome.answer_error = Some(e);
                         }
@@ -544,8 +567,9 @@ fn in_words(event: &CallEvent) -> Option<String> {
 
 /// Our session description: an answer to the caller's `offer` when we can read one (RFC
 /// 3264 §6), else an offer of our own (an INVITE without a body makes our 2xx the offer,
-/// RFC 3261 §13.2.1).
-fn answer_body(offer: &[u8], ip: IpAddr, call: CallId) -> Bytes {
+/// RFC 3261 §13.2.1). Fails when the offer shares no media format with ours: the call is
+/// then refused with 488.
+fn answer_body(offer: &[u8], ip: IpAddr, call: CallId) -> Result<Bytes, NoCommonFormat> {
     // An unspecified bind address is no use in c=; a loopback stands in for it.
     let ip = if ip.is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -554,12 +578,12 @@ fn answer_body(offer: &[u8], ip: IpAddr, call: CallId) -> Bytes {
     };
     let ours = SessionDescription::simple_audio("sipua", call.as_u64(), ip, RTP_PORT, &FORMATS);
     if offer.is_empty() {
-        return ours.to_bytes();
+        return Ok(ours.to_bytes());
     }
     match SessionDescription::parse(offer) {
-        Ok(offer) => ours.answer_for(&offer, false).to_bytes(),
+        Ok(offer) => Ok(ours.answer_for(&offer, false)?.to_bytes()),
         // An offer we cannot read: answer with ours and let the caller judge.
-        Err(_) => ours.to_bytes(),
+        Err(_) => Ok(ours.to_bytes()),
     }
 }
 
@@ -602,9 +626,15 @@ mod tests {
                 _ => {}
             }
         };
-        // An answer to the offer: one audio stream, on our port.
+        // An answer to the offer: one audio stream, on our port, with only the offered
+        // PCMU (RFC 3264 §6.1).
         let answer = String::from_utf8_lossy(&answer).into_owned();
         assert_eq!(answer.matches("m=audio 40000 ").count(), 1, "{answer}");
+        assert!(answer.contains("m=audio 40000 RTP/AVP 0\r\n"), "{answer}");
+        assert!(
+            !answer.contains("PCMA") && !answer.contains("telephone-event"),
+            "{answer}"
+        );
         call.hangup().await.unwrap();
         assert_eq!(call.ended().await, Some(EndReason::LocalBye));
         let report = server.await.unwrap();
@@ -639,6 +669,32 @@ mod tests {
         assert_eq!(call.ended().await, Some(EndReason::RemoteBye));
         let report = server.await.unwrap();
         assert_eq!((report.answered, report.hung_up, report.ended), (1, 1, 1));
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn an_offer_sharing_no_format_with_ours_is_refused_with_488() {
+        let listener = Listener::bind(caller_options()).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let server = tokio::spawn(listener.run(Vec::new(), std::future::pending()));
+        let alice = UserAgent::builder().start().await.unwrap();
+        // G.729 only: not among our formats.
+        let g729 = Bytes::from_static(
+            b"v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+              m=audio 40002 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n",
+        );
+        let mut call = alice.call(&target, g729, None).await.unwrap();
+        assert!(matches!(call.ended().await, Some(EndReason::Rejected(s)) if s.as_u16() == 488));
+        let report = server.await.unwrap();
+        assert_eq!(
+            (
+                report.incoming,
+                report.not_acceptable,
+                report.rejected,
+                report.answered
+            ),
+            (1, 1, 0, 0)
+        );
         alice.shutdown(Duration::from_millis(100)).await;
     }
 

@@ -1,6 +1,7 @@
 //! Interop with SIPp over loopback: SIPp's built-in `uac` against our answering agent
-//! (UDP and TCP), and our calls against SIPp's built-in `uas`. SIPp exits 0 only when
-//! every call succeeded. Ignored by default; `.ci/run` installs SIPp and runs them.
+//! (UDP and TCP) and against `sipua listen`'s answers, and our calls against SIPp's
+//! built-in `uas`. SIPp exits 0 only when every call succeeded. Ignored by default;
+//! `.ci/run` installs SIPp and runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::IpAddr;
@@ -94,6 +95,65 @@ async fn sipp_uac_over_udp() {
 #[ignore = "needs sipp (apt-get install -y sip-tester); run by .ci/run"]
 async fn sipp_uac_over_tcp() {
     sipp_uac_against_us(true).await;
+}
+
+/// SIPp's built-in `uac` offers PCMU alone (`m=audio ... RTP/AVP 0`, see `sipp -sd uac`):
+/// `sipua listen`'s answer lists PCMU alone too, since an answer carries only offered
+/// formats (RFC 3264 §6.1). SIPp's message trace shows the 200 it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs sipp (apt-get install -y sip-tester); run by .ci/run"]
+async fn sipp_uac_offering_pcmu_only_gets_pcmu_only() {
+    use sip_tokio::listen::{ListenOptions, Listener};
+    let options = ListenOptions {
+        auto_answer: true,
+        max_calls: Some(1),
+        duration: Some(Duration::from_secs(50)),
+        quiet: true,
+        ..ListenOptions::default()
+    };
+    let listener = Listener::bind(options).await.unwrap();
+    let target = listener.local_addr().to_string();
+    let server = tokio::spawn(listener.run(std::io::sink(), std::future::pending()));
+    let trace = std::env::temp_dir().join(format!("sipp-pcmu-only-{}.log", std::process::id()));
+    let (ok, output) = sipp(vec![
+        "-sn".to_owned(),
+        "uac".to_owned(),
+        target,
+        "-i".to_owned(),
+        "127.0.0.1".to_owned(),
+        "-p".to_owned(),
+        "0".to_owned(),
+        "-m".to_owned(),
+        "1".to_owned(),
+        "-trace_msg".to_owned(),
+        "-message_file".to_owned(),
+        trace.display().to_string(),
+    ])
+    .await;
+    let messages = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    assert!(ok, "sipp reported a failed call:\n{output}\n{messages}");
+    let report = server.await.unwrap();
+    assert_eq!((report.answered, report.remote_bye), (1, 1), "{report:?}");
+    // The 200 OK SIPp received, up to the next message in the trace.
+    let ok_200 = messages
+        .split("SIP/2.0 200 OK")
+        .skip(1)
+        .map(|rest| rest.split("\n----").next().unwrap_or(rest))
+        .find(|message| message.contains("CSeq: 1 INVITE"))
+        .unwrap_or_else(|| panic!("no 200 to the INVITE in SIPp's trace:\n{messages}"));
+    let media: Vec<&str> = ok_200
+        .lines()
+        .filter(|line| line.starts_with("m="))
+        .map(str::trim_end)
+        .collect();
+    assert_eq!(media.len(), 1, "{ok_200}");
+    let formats: Vec<&str> = media[0].split(' ').skip(3).collect();
+    assert_eq!(formats, ["0"], "{ok_200}");
+    assert!(
+        !ok_200.contains("PCMA") && !ok_200.contains("telephone-event"),
+        "{ok_200}"
+    );
 }
 
 /// What `sipua call --count 200` does, in process: calls at a fixed rate, each hung up

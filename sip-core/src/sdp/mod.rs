@@ -7,12 +7,16 @@
 //! session or media level. Parsing then serializing a well-formed description gives the
 //! same bytes back, so an SDP we only adjust (direction, version) is otherwise untouched.
 //!
-//! Deliberately left out: codec negotiation (an answer keeps our own formats), ICE,
-//! bundling, multicast offer/answer (RFC 3264 §6.2) and validation of the unmodelled lines.
+//! Answers ([`SessionDescription::answer_for`]) list the formats both sides support, in
+//! the offer's numbering (RFC 3264 §6.1), and narrow telephone-event's events (RFC 4733);
+//! codec parameters other than those events are not negotiated (our `a=fmtp` lines are
+//! answered as they are). Deliberately left out: ICE, bundling, multicast offer/answer
+//! (RFC 3264 §6.2) and validation of the unmodelled lines.
 //! The parser is lenient where it costs nothing (LF-only line ends, empty lines, runs of
 //! spaces between fields, missing `t=` or `c=`) and strict where a misreading would change
 //! what we answer (a second direction attribute at one level is an error).
 
+mod answer;
 mod direction;
 mod parse;
 #[cfg(test)]
@@ -23,6 +27,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 
+pub use answer::NoCommonFormat;
 pub use direction::Direction;
 pub use parse::SdpError;
 
@@ -230,15 +235,15 @@ impl Media {
     }
 
     /// The `m=` line of an answer refusing `offered` (RFC 3264 §6): same media type and
-    /// transport, port 0, the offered formats (the line needs at least one), and nothing
-    /// else.
+    /// transport, port 0, the first offered format (the line needs one, and an answer
+    /// lists only offered formats), and nothing else.
     fn rejecting(offered: &Media) -> Media {
         Media {
             kind: offered.kind.clone(),
             port: 0,
             port_count: None,
             protocol: offered.protocol.clone(),
-            formats: offered.formats.clone(),
+            formats: offered.formats.iter().take(1).cloned().collect(),
             connection: None,
             direction: None,
             lines: Vec::new(),
@@ -300,7 +305,7 @@ impl fmt::Display for Media {
 ///
 /// // ...and we answer recvonly, from our own template (RFC 3264 §6.1).
 /// let ours = SessionDescription::simple_audio("alice", 1, "192.0.2.10".parse()?, 4000, &[0]);
-/// let answer = ours.answer_for(&offer, false);
+/// let answer = ours.answer_for(&offer, false)?;
 /// assert_eq!(answer.media_direction(0), Some(Direction::RecvOnly));
 /// assert!(answer.to_string().contains("a=recvonly\r\n"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -499,73 +504,6 @@ impl SessionDescription {
     pub fn bump_version(&mut self) -> u64 {
         self.origin.version = self.origin.version.wrapping_add(1);
         self.origin.version
-    }
-
-    /// Our answer to `offer`, built from `self` as our local template (RFC 3264 §6).
-    ///
-    /// - The answer has one `m=` line per offered one, in order (RFC 3264 §6). An offered
-    ///   stream is accepted with the first unused template stream of the same media type
-    ///   and transport protocol, and rejected with port 0 otherwise — also when the
-    ///   offer itself disabled it with port 0 (§8.2).
-    /// - An accepted stream takes the template's port, formats and lines; no codec
-    ///   negotiation is done, our formats are answered as they are.
-    /// - Its direction is [`Direction::answer`] of the offer's
-    ///   [effective direction](SessionDescription::effective_direction) and what we
-    ///   want: the template stream's direction, with receiving dropped when
-    ///   `hold_locally` (§8.4). So `sendonly` is answered `recvonly` (or `inactive` when
-    ///   we hold), `inactive` with `inactive`, `sendrecv` with `sendrecv` (or `sendonly`
-    ///   when we hold), and `recvonly` with `sendonly`.
-    /// - The session level is the template's, with its direction attribute moved to the
-    ///   streams. The origin is the template's as it is: call
-    ///   [`bump_version`](SessionDescription::bump_version) on the template when this
-    ///   answer differs from the previous description we sent (RFC 3264 §8).
-    pub fn answer_for(&self, offer: &SessionDescription, hold_locally: bool) -> SessionDescription {
-        let mut lines = self.lines.clone();
-        place(&mut lines, Slot::Direction, false);
-        let mut answer = SessionDescription {
-            origin: self.origin.clone(),
-            name: self.name.clone(),
-            connection: self.connection.clone(),
-            direction: None,
-            lines,
-            media: Vec::with_capacity(offer.media.len()),
-        };
-        let mut used = vec![false; self.media.len()];
-        for offered in &offer.media {
-            let accepted = if offered.is_rejected() {
-                None
-            } else {
-                self.media.iter().zip(used.iter_mut()).find(|(ours, used)| {
-                    !**used
-                        && !ours.is_rejected()
-                        && ours.kind.eq_ignore_ascii_case(&offered.kind)
-                        && ours.protocol.eq_ignore_ascii_case(&offered.protocol)
-                })
-            };
-            let media = match accepted {
-                Some((ours, used)) => {
-                    *used = true;
-                    let mut wanted = self.attribute_direction(ours);
-                    if hold_locally {
-                        wanted = wanted.on_hold();
-                    }
-                    let mut media = ours.clone();
-                    media.set_direction(Some(Direction::answer(offer.effective(offered), wanted)));
-                    media
-                }
-                None => {
-                    let mut media = Media::rejecting(offered);
-                    // RFC 8866 §5.7: without a session-level c=, every m= needs its own.
-                    if answer.connection.is_none() {
-                        let ours = self.media.iter().find_map(|ours| ours.connection.clone());
-                        media.set_connection(ours);
-                    }
-                    media
-                }
-            };
-            answer.media.push(media);
-        }
-        answer
     }
 }
 

@@ -224,13 +224,13 @@ fn direction_answers_follow_rfc3264_section_6_1() {
 
 #[test]
 fn sendonly_offer_is_answered_recvonly() {
-    let answer = ours().answer_for(&audio_offer("sendonly"), false);
+    let answer = ours().answer_for(&audio_offer("sendonly"), false).unwrap();
     assert_eq!(answer.media_direction(0), Some(Direction::RecvOnly));
 }
 
 #[test]
 fn inactive_offer_is_answered_inactive() {
-    let answer = ours().answer_for(&audio_offer("inactive"), false);
+    let answer = ours().answer_for(&audio_offer("inactive"), false).unwrap();
     assert_eq!(answer.media_direction(0), Some(Direction::Inactive));
 }
 
@@ -239,12 +239,14 @@ fn sendrecv_offer_is_answered_sendrecv_or_sendonly_when_holding() {
     assert_eq!(
         ours()
             .answer_for(&audio_offer("sendrecv"), false)
+            .unwrap()
             .media_direction(0),
         Some(Direction::SendRecv)
     );
     assert_eq!(
         ours()
             .answer_for(&audio_offer("sendrecv"), true)
+            .unwrap()
             .media_direction(0),
         Some(Direction::SendOnly)
     );
@@ -256,12 +258,14 @@ fn recvonly_offer_is_answered_sendonly_even_when_holding() {
     assert_eq!(
         ours()
             .answer_for(&audio_offer("recvonly"), false)
+            .unwrap()
             .media_direction(0),
         Some(Direction::SendOnly)
     );
     assert_eq!(
         ours()
             .answer_for(&audio_offer("recvonly"), true)
+            .unwrap()
             .media_direction(0),
         Some(Direction::SendOnly)
     );
@@ -270,7 +274,7 @@ fn recvonly_offer_is_answered_sendonly_even_when_holding() {
 #[test]
 fn hold_offer_while_holding_is_answered_inactive() {
     // Mutual hold (RFC 6337 §5.3): the peer holds with sendonly while we hold too.
-    let answer = ours().answer_for(&audio_offer("sendonly"), true);
+    let answer = ours().answer_for(&audio_offer("sendonly"), true).unwrap();
     assert_eq!(answer.media_direction(0), Some(Direction::Inactive));
 }
 
@@ -282,7 +286,7 @@ fn hold_offer_from_peer_already_on_hold_is_inactive() {
     assert!(offer.is_hold_offer());
     for hold in [false, true] {
         assert_eq!(
-            ours().answer_for(&offer, hold).media_direction(0),
+            ours().answer_for(&offer, hold).unwrap().media_direction(0),
             Some(Direction::Inactive)
         );
     }
@@ -298,7 +302,7 @@ fn rfc2543_hold_address_counts_as_not_receiving() {
     assert_eq!(offer.effective_direction(0), Some(Direction::SendOnly));
     assert!(offer.is_hold_offer());
     assert_eq!(
-        ours().answer_for(&offer, false).media_direction(0),
+        ours().answer_for(&offer, false).unwrap().media_direction(0),
         Some(Direction::RecvOnly)
     );
 }
@@ -368,11 +372,11 @@ fn simple_audio_is_a_realistic_offer() {
 #[test]
 fn answer_keeps_the_offer_media_count_and_rejects_what_we_lack() {
     let offer = sdp(AUDIO_VIDEO);
-    let answer = ours().answer_for(&offer, false);
+    let answer = ours().answer_for(&offer, false).unwrap();
     let [audio, video] = answer.media() else {
         panic!("two media")
     };
-    // Our template, not the offer's codecs (no codec negotiation).
+    // Our port; the offered formats we support, in the offer's order (G722 is not ours).
     assert_eq!(audio.port, 4000);
     assert_eq!(audio.formats, ["0", "8", "101"]);
     assert_eq!(answer.media_direction(0), Some(Direction::SendRecv));
@@ -382,7 +386,9 @@ fn answer_keeps_the_offer_media_count_and_rejects_what_we_lack() {
         (video.kind.as_str(), video.protocol.as_str()),
         ("video", "RTP/AVPF")
     );
-    assert_eq!(video.formats, ["96", "97"]);
+    // The offer's first format: the line needs one (RFC 3264 §6).
+    assert_eq!(video.formats, ["96"]);
+    assert!(!answer.to_string().contains("H264"));
     assert_eq!(answer.origin(), ours().origin());
     assert_eq!(SessionDescription::parse(&answer.to_bytes()).unwrap(), answer);
 }
@@ -394,7 +400,7 @@ fn answer_rejects_streams_the_offer_disabled_or_with_another_transport() {
                      m=audio 0 RTP/AVP 0\r\nm=audio 5006 RTP/SAVP 0\r\nm=audio 5008 RTP/AVP 0\r\n\
                      m=audio 5010 RTP/AVP 0\r\n",
     );
-    let answer = ours().answer_for(&offer, false);
+    let answer = ours().answer_for(&offer, false).unwrap();
     let ports: Vec<u16> = answer.media().iter().map(|m| m.port).collect();
     // One template stream: only the first matching offered stream gets it.
     assert_eq!(ports, [0, 0, 4000, 0]);
@@ -410,7 +416,7 @@ fn answer_without_session_connection_gives_rejected_streams_ours() {
             .to_string()
             .contains("m=audio 4000 RTP/AVP 0 8 101\r\nc=IN IP4 192.0.2.10\r\na=rtpmap")
     );
-    let answer = template.answer_for(&sdp(AUDIO_VIDEO), false);
+    let answer = template.answer_for(&sdp(AUDIO_VIDEO), false).unwrap();
     assert_eq!(answer.connection(), None);
     assert_eq!(answer.media()[1].connection().unwrap().address, "192.0.2.10");
 }
@@ -421,16 +427,218 @@ fn answer_moves_the_template_session_direction_to_the_streams() {
         "v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=recvonly\r\n\
                         m=audio 4000 RTP/AVP 0\r\n",
     );
-    let answer = template.answer_for(&audio_offer("sendrecv"), false);
+    let answer = template.answer_for(&audio_offer("sendrecv"), false).unwrap();
     assert_eq!(answer.direction(), None);
     assert_eq!(answer.media_direction(0), Some(Direction::RecvOnly));
     // Holding on top of recvonly leaves nothing (RFC 3264 §8.4).
     assert_eq!(
         template
             .answer_for(&audio_offer("sendrecv"), true)
+            .unwrap()
             .media_direction(0),
         Some(Direction::Inactive)
     );
+}
+
+/// An audio offer of `formats` with `lines` (rtpmap, fmtp...) at media level.
+fn offer_of(formats: &str, lines: &str) -> SessionDescription {
+    sdp(&format!(
+        "v=0\r\no=bob 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+         m=audio 5004 RTP/AVP {formats}\r\n{lines}"
+    ))
+}
+
+#[test]
+fn pcmu_only_offer_gets_a_pcmu_only_answer() {
+    // SIPp's uac scenario: an answer lists only offered formats (RFC 3264 §6.1).
+    let answer = ours()
+        .answer_for(&offer_of("0", "a=rtpmap:0 PCMU/8000\r\n"), false)
+        .unwrap();
+    assert_eq!(answer.media()[0].formats, ["0"]);
+    assert_eq!(
+        answer.to_string(),
+        "v=0\r\no=alice 42 42 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+    );
+    // A static payload type needs no rtpmap in the offer.
+    let bare = ours().answer_for(&offer_of("8", ""), false).unwrap();
+    assert_eq!(bare.media()[0].formats, ["8"]);
+}
+
+#[test]
+fn answer_keeps_the_offer_order_and_numbers() {
+    let offer = offer_of(
+        "8 97 0 9",
+        "a=rtpmap:97 telephone-event/8000\r\na=fmtp:97 0-16\r\na=rtpmap:9 G722/8000\r\n",
+    );
+    let answer = ours().answer_for(&offer, false).unwrap();
+    assert_eq!(answer.media()[0].formats, ["8", "97", "0"]);
+    let text = answer.to_string();
+    // Our telephone-event, renumbered as the offer numbers it (RFC 3264 §6.1).
+    assert!(
+        text.contains("a=rtpmap:97 telephone-event/8000\r\na=fmtp:97 0-16\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains(":101"), "{text}");
+    assert!(!text.contains("G722"), "{text}");
+}
+
+#[test]
+fn dynamic_types_match_by_encoding_not_number() {
+    let template = sdp(
+        "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 111 96\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=fmtp:111 useinbandfec=1\r\na=rtcp-fb:111 transport-cc\r\n\
+         a=rtpmap:96 iLBC/8000\r\na=maxptime:60\r\n",
+    );
+    // The offer numbers opus 109 and uses 96 for something we lack; mono opus is not ours.
+    let offer = offer_of(
+        "96 109 110",
+        "a=rtpmap:96 speex/8000\r\na=rtpmap:109 OPUS/48000/2\r\na=rtpmap:110 opus/48000\r\n",
+    );
+    let answer = template.answer_for(&offer, false).unwrap();
+    assert_eq!(answer.media()[0].formats, ["109"]);
+    let text = answer.to_string();
+    assert!(
+        text.contains(
+            "a=rtpmap:109 opus/48000/2\r\na=fmtp:109 useinbandfec=1\r\n\
+             a=rtcp-fb:109 transport-cc\r\na=maxptime:60\r\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("iLBC"), "{text}");
+    // A dynamic number without an rtpmap says nothing: no match on the number alone.
+    assert!(template.answer_for(&offer_of("111", ""), false).is_err());
+}
+
+#[test]
+fn telephone_event_ranges_are_intersected() {
+    // baresip offers 0-15; ours is 0-16: the answer says 0-15, under the offer's number.
+    let offer = offer_of(
+        "0 101",
+        "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n",
+    );
+    let text = ours().answer_for(&offer, false).unwrap().to_string();
+    assert!(
+        text.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("0-16"), "{text}");
+    // No events list: 0-15 is assumed (RFC 4733 §7.1.1).
+    let bare = offer_of("0 100", "a=rtpmap:100 telephone-event/8000\r\n");
+    let text = ours().answer_for(&bare, false).unwrap().to_string();
+    assert!(text.contains("m=audio 4000 RTP/AVP 0 100\r\n"), "{text}");
+    assert!(text.contains("a=fmtp:100 0-15\r\n"), "{text}");
+    // Lists and ranges mix; the answer is written as ranges.
+    let mixed = offer_of(
+        "0 100",
+        "a=rtpmap:100 telephone-event/8000\r\na=fmtp:100 16,3-5,0,9-12,70\r\n",
+    );
+    let text = ours().answer_for(&mixed, false).unwrap().to_string();
+    assert!(text.contains("a=fmtp:100 0,3-5,9-12,16\r\n"), "{text}");
+    // Nothing in common: telephone-event is left out, the codec stays.
+    let flash = offer_of(
+        "0 100",
+        "a=rtpmap:100 telephone-event/8000\r\na=fmtp:100 64-70\r\n",
+    );
+    let answer = ours().answer_for(&flash, false).unwrap();
+    assert_eq!(answer.media()[0].formats, ["0"]);
+    assert!(!answer.to_string().contains("telephone-event"));
+    // Another clock rate is another format.
+    let wideband = offer_of("0 100", "a=rtpmap:100 telephone-event/16000\r\n");
+    assert_eq!(
+        ours().answer_for(&wideband, false).unwrap().media()[0].formats,
+        ["0"]
+    );
+}
+
+#[test]
+fn a_stream_sharing_nothing_gets_port_0_and_the_others_stay() {
+    let offer = sdp(
+        "v=0\r\no=bob 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+         m=audio 5004 RTP/AVP 18 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+         m=audio 5006 RTP/AVP 3 8\r\n",
+    );
+    let answer = ours().answer_for(&offer, false).unwrap();
+    let [first, second] = answer.media() else {
+        panic!("two media")
+    };
+    // G.729 is not ours and telephone-event alone carries no audio.
+    assert!(first.is_rejected());
+    assert_eq!(first.formats, ["18"]);
+    assert_eq!(first.direction(), None);
+    assert!(!first.to_string().contains("a="));
+    // The template stream goes to the second line, which shares PCMA.
+    assert_eq!(
+        (second.port, second.formats.as_slice()),
+        (4000, &["8".to_owned()][..])
+    );
+}
+
+#[test]
+fn nothing_in_common_is_an_error_with_a_rejecting_answer() {
+    let offer = sdp(&AUDIO_VIDEO.replace("m=audio 49170 RTP/AVP 0 8 9 101", "m=audio 49170 RTP/AVP 9"));
+    let refused = ours().answer_for(&offer, false).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the offer shares no media format with our session description"
+    );
+    let rejecting = refused.rejecting_answer();
+    assert_eq!(rejecting.media().len(), 2);
+    assert!(rejecting.media().iter().all(Media::is_rejected));
+    assert_eq!(rejecting.media()[0].formats, ["9"]);
+    assert_eq!(rejecting.origin(), ours().origin());
+    let rejecting = refused.into_rejecting_answer();
+    assert_eq!(
+        SessionDescription::parse(&rejecting.to_bytes()).unwrap(),
+        rejecting
+    );
+    // An offer with no active stream is not a mismatch: everything is answered rejected.
+    let disabled = sdp("v=0\r\no=bob 1 1 IN IP4 h\r\ns=-\r\nm=audio 0 RTP/AVP 18\r\n");
+    let answer = ours().answer_for(&disabled, false).unwrap();
+    assert!(answer.media()[0].is_rejected());
+    let empty = sdp("v=0\r\no=bob 1 1 IN IP4 h\r\ns=-\r\n");
+    assert!(ours().answer_for(&empty, false).unwrap().media().is_empty());
+}
+
+#[test]
+fn other_transports_match_formats_by_text() {
+    let template = sdp(
+        "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+         m=image 4002 udptl t38\r\na=T38FaxVersion:0\r\n",
+    );
+    let offer = sdp(
+        "v=0\r\no=bob 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n\
+         m=image 6000 udptl t38\r\n",
+    );
+    let answer = template.answer_for(&offer, false).unwrap();
+    assert_eq!(answer.media()[0].formats, ["t38"]);
+    assert!(answer.to_string().contains("a=T38FaxVersion:0\r\n"));
+}
+
+#[test]
+fn answer_directions_follow_rfc3264_section_6_1_with_negotiated_formats() {
+    use Direction::*;
+    let offer = |direction: &str| {
+        offer_of(
+            "0 8",
+            &format!("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na={direction}\r\n"),
+        )
+    };
+    for (offered, hold, answered) in [
+        ("sendonly", false, RecvOnly),
+        ("recvonly", false, SendOnly),
+        ("inactive", false, Inactive),
+        ("sendrecv", false, SendRecv),
+        ("sendonly", true, Inactive),
+        ("recvonly", true, SendOnly),
+        ("inactive", true, Inactive),
+        ("sendrecv", true, SendOnly),
+    ] {
+        let answer = ours().answer_for(&offer(offered), hold).unwrap();
+        assert_eq!(answer.media_direction(0), Some(answered), "{offered} hold={hold}");
+        assert_eq!(answer.media()[0].formats, ["0", "8"]);
+    }
 }
 
 /// Truncations and single-byte mutations of a valid SDP: each either parses, and then

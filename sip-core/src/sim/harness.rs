@@ -145,9 +145,10 @@ impl Pair {
     /// From now on `node` picks up by itself, like a phone answering at the first ring:
     /// every incoming call gets 180 Ringing and then 200 OK with an answer made from
     /// [`Pair::audio_description`] (RFC 3264 §6; when the INVITE has no offer, the 200
-    /// carries that description as the offer; an offer that does not parse gets 488), and
-    /// every request inside a call that the call layer hands over (INFO, MESSAGE,
-    /// OPTIONS…) gets 200. Replaces the node's handler ([`Network::set_handler`]).
+    /// carries that description as the offer; an offer that does not parse, or shares no
+    /// media format with it, gets 488), and every request inside a call that the call layer
+    /// hands over (INFO, MESSAGE, OPTIONS…) gets 200. Replaces the node's handler
+    /// ([`Network::set_handler`]).
     ///
     /// The handler panics if the endpoint refuses one of these answers, which would be a
     /// bug: each is given the moment the request is reported.
@@ -165,7 +166,8 @@ impl Pair {
                     } else {
                         SessionDescription::parse(&request.body)
                             .ok()
-                            .map(|offer| description.answer_for(&offer, false).to_bytes())
+                            .and_then(|offer| description.answer_for(&offer, false).ok())
+                            .map(|answer| answer.to_bytes())
                     };
                     let answered = match answer {
                         Some(answer) => endpoint

@@ -535,6 +535,7 @@ impl InviteSessions {
             CallPart::Update
         };
         let tx = self.send_in_dialog(cx, now, c, request, via, purpose)?;
+        let previous = c.local_body.clone();
         if !body.is_empty() {
             let _ = c.oa.send_offer();
             c.local_body = body;
@@ -542,7 +543,7 @@ impl InviteSessions {
         if method == Method::Invite {
             cx.shared.stats.calls.invites += 1;
         }
-        c.outgoing = Some(Box::new((tx, intent)));
+        c.outgoing = Some(Box::new(Modification { tx, intent, previous }));
         Ok(())
     }
 

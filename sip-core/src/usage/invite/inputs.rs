@@ -288,7 +288,14 @@ impl InviteSessions {
             let _ = c.oa.send_offer();
             offer
         } else {
-            self.take_remote_offer(cx, now, c, &request.body)
+            match self.take_remote_offer(cx, now, c, &request.body) {
+                Some(answer) => answer,
+                None => {
+                    // §14.2: an offer we cannot accept gets 488; the session stays as it was.
+                    self.respond_status(cx, now, tx, StatusCode::NOT_ACCEPTABLE_HERE, None);
+                    return;
+                }
+            }
         };
         let Some(response) = self.refresh_ok(cx, c, tx, &request, body) else {
             return;
@@ -362,7 +369,14 @@ impl InviteSessions {
         let body = if request.body.is_empty() {
             Bytes::new()
         } else {
-            self.take_remote_offer(cx, now, c, &request.body)
+            match self.take_remote_offer(cx, now, c, &request.body) {
+                Some(answer) => answer,
+                None => {
+                    // RFC 3311 §5.2: an offer we cannot accept gets 488.
+                    self.respond_status(cx, now, tx, StatusCode::NOT_ACCEPTABLE_HERE, None);
+                    return;
+                }
+            }
         };
         let Some(response) = self.refresh_ok(cx, c, tx, &request, body) else {
             return;
@@ -374,25 +388,31 @@ impl InviteSessions {
     }
 
     /// The peer offered `offer` (re-INVITE or UPDATE): records it, works out hold and
-    /// unhold (RFC 3264 §8.4), and returns our answer.
+    /// unhold (RFC 3264 §8.4), and returns our answer — or `None` when the offer shares no
+    /// media format with our description (RFC 3264 §6): the application is told with
+    /// [`CallEvent::RemoteOfferRejected`], the session stays as it was, and the caller
+    /// refuses the request with 488.
     pub(super) fn take_remote_offer(
         &mut self,
         cx: &mut Seam,
         now: Instant,
         c: &mut Call,
         offer: &Bytes,
-    ) -> Bytes {
-        let _ = c.oa.receive_offer();
+    ) -> Option<Bytes> {
         let offer = offer.clone();
+        let Ok(answer) = answer_to(&c.local_body, &offer, c.local_hold) else {
+            self.call_event(cx, c.id, CallEvent::RemoteOfferRejected { body: offer });
+            return None;
+        };
+        let _ = c.oa.receive_offer();
         let holds = offer_holds(&offer);
-        let answer = answer_to(&c.local_body, &offer, c.local_hold);
         let _ = c.oa.send_answer();
         if holds != c.remote_hold {
             self.set_hold(cx, now, c, Side::Remote, holds);
         } else {
             self.call_event(cx, c.id, CallEvent::RemoteOffer { body: offer });
         }
-        answer
+        Some(answer)
     }
 
     /// `by` now holds (or releases) the session: the flag, the event, and the call state.

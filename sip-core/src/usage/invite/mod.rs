@@ -48,6 +48,18 @@ enum Intent {
     Refresh,
 }
 
+/// Our re-INVITE or UPDATE in progress.
+#[derive(Debug)]
+struct Modification {
+    /// Its client transaction (a challenged request's retry replaces it).
+    tx: TransactionId,
+    /// What it is for.
+    intent: Intent,
+    /// Our description before its offer: the session's again if the offer is refused
+    /// (RFC 3261 §14.1).
+    previous: Bytes,
+}
+
 /// A response we resend on a timer until the peer acknowledges it.
 #[derive(Debug)]
 struct Resend {
@@ -168,7 +180,7 @@ pub(super) struct Call {
     /// UAC: the ACK of the last 2xx, resent when that 2xx is (§13.2.2.4).
     last_ack: Option<Box<(u32, Bytes, Route)>>,
     /// Our re-INVITE/UPDATE in progress.
-    outgoing: Option<Box<(TransactionId, Intent)>>,
+    outgoing: Option<Box<Modification>>,
     /// A re-INVITE from the peer not yet ACKed.
     incoming_reinvite: bool,
     /// A glare retry waiting for its timer.
@@ -752,25 +764,54 @@ fn hold_offer(local: &Bytes, hold: bool, peer_holds: bool) -> Bytes {
     sdp.to_bytes()
 }
 
+/// Our description once our offer `refused` was turned down: `previous`, the one in force
+/// before it (RFC 3261 §14.1: the session stays as it was), with the o= version of the
+/// refused offer, so that our next offer is still one higher than any we sent (RFC 3264
+/// §8). A body that is not SDP is restored as it was.
+fn restore_after_refusal(previous: Bytes, refused: &Bytes) -> Bytes {
+    use crate::sdp::SessionDescription;
+    match (
+        SessionDescription::parse(&previous),
+        SessionDescription::parse(refused),
+    ) {
+        (Ok(mut restored), Ok(refused)) if refused.origin().version != restored.origin().version => {
+            restored.origin_mut().version = refused.origin().version;
+            restored.to_bytes()
+        }
+        _ => previous,
+    }
+}
+
 /// True when an offer puts us on hold (every active stream sendonly or inactive).
 fn offer_holds(offer: &Bytes) -> bool {
     crate::sdp::SessionDescription::parse(offer).is_ok_and(|sdp| sdp.is_hold_offer())
 }
 
-/// Our answer to `offer`, from our current description `local` (RFC 3264 §6, §8.4).
-fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Bytes {
+/// Our answer to `offer`, from our current description `local` (RFC 3264 §6, §8.4), with
+/// the o= version bumped (§8). `Err` when the offer shares no media format with `local`,
+/// holding the answer that rejects every offered stream: a request carrying such an offer
+/// is refused with 488 (RFC 3261 §14.2, RFC 3311 §5.2), and an offer in a 2xx, which cannot
+/// be refused, is answered with it in the ACK before the call ends (§13.2.2.4). A body
+/// that is not SDP (ours or the offer) is answered with ours unchanged.
+fn answer_to(local: &Bytes, offer: &Bytes, holding: bool) -> Result<Bytes, Bytes> {
     use crate::sdp::SessionDescription;
     match (SessionDescription::parse(local), SessionDescription::parse(offer)) {
         (Ok(mut template), Ok(offer)) => {
             // Our last description carries the direction of the last exchange; the answer
             // starts from what we want now (sendrecv, or sendonly while we hold).
             template.set_direction(crate::sdp::Direction::SendRecv);
-            let mut answer = template.answer_for(&offer, holding);
+            let (mut answer, accepted) = match template.answer_for(&offer, holding) {
+                Ok(answer) => (answer, true),
+                Err(refused) => (refused.into_rejecting_answer(), false),
+            };
             // RFC 3264 §8: every new description of the session bumps the o= version.
             answer.bump_version();
-            answer.to_bytes()
+            match accepted {
+                true => Ok(answer.to_bytes()),
+                false => Err(answer.to_bytes()),
+            }
         }
-        _ => local.clone(),
+        _ => Ok(local.clone()),
     }
 }
 #[cfg(test)]
@@ -830,6 +871,30 @@ mod tests {
             }
             assert_eq!(net.endpoint(node).dialog_count(), 1);
         }
+    }
+
+    /// A refused offer leaves our description as it was before it, under the refused
+    /// offer's o= version so that the next offer still goes one higher (RFC 3264 §8).
+    #[test]
+    fn a_refused_offer_restores_the_previous_description_with_its_version() {
+        use crate::sdp::SessionDescription;
+        let ip = "192.0.2.1".parse().unwrap();
+        let previous = SessionDescription::simple_audio("alice", 7, ip, 4000, &[0, 8]);
+        let mut refused = SessionDescription::simple_audio("alice", 7, ip, 4000, &[18]);
+        refused.origin_mut().version = 8;
+        let restored = super::restore_after_refusal(previous.to_bytes(), &refused.to_bytes());
+        let restored = SessionDescription::parse(&restored).unwrap();
+        assert_eq!(restored.origin().version, 8);
+        assert_eq!(restored.media(), previous.media());
+        // An unchanged re-offer (a session refresh) restores the very bytes.
+        let same = previous.to_bytes();
+        assert_eq!(super::restore_after_refusal(same.clone(), &same), same);
+        // So does a body that is not SDP.
+        let text = bytes::Bytes::from_static(b"not sdp");
+        assert_eq!(
+            super::restore_after_refusal(text.clone(), &refused.to_bytes()),
+            text
+        );
     }
 
     /// 100,000 connected calls must fit in 300 MB with both sides in one process: the call

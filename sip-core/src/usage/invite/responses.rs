@@ -292,9 +292,16 @@ impl InviteSessions {
                     return;
                 }
                 // RFC 3264 §6: the answer from our description, directions mirrored.
-                let answer = answer_to(&c.local_body, &c.remote_body, c.local_hold);
-                c.local_body = answer.clone();
-                answer
+                match answer_to(&c.local_body, &c.remote_body, c.local_hold) {
+                    Ok(answer) => {
+                        c.local_body = answer.clone();
+                        answer
+                    }
+                    Err(rejecting) => {
+                        self.refuse_2xx_offer(cx, now, c, seq, rejecting);
+                        return;
+                    }
+                }
             }
             _ => Bytes::new(),
         };
@@ -353,6 +360,23 @@ impl InviteSessions {
         cx.start_client(now, bye, branch, route, Owner::Call(c.id, CallPart::ForkBye));
     }
 
+    /// The offer in the 2xx to our INVITE or re-INVITE (which carried none) shares no
+    /// media format with us, and a 2xx cannot be refused: as §13.2.2.4 says, the ACK
+    /// carries a valid answer — `rejecting`, every stream rejected (RFC 3264 §6) — and BYE
+    /// ends the call, which has no media.
+    fn refuse_2xx_offer(&mut self, cx: &mut Seam, now: Instant, c: &mut Call, seq: u32, rejecting: Bytes) {
+        self.send_ack(cx, now, c, seq, rejecting);
+        let _ = self.send_bye(cx, now, c);
+        c.end_reason = Some(EndReason::MediaFailure);
+        self.set_state(
+            cx,
+            now,
+            c,
+            CallState::Ending,
+            "no media in common with the 2xx offer",
+        );
+    }
+
     /// A response to our re-INVITE or UPDATE.
     pub(super) fn on_modify_response(
         &mut self,
@@ -369,7 +393,7 @@ impl InviteSessions {
         }
         let seq = response.headers.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         if purpose == CallPart::Reinvite && status.is_success() {
-            let ours = c.outgoing.as_deref().is_some_and(|(t, _)| *t == tx);
+            let ours = c.outgoing.as_deref().is_some_and(|m| m.tx == tx);
             if !ours {
                 // A retransmitted 2xx: the same ACK again.
                 if let Some((payload, route)) = c.last_ack_for(seq) {
@@ -378,11 +402,20 @@ impl InviteSessions {
                 return;
             }
         }
-        let Some((ours, intent)) = c.outgoing.take().map(|b| *b) else {
+        let Some(Modification {
+            tx: ours,
+            intent,
+            previous,
+        }) = c.outgoing.take().map(|b| *b)
+        else {
             return;
         };
         if ours != tx {
-            c.outgoing = Some(Box::new((ours, intent)));
+            c.outgoing = Some(Box::new(Modification {
+                tx: ours,
+                intent,
+                previous,
+            }));
             return;
         }
         // §22.2: a challenged re-INVITE or UPDATE goes again with credentials; it stays
@@ -390,7 +423,11 @@ impl InviteSessions {
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
             let dialog = c.dialog(&cx.dialogs);
             if let Some(retry) = cx.retry_challenged(now, tx, &response, dialog, Owner::Call(c.id, purpose)) {
-                c.outgoing = Some(Box::new((retry, intent)));
+                c.outgoing = Some(Box::new(Modification {
+                    tx: retry,
+                    intent,
+                    previous,
+                }));
                 return;
             }
         }
@@ -406,7 +443,13 @@ impl InviteSessions {
             } else if !response.body.is_empty() && purpose == CallPart::Reinvite {
                 // We sent no offer: the 2xx offers, the ACK answers.
                 c.remote_body = response.body.clone();
-                ack_body = answer_to(&c.local_body, &c.remote_body, c.local_hold);
+                match answer_to(&c.local_body, &c.remote_body, c.local_hold) {
+                    Ok(answer) => ack_body = answer,
+                    Err(rejecting) => {
+                        self.refuse_2xx_offer(cx, now, c, seq, rejecting);
+                        return;
+                    }
+                }
             }
             if purpose == CallPart::Reinvite {
                 self.send_ack(cx, now, c, seq, ack_body);
@@ -431,6 +474,9 @@ impl InviteSessions {
             return;
         }
         c.oa.rollback();
+        // §14.1: a refused re-INVITE (or UPDATE, RFC 3311 §5.1) leaves the session as it
+        // was: our description goes back to the one before the offer.
+        c.local_body = restore_after_refusal(previous, &c.local_body);
         match status.as_u16() {
             491 => {
                 // §14.1: glare — retry after a random wait: 2.1–4 s if we chose the
