@@ -148,6 +148,16 @@ impl Call {
             .await?
     }
 
+    /// The session descriptions now: ours (the offer or answer we sent last, hold
+    /// included) and the peer's (the last it sent), each `None` until there is one or once
+    /// the call is over.
+    pub async fn descriptions(&self) -> Result<(Option<Bytes>, Option<Bytes>), Error> {
+        let call = self.id;
+        self.agent
+            .request(|reply| Command::Descriptions { call, reply })
+            .await
+    }
+
     /// The call's state history so far: every transition with its cause and time (empty
     /// once the Endpoint forgot the call; its last event, `Terminated`, carries it all).
     pub async fn history(&self) -> Result<Vec<sip_core::call::Transition>, Error> {

@@ -61,6 +61,9 @@ struct Driver {
     // One entry per live call the application holds: bounded by the core's `max_calls`.
     // Each call's queue of events is bounded too (`call_event_queue`).
     calls: HashMap<CallId, CallEventSender>,
+    // The peer's latest session description per live call (a copy of the body, not of the
+    // datagram): one entry per live call at most, gone with the call.
+    remote_descriptions: HashMap<CallId, Bytes>,
     incoming: Option<mpsc::Sender<NewCall>>,
     incoming_queue: usize,
     // One entry per transfer we asked for that has not ended: each is a live REFER
@@ -152,6 +155,7 @@ pub(crate) async fn run(
         net_tx,
         accept_loops,
         calls: HashMap::new(),
+        remote_descriptions: HashMap::new(),
         incoming: None,
         incoming_queue,
         transfers: HashMap::new(),

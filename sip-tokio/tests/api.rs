@@ -316,3 +316,42 @@ async fn a_raw_request_gets_its_response() {
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Both session descriptions can be read at any time: the offer and the answer once
+/// connected, and our hold offer after a hold.
+#[tokio::test]
+async fn session_descriptions_at_any_time() {
+    use sip_core::sdp::SessionDescription;
+    let ip = "127.0.0.1".parse().unwrap();
+    let offer = SessionDescription::simple_audio("alice", 1, ip, 40_000, &[0]).to_bytes();
+    let answer = SessionDescription::simple_audio("bob", 2, ip, 42_000, &[0]).to_bytes();
+    let (alice, bob) = (agent().await, agent().await);
+    let mut incoming = bob.incoming().await.unwrap();
+    let mut call = alice
+        .call(&format!("sip:bob@{}", bob.local_addr()), offer.clone(), None)
+        .await
+        .unwrap();
+    let bobs = incoming.next().await.unwrap();
+    bobs.answer(answer.clone(), None).await.unwrap();
+    timeout(Duration::from_secs(5), async {
+        while let Some(event) = call.next_event().await {
+            if matches!(event, CallEvent::Answered { .. }) {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        call.descriptions().await.unwrap(),
+        (Some(offer.clone()), Some(answer.clone()))
+    );
+    assert_eq!(bobs.descriptions().await.unwrap(), (Some(answer), Some(offer)));
+    call.hold().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (ours, _) = call.descriptions().await.unwrap();
+    assert!(String::from_utf8_lossy(&ours.unwrap()).contains("a=sendonly"));
+    call.hangup().await.unwrap();
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+}

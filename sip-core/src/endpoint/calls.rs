@@ -275,6 +275,13 @@ impl Endpoint {
         self.invites.call_history(call)
     }
 
+    /// Our current session description in live call `call`: the offer or answer we sent
+    /// last (hold and re-INVITEs included); empty before we have one. The peer's arrives in
+    /// the call's events (`Incoming`, `Answered`, `RemoteOffer`, …) and is not kept here.
+    pub fn call_local_description(&self, call: CallId) -> Option<&Bytes> {
+        self.invites.local_description(call)
+    }
+
     /// The dialog of a live call (the confirmed one, else the newest early one).
     pub fn call_dialog(&self, call: CallId) -> Option<&Dialog> {
         self.invites.call_dialog(&self.seam.dialogs, call)

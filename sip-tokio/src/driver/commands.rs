@@ -100,6 +100,10 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<crate::AgentStats>,
     },
+    Descriptions {
+        call: CallId,
+        reply: oneshot::Sender<(Option<Bytes>, Option<Bytes>)>,
+    },
     Incoming {
         reply: oneshot::Sender<mpsc::Receiver<NewCall>>,
     },
@@ -209,6 +213,15 @@ impl Driver {
             },
             Command::History { call, reply } => {
                 let _ = reply.send(self.endpoint.call_history(call).map(<[_]>::to_vec));
+            }
+            Command::Descriptions { call, reply } => {
+                let local = self
+                    .endpoint
+                    .call_local_description(call)
+                    .filter(|b| !b.is_empty())
+                    .cloned();
+                let remote = self.remote_descriptions.get(&call).cloned();
+                let _ = reply.send((local, remote));
             }
             Command::Stats { reply } => {
                 let ep = &self.endpoint;

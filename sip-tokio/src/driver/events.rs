@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use sip_core::call::CallEvent;
 use sip_core::endpoint::{CallId, Event};
 use sip_core::message::StatusCode;
@@ -141,6 +143,23 @@ impl Driver {
     }
 
     fn on_call_event(&mut self, now: Instant, call: CallId, event: CallEvent) {
+        // The peer's session description, as it changes.
+        let remote = match &event {
+            CallEvent::Incoming { request, .. } => Some(&request.body),
+            CallEvent::Answered { body }
+            | CallEvent::EarlyMedia { body }
+            | CallEvent::RemoteOffer { body }
+            | CallEvent::OfferAnswered { body } => Some(body),
+            _ => None,
+        };
+        if let Some(body) = remote.filter(|b| !b.is_empty()) {
+            // A copy: a slice would keep the whole datagram it came in alive.
+            self.remote_descriptions
+                .insert(call, Bytes::copy_from_slice(body));
+        }
+        if matches!(event, CallEvent::Terminated { .. }) {
+            self.remote_descriptions.remove(&call);
+        }
         match event {
             CallEvent::Incoming {
                 request,

@@ -396,6 +396,11 @@ impl InviteSessions {
         self.calls.get(&call).map(|c| c.history.as_slice())
     }
 
+    /// Our current session description in a live call (empty before we have one).
+    pub(crate) fn local_description(&self, call: CallId) -> Option<&Bytes> {
+        self.calls.get(&call).map(|c| &c.local_body)
+    }
+
     /// The dialog of a live call (the confirmed one, else the newest early one).
     pub(crate) fn call_dialog<'a>(&self, dialogs: &'a DialogTable, call: CallId) -> Option<&'a Dialog> {
         let id = self.calls.get(&call)?.dialog(dialogs)?;
