@@ -15,7 +15,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::ids::TransactionId;
-use crate::message::{Method, Request, Response, StatusCode};
+use crate::message::{Method, NameAddr, ParseError, Request, Response, StatusCode, Uri};
 use crate::transport::Transport;
 
 pub use crate::ids::CallId;
@@ -182,7 +182,7 @@ pub enum CallEvent {
     /// (see [`CallConfig::follow_redirects`]).
     Redirected {
         /// Where the INVITE goes now.
-        target: Box<crate::message::Uri>,
+        target: Box<Uri>,
     },
     /// This incoming call replaces call `replaced` (its INVITE carried Replaces, RFC
     /// 3891 §3): once this one is answered, `replaced` is ended with
@@ -335,8 +335,17 @@ pub struct CallConfig {
     /// plain transaction layer and hands every request the
     /// [`UasPolicy`](crate::message::validate::UasPolicy) allows to the user.
     pub enabled: bool,
-    /// Our address-of-record, used in the From of calls we make (default `sip:` + the local
-    /// address).
+    /// Who we are: the From of the requests we originate (calls, subscriptions, messages,
+    /// OPTIONS from the drivers), our Referred-By, and the address-of-record we register by
+    /// default. A SIP URI (`sip:alice@example.com`, taken whole, URI parameters
+    /// included) or a name-addr (`<sip:alice@example.com>`, `"Alice"
+    /// <sip:alice@example.com>`), read by [`parse_identity`]; its user part also goes in
+    /// our Contact (`<sip:alice@192.0.2.1:5060>`).
+    ///
+    /// `None`: `sip:` + the [advertised address](crate::endpoint::EndpointConfig::advertised_addr),
+    /// with no user part. A value that [`parse_identity`] refuses is treated as `None` too,
+    /// so what goes on the wire always parses; check it with [`parse_identity`] first to
+    /// report it (the tokio driver's `Builder::start` refuses it).
     pub identity: Option<String>,
     /// Send provisionals reliably (RFC 3262) when the INVITE says it supports 100rel (it is
     /// always done when the INVITE requires it), and offer `Supported: 100rel` on ours.
@@ -386,6 +395,48 @@ impl Default for CallConfig {
             follow_redirects: true,
         }
     }
+}
+
+/// Reads an identity as [`CallConfig::identity`] takes it, and gives it back as it goes
+/// in From: a name-addr with exactly one `<>`, the display name (if any) quoted, and no
+/// header parameters (a tag is added per request).
+///
+/// Text without `<` or a leading `"` is one URI, read whole, so its `;parameters` stay in
+/// it; anything else is a name-addr (RFC 3261 §25.1), whose parameters after the `>` are
+/// dropped.
+///
+/// ```
+/// use sip_core::call::parse_identity;
+///
+/// let alice = parse_identity("Alice <sip:alice@example.com>").unwrap();
+/// assert_eq!(alice.as_str(), r#""Alice" <sip:alice@example.com>"#);
+/// assert_eq!(alice.uri().user(), Some("alice"));
+/// assert_eq!(parse_identity("sip:alice@example.com").unwrap().as_str(), "<sip:alice@example.com>");
+/// assert!(parse_identity(r#""Alice" <sip:alice@example.com"#).is_err());
+/// ```
+pub fn parse_identity(text: &str) -> Result<NameAddr, ParseError> {
+    let text = text.trim();
+    let (display, uri) = if text.contains('<') || text.starts_with('"') {
+        let address = NameAddr::parse(text)?;
+        let display = address
+            .display_name()
+            // A display name cannot hold a line break (RFC 3261 §25.1 qdtext).
+            .map(|name| name.replace(['\r', '\n'], " "))
+            .filter(|name| !name.trim().is_empty());
+        (display, address.uri().clone())
+    } else {
+        (None, Uri::parse(text)?)
+    };
+    let mut written =
+        String::with_capacity(uri.as_str().len() + 4 + display.as_ref().map_or(0, |d| d.len() + 4));
+    if let Some(name) = &display {
+        crate::message::grammar::push_quoted(&mut written, name);
+        written.push(' ');
+    }
+    written.push('<');
+    written.push_str(uri.as_str());
+    written.push('>');
+    NameAddr::parse(&written)
 }
 
 /// Call counters.

@@ -88,8 +88,21 @@ impl Default for EndpointLimits {
 /// How an [`Endpoint`](crate::Endpoint) behaves.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
-    /// The address this endpoint sends from and puts in its Via sent-by.
+    /// The address this endpoint is bound to and sends from. It is also the address it
+    /// names in its Via sent-by, Contact and default identity, unless
+    /// [`advertised`](EndpointConfig::advertised) says otherwise.
     pub local: SocketAddr,
+    /// The address this endpoint says it is at, when it is not `local`: bound to
+    /// `0.0.0.0` (or `[::]`), behind a port-forwarding NAT, or on a host reached under
+    /// another address. It goes in the Via sent-by, the Contact and the default identity
+    /// (`sip:` + this address); `local` stays the address datagrams are sent from. See
+    /// [`EndpointConfig::advertised_addr`].
+    pub advertised: Option<SocketAddr>,
+    /// The Max-Forwards of every request the Endpoint originates (RFC 3261 §8.1.1.6;
+    /// default 70): calls, dialog requests, CANCEL and ACK, subscriptions, registrations,
+    /// messages, and requests sent with
+    /// [`Endpoint::send_request`](crate::Endpoint::send_request) that carry none.
+    pub max_forwards: u8,
     /// T1, T2, T4.
     pub timers: TimerConfig,
     /// Seed for branches, tags and Call-IDs. Drivers seed from the OS; tests use a constant.
@@ -154,6 +167,8 @@ impl EndpointConfig {
     pub fn new(local: SocketAddr, seed: u64) -> Self {
         EndpointConfig {
             local,
+            advertised: None,
+            max_forwards: 70,
             timers: TimerConfig::default(),
             seed,
             user_agent: None,
@@ -167,6 +182,22 @@ impl EndpointConfig {
             messages: crate::pager::PagerConfig::default(),
             credentials: Vec::new(),
         }
+    }
+
+    /// The address this endpoint names itself by in Via, Contact and its default
+    /// identity: [`advertised`](EndpointConfig::advertised) when set, else
+    /// [`local`](EndpointConfig::local).
+    ///
+    /// ```
+    /// use sip_core::endpoint::EndpointConfig;
+    ///
+    /// let mut config = EndpointConfig::new("0.0.0.0:5060".parse().unwrap(), 1);
+    /// assert_eq!(config.advertised_addr(), config.local);
+    /// config.advertised = Some("192.0.2.7:5060".parse().unwrap());
+    /// assert_eq!(config.advertised_addr().to_string(), "192.0.2.7:5060");
+    /// ```
+    pub fn advertised_addr(&self) -> SocketAddr {
+        self.advertised.unwrap_or(self.local)
     }
 }
 

@@ -25,8 +25,11 @@ use crate::transport::{FlowRequest, Route, Transmit, Transport};
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: EndpointConfig,
-    /// `config.local` as text, formatted once for every Via we write.
+    /// The address we name ourselves by (`config.advertised`, else `config.local`) as
+    /// text, formatted once for every Via we write.
     pub(crate) local_text: String,
+    /// `config.max_forwards` as text, formatted once for every request we originate.
+    pub(crate) max_forwards: ByteString,
     /// Our `Allow` value (RFC 3261 §20.5), from the policy's allowed methods, formatted once.
     pub(crate) allow: String,
     pub(crate) rng: Rng,
@@ -125,7 +128,8 @@ impl Shared {
             rng,
             stateless_budget: StatelessBudget::new(hasher.clone()),
             hasher,
-            local_text: config.local.to_string(),
+            local_text: config.advertised_addr().to_string(),
+            max_forwards: ByteString::from(config.max_forwards.to_string()),
             allow: config
                 .policy
                 .allowed_methods
@@ -213,7 +217,7 @@ impl Shared {
         if !request.headers.contains(HeaderName::MaxForwards) {
             request
                 .headers
-                .push(HeaderName::MaxForwards, ByteString::from_static("70"));
+                .push(HeaderName::MaxForwards, self.max_forwards.clone());
         }
         if let Some(agent) = &self.config.user_agent {
             if !request.headers.contains(HeaderName::UserAgent) {
@@ -292,12 +296,12 @@ impl Shared {
         self.events.push_back(event);
     }
 
-    /// Our User-Agent/Server value, or our address.
+    /// Our User-Agent/Server value, or our (advertised) address.
     pub(crate) fn agent(&self) -> String {
         self.config
             .user_agent
             .clone()
-            .unwrap_or_else(|| self.config.local.to_string())
+            .unwrap_or_else(|| self.local_text.clone())
     }
 }
 

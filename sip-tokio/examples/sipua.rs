@@ -131,6 +131,53 @@ impl AuthArgs {
     }
 }
 
+/// Who we say we are: the From of what we send, and the address in our Via and Contact.
+#[derive(Args, Clone, Default)]
+struct IdentityArgs {
+    /// Our identity, the From of what we send: a SIP URI (`sip:alice@example.com`) or a
+    /// name-addr (`"Alice" <sip:alice@example.com>`). Its user part goes in our Contact.
+    /// Default: sip: + the advertised (else bound) address; for register, the AOR.
+    #[arg(long, value_name = "URI")]
+    from: Option<String>,
+    /// A display name for our identity (`"NAME" <sip:…>` in From).
+    #[arg(long, value_name = "NAME")]
+    display_name: Option<String>,
+    #[command(flatten)]
+    advertise: AdvertiseArgs,
+}
+
+impl IdentityArgs {
+    fn apply(&self, builder: sip_tokio::Builder) -> sip_tokio::Builder {
+        let builder = self.advertise.apply(builder);
+        let builder = match &self.from {
+            Some(from) => builder.identity(from),
+            None => builder,
+        };
+        match &self.display_name {
+            Some(name) => builder.display_name(name),
+            None => builder,
+        }
+    }
+}
+
+/// The address we are reached at, when it is not the bound one.
+#[derive(Args, Clone, Copy, Default)]
+struct AdvertiseArgs {
+    /// The address to put in our Via and Contact instead of the bound one (when bound to
+    /// 0.0.0.0, or behind a port-forwarding NAT); port 0 stands for the bound port.
+    #[arg(long, value_name = "ADDR")]
+    advertise: Option<SocketAddr>,
+}
+
+impl AdvertiseArgs {
+    fn apply(self, builder: sip_tokio::Builder) -> sip_tokio::Builder {
+        match self.advertise {
+            Some(addr) => builder.advertise(addr),
+            None => builder,
+        }
+    }
+}
+
 /// Transferring an answered call (REFER, RFC 3515): the call counts as successful when
 /// the transfer succeeds and the call ends with it.
 #[derive(Args, Clone)]
@@ -175,6 +222,8 @@ enum Cmd {
         accept_refer: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        advertise: AdvertiseArgs,
         /// Stop after this many seconds (default: run until killed).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
@@ -212,6 +261,8 @@ enum Cmd {
         transfer: TransferArgs,
         #[command(flatten)]
         auth: AuthArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
@@ -225,6 +276,8 @@ enum Cmd {
         bind: Option<SocketAddr>,
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        identity: IdentityArgs,
     },
     /// Register at REGISTRAR (`sip:IP[:PORT][;transport=tcp]`) and stay registered —
     /// refreshing — until stopped (Ctrl-C, SIGTERM or --duration), then unregister. Exits
@@ -232,7 +285,8 @@ enum Cmd {
     Register {
         /// The registrar URI.
         registrar: String,
-        /// The address-of-record to register (default: sip:sipua@REGISTRAR's host).
+        /// The address-of-record to register (default: the --from URI, else
+        /// sip:sipua@REGISTRAR's host).
         #[arg(long, value_name = "URI")]
         aor: Option<String>,
         /// The interval to ask for, in seconds.
@@ -248,6 +302,8 @@ enum Cmd {
         duration: Option<u64>,
         #[command(flatten)]
         auth: AuthArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
     },
     /// An in-memory registrar: challenges every REGISTER with digest authentication for
     /// the --user list, keeps the bindings until they run out, and routes calls to
@@ -289,6 +345,8 @@ enum Cmd {
         transport: TransportArg,
         #[command(flatten)]
         auth: AuthArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
     },
     /// Alice calls Bob in this process over loopback UDP, printed as a ladder.
     Demo {
@@ -341,23 +399,28 @@ fn with_transport(target: &str, transport: TransportArg) -> String {
     }
 }
 
-async fn start(bind: SocketAddr, tcp: bool, limits: EndpointLimits) -> Result<UserAgent, String> {
-    start_with(bind, tcp, limits, &AuthArgs::default()).await
-}
-
 async fn start_with(
     bind: SocketAddr,
     tcp: bool,
     limits: EndpointLimits,
     auth: &AuthArgs,
+    identity: &IdentityArgs,
 ) -> Result<UserAgent, String> {
-    traced(auth.apply(UserAgent::builder()))
+    traced(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
         .tcp(tcp)
         .limits(limits)
         .start()
         .await
-        .map_err(|e| format!("cannot bind {bind}: {e}"))
+        .map_err(|e| describe_start(bind, e))
+}
+
+/// Why an agent did not start: a bad identity, or an address that cannot be bound.
+fn describe_start(bind: SocketAddr, error: Error) -> String {
+    match error {
+        Error::BadIdentity(_) => error.to_string(),
+        other => format!("cannot bind {bind}: {other}"),
+    }
 }
 
 fn sdp(ip: IpAddr, user: &str) -> Bytes {
@@ -397,7 +460,17 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             transport,
             duration,
             auth,
-        } => register(registrar, aor, expires, bind, transport, duration, &auth).await,
+            identity,
+        } => {
+            let options = RegisterOptions {
+                aor,
+                expires,
+                bind,
+                transport,
+                duration,
+            };
+            register(registrar, options, &auth, &identity).await
+        }
         Cmd::Registrar {
             bind,
             transport,
@@ -458,12 +531,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             bind,
             transport,
             auth,
+            identity,
         } => {
             let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
                 transport == TransportArg::Tcp,
                 EndpointLimits::default(),
                 &auth,
+                &identity,
             )
             .await?;
             let target = with_transport(&target, transport);
@@ -486,11 +561,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             target,
             bind,
             transport,
+            identity,
         } => {
-            let ua = start(
+            let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
                 false,
                 EndpointLimits::default(),
+                &AuthArgs::default(),
+                &identity,
             )
             .await?;
             let target = with_transport(&target, transport);
@@ -533,6 +611,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             hangup_after,
             accept_refer,
             limits,
+            advertise,
             duration,
             quiet,
         } => {
@@ -543,6 +622,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             }
             let options = ListenOptions {
                 bind,
+                advertise: advertise.advertise,
                 tcp: transport == TransportArg::Tcp,
                 auto_answer,
                 answer_after: Duration::from_millis(answer_after),
@@ -574,6 +654,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             rate,
             transfer,
             auth,
+            identity,
             quiet,
         } => {
             let ua = start_with(
@@ -581,6 +662,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 transport == TransportArg::Tcp,
                 limits.limits(),
                 &auth,
+                &identity,
             )
             .await?;
             let target = with_transport(&target, transport);
@@ -655,34 +737,65 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
     }
 }
 
-/// `sipua register`: registers, prints each event, and unregisters when stopped.
-async fn register(
-    registrar: String,
+/// What `sipua register` registers, for how long, and from where.
+struct RegisterOptions {
     aor: Option<String>,
     expires: u32,
     bind: Option<SocketAddr>,
     transport: TransportArg,
     duration: Option<u64>,
+}
+
+/// `sipua register`: registers, prints each event, and unregisters when stopped.
+async fn register(
+    registrar: String,
+    options: RegisterOptions,
     auth: &AuthArgs,
+    identity: &IdentityArgs,
 ) -> Result<ExitCode, String> {
+    let RegisterOptions {
+        aor,
+        expires,
+        bind,
+        transport,
+        duration,
+    } = options;
     let bind = bind.unwrap_or_else(|| default_bind(&registrar));
     let registrar = with_transport(&registrar, transport);
-    let aor = match aor {
+    // The AOR: --aor, else the URI of --from, else sip:sipua@ the registrar's host.
+    let from_uri = match &identity.from {
+        Some(from) => Some(
+            sip_core::call::parse_identity(from)
+                .map_err(|e| format!("--from {from}: {e}"))?
+                .uri()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let aor = match aor.or(from_uri) {
         Some(aor) => aor,
         None => {
             let uri = sip_core::message::Uri::parse(&registrar).map_err(|e| format!("{registrar}: {e}"))?;
             format!("sip:sipua@{}", uri.host_str().unwrap_or("invalid"))
         }
     };
-    let ua = traced(auth.apply(UserAgent::builder()))
+    // Registered with the display name, if one was given, in To and From.
+    let registered = match &identity.display_name {
+        Some(name) => {
+            let uri = sip_core::message::Uri::parse(&aor).map_err(|e| format!("--aor {aor}: {e}"))?;
+            sip_core::message::NameAddr::new(Some(name), uri).to_string()
+        }
+        None => aor.clone(),
+    };
+    let mut builder = traced(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
-        .tcp(transport == TransportArg::Tcp)
-        .identity(aor.clone())
-        .start()
-        .await
-        .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+        .tcp(transport == TransportArg::Tcp);
+    if identity.from.is_none() {
+        builder = builder.identity(aor.clone());
+    }
+    let ua = builder.start().await.map_err(|e| describe_start(bind, e))?;
     let mut registration = ua
-        .register(&registrar, Some(&aor), expires)
+        .register(&registrar, Some(&registered), expires)
         .await
         .map_err(|e| e.to_string())?;
     match registration.registered().await {
@@ -748,7 +861,7 @@ async fn one_call(
     let started = Instant::now();
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut call = ua
-        .call_with_headers(target, sdp(ua.local_addr().ip(), "sipua"), None, &headers)
+        .call_with_headers(target, sdp(ua.advertised_addr().ip(), "sipua"), None, &headers)
         .await
         .map_err(|e| e.to_string())?;
     // --cancel-after: CANCEL if still unanswered then (RFC 3261 §9.1).
@@ -843,7 +956,7 @@ async fn transfer_call(
     if how.attended {
         say(format!("consulting {to}"));
         let mut other = ua
-            .call(to, sdp(ua.local_addr().ip(), "sipua"), None)
+            .call(to, sdp(ua.advertised_addr().ip(), "sipua"), None)
             .await
             .map_err(|e| e.to_string())?;
         loop {

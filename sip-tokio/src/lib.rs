@@ -148,4 +148,8 @@ pub enum Error {
     /// An address did not parse.
     #[error("bad address: {0}")]
     BadAddress(#[from] std::net::AddrParseError),
+    /// The identity given to [`Builder::identity`] is neither a URI nor a name-addr (see
+    /// [`parse_identity`](sip_core::call::parse_identity)).
+    #[error("bad identity: {0}")]
+    BadIdentity(String),
 }

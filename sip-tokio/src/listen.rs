@@ -55,6 +55,11 @@ const RTP_PORT: u16 = 40_000;
 pub struct ListenOptions {
     /// The local address (port 0 picks a free port). Default `127.0.0.1:0`.
     pub bind: SocketAddr,
+    /// The address to name ourselves by in Via and Contact and in our session
+    /// descriptions, when it is not the bound one (see
+    /// [`Builder::advertise`](crate::Builder::advertise); a port of 0 stands for the bound
+    /// port). Default: none, the bound address.
+    pub advertise: Option<SocketAddr>,
     /// Listen on TCP as well as UDP (on the same port).
     pub tcp: bool,
     /// Answer every call (200 OK with a small audio SDP) after ringing. Whatever this
@@ -90,6 +95,7 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            advertise: None,
             tcp: false,
             auto_answer: false,
             answer_after: Duration::ZERO,
@@ -160,14 +166,16 @@ impl Listener {
             let since = std::time::Instant::now();
             builder = builder.on_message(move |m| eprintln!("{}\n", m.block(since)));
         }
-        let agent = builder
+        let mut builder = builder
             .incoming_queue(INCOMING_QUEUE)
             .bind(options.bind)
             .tcp(options.tcp)
             .limits(options.limits.clone())
-            .accept_refer(options.accept_refer)
-            .start()
-            .await?;
+            .accept_refer(options.accept_refer);
+        if let Some(advertise) = options.advertise {
+            builder = builder.advertise(advertise);
+        }
+        let agent = builder.start().await?;
         let incoming = agent.incoming().await?;
         let refers = match options.accept_refer {
             true => Some(agent.incoming_refers().await?),
@@ -184,6 +192,12 @@ impl Listener {
     /// The bound address (the actual port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.agent.local_addr()
+    }
+
+    /// The address callers reach us at: the advertised one, else the bound one (see
+    /// [`UserAgent::advertised_addr`]).
+    pub fn advertised_addr(&self) -> SocketAddr {
+        self.agent.advertised_addr()
     }
 
     /// The transports listened on.
@@ -210,12 +224,17 @@ impl Listener {
                 let _ = writeln!(out, "{line}");
             }
         };
+        let advertised = match agent.advertised_addr() {
+            addr if addr == agent.local_addr() => String::new(),
+            addr => format!(", advertised as {addr}"),
+        };
         say(format_args!(
-            "listening on {} ({:?})",
+            "listening on {} ({:?}){advertised}",
             agent.local_addr(),
             agent.transports()
         ));
-        let ip = agent.local_addr().ip();
+        // Our session descriptions name the address we are reached at.
+        let ip = agent.advertised_addr().ip();
         let plan = Plan::from(&options);
         let mut report = ListenReport::default();
         // Dropping the set aborts the call tasks, so no task outlives `run`.

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sip_core::endpoint::{EndpointConfig, EndpointLimits};
-use sip_core::message::{Request, Response, StatusCode, Uri};
+use sip_core::message::{NameAddr, Request, Response, StatusCode, Uri};
 use sip_core::transaction::TimerConfig;
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,10 +31,13 @@ const COMMAND_QUEUE: usize = 1024;
 /// Configures and starts a [`UserAgent`].
 pub struct Builder {
     bind: SocketAddr,
+    advertise: Option<SocketAddr>,
     udp: bool,
     tcp: bool,
     user_agent: Option<String>,
     identity: Option<String>,
+    display_name: Option<String>,
+    max_forwards: u8,
     timers: TimerConfig,
     limits: EndpointLimits,
     seed: Option<u64>,
@@ -54,9 +57,11 @@ impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
             .field("bind", &self.bind)
+            .field("advertise", &self.advertise)
             .field("udp", &self.udp)
             .field("tcp", &self.tcp)
             .field("user_agent", &self.user_agent)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -65,10 +70,13 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
             udp: true,
             tcp: false,
             user_agent: Some(concat!("sip-rs/", env!("CARGO_PKG_VERSION")).to_owned()),
             identity: None,
+            display_name: None,
+            max_forwards: 70,
             timers: TimerConfig::default(),
             limits: EndpointLimits::default(),
             seed: None,
@@ -94,6 +102,35 @@ impl Builder {
         self
     }
 
+    /// The address to name ourselves by in Via, Contact and the default identity, when it
+    /// is not the bound one: the agent is bound to `0.0.0.0` (or `[::]`), or sits behind a
+    /// port-forwarding NAT. Requests and responses still go out from the bound address;
+    /// peers send their answers and in-dialog requests here. A port of 0 stands for the
+    /// bound port (useful with [`Builder::bind`] on port 0). Default: the bound address.
+    ///
+    /// ```
+    /// use sip_tokio::UserAgent;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sip_tokio::Error> {
+    /// // Bound to every interface, reached at 127.0.0.1 on the same port.
+    /// let agent = UserAgent::builder()
+    ///     .bind("0.0.0.0:0".parse()?)
+    ///     .advertise("127.0.0.1:0".parse()?)
+    ///     .start()
+    ///     .await?;
+    /// assert!(agent.local_addr().ip().is_unspecified());
+    /// assert_eq!(agent.advertised_addr().ip().to_string(), "127.0.0.1");
+    /// assert_eq!(agent.advertised_addr().port(), agent.local_addr().port());
+    /// # agent.shutdown(std::time::Duration::ZERO).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
     /// Listen and send over UDP (default on).
     pub fn udp(mut self, on: bool) -> Self {
         self.udp = on;
@@ -113,10 +150,39 @@ impl Builder {
         self
     }
 
-    /// Our address-of-record for the From of calls we make (default `sip:` + the local
-    /// address).
-    pub fn identity(mut self, uri: impl Into<String>) -> Self {
-        self.identity = Some(uri.into());
+    /// Who we are: the From of the requests we make (calls, messages, OPTIONS), our
+    /// Referred-By and the address-of-record we register by default — a SIP URI
+    /// (`sip:alice@example.com`) or a name-addr (`<sip:alice@example.com>`, `"Alice"
+    /// <sip:alice@example.com>`). Its user part goes in our Contact too. Default: `sip:` +
+    /// the advertised (else bound) address. [`Builder::start`] fails with
+    /// [`Error::BadIdentity`] when it does not parse (see
+    /// [`parse_identity`](sip_core::call::parse_identity)).
+    pub fn identity(mut self, identity: impl Into<String>) -> Self {
+        self.identity = Some(identity.into());
+        self
+    }
+
+    /// A display name for our identity: `"Alice" <sip:…>` in From, with the URI of
+    /// [`Builder::identity`] or the default one (it replaces a display name the identity
+    /// has).
+    ///
+    /// ```
+    /// use sip_tokio::UserAgent;
+    ///
+    /// let builder = UserAgent::builder()
+    ///     .identity("sip:alice@192.0.2.1")
+    ///     .display_name("Alice");
+    /// # let _ = builder;
+    /// ```
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// The Max-Forwards of every request this agent originates (default 70, RFC 3261
+    /// §8.1.1.6).
+    pub fn max_forwards(mut self, hops: u8) -> Self {
+        self.max_forwards = hops;
         self
     }
 
@@ -246,18 +312,45 @@ impl Builder {
 
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     ///
-    /// Fails with [`Error::Io`] when an address is in use or cannot be bound.
+    /// Fails with [`Error::BadIdentity`] when the [identity](Builder::identity) does not
+    /// parse, and with [`Error::Io`] when an address is in use or cannot be bound.
     pub async fn start(self) -> Result<UserAgent, Error> {
+        let identity = match &self.identity {
+            Some(identity) => Some(
+                sip_core::call::parse_identity(identity)
+                    .map_err(|e| Error::BadIdentity(format!("{identity}: {e}")))?,
+            ),
+            None => None,
+        };
         let sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
         let local = sockets.local_addr;
+        let advertised = self.advertise.map(|mut addr| {
+            if addr.port() == 0 {
+                addr.set_port(local.port());
+            }
+            addr
+        });
+        let identity = match (identity, &self.display_name) {
+            (identity, None) => identity.map(|identity| identity.to_string()),
+            (Some(identity), Some(name)) => {
+                Some(NameAddr::new(Some(name), identity.uri().clone()).to_string())
+            }
+            (None, Some(name)) => {
+                let uri = Uri::parse(&format!("sip:{}", advertised.unwrap_or(local)))
+                    .map_err(|e| Error::BadIdentity(e.to_string()))?;
+                Some(NameAddr::new(Some(name), uri).to_string())
+            }
+        };
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
+        config.advertised = advertised;
+        config.max_forwards = self.max_forwards;
         config.timers = self.timers;
         config.limits = self.limits;
         if let Some(idle) = self.idle_timeout {
             config.limits.flow_idle_timeout = idle;
         }
         config.user_agent = self.user_agent;
-        config.calls.identity = self.identity;
+        config.calls.identity = identity;
         config.calls.reliable_provisionals = self.reliable_provisionals;
         config.subscriptions.accept_refer = self.accept_refer;
         config.credentials = self.credentials;
@@ -282,6 +375,7 @@ impl Builder {
         Ok(UserAgent {
             commands: tx,
             local,
+            advertised: advertised.unwrap_or(local),
             transports,
         })
     }
@@ -307,6 +401,7 @@ fn os_seed() -> u64 {
 pub struct UserAgent {
     commands: mpsc::Sender<Command>,
     local: SocketAddr,
+    advertised: SocketAddr,
     transports: &'static [sip_core::endpoint::Transport],
 }
 
@@ -319,6 +414,13 @@ impl UserAgent {
     /// The bound local address (the actual port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The address this agent names itself by in Via and Contact: the one given to
+    /// [`Builder::advertise`] (its port filled in when 0 was given), else the bound one.
+    /// The address for peers to reach it at, and for a session description's `c=` line.
+    pub fn advertised_addr(&self) -> SocketAddr {
+        self.advertised
     }
 
     /// The transports this agent listens on.

@@ -455,9 +455,11 @@ impl Dialog {
     }
 
     /// A new request of `method` in this dialog (§12.2.1.1), with the next local CSeq
-    /// number. Via is left to the Endpoint; Contact is `contact` for target-refresh requests.
+    /// number. Via is left to the Endpoint; Contact is `contact` for target-refresh requests;
+    /// Max-Forwards is 70 (the Endpoint's own dialog requests carry its
+    /// [`max_forwards`](crate::endpoint::EndpointConfig::max_forwards)).
     pub fn request(&mut self, method: Method) -> Request {
-        self.request_via(method, None, Bytes::new(), None, PLACEHOLDER_VIA)
+        self.request_via(method, None, Bytes::new(), None, PLACEHOLDER_VIA, "70")
     }
 
     /// A new request with a body and, for target refreshes (INVITE, UPDATE), our Contact.
@@ -468,11 +470,12 @@ impl Dialog {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Request {
-        self.request_via(method, contact, body, content_type, PLACEHOLDER_VIA)
+        self.request_via(method, contact, body, content_type, PLACEHOLDER_VIA, "70")
     }
 
     /// [`Dialog::request_with`] with its real topmost Via (the Endpoint's, with the branch
-    /// of the transaction about to send it) written in place of the placeholder.
+    /// of the transaction about to send it) written in place of the placeholder, and the
+    /// Endpoint's Max-Forwards.
     pub(crate) fn request_via(
         &mut self,
         method: Method,
@@ -480,31 +483,41 @@ impl Dialog {
         body: Bytes,
         content_type: Option<&str>,
         via: &str,
+        max_forwards: &str,
     ) -> Request {
         self.local_seq = self.local_seq.wrapping_add(1);
         let seq = self.local_seq;
-        self.build(method, seq, contact, body, content_type, via)
+        self.build(method, seq, contact, body, content_type, (via, max_forwards))
     }
 
     /// The ACK for a 2xx to the INVITE numbered `invite_seq` (§13.2.2.4): the dialog's
     /// route set and target, the INVITE's CSeq number, method ACK, and the answer if the
     /// 2xx carried an offer.
     pub fn ack(&self, invite_seq: u32, body: Bytes, content_type: Option<&str>) -> Request {
-        self.ack_via(invite_seq, body, content_type, PLACEHOLDER_VIA)
+        self.ack_via(invite_seq, body, content_type, PLACEHOLDER_VIA, "70")
     }
 
-    /// [`Dialog::ack`] with its real Via (see [`Dialog::request_via`]).
+    /// [`Dialog::ack`] with its real Via and the Endpoint's Max-Forwards (see
+    /// [`Dialog::request_via`]).
     pub(crate) fn ack_via(
         &self,
         invite_seq: u32,
         body: Bytes,
         content_type: Option<&str>,
         via: &str,
+        max_forwards: &str,
     ) -> Request {
-        self.build(Method::Ack, invite_seq, None, body, content_type, via)
+        self.build(
+            Method::Ack,
+            invite_seq,
+            None,
+            body,
+            content_type,
+            (via, max_forwards),
+        )
     }
 
-    /// A request of `method` numbered `seq` (§12.2.1.1).
+    /// A request of `method` numbered `seq` (§12.2.1.1), with this Via and Max-Forwards.
     fn build(
         &self,
         method: Method,
@@ -512,12 +525,12 @@ impl Dialog {
         contact: Option<&str>,
         body: Bytes,
         content_type: Option<&str>,
-        via: &str,
+        (via, max_forwards): (&str, &str),
     ) -> Request {
         let mut headers =
             HeaderWriter::with_capacity(320 + self.route_set.len() * 48, 10 + self.route_set.len());
         headers.push(HeaderName::Via, via);
-        headers.push(HeaderName::MaxForwards, "70");
+        headers.push(HeaderName::MaxForwards, max_forwards);
         // §12.2.1.1: an empty route set or a loose first hop keeps the remote target as
         // Request-URI; a strict first hop becomes the Request-URI (parameters a
         // Request-URI may not carry stripped — headers) and the remote target the last Route.

@@ -150,6 +150,23 @@ impl Endpoint {
         &self.seam.shared.config
     }
 
+    /// Our identity as it goes in the From of the requests we originate, before its tag: a
+    /// name-addr made from [`CallConfig::identity`](crate::call::CallConfig::identity), or
+    /// `<sip:` + the [advertised address](EndpointConfig::advertised_addr) + `>` without one.
+    ///
+    /// ```
+    /// use sip_core::Endpoint;
+    /// use sip_core::endpoint::EndpointConfig;
+    ///
+    /// let mut config = EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 1);
+    /// assert_eq!(Endpoint::new(config.clone()).identity(), "<sip:192.0.2.1:5060>");
+    /// config.calls.identity = Some("Alice <sip:alice@example.com>".into());
+    /// assert_eq!(Endpoint::new(config).identity(), r#""Alice" <sip:alice@example.com>"#);
+    /// ```
+    pub fn identity(&self) -> &str {
+        self.invites.identity()
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.seam.shared.stats
@@ -397,9 +414,9 @@ impl Endpoint {
 
     /// Sends `request` to `destination` in a new client transaction. The Endpoint puts its
     /// own Via on top (replacing a topmost Via without the magic cookie, such as a
-    /// placeholder), with a fresh branch and `rport` (RFC 3581), fills Max-Forwards (70),
-    /// User-Agent and Content-Length when absent, and moves a UDP request within 200 bytes
-    /// of the MTU to TCP (RFC 3261 §18.1.1).
+    /// placeholder), with a fresh branch and `rport` (RFC 3581), fills Max-Forwards
+    /// ([`EndpointConfig::max_forwards`]), User-Agent and Content-Length when absent, and
+    /// moves a UDP request within 200 bytes of the MTU to TCP (RFC 3261 §18.1.1).
     pub fn send_request(
         &mut self,
         now: Instant,

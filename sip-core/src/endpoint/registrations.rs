@@ -11,7 +11,9 @@ use super::Endpoint;
 
 impl Endpoint {
     /// Registers our Contact for the address-of-record `aor` (our identity, the From of
-    /// our calls, when `None`) at `registrar` for `expires` seconds, and keeps the binding
+    /// our calls, when `None`; a SIP URI or a name-addr, read as
+    /// [`parse_identity`](crate::call::parse_identity) reads it, its display name kept in To
+    /// and From) at `registrar` for `expires` seconds, and keeps the binding
     /// until [`Endpoint::unregister`]: refreshed before it runs out, asked again after
     /// 423 with the Min-Expires given, tried again with a growing wait after a failure.
     /// `registrar` is the Request-URI (`sip:registrar.example.com`, with
@@ -38,7 +40,7 @@ impl Endpoint {
         aor: Option<&str>,
         expires: u32,
     ) -> Result<RegistrationId, RegistrationError> {
-        let identity = self.invites.identity();
+        let identity = self.invites.identity().clone();
         let aor = aor.unwrap_or(&identity);
         let result = self
             .registrations

@@ -108,7 +108,7 @@ impl Endpoint {
         let Some(dialog) = self.invites.confirmed_dialog_of(&self.seam.dialogs, call) else {
             return Err(SubscriptionError::NoSuchCall(call));
         };
-        let identity = self.invites.identity();
+        let identity = self.invites.identity().clone();
         let result =
             self.subscriptions
                 .refer_in_dialog(&mut self.seam, now, dialog, target, &identity, subscribe);

@@ -114,6 +114,9 @@ type Handler = Box<dyn FnMut(&mut Endpoint, Event, Instant)>;
 struct Node {
     name: String,
     addr: SocketAddr,
+    /// The endpoint's advertised address, when it has one: what is sent there reaches it
+    /// too, as through a port-forwarding NAT.
+    advertised: Option<SocketAddr>,
     kind: Kind,
     handler: Option<Handler>,
     events: Vec<(Instant, Event)>,
@@ -271,12 +274,15 @@ impl Network {
         self.add_node_with(name, config)
     }
 
-    /// Adds an endpoint with its own configuration (its `local` is its address).
+    /// Adds an endpoint with its own configuration (its `local` is its address). When the
+    /// configuration sets [`advertised`](EndpointConfig::advertised), what is sent to that
+    /// address reaches the node too, as through a port-forwarding NAT in front of it.
     pub fn add_node_with(&mut self, name: &str, config: EndpointConfig) -> NodeId {
         let addr = config.local;
         self.nodes.push(Node {
             name: name.to_owned(),
             addr,
+            advertised: config.advertised,
             kind: Kind::Endpoint(Box::new(Endpoint::new(config))),
             handler: None,
             events: Vec::new(),
@@ -302,6 +308,7 @@ impl Network {
         self.nodes.push(Node {
             name: name.to_owned(),
             addr,
+            advertised: None,
             kind: Kind::Relay(Relay {
                 config,
                 drops: Vec::new(),
@@ -588,9 +595,13 @@ impl Network {
         [next_delivery, next_timer].into_iter().flatten().min()
     }
 
-    /// The node at `addr`, if any.
+    /// The node at `addr` (its own address, else its advertised one), if any.
     fn node_at(&self, addr: SocketAddr) -> Option<NodeId> {
-        self.nodes.iter().position(|m| m.addr == addr).map(NodeId)
+        self.nodes
+            .iter()
+            .position(|m| m.addr == addr)
+            .or_else(|| self.nodes.iter().position(|m| m.advertised == Some(addr)))
+            .map(NodeId)
     }
 
     fn node_mut(&mut self, node: NodeId) -> &mut Node {

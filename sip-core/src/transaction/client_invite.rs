@@ -167,7 +167,28 @@ impl ClientInvite {
 
 /// The ACK for a non-2xx final response, built by the client transaction as RFC 3261
 /// §17.1.1.3 says: the INVITE's Request-URI, Call-ID, From, CSeq number and top Via (only
-/// it), the response's To (with its tag), the INVITE's Route headers, Max-Forwards 70.
+/// it), the response's To (with its tag), the INVITE's Route headers, and the INVITE's
+/// Max-Forwards (70 when it has none).
+///
+/// ```
+/// use sip_core::message::{HeaderName, Method, RequestBuilder, StatusCode, Uri, response_to};
+/// use sip_core::transaction::ack_for;
+///
+/// let invite = RequestBuilder::new(Method::Invite, Uri::parse("sip:bob@192.0.2.2").unwrap())
+///     .via("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1")
+///     .max_forwards(16)
+///     .from("<sip:alice@192.0.2.1>;tag=a")
+///     .to("<sip:bob@192.0.2.2>")
+///     .call_id("c1")
+///     .cseq(1)
+///     .build()
+///     .unwrap();
+/// let busy = response_to(&invite, StatusCode::BUSY_HERE, None, Some("b"));
+/// let ack = ack_for(&invite, &busy);
+/// assert_eq!(ack.method, Method::Ack);
+/// assert_eq!(ack.headers.get(HeaderName::MaxForwards), Some("16"));
+/// assert_eq!(ack.headers.get(HeaderName::To), Some("<sip:bob@192.0.2.2>;tag=b"));
+/// ```
 pub fn ack_for(invite: &Request, response: &Response) -> Request {
     let to = response.headers.get(HeaderName::To).unwrap_or_default();
     same_transaction_request(invite, Method::Ack, to)
@@ -175,14 +196,17 @@ pub fn ack_for(invite: &Request, response: &Response) -> Request {
 
 /// A request that travels in the INVITE's transaction (the non-2xx ACK, §17.1.1.3, and
 /// CANCEL, §9.1): the INVITE's Request-URI, top Via (only it), Route headers, From, Call-ID
-/// and CSeq number, with `method` and the given To; Max-Forwards 70, no body.
+/// and CSeq number, with `method` and the given To; the INVITE's Max-Forwards (70 when it
+/// has none, RFC 3261 §8.1.1.6), no body.
 pub(crate) fn same_transaction_request(invite: &Request, method: Method, to: &str) -> Request {
     let source = &invite.headers;
     let mut headers = HeaderWriter::with_capacity(512, 8);
     if let Some(via) = source.values(HeaderName::Via).next() {
         headers.push(HeaderName::Via, via);
     }
-    headers.push(HeaderName::MaxForwards, "70");
+    // What the INVITE was sent with: the Endpoint's configured value.
+    let max_forwards = source.get(HeaderName::MaxForwards).unwrap_or("70");
+    headers.push(HeaderName::MaxForwards, max_forwards);
     for route in source.get_all(HeaderName::Route) {
         headers.push(HeaderName::Route, route);
     }

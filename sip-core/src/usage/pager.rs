@@ -61,8 +61,8 @@ impl Pager {
         let call_id = cx.shared.rng.token(20);
         let length = body.len().to_string();
         let mut headers = HeaderWriter::with_capacity(320, 8);
-        headers.push(HeaderName::MaxForwards, "70");
-        headers.push_parts(HeaderName::From, &["<", &identity, ">;tag=", &tag]);
+        headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", to.as_str(), ">"]);
         headers.push(HeaderName::CallId, &call_id);
         headers.push(HeaderName::CSeq, "1 MESSAGE");

@@ -47,7 +47,7 @@ struct Registration {
     phase: Phase,
     /// The Request-URI: the registrar (§10.2: no user part).
     registrar: Uri,
-    /// To and From: the address-of-record.
+    /// To and From: the address-of-record, a name-addr (`<sip:…>`, or with a display name).
     aor: ByteString,
     /// Our Contact, as sent and as looked for in the 200.
     contact: ByteString,
@@ -81,7 +81,7 @@ pub(crate) struct Registrations {
     /// By id: a few per Endpoint, kept in creation order (ids grow), so going through
     /// them (at shutdown) is deterministic without sorting a hash map's keys.
     regs: std::collections::BTreeMap<RegistrationId, Box<Registration>>,
-    /// Our address, for the Contact.
+    /// The address we name ourselves by (advertised, else bound), for the Contact.
     local: SocketAddr,
 }
 
@@ -89,7 +89,7 @@ impl Registrations {
     pub(crate) fn new(config: &EndpointConfig) -> Self {
         Registrations {
             regs: std::collections::BTreeMap::new(),
-            local: config.local,
+            local: config.advertised_addr(),
         }
     }
 
@@ -112,7 +112,10 @@ impl Registrations {
         aor: &str,
         expires: u32,
     ) -> Result<RegistrationId, RegistrationError> {
-        let aor_uri = Uri::parse(aor).map_err(|e| RegistrationError::Invalid(format!("{aor}: {e}")))?;
+        // A URI or a name-addr (a display name kept), written as To and From take it.
+        let aor_addr = crate::call::parse_identity(aor)
+            .map_err(|e| RegistrationError::Invalid(format!("{aor}: {e}")))?;
+        let aor_uri = aor_addr.uri();
         if !aor_uri.is_sip() || !registrar.is_sip() {
             return Err(RegistrationError::Invalid(format!(
                 "{registrar} or {aor} is not a SIP URI"
@@ -140,7 +143,7 @@ impl Registrations {
             id,
             phase: Phase::Registering,
             registrar,
-            aor: ByteString::from(aor),
+            aor: aor_addr.as_byte_string().clone(),
             contact: ByteString::from(contact),
             call_id: ByteString::from(cx.shared.rng.token(20)),
             from_tag: ByteString::from(cx.shared.rng.token(10)),
@@ -203,9 +206,9 @@ impl Registrations {
         let seq = reg.seq.to_string();
         let expires_text = expires.to_string();
         let mut headers = HeaderWriter::with_capacity(384, 9);
-        headers.push(HeaderName::MaxForwards, "70");
-        headers.push_parts(HeaderName::From, &["<", &reg.aor, ">;tag=", &reg.from_tag]);
-        headers.push_parts(HeaderName::To, &["<", &reg.aor, ">"]);
+        headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        headers.push_parts(HeaderName::From, &[&reg.aor, ";tag=", &reg.from_tag]);
+        headers.push(HeaderName::To, &reg.aor);
         headers.push(HeaderName::CallId, &reg.call_id);
         headers.push_parts(HeaderName::CSeq, &[&seq, " REGISTER"]);
         headers.push(HeaderName::Contact, &reg.contact);

@@ -438,19 +438,13 @@ impl Driver {
             Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
             _ => Transport::Udp,
         };
-        let identity = self
-            .endpoint
-            .config()
-            .calls
-            .identity
-            .clone()
-            .unwrap_or_else(|| format!("sip:{}", self.local));
         let tag = self.endpoint.random_token(10);
         let call_id = self.endpoint.random_token(20);
         let request = RequestBuilder::new(Method::Options, target.clone())
             // The Endpoint replaces this placeholder with its own Via.
             .via("SIP/2.0/UDP placeholder")
-            .from(format!("<{identity}>;tag={tag}"))
+            .max_forwards(self.endpoint.config().max_forwards)
+            .from(format!("{};tag={tag}", self.endpoint.identity()))
             .to(format!("<{target}>"))
             .call_id(call_id)
             .cseq(1)

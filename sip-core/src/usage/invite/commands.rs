@@ -116,11 +116,11 @@ impl InviteSessions {
         let identity = self.local.identity();
         let mut headers = HeaderWriter::with_capacity(512, 12);
         // No Via: send_request puts ours on top (a placeholder would only be removed).
-        headers.push(HeaderName::MaxForwards, "70");
+        headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
         if let Some(proxy) = &proxy {
             headers.push_parts(HeaderName::Route, &["<", proxy.as_str(), ";lr>"]);
         }
-        headers.push_parts(HeaderName::From, &["<", &identity, ">;tag=", &tag]);
+        headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);
         headers.push(HeaderName::CallId, &call_id);
         headers.push(HeaderName::CSeq, "1 INVITE");
@@ -448,7 +448,14 @@ impl InviteSessions {
             };
             let via = this.in_dialog_via(cx, now, c)?;
             let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
-            let request = dialog.request_via(method, contact.as_deref(), body, content_type, &via.text);
+            let request = dialog.request_via(
+                method,
+                contact.as_deref(),
+                body,
+                content_type,
+                &via.text,
+                &cx.shared.max_forwards,
+            );
             this.send_in_dialog(cx, now, c, request, via, CallPart::App)
         })
     }
@@ -522,6 +529,7 @@ impl InviteSessions {
             body.clone(),
             content_type,
             &via.text,
+            &cx.shared.max_forwards,
         );
         if let Some(value) = session_expires {
             request
@@ -707,7 +715,14 @@ impl InviteSessions {
         };
         let via = self.in_dialog_via(cx, now, c)?;
         let dialog = cx.dialogs.get_mut(dialog_id).ok_or(invalid)?;
-        let bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via.text);
+        let bye = dialog.request_via(
+            Method::Bye,
+            None,
+            Bytes::new(),
+            None,
+            &via.text,
+            &cx.shared.max_forwards,
+        );
         cx.shared.stats.calls.byes += 1;
         self.send_in_dialog(cx, now, c, bye, via, CallPart::Bye)
     }
@@ -765,7 +780,7 @@ impl InviteSessions {
             return;
         };
         let content_type = (!body.is_empty()).then_some(SDP);
-        let mut ack = dialog.ack_via(seq, body, content_type, &via);
+        let mut ack = dialog.ack_via(seq, body, content_type, &via, &cx.shared.max_forwards);
         cx.shared
             .prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();

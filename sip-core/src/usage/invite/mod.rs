@@ -418,8 +418,9 @@ impl InviteSessions {
         Some((c.confirmed_dialog(dialogs)?, c.route))
     }
 
-    /// The URI we put in From (for Referred-By too).
-    pub(crate) fn identity(&self) -> ByteString {
+    /// Our identity as a name-addr: the From of what we originate (without its tag), our
+    /// Referred-By, our default address-of-record.
+    pub(crate) fn identity(&self) -> &ByteString {
         self.local.identity()
     }
 

@@ -200,7 +200,14 @@ impl InviteSessions {
         let Some(dialog) = cx.dialogs.get_mut(dialog_id) else {
             return true;
         };
-        let mut prack = dialog.request_via(Method::Prack, None, Bytes::new(), None, &via.text);
+        let mut prack = dialog.request_via(
+            Method::Prack,
+            None,
+            Bytes::new(),
+            None,
+            &via.text,
+            &cx.shared.max_forwards,
+        );
         prack.headers.push(
             HeaderName::RAck,
             ByteString::from(format!("{rseq} {invite_seq} INVITE")),
@@ -341,7 +348,7 @@ impl InviteSessions {
         };
         let branch = cx.shared.new_branch();
         let via = cx.shared.our_via(&branch, route.transport);
-        let mut ack = dialog.ack_via(seq, Bytes::new(), None, &via);
+        let mut ack = dialog.ack_via(seq, Bytes::new(), None, &via, &cx.shared.max_forwards);
         cx.shared
             .prepare_request(&mut ack, &branch, route.transport, TopVia::Ours);
         let payload = ack.to_bytes();
@@ -353,7 +360,14 @@ impl InviteSessions {
         ));
         let branch = cx.shared.new_branch();
         let via = cx.shared.our_via(&branch, route.transport);
-        let mut bye = dialog.request_via(Method::Bye, None, Bytes::new(), None, &via);
+        let mut bye = dialog.request_via(
+            Method::Bye,
+            None,
+            Bytes::new(),
+            None,
+            &via,
+            &cx.shared.max_forwards,
+        );
         cx.shared
             .prepare_request(&mut bye, &branch, route.transport, TopVia::Ours);
         cx.shared.stats.calls.byes += 1;

@@ -431,7 +431,14 @@ impl Subscriptions {
             .dialogs
             .get_mut(dialog_id)
             .ok_or_else(|| SendError::InvalidRequest("the subscription's dialog is gone".into()))?;
-        let mut request = dialog.request_via(method, Some(&contact), body, content_type, &via);
+        let mut request = dialog.request_via(
+            method,
+            Some(&contact),
+            body,
+            content_type,
+            &via,
+            &cx.shared.max_forwards,
+        );
         for (name, value) in headers {
             request.headers.push(*name, ByteString::from(*value));
         }

@@ -33,10 +33,10 @@ pub(crate) struct ReferTarget {
 const REFER_EXPIRES: u32 = 180;
 
 impl Subscriptions {
-    /// (referrer) Sends REFER to `target` in dialog `dialog` (a call's), as `referred_by`,
-    /// and returns the implicit subscription that reports its progress. Without
-    /// `subscribe`, the REFER asks for none (`Refer-Sub: false`, RFC 4488): a 202 that
-    /// agrees ends it at once.
+    /// (referrer) Sends REFER to `target` in dialog `dialog` (a call's), as `referred_by` (a
+    /// name-addr: our identity), and returns the implicit subscription that reports its
+    /// progress. Without `subscribe`, the REFER asks for none (`Refer-Sub: false`, RFC
+    /// 4488): a 202 that agrees ends it at once.
     pub(crate) fn refer_in_dialog(
         &mut self,
         cx: &mut Seam,
@@ -74,10 +74,9 @@ impl Subscriptions {
         self.subs.insert(id, sub);
         cx.dialogs.add_usage(dialog, Usage::Subscription(id));
         let refer_to = format!("<{target}>");
-        let referred_by = format!("<{referred_by}>");
         let mut headers = vec![
             (HeaderName::ReferTo, refer_to.as_str()),
-            (HeaderName::ReferredBy, referred_by.as_str()),
+            (HeaderName::ReferredBy, referred_by),
         ];
         if !subscribe {
             headers.push((HeaderName::ReferSub, "false"));

@@ -41,8 +41,8 @@ impl Subscriptions {
         let contact = self.local.contact(transport);
         let expires_text = expires.to_string();
         let mut headers = HeaderWriter::with_capacity(384, 10);
-        headers.push(HeaderName::MaxForwards, "70");
-        headers.push_parts(HeaderName::From, &["<", &identity, ">;tag=", &tag]);
+        headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);
         headers.push(HeaderName::CallId, &call_id);
         headers.push(HeaderName::CSeq, "1 SUBSCRIBE");
