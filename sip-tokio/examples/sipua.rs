@@ -111,9 +111,14 @@ enum TransportArg {
     Tcp,
 }
 
-/// Digest credentials (RFC 3261 §22), answering any realm's 401 or 407.
+/// Digest credentials (RFC 3261 §22), answering any realm's 401 or 407, and the outbound
+/// proxy.
 #[derive(Args, Clone, Default)]
 struct AuthArgs {
+    /// Send requests outside a dialog through this proxy (`sip:IP[:PORT][;transport=tcp]`,
+    /// a preloaded Route).
+    #[arg(long, value_name = "URI")]
+    proxy: Option<String>,
     /// The username for digest authentication.
     #[arg(long, requires = "password")]
     user: Option<String>,
@@ -124,6 +129,10 @@ struct AuthArgs {
 
 impl AuthArgs {
     fn apply(&self, builder: sip_tokio::Builder) -> sip_tokio::Builder {
+        let builder = match &self.proxy {
+            Some(proxy) => builder.outbound_proxy(proxy),
+            None => builder,
+        };
         match (&self.user, &self.password) {
             (Some(user), Some(password)) => builder.credentials(user, password),
             _ => builder,

@@ -48,6 +48,7 @@ pub struct Builder {
     end_call_after_transfer: bool,
     app_methods: Vec<sip_core::message::Method>,
     content_types: Vec<String>,
+    outbound_proxy: Option<String>,
     credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
@@ -88,6 +89,7 @@ impl Default for Builder {
             credentials: Vec::new(),
             app_methods: Vec::new(),
             content_types: Vec::new(),
+            outbound_proxy: None,
             idle_timeout: None,
             observer: None,
         }
@@ -283,6 +285,14 @@ impl Builder {
         self
     }
 
+    /// Sends every request outside a dialog — INVITE, REGISTER, MESSAGE, SUBSCRIBE — to
+    /// `proxy` (`sip:IP[:port][;transport=tcp]`) with a preloaded Route (loose routing,
+    /// RFC 3261 §8.1.2); requests inside a dialog follow its route set.
+    pub fn outbound_proxy(mut self, proxy: &str) -> Self {
+        self.outbound_proxy = Some(proxy.to_owned());
+        self
+    }
+
     /// Accepts bodies of `content_type` (`type/subtype`) in requests, beside the defaults
     /// (SDP, `application/dtmf-relay`, `application/dtmf`, sipfrag, `text/plain`, the
     /// multipart types); a request with any other body gets 415 with our Accept.
@@ -355,6 +365,10 @@ impl Builder {
         config.subscriptions.accept_refer = self.accept_refer;
         config.credentials = self.credentials;
         config.calls.app_methods = self.app_methods;
+        if let Some(proxy) = self.outbound_proxy {
+            let uri = parse_target(&proxy)?;
+            config.calls.outbound_proxy = Some(uri.to_string());
+        }
         for content_type in self.content_types {
             if !config.policy.accepted_content_types.contains(&content_type) {
                 config.policy.accepted_content_types.push(content_type);

@@ -355,3 +355,41 @@ async fn session_descriptions_at_any_time() {
     alice.shutdown(Duration::from_secs(1)).await;
     bob.shutdown(Duration::from_secs(1)).await;
 }
+
+/// With an outbound proxy, a MESSAGE for Bob goes to the proxy with a preloaded Route
+/// naming it (loose routing); the proxy here is a socket that answers for Bob.
+#[tokio::test]
+async fn requests_outside_a_dialog_go_through_the_outbound_proxy() {
+    use sip_core::message::{HeaderName, Message, response_to};
+    let proxy = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let proxy_at = proxy.local_addr().unwrap();
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .outbound_proxy(&format!("sip:{proxy_at}"))
+        .start()
+        .await
+        .unwrap();
+    let seen = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let (len, from) = proxy.recv_from(&mut buf).await.unwrap();
+        let Ok(Message::Request(request)) = Message::parse(Bytes::copy_from_slice(&buf[..len])) else {
+            panic!("not a request");
+        };
+        let route = request.headers.get(HeaderName::Route).map(str::to_owned);
+        let ok = response_to(&request, StatusCode::OK, None, Some("p1"));
+        proxy.send_to(&ok.to_bytes(), from).await.unwrap();
+        (request.uri.to_string(), route)
+    });
+    let status = timeout(
+        Duration::from_secs(5),
+        alice.message("sip:bob@127.0.0.1:9", "text/plain", Bytes::from_static(b"hi")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (uri, route) = seen.await.unwrap();
+    assert_eq!(uri, "sip:bob@127.0.0.1:9", "the Request-URI stays the target");
+    assert_eq!(route, Some(format!("<sip:{proxy_at};lr>")));
+    alice.shutdown(Duration::from_secs(1)).await;
+}

@@ -377,3 +377,53 @@ fn a_registration_over_tcp_keeps_its_connection_alive() {
     assert_eq!(timed_out, 0, "{}", net.ladder());
     assert_eq!(net.endpoint(alice).stats().flows_timed_out, 0);
 }
+
+/// With an outbound proxy, REGISTER goes to it with a preloaded Route (RFC 3261 §8.1.2),
+/// and the proxy takes it on to the registrar; so does a MESSAGE.
+#[test]
+fn register_and_message_go_through_the_outbound_proxy() {
+    let (mut net, alice, bob) = pair_configured(
+        99,
+        |config| config.calls.outbound_proxy = Some("sip:192.0.2.3:5060".to_owned()),
+        registrar_config,
+    );
+    net.add_relay("proxy", "192.0.2.3:5060".parse().unwrap());
+    net.set_handler(bob, |endpoint, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+        {
+            let contact = request.headers.get(HeaderName::Contact).unwrap_or("").to_owned();
+            let mut response = response_to(&request, StatusCode::OK, None, Some("reg1"));
+            response
+                .headers
+                .push(HeaderName::Contact, format!("{contact};expires=600"));
+            endpoint.respond(now, transaction, response).unwrap();
+        }
+    });
+    register(&mut net, alice, 600);
+    net.run_for(Duration::from_secs(1));
+    let bob_uri = Uri::parse("sip:bob@192.0.2.2:5060").unwrap();
+    net.on(alice, |ep, now| {
+        ep.send_message(
+            now,
+            bob_uri,
+            "text/plain",
+            bytes::Bytes::from_static(b"via proxy"),
+        )
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert!(matches!(
+        events(&net, alice).first(),
+        Some(RegistrationEvent::Registered { .. })
+    ));
+    let ladder = net.ladder();
+    for line in ladder
+        .lines()
+        .filter(|l| l.contains("REGISTER sip:") || l.contains("MESSAGE sip:"))
+    {
+        assert!(line.contains("proxy"), "{line}\n{ladder}");
+    }
+    snapshot!("registration_and_message_via_outbound_proxy", &net);
+}

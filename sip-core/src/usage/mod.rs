@@ -34,7 +34,38 @@ pub(crate) struct Seam {
     pub(crate) dialogs: DialogTable,
 }
 
+/// Where a request outside any dialog goes first: the outbound proxy when one is
+/// configured (with the Route that preloads it, RFC 3261 §8.1.2), else the target itself.
+pub(crate) struct FirstHop {
+    /// `<proxy;lr>`, for a Route header, when there is a proxy.
+    pub(crate) route: Option<String>,
+    /// Its address.
+    pub(crate) destination: SocketAddr,
+    /// Its transport (`;transport=tcp` on the proxy's or target's URI).
+    pub(crate) transport: Transport,
+}
+
 impl Seam {
+    /// The first hop of a request to `target` outside any dialog; `Err` with the URI that
+    /// cannot be reached (its host is not an IP address, or the proxy is no URI).
+    pub(crate) fn first_hop(&self, target: &crate::message::Uri) -> Result<FirstHop, String> {
+        let proxy = match &self.shared.config.calls.outbound_proxy {
+            Some(text) => Some(crate::message::Uri::parse(text).map_err(|_| text.clone())?),
+            None => None,
+        };
+        let next = proxy.as_ref().unwrap_or(target);
+        let destination = crate::dialog::uri_socket_addr(next).ok_or_else(|| next.to_string())?;
+        let transport = match next.transport_param() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        Ok(FirstHop {
+            route: proxy.map(|p| format!("<{p};lr>")),
+            destination,
+            transport,
+        })
+    }
+
     /// What to send after `sent` got `response`, a 401 or 407 (RFC 3261 §22.2): `sent`
     /// with the next CSeq and credentials answering its challenges. Fails when we have no
     /// credentials for its realms or they were refused — a challenge to an answer we gave

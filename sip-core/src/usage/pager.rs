@@ -5,14 +5,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::dialog::uri_socket_addr;
 use crate::event::Event;
 use crate::ids::MessageId;
 use crate::message::{HeaderName, HeaderWriter, Method, Request, StatusCode, Uri, Version};
 use crate::owner::Owner;
 use crate::pager::{MessageEvent, PagerError};
 use crate::transaction::{NewRequest, TransactionEvent};
-use crate::transport::Transport;
 
 use super::Seam;
 use super::local::Local;
@@ -51,17 +49,17 @@ impl Pager {
         if !valid_type {
             return Err(PagerError::Invalid(format!("{content_type} is no media type")));
         }
-        let destination = uri_socket_addr(&to).ok_or_else(|| PagerError::Unresolvable(to.to_string()))?;
-        let transport = match to.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
+        let hop = cx.first_hop(&to).map_err(PagerError::Unresolvable)?;
+        let (destination, transport) = (hop.destination, hop.transport);
         let identity = self.local.identity();
         let tag = cx.shared.rng.token(10);
         let call_id = cx.shared.rng.token(20);
         let length = body.len().to_string();
         let mut headers = HeaderWriter::with_capacity(320, 8);
         headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        if let Some(route) = &hop.route {
+            headers.push(HeaderName::Route, route);
+        }
         headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", to.as_str(), ">"]);
         headers.push(HeaderName::CallId, &call_id);

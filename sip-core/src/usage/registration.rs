@@ -10,7 +10,6 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use crate::config::EndpointConfig;
-use crate::dialog::uri_socket_addr;
 use crate::event::Event;
 use crate::ids::{FlowId, RegistrationId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
@@ -69,6 +68,8 @@ struct Registration {
     failures: u32,
     /// The connection the registrar reaches us by, kept alive (RFC 5626 §4.4.1).
     flow: Option<FlowId>,
+    /// `<proxy;lr>` when an outbound proxy is configured (a preloaded Route).
+    route: Option<ByteString>,
     /// The REGISTER in flight as we sent it (its credentials included), to send again
     /// with credentials after a 401 or 407 (RFC 3261 §22.2).
     sent: Option<Box<Request>>,
@@ -121,12 +122,10 @@ impl Registrations {
                 "{registrar} or {aor} is not a SIP URI"
             )));
         }
-        let destination = uri_socket_addr(&registrar)
-            .ok_or_else(|| RegistrationError::Unresolvable(registrar.to_string()))?;
-        let transport = match registrar.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
+        let hop = cx
+            .first_hop(&registrar)
+            .map_err(RegistrationError::Unresolvable)?;
+        let (destination, transport) = (hop.destination, hop.transport);
         // Our Contact carries the AOR's user part, so the registrar's routing to it reads
         // naturally and requests reach us addressed to the user.
         let user = aor_uri.user().map(|u| format!("{u}@")).unwrap_or_default();
@@ -157,6 +156,7 @@ impl Registrations {
             failures: 0,
             flow: None,
             sent: None,
+            route: hop.route.map(ByteString::from),
             armed: Vec::new(),
         });
         self.regs.insert(id, reg);
@@ -207,6 +207,9 @@ impl Registrations {
         let expires_text = expires.to_string();
         let mut headers = HeaderWriter::with_capacity(384, 9);
         headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        if let Some(route) = &reg.route {
+            headers.push(HeaderName::Route, route);
+        }
         headers.push_parts(HeaderName::From, &[&reg.aor, ";tag=", &reg.from_tag]);
         headers.push(HeaderName::To, &reg.aor);
         headers.push(HeaderName::CallId, &reg.call_id);

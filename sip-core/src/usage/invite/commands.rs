@@ -99,17 +99,8 @@ impl InviteSessions {
         if self.calls.len() >= cx.shared.config.limits.max_calls {
             return Err(CallError::TooManyCalls);
         }
-        let proxy = match &cx.shared.config.calls.outbound_proxy {
-            Some(text) => Some(Uri::parse(text).map_err(|e| CallError::Build(e.to_string()))?),
-            None => None,
-        };
-        let next_hop = proxy.as_ref().unwrap_or(&target);
-        let destination =
-            uri_socket_addr(next_hop).ok_or_else(|| CallError::Unresolvable(next_hop.to_string()))?;
-        let transport = match next_hop.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
+        let hop = cx.first_hop(&target).map_err(CallError::Unresolvable)?;
+        let (destination, transport) = (hop.destination, hop.transport);
         let call_id = cx.shared.rng.token(20);
         let tag = cx.shared.rng.token(10);
         let contact = self.contact_for(transport);
@@ -117,8 +108,8 @@ impl InviteSessions {
         let mut headers = HeaderWriter::with_capacity(512, 12);
         // No Via: send_request puts ours on top (a placeholder would only be removed).
         headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
-        if let Some(proxy) = &proxy {
-            headers.push_parts(HeaderName::Route, &["<", proxy.as_str(), ";lr>"]);
+        if let Some(route) = &hop.route {
+            headers.push(HeaderName::Route, route);
         }
         headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);

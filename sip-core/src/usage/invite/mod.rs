@@ -18,9 +18,7 @@ use bytestring::ByteString;
 
 use crate::call::{CallError, CallEvent, CallState, CallTimer, EndReason, Side, Transition};
 use crate::config::{EndpointConfig, EndpointLimits};
-use crate::dialog::{
-    CSeqCheck, Dialog, DialogKey, DialogState, DialogTable, OfferAnswer, Role, Usage, uri_socket_addr,
-};
+use crate::dialog::{CSeqCheck, Dialog, DialogKey, DialogState, DialogTable, OfferAnswer, Role, Usage};
 use crate::error::SendError;
 use crate::event::Event;
 use crate::ids::{CallId, DialogId, SubscriptionId, TransactionId};

@@ -26,7 +26,7 @@ use crate::subscription::{
 };
 use crate::timer_queue::{Deadline, TimerId};
 use crate::transaction::{NewRequest, TransactionEvent};
-use crate::transport::{Route, Transport};
+use crate::transport::Route;
 
 use super::Seam;
 use super::local::Local;

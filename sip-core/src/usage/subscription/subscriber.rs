@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::dialog::{Dialog, DialogKey, Usage, uri_socket_addr};
+use crate::dialog::{Dialog, DialogKey, Usage};
 use crate::message::{
     EventType, HeaderName, HeaderWriter, Method, Request, StatusCode, Substate, Uri, Version,
 };
@@ -29,12 +29,8 @@ impl Subscriptions {
             crate::message::Event::parse(event).map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
         EventType::parse(parsed.event_type().as_str())
             .map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
-        let destination =
-            uri_socket_addr(&target).ok_or_else(|| SubscriptionError::Unresolvable(target.to_string()))?;
-        let transport = match target.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
+        let hop = cx.first_hop(&target).map_err(SubscriptionError::Unresolvable)?;
+        let (destination, transport) = (hop.destination, hop.transport);
         let call_id = cx.shared.rng.token(20);
         let tag = cx.shared.rng.token(10);
         let identity = self.local.identity();
@@ -42,6 +38,9 @@ impl Subscriptions {
         let expires_text = expires.to_string();
         let mut headers = HeaderWriter::with_capacity(384, 10);
         headers.push(HeaderName::MaxForwards, &cx.shared.max_forwards);
+        if let Some(route) = &hop.route {
+            headers.push(HeaderName::Route, route);
+        }
         headers.push_parts(HeaderName::From, &[identity, ";tag=", &tag]);
         headers.push_parts(HeaderName::To, &["<", target.as_str(), ">"]);
         headers.push(HeaderName::CallId, &call_id);
