@@ -184,6 +184,18 @@ pub enum CallEvent {
         /// Where the INVITE goes now.
         target: Box<Uri>,
     },
+    /// A dialog of this call changed state (with
+    /// [`CallConfig::dialog_events`]): created (`from` is `None`, the "Init" state) as
+    /// early or confirmed, confirmed, or terminated. A call that forks has several early
+    /// dialogs; the one its answer confirms survives.
+    DialogState {
+        /// The dialog.
+        dialog: crate::ids::DialogId,
+        /// Before (`None`: just created).
+        from: Option<crate::dialog::DialogState>,
+        /// After.
+        to: crate::dialog::DialogState,
+    },
     /// This incoming call replaces call `replaced` (its INVITE carried Replaces, RFC
     /// 3891 §3): once this one is answered, `replaced` is ended with
     /// [`EndReason::Replaced`]. Reported right after [`CallEvent::Incoming`].
@@ -378,6 +390,12 @@ pub struct CallConfig {
     /// the same call (reported as [`CallEvent::Redirected`]), up to 5 times a call. On by
     /// default; off, a 3xx rejects the call.
     pub follow_redirects: bool,
+    /// Report every change of a dialog's state (created early or confirmed, confirmed,
+    /// terminated): a call's as [`CallEvent::DialogState`], another's (a subscription's)
+    /// as [`Event::Dialog`](crate::endpoint::Event::Dialog), each kept in the dialog's
+    /// history ([`Endpoint::dialog_history`](crate::Endpoint::dialog_history)). Off by
+    /// default: a call then costs no extra events.
+    pub dialog_events: bool,
 }
 
 impl Default for CallConfig {
@@ -393,6 +411,7 @@ impl Default for CallConfig {
             auto_accept_in_dialog: false,
             app_methods: Vec::new(),
             follow_redirects: true,
+            dialog_events: false,
         }
     }
 }

@@ -91,6 +91,17 @@ pub enum Event {
         /// What.
         event: RegistrationEvent,
     },
+    /// A dialog that is no call's (a subscription's) changed state (with
+    /// [`CallConfig::dialog_events`](crate::call::CallConfig::dialog_events); a call's are
+    /// [`CallEvent::DialogState`]).
+    Dialog {
+        /// The dialog.
+        dialog: crate::ids::DialogId,
+        /// Before (`None`: just created).
+        from: Option<crate::dialog::DialogState>,
+        /// After.
+        to: crate::dialog::DialogState,
+    },
     /// What became of an instant message we sent (see [`crate::pager`]).
     Message {
         /// The message.

@@ -49,6 +49,7 @@ pub struct Builder {
     app_methods: Vec<sip_core::message::Method>,
     content_types: Vec<String>,
     outbound_proxy: Option<String>,
+    dialog_events: bool,
     credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
     observer: Option<MessageObserver>,
@@ -90,6 +91,7 @@ impl Default for Builder {
             app_methods: Vec::new(),
             content_types: Vec::new(),
             outbound_proxy: None,
+            dialog_events: false,
             idle_timeout: None,
             observer: None,
         }
@@ -293,6 +295,14 @@ impl Builder {
         self
     }
 
+    /// Reports each change of a call's dialog states on the call's handle
+    /// ([`CallEvent::DialogState`](sip_core::call::CallEvent::DialogState): created early or
+    /// confirmed, confirmed, terminated). Off by default.
+    pub fn dialog_events(mut self, on: bool) -> Self {
+        self.dialog_events = on;
+        self
+    }
+
     /// Accepts bodies of `content_type` (`type/subtype`) in requests, beside the defaults
     /// (SDP, `application/dtmf-relay`, `application/dtmf`, sipfrag, `text/plain`, the
     /// multipart types); a request with any other body gets 415 with our Accept.
@@ -365,6 +375,7 @@ impl Builder {
         config.subscriptions.accept_refer = self.accept_refer;
         config.credentials = self.credentials;
         config.calls.app_methods = self.app_methods;
+        config.calls.dialog_events = self.dialog_events;
         if let Some(proxy) = self.outbound_proxy {
             let uri = parse_target(&proxy)?;
             config.calls.outbound_proxy = Some(uri.to_string());

@@ -393,3 +393,57 @@ async fn requests_outside_a_dialog_go_through_the_outbound_proxy() {
     assert_eq!(route, Some(format!("<sip:{proxy_at};lr>")));
     alice.shutdown(Duration::from_secs(1)).await;
 }
+
+/// With `dialog_events`, a call's handle hears its dialog's states: early (the 180),
+/// confirmed (the 200), terminated (the BYE).
+#[tokio::test]
+async fn a_calls_handle_hears_its_dialog_states() {
+    use sip_core::dialog::DialogState::{Confirmed, Early, Terminated};
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .dialog_events(true)
+        .start()
+        .await
+        .unwrap();
+    let bob = agent().await;
+    let mut incoming = bob.incoming().await.unwrap();
+    let mut call = alice
+        .call(&format!("sip:bob@{}", bob.local_addr()), Bytes::new(), None)
+        .await
+        .unwrap();
+    let bobs = incoming.next().await.unwrap();
+    bobs.ringing().await.unwrap();
+    bobs.answer(Bytes::new(), None).await.unwrap();
+    let mut states = Vec::new();
+    timeout(Duration::from_secs(5), async {
+        while let Some(event) = call.next_event().await {
+            match event {
+                CallEvent::DialogState { from, to, .. } => states.push((from, to)),
+                CallEvent::Answered { .. } => break,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    call.hangup().await.unwrap();
+    timeout(Duration::from_secs(5), async {
+        while let Some(event) = call.next_event().await {
+            if let CallEvent::DialogState { from, to, .. } = event {
+                states.push((from, to));
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        [
+            (None, Early),
+            (Some(Early), Confirmed),
+            (Some(Confirmed), Terminated)
+        ]
+    );
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+}

@@ -852,3 +852,56 @@ fn a_redirect_loop_ends_after_five() {
     });
     assert_eq!(ended, Some(EndReason::Rejected(StatusCode::MOVED_TEMPORARILY)));
 }
+
+/// With `dialog_events`, a call reports its dialog's states — created early by the 180,
+/// confirmed by the 200, terminated by the BYE — and the dialog keeps them as its history.
+#[test]
+fn a_calls_dialog_reports_its_states() {
+    let (mut net, alice, bob) = pair_configured(
+        133,
+        |config| config.calls.dialog_events = true,
+        |config| config.calls.dialog_events = true,
+    );
+    auto_answer(&mut net, bob);
+    let call = call_to_bob(&mut net, alice);
+    net.run_for(Duration::from_secs(1));
+    let states = |net: &Network, node| {
+        net.events(node)
+            .iter()
+            .filter_map(|(_, event)| match event {
+                Event::Call {
+                    event: CallEvent::DialogState { from, to, .. },
+                    ..
+                } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    use sip_core::dialog::DialogState::{Confirmed, Early, Terminated};
+    assert_eq!(states(&net, alice), [(None, Early), (Some(Early), Confirmed)]);
+    assert_eq!(states(&net, bob), [(None, Early), (Some(Early), Confirmed)]);
+    let id = net
+        .events(alice)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Call {
+                event: CallEvent::DialogState { dialog, .. },
+                ..
+            } => Some(*dialog),
+            _ => None,
+        })
+        .unwrap();
+    let history: Vec<_> = net
+        .endpoint(alice)
+        .dialog_history(id)
+        .unwrap()
+        .iter()
+        .map(|t| t.to)
+        .collect();
+    assert_eq!(history, [Early, Confirmed]);
+    net.on(alice, |ep, now| ep.bye(now, call)).unwrap();
+    net.run_until_idle().unwrap();
+    assert_eq!(states(&net, alice).last(), Some(&(Some(Confirmed), Terminated)));
+    assert_eq!(states(&net, bob).last(), Some(&(Some(Confirmed), Terminated)));
+    assert_eq!(net.endpoint(alice).dialog_history(id), None, "gone with the call");
+}

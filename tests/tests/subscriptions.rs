@@ -627,3 +627,26 @@ fn a_fetch_waits_for_its_final_notify_without_refreshing() {
     );
     assert!(!ladder.contains("481"), "{ladder}");
 }
+
+/// With `dialog_events`, a subscription's dialog (no call's) reports its states as
+/// `Event::Dialog`: created confirmed by the 2xx, terminated with the subscription.
+#[test]
+fn a_subscription_dialog_reports_its_states() {
+    use sip_core::dialog::DialogState::{Confirmed, Terminated};
+    let (mut net, alice, bob) =
+        pair_configured(70, |config| config.calls.dialog_events = true, presence_notifier);
+    net.set_handler(bob, accept_every_subscription);
+    let id = subscribe(&mut net, alice, bob, 600);
+    net.run_for(Duration::from_secs(1));
+    net.on(alice, |ep, now| ep.unsubscribe(now, id)).unwrap();
+    net.run_until_idle().unwrap();
+    let states: Vec<_> = net
+        .events(alice)
+        .iter()
+        .filter_map(|(_, event)| match event {
+            Event::Dialog { from, to, .. } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, [(None, Confirmed), (Some(Confirmed), Terminated)]);
+}

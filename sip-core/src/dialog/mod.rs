@@ -63,6 +63,17 @@ pub enum DialogState {
     Terminated,
 }
 
+/// One change of a dialog's state (with [`CallConfig::dialog_events`](crate::call::CallConfig::dialog_events)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialogTransition {
+    /// Before: `None` when the dialog was just created (the "Init" state).
+    pub from: Option<DialogState>,
+    /// After.
+    pub to: DialogState,
+    /// When.
+    pub at: std::time::Instant,
+}
+
 /// Which side of the dialog we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {

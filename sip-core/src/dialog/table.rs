@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use foldhash::quality::FixedState;
 
 use crate::ids::{CallId, DialogId, SubscriptionId};
+use crate::message::Response;
+
+use super::{DialogState, DialogTransition};
 
 use super::index::DialogIndex;
 use super::{Dialog, DialogKey};
@@ -29,6 +32,11 @@ pub(crate) struct DialogTable {
     /// Dialogs by id (lookup only; our own counter values, so the fast hasher suffices).
     /// Boxed: a dialog is a few hundred bytes, and the map moves its values when it grows.
     entries: HashMap<DialogId, Box<Entry>, foldhash::fast::FixedState>,
+    /// Whether dialog state changes are recorded (`CallConfig::dialog_events`).
+    record: bool,
+    /// Changes not yet reported: the dialog, its call, from (`None`: created) and to. The
+    /// Endpoint drains it after each dispatch, stamps the time and reports them.
+    changes: Vec<(DialogId, Option<CallId>, Option<DialogState>, DialogState)>,
 }
 
 /// One dialog and its usages.
@@ -42,6 +50,8 @@ struct Entry {
     /// Whether we have sent a REFER in it: the first one's NOTIFYs may omit `id` (RFC
     /// 3515 §2.4.6).
     referred: bool,
+    /// Its state changes with their times, when recorded.
+    history: Vec<DialogTransition>,
 }
 
 impl Entry {
@@ -64,6 +74,8 @@ impl DialogTable {
         DialogTable {
             index: DialogIndex::new(hasher),
             entries: HashMap::default(),
+            record: false,
+            changes: Vec::new(),
         }
     }
 
@@ -75,9 +87,70 @@ impl DialogTable {
             invite: None,
             subscriptions: Vec::new(),
             referred: false,
+            history: Vec::new(),
         });
         entry.add(usage);
+        if self.record {
+            self.changes.push((id, entry.invite, None, entry.dialog.state()));
+        }
         self.entries.insert(id, entry);
+    }
+
+    /// Records (or not) dialog state changes from now on.
+    pub(crate) fn set_recording(&mut self, on: bool) {
+        self.record = on;
+    }
+
+    /// Confirms dialog `id` with `response`, a 2xx (§12.1.2).
+    pub(crate) fn confirm(&mut self, id: DialogId, response: &Response) {
+        self.change(id, |dialog| dialog.confirm(response));
+    }
+
+    /// Confirms dialog `id` once our 2xx is out (§12.1.1).
+    pub(crate) fn mark_confirmed(&mut self, id: DialogId) {
+        self.change(id, Dialog::mark_confirmed);
+    }
+
+    /// Marks dialog `id` terminated (it stays until its last usage ends).
+    pub(crate) fn terminate(&mut self, id: DialogId) {
+        self.change(id, Dialog::terminate);
+    }
+
+    /// Applies `f` to dialog `id` and records a change of its state.
+    fn change(&mut self, id: DialogId, f: impl FnOnce(&mut Dialog)) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let before = entry.dialog.state();
+        f(&mut entry.dialog);
+        let after = entry.dialog.state();
+        if self.record && before != after {
+            self.changes.push((id, entry.invite, Some(before), after));
+        }
+    }
+
+    /// The state changes not yet reported, oldest first.
+    pub(crate) fn take_changes(
+        &mut self,
+    ) -> Vec<(DialogId, Option<CallId>, Option<DialogState>, DialogState)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Whether changes wait to be reported.
+    pub(crate) fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Adds a reported change to dialog `id`'s history (if it still lives).
+    pub(crate) fn note_history(&mut self, id: DialogId, transition: DialogTransition) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.history.push(transition);
+        }
+    }
+
+    /// Dialog `id`'s state changes so far (empty unless recorded).
+    pub(crate) fn history(&self, id: DialogId) -> Option<&[DialogTransition]> {
+        self.entries.get(&id).map(|entry| entry.history.as_slice())
     }
 
     /// Adds `usage` to dialog `id` (a subscription in a call's dialog, say). False when
@@ -147,6 +220,16 @@ impl DialogTable {
         }
         if let Some(entry) = self.entries.remove(&id) {
             self.index.remove(&entry.dialog.key(), id);
+            // Its last usage ended it, whatever its state was (RFC 5057 §5).
+            let state = entry.dialog.state();
+            if self.record && state != DialogState::Terminated {
+                let call = match usage {
+                    Usage::Invite(call) => Some(call),
+                    Usage::Subscription(_) => None,
+                };
+                self.changes
+                    .push((id, call, Some(state), DialogState::Terminated));
+            }
         }
         crate::shared::shrink_when_sparse(&mut self.entries);
         true

@@ -275,6 +275,13 @@ impl Endpoint {
         self.invites.call_history(call)
     }
 
+    /// The state changes of dialog `dialog` so far, with their times (recorded with
+    /// [`CallConfig::dialog_events`](crate::call::CallConfig::dialog_events); empty
+    /// without). `None` once the dialog is gone; its last change was reported as an event.
+    pub fn dialog_history(&self, dialog: crate::ids::DialogId) -> Option<&[crate::dialog::DialogTransition]> {
+        self.seam.dialogs.history(dialog)
+    }
+
     /// Our current session description in live call `call`: the offer or answer we sent
     /// last (hold and re-INVITEs included); empty before we have one. The peer's arrives in
     /// the call's events (`Incoming`, `Answered`, `RemoteOffer`, …) and is not kept here.

@@ -128,11 +128,14 @@ impl Endpoint {
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
         let subscriptions = Subscriptions::new(&shared.config, shared.hasher.clone());
         let registrations = Registrations::new(&shared.config);
+        let record_dialogs = shared.config.calls.dialog_events;
         let pager = Pager::new(&shared.config);
+        let mut dialogs = DialogTable::new(hasher.clone());
+        dialogs.set_recording(record_dialogs);
         Endpoint {
             seam: Seam {
-                transactions: TransactionLayer::new(hasher.clone()),
-                dialogs: DialogTable::new(hasher),
+                transactions: TransactionLayer::new(hasher),
+                dialogs,
                 shared,
             },
             invites,
@@ -533,6 +536,10 @@ impl Endpoint {
             }
             // Calls placed for a REFER report to its subscription (which may send NOTIFYs,
             // whose transaction events the loop then hands on).
+            // Dialog state changes are reported, with their time.
+            if self.seam.dialogs.has_changes() {
+                self.seam.report_dialog_changes(now);
+            }
             // And REFERs of ours that settled tell the call they were sent in.
             if self.seam.shared.refer_progress.is_empty() && self.seam.shared.refers_settled.is_empty() {
                 break;

@@ -118,6 +118,24 @@ impl Seam {
             .ok()
     }
 
+    /// Reports the dialog state changes recorded so far and keeps them in each dialog's
+    /// history (with `CallConfig::dialog_events`): a call's as its event, another's as
+    /// `Event::Dialog`.
+    pub(crate) fn report_dialog_changes(&mut self, now: Instant) {
+        for (dialog, call, from, to) in self.dialogs.take_changes() {
+            let transition = crate::dialog::DialogTransition { from, to, at: now };
+            self.dialogs.note_history(dialog, transition);
+            let event = match call {
+                Some(call) => crate::event::Event::Call {
+                    call,
+                    event: crate::call::CallEvent::DialogState { dialog, from, to },
+                },
+                None => crate::event::Event::Dialog { dialog, from, to },
+            };
+            self.shared.emit(event);
+        }
+    }
+
     /// Adds credentials for the realms that challenged us before (RFC 3261 §22.3: a UAC
     /// may send them with later requests to the same realm), so they pass without another
     /// round trip.

@@ -265,8 +265,8 @@ impl InviteSessions {
             this.send_2xx(cx, now, c, tx, seq, response)?;
             this.restart_session_timer(cx, now, c);
             // §12.1.1: the dialog is confirmed once our 2xx is out.
-            if let Some(dialog) = c.dialogs.first().and_then(|id| cx.dialogs.get_mut(id)) {
-                dialog.mark_confirmed();
+            if let Some(dialog) = c.dialogs.first() {
+                cx.dialogs.mark_confirmed(dialog);
             }
             c.invite = None;
             this.set_state(cx, now, c, CallState::Answering, "200 sent");

@@ -631,9 +631,11 @@ impl InviteSessions {
             return;
         }
         for &id in call.dialogs.as_slice() {
-            if let Some(dialog) = cx.dialogs.get_mut(id) {
-                dialog.terminate();
-            }
+            cx.dialogs.terminate(id);
+        }
+        // The dialogs' ends are told before the call's.
+        if cx.dialogs.has_changes() {
+            cx.report_dialog_changes(now);
         }
         call.end_reason = Some(reason);
         self.set_state(cx, now, call, CallState::Ended, cause);

@@ -255,9 +255,7 @@ impl InviteSessions {
         };
         let confirmed = match c.dialog_with_key(&cx.dialogs, &key) {
             Some(id) => {
-                if let Some(dialog) = cx.dialogs.get_mut(id) {
-                    dialog.confirm(&response);
-                }
+                cx.dialogs.confirm(id, &response);
                 id
             }
             None => match Dialog::uac_keyed(&invite, &response, &key) {
