@@ -203,6 +203,8 @@ struct TransferArgs {
     transfer_after: u64,
 }
 
+// Parsed once per run: the size of the biggest subcommand's arguments costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Wait for calls.
@@ -258,6 +260,13 @@ enum Cmd {
         /// An extra header for the INVITE, `NAME:VALUE` (repeatable).
         #[arg(long = "header", value_name = "NAME:VALUE")]
         headers: Vec<String>,
+        /// Once answered, send these DTMF digits inside the call, one INFO each
+        /// (`application/dtmf-relay`).
+        #[arg(long, value_name = "DIGITS")]
+        dtmf: Option<String>,
+        /// Once answered, send this text inside the call (MESSAGE, `text/plain`).
+        #[arg(long, value_name = "TEXT")]
+        say: Option<String>,
         /// Number of calls.
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: usize,
@@ -658,6 +667,8 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             hangup_after,
             cancel_after,
             headers,
+            dtmf,
+            say,
             count,
             limits,
             rate,
@@ -694,12 +705,15 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 let target = target.clone();
                 let transfer = transfer.clone();
                 let headers = std::sync::Arc::clone(&headers);
+                let (dtmf, say) = (dtmf.clone(), say.clone());
                 tasks.push(tokio::spawn(async move {
                     let plan = CallPlan {
                         hangup_after,
                         cancel_after,
                         headers: &headers,
                         transfer: &transfer,
+                        dtmf: dtmf.as_deref(),
+                        say: say.as_deref(),
                     };
                     one_call(&ua, &target, &plan, quiet).await
                 }));
@@ -853,6 +867,8 @@ struct CallPlan<'a> {
     cancel_after: Option<u64>,
     headers: &'a [(String, String)],
     transfer: &'a TransferArgs,
+    dtmf: Option<&'a str>,
+    say: Option<&'a str>,
 }
 
 async fn one_call(
@@ -866,6 +882,8 @@ async fn one_call(
         cancel_after,
         headers,
         transfer,
+        dtmf,
+        say,
     } = *plan;
     let started = Instant::now();
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
@@ -910,6 +928,7 @@ async fn one_call(
             setup.as_secs_f64() * 1000.0
         );
     }
+    in_call_requests(&call, dtmf, say, quiet).await;
     if let Some(to) = &transfer.transfer_to {
         transfer_call(ua, &mut call, to, transfer, quiet).await?;
         return Ok(setup);
@@ -943,6 +962,43 @@ async fn one_call(
         Some(EndReason::LocalBye | EndReason::RemoteBye) => Ok(setup),
         Some(reason) => Err(describe(&reason, target)),
         None => Err("the user agent stopped".into()),
+    }
+}
+
+/// `--dtmf` (one INFO per digit, RFC 2976 with `application/dtmf-relay`) and `--say` (a
+/// MESSAGE) inside an answered call, each reported with the status it got.
+async fn in_call_requests(call: &Call, dtmf: Option<&str>, say: Option<&str>, quiet: bool) {
+    use sip_core::message::Method;
+    let mut requests: Vec<(Method, &str, String)> = dtmf
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+        .map(|digit| {
+            (
+                Method::Info,
+                "application/dtmf-relay",
+                format!("Signal={digit}\r\nDuration=160\r\n"),
+            )
+        })
+        .collect();
+    if let Some(text) = say {
+        requests.push((Method::Message, "text/plain", text.to_owned()));
+    }
+    for (method, content_type, body) in requests {
+        let what = method.to_string();
+        match call
+            .send_request(method, Some(content_type), Bytes::from(body))
+            .await
+        {
+            Ok(response) if !quiet => println!(
+                "{}: {what} answered {} {}",
+                call.id(),
+                response.status.as_u16(),
+                response.reason
+            ),
+            Err(e) if !quiet => println!("{}: {what} failed: {e}", call.id()),
+            _ => {}
+        }
     }
 }
 
