@@ -150,7 +150,18 @@ impl Call {
 
     /// The session descriptions now: ours (the offer or answer we sent last, hold
     /// included) and the peer's (the last it sent), each `None` until there is one or once
-    /// the call is over.
+    /// the call is over. With [`Call::history`], what a softphone shows of a call:
+    ///
+    /// ```no_run
+    /// # async fn show(call: &sip_tokio::Call) -> Result<(), sip_tokio::Error> {
+    /// let (ours, theirs) = call.descriptions().await?;
+    /// for step in call.history().await? {
+    ///     println!("{} -> {} ({})", step.from, step.to, step.cause);
+    /// }
+    /// # let _ = (ours, theirs);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn descriptions(&self) -> Result<(Option<Bytes>, Option<Bytes>), Error> {
         let call = self.id;
         self.agent

@@ -290,6 +290,20 @@ impl Builder {
     /// Sends every request outside a dialog — INVITE, REGISTER, MESSAGE, SUBSCRIBE — to
     /// `proxy` (`sip:IP[:port][;transport=tcp]`) with a preloaded Route (loose routing,
     /// RFC 3261 §8.1.2); requests inside a dialog follow its route set.
+    ///
+    /// ```
+    /// # async fn example() -> Result<(), sip_tokio::Error> {
+    /// let ua = sip_tokio::UserAgent::builder()
+    ///     .outbound_proxy("sip:192.0.2.7:5060")
+    ///     .credentials("alice", "secret")
+    ///     .accept_content_type("application/vnd.example+json")
+    ///     .dialog_events(true)
+    ///     .start()
+    ///     .await?;
+    /// # drop(ua);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn outbound_proxy(mut self, proxy: &str) -> Self {
         self.outbound_proxy = Some(proxy.to_owned());
         self
@@ -476,6 +490,27 @@ impl UserAgent {
     /// [`UserAgent::call`] with extra headers in the INVITE (`("X-Account", "42")`): a
     /// name must be a token and not one the stack writes (Via, From, To, Call-ID, CSeq,
     /// Contact, Max-Forwards, Content-Type, Content-Length).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sip_tokio::Error> {
+    /// use bytes::Bytes;
+    /// let bob = sip_tokio::UserAgent::builder().start().await?;
+    /// let alice = sip_tokio::UserAgent::builder().start().await?;
+    /// let mut incoming = bob.incoming().await?;
+    /// let target = format!("sip:bob@{}", bob.local_addr());
+    /// let call = alice
+    ///     .call_with_headers(&target, Bytes::new(), None, &[("X-Account", "42")])
+    ///     .await?;
+    /// let ringing = incoming.next().await.ok_or(sip_tokio::Error::Closed)?;
+    /// assert_eq!(ringing.request().and_then(|r| r.headers.get("X-Account")), Some("42"));
+    /// ringing.reject_with_headers(486, None, &[("Retry-After", "60")]).await?;
+    /// # drop(call);
+    /// # alice.shutdown(std::time::Duration::from_millis(100)).await;
+    /// # bob.shutdown(std::time::Duration::from_millis(100)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn call_with_headers(
         &self,
         target: &str,
@@ -586,6 +621,28 @@ impl UserAgent {
     /// replaced with ours) — outside any dialog to `target`'s address (`;transport=tcp` for
     /// TCP), and returns its final response ([`Error::Timeout`] when none came). 401 and
     /// 407 are returned as they are: answering them is the application's part here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sip_core::message::{Method, RequestBuilder, Uri};
+    /// let bob = sip_tokio::UserAgent::builder().start().await?;
+    /// let alice = sip_tokio::UserAgent::builder().start().await?;
+    /// let target = format!("sip:bob@{}", bob.local_addr());
+    /// let request = RequestBuilder::new(Method::Options, Uri::parse(&target)?)
+    ///     .via("SIP/2.0/UDP placeholder")
+    ///     .from("<sip:alice@127.0.0.1>;tag=a1")
+    ///     .to(format!("<{target}>"))
+    ///     .call_id("probe-1")
+    ///     .cseq(1)
+    ///     .build()?;
+    /// let response = alice.send_request(request, &target).await?;
+    /// assert!(response.headers.get("Allow").is_some());
+    /// # alice.shutdown(std::time::Duration::from_millis(100)).await;
+    /// # bob.shutdown(std::time::Duration::from_millis(100)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn send_request(&self, request: Request, target: &str) -> Result<Response, Error> {
         let target = parse_target(target)?;
         self.request(|reply| Command::SendRequest {
