@@ -98,6 +98,9 @@ pub struct EndpointConfig {
     /// (`sip:` + this address); `local` stays the address datagrams are sent from. See
     /// [`EndpointConfig::advertised_addr`].
     pub advertised: Option<SocketAddr>,
+    /// The port TLS is reached at, when it is not the advertised address's port (a TLS
+    /// listener cannot share the port of a TCP one): our Contact for TLS names it.
+    pub tls_port: Option<u16>,
     /// The Max-Forwards of every request the Endpoint originates (RFC 3261 §8.1.1.6;
     /// default 70): calls, dialog requests, CANCEL and ACK, subscriptions, registrations,
     /// messages, and requests sent with
@@ -168,6 +171,7 @@ impl EndpointConfig {
         EndpointConfig {
             local,
             advertised: None,
+            tls_port: None,
             max_forwards: 70,
             timers: TimerConfig::default(),
             seed,

@@ -56,6 +56,8 @@ struct Driver {
     udp: Option<Udp>,
     flows: Flows,
     net_tx: NetSender,
+    /// Client settings for transports beyond TCP (TLS).
+    connectors: transport::Connectors,
     /// The listeners' accept loops, stopped with the driver.
     accept_loops: Vec<JoinHandle<()>>,
     // One entry per live call the application holds: bounded by the core's `max_calls`.
@@ -146,13 +148,14 @@ pub(crate) async fn run(
     } = options;
     let (net_tx, mut net_rx) = transport::net_channel();
     let local = sockets.local_addr;
-    let (udp, accept_loops) = sockets.start(&net_tx);
+    let (udp, accept_loops, connectors) = sockets.start(&net_tx);
     let mut driver = Driver {
         endpoint: Endpoint::new(config),
         local,
         udp,
         flows: Flows::new(),
         net_tx,
+        connectors,
         accept_loops,
         calls: HashMap::new(),
         remote_descriptions: HashMap::new(),
@@ -351,7 +354,7 @@ impl Driver {
                 flow,
                 transport,
                 remote,
-            } => match transport::connect(transport, flow, remote, &self.net_tx) {
+            } => match transport::connect(transport, flow, remote, &self.connectors, &self.net_tx) {
                 Some(task) => self.flows.connecting(flow, transport, remote, task),
                 None => {
                     warn!(%transport, "transport not supported by this driver");

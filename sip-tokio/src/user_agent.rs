@@ -22,7 +22,7 @@ use crate::registration::Registration;
 use crate::requests::IncomingRequests;
 use crate::trace::{MessageObserver, MessageTrace};
 use crate::transfer::IncomingRefers;
-use crate::transport::Sockets;
+use crate::transport::{Sockets, TlsSettings};
 
 /// Commands queued between the handles and the driver; senders wait when it is full, so a
 /// burst of commands cannot grow memory without bound.
@@ -34,6 +34,10 @@ pub struct Builder {
     advertise: Option<SocketAddr>,
     udp: bool,
     tcp: bool,
+    tls_listen: Option<u16>,
+    tls: TlsSettings,
+    tls_on: bool,
+    tls_identity_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
     user_agent: Option<String>,
     identity: Option<String>,
     display_name: Option<String>,
@@ -62,6 +66,8 @@ impl std::fmt::Debug for Builder {
             .field("advertise", &self.advertise)
             .field("udp", &self.udp)
             .field("tcp", &self.tcp)
+            .field("tls_listen", &self.tls_listen)
+            .field("tls_insecure", &self.tls.insecure)
             .field("user_agent", &self.user_agent)
             .field("identity", &self.identity)
             .finish_non_exhaustive()
@@ -75,6 +81,10 @@ impl Default for Builder {
             advertise: None,
             udp: true,
             tcp: false,
+            tls_listen: None,
+            tls: TlsSettings::default(),
+            tls_on: false,
+            tls_identity_files: None,
             user_agent: Some(concat!("sip-rs/", env!("CARGO_PKG_VERSION")).to_owned()),
             identity: None,
             display_name: None,
@@ -145,6 +155,54 @@ impl Builder {
     /// port as the UDP socket, since both share one Via sent-by.
     pub fn tcp(mut self, on: bool) -> Self {
         self.tcp = on;
+        self
+    }
+
+    /// Listen for TLS connections on `port` of the bound address's IP (0 picks a free
+    /// port; 5061 is the standard one), with the certificate of
+    /// [`Builder::tls_identity`]. Our Contact for TLS names this port; requests to a
+    /// `sips:` URI or one with `;transport=tls` go over TLS (connections are reused, as
+    /// for TCP). Default: no TLS listener.
+    pub fn tls(mut self, port: u16) -> Self {
+        self.tls_listen = Some(port);
+        self.tls_on = true;
+        self
+    }
+
+    /// Our TLS certificate chain (leaf first) and its private key, as PEM text: presented
+    /// by the TLS listener, and to a server that asks for a client certificate.
+    pub fn tls_identity(mut self, cert_chain_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Self {
+        self.tls.identity = Some((cert_chain_pem.as_ref().to_vec(), key_pem.as_ref().to_vec()));
+        self.tls_identity_files = None;
+        self.tls_on = true;
+        self
+    }
+
+    /// As [`Builder::tls_identity`], read from PEM files when the agent starts.
+    pub fn tls_identity_files(
+        mut self,
+        cert_chain: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls_identity_files = Some((cert_chain.into(), key.into()));
+        self.tls_on = true;
+        self
+    }
+
+    /// Adds the certificates of `ca_pem` (PEM, one or more) to those a TLS server's
+    /// certificate must chain to. Without any, and without
+    /// [`Builder::tls_insecure_for_tests`], every TLS connection we open fails.
+    pub fn tls_roots(mut self, ca_pem: impl AsRef<[u8]>) -> Self {
+        self.tls.roots.push(ca_pem.as_ref().to_vec());
+        self.tls_on = true;
+        self
+    }
+
+    /// Accepts any TLS server certificate, unverified: for tests only. Anyone on the path
+    /// can then read and change the signalling.
+    pub fn tls_insecure_for_tests(mut self) -> Self {
+        self.tls.insecure = true;
+        self.tls_on = true;
         self
     }
 
@@ -356,7 +414,14 @@ impl Builder {
             ),
             None => None,
         };
-        let sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        let mut sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        if self.tls_on {
+            let mut settings = self.tls.clone();
+            if let Some((chain, key)) = &self.tls_identity_files {
+                settings.identity = Some((std::fs::read(chain)?, std::fs::read(key)?));
+            }
+            sockets.add_tls(&settings, self.tls_listen).await?;
+        }
         let local = sockets.local_addr;
         let advertised = self.advertise.map(|mut addr| {
             if addr.port() == 0 {
@@ -377,6 +442,7 @@ impl Builder {
         };
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
         config.advertised = advertised;
+        config.tls_port = sockets.tls_port;
         config.max_forwards = self.max_forwards;
         config.timers = self.timers;
         config.limits = self.limits;
@@ -405,6 +471,9 @@ impl Builder {
         config.calls.auto_accept_in_dialog = true;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let transports = sockets.transports();
+        let tls = sockets
+            .tls_port
+            .map(|port| SocketAddr::new(advertised.unwrap_or(local).ip(), port));
         let options = DriverOptions {
             observer: self.observer,
             incoming_queue: self.incoming_queue,
@@ -416,6 +485,7 @@ impl Builder {
             local,
             advertised: advertised.unwrap_or(local),
             transports,
+            tls,
         })
     }
 }
@@ -442,6 +512,7 @@ pub struct UserAgent {
     local: SocketAddr,
     advertised: SocketAddr,
     transports: &'static [sip_core::endpoint::Transport],
+    tls: Option<SocketAddr>,
 }
 
 impl UserAgent {
@@ -460,6 +531,12 @@ impl UserAgent {
     /// The address for peers to reach it at, and for a session description's `c=` line.
     pub fn advertised_addr(&self) -> SocketAddr {
         self.advertised
+    }
+
+    /// Where this agent's TLS listener is reached ([`Builder::tls`]): the advertised IP
+    /// and the listener's port. `None` without a TLS listener.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls
     }
 
     /// The transports this agent listens on.

@@ -19,7 +19,12 @@ impl Local {
     ///
     /// [`CallConfig::identity`]: crate::call::CallConfig::identity
     pub(crate) fn new(config: &EndpointConfig) -> Self {
-        let address = config.advertised_addr().to_string();
+        let advertised = config.advertised_addr();
+        let address = advertised.to_string();
+        let tls_address = match config.tls_port {
+            Some(port) => std::net::SocketAddr::new(advertised.ip(), port).to_string(),
+            None => address.clone(),
+        };
         let parsed = config
             .calls
             .identity
@@ -44,6 +49,7 @@ impl Local {
         .map(|transport| {
             let contact = match transport {
                 Transport::Udp => format!("<sip:{user}{address}>"),
+                Transport::Tls => format!("<sip:{user}{tls_address};transport=tls>"),
                 other => format!(
                     "<sip:{user}{address};transport={}>",
                     other.as_str().to_ascii_lowercase()

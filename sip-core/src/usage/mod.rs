@@ -41,7 +41,7 @@ pub(crate) struct FirstHop {
     pub(crate) route: Option<String>,
     /// Its address.
     pub(crate) destination: SocketAddr,
-    /// Its transport (`;transport=tcp` on the proxy's or target's URI).
+    /// Its transport (`;transport=tcp` or `tls` on the proxy's or target's URI, TLS for `sips:`).
     pub(crate) transport: Transport,
 }
 
@@ -55,10 +55,7 @@ impl Seam {
         };
         let next = proxy.as_ref().unwrap_or(target);
         let destination = crate::dialog::uri_socket_addr(next).ok_or_else(|| next.to_string())?;
-        let transport = match next.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
+        let transport = crate::dialog::uri_transport(next);
         Ok(FirstHop {
             route: proxy.map(|p| format!("<{p};lr>")),
             destination,

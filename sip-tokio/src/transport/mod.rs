@@ -3,7 +3,7 @@
 //!
 //! - UDP ([`udp`]) is read by the loop itself: a datagram is a whole message and the hot
 //!   path should not cross a channel.
-//! - Connection-oriented transports ([`tcp`]; TLS and WebSocket later) run as tasks: an
+//! - Connection-oriented transports ([`tcp`], [`tls`]; WebSocket later) run as tasks: an
 //!   *accept loop* per listener reports [`NetEvent::Accepted`] with a [`Connection`], and
 //!   each connection has a *reader* task reporting [`NetEvent::Data`] and
 //!   [`NetEvent::Closed`] and a *writer* task fed through a [`FlowWriter`]. The driver
@@ -15,6 +15,7 @@
 
 mod flows;
 mod tcp;
+mod tls;
 mod udp;
 
 use std::io;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 pub(crate) use flows::Flows;
+pub(crate) use tls::TlsSettings;
 pub(crate) use udp::Udp;
 pub(crate) use udp::{recv_from as udp_recv_from, writable as udp_writable};
 
@@ -69,6 +71,8 @@ pub(crate) fn net_channel() -> (NetSender, mpsc::Receiver<NetEvent>) {
 pub(crate) enum Connection {
     /// A TCP connection.
     Tcp(TcpStream),
+    /// A TLS connection, handshake done (boxed: the session state is large).
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
 impl Connection {
@@ -76,6 +80,7 @@ impl Connection {
     pub(crate) fn start(self, flow: FlowId, net: &NetSender) -> OpenedFlow {
         match self {
             Connection::Tcp(stream) => tcp::start(flow, stream, net),
+            Connection::Tls(stream) => tls::start(flow, *stream, net),
         }
     }
 }
@@ -112,26 +117,41 @@ pub(crate) fn connect(
     transport: Transport,
     flow: FlowId,
     remote: SocketAddr,
+    connectors: &Connectors,
     net: &NetSender,
 ) -> Option<JoinHandle<()>> {
     match transport {
         Transport::Tcp => Some(tcp::connect(flow, remote, net.clone())),
-        // UDP has no connections; TLS and WebSocket are not here yet (nor any transport
-        // added to the core after this driver).
+        Transport::Tls => {
+            let connector = connectors.tls.clone()?;
+            Some(tls::connect(flow, remote, connector, net.clone()))
+        }
+        // UDP has no connections; WebSocket is not here yet (nor any transport added to
+        // the core after this driver).
         _ => None,
     }
+}
+
+/// What the driver needs to open connections beyond TCP's: TLS's client settings.
+#[derive(Clone, Default)]
+pub(crate) struct Connectors {
+    tls: Option<tokio_rustls::TlsConnector>,
 }
 
 /// A listening socket, before its accept loop starts.
 enum Listener {
     Tcp(TcpListener),
+    Tls(TcpListener, tokio_rustls::TlsAcceptor),
 }
 
 /// The bound sockets, before the driver starts.
 pub(crate) struct Sockets {
     udp: Option<Udp>,
     listeners: Vec<Listener>,
+    connectors: Connectors,
     pub(crate) local_addr: SocketAddr,
+    /// The TLS listener's port, when there is one.
+    pub(crate) tls_port: Option<u16>,
 }
 
 impl Sockets {
@@ -171,31 +191,61 @@ impl Sockets {
             return Ok(Sockets {
                 udp: udp_socket,
                 listeners: listener.into_iter().map(Listener::Tcp).collect(),
+                connectors: Connectors::default(),
                 local_addr,
+                tls_port: None,
             });
         }
+    }
+
+    /// Adds TLS: connections are opened with `settings`, and with a `listen` port (0
+    /// picks a free one) on the bound address's IP, accepted there too — which needs an
+    /// identity (a certificate and its key).
+    pub(crate) async fn add_tls(&mut self, settings: &TlsSettings, listen: Option<u16>) -> io::Result<()> {
+        let config = settings.build()?;
+        if let Some(port) = listen {
+            let acceptor = config.acceptor.clone().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a TLS listener needs an identity (Builder::tls_identity)",
+                )
+            })?;
+            let listener = tcp::bind(SocketAddr::new(self.local_addr.ip(), port)).await?;
+            self.tls_port = Some(listener.local_addr()?.port());
+            self.listeners.push(Listener::Tls(listener, acceptor));
+        }
+        self.connectors.tls = Some(config.connector);
+        Ok(())
     }
 
     /// The transports bound.
     pub(crate) fn transports(&self) -> &'static [Transport] {
         let tcp = self.listeners.iter().any(|l| matches!(l, Listener::Tcp(_)));
-        match (self.udp.is_some(), tcp) {
-            (true, true) => &[Transport::Udp, Transport::Tcp],
-            (true, false) => &[Transport::Udp],
-            _ => &[Transport::Tcp],
+        let tls = self.tls_port.is_some();
+        match (self.udp.is_some(), tcp, tls) {
+            (true, true, true) => &[Transport::Udp, Transport::Tcp, Transport::Tls],
+            (true, true, false) => &[Transport::Udp, Transport::Tcp],
+            (true, false, true) => &[Transport::Udp, Transport::Tls],
+            (true, false, false) => &[Transport::Udp],
+            (false, true, true) => &[Transport::Tcp, Transport::Tls],
+            (false, false, true) => &[Transport::Tls],
+            (false, _, false) => &[Transport::Tcp],
         }
     }
 
     /// Starts an accept loop per listener, reporting to `net`; hands back the UDP socket
     /// (read by the driver's loop) and the loops, for the driver to stop.
-    pub(crate) fn start(self, net: &NetSender) -> (Option<Udp>, Vec<JoinHandle<()>>) {
+    pub(crate) fn start(self, net: &NetSender) -> (Option<Udp>, Vec<JoinHandle<()>>, Connectors) {
         let accept_loops = self
             .listeners
             .into_iter()
             .map(|listener| match listener {
                 Listener::Tcp(listener) => tokio::spawn(tcp::accept_loop(listener, net.clone())),
+                Listener::Tls(listener, acceptor) => {
+                    tokio::spawn(tls::accept_loop(listener, acceptor, net.clone()))
+                }
             })
             .collect();
-        (self.udp, accept_loops)
+        (self.udp, accept_loops, self.connectors)
     }
 }

@@ -84,10 +84,7 @@ impl InviteSessions {
         else {
             return false;
         };
-        let transport = match target.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => crate::transport::Transport::Tcp,
-            _ => crate::transport::Transport::Udp,
-        };
+        let transport = crate::dialog::uri_transport(&target);
         let mut invite = sent.clone();
         invite.uri = target.clone();
         let seq = c.invite_seq().wrapping_add(1);
