@@ -28,6 +28,10 @@ pub(crate) struct Shared {
     /// The address we name ourselves by (`config.advertised`, else `config.local`) as
     /// text, formatted once for every Via we write.
     pub(crate) local_text: String,
+    /// As `local_text` with `config.tls_port`: the sent-by of our Via over TLS, where a
+    /// server opens a new connection for its responses when ours is gone (RFC 3261
+    /// §18.2.2).
+    pub(crate) tls_local_text: String,
     /// `config.max_forwards` as text, formatted once for every request we originate.
     pub(crate) max_forwards: ByteString,
     /// Our `Allow` value (RFC 3261 §20.5), from the policy's allowed methods, formatted once.
@@ -129,6 +133,10 @@ impl Shared {
             stateless_budget: StatelessBudget::new(hasher.clone()),
             hasher,
             local_text: config.advertised_addr().to_string(),
+            tls_local_text: match config.tls_port {
+                Some(port) => SocketAddr::new(config.advertised_addr().ip(), port).to_string(),
+                None => config.advertised_addr().to_string(),
+            },
             max_forwards: ByteString::from(config.max_forwards.to_string()),
             allow: config
                 .policy
@@ -168,13 +176,17 @@ impl Shared {
     /// shared buffer without another allocation.
     pub(crate) fn our_via(&self, branch: &str, transport: Transport) -> String {
         let transport_text = transport.as_str();
+        let local_text = match transport {
+            Transport::Tls => &self.tls_local_text,
+            _ => &self.local_text,
+        };
         let mut via = String::with_capacity(
-            "SIP/2.0/ ;branch=;rport".len() + transport_text.len() + self.local_text.len() + branch.len(),
+            "SIP/2.0/ ;branch=;rport".len() + transport_text.len() + local_text.len() + branch.len(),
         );
         via.push_str("SIP/2.0/");
         via.push_str(transport_text);
         via.push(' ');
-        via.push_str(&self.local_text);
+        via.push_str(local_text);
         via.push_str(";branch=");
         via.push_str(branch);
         via.push_str(";rport");

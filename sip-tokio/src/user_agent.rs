@@ -746,7 +746,7 @@ impl UserAgent {
         self.request(|reply| Command::Stats { reply }).await
     }
 
-    /// Open TCP connections (accepted or opened), for monitoring.
+    /// Open connections (TCP and TLS, accepted or opened), for monitoring.
     pub async fn connections(&self) -> Result<usize, Error> {
         self.request(|reply| Command::Connections { reply }).await
     }

@@ -47,8 +47,9 @@ async fn agent(identity: &(String, String), roots: &[&str]) -> UserAgent {
     builder.start().await.unwrap()
 }
 
-/// Alice calls Bob at `target_of(bob)` (his TLS listener), Bob answers, Alice hangs up.
-async fn call_and_hang_up(target_of: impl Fn(&UserAgent) -> String) {
+/// Alice calls Bob at `target_of(bob)` (his TLS listener), Bob answers, one of them hangs
+/// up.
+async fn call_and_hang_up(target_of: impl Fn(&UserAgent) -> String, bob_hangs_up: bool) {
     let alice_id = certificate();
     let bob_id = certificate();
     let alice = agent(&alice_id, &[&bob_id.0]).await;
@@ -70,12 +71,33 @@ async fn call_and_hang_up(target_of: impl Fn(&UserAgent) -> String) {
     })
     .await;
     assert_eq!(out.state().await.unwrap(), CallState::Connected);
+    // INVITE, its answer and the ACK shared one connection.
+    assert_eq!(alice.connections().await.unwrap(), 1);
+    assert_eq!(bob.connections().await.unwrap(), 1);
 
-    out.bye().await.unwrap();
-    let theirs = timeout(LIMIT, inc.ended()).await.unwrap();
-    let ours = timeout(LIMIT, out.ended()).await.unwrap();
-    assert_eq!(theirs, Some(EndReason::RemoteBye));
-    assert_eq!(ours, Some(EndReason::LocalBye));
+    if bob_hangs_up {
+        inc.bye().await.unwrap();
+        assert_eq!(
+            timeout(LIMIT, out.ended()).await.unwrap(),
+            Some(EndReason::RemoteBye)
+        );
+        assert_eq!(
+            timeout(LIMIT, inc.ended()).await.unwrap(),
+            Some(EndReason::LocalBye)
+        );
+    } else {
+        out.bye().await.unwrap();
+        assert_eq!(
+            timeout(LIMIT, inc.ended()).await.unwrap(),
+            Some(EndReason::RemoteBye)
+        );
+        assert_eq!(
+            timeout(LIMIT, out.ended()).await.unwrap(),
+            Some(EndReason::LocalBye)
+        );
+        // Alice's BYE went to Bob's Contact, his listener: the same connection.
+        assert_eq!(alice.connections().await.unwrap(), 1);
+    }
 
     timeout(LIMIT, alice.shutdown(Duration::from_secs(1)))
         .await
@@ -87,12 +109,52 @@ async fn call_and_hang_up(target_of: impl Fn(&UserAgent) -> String) {
 
 #[tokio::test]
 async fn a_call_to_a_sips_uri_goes_over_tls() {
-    call_and_hang_up(|bob| format!("sips:bob@{}", bob.tls_addr().unwrap())).await;
+    call_and_hang_up(|bob| format!("sips:bob@{}", bob.tls_addr().unwrap()), false).await;
 }
 
 #[tokio::test]
 async fn a_call_with_transport_tls_goes_over_tls() {
-    call_and_hang_up(|bob| format!("sip:bob@{};transport=tls", bob.tls_addr().unwrap())).await;
+    call_and_hang_up(
+        |bob| format!("sip:bob@{};transport=tls", bob.tls_addr().unwrap()),
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_callee_hangs_up_over_tls_to_the_callers_contact() {
+    call_and_hang_up(|bob| format!("sips:bob@{}", bob.tls_addr().unwrap()), true).await;
+}
+
+#[tokio::test]
+async fn identity_and_roots_from_pem_files() {
+    let bob_id = certificate();
+    let dir = std::env::temp_dir().join(format!("sip-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("bob.pem"), dir.join("bob.key"));
+    std::fs::write(&cert, &bob_id.0).unwrap();
+    std::fs::write(&key, &bob_id.1).unwrap();
+    let bob = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .tls(0)
+        .tls_identity_files(&cert, &key)
+        .start()
+        .await
+        .unwrap();
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .tls_roots(std::fs::read(&cert).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let mut incoming = bob.incoming().await.unwrap();
+    let target = format!("sips:bob@{}", bob.tls_addr().unwrap());
+    let _out = alice.call(&target, Bytes::new(), None).await.unwrap();
+    let inc = timeout(LIMIT, incoming.next()).await.unwrap().unwrap();
+    assert!(inc.is_incoming());
+    alice.shutdown(Duration::from_millis(200)).await;
+    bob.shutdown(Duration::from_millis(200)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -103,6 +165,7 @@ async fn an_untrusted_server_certificate_fails_the_call() {
     // Alice trusts someone else's certificate, not Bob's.
     let alice = agent(&alice_id, &[&stranger.0]).await;
     let bob = agent(&bob_id, &[&alice_id.0]).await;
+    let mut incoming = bob.incoming().await.unwrap();
     let target = format!("sips:bob@{}", bob.tls_addr().unwrap());
     let mut call = alice.call(&target, Bytes::new(), None).await.unwrap();
     let reason = timeout(LIMIT, async {
@@ -117,6 +180,13 @@ async fn an_untrusted_server_certificate_fails_the_call() {
     .await
     .expect("the call ends");
     assert_eq!(reason, EndReason::TransportError);
+    // The handshake failed: nothing reached Bob.
+    assert!(
+        timeout(Duration::from_millis(200), incoming.next())
+            .await
+            .is_err()
+    );
+    assert_eq!(bob.connections().await.unwrap(), 0);
     alice.shutdown(Duration::from_millis(200)).await;
     bob.shutdown(Duration::from_millis(200)).await;
 }
