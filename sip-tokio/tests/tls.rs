@@ -219,3 +219,48 @@ async fn a_tls_listener_without_an_identity_is_refused() {
         .await;
     assert!(result.is_err());
 }
+
+#[tokio::test]
+async fn the_invite_names_our_tls_listener_in_via_and_contact() {
+    use std::sync::{Arc, Mutex};
+
+    let alice_id = certificate();
+    let bob_id = certificate();
+    let sent: Arc<Mutex<Vec<(sip_core::endpoint::Transport, String)>>> = Arc::default();
+    let seen = sent.clone();
+    let alice = UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .tls(0)
+        .tls_identity(&alice_id.0, &alice_id.1)
+        .tls_roots(&bob_id.0)
+        .on_message(move |trace| {
+            if trace.direction == sip_tokio::Direction::Sent {
+                let text = String::from_utf8_lossy(trace.payload).into_owned();
+                seen.lock().unwrap().push((trace.transport, text));
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let bob = agent(&bob_id, &[&alice_id.0]).await;
+    let mut incoming = bob.incoming().await.unwrap();
+    let target = format!("sips:bob@{}", bob.tls_addr().unwrap());
+    let _out = alice.call(&target, Bytes::new(), None).await.unwrap();
+    let _inc = timeout(LIMIT, incoming.next()).await.unwrap().unwrap();
+
+    let tls = alice.tls_addr().unwrap();
+    assert_ne!(tls.port(), alice.local_addr().port());
+    let sent = sent.lock().unwrap().clone();
+    let (transport, invite) = sent
+        .iter()
+        .find(|(_, text)| text.starts_with("INVITE "))
+        .expect("an INVITE was sent");
+    assert_eq!(*transport, sip_core::endpoint::Transport::Tls);
+    assert!(invite.contains(&format!("Via: SIP/2.0/TLS {tls};")), "{invite}");
+    assert!(
+        invite.contains(&format!("Contact: <sip:{tls};transport=tls>")),
+        "{invite}"
+    );
+    alice.shutdown(Duration::from_millis(200)).await;
+    bob.shutdown(Duration::from_millis(200)).await;
+}
