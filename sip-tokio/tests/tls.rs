@@ -264,3 +264,23 @@ async fn the_invite_names_our_tls_listener_in_via_and_contact() {
     alice.shutdown(Duration::from_millis(200)).await;
     bob.shutdown(Duration::from_millis(200)).await;
 }
+
+#[test]
+fn the_transport_of_a_target() {
+    use sip_core::dialog::{uri_socket_addr, uri_transport};
+    use sip_core::endpoint::Transport;
+    use sip_core::message::Uri;
+
+    let transport = |text: &str| uri_transport(&Uri::parse(text).unwrap());
+    assert_eq!(transport("sip:bob@127.0.0.1"), Transport::Udp);
+    assert_eq!(transport("sip:bob@127.0.0.1;transport=tcp"), Transport::Tcp);
+    assert_eq!(transport("sip:bob@127.0.0.1;transport=TLS"), Transport::Tls);
+    assert_eq!(transport("sips:bob@127.0.0.1"), Transport::Tls);
+    // sips: is never sent over an insecure transport.
+    assert_eq!(transport("sips:bob@127.0.0.1;transport=tcp"), Transport::Tls);
+    assert_eq!(transport("sips:bob@127.0.0.1;transport=udp"), Transport::Tls);
+    assert_eq!(
+        uri_socket_addr(&Uri::parse("sips:bob@127.0.0.1").unwrap()),
+        Some("127.0.0.1:5061".parse().unwrap())
+    );
+}
