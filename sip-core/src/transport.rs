@@ -114,3 +114,17 @@ pub(crate) struct Route {
     pub(crate) flow: Option<FlowId>,
     pub(crate) remote: SocketAddr,
 }
+
+/// The transport a request to `uri` goes over (RFC 3261 §18.1.1, RFC 3263 §4.1 without
+/// DNS): its `transport` parameter (`tcp`, `tls`), else TLS for a `sips:` URI, else UDP.
+/// A `sips:` URI never goes over a transport that is not secure.
+pub fn uri_transport(uri: &crate::message::Uri) -> Transport {
+    let sips = uri.scheme() == crate::message::Scheme::Sips;
+    match uri.transport_param() {
+        Some(t) if t.eq_ignore_ascii_case("tls") => Transport::Tls,
+        Some(t) if t.eq_ignore_ascii_case("tcp") && sips => Transport::Tls,
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        _ if sips => Transport::Tls,
+        _ => Transport::Udp,
+    }
+}

@@ -267,9 +267,10 @@ async fn the_invite_names_our_tls_listener_in_via_and_contact() {
 
 #[test]
 fn the_transport_of_a_target() {
-    use sip_core::dialog::{uri_socket_addr, uri_transport};
+    use sip_core::dialog::uri_socket_addr;
     use sip_core::endpoint::Transport;
     use sip_core::message::Uri;
+    use sip_core::transport::uri_transport;
 
     let transport = |text: &str| uri_transport(&Uri::parse(text).unwrap());
     assert_eq!(transport("sip:bob@127.0.0.1"), Transport::Udp);

@@ -677,20 +677,5 @@ pub fn uri_socket_addr(uri: &Uri) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, uri.port().unwrap_or(default_port)))
 }
 
-/// The transport a request to `uri` goes over (RFC 3261 §18.1.1, RFC 3263 §4.1 without
-/// DNS): its `transport` parameter (`tcp`, `tls`), else TLS for a `sips:` URI, else UDP.
-/// A `sips:` URI never goes over a transport that is not secure.
-pub fn uri_transport(uri: &Uri) -> crate::transport::Transport {
-    use crate::transport::Transport;
-    let sips = uri.scheme() == Scheme::Sips;
-    match uri.transport_param() {
-        Some(t) if t.eq_ignore_ascii_case("tls") => Transport::Tls,
-        Some(t) if t.eq_ignore_ascii_case("tcp") && sips => Transport::Tls,
-        Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-        _ if sips => Transport::Tls,
-        _ => Transport::Udp,
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -55,7 +55,7 @@ impl Seam {
         };
         let next = proxy.as_ref().unwrap_or(target);
         let destination = crate::dialog::uri_socket_addr(next).ok_or_else(|| next.to_string())?;
-        let transport = crate::dialog::uri_transport(next);
+        let transport = crate::transport::uri_transport(next);
         Ok(FirstHop {
             route: proxy.map(|p| format!("<{p};lr>")),
             destination,

@@ -84,7 +84,7 @@ impl InviteSessions {
         else {
             return false;
         };
-        let transport = crate::dialog::uri_transport(&target);
+        let transport = crate::transport::uri_transport(&target);
         let mut invite = sent.clone();
         invite.uri = target.clone();
         let seq = c.invite_seq().wrapping_add(1);
