@@ -49,7 +49,9 @@ impl Local {
         .map(|transport| {
             let contact = match transport {
                 Transport::Udp => format!("<sip:{user}{address}>"),
-                Transport::Tls => format!("<sip:{user}{tls_address};transport=tls>"),
+                // A sips: Contact over TLS (RFC 3261 §8.1.1.8: required when the
+                // Request-URI is sips:, and over TLS it asks the peer to stay on TLS).
+                Transport::Tls => format!("<sips:{user}{tls_address}>"),
                 other => format!(
                     "<sip:{user}{address};transport={}>",
                     other.as_str().to_ascii_lowercase()

@@ -84,6 +84,8 @@ pub(crate) struct Registrations {
     regs: std::collections::BTreeMap<RegistrationId, Box<Registration>>,
     /// The address we name ourselves by (advertised, else bound), for the Contact.
     local: SocketAddr,
+    /// Our address on TLS (its own port when one is set).
+    tls_local: SocketAddr,
 }
 
 impl Registrations {
@@ -91,6 +93,10 @@ impl Registrations {
         Registrations {
             regs: std::collections::BTreeMap::new(),
             local: config.advertised_addr(),
+            tls_local: match config.tls_port {
+                Some(port) => SocketAddr::new(config.advertised_addr().ip(), port),
+                None => config.advertised_addr(),
+            },
         }
     }
 
@@ -131,6 +137,8 @@ impl Registrations {
         let user = aor_uri.user().map(|u| format!("{u}@")).unwrap_or_default();
         let contact = match transport {
             Transport::Udp => format!("<sip:{user}{}>", self.local),
+            // Over TLS a sips: Contact on our TLS port (RFC 3261 §8.1.1.8, §10.2.1).
+            Transport::Tls => format!("<sips:{user}{}>", self.tls_local),
             other => format!(
                 "<sip:{user}{};transport={}>",
                 self.local,
