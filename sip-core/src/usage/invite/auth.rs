@@ -29,25 +29,17 @@ impl InviteSessions {
         let Some(sent) = c.invite.as_deref() else {
             return false;
         };
-        let Ok(mut invite) = cx.retry_with_credentials(sent, response) else {
+        let Ok(invite) = cx.retry_with_credentials(sent, response) else {
             return false;
         };
-        // Our own Via goes; the Endpoint puts a new one with a fresh branch.
-        invite.headers.remove_first_value(HeaderName::Via);
         // Early dialogs of the challenged attempt ended with it (its final response).
         for dialog in c.dialogs.take() {
             cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
-        let route = c.route;
-        let owner = Owner::Call(c.id, CallPart::Invite);
-        let Ok(tx) = cx.send_request(now, invite, route.remote, route.transport, owner) else {
+        let (remote, transport) = (c.route.remote, c.route.transport);
+        if !resend_invite(cx, now, c, invite, (remote, transport)) {
             return false;
-        };
-        let Some(sent) = cx.transactions.client_invite_request(tx) else {
-            return false;
-        };
-        c.invite = Some(Box::new(sent.clone()));
-        c.invite_tx = Some(tx);
+        }
         cx.shared.stats.calls.invites += 1;
         true
     }
@@ -88,24 +80,13 @@ impl InviteSessions {
         let mut invite = sent.clone();
         invite.uri = target.clone();
         let seq = c.invite_seq().wrapping_add(1);
-        invite.headers.remove_first_value(HeaderName::Via);
         invite.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
         for dialog in c.dialogs.take() {
             cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
-        let owner = Owner::Call(c.id, CallPart::Invite);
-        let Ok(tx) = cx.send_request(now, invite, destination, transport, owner) else {
+        if !resend_invite(cx, now, c, invite, (destination, transport)) {
             return false;
-        };
-        let (Some(sent), Some(route)) = (
-            cx.transactions.client_invite_request(tx),
-            cx.transactions.client_route(tx),
-        ) else {
-            return false;
-        };
-        c.invite = Some(Box::new(sent.clone()));
-        c.invite_tx = Some(tx);
-        c.route = route;
+        }
         c.redirects += 1;
         cx.shared.stats.calls.invites += 1;
         self.call_event(
@@ -117,4 +98,31 @@ impl InviteSessions {
         );
         true
     }
+}
+
+/// Sends `invite` — call `c`'s INVITE once more, its CSeq already advanced — in a new
+/// transaction to `destination`, and makes it the call's INVITE. Our own Via goes; the
+/// Endpoint puts a new one with a fresh branch. False when it cannot be sent.
+pub(super) fn resend_invite(
+    cx: &mut Seam,
+    now: Instant,
+    c: &mut Call,
+    mut invite: crate::message::Request,
+    (destination, transport): (std::net::SocketAddr, crate::transport::Transport),
+) -> bool {
+    invite.headers.remove_first_value(HeaderName::Via);
+    let owner = Owner::Call(c.id, CallPart::Invite);
+    let Ok(tx) = cx.send_request(now, invite, destination, transport, owner) else {
+        return false;
+    };
+    let (Some(sent), Some(route)) = (
+        cx.transactions.client_invite_request(tx),
+        cx.transactions.client_route(tx),
+    ) else {
+        return false;
+    };
+    c.invite = Some(Box::new(sent.clone()));
+    c.invite_tx = Some(tx);
+    c.route = route;
+    true
 }

@@ -109,8 +109,6 @@ impl InviteSessions {
             return false;
         }
         let seq = c.invite_seq().wrapping_add(1);
-        // Our own Via goes; the Endpoint puts a new one with a fresh branch.
-        invite.headers.remove_first_value(HeaderName::Via);
         invite
             .headers
             .set(HeaderName::CSeq, ByteString::from(format!("{seq} INVITE")));
@@ -120,17 +118,8 @@ impl InviteSessions {
         invite
             .headers
             .set(HeaderName::MinSe, ByteString::from(min_se.to_string()));
-        let route = c.route;
-        let owner = Owner::Call(c.id, CallPart::Invite);
-        let Ok(tx) = cx.send_request(now, invite, route.remote, route.transport, owner) else {
-            return false;
-        };
-        let Some(sent) = cx.transactions.client_invite_request(tx) else {
-            return false;
-        };
-        c.invite = Some(Box::new(sent.clone()));
-        c.invite_tx = Some(tx);
-        true
+        let (remote, transport) = (c.route.remote, c.route.transport);
+        auth::resend_invite(cx, now, c, invite, (remote, transport))
     }
 
     /// UAS: decides the session timer for our 2xx and adds its headers (RFC 4028 §9).
