@@ -318,9 +318,10 @@ pub enum CallError {
     /// §14.1, RFC 3311 §5.1): wait for it to finish.
     #[error("an offer or re-INVITE is already in progress")]
     OfferPending,
-    /// The target's host is not an IP address and no outbound proxy is configured (the
-    /// core does not resolve names yet, RFC 3263).
-    #[error("cannot resolve {0}")]
+    /// The target (or the outbound proxy) cannot be located at all (RFC 3263): no host,
+    /// a `sips:` URI with an insecure transport, or a transport that is not enabled. A
+    /// name whose DNS leads nowhere fails later, as a transport error.
+    #[error("cannot reach {0}")]
     Unresolvable(String),
     /// The call limit ([`EndpointLimits::max_calls`](crate::endpoint::EndpointLimits)) is
     /// reached.
@@ -363,7 +364,7 @@ pub struct CallConfig {
     /// always done when the INVITE requires it), and offer `Supported: 100rel` on ours.
     pub reliable_provisionals: bool,
     /// A proxy every out-of-dialog INVITE goes through, as a pre-loaded loose Route
-    /// (RFC 3261 §8.1.2). Must be an IP literal URI.
+    /// (RFC 3261 §8.1.2), located by RFC 3263 like any target.
     pub outbound_proxy: Option<String>,
     /// Ask for a session timer of this many seconds on calls we make, and offer one on
     /// calls we answer when the caller supports it (RFC 4028). `None`: only honour the

@@ -128,9 +128,50 @@ pub struct EndpointConfig {
     pub subscriptions: SubscriptionConfig,
     /// Instant messages outside a dialog (MESSAGE, RFC 3428).
     pub messages: crate::pager::PagerConfig,
+    /// The transports the driver can send over (default UDP and TCP): RFC 3263 picks
+    /// only among these, and a request that needs another fails at once.
+    pub transports: Vec<crate::transport::Transport>,
+    /// Server location by DNS (RFC 3263): how long answers and failed targets are kept.
+    pub dns: DnsConfig,
     /// Usernames and passwords for digest authentication (RFC 3261 §22, RFC 7616): a 401
     /// or 407 to a request of ours is answered with them, and the request sent again.
     pub credentials: Vec<Credential>,
+}
+
+/// How the Endpoint locates servers by DNS (RFC 3263) and remembers what it learnt.
+///
+/// Defaults: a question unanswered after 8 s counts as failed (hickory's own timeout
+/// is 5 s); answers are kept for their TTL but at most an hour, and "no such record" for
+/// 30 s; a target that failed (a transport error, a timeout or a 503, RFC 3263 §4.3) is
+/// tried last for 60 s; at most 1,024 answers are kept and 1,024 lookups wait at once.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// How long a question may go unanswered before it counts as failed.
+    pub query_timeout: Duration,
+    /// The longest an answer is kept, whatever its TTL.
+    pub max_ttl: Duration,
+    /// How long "no such record" is kept.
+    pub negative_ttl: Duration,
+    /// How long a target that failed is put last.
+    pub failed_target_memory: Duration,
+    /// How many answers are kept; past it the one that expires first goes.
+    pub max_cache_entries: usize,
+    /// How many names may be waiting for answers at once; past it a request to a new
+    /// name fails at once.
+    pub max_pending_lookups: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            query_timeout: Duration::from_secs(8),
+            max_ttl: Duration::from_secs(3600),
+            negative_ttl: Duration::from_secs(30),
+            failed_target_memory: Duration::from_secs(60),
+            max_cache_entries: 1024,
+            max_pending_lookups: 1024,
+        }
+    }
 }
 
 /// A username and password for digest authentication, for one realm or for any.
@@ -185,6 +226,8 @@ impl EndpointConfig {
             subscriptions: SubscriptionConfig::default(),
             messages: crate::pager::PagerConfig::default(),
             credentials: Vec::new(),
+            transports: vec![crate::transport::Transport::Udp, crate::transport::Transport::Tcp],
+            dns: DnsConfig::default(),
         }
     }
 
@@ -241,6 +284,14 @@ pub struct Stats {
     /// Connections closed for completing nothing for the idle timeout, or for leaving a
     /// message unfinished past its deadline.
     pub flows_timed_out: u64,
+    /// DNS questions asked of the driver (RFC 3263).
+    pub dns_queries: u64,
+    /// Requests sent to the next DNS target after the one before failed (a transport
+    /// error, a timeout or a 503; RFC 3263 §4.3).
+    pub failovers: u64,
+    /// Requests that found no target at all: no records, every answer failed, or every
+    /// target refused before one could be tried.
+    pub unlocated: u64,
     /// Call counters.
     pub calls: CallStats,
 }

@@ -21,4 +21,8 @@ pub enum SendError {
     /// The connection limit is reached.
     #[error("too many connections")]
     TooManyFlows,
+    /// The target cannot be located (RFC 3263): no host, a transport that is not enabled,
+    /// a `sips:` URI with an insecure transport, or no DNS records leading anywhere.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
 }

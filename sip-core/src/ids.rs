@@ -72,6 +72,13 @@ id_type!(
     "dialog"
 );
 
+id_type!(
+    /// A DNS question the Endpoint asked (see
+    /// [`Endpoint::poll_dns_query`](crate::Endpoint::poll_dns_query)). Never reused.
+    DnsQueryId,
+    "dns"
+);
+
 /// Hands out ids: one counter for every kind, so ids are unique across kinds too and their
 /// order is the order of creation.
 #[derive(Debug)]

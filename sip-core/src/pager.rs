@@ -50,8 +50,10 @@ pub enum MessageEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PagerError {
-    /// The target's host is not an IP address (no DNS in the core yet).
-    #[error("cannot reach {0}: the host must be an IP address")]
+    /// The target (or the outbound proxy) cannot be located at all (RFC 3263): no host,
+    /// a `sips:` URI with an insecure transport, or a transport that is not enabled. A
+    /// name whose DNS leads nowhere fails later, as a transport error.
+    #[error("cannot reach {0}")]
     Unresolvable(String),
     /// The content type is not `type/subtype`.
     #[error("invalid: {0}")]

@@ -69,8 +69,10 @@ pub enum RegistrationError {
     /// No such registration (never, or no longer).
     #[error("no registration {0}")]
     Unknown(RegistrationId),
-    /// The registrar's host is not an IP address (no DNS in the core yet).
-    #[error("cannot reach {0}: the host must be an IP address")]
+    /// The target (or the outbound proxy) cannot be located at all (RFC 3263): no host,
+    /// a `sips:` URI with an insecure transport, or a transport that is not enabled. A
+    /// name whose DNS leads nowhere fails later, as a transport error.
+    #[error("cannot reach {0}")]
     Unresolvable(String),
     /// The address-of-record or registrar is not a SIP URI.
     #[error("invalid: {0}")]

@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     /// Answers 401/407 challenges to our requests with the configured credentials, and
     /// remembers each realm's nonce to pre-authorize later requests (RFC 3261 §22.3).
     pub(crate) digest: crate::auth::DigestClient,
+    /// RFC 3263: DNS answers, questions out, requests waiting, failed targets.
+    pub(crate) locator: crate::locate::Locator,
 }
 
 /// A digest client holding `credentials`.
@@ -155,6 +157,7 @@ impl Shared {
             refer_progress: Vec::new(),
             refers_settled: Vec::new(),
             digest: digest_client(&config_credentials),
+            locator: crate::locate::Locator::default(),
         }
     }
 

@@ -268,8 +268,10 @@ pub enum SubscriptionError {
     /// No connected call of this id (to subscribe inside its dialog).
     #[error("no connected call {0}")]
     NoSuchCall(crate::ids::CallId),
-    /// The target's host is not an IP address (no DNS in the core yet).
-    #[error("cannot reach {0}: the host must be an IP address")]
+    /// The target (or the outbound proxy) cannot be located at all (RFC 3263): no host,
+    /// a `sips:` URI with an insecure transport, or a transport that is not enabled. A
+    /// name whose DNS leads nowhere fails later, as a transport error.
+    #[error("cannot reach {0}")]
     Unresolvable(String),
     /// The subscription limit ([`EndpointLimits::max_subscriptions`](crate::endpoint::EndpointLimits)) is reached.
     #[error("too many subscriptions")]

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::call::CallTimer;
-use crate::ids::{CallId, FlowId, RegistrationId, SubscriptionId, TransactionId};
+use crate::ids::{CallId, DnsQueryId, FlowId, RegistrationId, SubscriptionId, TransactionId};
 use crate::registration::RegistrationTimer;
 use crate::subscription::SubscriptionTimer;
 use crate::transaction::Timer;
@@ -64,6 +64,11 @@ pub enum TimerId {
     Flow {
         /// The connection.
         flow: FlowId,
+    },
+    /// A DNS question's deadline (RFC 3263 server location): unanswered by then, it failed.
+    Dns {
+        /// The question.
+        query: DnsQueryId,
     },
 }
 

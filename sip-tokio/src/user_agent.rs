@@ -443,6 +443,7 @@ impl Builder {
         let mut config = EndpointConfig::new(local, self.seed.unwrap_or_else(os_seed));
         config.advertised = advertised;
         config.tls_port = sockets.tls_port;
+        config.transports = sockets.sendable();
         config.max_forwards = self.max_forwards;
         config.timers = self.timers;
         config.limits = self.limits;

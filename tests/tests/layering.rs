@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "shared vocabulary: transports, errors, events, configuration, owners, the call, subscription, registration and pager models, timer ids",
         &[
             "transport.rs",
+            "dns.rs",
             "budget.rs",
             "error.rs",
             "event.rs",
@@ -49,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "shared state below the usages: the connections and what every layer shares",
-        &["shared.rs", "connections.rs", "sources.rs"],
+        &["shared.rs", "connections.rs", "sources.rs", "locate/"],
     ),
     (
         "the transaction layer and the dialog table",

@@ -17,8 +17,9 @@ impl Endpoint {
 
     /// Starts a call to `target` with `body` (an SDP offer) and returns its id. From is the
     /// configured identity with a fresh tag; To is the target; the INVITE goes to the
-    /// outbound proxy if one is configured, else to the target's host, which must be an IP
-    /// address (no DNS in the core yet). With an empty body the INVITE carries no offer and
+    /// outbound proxy if one is configured, else to the target, located by RFC 3263 (a host
+    /// name waits for [`Endpoint::poll_dns_query`]'s answers, and a failed target hands over
+    /// to the next). With an empty body the INVITE carries no offer and
     /// a 2xx that offers cannot be answered: see [`Endpoint::invite_without_offer`].
     pub fn invite(
         &mut self,

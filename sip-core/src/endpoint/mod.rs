@@ -10,6 +10,7 @@ mod subscriptions;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::dns::{DnsAnswer, DnsError, DnsQuery};
 use bytes::Bytes;
 
 use crate::connections::{Admission, Completed, Expiry};
@@ -29,7 +30,7 @@ use crate::usage::subscription::Subscriptions;
 pub use crate::config::{EndpointConfig, EndpointLimits, Stats};
 pub use crate::error::SendError;
 pub use crate::event::Event;
-pub use crate::ids::{CallId, FlowId, TransactionId};
+pub use crate::ids::{CallId, DnsQueryId, FlowId, TransactionId};
 pub use crate::timer_queue::{TimerId, Wakeup};
 pub use crate::transport::{FlowEvent, FlowRequest, Transmit, Transport};
 
@@ -245,6 +246,17 @@ impl Endpoint {
         events.pop_front()
     }
 
+    /// The next DNS question for the driver's resolver (RFC 3263 server location: a
+    /// request to a host name waits for the answers). Answer each, once, with
+    /// [`Endpoint::handle_dns_response`]; one unanswered after
+    /// [`DnsConfig::query_timeout`](crate::config::DnsConfig::query_timeout) counts as
+    /// failed. Poll after every input and command, like the other queues.
+    pub fn poll_dns_query(&mut self) -> Option<DnsQuery> {
+        let query = self.seam.shared.locator.poll_query()?;
+        self.seam.shared.stats.dns_queries += 1;
+        Some(query)
+    }
+
     /// The earliest instant [`Endpoint::handle_timeout`] has work; `None` when idle.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.seam.shared.timers.first().map(|(at, _)| at)
@@ -319,7 +331,7 @@ impl Endpoint {
                 }
                 Err(_) => {
                     shared.stats.invalid += 1;
-                    self.close_flow(flow);
+                    self.close_flow(now, flow);
                     return;
                 }
             }
@@ -329,7 +341,7 @@ impl Endpoint {
         let shed = shared.flows.framed(&mut shared.timers, flow, now, limits);
         for flow in shed {
             self.seam.shared.stats.flows_evicted += 1;
-            self.close_flow(flow);
+            self.close_flow(now, flow);
         }
         self.dispatch(now);
     }
@@ -345,7 +357,7 @@ impl Endpoint {
                     Admission::Accepted => {}
                     Admission::AcceptedEvicting(evicted) => {
                         shared.stats.flows_evicted += 1;
-                        self.close_flow(evicted);
+                        self.close_flow(now, evicted);
                     }
                     Admission::RefusedPerSource | Admission::RefusedFull => {
                         shared.stats.flows_refused += 1;
@@ -360,7 +372,7 @@ impl Endpoint {
                     .insert(&mut shared.timers, now, flow, transport, remote, true, limits);
             }
             FlowEvent::Connected => {}
-            FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(flow),
+            FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(now, flow),
         }
         self.dispatch(now);
     }
@@ -372,7 +384,21 @@ impl Endpoint {
     /// [`EndReason::TransportError`](crate::call::EndReason::TransportError).
     pub fn handle_unreachable(&mut self, now: Instant, remote: SocketAddr) {
         let seam = &mut self.seam;
-        seam.transactions.on_unreachable(&mut seam.shared, remote);
+        seam.transactions.on_unreachable(&mut seam.shared, now, remote);
+        self.dispatch(now);
+    }
+
+    /// The driver's answer to DNS question `query` (from [`Endpoint::poll_dns_query`]): the
+    /// records, or why there are none. Requests waiting for it are sent to the first target
+    /// RFC 3263 gives, or fail with a transport error when there is none. An answer to a
+    /// question that timed out, or a second one, is ignored.
+    pub fn handle_dns_response(
+        &mut self,
+        now: Instant,
+        query: DnsQueryId,
+        result: Result<DnsAnswer, DnsError>,
+    ) {
+        self.answer_dns(now, query, result);
         self.dispatch(now);
     }
 
@@ -397,13 +423,17 @@ impl Endpoint {
                     self.registrations
                         .fire_timer(&mut self.seam, now, registration, timer)
                 }
+                TimerId::Dns { query } => {
+                    // Unanswered for `DnsConfig::query_timeout`: it failed.
+                    self.answer_dns(now, query, Err(DnsError::Failed));
+                }
                 TimerId::Flow { flow } => {
                     let shared = &mut self.seam.shared;
                     let limits = &shared.config.limits;
                     match shared.flows.on_timer(&mut shared.timers, flow, now, limits) {
                         Some(Expiry::Idle | Expiry::UnfinishedMessage) => {
                             shared.stats.flows_timed_out += 1;
-                            self.close_flow(flow);
+                            self.close_flow(now, flow);
                         }
                         None => {}
                     }
@@ -506,17 +536,35 @@ impl Endpoint {
         }
     }
 
+    /// Feeds a DNS answer (or failure) to the locator and sends what it completes.
+    fn answer_dns(&mut self, now: Instant, query: DnsQueryId, result: Result<DnsAnswer, DnsError>) {
+        let Shared {
+            locator,
+            config,
+            rng,
+            timers,
+            ids,
+            ..
+        } = &mut self.seam.shared;
+        let done = locator.on_answer(config, timers, ids, &mut || rng.next_u64(), now, query, result);
+        for (tx, targets) in done {
+            self.seam
+                .transactions
+                .on_located(&mut self.seam.shared, now, tx, targets);
+        }
+    }
+
     /// Every transaction using a flow that failed gets a transport error (§18.4).
-    fn fail_flow(&mut self, flow: FlowId) {
+    fn fail_flow(&mut self, now: Instant, flow: FlowId) {
         let seam = &mut self.seam;
         seam.shared.flows.remove(&mut seam.shared.timers, flow);
-        seam.transactions.on_flow_failed(&mut seam.shared, flow);
+        seam.transactions.on_flow_failed(&mut seam.shared, now, flow);
     }
 
     /// Closes a flow we give up on (a framing error, a deadline, eviction): what used it
     /// fails, and the driver is asked to close the socket.
-    fn close_flow(&mut self, flow: FlowId) {
-        self.fail_flow(flow);
+    fn close_flow(&mut self, now: Instant, flow: FlowId) {
+        self.fail_flow(now, flow);
         self.seam
             .shared
             .flow_requests

@@ -17,7 +17,7 @@ impl Endpoint {
     /// until [`Endpoint::unregister`]: refreshed before it runs out, asked again after
     /// 423 with the Min-Expires given, tried again with a growing wait after a failure.
     /// `registrar` is the Request-URI (`sip:registrar.example.com`, with
-    /// `;transport=tcp` for TCP); the host must be an IP address (no DNS in the core yet).
+    /// `;transport=tcp` for TCP), located by RFC 3263 like every request.
     ///
     /// ```
     /// use std::time::Instant;

@@ -1,10 +1,12 @@
 //! The entries of the transaction tables: a transaction's machine (client or server,
 //! INVITE or not), its key, where its messages go, its armed timers and its owner.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytestring::ByteString;
 
+use crate::locate::Target;
 use crate::message::{Method, Request, Response};
 use crate::owner::Owner;
 use crate::timer_queue::Armed;
@@ -22,6 +24,22 @@ pub(super) struct ClientEntry {
     pub(super) route: Route,
     pub(super) armed: Armed<Timer>,
     pub(super) owner: Owner,
+    /// For a request located by DNS (RFC 3263): the targets not tried yet, in order (empty
+    /// when this is the last). `None` for a request sent to an address.
+    // Boxed: 8 bytes in every entry rather than a 32-byte queue, as most transactions
+    // have no plan.
+    #[allow(clippy::box_collection)]
+    pub(super) plan: Option<Box<VecDeque<Target>>>,
+}
+
+/// A client transaction whose request waits for DNS answers before it is first sent.
+#[derive(Debug)]
+pub(super) struct Locating {
+    pub(super) request: Request,
+    pub(super) owner: Owner,
+    /// The branch already in the request's top Via (a dialog request written with ours),
+    /// else a fresh one is drawn when it is sent.
+    pub(super) branch: Option<ByteString>,
 }
 
 /// The INVITE machine keeps its request (for the ACK and CANCEL), so it is boxed: map

@@ -7,7 +7,7 @@
 //! methods here: start a client transaction, respond, cancel, ask where a transaction's
 //! messages go.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -16,14 +16,17 @@ use bytestring::ByteString;
 
 use crate::error::SendError;
 use crate::ids::{FlowId, TransactionId};
+use crate::locate::{Resolution, Spec, Target};
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
-use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode, response_to_with, tag_of};
+use crate::message::{
+    HeaderName, Message, Method, Request, Response, StatusCode, Uri, response_to_with, tag_of,
+};
 use crate::owner::Owner;
 use crate::shared::{Shared, TopVia, shrink_when_sparse};
 use crate::timer_queue::{Armed, TimerId};
 use crate::transport::{Route, Transport};
 
-use super::entries::{ClientEntry, ClientMachine, MergeKey, ServerEntry, ServerMachine};
+use super::entries::{ClientEntry, ClientMachine, Locating, MergeKey, ServerEntry, ServerMachine};
 use super::events::{NewRequest, RequestFields, TransactionEvent, public_event};
 use super::received::mark_received;
 use super::{
@@ -46,6 +49,9 @@ pub(crate) struct TransactionLayer {
     client_keys: KeyMap<ClientKey>,
     server_keys: KeyMap<ServerKey>,
     merge_keys: KeyMap<MergeKey>,
+    /// Client transactions whose request waits for DNS answers (RFC 3263) before it is
+    /// first sent: few and short-lived, so ordered.
+    locating: BTreeMap<TransactionId, Box<Locating>>,
     /// What happened to transactions a usage owns (and new requests, ACKs and stray 2xx,
     /// which a usage may take), in order, for the Endpoint to hand on. Events of the
     /// application's own transactions go straight to the public queue.
@@ -77,6 +83,7 @@ impl TransactionLayer {
             client_keys: HashMap::with_hasher(hasher.clone()),
             server_keys: HashMap::with_hasher(hasher.clone()),
             merge_keys: HashMap::with_hasher(hasher),
+            locating: BTreeMap::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -86,7 +93,7 @@ impl TransactionLayer {
 
     /// Live transactions, client and server.
     pub(crate) fn count(&self) -> usize {
-        self.clients.len() + self.servers.len()
+        self.clients.len() + self.servers.len() + self.locating.len()
     }
 
     /// Transactions still at work (see `Endpoint::pending_transaction_count`). It walks
@@ -128,6 +135,9 @@ impl TransactionLayer {
 
     /// The request of INVITE client transaction `tx`, as sent (our Via on top).
     pub(crate) fn client_invite_request(&self, tx: TransactionId) -> Option<&Request> {
+        if let Some(locating) = self.locating.get(&tx) {
+            return (locating.request.method == Method::Invite).then_some(&locating.request);
+        }
         match &self.clients.get(&tx)?.machine {
             ClientMachine::Invite(machine) => Some(machine.request()),
             ClientMachine::NonInvite(_) => None,
@@ -156,6 +166,8 @@ impl TransactionLayer {
     pub(crate) fn set_owner(&mut self, tx: TransactionId, owner: Owner) {
         if let Some(entry) = self.clients.get_mut(&tx) {
             entry.owner = owner;
+        } else if let Some(locating) = self.locating.get_mut(&tx) {
+            locating.owner = owner;
         } else if let Some(entry) = self.servers.get_mut(&tx) {
             entry.owner = owner;
         }
@@ -355,13 +367,15 @@ impl TransactionLayer {
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
+        let mut unanswered = false;
         if let Some(entry) = self.clients.get_mut(&id) {
+            unanswered = entry.machine.is_unanswered();
             entry.machine.on_response(response, now, &mut out);
         }
         if out.is_empty() {
             shared.stats.dropped += 1;
         }
-        self.apply(shared, Side::Client(id), &mut out);
+        self.settle_client(shared, now, id, unanswered, &mut out);
         self.scratch = out;
     }
 
@@ -389,8 +403,10 @@ impl TransactionLayer {
     /// Timer `timer` of transaction `id` fired (the queue already let go of it).
     pub(crate) fn on_timer(&mut self, shared: &mut Shared, now: Instant, id: TransactionId, timer: Timer) {
         let mut out = std::mem::take(&mut self.scratch);
+        let mut unanswered = false;
         let side = if let Some(entry) = self.clients.get_mut(&id) {
             entry.armed.fired(timer);
+            unanswered = entry.machine.is_unanswered();
             entry.machine.on_timer(timer, now, &mut out);
             Side::Client(id)
         } else if let Some(entry) = self.servers.get_mut(&id) {
@@ -404,13 +420,16 @@ impl TransactionLayer {
         // Whatever a timer sends is a retransmission (A, E, G).
         let retransmissions = out.iter().filter(|a| matches!(a, Action::Transmit(_))).count();
         shared.stats.retransmitted += retransmissions as u64;
-        self.apply(shared, side, &mut out);
+        match side {
+            Side::Client(id) => self.settle_client(shared, now, id, unanswered, &mut out),
+            Side::Server(_) => self.apply(shared, side, &mut out),
+        }
         self.scratch = out;
     }
 
     /// Every transaction using `flow`, which failed, gets a transport error (§18.4). Flow
     /// failures are rare, so a scan of the transactions is fine here.
-    pub(crate) fn on_flow_failed(&mut self, shared: &mut Shared, flow: FlowId) {
+    pub(crate) fn on_flow_failed(&mut self, shared: &mut Shared, now: Instant, flow: FlowId) {
         // Client transactions first, each kind oldest first: the maps' order is arbitrary.
         let clients = ids_on_flow(&self.clients, |e| e.route, flow);
         let servers = ids_on_flow(&self.servers, |e| e.route, flow);
@@ -422,17 +441,20 @@ impl TransactionLayer {
             let mut out = Vec::new();
             match side {
                 Side::Client(id) => {
+                    let mut unanswered = false;
                     if let Some(entry) = self.clients.get_mut(&id) {
+                        unanswered = entry.machine.is_unanswered();
                         entry.machine.on_transport_error(&mut out);
                     }
+                    self.settle_client(shared, now, id, unanswered, &mut out);
                 }
                 Side::Server(id) => {
                     if let Some(entry) = self.servers.get_mut(&id) {
                         entry.machine.on_transport_error(&mut out);
                     }
+                    self.apply(shared, side, &mut out);
                 }
             }
-            self.apply(shared, side, &mut out);
         }
     }
 
@@ -441,7 +463,7 @@ impl TransactionLayer {
     /// nothing back yet gets a transport error (RFC 3261 §17.1.1.2, §17.1.2.2), instead of
     /// retransmitting until Timer B or F. One that heard from the peer is left alone: the
     /// peer was there, and the error may be older than its answer.
-    pub(crate) fn on_unreachable(&mut self, shared: &mut Shared, remote: SocketAddr) {
+    pub(crate) fn on_unreachable(&mut self, shared: &mut Shared, now: Instant, remote: SocketAddr) {
         #[allow(clippy::disallowed_methods)] // collected, then sorted: the map's order goes nowhere
         let mut ids: Vec<TransactionId> = self
             .clients
@@ -460,7 +482,7 @@ impl TransactionLayer {
             if let Some(entry) = self.clients.get_mut(&id) {
                 entry.machine.on_transport_error(&mut out);
             }
-            self.apply(shared, Side::Client(id), &mut out);
+            self.settle_client(shared, now, id, true, &mut out);
         }
     }
 
@@ -504,6 +526,268 @@ impl TransactionLayer {
         Ok(self.start_client(shared, now, request, branch, route, owner))
     }
 
+    /// Sends `request` to `target`, located by RFC 3263: at once when its host is an
+    /// address or the answers are cached, else once the driver has answered the questions
+    /// asked (the transaction exists from now on; a lookup that finds no target ends it
+    /// with a transport error). When the first target fails — a transport error, Timer B
+    /// or F, or a 503 before anything else came back — the request goes to the next, in a
+    /// new transaction under the same id, unseen by the owner (RFC 3263 §4.3).
+    pub(crate) fn send_request_to(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        request: Request,
+        target: &Uri,
+        owner: Owner,
+    ) -> Result<TransactionId, SendError> {
+        let spec = Spec::of(target).map_err(|e| SendError::Unreachable(e.to_string()))?;
+        if request.method == Method::Ack {
+            return Err(SendError::InvalidRequest(
+                "an ACK is not a transaction: use send_stateless".into(),
+            ));
+        }
+        if self.count() >= shared.config.limits.max_transactions {
+            return Err(SendError::TooManyTransactions);
+        }
+        let Shared {
+            locator,
+            config,
+            rng,
+            timers,
+            ids,
+            ..
+        } = shared;
+        let resolution = locator
+            .resolve(config, now, &spec, &mut || rng.next_u64())
+            .map_err(|e| SendError::Unreachable(e.to_string()))?;
+        match resolution {
+            // An address: exactly as `send_request`, no plan to keep.
+            Resolution::Ready(targets) if spec.is_literal() => {
+                let target = targets
+                    .front()
+                    .copied()
+                    .ok_or_else(|| SendError::Unreachable(spec.describe()))?;
+                self.send_request(shared, now, request, target.remote, target.transport, owner)
+            }
+            Resolution::Ready(targets) => {
+                let id = TransactionId(shared.fresh_id());
+                self.start_planned(shared, now, id, request, None, TopVia::Unknown, targets, owner)?;
+                Ok(id)
+            }
+            Resolution::Missing(missing) => {
+                let id = TransactionId(ids.next());
+                locator
+                    .wait(config, timers, ids, now, id, spec, missing)
+                    .map_err(|e| SendError::Unreachable(e.to_string()))?;
+                let locating = Locating {
+                    request,
+                    owner,
+                    branch: None,
+                };
+                self.locating.insert(id, Box::new(locating));
+                Ok(id)
+            }
+        }
+    }
+
+    /// The answers transaction `tx`'s request waited for are in: it goes to the first of
+    /// `targets`, or, with none, ends with a transport error (RFC 3263 §4.3: every target
+    /// failed).
+    pub(crate) fn on_located(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        tx: TransactionId,
+        targets: Result<VecDeque<Target>, crate::locate::Unlocatable>,
+    ) {
+        let Some(locating) = self.locating.remove(&tx) else {
+            return;
+        };
+        let Locating {
+            request,
+            owner,
+            branch,
+        } = *locating;
+        let started = match targets {
+            Ok(targets) => self
+                .start_planned(shared, now, tx, request, branch, TopVia::Unknown, targets, owner)
+                .is_ok(),
+            Err(_) => false,
+        };
+        if !started {
+            shared.stats.unlocated += 1;
+            self.fail_unsent(shared, tx, owner);
+        }
+    }
+
+    /// Gives up INVITE client transaction `tx` while it still waits for DNS (a CANCEL
+    /// before anything was sent, RFC 3261 §9.1): it ends as if answered 487, at once.
+    /// False when it is not waiting.
+    pub(crate) fn abandon_locating(&mut self, shared: &mut Shared, tx: TransactionId) -> bool {
+        let Some(locating) = self.locating.remove(&tx) else {
+            return false;
+        };
+        shared.locator.abandon(tx);
+        let response =
+            crate::message::response_to(&locating.request, StatusCode::REQUEST_TERMINATED, None, None);
+        self.emit(
+            shared,
+            TransactionEvent::Response {
+                transaction: tx,
+                owner: locating.owner,
+                response,
+            },
+        );
+        self.emit(
+            shared,
+            TransactionEvent::Terminated {
+                transaction: tx,
+                owner: locating.owner,
+            },
+        );
+        true
+    }
+
+    /// Sends `request` to the first of `targets` that takes it, in a new client
+    /// transaction `id` keeping the rest for failover.
+    #[allow(clippy::too_many_arguments)]
+    fn start_planned(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        id: TransactionId,
+        mut request: Request,
+        branch: Option<ByteString>,
+        top: TopVia,
+        mut targets: VecDeque<Target>,
+        owner: Owner,
+    ) -> Result<(), SendError> {
+        let target = targets
+            .pop_front()
+            .ok_or_else(|| SendError::Unreachable("no target left".into()))?;
+        let branch = branch.unwrap_or_else(|| shared.new_branch());
+        let mut transport = target.transport;
+        shared.prepare_request(&mut request, &branch, transport, top);
+        if transport == Transport::Udp && request.encoded_len() + 200 > shared.config.mtu {
+            transport = Transport::Tcp;
+            shared.prepare_request(&mut request, &branch, transport, TopVia::Placeholder);
+        }
+        let flow = match transport {
+            Transport::Udp => None,
+            _ => Some(shared.connect(now, transport, target.remote)?),
+        };
+        let route = Route {
+            transport,
+            flow,
+            remote: target.remote,
+        };
+        let plan = Some(Box::new(targets));
+        self.start_client_as(shared, now, id, request, branch, route, owner, plan);
+        Ok(())
+    }
+
+    /// Carries out what client transaction `id`'s machine asked for — unless it failed
+    /// before anything came back (`unanswered`) and DNS gave other targets: then it fails
+    /// over (RFC 3263 §4.3).
+    fn settle_client(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        id: TransactionId,
+        unanswered: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let failed = out.iter().any(|action| match action {
+            Action::Timeout(_) | Action::TransportError => true,
+            Action::Response(response) => response.status == StatusCode::SERVICE_UNAVAILABLE,
+            _ => false,
+        });
+        let plan = self
+            .clients
+            .get(&id)
+            .and_then(|e| e.plan.as_deref().map(|p| (e.route, !p.is_empty())));
+        match plan {
+            Some((route, more)) if failed && unanswered => {
+                let target = Target {
+                    transport: route.transport,
+                    remote: route.remote,
+                };
+                shared.locator.note_failed(&shared.config, now, target);
+                if more {
+                    self.fail_over(shared, now, id, out);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.apply(shared, Side::Client(id), out);
+    }
+
+    /// Client transaction `id` failed at its target: its request goes to the next target
+    /// in a new transaction under the same id. What the failed one sends still goes (the
+    /// ACK of a 503, §17.1.1.3); what it reports does not, so the owner sees one request.
+    /// A 503 retransmitted later matches nothing and is dropped.
+    fn fail_over(&mut self, shared: &mut Shared, now: Instant, id: TransactionId, out: &mut Vec<Action>) {
+        let Some(mut entry) = self.clients.remove(&id) else {
+            out.clear();
+            return;
+        };
+        for action in out.drain(..) {
+            if let Action::Transmit(payload) = action {
+                shared.transmit(entry.route, payload);
+            }
+        }
+        entry.armed.clear(&mut shared.timers, transaction_timer(id));
+        self.client_keys.remove(&entry.key);
+        let ClientEntry {
+            machine, plan, owner, ..
+        } = *entry;
+        let request = match machine {
+            ClientMachine::Invite(machine) => Some(machine.request().clone()),
+            ClientMachine::NonInvite(machine) => match Message::parse(machine.request_bytes().clone()) {
+                Ok(Message::Request(request)) => Some(request),
+                _ => None,
+            },
+        };
+        let targets = plan.map(|p| *p).unwrap_or_default();
+        shared.stats.failovers += 1;
+        let started = request.is_some_and(|request| {
+            // Our Via from the failed attempt is replaced: a new branch, maybe a new transport.
+            self.start_planned(
+                shared,
+                now,
+                id,
+                request,
+                None,
+                TopVia::Placeholder,
+                targets,
+                owner,
+            )
+            .is_ok()
+        });
+        if !started {
+            self.fail_unsent(shared, id, owner);
+        }
+    }
+
+    /// Transaction `id` ends before (or between) attempts: a transport error, then its end.
+    fn fail_unsent(&mut self, shared: &mut Shared, id: TransactionId, owner: Owner) {
+        self.emit(
+            shared,
+            TransactionEvent::TransportError {
+                transaction: id,
+                owner,
+            },
+        );
+        self.emit(
+            shared,
+            TransactionEvent::Terminated {
+                transaction: id,
+                owner,
+            },
+        );
+    }
+
     /// Cancels pending INVITE client transaction `invite` (RFC 3261 §9.1) with a CANCEL in
     /// a client transaction of its own, owned by `owner`. Only once a provisional arrived.
     pub(crate) fn cancel(
@@ -543,11 +827,29 @@ impl TransactionLayer {
         route: Route,
         owner: Owner,
     ) -> TransactionId {
+        let id = TransactionId(shared.fresh_id());
+        self.start_client_as(shared, now, id, request, branch, route, owner, None);
+        id
+    }
+
+    /// [`TransactionLayer::start_client`] under id `id`, with the targets left to fail over
+    /// to when the request was located by DNS.
+    #[allow(clippy::too_many_arguments, clippy::box_collection)]
+    fn start_client_as(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        branch: ByteString,
+        route: Route,
+        owner: Owner,
+        plan: Option<Box<VecDeque<Target>>>,
+    ) {
         let key = ClientKey {
             branch,
             method: request.method.clone(),
         };
-        let id = TransactionId(shared.fresh_id());
         let mut out = std::mem::take(&mut self.scratch);
         let reliable = route.transport.is_reliable();
         let timers = shared.config.timers;
@@ -567,11 +869,11 @@ impl TransactionLayer {
                 route,
                 armed: Armed::default(),
                 owner,
+                plan,
             }),
         );
         self.apply(shared, Side::Client(id), &mut out);
         self.scratch = out;
-        id
     }
 
     /// A response to server transaction `transaction`'s request: Via, From, To, Call-ID and

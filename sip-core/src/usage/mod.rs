@@ -39,28 +39,45 @@ pub(crate) struct Seam {
 pub(crate) struct FirstHop {
     /// `<proxy;lr>`, for a Route header, when there is a proxy.
     pub(crate) route: Option<String>,
-    /// Its address.
-    pub(crate) destination: SocketAddr,
-    /// Its transport (`;transport=tcp` or `tls` on the proxy's or target's URI, TLS for `sips:`).
+    /// The URI RFC 3263 locates: the proxy's, else the target.
+    pub(crate) next: crate::message::Uri,
+    /// The transport the URI itself names (`;transport=`, TLS for `sips:`, else UDP): what
+    /// our Contact is written for. DNS may pick another one for a name (RFC 3263 §4.1).
     pub(crate) transport: Transport,
 }
 
 impl Seam {
-    /// The first hop of a request to `target` outside any dialog; `Err` with the URI that
-    /// cannot be reached (its host is not an IP address, or the proxy is no URI).
+    /// The first hop of a request to `target` outside any dialog; `Err` with why it cannot
+    /// be reached (no host, a `sips:` URI over an insecure transport, a transport that is
+    /// not enabled, or an outbound proxy that is no URI).
     pub(crate) fn first_hop(&self, target: &crate::message::Uri) -> Result<FirstHop, String> {
         let proxy = match &self.shared.config.calls.outbound_proxy {
-            Some(text) => Some(crate::message::Uri::parse(text).map_err(|_| text.clone())?),
+            Some(text) => Some(crate::message::Uri::parse(text).map_err(|_| format!("{text} is no URI"))?),
             None => None,
         };
-        let next = proxy.as_ref().unwrap_or(target);
-        let destination = crate::dialog::uri_socket_addr(next).ok_or_else(|| next.to_string())?;
-        let transport = crate::transport::uri_transport(next);
+        let next = proxy.clone().unwrap_or_else(|| target.clone());
+        crate::locate::Spec::of(&next)
+            .and_then(|spec| spec.check_enabled(&self.shared.config.transports))
+            .map_err(|e| e.to_string())?;
+        let transport = crate::transport::uri_transport(&next);
         Ok(FirstHop {
             route: proxy.map(|p| format!("<{p};lr>")),
-            destination,
+            next,
             transport,
         })
+    }
+
+    /// Sends `request` to `next`, located by RFC 3263 (at once for an address), in a new
+    /// client transaction owned by `owner`; when a target fails the next one is tried.
+    pub(crate) fn send_request_to(
+        &mut self,
+        now: Instant,
+        request: Request,
+        next: &crate::message::Uri,
+        owner: Owner,
+    ) -> Result<TransactionId, SendError> {
+        self.transactions
+            .send_request_to(&mut self.shared, now, request, next, owner)
     }
 
     /// What to send after `sent` got `response`, a 401 or 407 (RFC 3261 §22.2): `sent`

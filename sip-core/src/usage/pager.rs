@@ -50,7 +50,6 @@ impl Pager {
             return Err(PagerError::Invalid(format!("{content_type} is no media type")));
         }
         let hop = cx.first_hop(&to).map_err(PagerError::Unresolvable)?;
-        let (destination, transport) = (hop.destination, hop.transport);
         let identity = self.local.identity();
         let tag = cx.shared.rng.token(10);
         let call_id = cx.shared.rng.token(20);
@@ -75,7 +74,7 @@ impl Pager {
         };
         cx.preauthorize(&mut request);
         let id = MessageId(cx.shared.fresh_id());
-        cx.send_request(now, request.clone(), destination, transport, Owner::Message(id))?;
+        cx.send_request_to(now, request.clone(), &hop.next, Owner::Message(id))?;
         self.in_flight.insert(id, Box::new(request));
         Ok(id)
     }

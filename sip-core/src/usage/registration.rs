@@ -56,8 +56,8 @@ struct Registration {
     seq: u32,
     /// The interval we ask for, in seconds.
     expires: u32,
-    destination: SocketAddr,
-    transport: Transport,
+    /// The registrar (or outbound proxy) as RFC 3263 locates it.
+    next: Uri,
     /// The REGISTER in flight.
     pending: Option<TransactionId>,
     /// Set while a REGISTER is in flight when `unregister` was asked: it goes out after.
@@ -66,8 +66,9 @@ struct Registration {
     bound: bool,
     /// Failures in a row, for the backoff.
     failures: u32,
-    /// The connection the registrar reaches us by, kept alive (RFC 5626 §4.4.1).
-    flow: Option<FlowId>,
+    /// The connection the registrar reaches us by, kept alive (RFC 5626 §4.4.1), and
+    /// its route.
+    flow: Option<(FlowId, Route)>,
     /// `<proxy;lr>` when an outbound proxy is configured (a preloaded Route).
     route: Option<ByteString>,
     /// The REGISTER in flight as we sent it (its credentials included), to send again
@@ -131,7 +132,7 @@ impl Registrations {
         let hop = cx
             .first_hop(&registrar)
             .map_err(RegistrationError::Unresolvable)?;
-        let (destination, transport) = (hop.destination, hop.transport);
+        let transport = hop.transport;
         // Our Contact carries the AOR's user part, so the registrar's routing to it reads
         // naturally and requests reach us addressed to the user.
         let user = aor_uri.user().map(|u| format!("{u}@")).unwrap_or_default();
@@ -156,8 +157,7 @@ impl Registrations {
             from_tag: ByteString::from(cx.shared.rng.token(10)),
             seq: 0,
             expires,
-            destination,
-            transport,
+            next: hop.next,
             pending: None,
             unregister_next: false,
             bound: false,
@@ -247,13 +247,7 @@ impl Registrations {
     ) -> Result<(), RegistrationError> {
         let reg = self.regs.get_mut(&id).ok_or(RegistrationError::Unknown(id))?;
         reg.sent = Some(Box::new(request.clone()));
-        let tx = cx.send_request(
-            now,
-            request,
-            reg.destination,
-            reg.transport,
-            Owner::Registration(id),
-        )?;
+        let tx = cx.send_request_to(now, request, &reg.next, Owner::Registration(id))?;
         reg.pending = Some(tx);
         if reg.phase != Phase::Unregistering {
             reg.phase = Phase::Registering;
@@ -332,12 +326,15 @@ impl Registrations {
                 .map(|contact| contact.uri().clone())
                 .collect();
             reg.phase = Phase::Registered;
-            if reg.transport.is_reliable() {
-                reg.flow = cx.transactions.client_route(transaction).and_then(|r| r.flow);
-                if reg.flow.is_some() && !is_armed(reg, RegistrationTimer::KeepAlive) {
-                    let at = now + keep_alive_interval(cx);
-                    arm(cx, reg, RegistrationTimer::KeepAlive, at);
-                }
+            // Over a connection (whichever target DNS gave, RFC 3263), keep it alive.
+            reg.flow = cx
+                .transactions
+                .client_route(transaction)
+                .filter(|r| r.transport.is_reliable())
+                .and_then(|r| r.flow.map(|flow| (flow, r)));
+            if reg.flow.is_some() && !is_armed(reg, RegistrationTimer::KeepAlive) {
+                let at = now + keep_alive_interval(cx);
+                arm(cx, reg, RegistrationTimer::KeepAlive, at);
             }
             if granted == 0 {
                 // The registrar bound nothing for long: as good as unregistered.
@@ -467,14 +464,9 @@ impl Registrations {
             RegistrationTimer::KeepAlive => {
                 // Only while the connection lives: a new one is picked up by the next
                 // REGISTER's answer.
-                let Some(flow) = reg.flow.filter(|f| cx.shared.flows.contains(*f)) else {
+                let Some((_, route)) = reg.flow.filter(|(f, _)| cx.shared.flows.contains(*f)) else {
                     reg.flow = None;
                     return;
-                };
-                let route = Route {
-                    transport: reg.transport,
-                    flow: Some(flow),
-                    remote: reg.destination,
                 };
                 cx.shared.transmit(route, Bytes::from_static(b"\r\n\r\n"));
                 let at = now + keep_alive_interval(cx);

@@ -233,6 +233,20 @@ impl Sockets {
         }
     }
 
+    /// The transports requests can go out over: UDP with a UDP socket, TCP always (a
+    /// connection needs no listener), TLS once configured. RFC 3263 chooses among these.
+    pub(crate) fn sendable(&self) -> Vec<Transport> {
+        let mut transports = Vec::with_capacity(3);
+        if self.udp.is_some() {
+            transports.push(Transport::Udp);
+        }
+        transports.push(Transport::Tcp);
+        if self.connectors.tls.is_some() {
+            transports.push(Transport::Tls);
+        }
+        transports
+    }
+
     /// Starts an accept loop per listener, reporting to `net`; hands back the UDP socket
     /// (read by the driver's loop) and the loops, for the driver to stop.
     pub(crate) fn start(self, net: &NetSender) -> (Option<Udp>, Vec<JoinHandle<()>>, Connectors) {

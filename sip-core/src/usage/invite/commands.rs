@@ -100,7 +100,7 @@ impl InviteSessions {
             return Err(CallError::TooManyCalls);
         }
         let hop = cx.first_hop(&target).map_err(CallError::Unresolvable)?;
-        let (destination, transport) = (hop.destination, hop.transport);
+        let transport = hop.transport;
         let call_id = cx.shared.rng.token(20);
         let tag = cx.shared.rng.token(10);
         let contact = self.contact_for(transport);
@@ -160,13 +160,17 @@ impl InviteSessions {
         cx.preauthorize(&mut request);
         // Owned by the application until the call exists: the call's id is drawn after the
         // transaction's (ids are handed out in order of creation).
-        let tx = cx.send_request(now, request, destination, transport, Owner::App)?;
-        let (Some(route), Some(invite)) = (
-            cx.transactions.client_route(tx),
-            cx.transactions.client_invite_request(tx).cloned(),
-        ) else {
+        let tx = cx.send_request_to(now, request, &hop.next, Owner::App)?;
+        let Some(invite) = cx.transactions.client_invite_request(tx).cloned() else {
             return Err(CallError::Send(SendError::UnknownTransaction(tx)));
         };
+        // While DNS is asked (RFC 3263) the INVITE has no route yet: the call takes the
+        // transaction's once the first response comes.
+        let route = cx.transactions.client_route(tx).unwrap_or(Route {
+            transport,
+            flow: None,
+            remote: cx.shared.config.local,
+        });
         let id = CallId(cx.shared.fresh_id());
         let oa = if body.is_empty() {
             OfferAnswer::Stable
@@ -678,6 +682,12 @@ impl InviteSessions {
         let Some(tx) = c.invite_tx else {
             return;
         };
+        // Still waiting for DNS: nothing went out, so nothing needs a CANCEL; it ends as
+        // if answered 487.
+        if cx.transactions.abandon_locating(&mut cx.shared, tx) {
+            c.cancel_pending = false;
+            return;
+        }
         if cx.transactions.client_invite_proceeding(tx) {
             c.cancel_pending = false;
             let _ = cx.cancel_transaction(now, tx, Owner::Call(c.id, CallPart::Cancel));

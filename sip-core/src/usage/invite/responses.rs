@@ -31,7 +31,14 @@ impl InviteSessions {
         match purpose {
             // A failure of an INVITE we already replaced (a 422 retry) is old news.
             CallPart::Invite if c.invite_tx != Some(tx) && !response.status.is_success() => {}
-            CallPart::Invite => self.on_invite_response(cx, now, c, response),
+            CallPart::Invite => {
+                // The INVITE may have waited for DNS, or failed over to another target
+                // (RFC 3263 §4.3): its route is where the answer came from.
+                if let Some(route) = cx.transactions.client_route(tx) {
+                    c.route = route;
+                }
+                self.on_invite_response(cx, now, c, response)
+            }
             CallPart::Reinvite | CallPart::Update => {
                 self.on_modify_response(cx, now, c, purpose, tx, response)
             }

@@ -274,9 +274,17 @@ impl Subscriptions {
         id: SubscriptionId,
         event: TransactionEvent,
     ) {
-        let Some(sub) = self.subs.get(&id) else {
+        let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
+        // Our first SUBSCRIBE may have waited for DNS or failed over (RFC 3263): the
+        // subscription's requests go the way its answer came.
+        if let TransactionEvent::Response { transaction, .. } = &event {
+            let first = sub.role == SubscriptionRole::Subscriber && sub.phase == Phase::Subscribing;
+            if let Some(route) = cx.transactions.client_route(*transaction).filter(|_| first) {
+                sub.route = route;
+            }
+        }
         match sub.role {
             SubscriptionRole::Subscriber => self.subscriber_transaction_event(cx, now, id, event),
             SubscriptionRole::Notifier => self.notifier_transaction_event(cx, now, id, event),

@@ -30,7 +30,7 @@ impl Subscriptions {
         EventType::parse(parsed.event_type().as_str())
             .map_err(|e| SubscriptionError::Invalid(e.to_string()))?;
         let hop = cx.first_hop(&target).map_err(SubscriptionError::Unresolvable)?;
-        let (destination, transport) = (hop.destination, hop.transport);
+        let transport = hop.transport;
         let call_id = cx.shared.rng.token(20);
         let tag = cx.shared.rng.token(10);
         let identity = self.local.identity();
@@ -59,17 +59,14 @@ impl Subscriptions {
         };
         cx.preauthorize(&mut request);
         let id = SubscriptionId(cx.shared.fresh_id());
-        let tx = cx.send_request(
-            now,
-            request.clone(),
-            destination,
+        let tx = cx.send_request_to(now, request.clone(), &hop.next, Owner::Subscription(id))?;
+        // While DNS is asked (RFC 3263) the SUBSCRIBE has no route yet: the subscription
+        // takes the transaction's with its answer.
+        let route = cx.transactions.client_route(tx).unwrap_or(Route {
             transport,
-            Owner::Subscription(id),
-        )?;
-        let route = cx
-            .transactions
-            .client_route(tx)
-            .ok_or(SubscriptionError::Send(SendError::UnknownTransaction(tx)))?;
+            flow: None,
+            remote: cx.shared.config.local,
+        });
         let mut sub = Subscription::new(
             id,
             SubscriptionRole::Subscriber,
