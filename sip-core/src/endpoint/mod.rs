@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::connections::{Admission, Completed, Expiry};
 use crate::dialog::{DialogKey, DialogTable};
-use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem};
+use crate::message::{Message, Method, ParseLimits, Request, Response, StatusCode, StreamItem, Uri};
 use crate::owner::Owner;
 use crate::shared::{Shared, TopVia, shrink_when_drained};
 use crate::transaction::{NewCalls, NewRequest, TransactionEvent, TransactionLayer};
@@ -460,6 +460,47 @@ impl Endpoint {
         let result = self
             .seam
             .send_request(now, request, destination, transport, Owner::App);
+        self.dispatch(now);
+        result
+    }
+
+    /// Sends `request` to `target` in a new client transaction, as
+    /// [`Endpoint::send_request`] does, with the destination located by RFC 3263: at once
+    /// for an IP address, else after the DNS questions it asks through
+    /// [`Endpoint::poll_dns_query`] are answered; when a target fails (a transport error,
+    /// a timeout, a 503) the request goes to the next. `target` is usually the
+    /// Request-URI, or an outbound proxy's URI. A lookup that finds nothing ends the
+    /// transaction with [`Event::TransportError`](crate::event::Event).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use sip_core::endpoint::{Endpoint, EndpointConfig};
+    /// use sip_core::message::{Method, RequestBuilder, Uri};
+    /// use sip_core::dns::RecordType;
+    ///
+    /// let mut endpoint = Endpoint::new(EndpointConfig::new("127.0.0.1:5060".parse().unwrap(), 1));
+    /// let target = Uri::parse("sip:example.com").unwrap();
+    /// let options = RequestBuilder::new(Method::Options, target.clone())
+    ///     .via("SIP/2.0/UDP placeholder")
+    ///     .from("<sip:a@127.0.0.1>;tag=1")
+    ///     .to("<sip:example.com>")
+    ///     .call_id("c1")
+    ///     .cseq(1)
+    ///     .build()
+    ///     .unwrap();
+    /// endpoint.send_request_to(Instant::now(), options, &target).unwrap();
+    /// // Nothing is sent yet: first the NAPTR records of example.com (RFC 3263 §4.1).
+    /// assert!(endpoint.poll_transmit().is_none());
+    /// let query = endpoint.poll_dns_query().unwrap();
+    /// assert_eq!((query.name.as_str(), query.record_type), ("example.com", RecordType::Naptr));
+    /// ```
+    pub fn send_request_to(
+        &mut self,
+        now: Instant,
+        request: Request,
+        target: &Uri,
+    ) -> Result<TransactionId, SendError> {
+        let result = self.seam.send_request_to(now, request, target, Owner::App);
         self.dispatch(now);
         result
     }
