@@ -215,21 +215,19 @@ pub async fn sipp(args: Vec<String>) -> (bool, String) {
     .unwrap()
 }
 
-/// Waits until something listens on UDP `port` of 127.0.0.1 (a peer started in the
-/// background, SIPp as a server), looking in `/proc/net/udp` rather than binding the port
-/// ourselves, which could take it from under the peer.
+/// Waits until something is bound to UDP `port` on 127.0.0.1 or every address (a peer
+/// started in the background: SIPp as a server), looking in `/proc/net/udp` rather than
+/// binding the port ourselves, which could take it from under the peer.
 pub async fn wait_udp_bound(port: u16) {
-    let local = format!("0100007F:{port:04X} ");
+    // Its local addresses, as /proc/net/udp writes them: the IPv4 address in hex, in
+    // host (little-endian) byte order, and the port in hex.
+    let local = [format!("0100007F:{port:04X}"), format!("00000000:{port:04X}")];
     let bound = || {
         std::fs::read_to_string("/proc/net/udp")
             .unwrap_or_default()
             .lines()
-            .any(|line| {
-                line.trim_start()
-                    .split_once(' ')
-                    .map(|(_, rest)| rest)
-                    .is_some_and(|rest| rest.starts_with(&local))
-            })
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .any(|address| local.iter().any(|l| l == address))
     };
     let until = Instant::now() + STEP;
     while !bound() {
