@@ -1,410 +1,93 @@
 //! Interop with Kamailio (Debian's `kamailio`) as registrar and proxy, over loopback: our
-//! agents register with digest authentication (401 over UDP and TCP, a wrong password, a
-//! refresh pre-authorized with the next nonce count), call each other through it (the
-//! INVITE challenged with 407, the dialog record-routed through it; a wrong password) and
-//! send MESSAGE through it (challenged with 407 too).
+//! agents register with digest authentication (401 over UDP, TCP and TLS, a wrong
+//! password, a refresh pre-authorized with the next nonce count), call each other through
+//! it (the INVITE challenged with 407, the dialog record-routed through it, over UDP, TCP
+//! and TLS; a wrong password) and send MESSAGE through it (challenged with 407 too).
+//!
+//! Over TLS (Kamailio's `tls` module, Debian's `kamailio-tls-modules`) the test makes
+//! every certificate (rcgen, self-signed for 127.0.0.1) and writes Kamailio's `tls.cfg`:
+//! our agents trust Kamailio's certificate through `tls_roots` (never the insecure test
+//! mode, and one that trusts another certificate fails), and Kamailio, relaying a call to
+//! our `sips:` Contact, verifies ours.
 //!
 //! Ignored by default; `.ci/run` installs Kamailio (`tests/interop/install-peers.sh`) and
 //! runs them. Each test writes its own configuration (no database: usrloc in memory,
 //! plain-text passwords checked with `pv_www_authenticate`/`pv_proxy_authenticate`), runs
-//! Kamailio under `timeout` in a process group of its own on 127.0.0.1 and a free port,
-//! and stops it by its PID.
+//! Kamailio under `timeout` in a process group of its own on 127.0.0.1 and free ports,
+//! and stops it by its PID (`interop/common.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+#[path = "interop/common.rs"]
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip_core::sdp::SessionDescription;
+use common::{Kamailio, PASSWORD, STEP, Trace, has, sdp, wait_for};
 use sip_tokio::{
-    Call, CallEvent, Direction, EndReason, Error, MessageTrace, RegistrationEvent, StatusCode, UserAgent,
+    Builder, CallEvent, Direction, EndReason, Error, RegistrationEvent, StatusCode, Transport, UserAgent,
 };
 use tokio::time::timeout;
 
-/// How long any one step may take.
-const STEP: Duration = Duration::from_secs(15);
-
-/// The users Kamailio knows, all with this password.
-const PASSWORD: &str = "secret";
-
-/// Kamailio's configuration; `@PORT@` and `@PASSWORD@` are replaced by its port and the
-/// password. Realm `127.0.0.1` for every challenge; REGISTER is challenged with 401, an
-/// INVITE or MESSAGE from a local user (From domain 127.0.0.1) with 407, and the
-/// authentication user must be the To (REGISTER) or From user. Calls are record-routed;
-/// requests inside a dialog follow the Route set.
-const CONFIG: &str = r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-fork=yes
-children=2
-tcp_children=2
-listen=udp:127.0.0.1:@PORT@
-listen=tcp:127.0.0.1:@PORT@
-auto_aliases=no
-alias="127.0.0.1:@PORT@"
-dns=no
-rev_dns=no
-use_dns_cache=off
-
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "sanity.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("rr", "enable_full_lr", 1)
-modparam("rr", "append_fromtag", 1)
-modparam("registrar", "max_expires", 3600)
-# Short registrations are granted as asked (the refresh test asks for 2 s).
-modparam("registrar", "min_expires", 1)
-# Check the nonce count too: a pre-authorized request must count up.
-modparam("auth", "nonce_count", 1)
-
-request_route {
-	if (!mf_process_maxfwd_header("10")) {
-		sl_send_reply("483", "Too Many Hops");
-		exit;
-	}
-	if (!sanity_check()) {
-		xlog("L_WARN", "malformed $rm from $si:$sp\n");
-		exit;
-	}
-	xlog("L_INFO", "request $rm $ru from $si:$sp ($pr) call-id $ci cseq $cs\n");
-
-	if (is_method("CANCEL")) {
-		if (t_check_trans()) {
-			route(RELAY);
-		}
-		exit;
-	}
-	# Retransmissions.
-	if (!is_method("ACK")) {
-		if (t_precheck_trans()) {
-			t_check_trans();
-			exit;
-		}
-		t_check_trans();
-	}
-
-	route(WITHINDLG);
-
-	if (is_method("REGISTER")) {
-		route(PASSWORD);
-		if (!pv_www_authenticate("127.0.0.1", "$var(password)", "0")) {
-			xlog("L_INFO", "REGISTER of $tu: credentials refused ($rc), challenging\n");
-			www_challenge("127.0.0.1", "1");
-			exit;
-		}
-		if ($au != $tU) {
-			sl_send_reply("403", "Forbidden auth ID");
-			exit;
-		}
-		if (!save("location")) {
-			sl_reply_error();
-		}
-		exit;
-	}
-
-	if (is_method("INVITE|MESSAGE") && $fd == "127.0.0.1") {
-		route(PASSWORD);
-		if (!pv_proxy_authenticate("127.0.0.1", "$var(password)", "0")) {
-			xlog("L_INFO", "$rm from $fu: credentials refused ($rc), challenging\n");
-			proxy_challenge("127.0.0.1", "1");
-			exit;
-		}
-		if ($au != $fU) {
-			sl_send_reply("403", "Forbidden auth ID");
-			exit;
-		}
-		consume_credentials();
-	}
-
-	remove_hf("Route");
-	if (is_method("INVITE|SUBSCRIBE")) {
-		record_route();
-	}
-	if ($rU == $null) {
-		sl_send_reply("484", "Address Incomplete");
-		exit;
-	}
-	if (!lookup("location")) {
-		sl_send_reply("404", "Not Found");
-		exit;
-	}
-	route(RELAY);
-}
-
-route[RELAY] {
-	if (!t_relay()) {
-		sl_reply_error();
-	}
-	exit;
-}
-
-# The plain-text password of the user in the credentials; none matches for unknown users.
-route[PASSWORD] {
-	if ($au == "alice" || $au == "bob") {
-		$var(password) = "@PASSWORD@";
-	} else {
-		$var(password) = "-unknown-user-";
-	}
-}
-
-route[WITHINDLG] {
-	if (!has_totag()) return;
-	if (loose_route()) {
-		route(RELAY);
-	}
-	if (is_method("ACK")) {
-		# An ACK to a relayed non-2xx final response; any other is absorbed.
-		if (t_check_trans()) {
-			route(RELAY);
-		}
-		exit;
-	}
-	sl_send_reply("404", "Not here");
-	exit;
-}
-
-onreply_route {
-	xlog("L_INFO", "reply $rs $rr to $rm from $si:$sp\n");
-}
-"#;
-
-/// A port free for both UDP and TCP on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A fresh directory for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sip-rs-interop-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `timeout SECONDS program`, in a process group of its own so that stopping it stops
-/// the program too.
-fn under_timeout(program: &str) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new("timeout");
-    command.args(["--kill-after=5", "120", program]);
-    command.process_group(0);
-    command
-}
-
-/// Kamailio in the foreground (`-DD`), logging to a file, stopped by its PID: SIGTERM to
-/// its process group (`timeout` passes it on; Kamailio's main process stops its
-/// children), SIGKILL for whatever is left.
-struct Kamailio {
-    port: u16,
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Kamailio {
-    /// Writes the configuration into a scratch directory named `name`, starts Kamailio
-    /// and waits until it listens.
-    fn start(name: &str) -> Kamailio {
-        let dir = scratch(name);
-        let port = free_port();
-        let config = dir.join("kamailio.cfg");
-        std::fs::write(
-            &config,
-            CONFIG
-                .replace("@PORT@", &port.to_string())
-                .replace("@PASSWORD@", PASSWORD),
-        )
-        .unwrap();
-        let log = dir.join("kamailio.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = under_timeout("kamailio")
-            .args(["-DD", "-E", "-m", "32", "-M", "8", "-f"])
-            .arg(&config)
-            .arg("-P")
-            .arg(dir.join("kamailio.pid"))
-            .arg("-Y")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("run kamailio");
-        let mut kamailio = Kamailio {
-            port,
-            child,
-            dir,
-            log,
-        };
-        kamailio.wait_listening();
-        kamailio
-    }
-
-    /// Its sockets are bound before it forks its workers: once the TCP port takes
-    /// connections, UDP datagrams wait in its socket too.
-    fn wait_listening(&mut self) {
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("kamailio exited ({status}):\n{}", self.log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("kamailio does not listen on {}:\n{}", self.port, self.log());
-    }
-
-    /// Its URI, as a registrar or next hop.
-    fn uri(&self, tcp: bool) -> String {
-        let transport = if tcp { ";transport=tcp" } else { "" };
-        format!("sip:127.0.0.1:{}{transport}", self.port)
-    }
-
-    /// `user` at Kamailio's domain, reached through Kamailio.
-    fn user(&self, user: &str, tcp: bool) -> String {
-        let transport = if tcp { ";transport=tcp" } else { "" };
-        format!("sip:{user}@127.0.0.1:{}{transport}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Stops it; its files go too (a failed test keeps them, for a look at the log).
-    fn stop(mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Usually gone by now: the group no longer exists, which is what we want.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Drop for Kamailio {
-    /// A test that fails midway still leaves no Kamailio behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let group = format!("-{}", self.child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Every message one agent sent or received, for checks and failure messages.
-#[derive(Clone, Default)]
-struct Trace(Arc<Mutex<Vec<(Direction, String)>>>);
-
-impl Trace {
-    fn observer(&self) -> impl Fn(&MessageTrace<'_>) + Send + Sync + 'static {
-        let seen = Arc::clone(&self.0);
-        move |m| {
-            let text = format!(
-                "{} {:?} {} {}\n{}",
-                if m.direction == Direction::Sent {
-                    ">>"
-                } else {
-                    "<<"
-                },
-                m.transport,
-                if m.direction == Direction::Sent {
-                    "to"
-                } else {
-                    "from"
-                },
-                m.remote,
-                String::from_utf8_lossy(m.payload)
-            );
-            seen.lock().unwrap().push((m.direction, text));
-        }
-    }
-
-    /// The start lines of the messages that went `direction` (over TCP, of each read).
-    fn start_lines(&self, direction: Direction) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(d, _)| *d == direction)
-            .filter_map(|(_, text)| text.lines().nth(1).map(str::to_owned))
-            .collect()
-    }
-
-    fn dump(&self) -> String {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, text)| text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+/// The builder of an agent for `user` at Kamailio's domain with `password`, on UDP.
+fn builder(user: &str, password: &str, trace: &Trace) -> Builder {
+    UserAgent::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .identity(format!("sip:{user}@127.0.0.1"))
+        .credentials(user, password)
+        .on_message(trace.observer())
 }
 
 /// An agent for `user` at Kamailio's domain with `password`, UDP and, when `tcp`, TCP.
 async fn agent(user: &str, password: &str, tcp: bool, trace: &Trace) -> UserAgent {
-    UserAgent::builder()
-        .bind("127.0.0.1:0".parse().unwrap())
-        .tcp(tcp)
-        .identity(format!("sip:{user}@127.0.0.1"))
-        .credentials(user, password)
-        .on_message(trace.observer())
-        .start()
-        .await
-        .unwrap()
+    builder(user, password, trace).tcp(tcp).start().await.unwrap()
 }
 
-fn sdp(user: &str) -> Bytes {
-    SessionDescription::simple_audio(user, 1, "127.0.0.1".parse().unwrap(), 40_000, &[0, 8]).to_bytes()
+/// An agent for `user` reaching `kamailio` over TLS, trusting Kamailio's certificate
+/// (`tls_roots`: verified, not `tls_insecure_for_tests`) and, with an `identity`, listening
+/// on TLS with it, for Kamailio to relay requests to its `sips:` Contact.
+async fn tls_agent(
+    user: &str,
+    kamailio: &Kamailio,
+    identity: Option<&(String, String)>,
+    trace: &Trace,
+) -> UserAgent {
+    let mut builder = builder(user, PASSWORD, trace).tls_roots(kamailio.certificate());
+    if let Some((cert, key)) = identity {
+        builder = builder.tls(0).tls_identity(cert, key);
+    }
+    builder.start().await.unwrap()
 }
 
-/// Whether `lines` has one starting with `prefix`.
-fn has(lines: &[String], prefix: &str) -> bool {
-    lines.iter().any(|line| line.starts_with(prefix))
+/// Whether Kamailio's log says it took `method` over TLS (its `$pr` in our `request`
+/// line).
+fn kamailio_took_over_tls(kamailio: &Kamailio, method: &str) -> bool {
+    kamailio
+        .log()
+        .lines()
+        .any(|line| line.contains(&format!("request {method} ")) && line.contains(" (tls) "))
 }
 
-/// Registers alice (password `secret`) at Kamailio over UDP or TCP: challenged with 401,
-/// registered with the credentials, then unregistered.
-async fn register_with_digest(tcp: bool) {
-    let kamailio = Kamailio::start(if tcp {
-        "kamailio-reg-tcp"
-    } else {
-        "kamailio-reg-udp"
-    });
+/// Registers alice (password `secret`) at Kamailio over `transport`: challenged with 401,
+/// registered with the credentials, then unregistered; over TCP or TLS, every message
+/// went that way.
+async fn register_with_digest(transport: Transport) {
+    let name = format!("kamailio-reg-{}", transport.as_str().to_ascii_lowercase());
     let trace = Trace::default();
-    let alice = agent("alice", PASSWORD, tcp, &trace).await;
+    let (kamailio, alice) = match transport {
+        Transport::Tls => {
+            let kamailio = Kamailio::start_tls(&name, &[]);
+            let alice = tls_agent("alice", &kamailio, None, &trace).await;
+            (kamailio, alice)
+        }
+        _ => {
+            let kamailio = Kamailio::start(&name);
+            let alice = agent("alice", PASSWORD, transport == Transport::Tcp, &trace).await;
+            (kamailio, alice)
+        }
+    };
     let mut registration = alice
-        .register(&kamailio.uri(tcp), Some("sip:alice@127.0.0.1"), 300)
+        .register(&kamailio.uri(transport), Some("sip:alice@127.0.0.1"), 300)
         .await
         .unwrap();
     let granted = timeout(STEP, registration.registered()).await.expect("in time");
@@ -425,9 +108,11 @@ async fn register_with_digest(tcp: bool) {
         "{}",
         context()
     );
-    if tcp {
-        let dump = trace.dump();
-        assert!(!dump.contains(">> Udp") && !dump.contains("<< Udp"), "{dump}");
+    if transport != Transport::Udp {
+        assert_eq!(trace.transports(), [transport], "{}", context());
+    }
+    if transport == Transport::Tls {
+        assert!(kamailio_took_over_tls(&kamailio, "REGISTER"), "{}", context());
     }
     alice.shutdown(Duration::from_secs(1)).await;
     kamailio.stop();
@@ -436,13 +121,58 @@ async fn register_with_digest(tcp: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kamailio; run by .ci/run"]
 async fn register_with_digest_over_udp() {
-    register_with_digest(false).await;
+    register_with_digest(Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kamailio; run by .ci/run"]
 async fn register_with_digest_over_tcp() {
-    register_with_digest(true).await;
+    register_with_digest(Transport::Tcp).await;
+}
+
+/// Kamailio on `sips:` with a certificate made here, which our agent trusts through
+/// `tls_roots` alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-tls-modules; run by .ci/run"]
+async fn register_with_digest_over_tls() {
+    register_with_digest(Transport::Tls).await;
+}
+
+/// The other side of `register_with_digest_over_tls`: an agent that trusts some other
+/// certificate, not Kamailio's, fails its handshake, so its REGISTER never reaches
+/// Kamailio. The failure comes
+/// from the transport, at once: well before Timer F (32 s) would end the REGISTER.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-tls-modules; run by .ci/run"]
+async fn a_registration_over_tls_fails_when_kamailios_certificate_is_not_trusted() {
+    let kamailio = Kamailio::start_tls("kamailio-reg-tls-untrusted", &[]);
+    let trace = Trace::default();
+    let stranger = common::certificate();
+    let alice = builder("alice", PASSWORD, &trace)
+        .tls_roots(&stranger.0)
+        .start()
+        .await
+        .unwrap();
+    let mut registration = alice
+        .register(&kamailio.uri(Transport::Tls), Some("sip:alice@127.0.0.1"), 300)
+        .await
+        .unwrap();
+    let context = || format!("{}\n---- kamailio ----\n{}", trace.dump(), kamailio.log());
+    let outcome = timeout(STEP, registration.registered())
+        .await
+        .unwrap_or_else(|_| panic!("no outcome in time\n{}", context()));
+    // No final status: `registered` calls that a timeout, though the transport failed.
+    assert!(
+        matches!(outcome, Err(Error::Timeout)),
+        "{outcome:?}\n{}",
+        context()
+    );
+    // Our trace shows the REGISTER as handed to the transport; no answer came, and
+    // Kamailio never read a request.
+    assert!(trace.start_lines(Direction::Received).is_empty(), "{}", context());
+    assert!(!kamailio.log().contains("request REGISTER "), "{}", context());
+    alice.shutdown(Duration::from_secs(1)).await;
+    kamailio.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,7 +182,7 @@ async fn a_wrong_password_fails_cleanly() {
     let trace = Trace::default();
     let alice = agent("alice", "not-the-password", false, &trace).await;
     let mut registration = alice
-        .register(&kamailio.uri(false), Some("sip:alice@127.0.0.1"), 300)
+        .register(&kamailio.uri(Transport::Udp), Some("sip:alice@127.0.0.1"), 300)
         .await
         .unwrap();
     let outcome = timeout(STEP, registration.registered()).await.expect("in time");
@@ -492,7 +222,7 @@ async fn a_refresh_is_pre_authorized_with_the_next_nonce_count() {
     let trace = Trace::default();
     let alice = agent("alice", PASSWORD, false, &trace).await;
     let mut registration = alice
-        .register(&kamailio.uri(false), Some("sip:alice@127.0.0.1"), 2)
+        .register(&kamailio.uri(Transport::Udp), Some("sip:alice@127.0.0.1"), 2)
         .await
         .unwrap();
     let context = || format!("{}\n---- kamailio ----\n{}", trace.dump(), kamailio.log());
@@ -518,34 +248,31 @@ async fn a_refresh_is_pre_authorized_with_the_next_nonce_count() {
     kamailio.stop();
 }
 
-/// The events of `call` until `want` says one is it; panics when it ends first.
-async fn wait_for(call: &mut Call, what: &str, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
-    timeout(STEP, async {
-        loop {
-            match call.next_event().await {
-                Some(event) if want(&event) => return event,
-                Some(CallEvent::Terminated { reason, .. }) => panic!("the call ended: {reason}"),
-                Some(_) => {}
-                None => panic!("the agent stopped"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {what} in time"))
-}
-
 /// Bob registers at Kamailio and answers; alice calls him through Kamailio, which
 /// challenges her INVITE with 407; she answers it, bob answers the call, and she hangs up.
-async fn call_through_kamailio(tcp: bool) {
-    let kamailio = Kamailio::start(if tcp {
-        "kamailio-call-tcp"
-    } else {
-        "kamailio-call-udp"
-    });
+/// Both reach Kamailio over `transport`; over TLS, Kamailio relays to bob's `sips:`
+/// Contact over TLS too (a connection of its own to bob's TLS listener, whose certificate
+/// it verifies), and every message of either agent went over TLS.
+async fn call_through_kamailio(transport: Transport) {
+    let name = format!("kamailio-call-{}", transport.as_str().to_ascii_lowercase());
     let bobs_trace = Trace::default();
-    let bob = agent("bob", PASSWORD, tcp, &bobs_trace).await;
     let alices_trace = Trace::default();
-    let alice = agent("alice", PASSWORD, tcp, &alices_trace).await;
+    let (kamailio, bob, alice) = match transport {
+        Transport::Tls => {
+            let (bobs_id, alices_id) = (common::certificate(), common::certificate());
+            let kamailio = Kamailio::start_tls(&name, &[&bobs_id.0, &alices_id.0]);
+            let bob = tls_agent("bob", &kamailio, Some(&bobs_id), &bobs_trace).await;
+            let alice = tls_agent("alice", &kamailio, Some(&alices_id), &alices_trace).await;
+            (kamailio, bob, alice)
+        }
+        _ => {
+            let tcp = transport == Transport::Tcp;
+            let kamailio = Kamailio::start(&name);
+            let bob = agent("bob", PASSWORD, tcp, &bobs_trace).await;
+            let alice = agent("alice", PASSWORD, tcp, &alices_trace).await;
+            (kamailio, bob, alice)
+        }
+    };
     let context = || {
         format!(
             "---- alice ----\n{}\n---- bob ----\n{}\n---- kamailio ----\n{}",
@@ -557,14 +284,14 @@ async fn call_through_kamailio(tcp: bool) {
 
     let mut incoming = bob.incoming().await.unwrap();
     let mut registration = bob
-        .register(&kamailio.uri(tcp), Some("sip:bob@127.0.0.1"), 300)
+        .register(&kamailio.uri(transport), Some("sip:bob@127.0.0.1"), 300)
         .await
         .unwrap();
     let registered = timeout(STEP, registration.registered()).await.expect("in time");
     assert!(registered.is_ok(), "{registered:?}\n{}", context());
 
     let mut call = alice
-        .call(&kamailio.user("bob", tcp), sdp("alice"), None)
+        .call(&kamailio.user("bob", transport), sdp("alice"), None)
         .await
         .unwrap();
     let mut bobs_call = timeout(STEP, incoming.next())
@@ -601,6 +328,30 @@ async fn call_through_kamailio(tcp: bool) {
     // The BYE went through Kamailio (it record-routed the call).
     assert!(kamailio.log().contains("request BYE "), "{}", context());
 
+    if transport == Transport::Tls {
+        // Kamailio took the INVITE and the BYE over TLS, and relayed them to bob over TLS:
+        // its own Via, on top, names its TLS listener.
+        for method in ["INVITE", "BYE"] {
+            assert!(
+                kamailio_took_over_tls(&kamailio, method),
+                "{method}\n{}",
+                context()
+            );
+            let relayed = bobs_trace.messages(Direction::Received, &format!("{method} "));
+            let via = format!("Via: SIP/2.0/TLS 127.0.0.1:{};", kamailio.tls_port());
+            assert!(
+                relayed.iter().any(|m| m
+                    .lines()
+                    .find(|l| l.starts_with("Via:"))
+                    .is_some_and(|l| l.starts_with(&via))),
+                "{method}: {via}\n{}",
+                context()
+            );
+        }
+        assert_eq!(alices_trace.transports(), [Transport::Tls], "{}", context());
+        assert_eq!(bobs_trace.transports(), [Transport::Tls], "{}", context());
+    }
+
     let unregistered = timeout(STEP, registration.unregister()).await.expect("in time");
     assert!(unregistered.is_ok(), "{unregistered:?}\n{}", context());
     for ua in [alice, bob] {
@@ -612,13 +363,19 @@ async fn call_through_kamailio(tcp: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kamailio; run by .ci/run"]
 async fn a_call_through_kamailio_is_challenged_with_407_and_connects() {
-    call_through_kamailio(false).await;
+    call_through_kamailio(Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kamailio; run by .ci/run"]
 async fn a_call_through_kamailio_over_tcp_is_challenged_and_connects() {
-    call_through_kamailio(true).await;
+    call_through_kamailio(Transport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-tls-modules; run by .ci/run"]
+async fn a_call_through_kamailio_over_tls_is_challenged_and_connects() {
+    call_through_kamailio(Transport::Tls).await;
 }
 
 /// Alice's INVITE with a wrong password: challenged with 407, sent once more with her
@@ -631,7 +388,7 @@ async fn a_call_with_a_wrong_password_ends_rejected_with_407_once() {
     let alice = agent("alice", "not-the-password", false, &trace).await;
     let context = || format!("{}\n---- kamailio ----\n{}", trace.dump(), kamailio.log());
     let mut call = alice
-        .call(&kamailio.user("bob", false), sdp("alice"), None)
+        .call(&kamailio.user("bob", Transport::Udp), sdp("alice"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -675,7 +432,7 @@ async fn a_message_through_kamailio_is_challenged_and_delivered() {
 
     let mut messages = bob.incoming_messages().await.unwrap();
     let mut registration = bob
-        .register(&kamailio.uri(false), Some("sip:bob@127.0.0.1"), 300)
+        .register(&kamailio.uri(Transport::Udp), Some("sip:bob@127.0.0.1"), 300)
         .await
         .unwrap();
     let registered = timeout(STEP, registration.registered()).await.expect("in time");
@@ -684,7 +441,7 @@ async fn a_message_through_kamailio_is_challenged_and_delivered() {
     let status = timeout(
         STEP,
         alice.message(
-            &kamailio.user("bob", false),
+            &kamailio.user("bob", Transport::Udp),
             "text/plain",
             Bytes::from_static(b"hello bob"),
         ),

@@ -5,171 +5,31 @@
 //!
 //! | peer | role | against |
 //! |---|---|---|
-//! | baresip | registering client (digest, UDP) | our registrar (fails: it offers SHA-256 only, baresip 1.0 knows MD5 only) |
+//! | baresip | registering client (digest, UDP) | our registrar, offering MD5 alone (baresip 1.0 knows no other) |
 //! | baresip + Kamailio | caller registered at Kamailio, INVITE challenged with 407 | our agent registered at Kamailio, answering |
 //! | `sipua register` | registering client (digest, TCP) | `sipua registrar` |
 //!
 //! Ignored by default; `.ci/run` installs the peers (`tests/interop/install-peers.sh`) and
 //! runs them. Each peer runs under `timeout`, in a process group of its own, on 127.0.0.1
-//! and a free port, and is stopped by its PID.
+//! and a free port, and is stopped by its PID (the launchers, shared with the other
+//! interop tests, are in `interop/common.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[path = "interop/common.rs"]
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{Kamailio, PASSWORD, Peer, STEP, Trace, baresip, free_port, scratch, under_timeout, wait_for};
 use sip_core::sdp::SessionDescription;
 use sip_tokio::registrar::{Registrar, RegistrarOptions, RegistrarReport};
-use sip_tokio::{Call, CallEvent, Direction, EndReason, MessageTrace, UserAgent};
+use sip_tokio::{CallEvent, EndReason, Transport, UserAgent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
-
-/// How long any one step may take.
-const STEP: Duration = Duration::from_secs(15);
-
-/// The password of every user here.
-const PASSWORD: &str = "secret";
-
-/// A port free for both UDP and TCP on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A fresh directory for one peer's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sip-rs-interop-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `timeout SECONDS program`, in a process group of its own so that stopping it stops
-/// the program too.
-fn under_timeout(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new("timeout");
-    command.args(["--kill-after=5", "120"]).arg(program);
-    command.process_group(0);
-    command
-}
-
-/// Sends `signal` to the process group led by `child` (`timeout` passes it on to the
-/// program too).
-fn signal_group(child: &Child, signal: &str) {
-    let group = format!("-{}", child.id());
-    let _ = Command::new("kill")
-        .args([signal, "--", &group])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A peer process (`timeout` around it), stopped by its PID.
-struct Peer {
-    child: Child,
-    /// Where its output goes.
-    log: PathBuf,
-}
-
-impl Peer {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits up to `within` for it to exit on its own; whether it exited successfully.
-    fn wait_exit(&mut self, within: Duration) -> Option<bool> {
-        let until = Instant::now() + within;
-        while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status.success());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-
-    /// SIGINT (Ctrl-C) to its process group, and waits for it to finish: whether it
-    /// exited successfully in time, and its output.
-    fn interrupt(mut self) -> (Option<bool>, String) {
-        signal_group(&self.child, "-INT");
-        let exited = self.wait_exit(Duration::from_secs(10));
-        let log = self.log();
-        self.stop();
-        (exited, log)
-    }
-
-    /// Stops its whole process group (`timeout` and the peer it runs) by PID: SIGTERM,
-    /// and SIGKILL for whatever is left a few seconds later. Its files go too (a failed
-    /// test keeps them, for a look at the log).
-    fn stop(mut self) {
-        signal_group(&self.child, "-TERM");
-        let _ = self.wait_exit(Duration::from_secs(5));
-        // Usually gone by now: the group no longer exists, which is what we want.
-        signal_group(&self.child, "-KILL");
-        let _ = self.child.wait();
-        if let Some(dir) = self.log.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl Drop for Peer {
-    /// A test that fails midway still leaves no peer behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal_group(&self.child, "-KILL");
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// baresip, headless (no audio device: `aubridge`), on `port`, with one account line and,
-/// when `ctrl` is given, its `ctrl_tcp` control socket on that port (its commands are the
-/// `menu` module's).
-fn baresip(name: &str, port: u16, account: &str, ctrl: Option<u16>) -> Peer {
-    let dir = scratch(name);
-    let rtp = free_port();
-    let mut config = format!(
-        "poll_method epoll\n\
-         sip_listen 127.0.0.1:{port}\n\
-         audio_player aubridge,nowhere\n\
-         audio_source aubridge,nowhere\n\
-         audio_alert aubridge,nowhere\n\
-         rtp_ports {rtp}-{}\n\
-         net_interface 127.0.0.1\n\
-         module_path /usr/lib/baresip/modules\n\
-         module g711.so\n\
-         module aubridge.so\n\
-         module_tmp account.so\n\
-         module_app menu.so\n",
-        rtp + 20
-    );
-    if let Some(ctrl) = ctrl {
-        config.push_str(&format!(
-            "module_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n"
-        ));
-    }
-    std::fs::write(dir.join("config"), config).unwrap();
-    std::fs::write(dir.join("accounts"), format!("{account}\n")).unwrap();
-    let log = dir.join("baresip.log");
-    let child = under_timeout("baresip")
-        .arg("-f")
-        .arg(&dir)
-        .arg("-s")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run baresip");
-    Peer { child, log }
-}
 
 /// baresip's `ctrl_tcp` socket: commands and events as netstring-framed JSON.
 struct Ctrl {
@@ -336,304 +196,6 @@ async fn baresip_registers_at_sipua_registrar() {
 
 // ---- Kamailio ----
 
-/// Kamailio's configuration; `@PORT@` and `@PASSWORD@` are replaced by its port and the
-/// password. The same as in `kamailio_interop.rs`: realm `127.0.0.1` for every challenge;
-/// REGISTER is challenged with 401, an INVITE or MESSAGE from a local user (From domain
-/// 127.0.0.1) with 407, and the authentication user must be the To (REGISTER) or From
-/// user. Calls are record-routed; requests inside a dialog follow the Route set.
-const KAMAILIO_CONFIG: &str = r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-fork=yes
-children=2
-tcp_children=2
-listen=udp:127.0.0.1:@PORT@
-listen=tcp:127.0.0.1:@PORT@
-auto_aliases=no
-alias="127.0.0.1:@PORT@"
-dns=no
-rev_dns=no
-use_dns_cache=off
-
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "sanity.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("rr", "enable_full_lr", 1)
-modparam("rr", "append_fromtag", 1)
-modparam("registrar", "max_expires", 3600)
-modparam("registrar", "min_expires", 1)
-modparam("auth", "nonce_count", 1)
-
-request_route {
-	if (!mf_process_maxfwd_header("10")) {
-		sl_send_reply("483", "Too Many Hops");
-		exit;
-	}
-	if (!sanity_check()) {
-		xlog("L_WARN", "malformed $rm from $si:$sp\n");
-		exit;
-	}
-	xlog("L_INFO", "request $rm $ru from $si:$sp ($pr) call-id $ci cseq $cs\n");
-
-	if (is_method("CANCEL")) {
-		if (t_check_trans()) {
-			route(RELAY);
-		}
-		exit;
-	}
-	# Retransmissions.
-	if (!is_method("ACK")) {
-		if (t_precheck_trans()) {
-			t_check_trans();
-			exit;
-		}
-		t_check_trans();
-	}
-
-	route(WITHINDLG);
-
-	if (is_method("REGISTER")) {
-		route(PASSWORD);
-		if (!pv_www_authenticate("127.0.0.1", "$var(password)", "0")) {
-			xlog("L_INFO", "REGISTER of $tu: credentials refused ($rc), challenging\n");
-			www_challenge("127.0.0.1", "1");
-			exit;
-		}
-		if ($au != $tU) {
-			sl_send_reply("403", "Forbidden auth ID");
-			exit;
-		}
-		if (!save("location")) {
-			sl_reply_error();
-		}
-		exit;
-	}
-
-	if (is_method("INVITE|MESSAGE") && $fd == "127.0.0.1") {
-		route(PASSWORD);
-		if (!pv_proxy_authenticate("127.0.0.1", "$var(password)", "0")) {
-			xlog("L_INFO", "$rm from $fu: credentials refused ($rc), challenging\n");
-			proxy_challenge("127.0.0.1", "1");
-			exit;
-		}
-		if ($au != $fU) {
-			sl_send_reply("403", "Forbidden auth ID");
-			exit;
-		}
-		consume_credentials();
-	}
-
-	remove_hf("Route");
-	if (is_method("INVITE|SUBSCRIBE")) {
-		record_route();
-	}
-	if ($rU == $null) {
-		sl_send_reply("484", "Address Incomplete");
-		exit;
-	}
-	if (!lookup("location")) {
-		sl_send_reply("404", "Not Found");
-		exit;
-	}
-	route(RELAY);
-}
-
-route[RELAY] {
-	if (!t_relay()) {
-		sl_reply_error();
-	}
-	exit;
-}
-
-# The plain-text password of the user in the credentials; none matches for unknown users.
-route[PASSWORD] {
-	if ($au == "alice" || $au == "bob") {
-		$var(password) = "@PASSWORD@";
-	} else {
-		$var(password) = "-unknown-user-";
-	}
-}
-
-route[WITHINDLG] {
-	if (!has_totag()) return;
-	if (loose_route()) {
-		route(RELAY);
-	}
-	if (is_method("ACK")) {
-		# An ACK to a relayed non-2xx final response; any other is absorbed.
-		if (t_check_trans()) {
-			route(RELAY);
-		}
-		exit;
-	}
-	sl_send_reply("404", "Not here");
-	exit;
-}
-
-onreply_route {
-	xlog("L_INFO", "reply $rs $rr to $rm from $si:$sp\n");
-}
-"#;
-
-/// Kamailio in the foreground (`-DD`), logging to a file, stopped by its PID: SIGTERM to
-/// its process group (`timeout` passes it on; Kamailio's main process stops its
-/// children), SIGKILL for whatever is left.
-struct Kamailio {
-    port: u16,
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Kamailio {
-    /// Writes the configuration into a scratch directory named `name`, starts Kamailio
-    /// and waits until it listens.
-    fn start(name: &str) -> Kamailio {
-        let dir = scratch(name);
-        let port = free_port();
-        let config = dir.join("kamailio.cfg");
-        std::fs::write(
-            &config,
-            KAMAILIO_CONFIG
-                .replace("@PORT@", &port.to_string())
-                .replace("@PASSWORD@", PASSWORD),
-        )
-        .unwrap();
-        let log = dir.join("kamailio.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = under_timeout("kamailio")
-            .args(["-DD", "-E", "-m", "32", "-M", "8", "-f"])
-            .arg(&config)
-            .arg("-P")
-            .arg(dir.join("kamailio.pid"))
-            .arg("-Y")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("run kamailio");
-        let mut kamailio = Kamailio {
-            port,
-            child,
-            dir,
-            log,
-        };
-        kamailio.wait_listening();
-        kamailio
-    }
-
-    /// Its sockets are bound before it forks its workers: once the TCP port takes
-    /// connections, UDP datagrams wait in its socket too.
-    fn wait_listening(&mut self) {
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("kamailio exited ({status}):\n{}", self.log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("kamailio does not listen on {}:\n{}", self.port, self.log());
-    }
-
-    /// Its URI, as a registrar or next hop.
-    fn uri(&self) -> String {
-        format!("sip:127.0.0.1:{}", self.port)
-    }
-
-    /// `user` at Kamailio's domain, reached through Kamailio.
-    fn user(&self, user: &str) -> String {
-        format!("sip:{user}@127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Stops it; its files go too (a failed test keeps them, for a look at the log).
-    fn stop(mut self) {
-        signal_group(&self.child, "-TERM");
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Usually gone by now: the group no longer exists, which is what we want.
-        signal_group(&self.child, "-KILL");
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Drop for Kamailio {
-    /// A test that fails midway still leaves no Kamailio behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal_group(&self.child, "-KILL");
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Every message one agent sent or received, for checks and failure messages.
-#[derive(Clone, Default)]
-struct Trace(Arc<Mutex<Vec<String>>>);
-
-impl Trace {
-    fn observer(&self) -> impl Fn(&MessageTrace<'_>) + Send + Sync + 'static {
-        let seen = Arc::clone(&self.0);
-        move |m| {
-            let (arrow, way) = if m.direction == Direction::Sent {
-                (">>", "to")
-            } else {
-                ("<<", "from")
-            };
-            let text = format!(
-                "{arrow} {:?} {way} {}\n{}",
-                m.transport,
-                m.remote,
-                String::from_utf8_lossy(m.payload)
-            );
-            seen.lock().unwrap().push(text);
-        }
-    }
-
-    fn dump(&self) -> String {
-        self.0.lock().unwrap().join("\n")
-    }
-}
-
-/// The events of `call` until `want` says one is it; panics when it ends first.
-async fn wait_for(call: &mut Call, what: &str, want: impl Fn(&CallEvent) -> bool) {
-    timeout(STEP, async {
-        loop {
-            match call.next_event().await {
-                Some(event) if want(&event) => return,
-                Some(CallEvent::Terminated { reason, .. }) => panic!("the call ended: {reason}"),
-                Some(_) => {}
-                None => panic!("the agent stopped"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {what} in time"));
-}
-
 /// Our bob registers at Kamailio (digest, 401) and answers; baresip registers there as
 /// alice and dials bob through Kamailio, which challenges its INVITE with 407 and, with
 /// its credentials, relays it to us; bob answers, then hangs up (the BYE through Kamailio,
@@ -653,7 +215,7 @@ async fn baresip_registered_at_kamailio_calls_us_there() {
         .unwrap();
     let mut incoming = bob.incoming().await.unwrap();
     let mut registration = bob
-        .register(&kamailio.uri(), Some("sip:bob@127.0.0.1"), 300)
+        .register(&kamailio.uri(Transport::Udp), Some("sip:bob@127.0.0.1"), 300)
         .await
         .unwrap();
     let registered = timeout(STEP, registration.registered()).await.expect("in time");
@@ -700,7 +262,7 @@ async fn baresip_registered_at_kamailio_calls_us_there() {
     let alice_registered = eventually(STEP, || peer.log().contains("200 OK (kamailio")).await;
     assert!(alice_registered, "baresip did not register\n{}", context(&ctrl));
 
-    ctrl.send("dial", &kamailio.user("bob")).await;
+    ctrl.send("dial", &kamailio.user("bob", Transport::Udp)).await;
     let Ok(Some(mut call)) = timeout(STEP, incoming.next()).await else {
         panic!("bob got no call\n{}", context(&ctrl));
     };
@@ -780,7 +342,7 @@ fn run_sipua(binary: &Path, name: &str, args: &[&str]) -> Peer {
         .stderr(out)
         .spawn()
         .expect("run sipua");
-    Peer { child, log }
+    Peer::new(child, log)
 }
 
 /// `sipua register --transport tcp` registers bob at `sipua registrar --transport tcp`

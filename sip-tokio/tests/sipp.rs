@@ -4,11 +4,14 @@
 //! `.ci/run` installs SIPp and runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "interop/common.rs"]
+mod common;
+
 use std::net::IpAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{free_port, wait_udp_bound};
 use sip_core::sdp::SessionDescription;
 use sip_tokio::{CallEvent, EndReason, UserAgent};
 
@@ -20,22 +23,9 @@ fn sdp(ip: IpAddr) -> Bytes {
 
 /// Runs SIPp with `args` (bounded by its own -timeout and ours) and returns its exit
 /// status and output.
-async fn sipp(args: Vec<String>) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new("timeout")
-            .arg("60")
-            .arg("sipp")
-            .args(&args)
-            .args(["-nostdin", "-timeout", "45s"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run sipp");
-        let text =
-            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), text)
-    })
-    .await
-    .unwrap()
+async fn sipp(mut args: Vec<String>) -> (bool, String) {
+    args.extend(["-nostdin", "-timeout", "45s"].map(String::from));
+    common::sipp(args).await
 }
 
 /// An agent that answers every call at once and lets the caller hang up.
@@ -162,11 +152,7 @@ async fn sipp_uac_offering_pcmu_only_gets_pcmu_only() {
 #[ignore = "needs sipp (apt-get install -y sip-tester); run by .ci/run"]
 async fn our_calls_against_sipp_uas() {
     // A free port for SIPp (released just before SIPp binds it).
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = tokio::spawn(sipp(vec![
         "-sn".to_owned(),
         "uas".to_owned(),
@@ -177,8 +163,7 @@ async fn our_calls_against_sipp_uas() {
         "-m".to_owned(),
         CALLS.to_string(),
     ]));
-    // Give SIPp time to bind.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_udp_bound(port).await;
     let ua = UserAgent::builder()
         .bind("127.0.0.1:0".parse().unwrap())
         .start()

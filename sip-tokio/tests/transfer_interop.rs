@@ -2,7 +2,8 @@
 //! `tests/interop/`), baresip and linphone (`linphonec`), each in every role it can take.
 //! Ignored by default; `.ci/run` installs the peers (`tests/interop/install-peers.sh`) and
 //! runs them. Each peer runs under `timeout`, on 127.0.0.1 and a free port, and is stopped
-//! by its PID.
+//! by its PID (the launchers, shared with the other interop tests, are in
+//! `interop/common.rs`).
 //!
 //! | peer | role | against |
 //! |---|---|---|
@@ -13,19 +14,17 @@
 //! | linphone | transferee, blind and attended | our transferor and target |
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "interop/common.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use bytes::Bytes;
-use sip_core::sdp::SessionDescription;
+use common::{Peer, STEP, free_port, scratch, sdp, under_timeout, wait_for, wait_udp_bound};
 use sip_tokio::listen::{ListenOptions, ListenReport, Listener};
 use sip_tokio::{Call, CallEvent, CallState, EndReason, TransferEvent, UserAgent};
 use tokio::time::timeout;
-
-/// How long any one step may take.
-const STEP: Duration = Duration::from_secs(15);
 
 fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,58 +34,27 @@ fn scenario(name: &str) -> String {
         .to_string()
 }
 
-/// A UDP port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A fresh directory for one peer's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sip-rs-interop-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn sdp(user: &str) -> Bytes {
-    SessionDescription::simple_audio(user, 1, "127.0.0.1".parse().unwrap(), 40_000, &[0, 8]).to_bytes()
-}
-
-/// Runs SIPp with `args` (bounded by its own -timeout and ours); its exit status and
-/// output.
-async fn sipp(args: Vec<String>) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new("timeout")
-            .arg("60")
-            .arg("sipp")
-            .args(&args)
-            .args([
-                "-ci",
-                "127.0.0.1",
-                "-i",
-                "127.0.0.1",
-                "-mi",
-                "127.0.0.1",
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "30s",
-                "-timeout_error",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run sipp");
-        let text =
-            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), text)
-    })
-    .await
-    .unwrap()
+/// Runs SIPp with `args` for one call on 127.0.0.1 (bounded by its own -timeout and
+/// ours); its exit status and output.
+async fn sipp(mut args: Vec<String>) -> (bool, String) {
+    args.extend(
+        [
+            "-ci",
+            "127.0.0.1",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ]
+        .map(String::from),
+    );
+    common::sipp(args).await
 }
 
 /// A listener (`sipua listen`) serving in the background, and how to stop it.
@@ -198,22 +166,6 @@ async fn sipp_transferor_hears_a_busy_target_fail_the_transfer() {
     assert_eq!((bobs.transfers, bobs.transfers_answered), (1, 0), "{bob_log}");
 }
 
-/// Waits for the answer of an outgoing call.
-async fn answered(call: &mut Call) {
-    timeout(STEP, async {
-        loop {
-            match call.next_event().await {
-                Some(CallEvent::Answered { .. }) => return,
-                Some(CallEvent::Terminated { reason, .. }) => panic!("the call ended: {reason}"),
-                Some(_) => {}
-                None => panic!("the agent stopped"),
-            }
-        }
-    })
-    .await
-    .expect("answered in time");
-}
-
 async fn alice() -> UserAgent {
     UserAgent::builder()
         .bind("127.0.0.1:0".parse().unwrap())
@@ -249,13 +201,13 @@ async fn our_transferor_against_a_sipp_refer_receiver() {
         "-mp".into(),
         free_port().to_string(),
     ]));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_udp_bound(port).await;
     let alice = alice().await;
     let mut call = alice
         .call(&format!("sip:bob@127.0.0.1:{port}"), sdp("alice"), None)
         .await
         .unwrap();
-    answered(&mut call).await;
+    wait_for(&mut call, "answer", |e| matches!(e, CallEvent::Answered { .. })).await;
     let events = transfer_events(&call, "sip:carol@127.0.0.1:9").await;
     assert_eq!(
         events,
@@ -276,115 +228,15 @@ async fn our_transferor_against_a_sipp_refer_receiver() {
 
 // ---- baresip and linphone as the transferee ----
 
-/// A peer process (`timeout` around it), stopped with SIGTERM — which `timeout` passes
-/// on — by its PID.
-struct Peer {
-    child: Child,
-    /// linphonec reads commands from stdin and quits at its end, so it is kept open.
-    stdin: Option<std::process::ChildStdin>,
-    log: PathBuf,
-}
-
-impl Peer {
-    fn command(&mut self, line: &str) {
-        if let Some(stdin) = self.stdin.as_mut() {
-            writeln!(stdin, "{line}").unwrap();
-            stdin.flush().unwrap();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Asks the peer to quit, then stops its whole process group (`timeout` and the peer
-    /// it runs) by PID: SIGTERM, and SIGKILL for whatever is left a few seconds later.
-    fn stop(mut self) {
-        if self.stdin.is_some() {
-            self.command("quit");
-        }
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Usually gone by now: the group no longer exists, which is what we want.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Peer {
-    /// A test that fails midway still leaves no peer behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let group = format!("-{}", self.child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `timeout SECONDS program`, in a process group of its own so that stopping it stops
-/// the program too.
-fn under_timeout(program: &str) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new("timeout");
-    command.args(["--kill-after=5", "120", program]);
-    command.process_group(0);
-    command
-}
-
-/// baresip, headless (no audio device: `aubridge`), answering every call, taking REFER
-/// (`call_transfer=yes`; its `menu` module places the new call), on `port`.
+/// baresip (`common::baresip`), answering every call, taking REFER (`call_transfer=yes`;
+/// its `menu` module places the new call), on `port`.
 fn baresip(port: u16) -> Peer {
-    let dir = scratch("baresip");
-    let rtp = free_port();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "poll_method epoll\n\
-             sip_listen 127.0.0.1:{port}\n\
-             audio_player aubridge,nowhere\n\
-             audio_source aubridge,nowhere\n\
-             audio_alert aubridge,nowhere\n\
-             rtp_ports {rtp}-{}\n\
-             net_interface 127.0.0.1\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g711.so\n\
-             module aubridge.so\n\
-             module_tmp account.so\n\
-             module_app menu.so\n",
-            rtp + 20
-        ),
+    common::baresip(
+        "baresip",
+        port,
+        &format!("<sip:bob@127.0.0.1:{port}>;answermode=auto;regint=0;call_transfer=yes;audio_codecs=PCMU"),
+        None,
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:bob@127.0.0.1:{port}>;answermode=auto;regint=0;call_transfer=yes;audio_codecs=PCMU\n"),
-    )
-    .unwrap();
-    let log = dir.join("baresip.log");
-    let child = under_timeout("baresip")
-        .arg("-f")
-        .arg(&dir)
-        .arg("-s")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run baresip");
-    Peer {
-        child,
-        stdin: None,
-        log,
-    }
 }
 
 /// linphonec, headless (no sound card: `soundcard use files`), auto-answering, on `port`;
@@ -420,11 +272,7 @@ fn linphone(port: u16) -> Peer {
         .stderr(Stdio::null())
         .spawn()
         .expect("run linphonec");
-    let mut peer = Peer {
-        stdin: None,
-        child,
-        log,
-    };
+    let mut peer = Peer::new(child, log);
     peer.stdin = peer.child.stdin.take();
     peer.command("soundcard use files");
     peer
@@ -548,7 +396,10 @@ async fn linphone_follows_our_attended_transfer() {
         .call(&format!("sip:carol@{}", carol.local_addr()), sdp("alice"), None)
         .await
         .unwrap();
-    answered(&mut with_carol).await;
+    wait_for(&mut with_carol, "answer", |e| {
+        matches!(e, CallEvent::Answered { .. })
+    })
+    .await;
     let mut transfer = with_linphone.attended_transfer(&with_carol).await.unwrap();
     let outcome = timeout(STEP, transfer.outcome()).await.unwrap();
     assert!(outcome.is_ok(), "{outcome:?}\n{}", peer.log());
