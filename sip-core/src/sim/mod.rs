@@ -20,6 +20,10 @@
 //! test itself go through [`Network::on`], which runs them at the current virtual time and
 //! sends what they queued.
 //!
+//! A zone of DNS records ([`Network::dns_records`]) answers every endpoint's RFC 3263
+//! questions after [`Network::dns_latency`], each question and answer a ladder line
+//! (`alice -> dns  NAPTR example.com`), so a call to a name shows how it was located.
+//!
 //! For calls between two user agents, [`harness::Pair`] sets up Alice and Bob and runs
 //! until a call reaches a state or reports an event, failing clearly instead of hanging.
 //!
@@ -57,6 +61,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::dns::{DnsAnswer, DnsError, DnsQuery, DnsRecords, RecordType};
 use crate::endpoint::{
     Endpoint, EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, SendError, TransactionId, Transport,
 };
@@ -150,6 +155,9 @@ impl Node {
     }
 }
 
+/// A DNS answer on its way: the asking node, its question and the answer.
+type DnsInFlight = (NodeId, DnsQuery, Result<DnsAnswer, DnsError>);
+
 struct Datagram {
     from: NodeId,
     to: NodeId,
@@ -214,6 +222,13 @@ pub struct Network {
     loss_rules: Vec<LossRule>,
     ladder: String,
     branch_labels: BTreeMap<String, usize>,
+    /// DNS records by question; a question not here is answered "not found".
+    zone: BTreeMap<(RecordType, String), Result<DnsAnswer, DnsError>>,
+    /// DNS answers on their way: (arrival, sequence) -> the asking node, the question and
+    /// its answer.
+    dns_in_flight: BTreeMap<(Instant, u64), DnsInFlight>,
+    /// How long the simulated resolver takes to answer (default 5 ms).
+    pub dns_latency: Duration,
     /// Both ends of every simulated connection: (node, its flow id) -> the peer's.
     connections: BTreeMap<(NodeId, FlowId), (NodeId, FlowId, Transport)>,
     /// The step bound of [`Network::run_until_idle`].
@@ -248,6 +263,9 @@ impl Network {
             ladder: String::new(),
             branch_labels: BTreeMap::new(),
             connections: BTreeMap::new(),
+            zone: BTreeMap::new(),
+            dns_in_flight: BTreeMap::new(),
+            dns_latency: Duration::from_millis(5),
             max_steps: 1_000_000,
             record_ladder: true,
             record_events: true,
@@ -464,6 +482,43 @@ impl Network {
         self.route(from, to, payload);
     }
 
+    /// Puts `records` for `name` in the network's DNS zone, with a TTL of 300 s: what the
+    /// simulated resolver answers every endpoint (addresses answer A or AAAA questions by
+    /// their family). A question the zone has nothing for is answered "not found".
+    ///
+    /// ```
+    /// use sip_core::dns::{DnsRecords, SrvRecord};
+    /// use sip_core::sim::Network;
+    ///
+    /// let mut net = Network::new(1);
+    /// net.dns_records("_sip._udp.example.com", DnsRecords::Srv(vec![SrvRecord {
+    ///     priority: 10,
+    ///     weight: 0,
+    ///     port: 5060,
+    ///     target: "bob.example.com".into(),
+    /// }]));
+    /// net.dns_records("bob.example.com", DnsRecords::Addresses(vec!["192.0.2.2".parse().unwrap()]));
+    /// ```
+    pub fn dns_records(&mut self, name: &str, records: DnsRecords) {
+        let record_type = match &records {
+            DnsRecords::Addresses(ips) if ips.iter().all(std::net::IpAddr::is_ipv6) && !ips.is_empty() => {
+                RecordType::Aaaa
+            }
+            other => other.record_type(),
+        };
+        let answer = DnsAnswer {
+            records,
+            ttl: Duration::from_secs(300),
+        };
+        self.zone.insert((record_type, name.to_owned()), Ok(answer));
+    }
+
+    /// Makes the simulated resolver fail questions of `record_type` for `name` with
+    /// `error` (a SERVFAIL or timeout is [`DnsError::Failed`]).
+    pub fn dns_failure(&mut self, name: &str, record_type: RecordType, error: DnsError) {
+        self.zone.insert((record_type, name.to_owned()), Err(error));
+    }
+
     /// Drains `node`'s outputs: datagrams go on the wire, events to its handler (whose
     /// commands are drained in turn). Does nothing for a relay, which forwards as it
     /// receives and so never has output waiting.
@@ -479,6 +534,10 @@ impl Network {
             // Connections first: a transmit may already be queued for a new flow.
             if let Some(request) = endpoint.poll_flow_request() {
                 self.handle_flow_request(node, request);
+                continue;
+            }
+            if let Some(query) = endpoint.poll_dns_query() {
+                self.ask_dns(node, query);
                 continue;
             }
             if let Some(transmit) = endpoint.poll_transmit() {
@@ -513,18 +572,22 @@ impl Network {
     /// Processes the next delivery or timer. False when nothing is left to do.
     pub fn step(&mut self) -> bool {
         let next_delivery = self.in_flight.peek().map(|f| f.at);
+        let next_answer = self.dns_in_flight.keys().next().map(|(at, _)| *at);
         let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
-        let at = match (next_delivery, next_timer) {
-            (None, None) => return false,
-            (Some(d), Some(t)) => d.min(t),
-            (Some(d), None) => d,
-            (None, Some(t)) => t,
+        let Some(at) = [next_delivery, next_answer, next_timer]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return false;
         };
         self.now = self.now.max(at);
         if next_delivery == Some(at) {
             if let Some(InFlight { datagram, .. }) = self.in_flight.pop() {
                 self.deliver(datagram);
             }
+        } else if next_answer == Some(at) {
+            self.answer_dns();
         } else {
             for index in 0..self.nodes.len() {
                 let due = self
@@ -592,7 +655,48 @@ impl Network {
     fn next_event_at(&self) -> Option<Instant> {
         let next_delivery = self.in_flight.peek().map(|f| f.at);
         let next_timer = self.nodes.iter().filter_map(Node::poll_timeout).min();
-        [next_delivery, next_timer].into_iter().flatten().min()
+        let next_answer = self.dns_in_flight.keys().next().map(|(at, _)| *at);
+        [next_delivery, next_timer, next_answer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A DNS question from `node`: answered from the zone after the resolver's latency.
+    fn ask_dns(&mut self, node: NodeId, query: DnsQuery) {
+        let answer = self
+            .zone
+            .get(&(query.record_type, query.name.clone()))
+            .cloned()
+            .unwrap_or(Err(DnsError::NotFound));
+        let line = format!("{} {}", query.record_type, query.name);
+        self.record_text(Some(node), None, &line);
+        self.sequence += 1;
+        self.dns_in_flight.insert(
+            (self.now + self.dns_latency, self.sequence),
+            (node, query, answer),
+        );
+    }
+
+    /// Delivers the earliest DNS answer; false when none is on its way.
+    fn answer_dns(&mut self) -> bool {
+        let Some(((at, _), (node, query, answer))) = self.dns_in_flight.pop_first() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        let outcome = match &answer {
+            Ok(answer) => describe_records(&answer.records),
+            Err(DnsError::NotFound) => "not found".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        let line = format!("{} {}: {outcome}", query.record_type, query.name);
+        self.record_text(None, Some(node), &line);
+        let now = self.now;
+        if let Some(endpoint) = self.node_mut(node).endpoint_mut() {
+            endpoint.handle_dns_response(now, query.id, answer);
+        }
+        self.pump(node);
+        true
     }
 
     /// The node at `addr` (its own address, else its advertised one), if any.
@@ -787,6 +891,21 @@ impl Network {
         }
     }
 
+    /// A ladder line that is no SIP message: a DNS question (`to` is the resolver, `None`)
+    /// or answer (`from` is `None`).
+    fn record_text(&mut self, from: Option<NodeId>, to: Option<NodeId>, text: &str) {
+        if !self.record_ladder {
+            return;
+        }
+        let ms = (self.now - self.start).as_millis();
+        let name = |id: Option<NodeId>| {
+            id.and_then(|i| self.nodes.get(i.0))
+                .map_or_else(|| "dns".to_owned(), |n| n.name.clone())
+        };
+        let line = format!("{ms:>6} {:<6} -> {:<6} {text}", name(from), name(to));
+        let _ = writeln!(self.ladder, "{}", line.trim_end());
+    }
+
     fn record(&mut self, from: NodeId, to: Option<NodeId>, payload: &Bytes, note: &str) {
         if !self.record_ladder {
             return;
@@ -835,6 +954,23 @@ impl Network {
             first_line(payload)
         );
         let _ = writeln!(self.ladder, "{}", line.trim_end());
+    }
+}
+
+/// DNS records as a ladder shows them.
+fn describe_records(records: &DnsRecords) -> String {
+    match records {
+        DnsRecords::Naptr(records) => records
+            .iter()
+            .map(|r| format!("{} {} {}", r.order, r.services, r.replacement))
+            .collect::<Vec<_>>()
+            .join(", "),
+        DnsRecords::Srv(records) => records
+            .iter()
+            .map(|r| format!("{} {} {}:{}", r.priority, r.weight, r.target, r.port))
+            .collect::<Vec<_>>()
+            .join(", "),
+        DnsRecords::Addresses(ips) => ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
     }
 }
 

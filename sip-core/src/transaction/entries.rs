@@ -30,6 +30,10 @@ pub(super) struct ClientEntry {
     // have no plan.
     #[allow(clippy::box_collection)]
     pub(super) plan: Option<Box<VecDeque<Target>>>,
+    /// A response other than 100 Trying arrived: the target took the request in hand, so a
+    /// failure now is not the target's to fail over from (RFC 3263 §4.3 retries a target
+    /// that failed; 100 is only the next hop's receipt, §17.1.1.2).
+    pub(super) heard: bool,
 }
 
 /// A client transaction whose request waits for DNS answers before it is first sent.

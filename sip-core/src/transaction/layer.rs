@@ -369,7 +369,8 @@ impl TransactionLayer {
         let mut out = std::mem::take(&mut self.scratch);
         let mut unanswered = false;
         if let Some(entry) = self.clients.get_mut(&id) {
-            unanswered = entry.machine.is_unanswered();
+            unanswered = !entry.heard;
+            entry.heard |= response.status != StatusCode::TRYING;
             entry.machine.on_response(response, now, &mut out);
         }
         if out.is_empty() {
@@ -406,7 +407,7 @@ impl TransactionLayer {
         let mut unanswered = false;
         let side = if let Some(entry) = self.clients.get_mut(&id) {
             entry.armed.fired(timer);
-            unanswered = entry.machine.is_unanswered();
+            unanswered = !entry.heard;
             entry.machine.on_timer(timer, now, &mut out);
             Side::Client(id)
         } else if let Some(entry) = self.servers.get_mut(&id) {
@@ -443,7 +444,7 @@ impl TransactionLayer {
                 Side::Client(id) => {
                     let mut unanswered = false;
                     if let Some(entry) = self.clients.get_mut(&id) {
-                        unanswered = entry.machine.is_unanswered();
+                        unanswered = !entry.heard;
                         entry.machine.on_transport_error(&mut out);
                     }
                     self.settle_client(shared, now, id, unanswered, &mut out);
@@ -687,8 +688,8 @@ impl TransactionLayer {
     }
 
     /// Carries out what client transaction `id`'s machine asked for — unless it failed
-    /// before anything came back (`unanswered`) and DNS gave other targets: then it fails
-    /// over (RFC 3263 §4.3).
+    /// before anything but 100 Trying came back (`unanswered`) and DNS gave other
+    /// targets: then it fails over (RFC 3263 §4.3).
     fn settle_client(
         &mut self,
         shared: &mut Shared,
@@ -870,6 +871,7 @@ impl TransactionLayer {
                 armed: Armed::default(),
                 owner,
                 plan,
+                heard: false,
             }),
         );
         self.apply(shared, Side::Client(id), &mut out);

@@ -1,0 +1,386 @@
+//! RFC 3263 server location in the simulator: calls and other requests to host names,
+//! located through the network's DNS zone (NAPTR → SRV → A), and failover when a target
+//! fails. Ladder snapshots in `snapshots/` show every question and answer.
+
+// Test code over known inputs: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sip_core::call::{CallEvent, CallState, EndReason};
+use sip_core::dns::{DnsRecords, NaptrRecord, SrvRecord};
+use sip_core::endpoint::{Event, Transport};
+use sip_core::message::{StatusCode, Uri};
+use sip_core::pager::MessageEvent;
+use sip_core::registration::RegistrationEvent;
+use sip_core::sim::harness::Pair;
+use sip_tests::snapshot;
+
+const CAROL: &str = "192.0.2.3:5060";
+
+fn naptr(order: u16, services: &str, replacement: &str) -> NaptrRecord {
+    NaptrRecord {
+        order,
+        preference: 10,
+        flags: "s".into(),
+        services: services.into(),
+        replacement: replacement.into(),
+    }
+}
+
+fn srv(priority: u16, weight: u16, port: u16, target: &str) -> SrvRecord {
+    SrvRecord {
+        priority,
+        weight,
+        port,
+        target: target.into(),
+    }
+}
+
+fn addresses(ips: &[&str]) -> DnsRecords {
+    DnsRecords::Addresses(ips.iter().map(|ip| ip.parse().unwrap()).collect())
+}
+
+/// example.com offers UDP then TCP by NAPTR; UDP's SRV names `srv` records; bob.example.com
+/// is Bob.
+fn example_zone(pair: &mut Pair, udp: Vec<SrvRecord>) {
+    let net = &mut pair.net;
+    net.dns_records(
+        "example.com",
+        DnsRecords::Naptr(vec![
+            naptr(10, "SIP+D2U", "_sip._udp.example.com"),
+            naptr(20, "SIP+D2T", "_sip._tcp.example.com"),
+        ]),
+    );
+    net.dns_records("_sip._udp.example.com", DnsRecords::Srv(udp));
+    net.dns_records("bob.example.com", addresses(&["192.0.2.2"]));
+    net.dns_records("carol.example.com", addresses(&["192.0.2.3"]));
+    net.dns_records("dead.example.com", addresses(&["192.0.2.99"]));
+}
+
+/// Alice calls `target`, offering her audio.
+fn call_to(pair: &mut Pair, target: &str) -> sip_core::endpoint::CallId {
+    let from = pair.alice;
+    let target = Uri::parse(target).unwrap();
+    let offer = pair.audio_description(from).to_bytes();
+    pair.net
+        .on(from, |ep, now| ep.invite(now, target, offer, None))
+        .unwrap()
+}
+
+fn dns_lines(pair: &Pair) -> usize {
+    pair.net.ladder().lines().filter(|l| l.contains(" dns ")).count()
+}
+
+#[test]
+fn a_call_to_a_name_is_located_by_naptr_srv_and_a() {
+    let mut pair = Pair::new(301);
+    example_zone(&mut pair, vec![srv(10, 0, 5060, "bob.example.com")]);
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:bob@example.com");
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    // The name resolved once: a message to it now goes at once from the cache.
+    let questions = dns_lines(&pair);
+    // NAPTR; the SRV of both services it names (UDP first; TCP for failover); Bob's A:
+    // a question and an answer each.
+    assert_eq!(questions, 8, "{}", pair.net.ladder());
+    let to = Uri::parse("sip:bob@example.com").unwrap();
+    pair.net
+        .on(pair.alice, |ep, now| {
+            ep.send_message(now, to, "text/plain", Bytes::from_static(b"hi"))
+        })
+        .unwrap();
+    pair.net.on(pair.alice, |ep, now| ep.hangup(now, call)).unwrap();
+    pair.run_until_idle();
+    assert_eq!(dns_lines(&pair), questions);
+    assert_eq!(pair.end_reason(pair.alice, call), Some(EndReason::LocalBye));
+    assert_eq!(pair.net.endpoint(pair.alice).stats().dns_queries, 4);
+    snapshot!("dns_naptr_srv_a_call", &pair.net);
+}
+
+#[test]
+fn a_dead_first_srv_target_fails_over_to_the_next_after_timer_b() {
+    let mut pair = Pair::new(302);
+    example_zone(
+        &mut pair,
+        vec![
+            srv(10, 0, 5060, "dead.example.com"),
+            srv(20, 0, 5060, "bob.example.com"),
+        ],
+    );
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:bob@example.com");
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    // Nothing came back from the first target for 64·T1: the second took the call, in
+    // the same call, with no failure reported on the way (RFC 3263 §4.3).
+    let connected_at = pair.net.elapsed();
+    assert!(connected_at >= Duration::from_secs(32), "{connected_at:?}");
+    let states: Vec<CallState> = pair
+        .call_events(pair.alice, call)
+        .filter_map(|e| match e {
+            CallEvent::StateChanged { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [CallState::Calling, CallState::Ringing, CallState::Connected]
+    );
+    assert_eq!(pair.net.endpoint(pair.alice).stats().failovers, 1);
+    pair.net.on(pair.alice, |ep, now| ep.hangup(now, call)).unwrap();
+    pair.run_until_idle();
+    snapshot!("dns_dead_first_srv_target_fails_over", &pair.net);
+}
+
+#[test]
+fn a_refused_connection_fails_over_at_once() {
+    let mut pair = Pair::new(303);
+    let net = &mut pair.net;
+    net.dns_records(
+        "example.com",
+        DnsRecords::Naptr(vec![naptr(10, "SIP+D2T", "_sip._tcp.example.com")]),
+    );
+    net.dns_records(
+        "_sip._tcp.example.com",
+        DnsRecords::Srv(vec![
+            srv(10, 0, 5060, "dead.example.com"),
+            srv(20, 0, 5060, "bob.example.com"),
+        ]),
+    );
+    net.dns_records("bob.example.com", addresses(&["192.0.2.2"]));
+    net.dns_records("dead.example.com", addresses(&["192.0.2.99"]));
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:bob@example.com");
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    assert!(
+        pair.net.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        pair.net.elapsed()
+    );
+    assert!(pair.net.ladder().contains("[TCP]"));
+}
+
+#[test]
+fn a_503_fails_over_to_the_next_target() {
+    let mut pair = Pair::new(304);
+    let carol_addr: SocketAddr = CAROL.parse().unwrap();
+    let carol = pair.net.add_node("carol", carol_addr);
+    // Carol is overloaded: every INVITE gets 503.
+    pair.net.set_handler(carol, |ep, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            ep.reject(now, call, StatusCode::SERVICE_UNAVAILABLE, None)
+                .unwrap();
+        }
+    });
+    example_zone(
+        &mut pair,
+        vec![
+            srv(10, 0, 5060, "carol.example.com"),
+            srv(20, 0, 5060, "bob.example.com"),
+        ],
+    );
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:bob@example.com");
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    assert!(pair.net.ladder().contains("carol  -> alice  SIP/2.0 503"));
+    assert_eq!(pair.net.endpoint(pair.alice).stats().failovers, 1);
+    pair.net.on(pair.alice, |ep, now| ep.hangup(now, call)).unwrap();
+    pair.run_until_idle();
+    snapshot!("dns_503_fails_over", &pair.net);
+}
+
+#[test]
+fn a_failed_target_goes_last_for_the_next_request() {
+    let mut pair = Pair::new(305);
+    let carol_addr: SocketAddr = CAROL.parse().unwrap();
+    // Carol's application takes MESSAGE itself, and is overloaded.
+    let carol = pair.net.add_node_configured("carol", carol_addr, |config| {
+        config.calls.app_methods.push(sip_core::message::Method::Message);
+    });
+    pair.net.set_handler(carol, |ep, event, now| {
+        if let Event::Request { transaction, .. } = event {
+            let busy = ep.response(transaction, StatusCode::SERVICE_UNAVAILABLE).unwrap();
+            ep.respond(now, transaction, busy).unwrap();
+        }
+    });
+    example_zone(
+        &mut pair,
+        vec![
+            srv(10, 0, 5060, "carol.example.com"),
+            srv(20, 0, 5060, "bob.example.com"),
+        ],
+    );
+    let send = |pair: &mut Pair| {
+        let to = Uri::parse("sip:bob@example.com").unwrap();
+        pair.net
+            .on(pair.alice, |ep, now| {
+                ep.send_message(now, to, "text/plain", Bytes::from_static(b"hi"))
+            })
+            .unwrap()
+    };
+    let first = send(&mut pair);
+    pair.run_until_idle();
+    let second = send(&mut pair);
+    pair.run_until_idle();
+    let to_carol = pair.net.ladder().matches("alice  -> carol  MESSAGE").count();
+    assert_eq!(
+        to_carol,
+        1,
+        "the second message goes to Bob first:\n{}",
+        pair.net.ladder()
+    );
+    for id in [first, second] {
+        let delivered = pair.net.events(pair.alice).iter().any(|(_, e)| {
+            matches!(e, Event::Message { message, event: MessageEvent::Delivered { .. } } if *message == id)
+        });
+        assert!(delivered, "{id}");
+    }
+}
+
+#[test]
+fn srv_weights_choose_by_the_seed_and_share_the_calls() {
+    let first_target = |seed: u64| {
+        let mut pair = Pair::new(seed);
+        let carol_addr: SocketAddr = CAROL.parse().unwrap();
+        let carol = pair.net.add_node("carol", carol_addr);
+        pair.auto_answer(carol);
+        pair.auto_answer(pair.bob);
+        example_zone(
+            &mut pair,
+            vec![
+                srv(10, 50, 5060, "carol.example.com"),
+                srv(10, 50, 5060, "bob.example.com"),
+            ],
+        );
+        let call = call_to(&mut pair, "sip:bob@example.com");
+        pair.run_until_state(pair.alice, call, CallState::Connected);
+        let ladder = pair.net.ladder().to_owned();
+        (ladder.contains("alice  -> carol  INVITE"), ladder)
+    };
+    // One seed, one order, every run.
+    assert_eq!(first_target(40), first_target(40));
+    // Equal weights: over 40 seeds both targets are chosen first, neither always.
+    let to_carol = (0..40).filter(|seed| first_target(1000 + seed).0).count();
+    assert!((8..=32).contains(&to_carol), "{to_carol} of 40 went to carol");
+}
+
+#[test]
+fn a_sips_call_never_goes_over_an_insecure_transport() {
+    // Without TLS enabled, a sips: target is refused at once.
+    let mut pair = Pair::new(306);
+    example_zone(&mut pair, vec![srv(10, 0, 5060, "bob.example.com")]);
+    let target = Uri::parse("sips:bob@example.com").unwrap();
+    let offer = pair.audio_description(pair.alice).to_bytes();
+    let refused = pair
+        .net
+        .on(pair.alice, |ep, now| ep.invite(now, target, offer, None));
+    assert!(refused.is_err(), "{refused:?}");
+    // With TLS: the zone offers only UDP and TCP, so the call tries TLS on the name's own
+    // address (RFC 3263 §4.2) and fails there, with no message on UDP or TCP.
+    let tls = |config: &mut sip_core::endpoint::EndpointConfig| {
+        config.transports = vec![Transport::Udp, Transport::Tcp, Transport::Tls];
+    };
+    let mut pair = Pair::configured(307, tls, tls);
+    example_zone(&mut pair, vec![srv(10, 0, 5060, "bob.example.com")]);
+    pair.net.dns_records("example.com", addresses(&["192.0.2.2"]));
+    let call = call_to(&mut pair, "sips:bob@example.com");
+    pair.run_until_idle();
+    assert_eq!(pair.end_reason(pair.alice, call), Some(EndReason::TransportError));
+    // The INVITE was only ever written to the TLS connection that could not be opened.
+    let invites: Vec<&str> = pair
+        .net
+        .ladder()
+        .lines()
+        .filter(|l| l.contains("INVITE"))
+        .collect();
+    assert_eq!(invites.len(), 1, "{}", pair.net.ladder());
+    assert!(invites[0].ends_with("[no connection]"), "{}", invites[0]);
+    snapshot!("dns_sips_call_never_downgrades", &pair.net);
+}
+
+#[test]
+fn a_name_without_records_fails_the_call_with_a_transport_error() {
+    let mut pair = Pair::new(308);
+    let call = call_to(&mut pair, "sip:bob@nowhere.example");
+    pair.run_until_idle();
+    assert_eq!(pair.end_reason(pair.alice, call), Some(EndReason::TransportError));
+    assert_eq!(pair.net.endpoint(pair.alice).stats().unlocated, 1);
+    // NAPTR, SRV for UDP and TCP, then the name's own address: four questions.
+    assert_eq!(pair.net.endpoint(pair.alice).stats().dns_queries, 4);
+}
+
+#[test]
+fn a_call_cancelled_while_its_name_is_looked_up_ends_at_once() {
+    let mut pair = Pair::new(309);
+    pair.net.dns_latency = Duration::from_secs(2);
+    example_zone(&mut pair, vec![srv(10, 0, 5060, "bob.example.com")]);
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:bob@example.com");
+    pair.net.run_for(Duration::from_millis(500));
+    pair.net.on(pair.alice, |ep, now| ep.hangup(now, call)).unwrap();
+    pair.run_until_idle();
+    assert_eq!(pair.end_reason(pair.alice, call), Some(EndReason::Cancelled));
+    assert!(!pair.net.ladder().contains("INVITE"), "{}", pair.net.ladder());
+}
+
+#[test]
+fn a_registration_to_a_named_registrar_is_located() {
+    let mut pair = Pair::configured(
+        310,
+        |_| {},
+        |bob| bob.calls.app_methods.push(sip_core::message::Method::Register),
+    );
+    pair.net.dns_records(
+        "example.com",
+        DnsRecords::Naptr(vec![naptr(10, "SIP+D2T", "_sip._tcp.example.com")]),
+    );
+    pair.net.dns_records(
+        "_sip._tcp.example.com",
+        DnsRecords::Srv(vec![srv(10, 0, 5060, "bob.example.com")]),
+    );
+    pair.net.dns_records("bob.example.com", addresses(&["192.0.2.2"]));
+    pair.net.set_handler(pair.bob, |ep, event, now| {
+        if let Event::Request {
+            transaction, request, ..
+        } = event
+        {
+            let mut ok = ep.response(transaction, StatusCode::OK).unwrap();
+            if let Some(contact) = request.headers.get(sip_core::message::HeaderName::Contact) {
+                ok.headers.push(
+                    sip_core::message::HeaderName::Contact,
+                    format!("{contact};expires=600"),
+                );
+            }
+            ep.respond(now, transaction, ok).unwrap();
+        }
+    });
+    let registrar = Uri::parse("sip:example.com").unwrap();
+    pair.net
+        .on(pair.alice, |ep, now| {
+            ep.register(now, registrar, Some("sip:alice@example.com"), 600)
+        })
+        .unwrap();
+    pair.net.run_for(Duration::from_secs(1));
+    let registered = pair.net.events(pair.alice).iter().any(|(_, e)| {
+        matches!(
+            e,
+            Event::Registration {
+                event: RegistrationEvent::Registered { .. },
+                ..
+            }
+        )
+    });
+    assert!(registered, "{}", pair.net.ladder());
+    // Over TCP, as NAPTR said.
+    assert!(
+        pair.net
+            .ladder()
+            .contains("REGISTER sip:example.com SIP/2.0  (1 REGISTER) b1  [TCP]")
+    );
+}
