@@ -12,7 +12,7 @@ use bytes::Bytes;
 use sip_core::call::{CallEvent, CallState, EndReason};
 use sip_core::dns::{DnsRecords, NaptrRecord, SrvRecord};
 use sip_core::endpoint::{Event, Transport};
-use sip_core::message::{StatusCode, Uri};
+use sip_core::message::{HeaderName, StatusCode, Uri};
 use sip_core::pager::MessageEvent;
 use sip_core::registration::RegistrationEvent;
 use sip_core::sim::harness::Pair;
@@ -351,11 +351,9 @@ fn a_registration_to_a_named_registrar_is_located() {
         } = event
         {
             let mut ok = ep.response(transaction, StatusCode::OK).unwrap();
-            if let Some(contact) = request.headers.get(sip_core::message::HeaderName::Contact) {
-                ok.headers.push(
-                    sip_core::message::HeaderName::Contact,
-                    format!("{contact};expires=600"),
-                );
+            if let Some(contact) = request.headers.get(HeaderName::Contact) {
+                ok.headers
+                    .push(HeaderName::Contact, format!("{contact};expires=600"));
             }
             ep.respond(now, transaction, ok).unwrap();
         }
@@ -383,4 +381,49 @@ fn a_registration_to_a_named_registrar_is_located() {
             .ladder()
             .contains("REGISTER sip:example.com SIP/2.0  (1 REGISTER) b1  [TCP]")
     );
+}
+
+#[test]
+fn a_bye_to_a_named_remote_target_is_located() {
+    let mut pair = Pair::new(311);
+    pair.net.dns_records("bob.example.com", addresses(&["192.0.2.2"]));
+    let call = call_to(&mut pair, "sip:bob@192.0.2.2");
+    pair.net.run_for(Duration::from_millis(50));
+    // Bob's answer names a host in its Contact (his endpoint never does: the test writes
+    // it, from the INVITE Bob was offered).
+    let invite = pair
+        .net
+        .events(pair.bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Call {
+                event: CallEvent::Incoming { request, .. },
+                ..
+            } => Some(request.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let answer = pair.audio_description(pair.bob).to_bytes();
+    let mut ok = sip_core::message::response_to(&invite, StatusCode::OK, None, Some("b0b"));
+    ok.headers.push(HeaderName::Contact, "<sip:bob@bob.example.com>");
+    ok.headers.push(HeaderName::ContentType, "application/sdp");
+    ok.headers
+        .set(HeaderName::ContentLength, answer.len().to_string());
+    ok.body = answer;
+    pair.net.inject(pair.bob, pair.alice, ok.to_bytes());
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    assert_eq!(dns_lines(&pair), 0, "the ACK goes where the INVITE went");
+    pair.net.on(pair.alice, |ep, now| ep.hangup(now, call)).unwrap();
+    pair.run_until_idle();
+    assert_eq!(pair.end_reason(pair.alice, call), Some(EndReason::LocalBye));
+    let ladder = pair.net.ladder();
+    assert!(
+        ladder.contains("alice  -> dns    NAPTR bob.example.com"),
+        "{ladder}"
+    );
+    assert!(
+        ladder.contains("alice  -> bob    BYE sip:bob@bob.example.com SIP/2.0"),
+        "{ladder}"
+    );
+    snapshot!("dns_bye_to_named_remote_target", &pair.net);
 }

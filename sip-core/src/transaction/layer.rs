@@ -591,6 +591,68 @@ impl TransactionLayer {
         }
     }
 
+    /// Starts a client transaction for an in-dialog request (already carrying our Via
+    /// with its branch) to the next hop `uri`, a name, located as in
+    /// [`TransactionLayer::send_request_to`]. When it cannot be located at all, `fallback`
+    /// takes it, as before DNS.
+    pub(crate) fn start_client_to(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        (request, branch): (Request, ByteString),
+        uri: &Uri,
+        fallback: Route,
+        owner: Owner,
+    ) -> TransactionId {
+        let Ok(spec) = Spec::of(uri) else {
+            return self.start_client(shared, now, request, branch, fallback, owner);
+        };
+        let Shared {
+            locator, config, rng, ..
+        } = shared;
+        let resolution = locator.resolve(config, now, &spec, &mut || rng.next_u64());
+        let id = TransactionId(shared.fresh_id());
+        match resolution {
+            Ok(Resolution::Ready(targets)) => {
+                let sent = self.start_planned(
+                    shared,
+                    now,
+                    id,
+                    request.clone(),
+                    Some(branch.clone()),
+                    TopVia::Unknown,
+                    targets,
+                    owner,
+                );
+                if sent.is_err() {
+                    self.start_client_as(shared, now, id, request, branch, fallback, owner, None);
+                }
+            }
+            Ok(Resolution::Missing(missing)) => {
+                let Shared {
+                    locator,
+                    config,
+                    timers,
+                    ids,
+                    ..
+                } = shared;
+                match locator.wait(config, timers, ids, now, id, spec, missing) {
+                    Ok(()) => {
+                        let locating = Locating {
+                            request,
+                            owner,
+                            branch: Some(branch),
+                        };
+                        self.locating.insert(id, Box::new(locating));
+                    }
+                    Err(_) => self.start_client_as(shared, now, id, request, branch, fallback, owner, None),
+                }
+            }
+            Err(_) => self.start_client_as(shared, now, id, request, branch, fallback, owner, None),
+        }
+        id
+    }
+
     /// The answers transaction `tx`'s request waited for are in: it goes to the first of
     /// `targets`, or, with none, ends with a transport error (RFC 3263 §4.3: every target
     /// failed).

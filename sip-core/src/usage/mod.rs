@@ -46,6 +46,16 @@ pub(crate) struct FirstHop {
     pub(crate) transport: Transport,
 }
 
+/// Where an in-dialog request goes ([`Seam::dialog_route`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DialogHop {
+    /// The route: final unless `locate` is set, and then what the request's Via and
+    /// Contact are written for until DNS says more.
+    pub(crate) route: Route,
+    /// The next hop's URI when its host is a name: RFC 3263 locates it.
+    pub(crate) locate: Option<crate::message::Uri>,
+}
+
 impl Seam {
     /// The first hop of a request to `target` outside any dialog; `Err` with why it cannot
     /// be reached (no host, a `sips:` URI over an insecure transport, a transport that is
@@ -240,36 +250,84 @@ impl Seam {
 
     /// Where a request in dialog `dialog` goes for a usage whose first request went by
     /// `base`: over `base`'s connection while it is open (connection reuse), else to the
-    /// next hop of the dialog's route set or remote target, else back to `base`'s address.
+    /// next hop of the dialog's route set or remote target — located by RFC 3263 when it
+    /// is a host name ([`DialogHop::locate`]) — else back to `base`'s address.
     pub(crate) fn dialog_route(
         &mut self,
         now: Instant,
         base: Route,
         dialog: Option<DialogId>,
-    ) -> Result<Route, SendError> {
+    ) -> Result<DialogHop, SendError> {
         let transport = base.transport;
         if let Some(flow) = base
             .flow
             .filter(|f| transport.is_reliable() && self.shared.flows.contains(*f))
         {
-            return Ok(Route {
+            let route = Route {
                 flow: Some(flow),
                 ..base
-            });
+            };
+            return Ok(DialogHop { route, locate: None });
         }
-        let remote = dialog
-            .and_then(|id| self.dialogs.get(id))
-            .and_then(crate::dialog::Dialog::next_hop_addr)
-            .unwrap_or(base.remote);
+        let dialog = dialog.and_then(|id| self.dialogs.get(id));
+        let next_hop = dialog.map(|d| d.next_hop().clone());
+        let remote = dialog.and_then(crate::dialog::Dialog::next_hop_addr);
+        let (transport, remote, locate) = match (next_hop, remote) {
+            (_, Some(remote)) => (transport, remote, None),
+            // A name (RFC 3263): the transaction locates it. Meanwhile the first target
+            // the cache knows, else `base`, is what the Via and Contact are written for
+            // (and where an ACK, which has no transaction to wait in, goes).
+            (Some(uri), None) if matches!(uri.host(), Some(crate::message::Host::Domain(_))) => {
+                let spec = crate::locate::Spec::of(&uri);
+                let Shared {
+                    locator, config, rng, ..
+                } = &mut self.shared;
+                let cached = spec
+                    .ok()
+                    .and_then(|spec| locator.resolve(config, now, &spec, &mut || rng.next_u64()).ok());
+                match cached {
+                    Some(crate::locate::Resolution::Ready(targets)) => match targets.front() {
+                        Some(first) => (first.transport, first.remote, Some(uri)),
+                        None => (transport, base.remote, Some(uri)),
+                    },
+                    _ => (transport, base.remote, Some(uri)),
+                }
+            }
+            _ => (transport, base.remote, None),
+        };
         let flow = match transport {
             Transport::Udp => None,
             _ => Some(self.shared.connect(now, transport, remote)?),
         };
-        Ok(Route {
+        let route = Route {
             transport,
             flow,
             remote,
-        })
+        };
+        Ok(DialogHop { route, locate })
+    }
+
+    /// Starts a client transaction for an in-dialog request already carrying our Via
+    /// with `branch`, to `hop`: its route, or the name it locates first.
+    pub(crate) fn start_in_dialog(
+        &mut self,
+        now: Instant,
+        request: Request,
+        branch: ByteString,
+        hop: DialogHop,
+        owner: Owner,
+    ) -> TransactionId {
+        match hop.locate {
+            Some(uri) => self.transactions.start_client_to(
+                &mut self.shared,
+                now,
+                (request, branch),
+                &uri,
+                hop.route,
+                owner,
+            ),
+            None => self.start_client(now, request, branch, hop.route, owner),
+        }
     }
 
     /// Sends `response` in server transaction `transaction`.

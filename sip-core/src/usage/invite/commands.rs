@@ -729,7 +729,12 @@ impl InviteSessions {
     }
 
     /// Where requests in the call's dialog go (see [`Seam::dialog_route`]).
-    pub(super) fn dialog_route(&mut self, cx: &mut Seam, now: Instant, c: &Call) -> Result<Route, SendError> {
+    pub(super) fn dialog_route(
+        &mut self,
+        cx: &mut Seam,
+        now: Instant,
+        c: &Call,
+    ) -> Result<crate::usage::DialogHop, SendError> {
         let dialog = c.dialog(&cx.dialogs);
         cx.dialog_route(now, c.route, dialog)
     }
@@ -742,13 +747,18 @@ impl InviteSessions {
         now: Instant,
         c: &Call,
     ) -> Result<OutgoingVia, CallError> {
-        let route = self.dialog_route(cx, now, c)?;
+        let hop = self.dialog_route(cx, now, c)?;
         if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
             return Err(CallError::Send(SendError::TooManyTransactions));
         }
         let branch = cx.shared.new_branch();
-        let text = cx.shared.our_via(&branch, route.transport);
-        Ok(OutgoingVia { route, branch, text })
+        let text = cx.shared.our_via(&branch, hop.route.transport);
+        Ok(OutgoingVia {
+            route: hop.route,
+            locate: hop.locate,
+            branch,
+            text,
+        })
     }
 
     /// Sends `request`, built with `via` on top, in a client transaction of its own.
@@ -763,7 +773,11 @@ impl InviteSessions {
     ) -> Result<TransactionId, CallError> {
         cx.shared
             .prepare_request(&mut request, &via.branch, via.route.transport, TopVia::Ours);
-        Ok(cx.start_client(now, request, via.branch, via.route, Owner::Call(c.id, purpose)))
+        let hop = crate::usage::DialogHop {
+            route: via.route,
+            locate: via.locate,
+        };
+        Ok(cx.start_in_dialog(now, request, via.branch, hop, Owner::Call(c.id, purpose)))
     }
 
     /// Sends the ACK for a 2xx (§13.2.2.4), outside any transaction, and remembers it for
@@ -772,7 +786,9 @@ impl InviteSessions {
         let Some(dialog_id) = c.dialog(&cx.dialogs) else {
             return;
         };
-        let Ok(route) = self.dialog_route(cx, now, c) else {
+        // The ACK has no transaction to wait in: to a name, it goes to the first target
+        // the DNS cache knows, else where the INVITE went (see `Seam::dialog_route`).
+        let Ok(crate::usage::DialogHop { route, .. }) = self.dialog_route(cx, now, c) else {
             return;
         };
         let branch = cx.shared.new_branch();

@@ -334,6 +334,8 @@ impl Call {
 /// Where an in-dialog request goes and the topmost Via it is built with.
 pub(super) struct OutgoingVia {
     route: Route,
+    /// The next hop's URI when RFC 3263 locates it (see `DialogHop`).
+    locate: Option<Uri>,
     branch: ByteString,
     text: String,
 }

@@ -428,7 +428,8 @@ impl Subscriptions {
         let dialog_id = sub
             .dialog
             .ok_or_else(|| SendError::InvalidRequest("the subscription has no dialog yet".into()))?;
-        let route = cx.dialog_route(now, sub.route, sub.dialog)?;
+        let hop = cx.dialog_route(now, sub.route, sub.dialog)?;
+        let route = hop.route;
         if cx.transactions.count() >= cx.shared.config.limits.max_transactions {
             return Err(SendError::TooManyTransactions);
         }
@@ -452,7 +453,7 @@ impl Subscriptions {
         }
         cx.shared
             .prepare_request(&mut request, &branch, route.transport, TopVia::Ours);
-        let tx = cx.start_client(now, request, branch, route, Owner::Subscription(id));
+        let tx = cx.start_in_dialog(now, request, branch, hop, Owner::Subscription(id));
         if let Some(sub) = self.subs.get_mut(&id) {
             sub.pending = Some(tx);
         }
