@@ -259,6 +259,19 @@ impl Shared {
         transport: Transport,
         remote: SocketAddr,
     ) -> Result<FlowId, SendError> {
+        self.connect_to(now, transport, remote, None)
+    }
+
+    /// [`Shared::connect`] for a server reached by name: a new TLS (or WSS) connection
+    /// checks the peer's certificate against `server_name` (RFC 5922 §4) and names it
+    /// in SNI.
+    pub(crate) fn connect_to(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        remote: SocketAddr,
+        server_name: Option<&str>,
+    ) -> Result<FlowId, SendError> {
         // Reuse a connection to the same peer (RFC 3261 §18.1.1 allows it; RFC 5923 spirit).
         if let Some(id) = self.flows.find(transport, remote) {
             // It carries our messages now: not one to evict.
@@ -279,6 +292,7 @@ impl Shared {
             flow,
             transport,
             remote,
+            server_name: server_name.map(str::to_owned),
         });
         Ok(flow)
     }

@@ -65,7 +65,7 @@ pub struct Transmit {
 }
 
 /// A connection the Endpoint wants the driver to open or close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlowRequest {
     /// Connect to `remote` over `transport`; report the outcome with
@@ -78,6 +78,10 @@ pub enum FlowRequest {
         transport: Transport,
         /// Where to connect.
         remote: SocketAddr,
+        /// For TLS and WSS: the name the peer's certificate must carry, and the SNI to
+        /// send — the host of the URI being reached when it is a name (RFC 5922 §4), not
+        /// the SRV target's; `None`: check the certificate against `remote`'s address.
+        server_name: Option<String>,
     },
     /// Close the connection (a framing error made it unusable, RFC 4475 §3.1.2.3).
     Close {

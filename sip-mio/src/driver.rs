@@ -430,6 +430,7 @@ impl Driver {
                 flow,
                 transport: Transport::Tcp,
                 remote,
+                ..
             } => match TcpStream::connect(remote) {
                 Ok(stream) => {
                     self.conns.insert(flow, Conn::new(stream, false));

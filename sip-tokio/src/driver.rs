@@ -354,7 +354,14 @@ impl Driver {
                 flow,
                 transport,
                 remote,
-            } => match transport::connect(transport, flow, remote, &self.connectors, &self.net_tx) {
+                server_name,
+            } => match transport::connect(
+                transport,
+                flow,
+                (remote, server_name),
+                &self.connectors,
+                &self.net_tx,
+            ) {
                 Some(task) => self.flows.connecting(flow, transport, remote, task),
                 None => {
                     warn!(%transport, "transport not supported by this driver");

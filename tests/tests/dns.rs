@@ -427,3 +427,61 @@ fn a_bye_to_a_named_remote_target_is_located() {
     );
     snapshot!("dns_bye_to_named_remote_target", &pair.net);
 }
+
+#[test]
+fn a_tls_connection_located_by_srv_checks_the_uris_domain_not_the_srv_host() {
+    use sip_core::dns::{DnsAnswer, DnsError, RecordType};
+    use sip_core::endpoint::{Endpoint, EndpointConfig, FlowRequest};
+    use sip_core::message::{Method, RequestBuilder};
+
+    let mut config = EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 5);
+    config.transports = vec![Transport::Udp, Transport::Tcp, Transport::Tls];
+    let mut endpoint = Endpoint::new(config);
+    let now = pair_clock();
+    let target = Uri::parse("sips:example.com").unwrap();
+    let options = RequestBuilder::new(Method::Options, target.clone())
+        .via("SIP/2.0/TLS placeholder")
+        .from("<sips:alice@example.org>;tag=1")
+        .to("<sips:example.com>")
+        .call_id("tls-sni")
+        .cseq(1)
+        .build()
+        .unwrap();
+    endpoint.send_request_to(now, options, &target).unwrap();
+    let ttl = Duration::from_secs(60);
+    let mut answers = 0;
+    while let Some(query) = endpoint.poll_dns_query() {
+        let answer = match (query.record_type, query.name.as_str()) {
+            (RecordType::Srv, "_sips._tcp.example.com") => Ok(DnsAnswer {
+                records: DnsRecords::Srv(vec![srv(0, 0, 5061, "sip1.example.com")]),
+                ttl,
+            }),
+            (RecordType::A, "sip1.example.com") => Ok(DnsAnswer {
+                records: addresses(&["192.0.2.5"]),
+                ttl,
+            }),
+            _ => Err(DnsError::NotFound),
+        };
+        endpoint.handle_dns_response(now, query.id, answer);
+        answers += 1;
+    }
+    assert_eq!(answers, 3, "NAPTR, the SIPS SRV, the SRV host's A");
+    let Some(FlowRequest::Connect {
+        transport,
+        remote,
+        server_name,
+        ..
+    }) = endpoint.poll_flow_request()
+    else {
+        panic!("no connection asked for");
+    };
+    assert_eq!(transport, Transport::Tls);
+    assert_eq!(remote, "192.0.2.5:5061".parse::<SocketAddr>().unwrap());
+    // RFC 5922 §4: the certificate must name the domain we meant to reach.
+    assert_eq!(server_name.as_deref(), Some("example.com"));
+}
+
+/// A starting instant for tests that drive an Endpoint by hand.
+fn pair_clock() -> std::time::Instant {
+    Pair::new(1).net.now()
+}

@@ -26,11 +26,22 @@ pub(crate) use plan::{Spec, Target, Unlocatable};
 /// How many failed targets are remembered; past it the one remembered longest goes.
 const FAILED_TARGET_LIMIT: usize = 256;
 
+/// Where a request goes: the targets in the order to try them, and the name a TLS peer's
+/// certificate must carry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Plan {
+    /// Not tried yet, in order.
+    pub(crate) targets: VecDeque<Target>,
+    /// The host name of the URI located (RFC 5922 §4: a TLS server is checked against the
+    /// domain the client meant to reach, not the SRV target); `None` for an address.
+    pub(crate) server_name: Option<String>,
+}
+
 /// Where a request goes, as far as the cache can tell now.
 #[derive(Debug)]
 pub(crate) enum Resolution {
-    /// The targets in the order to try them (never empty).
-    Ready(VecDeque<Target>),
+    /// The plan (its targets never empty).
+    Ready(Plan),
     /// What must be asked first.
     Missing(Vec<(RecordType, String)>),
 }
@@ -129,7 +140,7 @@ impl Locator {
         now: Instant,
         id: DnsQueryId,
         result: Result<DnsAnswer, DnsError>,
-    ) -> Vec<(TransactionId, Result<VecDeque<Target>, Unlocatable>)> {
+    ) -> Vec<(TransactionId, Result<Plan, Unlocatable>)> {
         let Some(question) = self.questions.remove(&id) else {
             // Answered twice, or after its timeout: nothing waits for it.
             return Vec::new();
@@ -219,7 +230,7 @@ impl Locator {
         now: Instant,
         spec: &Spec,
         draw: &mut dyn FnMut() -> u64,
-    ) -> Result<VecDeque<Target>, Unlocatable> {
+    ) -> Result<Plan, Unlocatable> {
         let walk = self.walk(config, now, spec, Some(draw));
         self.failed.retain(|_, until| *until > now);
         let (fresh, failed): (Vec<Target>, Vec<Target>) = walk
@@ -230,7 +241,10 @@ impl Locator {
         if targets.is_empty() {
             Err(Unlocatable::NoTargets(spec.describe()))
         } else {
-            Ok(targets)
+            Ok(Plan {
+                targets,
+                server_name: spec.host_name().map(str::to_owned),
+            })
         }
     }
 

@@ -97,6 +97,14 @@ impl Spec {
         }
     }
 
+    /// The host when it is a name (lower case, no trailing dot).
+    pub(crate) fn host_name(&self) -> Option<&str> {
+        match &self.host {
+            SpecHost::Name(name) => Some(name),
+            SpecHost::Ip(_) => None,
+        }
+    }
+
     /// True when no DNS is needed: the host is an IP address.
     pub(crate) fn is_literal(&self) -> bool {
         matches!(self.host, SpecHost::Ip(_))

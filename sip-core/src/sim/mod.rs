@@ -725,6 +725,7 @@ impl Network {
                 flow,
                 transport,
                 remote,
+                ..
             } => {
                 let peer = self.node_at(remote).filter(|&peer| !self.is_relay(peer));
                 let Some(peer) = peer else {

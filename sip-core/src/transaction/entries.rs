@@ -1,12 +1,11 @@
 //! The entries of the transaction tables: a transaction's machine (client or server,
 //! INVITE or not), its key, where its messages go, its armed timers and its owner.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytestring::ByteString;
 
-use crate::locate::Target;
+use crate::locate::Plan;
 use crate::message::{Method, Request, Response};
 use crate::owner::Owner;
 use crate::timer_queue::Armed;
@@ -26,10 +25,8 @@ pub(super) struct ClientEntry {
     pub(super) owner: Owner,
     /// For a request located by DNS (RFC 3263): the targets not tried yet, in order (empty
     /// when this is the last). `None` for a request sent to an address.
-    // Boxed: 8 bytes in every entry rather than a 32-byte queue, as most transactions
-    // have no plan.
-    #[allow(clippy::box_collection)]
-    pub(super) plan: Option<Box<VecDeque<Target>>>,
+    // Boxed: 8 bytes in every entry, as most transactions have no plan.
+    pub(super) plan: Option<Box<Plan>>,
     /// A response other than 100 Trying arrived: the target took the request in hand, so a
     /// failure now is not the target's to fail over from (RFC 3263 §4.3 retries a target
     /// that failed; 100 is only the next hop's receipt, §17.1.1.2).

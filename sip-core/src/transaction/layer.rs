@@ -16,7 +16,7 @@ use bytestring::ByteString;
 
 use crate::error::SendError;
 use crate::ids::{FlowId, TransactionId};
-use crate::locate::{Resolution, Spec, Target};
+use crate::locate::{Plan, Resolution, Spec, Target};
 use crate::message::validate::{Rejection, validate_request_core, validate_response_core};
 use crate::message::{
     HeaderName, Message, Method, Request, Response, StatusCode, Uri, response_to_with, tag_of,
@@ -563,16 +563,17 @@ impl TransactionLayer {
             .map_err(|e| SendError::Unreachable(e.to_string()))?;
         match resolution {
             // An address: exactly as `send_request`, no plan to keep.
-            Resolution::Ready(targets) if spec.is_literal() => {
-                let target = targets
+            Resolution::Ready(plan) if spec.is_literal() => {
+                let target = plan
+                    .targets
                     .front()
                     .copied()
                     .ok_or_else(|| SendError::Unreachable(spec.describe()))?;
                 self.send_request(shared, now, request, target.remote, target.transport, owner)
             }
-            Resolution::Ready(targets) => {
+            Resolution::Ready(plan) => {
                 let id = TransactionId(shared.fresh_id());
-                self.start_planned(shared, now, id, request, None, TopVia::Unknown, targets, owner)?;
+                self.start_planned(shared, now, id, request, None, TopVia::Unknown, plan, owner)?;
                 Ok(id)
             }
             Resolution::Missing(missing) => {
@@ -613,7 +614,7 @@ impl TransactionLayer {
         let resolution = locator.resolve(config, now, &spec, &mut || rng.next_u64());
         let id = TransactionId(shared.fresh_id());
         match resolution {
-            Ok(Resolution::Ready(targets)) => {
+            Ok(Resolution::Ready(plan)) => {
                 let sent = self.start_planned(
                     shared,
                     now,
@@ -621,7 +622,7 @@ impl TransactionLayer {
                     request.clone(),
                     Some(branch.clone()),
                     TopVia::Unknown,
-                    targets,
+                    plan,
                     owner,
                 );
                 if sent.is_err() {
@@ -661,7 +662,7 @@ impl TransactionLayer {
         shared: &mut Shared,
         now: Instant,
         tx: TransactionId,
-        targets: Result<VecDeque<Target>, crate::locate::Unlocatable>,
+        plan: Result<Plan, crate::locate::Unlocatable>,
     ) {
         let Some(locating) = self.locating.remove(&tx) else {
             return;
@@ -671,9 +672,9 @@ impl TransactionLayer {
             owner,
             branch,
         } = *locating;
-        let started = match targets {
-            Ok(targets) => self
-                .start_planned(shared, now, tx, request, branch, TopVia::Unknown, targets, owner)
+        let started = match plan {
+            Ok(plan) => self
+                .start_planned(shared, now, tx, request, branch, TopVia::Unknown, plan, owner)
                 .is_ok(),
             Err(_) => false,
         };
@@ -711,8 +712,8 @@ impl TransactionLayer {
         true
     }
 
-    /// Sends `request` to the first of `targets` that takes it, in a new client
-    /// transaction `id` keeping the rest for failover.
+    /// Sends `request` to the first target of `plan`, in a new client transaction `id`
+    /// keeping the rest for failover.
     #[allow(clippy::too_many_arguments)]
     fn start_planned(
         &mut self,
@@ -722,10 +723,11 @@ impl TransactionLayer {
         mut request: Request,
         branch: Option<ByteString>,
         top: TopVia,
-        mut targets: VecDeque<Target>,
+        mut plan: Plan,
         owner: Owner,
     ) -> Result<(), SendError> {
-        let target = targets
+        let target = plan
+            .targets
             .pop_front()
             .ok_or_else(|| SendError::Unreachable("no target left".into()))?;
         let branch = branch.unwrap_or_else(|| shared.new_branch());
@@ -737,15 +739,23 @@ impl TransactionLayer {
         }
         let flow = match transport {
             Transport::Udp => None,
-            _ => Some(shared.connect(now, transport, target.remote)?),
+            _ => Some(shared.connect_to(now, transport, target.remote, plan.server_name.as_deref())?),
         };
         let route = Route {
             transport,
             flow,
             remote: target.remote,
         };
-        let plan = Some(Box::new(targets));
-        self.start_client_as(shared, now, id, request, branch, route, owner, plan);
+        self.start_client_as(
+            shared,
+            now,
+            id,
+            request,
+            branch,
+            route,
+            owner,
+            Some(Box::new(plan)),
+        );
         Ok(())
     }
 
@@ -768,7 +778,7 @@ impl TransactionLayer {
         let plan = self
             .clients
             .get(&id)
-            .and_then(|e| e.plan.as_deref().map(|p| (e.route, !p.is_empty())));
+            .and_then(|e| e.plan.as_deref().map(|p| (e.route, !p.targets.is_empty())));
         match plan {
             Some((route, more)) if failed && unanswered => {
                 let target = Target {
@@ -812,21 +822,12 @@ impl TransactionLayer {
                 _ => None,
             },
         };
-        let targets = plan.map(|p| *p).unwrap_or_default();
+        let plan = plan.map(|p| *p).unwrap_or_default();
         shared.stats.failovers += 1;
         let started = request.is_some_and(|request| {
             // Our Via from the failed attempt is replaced: a new branch, maybe a new transport.
-            self.start_planned(
-                shared,
-                now,
-                id,
-                request,
-                None,
-                TopVia::Placeholder,
-                targets,
-                owner,
-            )
-            .is_ok()
+            self.start_planned(shared, now, id, request, None, TopVia::Placeholder, plan, owner)
+                .is_ok()
         });
         if !started {
             self.fail_unsent(shared, id, owner);
@@ -897,7 +898,7 @@ impl TransactionLayer {
 
     /// [`TransactionLayer::start_client`] under id `id`, with the targets left to fail over
     /// to when the request was located by DNS.
-    #[allow(clippy::too_many_arguments, clippy::box_collection)]
+    #[allow(clippy::too_many_arguments)]
     fn start_client_as(
         &mut self,
         shared: &mut Shared,
@@ -907,7 +908,7 @@ impl TransactionLayer {
         branch: ByteString,
         route: Route,
         owner: Owner,
-        plan: Option<Box<VecDeque<Target>>>,
+        plan: Option<Box<Plan>>,
     ) {
         let key = ClientKey {
             branch,

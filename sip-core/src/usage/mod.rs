@@ -286,7 +286,7 @@ impl Seam {
                     .ok()
                     .and_then(|spec| locator.resolve(config, now, &spec, &mut || rng.next_u64()).ok());
                 match cached {
-                    Some(crate::locate::Resolution::Ready(targets)) => match targets.front() {
+                    Some(crate::locate::Resolution::Ready(plan)) => match plan.targets.front() {
                         Some(first) => (first.transport, first.remote, Some(uri)),
                         None => (transport, base.remote, Some(uri)),
                     },

@@ -116,7 +116,7 @@ impl FlowWriter {
 pub(crate) fn connect(
     transport: Transport,
     flow: FlowId,
-    remote: SocketAddr,
+    (remote, server_name): (SocketAddr, Option<String>),
     connectors: &Connectors,
     net: &NetSender,
 ) -> Option<JoinHandle<()>> {
@@ -124,7 +124,7 @@ pub(crate) fn connect(
         Transport::Tcp => Some(tcp::connect(flow, remote, net.clone())),
         Transport::Tls => {
             let connector = connectors.tls.clone()?;
-            Some(tls::connect(flow, remote, connector, net.clone()))
+            Some(tls::connect(flow, (remote, server_name), connector, net.clone()))
         }
         // UDP has no connections; WebSocket is not here yet (nor any transport added to
         // the core after this driver).

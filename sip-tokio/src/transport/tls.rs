@@ -237,18 +237,30 @@ pub(super) fn start(flow: FlowId, stream: Stream, net: &NetSender) -> OpenedFlow
 /// until the connection ends.
 pub(super) fn connect(
     flow: FlowId,
-    remote: SocketAddr,
+    (remote, server_name): (SocketAddr, Option<String>),
     connector: TlsConnector,
     net: NetSender,
 ) -> JoinHandle<()> {
-    tokio::spawn(connect_then_read(flow, remote, connector, net))
+    tokio::spawn(connect_then_read(flow, remote, server_name, connector, net))
 }
 
-async fn connect_then_read(flow: FlowId, remote: SocketAddr, connector: TlsConnector, net: NetSender) {
+async fn connect_then_read(
+    flow: FlowId,
+    remote: SocketAddr,
+    server_name: Option<String>,
+    connector: TlsConnector,
+    net: NetSender,
+) {
     let connecting = async {
         let stream = TcpStream::connect(remote).await?;
         let _ = stream.set_nodelay(true);
-        let name = ServerName::IpAddress(remote.ip().into());
+        // The name the core located (RFC 5922 §4: the domain we meant to reach, sent as
+        // SNI and checked in the certificate), else the address itself.
+        let name = match server_name.map(ServerName::try_from) {
+            Some(Ok(name)) => name,
+            Some(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
+            None => ServerName::IpAddress(remote.ip().into()),
+        };
         connector.connect(name, stream).await
     };
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
