@@ -485,3 +485,111 @@ fn a_tls_connection_located_by_srv_checks_the_uris_domain_not_the_srv_host() {
 fn pair_clock() -> std::time::Instant {
     Pair::new(1).net.now()
 }
+
+/// An Endpoint at 192.0.2.1 driven by hand, and an OPTIONS for `target` to send through it.
+fn lone_endpoint(
+    configure: impl FnOnce(&mut sip_core::endpoint::EndpointConfig),
+) -> sip_core::endpoint::Endpoint {
+    let mut config = sip_core::endpoint::EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 9);
+    configure(&mut config);
+    sip_core::endpoint::Endpoint::new(config)
+}
+
+fn options_to(target: &str, call_id: &str) -> (sip_core::message::Request, Uri) {
+    use sip_core::message::{Method, RequestBuilder};
+    let uri = Uri::parse(target).unwrap();
+    let request = RequestBuilder::new(Method::Options, uri.clone())
+        .via("SIP/2.0/UDP placeholder")
+        .from("<sip:alice@192.0.2.1>;tag=1")
+        .to(format!("<{target}>"))
+        .call_id(call_id)
+        .cseq(1)
+        .build()
+        .unwrap();
+    (request, uri)
+}
+
+fn questions(endpoint: &mut sip_core::endpoint::Endpoint) -> Vec<sip_core::dns::DnsQuery> {
+    std::iter::from_fn(|| endpoint.poll_dns_query()).collect()
+}
+
+#[test]
+fn an_unanswered_question_fails_after_the_timeout_and_the_lookup_goes_on() {
+    use sip_core::dns::{DnsAnswer, RecordType};
+    let mut endpoint = lone_endpoint(|_| {});
+    let start = pair_clock();
+    let (request, uri) = options_to("sip:example.com", "q-timeout");
+    endpoint.send_request_to(start, request, &uri).unwrap();
+    let first = questions(&mut endpoint);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].record_type, RecordType::Naptr);
+    // Nothing answers; after DnsConfig::query_timeout (8 s) the NAPTR counts as failed and
+    // RFC 3263 goes on with SRV.
+    assert!(endpoint.poll_timeout().unwrap() <= start + Duration::from_secs(8));
+    endpoint.handle_timeout(start + Duration::from_secs(8));
+    let srv: Vec<String> = questions(&mut endpoint).into_iter().map(|q| q.name).collect();
+    assert_eq!(srv, ["_sip._udp.example.com", "_sip._tcp.example.com"]);
+    // A late answer to the NAPTR is ignored.
+    let late = DnsAnswer {
+        records: DnsRecords::Naptr(vec![naptr(1, "SIP+D2U", "_sip._udp.example.com")]),
+        ttl: Duration::from_secs(60),
+    };
+    endpoint.handle_dns_response(start + Duration::from_secs(9), first[0].id, Ok(late));
+    assert!(endpoint.poll_dns_query().is_none());
+    assert!(endpoint.poll_transmit().is_none());
+}
+
+#[test]
+fn answers_are_kept_for_their_ttl_and_then_asked_again() {
+    use sip_core::dns::{DnsAnswer, DnsError, RecordType};
+    let mut endpoint = lone_endpoint(|_| {});
+    let start = pair_clock();
+    let answer = |endpoint: &mut sip_core::endpoint::Endpoint, now| {
+        let mut asked = Vec::new();
+        while let Some(query) = endpoint.poll_dns_query() {
+            asked.push(format!("{} {}", query.record_type, query.name));
+            let reply = match query.record_type {
+                RecordType::A => Ok(DnsAnswer {
+                    records: addresses(&["192.0.2.2"]),
+                    ttl: Duration::from_secs(10),
+                }),
+                _ => Err(DnsError::NotFound),
+            };
+            endpoint.handle_dns_response(now, query.id, reply);
+        }
+        asked
+    };
+    let (request, uri) = options_to("sip:bob.example.com", "ttl-1");
+    endpoint.send_request_to(start, request, &uri).unwrap();
+    assert_eq!(answer(&mut endpoint, start).len(), 4);
+    assert!(endpoint.poll_transmit().is_some());
+    // Within the TTL (and the 30 s "not found" memory): from the cache.
+    let soon = start + Duration::from_secs(5);
+    let (request, uri) = options_to("sip:bob.example.com", "ttl-2");
+    endpoint.send_request_to(soon, request, &uri).unwrap();
+    assert!(answer(&mut endpoint, soon).is_empty());
+    // Past the A record's TTL of 10 s only it is asked again.
+    let later = start + Duration::from_secs(11);
+    let (request, uri) = options_to("sip:bob.example.com", "ttl-3");
+    endpoint.send_request_to(later, request, &uri).unwrap();
+    assert_eq!(answer(&mut endpoint, later), ["A bob.example.com"]);
+}
+
+#[test]
+fn the_cache_and_the_waiting_lookups_have_limits() {
+    let mut endpoint = lone_endpoint(|config| {
+        config.dns.max_pending_lookups = 2;
+    });
+    let now = pair_clock();
+    for (n, name) in ["a.example", "b.example"].into_iter().enumerate() {
+        let (request, uri) = options_to(&format!("sip:{name}"), &format!("limit-{n}"));
+        endpoint.send_request_to(now, request, &uri).unwrap();
+    }
+    let (request, uri) = options_to("sip:c.example", "limit-3");
+    let refused = endpoint.send_request_to(now, request, &uri);
+    assert!(
+        matches!(refused, Err(sip_core::endpoint::SendError::Unreachable(_))),
+        "{refused:?}"
+    );
+    assert_eq!(questions(&mut endpoint).len(), 2);
+}
