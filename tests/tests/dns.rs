@@ -593,3 +593,29 @@ fn the_cache_and_the_waiting_lookups_have_limits() {
     );
     assert_eq!(questions(&mut endpoint).len(), 2);
 }
+
+#[test]
+fn a_response_to_a_named_sent_by_goes_to_the_source_address_without_dns() {
+    // RFC 3261 §18.2.1: a sent-by that is a name gets `received`; §18.2.2 then sends the
+    // response to that address (at the sent-by port), so no DNS is needed (RFC 3263 §5
+    // applies only when that fails).
+    let mut pair = Pair::new(312);
+    let options = "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP alice.example.com:5060;branch=z9hG4bKnamed1\r\n\
+        Max-Forwards: 70\r\n\
+        From: <sip:alice@example.com>;tag=a1\r\n\
+        To: <sip:bob@192.0.2.2>\r\n\
+        Call-ID: named-sent-by\r\n\
+        CSeq: 1 OPTIONS\r\n\
+        Content-Length: 0\r\n\r\n";
+    pair.net
+        .inject(pair.alice, pair.bob, Bytes::from_static(options.as_bytes()));
+    pair.run_until_idle();
+    let ladder = pair.net.ladder();
+    assert!(
+        ladder.contains("bob    -> alice  SIP/2.0 200 OK  (1 OPTIONS)"),
+        "{ladder}"
+    );
+    assert_eq!(dns_lines(&pair), 0);
+    assert_eq!(pair.net.endpoint(pair.bob).stats().dns_queries, 0);
+}
