@@ -97,6 +97,23 @@ impl Spec {
         }
     }
 
+    /// The one target of a spec whose host is an address (RFC 3263 §4.1–4.2 need no DNS
+    /// then), if its transport is enabled; `None` for a name.
+    pub(crate) fn literal_target(&self, enabled: &[Transport]) -> Option<Target> {
+        let SpecHost::Ip(ip) = self.host else {
+            return None;
+        };
+        let transport = self.transport.unwrap_or(if self.secure {
+            Transport::Tls
+        } else {
+            Transport::Udp
+        });
+        enabled.contains(&transport).then(|| Target {
+            transport,
+            remote: SocketAddr::new(ip, self.port.unwrap_or(default_port(transport))),
+        })
+    }
+
     /// The host when it is a name (lower case, no trailing dot).
     pub(crate) fn host_name(&self) -> Option<&str> {
         match &self.host {

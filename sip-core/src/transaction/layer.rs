@@ -369,7 +369,7 @@ impl TransactionLayer {
         let mut out = std::mem::take(&mut self.scratch);
         let mut unanswered = false;
         if let Some(entry) = self.clients.get_mut(&id) {
-            unanswered = !entry.heard;
+            unanswered = !entry.heard && entry.plan.is_some();
             entry.heard |= response.status != StatusCode::TRYING;
             entry.machine.on_response(response, now, &mut out);
         }
@@ -407,7 +407,7 @@ impl TransactionLayer {
         let mut unanswered = false;
         let side = if let Some(entry) = self.clients.get_mut(&id) {
             entry.armed.fired(timer);
-            unanswered = !entry.heard;
+            unanswered = !entry.heard && entry.plan.is_some();
             entry.machine.on_timer(timer, now, &mut out);
             Side::Client(id)
         } else if let Some(entry) = self.servers.get_mut(&id) {
@@ -444,7 +444,7 @@ impl TransactionLayer {
                 Side::Client(id) => {
                     let mut unanswered = false;
                     if let Some(entry) = self.clients.get_mut(&id) {
-                        unanswered = !entry.heard;
+                        unanswered = !entry.heard && entry.plan.is_some();
                         entry.machine.on_transport_error(&mut out);
                     }
                     self.settle_client(shared, now, id, unanswered, &mut out);
@@ -547,6 +547,15 @@ impl TransactionLayer {
                 "an ACK is not a transaction: use send_stateless".into(),
             ));
         }
+        if spec.is_literal() {
+            // An address: exactly as `send_request`, no DNS and no plan to keep.
+            spec.check_enabled(&shared.config.transports)
+                .map_err(|e| SendError::Unreachable(e.to_string()))?;
+            let target = spec
+                .literal_target(&shared.config.transports)
+                .ok_or_else(|| SendError::Unreachable(spec.describe()))?;
+            return self.send_request(shared, now, request, target.remote, target.transport, owner);
+        }
         if self.count() >= shared.config.limits.max_transactions {
             return Err(SendError::TooManyTransactions);
         }
@@ -562,15 +571,6 @@ impl TransactionLayer {
             .resolve(config, now, &spec, &mut || rng.next_u64())
             .map_err(|e| SendError::Unreachable(e.to_string()))?;
         match resolution {
-            // An address: exactly as `send_request`, no plan to keep.
-            Resolution::Ready(plan) if spec.is_literal() => {
-                let target = plan
-                    .targets
-                    .front()
-                    .copied()
-                    .ok_or_else(|| SendError::Unreachable(spec.describe()))?;
-                self.send_request(shared, now, request, target.remote, target.transport, owner)
-            }
             Resolution::Ready(plan) => {
                 let id = TransactionId(shared.fresh_id());
                 self.start_planned(shared, now, id, request, None, TopVia::Unknown, plan, owner)?;
@@ -760,8 +760,9 @@ impl TransactionLayer {
     }
 
     /// Carries out what client transaction `id`'s machine asked for — unless it failed
-    /// before anything but 100 Trying came back (`unanswered`) and DNS gave other
-    /// targets: then it fails over (RFC 3263 §4.3).
+    /// before anything but 100 Trying came back (`unanswered`: the caller knows, and
+    /// only says so for a request located by DNS) and DNS gave other targets: then it
+    /// fails over (RFC 3263 §4.3).
     fn settle_client(
         &mut self,
         shared: &mut Shared,
@@ -770,6 +771,10 @@ impl TransactionLayer {
         unanswered: bool,
         out: &mut Vec<Action>,
     ) {
+        if !unanswered {
+            self.apply(shared, Side::Client(id), out);
+            return;
+        }
         let failed = out.iter().any(|action| match action {
             Action::Timeout(_) | Action::TransportError => true,
             Action::Response(response) => response.status == StatusCode::SERVICE_UNAVAILABLE,
@@ -780,7 +785,7 @@ impl TransactionLayer {
             .get(&id)
             .and_then(|e| e.plan.as_deref().map(|p| (e.route, !p.targets.is_empty())));
         match plan {
-            Some((route, more)) if failed && unanswered => {
+            Some((route, more)) if failed => {
                 let target = Target {
                     transport: route.transport,
                     remote: route.remote,

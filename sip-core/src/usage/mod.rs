@@ -270,8 +270,9 @@ impl Seam {
             return Ok(DialogHop { route, locate: None });
         }
         let dialog = dialog.and_then(|id| self.dialogs.get(id));
-        let next_hop = dialog.map(|d| d.next_hop().clone());
         let remote = dialog.and_then(crate::dialog::Dialog::next_hop_addr);
+        // Only a next hop that is no address is looked at again (the common case is not).
+        let next_hop = dialog.filter(|_| remote.is_none()).map(|d| d.next_hop().clone());
         let (transport, remote, locate) = match (next_hop, remote) {
             (_, Some(remote)) => (transport, remote, None),
             // A name (RFC 3263): the transaction locates it. Meanwhile the first target
