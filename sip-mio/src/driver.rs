@@ -10,6 +10,8 @@ use bytes::{Buf, Bytes};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token};
 use sip_core::Endpoint;
+use sip_core::dns::{DnsAnswer, DnsError, DnsQuery};
+use sip_core::endpoint::DnsQueryId;
 use sip_core::endpoint::{EndpointConfig, Event, FlowEvent, FlowId, FlowRequest, Transmit, Transport};
 
 /// The largest UDP datagram, so one read never truncates a message.
@@ -128,9 +130,16 @@ pub struct Driver {
     /// Offset from `first_token` of the next connection token.
     next_token: usize,
     events: VecDeque<Event>,
+    /// The core's DNS questions, for the application to answer (see
+    /// [`Driver::answer_dns_yourself`]); `None`: every one is answered "failed" at once.
+    dns_queries: Option<VecDeque<DnsQuery>>,
     buf: Vec<u8>,
     stats: DriverStats,
 }
+
+/// How many DNS questions wait for the application at most; past it the oldest is
+/// answered "failed" (an application that stopped taking them).
+const DNS_QUERY_LIMIT: usize = 1024;
 
 impl Driver {
     /// Binds `addr` (UDP, and TCP on the same port with [`Listen::UdpAndTcp`]) and makes an
@@ -164,6 +173,7 @@ impl Driver {
             first_token: Token(0),
             next_token: 2,
             events: VecDeque::new(),
+            dns_queries: None,
             buf: vec![0; RECV_BUFFER],
             stats: DriverStats::default(),
         })
@@ -193,6 +203,33 @@ impl Driver {
     /// Open TCP connections (accepted or opened, connected or not yet).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// From now on the core's DNS questions (RFC 3263: a request to a host name) wait in
+    /// [`Driver::next_dns_query`] for the application to answer with
+    /// [`Driver::handle_dns_response`], from whatever resolver its loop has. Without it —
+    /// this driver has no resolver of its own — each is answered "failed" at once, so a
+    /// name fails fast (targets must be addresses).
+    pub fn answer_dns_yourself(&mut self) {
+        self.dns_queries.get_or_insert_with(VecDeque::new);
+    }
+
+    /// The next DNS question of the core, oldest first (after
+    /// [`Driver::answer_dns_yourself`]).
+    pub fn next_dns_query(&mut self) -> Option<DnsQuery> {
+        self.dns_queries.as_mut()?.pop_front()
+    }
+
+    /// The answer to a question from [`Driver::next_dns_query`]; what it lets the core
+    /// send goes out.
+    pub fn handle_dns_response(
+        &mut self,
+        now: Instant,
+        query: DnsQueryId,
+        answer: Result<DnsAnswer, DnsError>,
+    ) {
+        self.endpoint.handle_dns_response(now, query, answer);
+        self.flush(now);
     }
 
     /// The next event from the core, oldest first.
@@ -269,6 +306,23 @@ impl Driver {
             while let Some(event) = self.endpoint.poll_event() {
                 progress = true;
                 self.events.push_back(event);
+            }
+            while let Some(query) = self.endpoint.poll_dns_query() {
+                progress = true;
+                match &mut self.dns_queries {
+                    Some(queue) => {
+                        if queue.len() >= DNS_QUERY_LIMIT {
+                            if let Some(oldest) = queue.pop_front() {
+                                self.endpoint
+                                    .handle_dns_response(now, oldest.id, Err(DnsError::Failed));
+                            }
+                        }
+                        queue.push_back(query);
+                    }
+                    None => self
+                        .endpoint
+                        .handle_dns_response(now, query.id, Err(DnsError::Failed)),
+                }
             }
             if !progress {
                 break;

@@ -10,6 +10,11 @@
 //! the core's events queued for [`Driver::next_event`]. Commands (`invite`, `answer`,
 //! `bye`, …) go to [`Driver::endpoint_mut`] and are followed by [`Driver::flush`].
 //!
+//! The driver has no resolver: a request to a host name (RFC 3263) fails at once, unless
+//! the application answers the core's DNS questions itself from its own loop
+//! ([`Driver::answer_dns_yourself`], [`Driver::next_dns_query`],
+//! [`Driver::handle_dns_response`]).
+//!
 //! # Example: a call between two drivers on loopback
 //!
 //! ```

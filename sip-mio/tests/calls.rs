@@ -385,3 +385,78 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
     haystack.windows(needle.len()).filter(|w| *w == needle).count()
 }
+
+#[test]
+fn a_call_to_a_name_fails_at_once_without_a_resolver() {
+    let mut alice = Side::new(Listen::Udp, 4);
+    let target = Uri::parse("sip:bob@bob.invalid").unwrap();
+    let now = Instant::now();
+    let body = offer(&alice);
+    let call = alice
+        .driver
+        .endpoint_mut()
+        .invite(now, target, body, None)
+        .unwrap();
+    alice.driver.flush(now);
+    let deadline = Instant::now() + DEADLINE;
+    while alice.ended(call).is_none() {
+        assert!(Instant::now() < deadline, "no failure in time: {:?}", alice.seen);
+        alice.step();
+    }
+    assert_eq!(alice.ended(call), Some(EndReason::TransportError));
+}
+
+#[test]
+fn a_call_to_a_name_the_application_resolves_connects() {
+    use sip_core::dns::{DnsAnswer, DnsError, DnsRecords, RecordType};
+    let mut alice = Side::new(Listen::Udp, 5);
+    let mut bob = Side::new(Listen::Udp, 6);
+    alice.driver.answer_dns_yourself();
+    let bob_addr = bob.driver.local_addr();
+    // The port in the URI: RFC 3263 asks only for the name's addresses.
+    let target = Uri::parse(&format!("sip:bob@bob.test:{}", bob_addr.port())).unwrap();
+    let now = Instant::now();
+    let body = offer(&alice);
+    let call = alice
+        .driver
+        .endpoint_mut()
+        .invite(now, target, body, None)
+        .unwrap();
+    alice.driver.flush(now);
+    let query = alice
+        .driver
+        .next_dns_query()
+        .expect("a question for the application");
+    assert_eq!(
+        (query.record_type, query.name.as_str()),
+        (RecordType::A, "bob.test")
+    );
+    let answer: Result<DnsAnswer, DnsError> = Ok(DnsAnswer {
+        records: DnsRecords::Addresses(vec![bob_addr.ip()]),
+        ttl: Duration::from_secs(60),
+    });
+    alice.driver.handle_dns_response(Instant::now(), query.id, answer);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        assert!(Instant::now() < deadline, "no answer in time: {:?}", alice.seen);
+        for (b_call, event) in bob.step() {
+            if let CallEvent::Incoming { .. } = event {
+                let now = Instant::now();
+                bob.driver
+                    .endpoint_mut()
+                    .reject(now, b_call, sip_core::message::StatusCode::BUSY_HERE, None)
+                    .unwrap();
+                bob.driver.flush(now);
+            }
+        }
+        alice.step();
+        if alice.ended(call).is_some() {
+            break;
+        }
+    }
+    // Bob was reached by name: his 486 ends the call.
+    assert_eq!(
+        alice.ended(call),
+        Some(EndReason::Rejected(sip_core::message::StatusCode::BUSY_HERE))
+    );
+}
