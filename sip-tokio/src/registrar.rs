@@ -18,7 +18,7 @@ use sip_core::auth::{DigestAlgorithm, DigestVerifier, Verdict, VerifierConfig};
 use sip_core::message::{HeaderName, Method, NameAddr, StatusCode};
 
 use crate::driver::clock_now;
-use crate::{Call, Error, IncomingCalls, IncomingRequest, IncomingRequests, UserAgent};
+use crate::{Call, Error, IncomingCalls, IncomingRequest, IncomingRequests, TransportOptions, UserAgent};
 
 /// What the registrar serves, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct RegistrarOptions {
     pub bind: SocketAddr,
     /// Listen on TCP as well as UDP.
     pub tcp: bool,
+    /// Listeners for TLS, WebSocket and secure WebSocket, and the TLS files (default:
+    /// none).
+    pub transports: TransportOptions,
     /// The realm of the challenges. Default `sip-rs`.
     pub realm: String,
     /// Users and their passwords; a REGISTER must authenticate as the user of the
@@ -51,6 +54,7 @@ impl Default for RegistrarOptions {
         RegistrarOptions {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             tcp: false,
+            transports: TransportOptions::default(),
             realm: "sip-rs".to_owned(),
             users: Vec::new(),
             max_expires: 3600,
@@ -104,6 +108,7 @@ impl Registrar {
         let agent = UserAgent::builder()
             .bind(options.bind)
             .tcp(options.tcp)
+            .transport_options(&options.transports)
             .take_method(Method::Register)
             .start()
             .await?;
@@ -138,9 +143,10 @@ impl Registrar {
             }
         };
         say(format_args!(
-            "registrar on {} ({:?}), realm {}",
+            "registrar on {} ({:?}){}, realm {}",
             agent.local_addr(),
             agent.transports(),
+            crate::listen::listener_addrs(&agent),
             options.realm
         ));
         let mut seed = clock_now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
