@@ -626,6 +626,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 users,
                 algorithms,
                 duration: duration.map(Duration::from_secs),
+                trace: TRACE.load(std::sync::atomic::Ordering::Relaxed),
                 ..Default::default()
             };
             let registrar = sip_tokio::registrar::Registrar::bind(options)
@@ -637,12 +638,13 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 })
                 .await;
             println!(
-                "accepted {}, challenged {}, refused {}, calls redirected {}, unroutable {}, bindings left {}",
+                "accepted {}, challenged {}, refused {}, calls redirected {}, unroutable {}, messages {}, bindings left {}",
                 report.accepted,
                 report.challenged,
                 report.refused,
                 report.redirected,
                 report.unroutable,
+                report.messages,
                 report.bindings
             );
             Ok(ExitCode::SUCCESS)
