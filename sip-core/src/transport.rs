@@ -100,6 +100,10 @@ pub enum FlowEvent {
     },
     /// A connection the Endpoint asked for is up.
     Connected,
+    /// The peer showed it is there without sending a message: a WebSocket pong or ping
+    /// (RFC 6455 §5.5.2, RFC 7118 has no CRLF keep-alive). It keeps the connection from
+    /// being closed as idle, as a CRLF keep-alive does on TCP (RFC 5626 §4.4.1).
+    KeepAlive,
     /// The connection closed.
     Closed,
     /// The connection could not be opened or broke (RFC 3261 §18.4).

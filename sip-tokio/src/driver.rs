@@ -394,6 +394,11 @@ impl Driver {
                     self.endpoint.handle_stream_data(now, flow, &data);
                 }
             }
+            NetEvent::KeepAlive { flow } => {
+                if self.flows.peer(flow).is_some() {
+                    self.endpoint.handle_flow_event(now, flow, FlowEvent::KeepAlive);
+                }
+            }
             NetEvent::Message { flow, data } => {
                 if let Some((transport, remote)) = self.flows.peer(flow) {
                     self.observe(Direction::Received, transport, remote, &data, now);

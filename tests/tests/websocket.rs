@@ -186,3 +186,29 @@ fn over_ws_and_wss_our_via_and_contact_name_the_websocket_listeners() {
         while bob.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn websocket_keep_alives_keep_a_connection_from_being_closed_as_idle() {
+    let mut config = EndpointConfig::new(BOB.parse().unwrap(), 11);
+    config.limits.flow_idle_timeout = std::time::Duration::from_secs(300);
+    let mut bob = Endpoint::new(config);
+    let t0 = Instant::now();
+    let flow = accept(&mut bob, t0, Transport::Ws);
+    let run_until = |bob: &mut Endpoint, at: Instant| {
+        while let Some(due) = bob.poll_timeout().filter(|due| *due <= at) {
+            bob.handle_timeout(due);
+        }
+    };
+    // A pong every 30 s (the driver's pings answered) and no SIP message at all.
+    for n in 1..=20u64 {
+        let at = t0 + std::time::Duration::from_secs(30 * n);
+        run_until(&mut bob, at);
+        bob.handle_flow_event(at, flow, FlowEvent::KeepAlive);
+    }
+    assert_eq!(bob.poll_flow_request(), None, "closed while kept alive");
+    // Once the pongs stop, the idle timeout runs from the last one.
+    run_until(&mut bob, t0 + std::time::Duration::from_secs(600 + 299));
+    assert_eq!(bob.poll_flow_request(), None);
+    run_until(&mut bob, t0 + std::time::Duration::from_secs(600 + 300));
+    assert_eq!(bob.poll_flow_request(), Some(FlowRequest::Close { flow }));
+}

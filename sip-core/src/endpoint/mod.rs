@@ -400,6 +400,10 @@ impl Endpoint {
                     .insert(&mut shared.timers, now, flow, transport, remote, true, limits);
             }
             FlowEvent::Connected => {}
+            FlowEvent::KeepAlive => {
+                self.seam.shared.flows.completed(flow, now, Completed::KeepAlive);
+                return;
+            }
             FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(flow),
         }
         self.dispatch(now);

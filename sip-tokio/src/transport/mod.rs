@@ -59,6 +59,8 @@ pub(crate) enum NetEvent {
     Data { flow: FlowId, data: Bytes },
     /// One whole message from a message-oriented connection (a WebSocket frame).
     Message { flow: FlowId, data: Bytes },
+    /// The peer answered a keep-alive (a WebSocket pong) or sent one.
+    KeepAlive { flow: FlowId },
     /// A connection ended: closed by the peer, or `failed` (connect, read or write error).
     Closed { flow: FlowId, failed: bool },
 }

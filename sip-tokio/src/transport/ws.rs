@@ -14,8 +14,9 @@
 //!   whole).
 //! - **Keep-alive**: a ping every [`PING_INTERVAL`]; a connection from which nothing at all
 //!   (not even a pong) arrives for [`SILENCE_LIMIT`] is failed. Pings from the peer are
-//!   answered by tungstenite. The core's own idle timeout still closes a connection that
-//!   carries no SIP message for `flow_idle_timeout`.
+//!   answered by tungstenite. Pongs and pings go to the core as `FlowEvent::KeepAlive`, so
+//!   a connection kept alive this way is not closed as idle (`flow_idle_timeout`), as a
+//!   CRLF keep-alive keeps a TCP connection.
 //! - **Writes**: a writer task per connection fed through the bounded [`FlowWriter`], as
 //!   for TCP and TLS; tungstenite's own write buffer is bounded as well.
 //!
@@ -325,8 +326,10 @@ where
                 data: Bytes::from(text),
             },
             Ok(Some(Ok(Message::Binary(data)))) => NetEvent::Message { flow, data },
-            // Activity only; tungstenite answers a ping itself.
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => continue,
+            // The peer is there: the core counts it against its idle timeout, as a CRLF
+            // keep-alive on TCP (tungstenite answers a ping itself).
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => NetEvent::KeepAlive { flow },
+            Ok(Some(Ok(Message::Frame(_)))) => continue,
             // tungstenite answers the close and the stream then ends.
             Ok(Some(Ok(Message::Close(_)))) => continue,
             Ok(Some(Err(e))) => {
