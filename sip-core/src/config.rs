@@ -8,6 +8,7 @@ use crate::call::{CallConfig, CallStats};
 use crate::message::validate::UasPolicy;
 use crate::subscription::SubscriptionConfig;
 use crate::transaction::TimerConfig;
+use crate::transport::Transport;
 
 /// Limits: hitting one answers 503 or refuses with an error, never grows memory unbounded.
 ///
@@ -101,6 +102,12 @@ pub struct EndpointConfig {
     /// The port TLS is reached at, when it is not the advertised address's port (a TLS
     /// listener cannot share the port of a TCP one): our Contact for TLS names it.
     pub tls_port: Option<u16>,
+    /// The port our WebSocket listener (RFC 7118) is reached at: our Via and Contact over
+    /// WS name it, as `tls_port` does for TLS. `None`: the advertised address's port.
+    pub ws_port: Option<u16>,
+    /// The port our secure WebSocket listener is reached at, for our Via and Contact over
+    /// WSS. `None`: the advertised address's port.
+    pub wss_port: Option<u16>,
     /// The Max-Forwards of every request the Endpoint originates (RFC 3261 §8.1.1.6;
     /// default 70): calls, dialog requests, CANCEL and ACK, subscriptions, registrations,
     /// messages, and requests sent with
@@ -130,7 +137,7 @@ pub struct EndpointConfig {
     pub messages: crate::pager::PagerConfig,
     /// The transports the driver can send over (default UDP and TCP): RFC 3263 picks
     /// only among these, and a request that needs another fails at once.
-    pub transports: Vec<crate::transport::Transport>,
+    pub transports: Vec<Transport>,
     /// Server location by DNS (RFC 3263): how long answers and failed targets are kept.
     pub dns: DnsConfig,
     /// Usernames and passwords for digest authentication (RFC 3261 §22, RFC 7616): a 401
@@ -213,6 +220,8 @@ impl EndpointConfig {
             local,
             advertised: None,
             tls_port: None,
+            ws_port: None,
+            wss_port: None,
             max_forwards: 70,
             timers: TimerConfig::default(),
             seed,
@@ -226,7 +235,7 @@ impl EndpointConfig {
             subscriptions: SubscriptionConfig::default(),
             messages: crate::pager::PagerConfig::default(),
             credentials: Vec::new(),
-            transports: vec![crate::transport::Transport::Udp, crate::transport::Transport::Tcp],
+            transports: vec![Transport::Udp, Transport::Tcp],
             dns: DnsConfig::default(),
         }
     }
@@ -245,6 +254,33 @@ impl EndpointConfig {
     /// ```
     pub fn advertised_addr(&self) -> SocketAddr {
         self.advertised.unwrap_or(self.local)
+    }
+
+    /// The address we name ourselves by over `transport` (our Via sent-by and Contact):
+    /// the [advertised address](EndpointConfig::advertised_addr), with the port of the
+    /// transport's own listener when it has one ([`tls_port`](EndpointConfig::tls_port),
+    /// [`ws_port`](EndpointConfig::ws_port), [`wss_port`](EndpointConfig::wss_port)).
+    ///
+    /// ```
+    /// use sip_core::endpoint::{EndpointConfig, Transport};
+    ///
+    /// let mut config = EndpointConfig::new("192.0.2.1:5060".parse().unwrap(), 1);
+    /// config.ws_port = Some(8080);
+    /// assert_eq!(config.transport_addr(Transport::Ws).to_string(), "192.0.2.1:8080");
+    /// assert_eq!(config.transport_addr(Transport::Wss).to_string(), "192.0.2.1:5060");
+    /// ```
+    pub fn transport_addr(&self, transport: Transport) -> SocketAddr {
+        let advertised = self.advertised_addr();
+        let port = match transport {
+            Transport::Tls => self.tls_port,
+            Transport::Ws => self.ws_port,
+            Transport::Wss => self.wss_port,
+            _ => None,
+        };
+        match port {
+            Some(port) => SocketAddr::new(advertised.ip(), port),
+            None => advertised,
+        }
     }
 }
 

@@ -32,6 +32,15 @@ pub(crate) struct Shared {
     /// server opens a new connection for its responses when ours is gone (RFC 3261
     /// §18.2.2).
     pub(crate) tls_local_text: String,
+    /// As `local_text` with `config.ws_port` and `config.wss_port`: the sent-by of our
+    /// Via over WS and WSS. RFC 7118 §5 lets a WebSocket client that cannot take
+    /// connections (a browser, which does not even know its address) write a random
+    /// `.invalid` host there; we know our address and, with a WebSocket listener, do take
+    /// connections, so we say where: the truth costs a server nothing (RFC 7118 §5 has it
+    /// answer over the same connection whatever the sent-by says) and leaves RFC 3261
+    /// §18.2.2's fallback pointing at a listener of ours rather than at nothing.
+    pub(crate) ws_local_text: String,
+    pub(crate) wss_local_text: String,
     /// `config.max_forwards` as text, formatted once for every request we originate.
     pub(crate) max_forwards: ByteString,
     /// Our `Allow` value (RFC 3261 §20.5), from the policy's allowed methods, formatted once.
@@ -135,10 +144,9 @@ impl Shared {
             stateless_budget: StatelessBudget::new(hasher.clone()),
             hasher,
             local_text: config.advertised_addr().to_string(),
-            tls_local_text: match config.tls_port {
-                Some(port) => SocketAddr::new(config.advertised_addr().ip(), port).to_string(),
-                None => config.advertised_addr().to_string(),
-            },
+            tls_local_text: config.transport_addr(Transport::Tls).to_string(),
+            ws_local_text: config.transport_addr(Transport::Ws).to_string(),
+            wss_local_text: config.transport_addr(Transport::Wss).to_string(),
             max_forwards: ByteString::from(config.max_forwards.to_string()),
             allow: config
                 .policy
@@ -181,6 +189,8 @@ impl Shared {
         let transport_text = transport.as_str();
         let local_text = match transport {
             Transport::Tls => &self.tls_local_text,
+            Transport::Ws => &self.ws_local_text,
+            Transport::Wss => &self.wss_local_text,
             _ => &self.local_text,
         };
         let mut via = String::with_capacity(

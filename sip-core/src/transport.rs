@@ -104,6 +104,10 @@ pub enum FlowEvent {
     },
     /// A connection the Endpoint asked for is up.
     Connected,
+    /// The peer showed it is there without sending a message: a WebSocket pong or ping
+    /// (RFC 6455 §5.5.2, RFC 7118 has no CRLF keep-alive). It keeps the connection from
+    /// being closed as idle, as a CRLF keep-alive does on TCP (RFC 5626 §4.4.1).
+    KeepAlive,
     /// The connection closed.
     Closed,
     /// The connection could not be opened or broke (RFC 3261 §18.4).
@@ -120,14 +124,20 @@ pub(crate) struct Route {
 }
 
 /// The transport a request to `uri` goes over (RFC 3261 §18.1.1, RFC 3263 §4.1 without
-/// DNS): its `transport` parameter (`tcp`, `tls`), else TLS for a `sips:` URI, else UDP.
-/// A `sips:` URI never goes over a transport that is not secure.
+/// DNS): its `transport` parameter (`tcp`, `tls`, `ws`, `wss`), else TLS for a `sips:`
+/// URI, else UDP. A `sips:` URI never goes over a transport that is not secure: with
+/// `tcp` it is TLS, with `ws` it is WSS (RFC 7118 §5.2 names the secure WebSocket by a
+/// `sips:` URI with `transport=ws`; `transport=wss`, which peers write too, is taken as
+/// WSS as well).
 pub fn uri_transport(uri: &crate::message::Uri) -> Transport {
     let sips = uri.scheme() == crate::message::Scheme::Sips;
     match uri.transport_param() {
         Some(t) if t.eq_ignore_ascii_case("tls") => Transport::Tls,
         Some(t) if t.eq_ignore_ascii_case("tcp") && sips => Transport::Tls,
         Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        Some(t) if t.eq_ignore_ascii_case("wss") => Transport::Wss,
+        Some(t) if t.eq_ignore_ascii_case("ws") && sips => Transport::Wss,
+        Some(t) if t.eq_ignore_ascii_case("ws") => Transport::Ws,
         _ if sips => Transport::Tls,
         _ => Transport::Udp,
     }

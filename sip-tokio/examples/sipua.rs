@@ -105,10 +105,100 @@ impl LimitArgs {
     }
 }
 
+/// A transport: for a client, the one a target URI without a `transport` parameter goes
+/// over; for `listen` and `registrar`, a listener to open.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TransportArg {
+    /// UDP.
     Udp,
+    /// TCP (on the UDP port).
     Tcp,
+    /// TLS (RFC 3261 §26): `;transport=tls`.
+    Tls,
+    /// WebSocket (RFC 7118): `;transport=ws`.
+    Ws,
+    /// Secure WebSocket: `;transport=wss`.
+    Wss,
+}
+
+impl TransportArg {
+    /// The `transport` URI parameter for it (`None` for UDP, the default).
+    fn uri_param(self) -> Option<&'static str> {
+        match self {
+            TransportArg::Udp => None,
+            TransportArg::Tcp => Some("tcp"),
+            TransportArg::Tls => Some("tls"),
+            TransportArg::Ws => Some("ws"),
+            TransportArg::Wss => Some("wss"),
+        }
+    }
+}
+
+/// TLS for TLS and WSS: our certificate, whom we trust.
+#[derive(Args, Clone, Default)]
+struct TlsArgs {
+    /// Our certificate chain, PEM (leaf first): presented by the TLS and WSS listeners,
+    /// and to servers that ask for a client certificate.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// The private key of --cert, PEM.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// Trust the CA certificates in this PEM file for TLS and WSS servers (repeatable).
+    /// Without any (and without --insecure) every TLS or WSS connection we open fails.
+    #[arg(long, value_name = "PEM")]
+    ca: Vec<std::path::PathBuf>,
+    /// FOR TESTS ONLY: accept any TLS or WSS server certificate, unverified. Anyone on
+    /// the path can then read and change the signalling.
+    #[arg(long)]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS files and flags, without listeners.
+    fn options(&self) -> sip_tokio::TransportOptions {
+        let mut options = sip_tokio::TransportOptions::default();
+        options.certificate = self.cert.clone().zip(self.key.clone());
+        options.roots = self.ca.clone();
+        options.insecure = self.insecure;
+        options
+    }
+}
+
+/// The listeners of `listen` and `registrar`: `--transport` names them, each with its port.
+#[derive(Args, Clone)]
+struct ListenTransportArgs {
+    /// The listeners to open (comma-separated or repeated): UDP is always on, on --bind;
+    /// `tcp` shares its port; `tls`, `ws` and `wss` take --tls-port, --ws-port and
+    /// --wss-port. `tls` and `wss` need --cert and --key.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "udp")]
+    transport: Vec<TransportArg>,
+    /// The TLS listener's port (0: a free one, printed at start).
+    #[arg(long, value_name = "PORT", default_value_t = 5061)]
+    tls_port: u16,
+    /// The WebSocket listener's port (0: a free one, printed at start).
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    ws_port: u16,
+    /// The secure WebSocket listener's port (0: a free one, printed at start).
+    #[arg(long, value_name = "PORT", default_value_t = 8443)]
+    wss_port: u16,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+impl ListenTransportArgs {
+    fn tcp(&self) -> bool {
+        self.transport.contains(&TransportArg::Tcp)
+    }
+
+    fn options(&self) -> sip_tokio::TransportOptions {
+        let mut options = self.tls.options();
+        let on = |transport: TransportArg, port: u16| self.transport.contains(&transport).then_some(port);
+        options.tls = on(TransportArg::Tls, self.tls_port);
+        options.ws = on(TransportArg::Ws, self.ws_port);
+        options.wss = on(TransportArg::Wss, self.wss_port);
+        options
+    }
 }
 
 /// Digest credentials (RFC 3261 §22), answering any realm's 401 or 407, and the outbound
@@ -212,9 +302,8 @@ enum Cmd {
         /// Local address.
         #[arg(long, default_value = "127.0.0.1:5060")]
         bind: SocketAddr,
-        /// `tcp` listens on TCP as well as UDP.
-        #[arg(long, value_enum, default_value = "udp")]
-        transport: TransportArg,
+        #[command(flatten)]
+        transports: ListenTransportArgs,
         /// Answer every call.
         #[arg(long)]
         auto_answer: bool,
@@ -249,8 +338,11 @@ enum Cmd {
         /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// The transport, where the target URI has no `transport` parameter.
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// Hang up this long after the answer (sooner if the peer hangs up).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         hangup_after: u64,
@@ -292,8 +384,11 @@ enum Cmd {
         /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// The transport, where the target URI has no `transport` parameter.
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        tls: TlsArgs,
         #[command(flatten)]
         identity: IdentityArgs,
     },
@@ -313,8 +408,11 @@ enum Cmd {
         /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 registrar).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// The transport, where the registrar URI has no `transport` parameter.
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// Unregister and stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
@@ -330,9 +428,8 @@ enum Cmd {
         /// Local address.
         #[arg(long, default_value = "127.0.0.1:5060")]
         bind: SocketAddr,
-        /// `tcp` listens on TCP as well as UDP.
-        #[arg(long, value_enum, default_value = "udp")]
-        transport: TransportArg,
+        #[command(flatten)]
+        transports: ListenTransportArgs,
         /// A user and password, `name:password` (repeat for more users).
         #[arg(long = "user", value_name = "NAME:PASSWORD", required = true)]
         users: Vec<String>,
@@ -359,8 +456,11 @@ enum Cmd {
         /// Local address (default 127.0.0.1:0, or [::]:0 for an IPv6 target).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// The transport, where the target URI has no `transport` parameter.
         #[arg(long, value_enum, default_value = "udp")]
         transport: TransportArg,
+        #[command(flatten)]
+        tls: TlsArgs,
         #[command(flatten)]
         auth: AuthArgs,
         #[command(flatten)]
@@ -410,23 +510,25 @@ fn with_transport(target: &str, transport: TransportArg) -> String {
     } else {
         format!("sip:{target}")
     };
-    if transport == TransportArg::Tcp && !target.contains(";transport=") {
-        format!("{target};transport=tcp")
-    } else {
-        target
+    match transport.uri_param() {
+        Some(param) if !target.contains(";transport=") => format!("{target};transport={param}"),
+        _ => target,
     }
 }
 
+/// A client agent: TCP on for `--transport tcp`, the TLS files of `tls` for TLS and WSS.
 async fn start_with(
     bind: SocketAddr,
-    tcp: bool,
+    transport: TransportArg,
+    tls: &TlsArgs,
     limits: EndpointLimits,
     auth: &AuthArgs,
     identity: &IdentityArgs,
 ) -> Result<UserAgent, String> {
     traced(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
-        .tcp(tcp)
+        .tcp(transport == TransportArg::Tcp)
+        .transport_options(&tls.options())
         .limits(limits)
         .start()
         .await
@@ -476,6 +578,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             expires,
             bind,
             transport,
+            tls,
             duration,
             auth,
             identity,
@@ -485,13 +588,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 expires,
                 bind,
                 transport,
+                tls,
                 duration,
             };
             register(registrar, options, &auth, &identity).await
         }
         Cmd::Registrar {
             bind,
-            transport,
+            transports,
             users,
             realm,
             digest,
@@ -516,11 +620,13 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 .collect::<Result<Vec<_>, String>>()?;
             let options = sip_tokio::registrar::RegistrarOptions {
                 bind,
-                tcp: transport == TransportArg::Tcp,
+                tcp: transports.tcp(),
+                transports: transports.options(),
                 realm,
                 users,
                 algorithms,
                 duration: duration.map(Duration::from_secs),
+                trace: TRACE.load(std::sync::atomic::Ordering::Relaxed),
                 ..Default::default()
             };
             let registrar = sip_tokio::registrar::Registrar::bind(options)
@@ -532,12 +638,13 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 })
                 .await;
             println!(
-                "accepted {}, challenged {}, refused {}, calls redirected {}, unroutable {}, bindings left {}",
+                "accepted {}, challenged {}, refused {}, calls redirected {}, unroutable {}, messages {}, bindings left {}",
                 report.accepted,
                 report.challenged,
                 report.refused,
                 report.redirected,
                 report.unroutable,
+                report.messages,
                 report.bindings
             );
             Ok(ExitCode::SUCCESS)
@@ -548,12 +655,14 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             content_type,
             bind,
             transport,
+            tls,
             auth,
             identity,
         } => {
             let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
-                transport == TransportArg::Tcp,
+                transport,
+                &tls,
                 EndpointLimits::default(),
                 &auth,
                 &identity,
@@ -579,11 +688,13 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             target,
             bind,
             transport,
+            tls,
             identity,
         } => {
             let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
-                false,
+                transport,
+                &tls,
                 EndpointLimits::default(),
                 &AuthArgs::default(),
                 &identity,
@@ -622,7 +733,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
         }
         Cmd::Listen {
             bind,
-            transport,
+            transports,
             auto_answer,
             answer_after,
             reject,
@@ -641,7 +752,8 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             let options = ListenOptions {
                 bind,
                 advertise: advertise.advertise,
-                tcp: transport == TransportArg::Tcp,
+                tcp: transports.tcp(),
+                transports: transports.options(),
                 auto_answer,
                 answer_after: Duration::from_millis(answer_after),
                 reject,
@@ -664,6 +776,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             target,
             bind,
             transport,
+            tls,
             hangup_after,
             cancel_after,
             headers,
@@ -679,7 +792,8 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
         } => {
             let ua = start_with(
                 bind.unwrap_or_else(|| default_bind(&target)),
-                transport == TransportArg::Tcp,
+                transport,
+                &tls,
                 limits.limits(),
                 &auth,
                 &identity,
@@ -766,6 +880,7 @@ struct RegisterOptions {
     expires: u32,
     bind: Option<SocketAddr>,
     transport: TransportArg,
+    tls: TlsArgs,
     duration: Option<u64>,
 }
 
@@ -781,6 +896,7 @@ async fn register(
         expires,
         bind,
         transport,
+        tls,
         duration,
     } = options;
     let bind = bind.unwrap_or_else(|| default_bind(&registrar));
@@ -812,7 +928,8 @@ async fn register(
     };
     let mut builder = traced(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
-        .tcp(transport == TransportArg::Tcp);
+        .tcp(transport == TransportArg::Tcp)
+        .transport_options(&tls.options());
     if identity.from.is_none() {
         builder = builder.identity(aor.clone());
     }

@@ -56,7 +56,7 @@ struct Driver {
     udp: Option<Udp>,
     flows: Flows,
     net_tx: NetSender,
-    /// Client settings for transports beyond TCP (TLS).
+    /// Client settings for transports beyond TCP (TLS, WebSocket).
     connectors: transport::Connectors,
     /// The listeners' accept loops, stopped with the driver.
     accept_loops: Vec<JoinHandle<()>>,
@@ -399,6 +399,17 @@ impl Driver {
                 if let Some((transport, remote)) = self.flows.peer(flow) {
                     self.observe(Direction::Received, transport, remote, &data, now);
                     self.endpoint.handle_stream_data(now, flow, &data);
+                }
+            }
+            NetEvent::KeepAlive { flow } => {
+                if self.flows.peer(flow).is_some() {
+                    self.endpoint.handle_flow_event(now, flow, FlowEvent::KeepAlive);
+                }
+            }
+            NetEvent::Message { flow, data } => {
+                if let Some((transport, remote)) = self.flows.peer(flow) {
+                    self.observe(Direction::Received, transport, remote, &data, now);
+                    self.endpoint.handle_flow_message(now, flow, data);
                 }
             }
             NetEvent::Closed { flow, failed } => {

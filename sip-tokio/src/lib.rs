@@ -91,7 +91,7 @@ pub use sip_core::registration::{RegistrationError, RegistrationEvent};
 pub use stats::AgentStats;
 pub use trace::{Direction, MessageObserver, MessageTrace};
 pub use transfer::{IncomingRefer, IncomingRefers, Transfer, TransferEvent};
-pub use user_agent::{Builder, UserAgent};
+pub use user_agent::{Builder, TransportOptions, UserAgent};
 
 pub use sip_core::call::{CallError, CallEvent, CallState, EndReason, Side};
 pub use sip_core::endpoint::EndpointLimits;

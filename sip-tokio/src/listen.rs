@@ -39,7 +39,7 @@ use sip_core::sdp::{NoCommonFormat, SessionDescription};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::{Call, Error, IncomingCalls, IncomingRefer, IncomingRefers, UserAgent};
+use crate::{Call, Error, IncomingCalls, IncomingRefer, IncomingRefers, TransportOptions, UserAgent};
 
 /// Incoming calls that may wait for the listener (a few seconds of calls at SIPp-load rates).
 const INCOMING_QUEUE: usize = 65_536;
@@ -48,6 +48,19 @@ const INCOMING_QUEUE: usize = 65_536;
 const FORMATS: [u8; 3] = [0, 8, 101];
 /// The RTP port put in our SDP (no media flows: this is signalling only).
 const RTP_PORT: u16 = 40_000;
+
+/// Where the listeners with ports of their own are: `, tls 127.0.0.1:5061, ws …`, or
+/// nothing.
+pub(crate) fn listener_addrs(agent: &UserAgent) -> String {
+    [
+        ("tls", agent.tls_addr()),
+        ("ws", agent.ws_addr()),
+        ("wss", agent.wss_addr()),
+    ]
+    .into_iter()
+    .filter_map(|(name, addr)| addr.map(|addr| format!(", {name} {addr}")))
+    .collect()
+}
 
 /// What [`run`] does with incoming calls and when it stops. Every stop condition is
 /// optional; with none set it serves until the process ends (as `sipua listen` does).
@@ -62,6 +75,9 @@ pub struct ListenOptions {
     pub advertise: Option<SocketAddr>,
     /// Listen on TCP as well as UDP (on the same port).
     pub tcp: bool,
+    /// Listeners for TLS, WebSocket and secure WebSocket, and the TLS files (default:
+    /// none).
+    pub transports: TransportOptions,
     /// Answer every call (200 OK with a small audio SDP) after ringing. Whatever this
     /// says, a call whose offer shares no media format with ours is refused with 488 Not
     /// Acceptable Here (RFC 3264 §6, RFC 3261 §21.4.26) without ringing.
@@ -97,6 +113,7 @@ impl Default for ListenOptions {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             advertise: None,
             tcp: false,
+            transports: TransportOptions::default(),
             auto_answer: false,
             answer_after: Duration::ZERO,
             reject: None,
@@ -170,6 +187,7 @@ impl Listener {
             .incoming_queue(INCOMING_QUEUE)
             .bind(options.bind)
             .tcp(options.tcp)
+            .transport_options(&options.transports)
             .limits(options.limits.clone())
             .accept_refer(options.accept_refer);
         if let Some(advertise) = options.advertise {
@@ -201,7 +219,7 @@ impl Listener {
     }
 
     /// The transports listened on.
-    pub fn transports(&self) -> &'static [Transport] {
+    pub fn transports(&self) -> &[Transport] {
         self.agent.transports()
     }
 
@@ -229,9 +247,10 @@ impl Listener {
             addr => format!(", advertised as {addr}"),
         };
         say(format_args!(
-            "listening on {} ({:?}){advertised}",
+            "listening on {} ({:?}){}{advertised}",
             agent.local_addr(),
-            agent.transports()
+            agent.transports(),
+            listener_addrs(&agent)
         ));
         // Our session descriptions name the address we are reached at.
         let ip = agent.advertised_addr().ip();

@@ -18,7 +18,10 @@ use sip_core::auth::{DigestAlgorithm, DigestVerifier, Verdict, VerifierConfig};
 use sip_core::message::{HeaderName, Method, NameAddr, StatusCode};
 
 use crate::driver::clock_now;
-use crate::{Call, Error, IncomingCalls, IncomingRequest, IncomingRequests, UserAgent};
+use crate::{
+    Call, Error, IncomingCalls, IncomingMessages, IncomingRequest, IncomingRequests, TransportOptions,
+    UserAgent,
+};
 
 /// What the registrar serves, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,9 @@ pub struct RegistrarOptions {
     pub bind: SocketAddr,
     /// Listen on TCP as well as UDP.
     pub tcp: bool,
+    /// Listeners for TLS, WebSocket and secure WebSocket, and the TLS files (default:
+    /// none).
+    pub transports: TransportOptions,
     /// The realm of the challenges. Default `sip-rs`.
     pub realm: String,
     /// Users and their passwords; a REGISTER must authenticate as the user of the
@@ -44,6 +50,8 @@ pub struct RegistrarOptions {
     pub duration: Option<Duration>,
     /// Print nothing per request.
     pub quiet: bool,
+    /// Print every SIP message sent and received on stderr (`sipua --trace`).
+    pub trace: bool,
 }
 
 impl Default for RegistrarOptions {
@@ -51,6 +59,7 @@ impl Default for RegistrarOptions {
         RegistrarOptions {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             tcp: false,
+            transports: TransportOptions::default(),
             realm: "sip-rs".to_owned(),
             users: Vec::new(),
             max_expires: 3600,
@@ -58,6 +67,7 @@ impl Default for RegistrarOptions {
             algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             duration: None,
             quiet: false,
+            trace: false,
         }
     }
 }
@@ -78,6 +88,9 @@ pub struct RegistrarReport {
     pub unroutable: usize,
     /// Bindings left when it stopped.
     pub bindings: usize,
+    /// Instant messages (MESSAGE, RFC 3428) addressed to the registrar itself, answered
+    /// 200 and printed.
+    pub messages: usize,
 }
 
 /// One Contact bound to an address-of-record.
@@ -95,24 +108,33 @@ pub struct Registrar {
     agent: UserAgent,
     requests: IncomingRequests,
     calls: IncomingCalls,
+    messages: IncomingMessages,
     options: RegistrarOptions,
 }
 
 impl Registrar {
     /// Binds the sockets and takes REGISTER.
     pub async fn bind(options: RegistrarOptions) -> Result<Registrar, Error> {
-        let agent = UserAgent::builder()
+        let mut builder = UserAgent::builder();
+        if options.trace {
+            let since = Instant::now();
+            builder = builder.on_message(move |m| eprintln!("{}\n", m.block(since)));
+        }
+        let agent = builder
             .bind(options.bind)
             .tcp(options.tcp)
+            .transport_options(&options.transports)
             .take_method(Method::Register)
             .start()
             .await?;
         let requests = agent.incoming_requests().await?;
         let calls = agent.incoming().await?;
+        let messages = agent.incoming_messages().await?;
         Ok(Registrar {
             agent,
             requests,
             calls,
+            messages,
             options,
         })
     }
@@ -129,6 +151,7 @@ impl Registrar {
             agent,
             mut requests,
             mut calls,
+            mut messages,
             options,
         } = self;
         let quiet = options.quiet;
@@ -138,9 +161,10 @@ impl Registrar {
             }
         };
         say(format_args!(
-            "registrar on {} ({:?}), realm {}",
+            "registrar on {} ({:?}){}, realm {}",
             agent.local_addr(),
             agent.transports(),
+            crate::listen::listener_addrs(&agent),
             options.realm
         ));
         let mut seed = clock_now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
@@ -177,6 +201,16 @@ impl Registrar {
                         }
                         Err(e) => say(format_args!("INVITE: cannot answer: {e}")),
                     }
+                    continue;
+                }
+                message = messages.next() => {
+                    let Some(message) = message else { break };
+                    report.messages += 1;
+                    say(format_args!(
+                        "MESSAGE from {}: {}",
+                        message.from,
+                        String::from_utf8_lossy(message.body.get(..200).unwrap_or(&message.body))
+                    ));
                     continue;
                 }
                 () = &mut stop => break,

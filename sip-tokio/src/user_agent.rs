@@ -28,6 +28,28 @@ use crate::transport::{Sockets, TlsSettings};
 /// burst of commands cannot grow memory without bound.
 const COMMAND_QUEUE: usize = 1024;
 
+/// The listeners beyond UDP and TCP, and the TLS files, of an agent configured from the
+/// command line (`sipua listen --transport tls,ws,wss --cert … --key …`): see
+/// [`Builder::transport_options`]. Every field is off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportOptions {
+    /// A TLS listener on this port (0: a free one).
+    pub tls: Option<u16>,
+    /// A WebSocket (`ws://`, RFC 7118) listener on this port (0: a free one).
+    pub ws: Option<u16>,
+    /// A secure WebSocket (`wss://`) listener on this port (0: a free one).
+    pub wss: Option<u16>,
+    /// Our certificate chain and private key, PEM files: needed by the TLS and WSS
+    /// listeners, and presented to servers that ask for a client certificate.
+    pub certificate: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// PEM files of the certificates a TLS or WSS server's must chain to.
+    pub roots: Vec<std::path::PathBuf>,
+    /// Accept any server certificate, unverified: for tests only (anyone on the path can
+    /// then read and change the signalling).
+    pub insecure: bool,
+}
+
 /// Configures and starts a [`UserAgent`].
 pub struct Builder {
     bind: SocketAddr,
@@ -38,6 +60,9 @@ pub struct Builder {
     tls: TlsSettings,
     tls_on: bool,
     tls_identity_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    tls_roots_files: Vec<std::path::PathBuf>,
+    ws_listen: Option<u16>,
+    wss_listen: Option<u16>,
     user_agent: Option<String>,
     identity: Option<String>,
     display_name: Option<String>,
@@ -68,6 +93,8 @@ impl std::fmt::Debug for Builder {
             .field("tcp", &self.tcp)
             .field("tls_listen", &self.tls_listen)
             .field("tls_insecure", &self.tls.insecure)
+            .field("ws_listen", &self.ws_listen)
+            .field("wss_listen", &self.wss_listen)
             .field("user_agent", &self.user_agent)
             .field("identity", &self.identity)
             .finish_non_exhaustive()
@@ -85,6 +112,9 @@ impl Default for Builder {
             tls: TlsSettings::default(),
             tls_on: false,
             tls_identity_files: None,
+            tls_roots_files: Vec::new(),
+            ws_listen: None,
+            wss_listen: None,
             user_agent: Some(concat!("sip-rs/", env!("CARGO_PKG_VERSION")).to_owned()),
             identity: None,
             display_name: None,
@@ -169,8 +199,38 @@ impl Builder {
         self
     }
 
+    /// Listen for WebSocket connections (RFC 7118, `ws://`) on `port` of the bound
+    /// address's IP (0 picks a free port). Only handshakes that offer the `sip`
+    /// subprotocol are taken; each frame carries one SIP message. Our Via and Contact over
+    /// WS name this port. Requests to a URI with `;transport=ws` go over WS whether or not
+    /// this listener is on (connections are reused, as for TCP). Default: no WS listener.
+    ///
+    /// ```
+    /// # async fn example() -> Result<(), sip_tokio::Error> {
+    /// let agent = sip_tokio::UserAgent::builder().ws(0).start().await?;
+    /// let ws = agent.ws_addr().expect("a WebSocket listener");
+    /// println!("browsers connect to ws://{ws}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ws(mut self, port: u16) -> Self {
+        self.ws_listen = Some(port);
+        self
+    }
+
+    /// Listen for secure WebSocket connections (`wss://`: WebSocket over TLS) on `port`
+    /// of the bound address's IP (0 picks a free port), with the certificate of
+    /// [`Builder::tls_identity`]. Requests to a URI with `;transport=wss` (or a `sips:`
+    /// URI with `;transport=ws`, RFC 7118 §5.2) go over WSS, checking the server's
+    /// certificate against [`Builder::tls_roots`] as TLS does. Default: no WSS listener.
+    pub fn wss(mut self, port: u16) -> Self {
+        self.wss_listen = Some(port);
+        self.tls_on = true;
+        self
+    }
+
     /// Our TLS certificate chain (leaf first) and its private key, as PEM text: presented
-    /// by the TLS listener, and to a server that asks for a client certificate.
+    /// by the TLS and WSS listeners, and to a server that asks for a client certificate.
     pub fn tls_identity(mut self, cert_chain_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Self {
         self.tls.identity = Some((cert_chain_pem.as_ref().to_vec(), key_pem.as_ref().to_vec()));
         self.tls_identity_files = None;
@@ -195,6 +255,33 @@ impl Builder {
     pub fn tls_roots(mut self, ca_pem: impl AsRef<[u8]>) -> Self {
         self.tls.roots.push(ca_pem.as_ref().to_vec());
         self.tls_on = true;
+        self
+    }
+
+    /// The listeners and TLS files of `options` (what `sipua`'s `--transport`, `--cert`,
+    /// `--key`, `--ca` and `--insecure` say): [`Builder::tls`], [`Builder::ws`],
+    /// [`Builder::wss`], [`Builder::tls_identity_files`], roots read from PEM files when
+    /// the agent starts, and [`Builder::tls_insecure_for_tests`].
+    pub fn transport_options(mut self, options: &TransportOptions) -> Self {
+        if let Some(port) = options.tls {
+            self = self.tls(port);
+        }
+        if let Some(port) = options.ws {
+            self = self.ws(port);
+        }
+        if let Some(port) = options.wss {
+            self = self.wss(port);
+        }
+        if let Some((chain, key)) = &options.certificate {
+            self = self.tls_identity_files(chain, key);
+        }
+        if !options.roots.is_empty() {
+            self.tls_roots_files.extend(options.roots.iter().cloned());
+            self.tls_on = true;
+        }
+        if options.insecure {
+            self = self.tls_insecure_for_tests();
+        }
         self
     }
 
@@ -414,13 +501,23 @@ impl Builder {
             ),
             None => None,
         };
-        let mut sockets = Sockets::bind(self.bind, self.udp, self.tcp).await?;
+        let max_message = self.limits.max_message_size;
+        let mut sockets = Sockets::bind(self.bind, self.udp, self.tcp, max_message).await?;
         if self.tls_on {
             let mut settings = self.tls.clone();
             if let Some((chain, key)) = &self.tls_identity_files {
                 settings.identity = Some((std::fs::read(chain)?, std::fs::read(key)?));
             }
+            for roots in &self.tls_roots_files {
+                settings.roots.push(std::fs::read(roots)?);
+            }
             sockets.add_tls(&settings, self.tls_listen).await?;
+        }
+        if let Some(port) = self.ws_listen {
+            sockets.add_ws(port, false).await?;
+        }
+        if let Some(port) = self.wss_listen {
+            sockets.add_ws(port, true).await?;
         }
         let local = sockets.local_addr;
         let advertised = self.advertise.map(|mut addr| {
@@ -444,6 +541,8 @@ impl Builder {
         config.advertised = advertised;
         config.tls_port = sockets.tls_port;
         config.transports = sockets.sendable();
+        config.ws_port = sockets.ws_port;
+        config.wss_port = sockets.wss_port;
         config.max_forwards = self.max_forwards;
         config.timers = self.timers;
         config.limits = self.limits;
@@ -471,10 +570,12 @@ impl Builder {
         // them: the core accepts them with 200 before reporting them.
         config.calls.auto_accept_in_dialog = true;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        let transports = sockets.transports();
-        let tls = sockets
-            .tls_port
-            .map(|port| SocketAddr::new(advertised.unwrap_or(local).ip(), port));
+        let transports: Arc<[sip_core::endpoint::Transport]> = sockets.transports().into();
+        let reached_at =
+            |port: Option<u16>| port.map(|port| SocketAddr::new(advertised.unwrap_or(local).ip(), port));
+        let tls = reached_at(sockets.tls_port);
+        let ws = reached_at(sockets.ws_port);
+        let wss = reached_at(sockets.wss_port);
         let options = DriverOptions {
             observer: self.observer,
             incoming_queue: self.incoming_queue,
@@ -487,6 +588,8 @@ impl Builder {
             advertised: advertised.unwrap_or(local),
             transports,
             tls,
+            ws,
+            wss,
         })
     }
 }
@@ -512,8 +615,10 @@ pub struct UserAgent {
     commands: mpsc::Sender<Command>,
     local: SocketAddr,
     advertised: SocketAddr,
-    transports: &'static [sip_core::endpoint::Transport],
+    transports: Arc<[sip_core::endpoint::Transport]>,
     tls: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
+    wss: Option<SocketAddr>,
 }
 
 impl UserAgent {
@@ -540,9 +645,21 @@ impl UserAgent {
         self.tls
     }
 
+    /// Where this agent's WebSocket listener is reached ([`Builder::ws`]): the
+    /// advertised IP and the listener's port. `None` without one.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws
+    }
+
+    /// Where this agent's secure WebSocket listener is reached ([`Builder::wss`]). `None`
+    /// without one.
+    pub fn wss_addr(&self) -> Option<SocketAddr> {
+        self.wss
+    }
+
     /// The transports this agent listens on.
-    pub fn transports(&self) -> &'static [sip_core::endpoint::Transport] {
-        self.transports
+    pub fn transports(&self) -> &[sip_core::endpoint::Transport] {
+        &self.transports
     }
 
     /// Whether `other` is a handle of the same agent (the same driver).

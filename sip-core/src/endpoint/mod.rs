@@ -45,6 +45,7 @@ pub use crate::transport::{FlowEvent, FlowRequest, Transmit, Transport};
 /// - **Inputs** (`handle_*`), each with the current time:
 ///   [`handle_datagram`](Endpoint::handle_datagram),
 ///   [`handle_stream_data`](Endpoint::handle_stream_data),
+///   [`handle_flow_message`](Endpoint::handle_flow_message),
 ///   [`handle_flow_event`](Endpoint::handle_flow_event),
 ///   [`handle_timeout`](Endpoint::handle_timeout).
 /// - **Commands**, each with the current time, returning an id or a [`SendError`] for
@@ -346,6 +347,45 @@ impl Endpoint {
         self.dispatch(now);
     }
 
+    /// A whole message arrived on connection `flow` as one WebSocket frame (RFC 7118
+    /// §3.2: each text or binary frame carries exactly one SIP message; there is no
+    /// Content-Length framing and no CRLF keep-alive, the WebSocket's own ping and pong
+    /// keep it alive). A frame that is not one valid message is bad input, as a datagram
+    /// would be: a stateless 400 with a Warning when its Via is usable, else dropped and
+    /// counted; the connection stays open. The driver limits a frame to
+    /// [`EndpointLimits::max_message_size`](crate::config::EndpointLimits); a larger one
+    /// that reaches the Endpoint all the same does not parse.
+    pub fn handle_flow_message(&mut self, now: Instant, flow: FlowId, payload: Bytes) {
+        let shared = &mut self.seam.shared;
+        let Some(state) = shared.flows.get_mut(flow) else {
+            return;
+        };
+        let route = Route {
+            transport: state.transport,
+            flow: Some(flow),
+            remote: state.remote,
+        };
+        shared.stats.received += 1;
+        let limits = ParseLimits {
+            max_message_size: shared.config.limits.max_message_size,
+            ..ParseLimits::default()
+        };
+        // RFC 7118 §3.2: exactly one message per frame, so octets past its Content-Length
+        // make the frame invalid rather than being ignored as a datagram's are.
+        match Message::parse_frame_with_limits(payload.clone(), &limits) {
+            Ok(message) => {
+                shared.flows.completed(flow, now, Completed::Message);
+                self.handle_message(now, message, route);
+            }
+            Err(error) => {
+                shared.stats.invalid += 1;
+                shared.flows.completed(flow, now, Completed::Invalid);
+                TransactionLayer::on_unparsable(shared, now, &payload, &error.to_string(), route);
+            }
+        }
+        self.dispatch(now);
+    }
+
     /// Something happened to a connection. An accepted one may be refused (the driver is
     /// asked to close it) or take the place of one that carried nothing yet: see
     /// [`EndpointLimits`].
@@ -372,6 +412,10 @@ impl Endpoint {
                     .insert(&mut shared.timers, now, flow, transport, remote, true, limits);
             }
             FlowEvent::Connected => {}
+            FlowEvent::KeepAlive => {
+                self.seam.shared.flows.completed(flow, now, Completed::KeepAlive);
+                return;
+            }
             FlowEvent::Closed | FlowEvent::Failed => self.fail_flow(now, flow),
         }
         self.dispatch(now);

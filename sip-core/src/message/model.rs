@@ -77,6 +77,14 @@ impl Message {
         parse_message(bytes, Framing::Datagram, limits)
     }
 
+    /// Parses a frame that holds exactly one whole message, as a WebSocket message does
+    /// (RFC 7118 §3.2): a Content-Length must count the rest of the frame to the octet
+    /// (octets past it would be a second message, or garbage); without one the body is
+    /// the rest.
+    pub fn parse_frame_with_limits(bytes: Bytes, limits: &ParseLimits) -> Result<Message, ParseError> {
+        parse_message(bytes, Framing::Stream, limits)
+    }
+
     /// The headers.
     pub fn headers(&self) -> &Headers {
         match self {

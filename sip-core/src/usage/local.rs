@@ -21,10 +21,7 @@ impl Local {
     pub(crate) fn new(config: &EndpointConfig) -> Self {
         let advertised = config.advertised_addr();
         let address = advertised.to_string();
-        let tls_address = match config.tls_port {
-            Some(port) => std::net::SocketAddr::new(advertised.ip(), port).to_string(),
-            None => address.clone(),
-        };
+        let tls_address = config.transport_addr(Transport::Tls);
         let parsed = config
             .calls
             .identity
@@ -52,8 +49,12 @@ impl Local {
                 // A sips: Contact over TLS (RFC 3261 §8.1.1.8: required when the
                 // Request-URI is sips:, and over TLS it asks the peer to stay on TLS).
                 Transport::Tls => format!("<sips:{user}{tls_address}>"),
+                // Over WS and WSS the WebSocket listener's port (RFC 7118 §5: a `ws` or
+                // `wss` transport parameter; the host is our address, not `.invalid`, for
+                // the reason given on `Shared::ws_local_text`).
                 other => format!(
-                    "<sip:{user}{address};transport={}>",
+                    "<sip:{user}{};transport={}>",
+                    config.transport_addr(other),
                     other.as_str().to_ascii_lowercase()
                 ),
             };

@@ -87,6 +87,8 @@ pub(crate) struct Registrations {
     local: SocketAddr,
     /// Our address on TLS (its own port when one is set).
     tls_local: SocketAddr,
+    /// Our addresses on WS and WSS (their listeners' ports when set).
+    ws_local: (SocketAddr, SocketAddr),
 }
 
 impl Registrations {
@@ -94,10 +96,11 @@ impl Registrations {
         Registrations {
             regs: std::collections::BTreeMap::new(),
             local: config.advertised_addr(),
-            tls_local: match config.tls_port {
-                Some(port) => SocketAddr::new(config.advertised_addr().ip(), port),
-                None => config.advertised_addr(),
-            },
+            tls_local: config.transport_addr(Transport::Tls),
+            ws_local: (
+                config.transport_addr(Transport::Ws),
+                config.transport_addr(Transport::Wss),
+            ),
         }
     }
 
@@ -140,6 +143,9 @@ impl Registrations {
             Transport::Udp => format!("<sip:{user}{}>", self.local),
             // Over TLS a sips: Contact on our TLS port (RFC 3261 §8.1.1.8, §10.2.1).
             Transport::Tls => format!("<sips:{user}{}>", self.tls_local),
+            // Over WS and WSS the WebSocket listener's port (RFC 7118 §5).
+            Transport::Ws => format!("<sip:{user}{};transport=ws>", self.ws_local.0),
+            Transport::Wss => format!("<sip:{user}{};transport=wss>", self.ws_local.1),
             other => format!(
                 "<sip:{user}{};transport={}>",
                 self.local,

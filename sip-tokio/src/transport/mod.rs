@@ -3,11 +3,12 @@
 //!
 //! - UDP ([`udp`]) is read by the loop itself: a datagram is a whole message and the hot
 //!   path should not cross a channel.
-//! - Connection-oriented transports ([`tcp`], [`tls`]; WebSocket later) run as tasks: an
-//!   *accept loop* per listener reports [`NetEvent::Accepted`] with a [`Connection`], and
-//!   each connection has a *reader* task reporting [`NetEvent::Data`] and
-//!   [`NetEvent::Closed`] and a *writer* task fed through a [`FlowWriter`]. The driver
-//!   keeps the table of these flows ([`Flows`]) and talks to the core.
+//! - Connection-oriented transports ([`tcp`], [`tls`], [`ws`] for WS and WSS) run as
+//!   tasks: an *accept loop* per listener reports [`NetEvent::Accepted`] with a
+//!   [`Connection`], and each connection has a *reader* task reporting [`NetEvent::Data`]
+//!   (a byte stream the core frames) or [`NetEvent::Message`] (a WebSocket frame, one whole
+//!   message) and [`NetEvent::Closed`], and a *writer* task fed through a [`FlowWriter`].
+//!   The driver keeps the table of these flows ([`Flows`]) and talks to the core.
 //!
 //! Adding a transport means a file beside `tcp.rs` with its accept loop, its connect and
 //! its reader/writer tasks, a [`Connection`] variant, and a line in [`connect`] and
@@ -17,6 +18,7 @@ mod flows;
 mod tcp;
 mod tls;
 mod udp;
+mod ws;
 
 use std::io;
 use std::net::SocketAddr;
@@ -55,6 +57,10 @@ pub(crate) enum NetEvent {
     Connected { flow: FlowId, writer: FlowWriter },
     /// Bytes read from a connection (part of a message, or several).
     Data { flow: FlowId, data: Bytes },
+    /// One whole message from a message-oriented connection (a WebSocket frame).
+    Message { flow: FlowId, data: Bytes },
+    /// The peer answered a keep-alive (a WebSocket pong) or sent one.
+    KeepAlive { flow: FlowId },
     /// A connection ended: closed by the peer, or `failed` (connect, read or write error).
     Closed { flow: FlowId, failed: bool },
 }
@@ -73,6 +79,10 @@ pub(crate) enum Connection {
     Tcp(TcpStream),
     /// A TLS connection, handshake done (boxed: the session state is large).
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    /// A WebSocket connection (`ws://`), handshake done.
+    Ws(Box<ws::PlainStream>),
+    /// A secure WebSocket connection (`wss://`), handshakes done.
+    Wss(Box<ws::SecureStream>),
 }
 
 impl Connection {
@@ -81,6 +91,8 @@ impl Connection {
         match self {
             Connection::Tcp(stream) => tcp::start(flow, stream, net),
             Connection::Tls(stream) => tls::start(flow, *stream, net),
+            Connection::Ws(stream) => ws::start(flow, *stream, net),
+            Connection::Wss(stream) => ws::start(flow, *stream, net),
         }
     }
 }
@@ -126,22 +138,43 @@ pub(crate) fn connect(
             let connector = connectors.tls.clone()?;
             Some(tls::connect(flow, (remote, server_name), connector, net.clone()))
         }
-        // UDP has no connections; WebSocket is not here yet (nor any transport added to
-        // the core after this driver).
+        Transport::Ws => Some(ws::connect(
+            flow,
+            (remote, server_name),
+            None,
+            connectors.ws.clone(),
+            net.clone(),
+        )),
+        Transport::Wss => {
+            let connector = connectors.tls.clone()?;
+            Some(ws::connect(
+                flow,
+                (remote, server_name),
+                Some(connector),
+                connectors.ws.clone(),
+                net.clone(),
+            ))
+        }
+        // UDP has no connections (nor does any transport added to the core after this
+        // driver).
         _ => None,
     }
 }
 
-/// What the driver needs to open connections beyond TCP's: TLS's client settings.
-#[derive(Clone, Default)]
+/// What the driver needs to open connections beyond TCP's: TLS's client settings (for
+/// TLS and WSS) and the WebSocket limits.
+#[derive(Clone)]
 pub(crate) struct Connectors {
     tls: Option<tokio_rustls::TlsConnector>,
+    ws: ws::WsSettings,
 }
 
 /// A listening socket, before its accept loop starts.
 enum Listener {
     Tcp(TcpListener),
     Tls(TcpListener, tokio_rustls::TlsAcceptor),
+    /// WebSocket: `ws://` without an acceptor, `wss://` with one.
+    Ws(TcpListener, Option<tokio_rustls::TlsAcceptor>),
 }
 
 /// The bound sockets, before the driver starts.
@@ -152,12 +185,24 @@ pub(crate) struct Sockets {
     pub(crate) local_addr: SocketAddr,
     /// The TLS listener's port, when there is one.
     pub(crate) tls_port: Option<u16>,
+    /// The WebSocket listener's port, when there is one.
+    pub(crate) ws_port: Option<u16>,
+    /// The secure WebSocket listener's port, when there is one.
+    pub(crate) wss_port: Option<u16>,
+    /// TLS's settings as built, for a WSS listener added after TLS.
+    tls_config: Option<tls::TlsConfig>,
 }
 
 impl Sockets {
     /// Binds UDP and/or TCP on `addr`. Both share one port (one Via sent-by), so with
     /// port 0 the TCP listener takes the port UDP got, retrying when that one is taken.
-    pub(crate) async fn bind(addr: SocketAddr, udp: bool, tcp: bool) -> io::Result<Sockets> {
+    /// `max_message` (the core's `max_message_size`) limits WebSocket frames.
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        udp: bool,
+        tcp: bool,
+        max_message: usize,
+    ) -> io::Result<Sockets> {
         if !udp && !tcp {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -191,9 +236,15 @@ impl Sockets {
             return Ok(Sockets {
                 udp: udp_socket,
                 listeners: listener.into_iter().map(Listener::Tcp).collect(),
-                connectors: Connectors::default(),
+                connectors: Connectors {
+                    tls: None,
+                    ws: ws::WsSettings { max_message },
+                },
                 local_addr,
                 tls_port: None,
+                ws_port: None,
+                wss_port: None,
+                tls_config: None,
             });
         }
     }
@@ -214,35 +265,67 @@ impl Sockets {
             self.tls_port = Some(listener.local_addr()?.port());
             self.listeners.push(Listener::Tls(listener, acceptor));
         }
-        self.connectors.tls = Some(config.connector);
+        self.connectors.tls = Some(config.connector.clone());
+        self.tls_config = Some(config);
         Ok(())
     }
 
-    /// The transports bound.
-    pub(crate) fn transports(&self) -> &'static [Transport] {
-        let tcp = self.listeners.iter().any(|l| matches!(l, Listener::Tcp(_)));
-        let tls = self.tls_port.is_some();
-        match (self.udp.is_some(), tcp, tls) {
-            (true, true, true) => &[Transport::Udp, Transport::Tcp, Transport::Tls],
-            (true, true, false) => &[Transport::Udp, Transport::Tcp],
-            (true, false, true) => &[Transport::Udp, Transport::Tls],
-            (true, false, false) => &[Transport::Udp],
-            (false, true, true) => &[Transport::Tcp, Transport::Tls],
-            (false, false, true) => &[Transport::Tls],
-            (false, _, false) => &[Transport::Tcp],
+    /// Adds a WebSocket listener (RFC 7118) on `port` of the bound address's IP (0 picks a
+    /// free one): `ws://`, or `wss://` when `secure` — which needs TLS added first with an
+    /// identity. (Connecting over WS needs nothing added; over WSS, TLS.)
+    pub(crate) async fn add_ws(&mut self, port: u16, secure: bool) -> io::Result<()> {
+        let acceptor = if secure {
+            let acceptor = self.tls_config.as_ref().and_then(|c| c.acceptor.clone());
+            Some(acceptor.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a WSS listener needs a TLS identity (Builder::tls_identity)",
+                )
+            })?)
+        } else {
+            None
+        };
+        let listener = tcp::bind(SocketAddr::new(self.local_addr.ip(), port)).await?;
+        let port = Some(listener.local_addr()?.port());
+        if secure {
+            self.wss_port = port;
+        } else {
+            self.ws_port = port;
         }
+        self.listeners.push(Listener::Ws(listener, acceptor));
+        Ok(())
     }
 
-    /// The transports requests can go out over: UDP with a UDP socket, TCP always (a
-    /// connection needs no listener), TLS once configured. RFC 3263 chooses among these.
+    /// The transports listened on, in the order of [`Transport`].
+    pub(crate) fn transports(&self) -> Vec<Transport> {
+        let tcp = self.listeners.iter().any(|l| matches!(l, Listener::Tcp(_)));
+        [
+            (Transport::Udp, self.udp.is_some()),
+            (Transport::Tcp, tcp),
+            (Transport::Tls, self.tls_port.is_some()),
+            (Transport::Ws, self.ws_port.is_some()),
+            (Transport::Wss, self.wss_port.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(transport, on)| on.then_some(transport))
+        .collect()
+    }
+
+    /// The transports requests can go out over: UDP with a UDP socket, TCP and WS always
+    /// (a connection needs no listener), TLS and WSS once TLS is configured. RFC 3263
+    /// chooses among these.
     pub(crate) fn sendable(&self) -> Vec<Transport> {
-        let mut transports = Vec::with_capacity(3);
+        let mut transports = Vec::with_capacity(5);
         if self.udp.is_some() {
             transports.push(Transport::Udp);
         }
         transports.push(Transport::Tcp);
         if self.connectors.tls.is_some() {
             transports.push(Transport::Tls);
+        }
+        transports.push(Transport::Ws);
+        if self.connectors.tls.is_some() {
+            transports.push(Transport::Wss);
         }
         transports
     }
@@ -258,6 +341,12 @@ impl Sockets {
                 Listener::Tls(listener, acceptor) => {
                     tokio::spawn(tls::accept_loop(listener, acceptor, net.clone()))
                 }
+                Listener::Ws(listener, acceptor) => tokio::spawn(ws::accept_loop(
+                    listener,
+                    acceptor,
+                    self.connectors.ws.clone(),
+                    net.clone(),
+                )),
             })
             .collect();
         (self.udp, accept_loops, self.connectors)

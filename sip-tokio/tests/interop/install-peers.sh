@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against (Debian packages): SIPp
 # (sip-tester), baresip, linphone's command-line client, Kamailio and its TLS module
-# (kamailio-tls-modules, for the tests with Kamailio listening on TLS). Each is installed
-# only when missing; the package index is refreshed only when a package is not found.
+# (kamailio-tls-modules, for the tests with Kamailio listening on TLS), and for the browser
+# test Chromium and Node with the npm packages of tests/interop/browser (JsSIP, esbuild,
+# playwright-core; playwright drives Debian's Chromium, it downloads no browser). Each is
+# installed only when missing; the package index is refreshed only when a package is not
+# found.
 set -euo pipefail
 
 need=()
@@ -13,9 +16,20 @@ command -v kamailio > /dev/null || need+=(kamailio)
 # A module, not a command: ask dpkg whether the package is installed.
 dpkg-query -W -f='${Status}' kamailio-tls-modules 2> /dev/null | grep -q 'ok installed' \
   || need+=(kamailio-tls-modules)
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node > /dev/null || need+=(nodejs)
+command -v npm > /dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null; }
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-install-recommends "${need[@]}" \
-  || { apt-get update && apt-get install -y --no-install-recommends "${need[@]}"; }
+
+# The browser client's npm packages, as package-lock.json pins them; again only when the
+# lock changed since the last install (a copy of it marks what node_modules holds).
+browser="$(dirname "$0")/browser"
+stamp="$browser/node_modules/.installed-package-lock.json"
+if ! cmp -s "$browser/package-lock.json" "$stamp" 2> /dev/null; then
+  (cd "$browser" && npm ci --no-audit --no-fund --silent)
+  cp "$browser/package-lock.json" "$stamp"
+fi
