@@ -42,6 +42,7 @@ pub mod endpoint;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub(crate) mod local;
 pub(crate) mod locate;
 pub mod message;
 pub(crate) mod owner;

@@ -71,6 +71,9 @@ pub(crate) struct Shared {
     pub(crate) digest: crate::auth::DigestClient,
     /// RFC 3263: DNS answers, questions out, requests waiting, failed targets.
     pub(crate) locator: crate::locate::Locator,
+    /// Our Contact per transport: a request located over another transport than its URI
+    /// named gets the Contact for the one it goes over.
+    pub(crate) local: crate::local::Local,
 }
 
 /// A digest client holding `credentials`.
@@ -133,6 +136,7 @@ impl Shared {
     /// The shared state of a new Endpoint with `config`, its generator seeded from it.
     pub(crate) fn new(config: EndpointConfig) -> Self {
         let config_credentials = config.credentials.clone();
+        let local = crate::local::Local::new(&config);
         let mut rng = Rng::new(config.seed);
         // Every hashed table is keyed from the seed (not the OS): deterministic for a seed,
         // unpredictable to peers when the driver seeds from the OS. The generator's first
@@ -166,6 +170,7 @@ impl Shared {
             refers_settled: Vec::new(),
             digest: digest_client(&config_credentials),
             locator: crate::locate::Locator::default(),
+            local,
         }
     }
 

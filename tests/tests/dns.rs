@@ -160,6 +160,20 @@ fn a_refused_connection_fails_over_at_once() {
         pair.net.elapsed()
     );
     assert!(pair.net.ladder().contains("[TCP]"));
+    // DNS chose TCP for a URI that named no transport: the Contact says TCP too.
+    let contact = pair
+        .net
+        .events(pair.bob)
+        .iter()
+        .find_map(|(_, event)| match event {
+            Event::Call {
+                event: CallEvent::Incoming { request, .. },
+                ..
+            } => request.headers.get(HeaderName::Contact).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(contact, "<sip:192.0.2.1:5060;transport=tcp>");
 }
 
 #[test]

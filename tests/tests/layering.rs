@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "shared state below the usages: the connections and what every layer shares",
-        &["shared.rs", "connections.rs", "sources.rs", "locate/"],
+        &["shared.rs", "connections.rs", "sources.rs", "locate/", "local.rs"],
     ),
     (
         "the transaction layer and the dialog table",

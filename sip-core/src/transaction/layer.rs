@@ -733,6 +733,14 @@ impl TransactionLayer {
         let branch = branch.unwrap_or_else(|| shared.new_branch());
         let mut transport = target.transport;
         shared.prepare_request(&mut request, &branch, transport, top);
+        // DNS may have chosen another transport than the URI named (RFC 3263 §4.1): our
+        // Contact then names the one used (RFC 3261 §8.1.1.8), as our Via does.
+        let contact = request.headers.get(HeaderName::Contact);
+        let written_for = contact.and_then(|contact| shared.local.transport_of(contact));
+        if written_for.is_some_and(|written| written != transport) {
+            let ours = shared.local.contact(transport);
+            request.headers.set(HeaderName::Contact, ours);
+        }
         if transport == Transport::Udp && request.encoded_len() + 200 > shared.config.mtu {
             transport = Transport::Tcp;
             shared.prepare_request(&mut request, &branch, transport, TopVia::Placeholder);

@@ -4,7 +4,6 @@
 //! queue, the dialog table, the output queues and the counters.
 
 pub(crate) mod invite;
-pub(crate) mod local;
 pub(crate) mod pager;
 pub(crate) mod registration;
 pub(crate) mod subscription;

@@ -13,7 +13,7 @@ use crate::pager::{MessageEvent, PagerError};
 use crate::transaction::{NewRequest, TransactionEvent};
 
 use super::Seam;
-use super::local::Local;
+use crate::local::Local;
 
 /// Sends MESSAGEs and takes incoming ones. A message in flight keeps only its request, to
 /// send again with credentials after a 401 or 407 (RFC 3261 §22.2); its outcome is read

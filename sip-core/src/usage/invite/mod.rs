@@ -31,7 +31,7 @@ use crate::transaction::{NewCalls, NewRequest, TransactionEvent};
 use crate::transport::{Route, Transport};
 
 use super::Seam;
-use super::local::Local;
+use crate::local::Local;
 
 /// The body type of session descriptions.
 const SDP: &str = "application/sdp";

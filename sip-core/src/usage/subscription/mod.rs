@@ -29,7 +29,7 @@ use crate::transaction::{NewRequest, TransactionEvent};
 use crate::transport::Route;
 
 use super::Seam;
-use super::local::Local;
+use crate::local::Local;
 
 /// Where a subscription is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,6 +68,14 @@ impl Local {
         Local { contacts, identity }
     }
 
+    /// The transport `contact` is our Contact for, if it is one of ours.
+    pub(crate) fn transport_of(&self, contact: &str) -> Option<Transport> {
+        self.contacts
+            .iter()
+            .find(|(_, ours)| &**ours == contact)
+            .map(|(transport, _)| *transport)
+    }
+
     /// Our Contact for requests over `transport`.
     pub(crate) fn contact(&self, transport: Transport) -> ByteString {
         self.contacts
