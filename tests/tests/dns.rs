@@ -633,3 +633,32 @@ fn a_response_to_a_named_sent_by_goes_to_the_source_address_without_dns() {
     assert_eq!(dns_lines(&pair), 0);
     assert_eq!(pair.net.endpoint(pair.bob).stats().dns_queries, 0);
 }
+
+#[test]
+fn a_redirect_to_a_named_contact_is_located() {
+    let mut pair = Pair::new(313);
+    let carol_addr: SocketAddr = CAROL.parse().unwrap();
+    let carol = pair.net.add_node("carol", carol_addr);
+    // Carol sends every call on to Bob, by name.
+    pair.net.set_handler(carol, |ep, event, now| {
+        if let Event::Call {
+            call,
+            event: CallEvent::Incoming { .. },
+        } = event
+        {
+            let bob = Uri::parse("sip:bob@bob.example.com").unwrap();
+            ep.redirect(now, call, &[bob]).unwrap();
+        }
+    });
+    pair.net.dns_records("bob.example.com", addresses(&["192.0.2.2"]));
+    pair.auto_answer(pair.bob);
+    let call = call_to(&mut pair, "sip:carol@192.0.2.3");
+    pair.run_until_state(pair.alice, call, CallState::Connected);
+    let ladder = pair.net.ladder();
+    assert!(ladder.contains("carol  -> alice  SIP/2.0 302"), "{ladder}");
+    assert!(ladder.contains("alice  -> dns    A bob.example.com"), "{ladder}");
+    assert!(
+        ladder.contains("alice  -> bob    INVITE sip:bob@bob.example.com SIP/2.0  (2 INVITE)"),
+        "{ladder}"
+    );
+}

@@ -37,7 +37,7 @@ impl InviteSessions {
             cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
         let (remote, transport) = (c.route.remote, c.route.transport);
-        if !resend_invite(cx, now, c, invite, (remote, transport)) {
+        if !resend_invite(cx, now, c, invite, Toward::Route(remote, transport)) {
             return false;
         }
         cx.shared.stats.calls.invites += 1;
@@ -67,16 +67,17 @@ impl InviteSessions {
         let Some(sent) = c.invite.as_deref() else {
             return false;
         };
-        let Some((target, destination)) = response
+        // The first Contact we can reach at all: through the outbound proxy if there is
+        // one, else located by RFC 3263 (an address, or a name).
+        let Some((target, next)) = response
             .headers
             .contacts()
             .filter_map(Result::ok)
             .map(|contact| contact.uri().clone())
-            .find_map(|uri| Some((uri.clone(), crate::dialog::uri_socket_addr(&uri)?)))
+            .find_map(|uri| Some((uri.clone(), cx.first_hop(&uri).ok()?.next)))
         else {
             return false;
         };
-        let transport = crate::transport::uri_transport(&target);
         let mut invite = sent.clone();
         invite.uri = target.clone();
         let seq = c.invite_seq().wrapping_add(1);
@@ -84,7 +85,7 @@ impl InviteSessions {
         for dialog in c.dialogs.take() {
             cx.dialogs.end_usage(dialog, Usage::Invite(c.id));
         }
-        if !resend_invite(cx, now, c, invite, (destination, transport)) {
+        if !resend_invite(cx, now, c, invite, Toward::Locate(next)) {
             return false;
         }
         c.redirects += 1;
@@ -100,29 +101,42 @@ impl InviteSessions {
     }
 }
 
+/// Where an INVITE sent again goes.
+pub(super) enum Toward {
+    /// Where the last one went (a retry after a challenge or a 422).
+    Route(std::net::SocketAddr, crate::transport::Transport),
+    /// A URI to locate (RFC 3263): a redirect's Contact, or the outbound proxy.
+    Locate(crate::message::Uri),
+}
+
 /// Sends `invite` — call `c`'s INVITE once more, its CSeq already advanced — in a new
-/// transaction to `destination`, and makes it the call's INVITE. Our own Via goes; the
-/// Endpoint puts a new one with a fresh branch. False when it cannot be sent.
+/// transaction `toward` where it goes, and makes it the call's INVITE. Our own Via goes;
+/// the Endpoint puts a new one with a fresh branch. False when it cannot be sent.
 pub(super) fn resend_invite(
     cx: &mut Seam,
     now: Instant,
     c: &mut Call,
     mut invite: crate::message::Request,
-    (destination, transport): (std::net::SocketAddr, crate::transport::Transport),
+    toward: Toward,
 ) -> bool {
     invite.headers.remove_first_value(HeaderName::Via);
     let owner = Owner::Call(c.id, CallPart::Invite);
-    let Ok(tx) = cx.send_request(now, invite, destination, transport, owner) else {
+    let sent = match toward {
+        Toward::Route(destination, transport) => cx.send_request(now, invite, destination, transport, owner),
+        Toward::Locate(uri) => cx.send_request_to(now, invite, &uri, owner),
+    };
+    let Ok(tx) = sent else {
         return false;
     };
-    let (Some(sent), Some(route)) = (
-        cx.transactions.client_invite_request(tx),
-        cx.transactions.client_route(tx),
-    ) else {
+    let Some(sent) = cx.transactions.client_invite_request(tx) else {
         return false;
     };
     c.invite = Some(Box::new(sent.clone()));
     c.invite_tx = Some(tx);
-    c.route = route;
+    // A located INVITE may still wait for DNS: the call takes its route with its first
+    // response (see `on_call_response`).
+    if let Some(route) = cx.transactions.client_route(tx) {
+        c.route = route;
+    }
     true
 }

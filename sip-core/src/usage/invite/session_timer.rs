@@ -119,7 +119,7 @@ impl InviteSessions {
             .headers
             .set(HeaderName::MinSe, ByteString::from(min_se.to_string()));
         let (remote, transport) = (c.route.remote, c.route.transport);
-        auth::resend_invite(cx, now, c, invite, (remote, transport))
+        auth::resend_invite(cx, now, c, invite, auth::Toward::Route(remote, transport))
     }
 
     /// UAS: decides the session timer for our 2xx and adds its headers (RFC 4028 §9).
