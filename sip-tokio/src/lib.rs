@@ -70,6 +70,7 @@
 mod call;
 mod call_events;
 pub mod demo;
+mod dns;
 mod driver;
 pub mod listen;
 mod pager;
@@ -113,7 +114,8 @@ pub enum Error {
     /// The driver has stopped (after [`UserAgent::shutdown`], or it failed).
     #[error("the user agent has stopped")]
     Closed,
-    /// The target is not a SIP URI we can send to (the host must be an IP address).
+    /// The target is not a SIP or SIPS URI with a host (an IP address, or a name located by
+    /// DNS, RFC 3263).
     #[error("bad target: {0}")]
     BadTarget(String),
     /// A socket could not be bound or used.
@@ -131,8 +133,8 @@ pub enum Error {
     /// A transfer command was refused (no such call or REFER, wrong state, …).
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
-    /// A registration command was refused (no such registration, a registrar that is not
-    /// an IP address, …).
+    /// A registration command was refused (no such registration, a registrar that cannot
+    /// be reached, …).
     #[error(transparent)]
     Registration(#[from] RegistrationError),
     /// A MESSAGE could not be sent.
