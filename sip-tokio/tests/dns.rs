@@ -430,3 +430,17 @@ async fn lookups_past_the_bound_are_answered_failed_at_once() {
     assert!(names.iter().all(|q| q.starts_with("NAPTR host")), "{asked:?}");
     alice.shutdown(Duration::ZERO).await;
 }
+
+#[tokio::test]
+async fn localhost_is_the_loopback_address_with_the_system_configuration_too() {
+    // No `dns_server`: the system's configuration (/etc/resolv.conf), read as the agent
+    // starts. `localhost` is answered without any nameserver (RFC 6761 §6.3): NAPTR and
+    // SRV find nothing, A is 127.0.0.1, so nothing leaves this machine.
+    let bob = UserAgent::builder().start().await.unwrap();
+    let alice = UserAgent::builder().start().await.unwrap();
+    let target = format!("sip:localhost:{}", bob.local_addr().port());
+    let status = timeout(LIMIT, alice.options(&target)).await.unwrap().unwrap();
+    assert_eq!(status, StatusCode::OK);
+    alice.shutdown(Duration::from_secs(1)).await;
+    bob.shutdown(Duration::from_secs(1)).await;
+}
