@@ -14,6 +14,14 @@
 //! accepted with 200 by the core (a handle cannot answer them) and then reported as
 //! [`CallEvent::Request`].
 //!
+//! # Host names
+//!
+//! A target may name a host (`sip:bob@example.com`): the core locates it by DNS (RFC
+//! 3263: NAPTR, SRV, A/AAAA, then failover between the targets), and the driver answers
+//! its questions with hickory-resolver, asking the nameservers of `/etc/resolv.conf` or
+//! the one given to [`Builder::dns_server`]. This needs the crate's `dns` feature (on by
+//! default); without it every lookup fails and only IP-address targets are reached.
+//!
 //! # Time
 //!
 //! The driver reads tokio's clock ([`tokio::time::Instant`]) and sleeps with tokio's timers,
