@@ -132,7 +132,8 @@ pub enum Error {
     /// No final response came in time (Timer B or F fired).
     #[error("no response from the peer (timeout)")]
     Timeout,
-    /// The transport could not deliver the request (connection refused or broken).
+    /// The transport could not deliver the request (connection refused or broken), or DNS
+    /// led to no target for a host name (RFC 3263).
     #[error("the transport failed to deliver the request")]
     Transport,
     /// The call ended while something else was awaited.
