@@ -26,12 +26,31 @@ struct Cli {
     /// stderr.
     #[arg(short = 'v', long = "trace", global = true)]
     trace: bool,
+    /// Ask this nameserver (`IP:PORT`, UDP and TCP) the DNS questions that locate a target
+    /// whose host is a name (RFC 3263: NAPTR, SRV, A/AAAA), instead of those of
+    /// /etc/resolv.conf. Names are asked as written (no search domains); with it,
+    /// /etc/hosts is not read (localhost is still the loopback address).
+    #[arg(long, value_name = "ADDR", global = true)]
+    dns_server: Option<SocketAddr>,
     #[command(subcommand)]
     command: Cmd,
 }
 
 /// `--trace`, for every agent this process starts.
 static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--dns-server`, for every agent this process starts.
+static DNS_SERVER: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+
+/// `builder` with the options given before or after the subcommand: `--trace` and
+/// `--dns-server`.
+fn global_options(builder: sip_tokio::Builder) -> sip_tokio::Builder {
+    let builder = traced(builder);
+    match DNS_SERVER.get() {
+        Some(server) => builder.dns_server(*server),
+        None => builder,
+    }
+}
 
 /// `builder` printing every message on stderr when `--trace` was given.
 fn traced(builder: sip_tokio::Builder) -> sip_tokio::Builder {
@@ -205,7 +224,7 @@ impl ListenTransportArgs {
 /// proxy.
 #[derive(Args, Clone, Default)]
 struct AuthArgs {
-    /// Send requests outside a dialog through this proxy (`sip:IP[:PORT][;transport=tcp]`,
+    /// Send requests outside a dialog through this proxy (`sip:HOST[:PORT][;transport=tcp]`,
     /// a preloaded Route).
     #[arg(long, value_name = "URI")]
     proxy: Option<String>,
@@ -331,7 +350,8 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
-    /// Call TARGET (`sip:user@IP:PORT`), N times at R calls per second.
+    /// Call TARGET (`sip:user@HOST[:PORT]`, HOST an IP address or a name located by DNS),
+    /// N times at R calls per second.
     Call {
         /// The target URI.
         target: String,
@@ -392,7 +412,7 @@ enum Cmd {
         #[command(flatten)]
         identity: IdentityArgs,
     },
-    /// Register at REGISTRAR (`sip:IP[:PORT][;transport=tcp]`) and stay registered —
+    /// Register at REGISTRAR (`sip:HOST[:PORT][;transport=tcp]`) and stay registered —
     /// refreshing — until stopped (Ctrl-C, SIGTERM or --duration), then unregister. Exits
     /// non-zero when the first registration fails.
     Register {
@@ -477,6 +497,9 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     TRACE.store(cli.trace, std::sync::atomic::Ordering::Relaxed);
+    if let Some(server) = cli.dns_server {
+        let _ = DNS_SERVER.set(server);
+    }
     // One thread: the driver and the per-call tasks talk over channels, and on a
     // multi-threaded runtime every message would wake another thread (futex and eventfd
     // work that cost more CPU under load than the SIP stack itself).
@@ -525,7 +548,7 @@ async fn start_with(
     auth: &AuthArgs,
     identity: &IdentityArgs,
 ) -> Result<UserAgent, String> {
-    traced(identity.apply(auth.apply(UserAgent::builder())))
+    global_options(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
         .tcp(transport == TransportArg::Tcp)
         .transport_options(&tls.options())
@@ -764,6 +787,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 accept_refer,
                 quiet,
                 trace: TRACE.load(std::sync::atomic::Ordering::Relaxed),
+                dns_server: DNS_SERVER.get().copied(),
             };
             let listener = Listener::bind(options)
                 .await
@@ -926,7 +950,7 @@ async fn register(
         }
         None => aor.clone(),
     };
-    let mut builder = traced(identity.apply(auth.apply(UserAgent::builder())))
+    let mut builder = global_options(identity.apply(auth.apply(UserAgent::builder())))
         .bind(bind)
         .tcp(transport == TransportArg::Tcp)
         .transport_options(&tls.options());

@@ -21,6 +21,8 @@
 //!   it new calls get 503; REFERs from peers likewise;
 //! - each transfer's events: `TRANSFER_EVENT_QUEUE` (8), progress dropped past it and a
 //!   slot kept for the result;
+//! - DNS lookups running for the core (RFC 3263): `dns::MAX_IN_FLIGHT` (64); past it a
+//!   question is answered failed at once, and the answers come back over `NET_QUEUE`;
 //! - the tables (calls, flows, OPTIONS waiting for their answer) hold one entry per live
 //!   call, connection or transaction, so the core's `EndpointLimits` bound them.
 
@@ -47,6 +49,7 @@ pub(crate) use events::NewCall;
 
 use crate::Error;
 use crate::call_events::CallEventSender;
+use crate::dns::Lookups;
 use crate::trace::{Direction, MessageObserver, MessageTrace};
 use crate::transport::{self, Flows, NetEvent, NetSender, Sockets, Udp};
 
@@ -60,6 +63,8 @@ struct Driver {
     connectors: transport::Connectors,
     /// The listeners' accept loops, stopped with the driver.
     accept_loops: Vec<JoinHandle<()>>,
+    /// The DNS lookups asked by the core (RFC 3263), running in tasks of their own.
+    dns: Lookups,
     // One entry per live call the application holds: bounded by the core's `max_calls`.
     // Each call's queue of events is bounded too (`call_event_queue`).
     calls: HashMap<CallId, CallEventSender>,
@@ -132,6 +137,8 @@ pub(crate) struct DriverOptions {
     pub(crate) incoming_queue: usize,
     /// Events each call's handle may leave unread.
     pub(crate) call_event_queue: usize,
+    /// The resolver for the core's DNS questions.
+    pub(crate) dns: Lookups,
 }
 
 /// The driver task.
@@ -145,6 +152,7 @@ pub(crate) async fn run(
         observer,
         incoming_queue,
         call_event_queue,
+        dns,
     } = options;
     let (net_tx, mut net_rx) = transport::net_channel();
     let local = sockets.local_addr;
@@ -157,6 +165,7 @@ pub(crate) async fn run(
         net_tx,
         connectors,
         accept_loops,
+        dns,
         calls: HashMap::new(),
         remote_descriptions: HashMap::new(),
         incoming: None,
@@ -311,6 +320,15 @@ impl Driver {
                 busy = true;
                 self.transmit(now, transmit);
             }
+            // RFC 3263 questions: each looked up in a task, answered through `on_net`; one
+            // that cannot be looked up now is answered at once.
+            while let Some(query) = self.endpoint.poll_dns_query() {
+                busy = true;
+                let id = query.id;
+                if let Err(error) = self.dns.start(query, &self.net_tx) {
+                    self.endpoint.handle_dns_response(now, id, Err(error));
+                }
+            }
             while let Some(event) = self.endpoint.poll_event() {
                 busy = true;
                 self.on_event(now, event);
@@ -422,6 +440,11 @@ impl Driver {
                     self.endpoint.handle_flow_event(now, flow, event);
                 }
             }
+            NetEvent::Dns { id, result } => {
+                if self.dns.finished(id) {
+                    self.endpoint.handle_dns_response(now, id, result);
+                }
+            }
         }
     }
 
@@ -442,6 +465,7 @@ impl Driver {
         for accept_loop in &self.accept_loops {
             accept_loop.abort();
         }
+        self.dns.stop();
         self.flows.close_all();
         if let Some((_, waiters)) = self.shutdown.take() {
             for waiter in waiters {

@@ -14,6 +14,14 @@
 //! accepted with 200 by the core (a handle cannot answer them) and then reported as
 //! [`CallEvent::Request`].
 //!
+//! # Host names
+//!
+//! A target may name a host (`sip:bob@example.com`): the core locates it by DNS (RFC
+//! 3263: NAPTR, SRV, A/AAAA, then failover between the targets), and the driver answers
+//! its questions with hickory-resolver, asking the nameservers of `/etc/resolv.conf` or
+//! the one given to [`Builder::dns_server`]. This needs the crate's `dns` feature (on by
+//! default); without it every lookup fails and only IP-address targets are reached.
+//!
 //! # Time
 //!
 //! The driver reads tokio's clock ([`tokio::time::Instant`]) and sleeps with tokio's timers,
@@ -70,6 +78,7 @@
 mod call;
 mod call_events;
 pub mod demo;
+mod dns;
 mod driver;
 pub mod listen;
 mod pager;
@@ -113,7 +122,8 @@ pub enum Error {
     /// The driver has stopped (after [`UserAgent::shutdown`], or it failed).
     #[error("the user agent has stopped")]
     Closed,
-    /// The target is not a SIP URI we can send to (the host must be an IP address).
+    /// The target is not a SIP or SIPS URI with a host (an IP address, or a name located by
+    /// DNS, RFC 3263).
     #[error("bad target: {0}")]
     BadTarget(String),
     /// A socket could not be bound or used.
@@ -122,7 +132,8 @@ pub enum Error {
     /// No final response came in time (Timer B or F fired).
     #[error("no response from the peer (timeout)")]
     Timeout,
-    /// The transport could not deliver the request (connection refused or broken).
+    /// The transport could not deliver the request (connection refused or broken), or DNS
+    /// led to no target for a host name (RFC 3263).
     #[error("the transport failed to deliver the request")]
     Transport,
     /// The call ended while something else was awaited.
@@ -131,8 +142,8 @@ pub enum Error {
     /// A transfer command was refused (no such call or REFER, wrong state, …).
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
-    /// A registration command was refused (no such registration, a registrar that is not
-    /// an IP address, …).
+    /// A registration command was refused (no such registration, a registrar that cannot
+    /// be reached, …).
     #[error(transparent)]
     Registration(#[from] RegistrationError),
     /// A MESSAGE could not be sent.

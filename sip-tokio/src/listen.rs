@@ -105,6 +105,10 @@ pub struct ListenOptions {
     pub quiet: bool,
     /// Print every SIP message sent and received on stderr (`sipua --trace`).
     pub trace: bool,
+    /// The nameserver to ask when a transfer's target is a host name (RFC 3263; see
+    /// [`Builder::dns_server`](crate::Builder::dns_server)). Default: none, the system's
+    /// configuration.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for ListenOptions {
@@ -124,6 +128,7 @@ impl Default for ListenOptions {
             accept_refer: false,
             quiet: false,
             trace: false,
+            dns_server: None,
         }
     }
 }
@@ -192,6 +197,9 @@ impl Listener {
             .accept_refer(options.accept_refer);
         if let Some(advertise) = options.advertise {
             builder = builder.advertise(advertise);
+        }
+        if let Some(server) = options.dns_server {
+            builder = builder.dns_server(server);
         }
         let agent = builder.start().await?;
         let incoming = agent.incoming().await?;

@@ -81,6 +81,7 @@ pub struct Builder {
     dialog_events: bool,
     credentials: Vec<sip_core::config::Credential>,
     idle_timeout: Option<Duration>,
+    dns_server: Option<SocketAddr>,
     observer: Option<MessageObserver>,
 }
 
@@ -97,6 +98,7 @@ impl std::fmt::Debug for Builder {
             .field("wss_listen", &self.wss_listen)
             .field("user_agent", &self.user_agent)
             .field("identity", &self.identity)
+            .field("dns_server", &self.dns_server)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +135,7 @@ impl Default for Builder {
             outbound_proxy: None,
             dialog_events: false,
             idle_timeout: None,
+            dns_server: None,
             observer: None,
         }
     }
@@ -489,6 +492,31 @@ impl Builder {
         self
     }
 
+    /// Asks `server` the DNS questions of server location (RFC 3263: NAPTR, SRV, A or
+    /// AAAA for a target whose host is a name), over UDP and, for a truncated answer, TCP —
+    /// instead of the nameservers of the system's configuration (`/etc/resolv.conf`), the
+    /// default. For tests and for a nameserver of one's own: names are asked as they are
+    /// (no search domains, as with the system's configuration) and `/etc/hosts` is not
+    /// read; `localhost` is the loopback address all the same (RFC 6761). Without the
+    /// crate's `dns` feature there is no resolver, and this changes nothing: every
+    /// lookup fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sip_tokio::Error> {
+    /// let agent = sip_tokio::UserAgent::builder()
+    ///     .dns_server("127.0.0.1:5353".parse()?)
+    ///     .start()
+    ///     .await?;
+    /// # agent.shutdown(std::time::Duration::ZERO).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn dns_server(mut self, server: SocketAddr) -> Self {
+        self.dns_server = Some(server);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     ///
     /// Fails with [`Error::BadIdentity`] when the [identity](Builder::identity) does not
@@ -576,10 +604,12 @@ impl Builder {
         let tls = reached_at(sockets.tls_port);
         let ws = reached_at(sockets.ws_port);
         let wss = reached_at(sockets.wss_port);
+        let dns = crate::dns::Lookups::new(self.dns_server, config.dns.query_timeout);
         let options = DriverOptions {
             observer: self.observer,
             incoming_queue: self.incoming_queue,
             call_event_queue: self.call_event_queue,
+            dns,
         };
         tokio::spawn(driver::run(config, sockets, rx, options));
         Ok(UserAgent {
@@ -676,8 +706,11 @@ impl UserAgent {
         rx.await.map_err(|_| Error::Closed)
     }
 
-    /// Calls `target` (a SIP URI whose host is an IP address; `;transport=tcp` selects
-    /// TCP) offering `body` (an SDP offer, or empty for a delayed offer).
+    /// Calls `target` offering `body` (an SDP offer, or empty for a delayed offer).
+    /// `target` is a SIP or SIPS URI (`sip:` may be left out): with an IP address it goes
+    /// there (over UDP, or what `;transport=` says; TLS for `sips:`); with a name it is
+    /// located by DNS first (RFC 3263: NAPTR, SRV, A/AAAA — see
+    /// [`Builder::dns_server`]), and when a target fails the next one is tried.
     pub async fn call(&self, target: &str, body: Bytes, content_type: Option<&str>) -> Result<Call, Error> {
         self.call_with_headers(target, body, content_type, &[]).await
     }
@@ -743,7 +776,8 @@ impl UserAgent {
         Ok(IncomingRefers::new(receiver, self.clone()))
     }
 
-    /// Registers at `registrar` (`sip:IP[:port][;transport=tcp]`) the address-of-record
+    /// Registers at `registrar` (`sip:HOST[:port][;transport=tcp]`, the host an IP address
+    /// or a name located by DNS, RFC 3263) the address-of-record
     /// `aor` (this agent's identity when `None`) for `expires` seconds; the agent keeps it
     /// registered — refreshing, retrying — until [`Registration::unregister`] or
     /// [`UserAgent::shutdown`]. Wait for the first outcome with
@@ -813,8 +847,9 @@ impl UserAgent {
 
     /// Sends `request` — any method, built by the application (with
     /// [`RequestBuilder`](sip_core::message::RequestBuilder); a placeholder Via is
-    /// replaced with ours) — outside any dialog to `target`'s address (`;transport=tcp` for
-    /// TCP), and returns its final response ([`Error::Timeout`] when none came). 401 and
+    /// replaced with ours) — outside any dialog to `target` (its address, or a name located
+    /// by DNS, RFC 3263; `;transport=tcp` for TCP), and returns its final response
+    /// ([`Error::Timeout`] when none came, [`Error::Transport`] when no target took it). 401 and
     /// 407 are returned as they are: answering them is the application's part here.
     ///
     /// ```
@@ -890,8 +925,8 @@ pub(crate) fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Parses a target URI; the core only sends to IP literals (no DNS yet), so check here and
-/// name the problem rather than fail later.
+/// Parses a target URI (`sip:` may be left out). Its host may be an IP address or a name:
+/// the core locates names by DNS (RFC 3263) when the request goes out.
 pub(crate) fn parse_target(target: &str) -> Result<Uri, Error> {
     let text = if target.contains(':') && (target.starts_with("sip:") || target.starts_with("sips:")) {
         target.to_owned()
@@ -899,10 +934,8 @@ pub(crate) fn parse_target(target: &str) -> Result<Uri, Error> {
         format!("sip:{target}")
     };
     let uri = Uri::parse(&text).map_err(|e| Error::BadTarget(format!("{target}: {e}")))?;
-    if sip_core::dialog::uri_socket_addr(&uri).is_none() {
-        return Err(Error::BadTarget(format!(
-            "{target}: the host must be an IP address"
-        )));
+    if uri.host_str().is_none_or(str::is_empty) {
+        return Err(Error::BadTarget(format!("{target}: no host")));
     }
     Ok(uri)
 }
@@ -912,14 +945,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets() {
+    fn targets_name_an_address_or_a_host_name() {
         assert!(parse_target("sip:bob@127.0.0.1:5070").is_ok());
         assert!(parse_target("127.0.0.1:5070").is_ok());
         assert!(parse_target("sip:bob@[::1]:5070;transport=tcp").is_ok());
-        assert!(matches!(
-            parse_target("sip:bob@example.com"),
-            Err(Error::BadTarget(_))
-        ));
+        let named = parse_target("sip:bob@example.com").unwrap();
+        assert_eq!(named.host_str(), Some("example.com"));
+        assert_eq!(
+            parse_target("bob@example.com;transport=tcp").unwrap().to_string(),
+            "sip:bob@example.com;transport=tcp"
+        );
+        assert!(parse_target("sips:example.com").is_ok());
         assert!(matches!(parse_target("not a uri"), Err(Error::BadTarget(_))));
     }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sip_core::call::{CallError, CallState};
-use sip_core::endpoint::{CallId, TransactionId, Transport};
+use sip_core::endpoint::{CallId, TransactionId};
 use sip_core::message::{HeaderName, Method, Replaces, Request, RequestBuilder, Response, StatusCode, Uri};
 use sip_core::subscription::SubscriptionId;
 use tokio::sync::{mpsc, oneshot};
@@ -420,24 +420,14 @@ impl Driver {
         Ok(None)
     }
 
-    /// Sends an application's request outside any dialog to `target`'s host.
+    /// Sends an application's request outside any dialog to `target`, located by RFC
+    /// 3263 (at once for an IP address, else through the DNS questions the core asks).
     fn send_raw(&mut self, now: Instant, request: Request, target: &Uri) -> Result<TransactionId, Error> {
-        let destination = sip_core::dialog::uri_socket_addr(target)
-            .ok_or_else(|| Error::BadTarget(format!("{target}: the host must be an IP address")))?;
-        let transport = match target.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
-        Ok(self.endpoint.send_request(now, request, destination, transport)?)
+        Ok(self.endpoint.send_request_to(now, request, target)?)
     }
 
+    /// Sends OPTIONS to `target`, located as [`Driver::send_raw`] does.
     fn send_options(&mut self, now: Instant, target: Uri) -> Result<TransactionId, Error> {
-        let destination = sip_core::dialog::uri_socket_addr(&target)
-            .ok_or_else(|| Error::BadTarget(format!("{target}: the host must be an IP address")))?;
-        let transport = match target.transport_param() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-            _ => Transport::Udp,
-        };
         let tag = self.endpoint.random_token(10);
         let call_id = self.endpoint.random_token(20);
         let request = RequestBuilder::new(Method::Options, target.clone())
@@ -451,6 +441,6 @@ impl Driver {
             .header("Accept", "application/sdp")
             .build()
             .map_err(|e| Error::BadTarget(format!("{target}: {e}")))?;
-        Ok(self.endpoint.send_request(now, request, destination, transport)?)
+        Ok(self.endpoint.send_request_to(now, request, &target)?)
     }
 }

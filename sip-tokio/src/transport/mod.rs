@@ -63,6 +63,13 @@ pub(crate) enum NetEvent {
     KeepAlive { flow: FlowId },
     /// A connection ended: closed by the peer, or `failed` (connect, read or write error).
     Closed { flow: FlowId, failed: bool },
+    /// A DNS lookup of the driver's ([`crate::dns`]) is done: the answer to question `id`.
+    /// (Without the `dns` feature no lookup runs, so none is sent.)
+    #[cfg_attr(not(feature = "dns"), allow(dead_code))]
+    Dns {
+        id: sip_core::endpoint::DnsQueryId,
+        result: Result<sip_core::dns::DnsAnswer, sip_core::dns::DnsError>,
+    },
 }
 
 /// Where socket tasks send their [`NetEvent`]s.

@@ -1,13 +1,13 @@
 //! What the interop tests share: free ports, scratch directories, peers run under
-//! `timeout` in a process group of their own and stopped by PID, baresip and Kamailio
-//! launchers, SIPp runs, and a trace of our agents' messages.
+//! `timeout` in a process group of their own and stopped by PID, the `sipua` binary,
+//! baresip and Kamailio launchers, SIPp runs, and a trace of our agents' messages.
 //!
 //! Included by each interop test file with `#[path = "interop/common.rs"] mod common;`.
 //! Cargo builds every test file as its own crate, and no one of them uses all of this:
 //! hence the `dead_code` allowance, for this module only.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -153,6 +153,55 @@ impl Drop for Peer {
             let _ = self.child.wait();
         }
     }
+}
+
+// ---- the sipua binary ----
+
+/// The `sipua` example binary of this build, built first (`cargo test --test ...` builds
+/// no examples): `target/<profile>/examples/sipua`, found from this test's own path
+/// (`target/<profile>/deps/<test>-<hash>`).
+pub fn sipua() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "sip-tokio",
+            "--example",
+            "sipua",
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo");
+    assert!(built.success(), "cargo build --example sipua failed");
+    let binary = profile_dir.join("examples").join("sipua");
+    assert!(binary.exists(), "no {}", binary.display());
+    binary
+}
+
+/// Runs `sipua ARGS` under `timeout`, its output in `scratch(name)/out`.
+pub fn run_sipua(binary: &Path, name: &str, args: &[&str]) -> Peer {
+    let log = scratch(name).join("out");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = under_timeout(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("run sipua");
+    Peer::new(child, log)
 }
 
 /// baresip, headless (no audio device: `aubridge`), on `port`, with one account line and,
