@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against (Debian packages): SIPp
-# (sip-tester), baresip, linphone's command-line client, Kamailio and its TLS module
-# (kamailio-tls-modules, for the tests with Kamailio listening on TLS), and for the browser
-# test Chromium and Node with the npm packages of tests/interop/browser (JsSIP, esbuild,
-# playwright-core; playwright drives Debian's Chromium, it downloads no browser). Each is
-# installed only when missing; the package index is refreshed only when a package is not
-# found.
+# (sip-tester), baresip, linphone's command-line client, Kamailio with its TLS module
+# (kamailio-tls-modules, for the tests with Kamailio listening on TLS) and its WebSocket
+# module (kamailio-websocket-modules, for the tests with Kamailio listening on ws and wss),
+# and for the browser test Chromium and Node with the npm packages of tests/interop/browser
+# (JsSIP, esbuild, playwright-core; playwright drives Debian's Chromium, it downloads no
+# browser). Each is installed only when missing; the package index is refreshed only when
+# a package is not found.
 set -euo pipefail
 
 need=()
@@ -16,6 +17,8 @@ command -v kamailio > /dev/null || need+=(kamailio)
 # A module, not a command: ask dpkg whether the package is installed.
 dpkg-query -W -f='${Status}' kamailio-tls-modules 2> /dev/null | grep -q 'ok installed' \
   || need+=(kamailio-tls-modules)
+dpkg-query -W -f='${Status}' kamailio-websocket-modules 2> /dev/null | grep -q 'ok installed' \
+  || need+=(kamailio-websocket-modules)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node > /dev/null || need+=(nodejs)
 command -v npm > /dev/null || need+=(npm)
