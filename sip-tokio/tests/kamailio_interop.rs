@@ -1,8 +1,9 @@
 //! Interop with Kamailio (Debian's `kamailio`) as registrar and proxy, over loopback: our
-//! agents register with digest authentication (401 over UDP, TCP and TLS, a wrong
-//! password, a refresh pre-authorized with the next nonce count), call each other through
-//! it (the INVITE challenged with 407, the dialog record-routed through it, over UDP, TCP
-//! and TLS; a wrong password) and send MESSAGE through it (challenged with 407 too).
+//! agents register with digest authentication (401 over UDP, TCP, TLS, WS and WSS, a
+//! wrong password, a refresh pre-authorized with the next nonce count), call each other
+//! through it (the INVITE challenged with 407, the dialog record-routed through it, over
+//! UDP, TCP, TLS and WS; a wrong password) and send MESSAGE through it (challenged with
+//! 407 too).
 //!
 //! Over TLS (Kamailio's `tls` module, Debian's `kamailio-tls-modules`) the test makes
 //! every certificate (rcgen, self-signed for 127.0.0.1) and writes Kamailio's `tls.cfg`:
@@ -16,7 +17,7 @@
 //! a call between two of them connects through Kamailio only if it sends each request on
 //! the connection the agent opened — the INVITE on the callee's registration connection,
 //! the requests inside the dialog on the connection named by the alias Kamailio put in a
-//! Contact.
+//! Contact (and from a UDP caller, Kamailio record-routing on both sides).
 //!
 //! Ignored by default; `.ci/run` installs Kamailio (`tests/interop/install-peers.sh`) and
 //! runs them. Each test writes its own configuration (no database: usrloc in memory,
@@ -460,18 +461,17 @@ async fn a_call_through_kamailio_over_tls_is_challenged_and_connects() {
     call_through_kamailio(Transport::Tls).await;
 }
 
-/// Bob and alice each reach Kamailio over WebSocket, one connection each, and neither
-/// listens for WebSocket (as browsers: a WebSocket client cannot be connected to). Bob
-/// registers; alice calls him through Kamailio (challenged with 407); Kamailio finds bob's
-/// binding and sends the INVITE on the connection his REGISTER came on, bob answers, and
-/// bob hangs up: his BYE reaches alice, who never registered, on her connection (the
-/// alias Kamailio put in her Contact). Alice is on WebSocket too, rather than UDP, so
-/// that Kamailio must deliver requests inside the dialog to a WebSocket client both ways:
-/// the ACK to bob and the BYE to alice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
-async fn a_call_through_kamailio_over_ws_connects() {
-    let kamailio = Kamailio::start_ws("kamailio-call-ws");
+/// Bob reaches Kamailio over WebSocket and alice over `alices` (WS or UDP), one
+/// connection each over WS, and neither listens for WebSocket (as browsers: a WebSocket
+/// client cannot be connected to). Bob registers; alice calls him through Kamailio
+/// (challenged with 407); Kamailio finds bob's binding and sends the INVITE on the
+/// connection his REGISTER came on, bob answers, and bob hangs up: his BYE reaches alice —
+/// who never registered — over WS on her connection (the alias Kamailio put in her
+/// Contact), over UDP at her Contact.
+async fn call_through_kamailio_to_ws(alices: Transport) {
+    let name = format!("kamailio-call-{}-ws", alices.as_str().to_ascii_lowercase());
+    let alices_proto = alices.as_str().to_ascii_lowercase();
+    let kamailio = Kamailio::start_ws(&name);
     let bobs_trace = Trace::default();
     let alices_trace = Trace::default();
     let bob = agent("bob", PASSWORD, false, &bobs_trace).await;
@@ -498,7 +498,7 @@ async fn a_call_through_kamailio_over_ws_connects() {
         .unwrap_or_else(|| panic!("no REGISTER over ws\n{}", context()));
 
     let mut call = alice
-        .call(&kamailio.user("bob", Transport::Ws), sdp("alice"), None)
+        .call(&kamailio.user("bob", alices), sdp("alice"), None)
         .await
         .unwrap();
     let mut bobs_call = timeout(STEP, incoming.next())
@@ -524,7 +524,7 @@ async fn a_call_through_kamailio_over_ws_connects() {
     }
     // Where alice's connection is: both her INVITEs (the challenged one and the one with
     // credentials) came from there, not from bob's.
-    let invites = kamailio_took_from(&kamailio, "INVITE", "ws");
+    let invites = kamailio_took_from(&kamailio, "INVITE", &alices_proto);
     assert_eq!(invites.len(), 2, "{invites:?}\n{}", context());
     let alices_connection = invites[0].clone();
     assert!(
@@ -555,22 +555,40 @@ async fn a_call_through_kamailio_over_ws_connects() {
         "{}",
         context()
     );
-    assert!(
-        kamailio_relayed_on(&kamailio, "BYE", "alice", &alices_connection),
-        "BYE on {alices_connection}\n{}",
-        context()
-    );
-    // Every message of either went over WebSocket, on the one connection each opened
-    // (alice's ACK came from hers too): two handshakes in all.
-    assert_eq!(alices_trace.transports(), [Transport::Ws], "{}", context());
+    if alices == Transport::Udp {
+        // Kamailio record-routed the call on both sides: its WebSocket address for bob,
+        // its UDP one for alice.
+        let invite = bobs_trace.messages(Direction::Received, "INVITE ");
+        let record_route: String = invite
+            .first()
+            .map(|m| m.lines().filter(|l| l.starts_with("Record-Route:")).collect())
+            .unwrap_or_default();
+        for side in [
+            format!("sip:127.0.0.1:{};transport=ws;", kamailio.ws_port()),
+            format!("sip:127.0.0.1:{};", kamailio.port),
+        ] {
+            assert!(record_route.contains(&side), "{side}\n{}", context());
+        }
+    }
+    if alices == Transport::Ws {
+        assert!(
+            kamailio_relayed_on(&kamailio, "BYE", "alice", &alices_connection),
+            "BYE on {alices_connection}\n{}",
+            context()
+        );
+    }
+    // Every message of either went over its transport, on the one connection each opened
+    // over WS (alice's ACK came from where her INVITEs did): a handshake for each.
+    assert_eq!(alices_trace.transports(), [alices], "{}", context());
     assert_eq!(bobs_trace.transports(), [Transport::Ws], "{}", context());
-    let acks = kamailio_took_from(&kamailio, "ACK", "ws");
+    let acks = kamailio_took_from(&kamailio, "ACK", &alices_proto);
     assert!(
         !acks.is_empty() && acks.iter().all(|a| *a == alices_connection),
         "{acks:?}\n{}",
         context()
     );
-    assert_eq!(kamailio_handshakes(&kamailio), 2, "{}", context());
+    let handshakes = if alices == Transport::Ws { 2 } else { 1 };
+    assert_eq!(kamailio_handshakes(&kamailio), handshakes, "{}", context());
 
     let unregistered = timeout(STEP, registration.unregister()).await.expect("in time");
     assert!(unregistered.is_ok(), "{unregistered:?}\n{}", context());
@@ -578,6 +596,22 @@ async fn a_call_through_kamailio_over_ws_connects() {
         ua.shutdown(Duration::from_secs(1)).await;
     }
     kamailio.stop();
+}
+
+/// Both on WebSocket, so that Kamailio must deliver requests inside the dialog to a
+/// WebSocket client both ways: the ACK to bob, the BYE to alice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
+async fn a_call_through_kamailio_over_ws_connects() {
+    call_through_kamailio_to_ws(Transport::Ws).await;
+}
+
+/// Alice on UDP: Kamailio bridges UDP and WebSocket, record-routing the call on both (two
+/// Record-Route entries, one per side), and bob's BYE goes out over UDP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
+async fn a_call_from_udp_through_kamailio_to_ws_connects() {
+    call_through_kamailio_to_ws(Transport::Udp).await;
 }
 
 /// Alice's INVITE with a wrong password: challenged with 407, sent once more with her
