@@ -1,14 +1,23 @@
 //! Interop with Kamailio (Debian's `kamailio`) as registrar and proxy, over loopback: our
-//! agents register with digest authentication (401 over UDP, TCP and TLS, a wrong
-//! password, a refresh pre-authorized with the next nonce count), call each other through
-//! it (the INVITE challenged with 407, the dialog record-routed through it, over UDP, TCP
-//! and TLS; a wrong password) and send MESSAGE through it (challenged with 407 too).
+//! agents register with digest authentication (401 over UDP, TCP, TLS, WS and WSS, a
+//! wrong password, a refresh pre-authorized with the next nonce count), call each other
+//! through it (the INVITE challenged with 407, the dialog record-routed through it, over
+//! UDP, TCP, TLS and WS; a wrong password) and send MESSAGE through it (challenged with
+//! 407 too).
 //!
 //! Over TLS (Kamailio's `tls` module, Debian's `kamailio-tls-modules`) the test makes
 //! every certificate (rcgen, self-signed for 127.0.0.1) and writes Kamailio's `tls.cfg`:
 //! our agents trust Kamailio's certificate through `tls_roots` (never the insecure test
 //! mode, and one that trusts another certificate fails), and Kamailio, relaying a call to
 //! our `sips:` Contact, verifies ours.
+//!
+//! Over WebSocket (RFC 7118; Kamailio's `websocket` module over `xhttp`, Debian's
+//! `kamailio-websocket-modules`, with `nathelper` as its documentation has it) our agents
+//! connect and listen for nothing, as browsers do: they register over `ws` and `wss`, and
+//! a call between two of them connects through Kamailio only if it sends each request on
+//! the connection the agent opened — the INVITE on the callee's registration connection,
+//! the requests inside the dialog on the connection named by the alias Kamailio put in a
+//! Contact (and from a UDP caller, Kamailio record-routing on both sides).
 //!
 //! Ignored by default; `.ci/run` installs Kamailio (`tests/interop/install-peers.sh`) and
 //! runs them. Each test writes its own configuration (no database: usrloc in memory,
@@ -62,21 +71,57 @@ async fn tls_agent(
 /// Whether Kamailio's log says it took `method` over TLS (its `$pr` in our `request`
 /// line).
 fn kamailio_took_over_tls(kamailio: &Kamailio, method: &str) -> bool {
+    !kamailio_took_from(kamailio, method, "tls").is_empty()
+}
+
+/// Where Kamailio took each `method` over `proto` from (`$si:$sp` of its `request` lines;
+/// `$pr` is `udp`, `tcp`, `tls`, `ws` or `wss`).
+fn kamailio_took_from(kamailio: &Kamailio, method: &str, proto: &str) -> Vec<String> {
     kamailio
         .log()
         .lines()
-        .any(|line| line.contains(&format!("request {method} ")) && line.contains(" (tls) "))
+        .filter(|line| line.contains(&format!("request {method} ")))
+        .filter_map(|line| line.split_once(&format!(" ({proto}) ")))
+        .filter_map(|(before, _)| before.rsplit(" from ").next().map(str::to_owned))
+        .collect()
+}
+
+/// Whether Kamailio relayed `method` to `user` with `source` (`IP:PORT`, where it took
+/// a request over WebSocket from) as its destination: over that connection.
+fn kamailio_relayed_on(kamailio: &Kamailio, method: &str, user: &str, source: &str) -> bool {
+    let relaying = format!("relaying {method} to sip:{user}@");
+    let via = format!(" via sip:{source};transport=ws");
+    kamailio
+        .log()
+        .lines()
+        .any(|line| line.contains(&relaying) && line.ends_with(&via))
+}
+
+/// How many WebSocket handshakes Kamailio accepted.
+fn kamailio_handshakes(kamailio: &Kamailio) -> usize {
+    kamailio.log().matches("WebSocket handshake from ").count()
 }
 
 /// Registers alice (password `secret`) at Kamailio over `transport`: challenged with 401,
-/// registered with the credentials, then unregistered; over TCP or TLS, every message
-/// went that way.
+/// registered with the credentials, then unregistered; over TCP, TLS, WS or WSS, every
+/// message went that way, and over TLS, WS and WSS Kamailio says so too. Over WS and WSS
+/// alice has no WebSocket listener: one connection of hers carries it all.
 async fn register_with_digest(transport: Transport) {
     let name = format!("kamailio-reg-{}", transport.as_str().to_ascii_lowercase());
     let trace = Trace::default();
     let (kamailio, alice) = match transport {
         Transport::Tls => {
             let kamailio = Kamailio::start_tls(&name, &[]);
+            let alice = tls_agent("alice", &kamailio, None, &trace).await;
+            (kamailio, alice)
+        }
+        Transport::Ws => {
+            let kamailio = Kamailio::start_ws(&name);
+            let alice = agent("alice", PASSWORD, false, &trace).await;
+            (kamailio, alice)
+        }
+        Transport::Wss => {
+            let kamailio = Kamailio::start_wss(&name);
             let alice = tls_agent("alice", &kamailio, None, &trace).await;
             (kamailio, alice)
         }
@@ -114,6 +159,28 @@ async fn register_with_digest(transport: Transport) {
     if transport == Transport::Tls {
         assert!(kamailio_took_over_tls(&kamailio, "REGISTER"), "{}", context());
     }
+    if matches!(transport, Transport::Ws | Transport::Wss) {
+        // Kamailio took the three REGISTERs (challenged, registered, unregistered) over
+        // WebSocket, from one address: alice's one connection, after one handshake.
+        let proto = transport.as_str().to_ascii_lowercase();
+        let sources = kamailio_took_from(&kamailio, "REGISTER", &proto);
+        assert_eq!(sources.len(), 3, "{sources:?}\n{}", context());
+        assert!(
+            sources.iter().all(|s| *s == sources[0]),
+            "{sources:?}\n{}",
+            context()
+        );
+        assert_eq!(kamailio_handshakes(&kamailio), 1, "{}", context());
+        // Our Via says so, as the responses echo it back.
+        let via = format!("Via: SIP/2.0/{} ", transport.as_str());
+        for response in trace.messages(Direction::Received, "SIP/2.0 ") {
+            assert!(
+                response.lines().any(|l| l.starts_with(&via)),
+                "{via}\n{}",
+                context()
+            );
+        }
+    }
     alice.shutdown(Duration::from_secs(1)).await;
     kamailio.stop();
 }
@@ -136,6 +203,22 @@ async fn register_with_digest_over_tcp() {
 #[ignore = "needs kamailio with kamailio-tls-modules; run by .ci/run"]
 async fn register_with_digest_over_tls() {
     register_with_digest(Transport::Tls).await;
+}
+
+/// Kamailio's `websocket` module on a port of its own: alice reaches
+/// `sip:127.0.0.1:PORT;transport=ws`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
+async fn register_with_digest_over_ws() {
+    register_with_digest(Transport::Ws).await;
+}
+
+/// The same over `wss` (Kamailio's `tls` and `websocket` modules), Kamailio's certificate
+/// trusted through `tls_roots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-tls-modules and kamailio-websocket-modules; run by .ci/run"]
+async fn register_with_digest_over_wss() {
+    register_with_digest(Transport::Wss).await;
 }
 
 /// The other side of `register_with_digest_over_tls`: an agent that trusts some other
@@ -376,6 +459,159 @@ async fn a_call_through_kamailio_over_tcp_is_challenged_and_connects() {
 #[ignore = "needs kamailio with kamailio-tls-modules; run by .ci/run"]
 async fn a_call_through_kamailio_over_tls_is_challenged_and_connects() {
     call_through_kamailio(Transport::Tls).await;
+}
+
+/// Bob reaches Kamailio over WebSocket and alice over `alices` (WS or UDP), one
+/// connection each over WS, and neither listens for WebSocket (as browsers: a WebSocket
+/// client cannot be connected to). Bob registers; alice calls him through Kamailio
+/// (challenged with 407); Kamailio finds bob's binding and sends the INVITE on the
+/// connection his REGISTER came on, bob answers, and bob hangs up: his BYE reaches alice —
+/// who never registered — over WS on her connection (the alias Kamailio put in her
+/// Contact), over UDP at her Contact.
+async fn call_through_kamailio_to_ws(alices: Transport) {
+    let name = format!("kamailio-call-{}-ws", alices.as_str().to_ascii_lowercase());
+    let alices_proto = alices.as_str().to_ascii_lowercase();
+    let kamailio = Kamailio::start_ws(&name);
+    let bobs_trace = Trace::default();
+    let alices_trace = Trace::default();
+    let bob = agent("bob", PASSWORD, false, &bobs_trace).await;
+    let alice = agent("alice", PASSWORD, false, &alices_trace).await;
+    let context = || {
+        format!(
+            "---- alice ----\n{}\n---- bob ----\n{}\n---- kamailio ----\n{}",
+            alices_trace.dump(),
+            bobs_trace.dump(),
+            kamailio.log()
+        )
+    };
+
+    let mut incoming = bob.incoming().await.unwrap();
+    let mut registration = bob
+        .register(&kamailio.uri(Transport::Ws), Some("sip:bob@127.0.0.1"), 300)
+        .await
+        .unwrap();
+    let registered = timeout(STEP, registration.registered()).await.expect("in time");
+    assert!(registered.is_ok(), "{registered:?}\n{}", context());
+    // Where bob's connection is, as Kamailio sees it.
+    let bobs_connection = kamailio_took_from(&kamailio, "REGISTER", "ws")
+        .pop()
+        .unwrap_or_else(|| panic!("no REGISTER over ws\n{}", context()));
+
+    let mut call = alice
+        .call(&kamailio.user("bob", alices), sdp("alice"), None)
+        .await
+        .unwrap();
+    let mut bobs_call = timeout(STEP, incoming.next())
+        .await
+        .unwrap_or_else(|_| panic!("bob got no call\n{}", context()))
+        .expect("an incoming call");
+    bobs_call.answer(sdp("bob"), None).await.unwrap();
+    wait_for(&mut call, "answer", |e| matches!(e, CallEvent::Answered { .. })).await;
+    wait_for(&mut bobs_call, "ACK", |e| matches!(e, CallEvent::Answered { .. })).await;
+    assert!(
+        has(&alices_trace.start_lines(Direction::Received), "SIP/2.0 407"),
+        "{}",
+        context()
+    );
+    // Kamailio relayed the INVITE to bob's binding's source (his connection), and the
+    // ACK there too (the alias in bob's Contact).
+    for method in ["INVITE", "ACK"] {
+        assert!(
+            kamailio_relayed_on(&kamailio, method, "bob", &bobs_connection),
+            "{method} on {bobs_connection}\n{}",
+            context()
+        );
+    }
+    // Where alice's connection is: both her INVITEs (the challenged one and the one with
+    // credentials) came from there, not from bob's.
+    let invites = kamailio_took_from(&kamailio, "INVITE", &alices_proto);
+    assert_eq!(invites.len(), 2, "{invites:?}\n{}", context());
+    let alices_connection = invites[0].clone();
+    assert!(
+        invites[1] == alices_connection && alices_connection != bobs_connection,
+        "{invites:?}\n{}",
+        context()
+    );
+
+    bobs_call.hangup().await.unwrap();
+    assert_eq!(
+        timeout(STEP, bobs_call.ended()).await.expect("bob's call ends"),
+        Some(EndReason::LocalBye),
+        "{}",
+        context()
+    );
+    assert_eq!(
+        timeout(STEP, call.ended()).await.expect("alice's call ends"),
+        Some(EndReason::RemoteBye),
+        "{}",
+        context()
+    );
+
+    // Bob's BYE came on his connection and went to alice on hers (the alias in her
+    // Contact).
+    assert_eq!(
+        kamailio_took_from(&kamailio, "BYE", "ws"),
+        std::slice::from_ref(&bobs_connection),
+        "{}",
+        context()
+    );
+    if alices == Transport::Udp {
+        // Kamailio record-routed the call on both sides: its WebSocket address for bob,
+        // its UDP one for alice.
+        let invite = bobs_trace.messages(Direction::Received, "INVITE ");
+        let record_route: String = invite
+            .first()
+            .map(|m| m.lines().filter(|l| l.starts_with("Record-Route:")).collect())
+            .unwrap_or_default();
+        for side in [
+            format!("sip:127.0.0.1:{};transport=ws;", kamailio.ws_port()),
+            format!("sip:127.0.0.1:{};", kamailio.port),
+        ] {
+            assert!(record_route.contains(&side), "{side}\n{}", context());
+        }
+    }
+    if alices == Transport::Ws {
+        assert!(
+            kamailio_relayed_on(&kamailio, "BYE", "alice", &alices_connection),
+            "BYE on {alices_connection}\n{}",
+            context()
+        );
+    }
+    // Every message of either went over its transport, on the one connection each opened
+    // over WS (alice's ACK came from where her INVITEs did): a handshake for each.
+    assert_eq!(alices_trace.transports(), [alices], "{}", context());
+    assert_eq!(bobs_trace.transports(), [Transport::Ws], "{}", context());
+    let acks = kamailio_took_from(&kamailio, "ACK", &alices_proto);
+    assert!(
+        !acks.is_empty() && acks.iter().all(|a| *a == alices_connection),
+        "{acks:?}\n{}",
+        context()
+    );
+    let handshakes = if alices == Transport::Ws { 2 } else { 1 };
+    assert_eq!(kamailio_handshakes(&kamailio), handshakes, "{}", context());
+
+    let unregistered = timeout(STEP, registration.unregister()).await.expect("in time");
+    assert!(unregistered.is_ok(), "{unregistered:?}\n{}", context());
+    for ua in [alice, bob] {
+        ua.shutdown(Duration::from_secs(1)).await;
+    }
+    kamailio.stop();
+}
+
+/// Both on WebSocket, so that Kamailio must deliver requests inside the dialog to a
+/// WebSocket client both ways: the ACK to bob, the BYE to alice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
+async fn a_call_through_kamailio_over_ws_connects() {
+    call_through_kamailio_to_ws(Transport::Ws).await;
+}
+
+/// Alice on UDP: Kamailio bridges UDP and WebSocket, record-routing the call on both (two
+/// Record-Route entries, one per side), and bob's BYE goes out over UDP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kamailio with kamailio-websocket-modules; run by .ci/run"]
+async fn a_call_from_udp_through_kamailio_to_ws_connects() {
+    call_through_kamailio_to_ws(Transport::Udp).await;
 }
 
 /// Alice's INVITE with a wrong password: challenged with 407, sent once more with her

@@ -381,10 +381,23 @@ pub fn has(lines: &[String], prefix: &str) -> bool {
 
 /// Kamailio's configuration; `@PORT@` and `@PASSWORD@` are replaced by its port and the
 /// password, `@TLS_LISTEN@` and `@TLS_MODULE@` by its TLS listener and module (or
-/// nothing). Realm `127.0.0.1` for every challenge; REGISTER is challenged with 401, an
-/// INVITE or MESSAGE from a local user (From domain 127.0.0.1) with 407, and the
-/// authentication user must be the To (REGISTER) or From user. Calls are record-routed;
-/// requests inside a dialog follow the Route set.
+/// nothing), `@WS_PORT@` and `@WSS_PORT@` by its WebSocket ports. Realm `127.0.0.1` for
+/// every challenge; REGISTER is challenged with 401, an INVITE or MESSAGE from a local
+/// user (From domain 127.0.0.1) with 407, and the authentication user must be the To
+/// (REGISTER) or From user. Calls are record-routed; requests inside a dialog follow the
+/// Route set.
+///
+/// WebSocket (RFC 7118) is in `#!ifdef WITH_WS` blocks, defined (`-A WITH_WS`, and
+/// `-A WITH_WSS` for `wss` too) by [`Kamailio::start_ws`] and [`Kamailio::start_wss`]: the
+/// `websocket` module over `xhttp`, its handshake taken on the WebSocket ports only, and
+/// `nathelper` as the module's documentation has it for clients whose Contact cannot be
+/// reached (no RFC 5626 outbound): a REGISTER over WS is saved with the address and port
+/// it came from (`fix_nated_register`, the `received` of the binding), which `lookup`
+/// makes the destination, so that a request to the user goes back on the connection the
+/// registration came on (Kamailio cannot open a WebSocket connection: it only accepts
+/// them); any other request or response from a WebSocket connection gets that connection
+/// in an `;alias=` of its Contact (`add_contact_alias`), and a request inside a dialog
+/// whose Request-URI has one is sent there (`handle_ruri_alias`).
 const KAMAILIO_CONFIG: &str = r#"#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -394,6 +407,14 @@ tcp_children=2
 listen=udp:127.0.0.1:@PORT@
 listen=tcp:127.0.0.1:@PORT@
 @TLS_LISTEN@
+#!ifdef WITH_WS
+listen=tcp:127.0.0.1:@WS_PORT@
+#!ifdef WITH_WSS
+listen=tls:127.0.0.1:@WSS_PORT@
+#!endif
+# An HTTP request (the WebSocket handshake) has no Content-Length.
+tcp_accept_no_cl=yes
+#!endif
 auto_aliases=no
 alias="127.0.0.1:@PORT@"
 dns=no
@@ -414,6 +435,12 @@ loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "auth.so"
 @TLS_MODULE@
+#!ifdef WITH_WS
+loadmodule "kex.so"
+loadmodule "xhttp.so"
+loadmodule "websocket.so"
+loadmodule "nathelper.so"
+#!endif
 
 modparam("usrloc", "db_mode", 0)
 modparam("rr", "enable_full_lr", 1)
@@ -423,6 +450,11 @@ modparam("registrar", "max_expires", 3600)
 modparam("registrar", "min_expires", 1)
 # Check the nonce count too: a pre-authorized request must count up.
 modparam("auth", "nonce_count", 1)
+#!ifdef WITH_WS
+# Where a REGISTER over WebSocket came from, saved as its binding's `received`.
+modparam("nathelper", "received_avp", "$avp(RECEIVED)")
+modparam("registrar", "received_avp", "$avp(RECEIVED)")
+#!endif
 
 request_route {
 	if (!mf_process_maxfwd_header("10")) {
@@ -434,6 +466,22 @@ request_route {
 		exit;
 	}
 	xlog("L_INFO", "request $rm $ru from $si:$sp ($pr) call-id $ci cseq $cs\n");
+#!ifdef WITH_WS
+	# From a WebSocket connection (nathelper's test 64): its Contact cannot be reached.
+	if (nat_uac_test("64")) {
+		force_rport();
+		if (is_method("REGISTER")) {
+			fix_nated_register();
+		} else if (!add_contact_alias()) {
+			xlog("L_WARN", "cannot alias the Contact <$ct> of $rm\n");
+			sl_send_reply("400", "Bad Request");
+			exit;
+		}
+	}
+	if (!is_method("REGISTER")) {
+		t_on_reply("WS_REPLY");
+	}
+#!endif
 
 	if (is_method("CANCEL")) {
 		if (t_check_trans()) {
@@ -499,6 +547,7 @@ request_route {
 }
 
 route[RELAY] {
+	xlog("L_INFO", "relaying $rm to $ru via $du\n");
 	if (!t_relay()) {
 		sl_reply_error();
 	}
@@ -517,6 +566,13 @@ route[PASSWORD] {
 route[WITHINDLG] {
 	if (!has_totag()) return;
 	if (loose_route()) {
+#!ifdef WITH_WS
+		# To a WebSocket client's Contact: the connection in its alias.
+		if ($du == "" && !handle_ruri_alias()) {
+			sl_send_reply("400", "Bad Request");
+			exit;
+		}
+#!endif
 		route(RELAY);
 	}
 	if (is_method("ACK")) {
@@ -531,8 +587,44 @@ route[WITHINDLG] {
 }
 
 onreply_route {
-	xlog("L_INFO", "reply $rs $rr to $rm from $si:$sp\n");
+	xlog("L_INFO", "reply $rs $rr to $rm from $si:$sp ($pr)\n");
 }
+#!ifdef WITH_WS
+
+onreply_route[WS_REPLY] {
+	# A response from a WebSocket connection: that connection in its Contact's alias.
+	if (nat_uac_test("64")) {
+		add_contact_alias();
+	}
+}
+
+# The WebSocket handshake (an HTTP GET with Upgrade), on the WebSocket ports only.
+event_route[xhttp:request] {
+	set_reply_close();
+	set_reply_no_connect();
+	if ($Rp != @WS_PORT@
+#!ifdef WITH_WSS
+			&& $Rp != @WSS_PORT@
+#!endif
+	) {
+		xlog("L_WARN", "HTTP request on port $Rp\n");
+		xhttp_reply("403", "Forbidden", "", "");
+		exit;
+	}
+	if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
+		if ($hdr(Host) == $null || !is_myself("sip:" + $hdr(Host))) {
+			xlog("L_WARN", "WebSocket handshake for host $hdr(Host)\n");
+			xhttp_reply("403", "Forbidden", "", "");
+			exit;
+		}
+		xlog("L_INFO", "WebSocket handshake from $si:$sp on port $Rp ($pr)\n");
+		if (ws_handle_handshake()) {
+			exit;
+		}
+	}
+	xhttp_reply("404", "Not Found", "", "");
+}
+#!endif
 "#;
 
 /// The configuration of Kamailio's `tls` module (its `tls.cfg`); `@DIR@` is replaced by
@@ -573,6 +665,10 @@ pub struct Kamailio {
     pub port: u16,
     /// Its TLS port and the certificate it presents there (PEM), when it listens on TLS.
     tls: Option<(u16, String)>,
+    /// Its WebSocket port (`ws`), when it listens on WebSocket.
+    ws_port: Option<u16>,
+    /// Its secure WebSocket port (`wss`, with the TLS certificate), when it listens there.
+    wss_port: Option<u16>,
     child: Child,
     dir: PathBuf,
     log: PathBuf,
@@ -582,7 +678,7 @@ impl Kamailio {
     /// Writes the configuration into a scratch directory named `name`, starts Kamailio
     /// on UDP and TCP and waits until it listens.
     pub fn start(name: &str) -> Kamailio {
-        Kamailio::launch(name, None)
+        Kamailio::launch(name, None, None)
     }
 
     /// As [`Kamailio::start`], and on TLS too, on a port of its own: with a certificate
@@ -590,15 +686,34 @@ impl Kamailio {
     /// connects to them (with none, for tests where it opens no TLS connection, it keeps
     /// the `tls` module's default client side, which verifies nothing).
     pub fn start_tls(name: &str, trusted: &[&str]) -> Kamailio {
-        Kamailio::launch(name, Some(trusted))
+        Kamailio::launch(name, Some(trusted), None)
     }
 
-    fn launch(name: &str, tls: Option<&[&str]>) -> Kamailio {
+    /// As [`Kamailio::start`], and on WebSocket (`ws`, RFC 7118) too, on a port of its
+    /// own: the `websocket` module, with `nathelper` for its clients (see
+    /// [`KAMAILIO_CONFIG`]).
+    pub fn start_ws(name: &str) -> Kamailio {
+        Kamailio::launch(name, None, Some(false))
+    }
+
+    /// As [`Kamailio::start_ws`], and on secure WebSocket (`wss`) too, on a port of its
+    /// own, with the certificate [`Kamailio::start_tls`] makes (and a TLS listener).
+    pub fn start_wss(name: &str) -> Kamailio {
+        Kamailio::launch(name, Some(&[]), Some(true))
+    }
+
+    /// With `tls`, the agents' certificates it trusts; with `ws`, WebSocket, and `wss`
+    /// too when it is `true`.
+    fn launch(name: &str, tls: Option<&[&str]>, ws: Option<bool>) -> Kamailio {
         let dir = scratch(name);
         let port = free_port();
+        let ws_port = ws.map(|_| free_port());
+        let wss_port = (ws == Some(true)).then(free_port);
         let mut config = KAMAILIO_CONFIG
             .replace("@PORT@", &port.to_string())
-            .replace("@PASSWORD@", PASSWORD);
+            .replace("@PASSWORD@", PASSWORD)
+            .replace("@WS_PORT@", &ws_port.unwrap_or_default().to_string())
+            .replace("@WSS_PORT@", &wss_port.unwrap_or_default().to_string());
         let tls = tls.map(|trusted| {
             let tls_port = free_port();
             let (cert, key) = certificate();
@@ -634,8 +749,16 @@ impl Kamailio {
         std::fs::write(&config_file, config).unwrap();
         let log = dir.join("kamailio.log");
         let out = std::fs::File::create(&log).unwrap();
-        let child = under_timeout("kamailio")
-            .args(["-DD", "-E", "-m", "32", "-M", "8", "-f"])
+        let mut command = under_timeout("kamailio");
+        command.args(["-DD", "-E", "-m", "32", "-M", "8"]);
+        if ws_port.is_some() {
+            command.args(["-A", "WITH_WS"]);
+        }
+        if wss_port.is_some() {
+            command.args(["-A", "WITH_WSS"]);
+        }
+        let child = command
+            .arg("-f")
             .arg(&config_file)
             .arg("-P")
             .arg(dir.join("kamailio.pid"))
@@ -649,6 +772,8 @@ impl Kamailio {
         let mut kamailio = Kamailio {
             port,
             tls,
+            ws_port,
+            wss_port,
             child,
             dir,
             log,
@@ -684,13 +809,27 @@ impl Kamailio {
         &self.tls.as_ref().expect("kamailio on TLS").1
     }
 
+    /// Its WebSocket port; panics unless it was started with [`Kamailio::start_ws`] or
+    /// [`Kamailio::start_wss`].
+    pub fn ws_port(&self) -> u16 {
+        self.ws_port.expect("kamailio on WebSocket")
+    }
+
+    /// Its secure WebSocket port; panics unless it was started with
+    /// [`Kamailio::start_wss`].
+    pub fn wss_port(&self) -> u16 {
+        self.wss_port.expect("kamailio on secure WebSocket")
+    }
+
     /// Its URI over `transport`, as a registrar or next hop: `sips:` on its TLS port for
-    /// TLS.
+    /// TLS, `;transport=ws` and `;transport=wss` on its WebSocket ports.
     pub fn uri(&self, transport: Transport) -> String {
         match transport {
             Transport::Udp => format!("sip:127.0.0.1:{}", self.port),
             Transport::Tcp => format!("sip:127.0.0.1:{};transport=tcp", self.port),
             Transport::Tls => format!("sips:127.0.0.1:{}", self.tls_port()),
+            Transport::Ws => format!("sip:127.0.0.1:{};transport=ws", self.ws_port()),
+            Transport::Wss => format!("sip:127.0.0.1:{};transport=wss", self.wss_port()),
             other => panic!("kamailio does not listen on {other:?} here"),
         }
     }
