@@ -282,6 +282,34 @@ impl EndpointConfig {
             None => advertised,
         }
     }
+
+    /// How we write our address for `transport` in Via and Contact: the
+    /// [`transport_addr`](EndpointConfig::transport_addr), except over WS and WSS without
+    /// a listener of ours, where nothing could reach that address: there RFC 7118 §5's
+    /// `.invalid` host stands (a token derived from the seed by SHA-256, so it is stable
+    /// for a seed and says nothing of it). Responses and requests come back on the
+    /// connection anyway.
+    pub(crate) fn sent_by(&self, transport: Transport) -> String {
+        let listener = match transport {
+            Transport::Ws => self.ws_port,
+            Transport::Wss => self.wss_port,
+            _ => return self.transport_addr(transport).to_string(),
+        };
+        if listener.is_some() {
+            return self.transport_addr(transport).to_string();
+        }
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        digest.update(self.seed.to_le_bytes());
+        digest.update(b"RFC 7118 .invalid host");
+        let token: String = digest
+            .finalize()
+            .iter()
+            .take(6)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!("{token}.invalid")
+    }
 }
 
 /// Counters, for monitoring.

@@ -54,7 +54,7 @@ impl Local {
                 // the reason given on `Shared::ws_local_text`).
                 other => format!(
                     "<sip:{user}{};transport={}>",
-                    config.transport_addr(other),
+                    config.sent_by(other),
                     other.as_str().to_ascii_lowercase()
                 ),
             };

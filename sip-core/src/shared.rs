@@ -35,10 +35,11 @@ pub(crate) struct Shared {
     /// As `local_text` with `config.ws_port` and `config.wss_port`: the sent-by of our
     /// Via over WS and WSS. RFC 7118 §5 lets a WebSocket client that cannot take
     /// connections (a browser, which does not even know its address) write a random
-    /// `.invalid` host there; we know our address and, with a WebSocket listener, do take
-    /// connections, so we say where: the truth costs a server nothing (RFC 7118 §5 has it
-    /// answer over the same connection whatever the sent-by says) and leaves RFC 3261
-    /// §18.2.2's fallback pointing at a listener of ours rather than at nothing.
+    /// `.invalid` host there; with a WebSocket listener we do take connections, so we say
+    /// where: the truth costs a server nothing (RFC 7118 §5 has it answer over the same
+    /// connection whatever the sent-by says) and leaves RFC 3261 §18.2.2's fallback
+    /// pointing at a listener of ours. Without one we write the `.invalid` host too
+    /// (`EndpointConfig::sent_by`): an address that takes no WebSocket would mislead.
     pub(crate) ws_local_text: String,
     pub(crate) wss_local_text: String,
     /// `config.max_forwards` as text, formatted once for every request we originate.
@@ -149,8 +150,8 @@ impl Shared {
             hasher,
             local_text: config.advertised_addr().to_string(),
             tls_local_text: config.transport_addr(Transport::Tls).to_string(),
-            ws_local_text: config.transport_addr(Transport::Ws).to_string(),
-            wss_local_text: config.transport_addr(Transport::Wss).to_string(),
+            ws_local_text: config.sent_by(Transport::Ws),
+            wss_local_text: config.sent_by(Transport::Wss),
             max_forwards: ByteString::from(config.max_forwards.to_string()),
             allow: config
                 .policy

@@ -528,21 +528,24 @@ fn questions(endpoint: &mut sip_core::endpoint::Endpoint) -> Vec<sip_core::dns::
 }
 
 #[test]
-fn an_unanswered_question_fails_after_the_timeout_and_the_lookup_goes_on() {
+fn an_unanswered_question_ends_the_lookup_after_the_timeout() {
     use sip_core::dns::{DnsAnswer, RecordType};
     let mut endpoint = lone_endpoint(|_| {});
     let start = pair_clock();
     let (request, uri) = options_to("sip:example.com", "q-timeout");
-    endpoint.send_request_to(start, request, &uri).unwrap();
+    let tx = endpoint.send_request_to(start, request, &uri).unwrap();
     let first = questions(&mut endpoint);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].record_type, RecordType::Naptr);
-    // Nothing answers; after DnsConfig::query_timeout (8 s) the NAPTR counts as failed and
-    // RFC 3263 goes on with SRV.
+    // Nothing answers. After DnsConfig::query_timeout (8 s) the request fails rather than
+    // wait as long again for SRV and then A from a resolver that is not there.
     assert!(endpoint.poll_timeout().unwrap() <= start + Duration::from_secs(8));
     endpoint.handle_timeout(start + Duration::from_secs(8));
-    let srv: Vec<String> = questions(&mut endpoint).into_iter().map(|q| q.name).collect();
-    assert_eq!(srv, ["_sip._udp.example.com", "_sip._tcp.example.com"]);
+    assert!(endpoint.poll_dns_query().is_none());
+    let failed = std::iter::from_fn(|| endpoint.poll_event())
+        .any(|event| matches!(event, Event::TransportError { transaction } if transaction == tx));
+    assert!(failed);
+    assert_eq!(endpoint.stats().unlocated, 1);
     // A late answer to the NAPTR is ignored.
     let late = DnsAnswer {
         records: DnsRecords::Naptr(vec![naptr(1, "SIP+D2U", "_sip._udp.example.com")]),
@@ -551,6 +554,26 @@ fn an_unanswered_question_fails_after_the_timeout_and_the_lookup_goes_on() {
     endpoint.handle_dns_response(start + Duration::from_secs(9), first[0].id, Ok(late));
     assert!(endpoint.poll_dns_query().is_none());
     assert!(endpoint.poll_transmit().is_none());
+}
+
+#[test]
+fn a_failed_answer_lets_the_lookup_go_on_and_is_not_kept_long() {
+    use sip_core::dns::DnsError;
+    let mut endpoint = lone_endpoint(|_| {});
+    let start = pair_clock();
+    let (request, uri) = options_to("sip:example.com", "q-servfail");
+    endpoint.send_request_to(start, request, &uri).unwrap();
+    let naptr_question = questions(&mut endpoint).remove(0);
+    // A SERVFAIL for the NAPTR: RFC 3263 goes on with SRV.
+    endpoint.handle_dns_response(start, naptr_question.id, Err(DnsError::Failed));
+    let srv: Vec<String> = questions(&mut endpoint).into_iter().map(|q| q.name).collect();
+    assert_eq!(srv, ["_sip._udp.example.com", "_sip._tcp.example.com"]);
+    // Six seconds later the failure is forgotten: a new request asks the NAPTR again.
+    let later = start + Duration::from_secs(6);
+    let (request, uri) = options_to("sip:example.com", "q-servfail-2");
+    endpoint.send_request_to(later, request, &uri).unwrap();
+    let asked: Vec<String> = questions(&mut endpoint).into_iter().map(|q| q.name).collect();
+    assert!(asked.contains(&"example.com".to_owned()), "{asked:?}");
 }
 
 #[test]

@@ -197,6 +197,44 @@ fn over_ws_and_wss_our_via_and_contact_name_the_websocket_listeners() {
 }
 
 #[test]
+fn without_a_websocket_listener_our_via_and_contact_name_an_invalid_host() {
+    // RFC 7118 §5: a client that takes no WebSocket connections names an `.invalid` host;
+    // the same one for a seed, and no address that could not be reached.
+    let mut config = EndpointConfig::new(BOB.parse().unwrap(), 11);
+    config.transports = vec![Transport::Udp, Transport::Tcp, Transport::Ws];
+    let mut bob = Endpoint::new(config);
+    let now = Instant::now();
+    bob.invite(
+        now,
+        Uri::parse("sip:alice@198.51.100.7:8080;transport=ws").unwrap(),
+        Bytes::new(),
+        None,
+    )
+    .unwrap();
+    let _ = bob.poll_flow_request();
+    let sent = bob.poll_transmit().unwrap();
+    let invite = Message::parse(sent.payload).unwrap();
+    let invite = invite.as_request().unwrap();
+    let via = invite.headers.values(HeaderName::Via).next().unwrap().to_string();
+    let contact = invite
+        .headers
+        .values(HeaderName::Contact)
+        .next()
+        .unwrap()
+        .to_string();
+    let host = via
+        .strip_prefix("SIP/2.0/WS ")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        host.ends_with(".invalid") && host.len() == 12 + ".invalid".len(),
+        "{via}"
+    );
+    assert_eq!(contact, format!("<sip:{host};transport=ws>"));
+}
+
+#[test]
 fn websocket_keep_alives_keep_a_connection_from_being_closed_as_idle() {
     let mut config = EndpointConfig::new(BOB.parse().unwrap(), 11);
     config.limits.flow_idle_timeout = std::time::Duration::from_secs(300);

@@ -442,7 +442,7 @@ impl Endpoint {
         query: DnsQueryId,
         result: Result<DnsAnswer, DnsError>,
     ) {
-        self.answer_dns(now, query, result);
+        self.answer_dns(now, (query, false), result);
         self.dispatch(now);
     }
 
@@ -469,7 +469,7 @@ impl Endpoint {
                 }
                 TimerId::Dns { query } => {
                     // Unanswered for `DnsConfig::query_timeout`: it failed.
-                    self.answer_dns(now, query, Err(DnsError::Failed));
+                    self.answer_dns(now, (query, true), Err(DnsError::Failed));
                 }
                 TimerId::Flow { flow } => {
                     let shared = &mut self.seam.shared;
@@ -622,7 +622,7 @@ impl Endpoint {
     }
 
     /// Feeds a DNS answer (or failure) to the locator and sends what it completes.
-    fn answer_dns(&mut self, now: Instant, query: DnsQueryId, result: Result<DnsAnswer, DnsError>) {
+    fn answer_dns(&mut self, now: Instant, query: (DnsQueryId, bool), result: Result<DnsAnswer, DnsError>) {
         let Shared {
             locator,
             config,

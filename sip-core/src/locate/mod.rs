@@ -23,6 +23,10 @@ use crate::timer_queue::{Deadline, TimerId, TimerQueue};
 
 pub(crate) use plan::{Spec, Target, Unlocatable};
 
+/// How long a failed question (a timeout, a SERVFAIL) is remembered, at most: it says
+/// more about the resolver at that moment than about the name.
+const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
 /// How many failed targets are remembered; past it the one remembered longest goes.
 const FAILED_TARGET_LIMIT: usize = 256;
 
@@ -128,8 +132,9 @@ impl Locator {
         self.waiting.remove(&tx);
     }
 
-    /// The answer to question `id` (or its failure: the driver's, or our timeout). Returns
-    /// the waiting requests it completed, each with its targets or why there are none.
+    /// The answer to question `id` (or its failure: the driver's, or, with `timed_out`,
+    /// ours: no answer came in time). Returns the waiting requests it completed, each with
+    /// its targets or why there are none.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_answer(
         &mut self,
@@ -138,7 +143,7 @@ impl Locator {
         ids: &mut IdCounter,
         draw: &mut dyn FnMut() -> u64,
         now: Instant,
-        id: DnsQueryId,
+        (id, timed_out): (DnsQueryId, bool),
         result: Result<DnsAnswer, DnsError>,
     ) -> Vec<(TransactionId, Result<Plan, Unlocatable>)> {
         let Some(question) = self.questions.remove(&id) else {
@@ -147,6 +152,29 @@ impl Locator {
         };
         timers.remove(question.deadline, TimerId::Dns { query: id });
         self.asked.remove(&question.key);
+        // A resolver that does not answer at all would make each later step wait as long
+        // again (NAPTR, then SRV, then A): the requests that waited for this answer end
+        // now. A resolver that answers "failed" (SERVFAIL) lets RFC 3263 go on.
+        let mut done = Vec::new();
+        if timed_out {
+            let doomed: Vec<TransactionId> = self
+                .waiting
+                .iter()
+                .filter(|(_, spec)| self.walk(config, now, spec, None).missing.contains(&question.key))
+                .map(|(tx, _)| *tx)
+                .collect();
+            for tx in doomed {
+                if let Some(spec) = self.waiting.remove(&tx) {
+                    let why = format!(
+                        "{} (DNS did not answer {} {})",
+                        spec.describe(),
+                        question.key.0,
+                        question.key.1
+                    );
+                    done.push((tx, Err(Unlocatable::NoTargets(why))));
+                }
+            }
+        }
         let dns = &config.dns;
         let (records, ttl) = match result {
             // A record of another type than asked is a driver's mistake: read as nothing.
@@ -158,12 +186,12 @@ impl Locator {
                     answer.ttl.clamp(Duration::from_secs(1), dns.max_ttl),
                 )
             }
-            Ok(_) => (Err(DnsError::NotFound), dns.negative_ttl),
-            Err(error) => (Err(error), dns.negative_ttl),
+            Ok(_) | Err(DnsError::NotFound) => (Err(DnsError::NotFound), dns.negative_ttl),
+            // A failure may pass: kept only long enough not to ask again at once.
+            Err(error) => (Err(error), dns.negative_ttl.min(FAILURE_MEMORY)),
         };
         self.remember(config, now, question.key, records, ttl);
         // Walk every waiting request again, oldest first.
-        let mut done = Vec::new();
         let mut still_missing = Vec::new();
         let waiting: Vec<TransactionId> = self.waiting.keys().copied().collect();
         for tx in waiting {

@@ -730,6 +730,17 @@ impl TransactionLayer {
             .targets
             .pop_front()
             .ok_or_else(|| SendError::Unreachable("no target left".into()))?;
+        // A target whose connection cannot even be asked for (the connection limit) is
+        // skipped for the next, as a failed one would be.
+        if target.transport != Transport::Udp && !plan.targets.is_empty() {
+            let name = plan.server_name.as_deref();
+            if shared
+                .connect_to(now, target.transport, target.remote, name)
+                .is_err()
+            {
+                return self.start_planned(shared, now, id, request, branch, top, plan, owner);
+            }
+        }
         let branch = branch.unwrap_or_else(|| shared.new_branch());
         let mut transport = target.transport;
         shared.prepare_request(&mut request, &branch, transport, top);

@@ -87,8 +87,9 @@ pub(crate) struct Registrations {
     local: SocketAddr,
     /// Our address on TLS (its own port when one is set).
     tls_local: SocketAddr,
-    /// Our addresses on WS and WSS (their listeners' ports when set).
-    ws_local: (SocketAddr, SocketAddr),
+    /// How we name ourselves on WS and WSS: their listeners, or an `.invalid` host
+    /// without one (see `EndpointConfig::sent_by`).
+    ws_local: (String, String),
 }
 
 impl Registrations {
@@ -97,10 +98,7 @@ impl Registrations {
             regs: std::collections::BTreeMap::new(),
             local: config.advertised_addr(),
             tls_local: config.transport_addr(Transport::Tls),
-            ws_local: (
-                config.transport_addr(Transport::Ws),
-                config.transport_addr(Transport::Wss),
-            ),
+            ws_local: (config.sent_by(Transport::Ws), config.sent_by(Transport::Wss)),
         }
     }
 
