@@ -19,12 +19,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Kamailio, PASSWORD, Peer, STEP, Trace, baresip, free_port, scratch, under_timeout, wait_for};
+use common::{Kamailio, PASSWORD, STEP, Trace, baresip, free_port, run_sipua, sipua, wait_for};
 use sip_core::sdp::SessionDescription;
 use sip_tokio::registrar::{Registrar, RegistrarOptions, RegistrarReport};
 use sip_tokio::{CallEvent, EndReason, Transport, UserAgent};
@@ -297,53 +295,6 @@ async fn baresip_registered_at_kamailio_calls_us_there() {
 }
 
 // ---- the sipua binary ----
-
-/// The `sipua` example binary of this build, built first (`cargo test --test ...` builds
-/// no examples): `target/<profile>/examples/sipua`, found from this test's own path
-/// (`target/<profile>/deps/registration_interop-<hash>`).
-fn sipua() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => "dev".to_owned(),
-        other => other.to_owned(),
-    };
-    let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "sip-tokio",
-            "--example",
-            "sipua",
-            "--profile",
-        ])
-        .arg(&profile)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo");
-    assert!(built.success(), "cargo build --example sipua failed");
-    let binary = profile_dir.join("examples").join("sipua");
-    assert!(binary.exists(), "no {}", binary.display());
-    binary
-}
-
-/// Runs `sipua ARGS` under `timeout`, its output in `scratch(name)/out`.
-fn run_sipua(binary: &Path, name: &str, args: &[&str]) -> Peer {
-    let log = scratch(name).join("out");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = under_timeout(binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("run sipua");
-    Peer::new(child, log)
-}
 
 /// `sipua register --transport tcp` registers bob at `sipua registrar --transport tcp`
 /// (challenged, then accepted), stays registered for a moment and unregisters; the

@@ -1,13 +1,13 @@
 //! What the interop tests share: free ports, scratch directories, peers run under
-//! `timeout` in a process group of their own and stopped by PID, baresip and Kamailio
-//! launchers, SIPp runs, and a trace of our agents' messages.
+//! `timeout` in a process group of their own and stopped by PID, baresip, Kamailio and
+//! `sipua` launchers, SIPp runs and their totals, and a trace of our agents' messages.
 //!
 //! Included by each interop test file with `#[path = "interop/common.rs"] mod common;`.
 //! Cargo builds every test file as its own crate, and no one of them uses all of this:
 //! hence the `dead_code` allowance, for this module only.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,6 +60,21 @@ pub fn signal_group(child: &Child, signal: &str) {
         .args([signal, "--", &group])
         .stderr(Stdio::null())
         .status();
+}
+
+/// Sends `signal` to the program `timeout` runs for `child`, not to `timeout`: signalled
+/// itself, `timeout` passes the signal on (a second one, for a program counting them) and,
+/// with `--kill-after`, follows it with SIGKILL a few seconds later — no good for a program
+/// that is to stop in its own time.
+pub fn signal_program(child: &Child, signal: &str) {
+    let pid = child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let program = children
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("timeout (PID {pid}) runs no program"));
+    let sent = Command::new("kill").args([signal, program]).status().unwrap();
+    assert!(sent.success(), "kill {signal} {program} failed");
 }
 
 /// Waits up to `within` for `child` to exit; whether it exited successfully.
@@ -215,6 +230,34 @@ pub async fn sipp(args: Vec<String>) -> (bool, String) {
     .unwrap()
 }
 
+/// What SIPp's final statistics screen says of its calls (the cumulative column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SippTotals {
+    pub created: u64,
+    pub successful: u64,
+    pub failed: u64,
+}
+
+/// The totals on the last statistics screen in SIPp's `output`; `None` without one.
+pub fn sipp_totals(output: &str) -> Option<SippTotals> {
+    // Lines such as `  Successful call        |        0                  |      100  `:
+    // the cumulative value is the line's last number.
+    let last = |name: &str| -> Option<u64> {
+        output
+            .lines()
+            .rfind(|line| line.trim_start().starts_with(name))?
+            .split(|c: char| c == '|' || c.is_whitespace())
+            .rfind(|word| !word.is_empty())?
+            .parse()
+            .ok()
+    };
+    Some(SippTotals {
+        created: last("Total Calls created")?,
+        successful: last("Successful call")?,
+        failed: last("Failed call")?,
+    })
+}
+
 /// Waits until something is bound to UDP `port` on 127.0.0.1 or every address (a peer
 /// started in the background: SIPp as a server), looking in `/proc/net/udp` rather than
 /// binding the port ourselves, which could take it from under the peer.
@@ -326,6 +369,55 @@ impl Trace {
 /// Whether `lines` has one starting with `prefix`.
 pub fn has(lines: &[String], prefix: &str) -> bool {
     lines.iter().any(|line| line.starts_with(prefix))
+}
+
+// ---- the sipua binary ----
+
+/// The `sipua` example binary of this build, built first (`cargo test --test ...` builds
+/// no examples): `target/<profile>/examples/sipua`, found from this test's own path
+/// (`target/<profile>/deps/<test file>-<hash>`).
+pub fn sipua() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "sip-tokio",
+            "--example",
+            "sipua",
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo");
+    assert!(built.success(), "cargo build --example sipua failed");
+    let binary = profile_dir.join("examples").join("sipua");
+    assert!(binary.exists(), "no {}", binary.display());
+    binary
+}
+
+/// Runs `sipua ARGS` under `timeout`, its output in `scratch(name)/out`.
+pub fn run_sipua(binary: &Path, name: &str, args: &[&str]) -> Peer {
+    let log = scratch(name).join("out");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = under_timeout(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("run sipua");
+    Peer::new(child, log)
 }
 
 // ---- Kamailio ----
@@ -544,6 +636,21 @@ impl Kamailio {
         Kamailio::launch(name, Some(trusted))
     }
 
+    /// Kamailio with a configuration of the caller's (which must listen on TCP too, on
+    /// `@PORT@`, for [`Kamailio::start`]'s wait): `@PORT@` is replaced by a free port and
+    /// `@DIR@` by its scratch directory, where `files` (name, contents) are written first.
+    pub fn start_with(name: &str, config: &str, files: &[(&str, &str)]) -> Kamailio {
+        let dir = scratch(name);
+        let port = free_port();
+        for (file, contents) in files {
+            std::fs::write(dir.join(file), contents).unwrap();
+        }
+        let config = config
+            .replace("@PORT@", &port.to_string())
+            .replace("@DIR@", &dir.display().to_string());
+        Kamailio::run(dir, port, None, &config)
+    }
+
     fn launch(name: &str, tls: Option<&[&str]>) -> Kamailio {
         let dir = scratch(name);
         let port = free_port();
@@ -581,6 +688,11 @@ impl Kamailio {
             (tls_port, cert)
         });
         let config = config.replace("@TLS_LISTEN@", "").replace("@TLS_MODULE@", "");
+        Kamailio::run(dir, port, tls, &config)
+    }
+
+    /// Writes `config` into `dir`, starts Kamailio with it and waits until it listens.
+    fn run(dir: PathBuf, port: u16, tls: Option<(u16, String)>, config: &str) -> Kamailio {
         let config_file = dir.join("kamailio.cfg");
         std::fs::write(&config_file, config).unwrap();
         let log = dir.join("kamailio.log");
@@ -655,6 +767,11 @@ impl Kamailio {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its scratch directory (configuration, log, control socket).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Stops it; its files go too (a failed test keeps them, for a look at the log).
