@@ -129,28 +129,34 @@ run_one() {
     sipp_transport=(-buff_size 4194304)
   fi
 
-  # The answering side, bounded by its own clock as well as by the EXIT trap. For the
+  # The answering side, bounded by its own clock as well as by the EXIT trap, and stopped
+  # at once when the run is over (--drain-timeout 0: no wait for unfinished calls). For the
   # dispatcher, $server is the first instance and $server2 the second (their CPU is
   # summed), and SIPp calls Kamailio on $port.
   local server server2="" kamailio=""
   if [ "$peer" = kam-ds-2 ]; then
     local one=$NEXT_PORT two=$((NEXT_PORT + 1))
     NEXT_PORT=$((NEXT_PORT + 2))
-    "$SIPUA" listen --bind "127.0.0.1:$one" --auto-answer --quiet --duration $((wall + 10)) \
+    "$SIPUA" listen --bind "127.0.0.1:$one" --auto-answer --quiet --drain-timeout 0 \
+      --duration $((wall + 10)) \
       > "$tag.server.log" 2>&1 &
     server=$!
     PIDS+=("$server")
-    "$SIPUA" listen --bind "127.0.0.1:$two" --auto-answer --quiet --duration $((wall + 10)) \
+    "$SIPUA" listen --bind "127.0.0.1:$two" --auto-answer --quiet --drain-timeout 0 \
+      --duration $((wall + 10)) \
       > "$tag.server2.log" 2>&1 &
     server2=$!
     PIDS+=("$server2")
     wait_listening udp "$one" "$server" && wait_listening udp "$two" "$server2" \
       || { log "error: sipua did not listen on $one and $two"; exit 1; }
     mkdir -p "$tag.kamailio"
-    printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' "$one" "$two" > "$tag.kamailio/dispatcher.list"
-    sed -e "s/@PORT@/$port/g" -e "s|@DIR@|$tag.kamailio|g" "$DISPATCHER_CONFIG" > "$tag.kamailio/kamailio.cfg"
-    # -DD: in the foreground, so that $! is Kamailio's main process (stopped with its
-    # children); more shared memory than the tests give it, for the transactions of a load.
+    printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' "$one" "$two" \
+      > "$tag.kamailio/dispatcher.list"
+    sed -e "s/@PORT@/$port/g" -e "s|@DIR@|$tag.kamailio|g" "$DISPATCHER_CONFIG" \
+      > "$tag.kamailio/kamailio.cfg"
+    # -DD: in the foreground, under `timeout` ($!), which passes a SIGTERM on to Kamailio's
+    # main process, which stops its children; more shared memory than the tests give it,
+    # for the transactions of a load.
     timeout $((wall + 10)) kamailio -DD -E -m 256 -M 16 -f "$tag.kamailio/kamailio.cfg" \
       -P "$tag.kamailio/kamailio.pid" -Y "$tag.kamailio" > "$tag.kamailio/kamailio.log" 2>&1 &
     kamailio=$!
@@ -160,6 +166,7 @@ run_one() {
       || { log "error: kamailio did not start:"; tail "$tag.kamailio/kamailio.log" >&2; exit 1; }
   elif [ "$peer" = sipua ]; then
     "$SIPUA" listen --bind "127.0.0.1:$port" --transport "$transport" --auto-answer --quiet \
+      --drain-timeout 0 \
       --duration $((wall + 10)) > "$tag.server.log" 2>&1 &
   else
     # exec: $! must be SIPp itself, whose CPU time is measured.
