@@ -2,6 +2,11 @@
 # Load benchmark over loopback: SIPp's built-in `uac` scenario calls, at a series of rates,
 # (a) our `sipua listen --auto-answer` and (b) SIPp's own built-in `uas`, the reference.
 # Each call is INVITE / 100 / 180 / 200 / ACK / BYE / 200 with no pause (-d 0).
+# Then, over UDP, (c) Kamailio's dispatcher in front of two `sipua listen` (peer
+# `kam-ds-2`, configuration sip-tokio/tests/interop/kamailio-dispatcher.cfg: round robin,
+# OPTIONS probes, failover), at its own rates; its CPU column is the two instances' CPU
+# (Kamailio's is not counted) and it has no ratio. Its rows are reported, not judged:
+# Kamailio's capacity on this machine is not ours.
 # For every (transport, rate, peer) it prints one row: calls SIPp was asked to make,
 # created, successful, failed, unfinished, SIPp's retransmissions, the answering process's
 # CPU time (user + system, from /proc/PID/stat) per successful call, and the ratio of
@@ -10,7 +15,10 @@
 #   RATES="500 1000 2000 4000 8000"  calls per second to try (default shown)
 #   SECONDS_PER_RATE=10              seconds of calls per rate
 #   TRANSPORTS="udp tcp"             which transports
-#   BASE_PORT=15060                  first port; every run takes the next one
+#   BASE_PORT=15060                  first port; every run takes the next one (three
+#                                    for a dispatcher run)
+#   DISPATCHER_RATES="500 1000 2000" calls per second through Kamailio's dispatcher
+#                                    (empty: skip; needs `kamailio`)
 #
 # Exits 1 if our UAS fails (or leaves unfinished) calls at a rate where SIPp's own UAS
 # completed them all.
@@ -21,6 +29,8 @@ RATES=${RATES:-"500 1000 2000 4000 8000"}
 SECONDS_PER_RATE=${SECONDS_PER_RATE:-10}
 TRANSPORTS=${TRANSPORTS:-"udp tcp"}
 BASE_PORT=${BASE_PORT:-15060}
+DISPATCHER_RATES=${DISPATCHER_RATES-"500 1000 2000"}
+DISPATCHER_CONFIG=sip-tokio/tests/interop/kamailio-dispatcher.cfg
 # A call that has not completed this long after the last one was started is left
 # unfinished; it bounds every SIPp run (SIPp's -timeout, plus a hard `timeout` around it).
 GRACE=20
@@ -34,6 +44,10 @@ SIPUA="${CARGO_TARGET_DIR:-$PWD/target}/release/examples/sipua"
 [ -x "$SIPUA" ] || { log "error: $SIPUA not found"; exit 1; }
 if ! command -v sipp > /dev/null; then
   apt-get install -y sip-tester >&2 || { apt-get update >&2 && apt-get install -y sip-tester >&2; }
+fi
+if [ -n "$DISPATCHER_RATES" ] && ! command -v kamailio > /dev/null; then
+  apt-get install -y --no-install-recommends kamailio >&2 \
+    || { apt-get update >&2 && apt-get install -y --no-install-recommends kamailio >&2; }
 fi
 TICKS_PER_SEC=$(getconf CLK_TCK)
 
@@ -115,10 +129,44 @@ run_one() {
     sipp_transport=(-buff_size 4194304)
   fi
 
-  # The answering side, bounded by its own clock as well as by the EXIT trap.
-  local server
-  if [ "$peer" = sipua ]; then
+  # The answering side, bounded by its own clock as well as by the EXIT trap, and stopped
+  # at once when the run is over (--drain-timeout 0: no wait for unfinished calls). For the
+  # dispatcher, $server is the first instance and $server2 the second (their CPU is
+  # summed), and SIPp calls Kamailio on $port.
+  local server server2="" kamailio=""
+  if [ "$peer" = kam-ds-2 ]; then
+    local one=$NEXT_PORT two=$((NEXT_PORT + 1))
+    NEXT_PORT=$((NEXT_PORT + 2))
+    "$SIPUA" listen --bind "127.0.0.1:$one" --auto-answer --quiet --drain-timeout 0 \
+      --duration $((wall + 10)) \
+      > "$tag.server.log" 2>&1 &
+    server=$!
+    PIDS+=("$server")
+    "$SIPUA" listen --bind "127.0.0.1:$two" --auto-answer --quiet --drain-timeout 0 \
+      --duration $((wall + 10)) \
+      > "$tag.server2.log" 2>&1 &
+    server2=$!
+    PIDS+=("$server2")
+    wait_listening udp "$one" "$server" && wait_listening udp "$two" "$server2" \
+      || { log "error: sipua did not listen on $one and $two"; exit 1; }
+    mkdir -p "$tag.kamailio"
+    printf '1 sip:127.0.0.1:%s\n1 sip:127.0.0.1:%s\n' "$one" "$two" \
+      > "$tag.kamailio/dispatcher.list"
+    sed -e "s/@PORT@/$port/g" -e "s|@DIR@|$tag.kamailio|g" "$DISPATCHER_CONFIG" \
+      > "$tag.kamailio/kamailio.cfg"
+    # -DD: in the foreground, under `timeout` ($!), which passes a SIGTERM on to Kamailio's
+    # main process, which stops its children; more shared memory than the tests give it,
+    # for the transactions of a load.
+    timeout $((wall + 10)) kamailio -DD -E -m 256 -M 16 -f "$tag.kamailio/kamailio.cfg" \
+      -P "$tag.kamailio/kamailio.pid" -Y "$tag.kamailio" > "$tag.kamailio/kamailio.log" 2>&1 &
+    kamailio=$!
+    PIDS+=("$kamailio")
+    # Its TCP port is bound before it forks its workers, like the UDP one.
+    wait_listening tcp "$port" "$kamailio" \
+      || { log "error: kamailio did not start:"; tail "$tag.kamailio/kamailio.log" >&2; exit 1; }
+  elif [ "$peer" = sipua ]; then
     "$SIPUA" listen --bind "127.0.0.1:$port" --transport "$transport" --auto-answer --quiet \
+      --drain-timeout 0 \
       --duration $((wall + 10)) > "$tag.server.log" 2>&1 &
   else
     # exec: $! must be SIPp itself, whose CPU time is measured.
@@ -135,6 +183,7 @@ run_one() {
 
   local before after rc=0
   before=$(cpu_ticks "$server")
+  if [ -n "$server2" ]; then before=$((before + $(cpu_ticks "$server2"))); fi
   # -m bounds the calls, -l the calls in flight (3 s worth at this rate: SIPp's own rule
   # for -l with a 3 s call), -timeout the wall time. SIPp runs in $WORK so that any file
   # it decides to write lands there, not in the repository.
@@ -143,8 +192,18 @@ run_one() {
     -nostdin -timeout "${wall}s" -trace_stat -stf "$tag.csv" -fd 1) \
     > "$tag.uac.log" 2>&1 || rc=$?
   after=$(cpu_ticks "$server")
+  if [ -n "$server2" ]; then
+    after=$((after + $(cpu_ticks "$server2")))
+    kill "$server2" 2> /dev/null || true
+    wait "$server2" 2> /dev/null || true
+  fi
   kill "$server" 2> /dev/null || true
   wait "$server" 2> /dev/null || true
+  if [ -n "$kamailio" ]; then
+    # `timeout` passes the SIGTERM on; Kamailio's main process stops its children.
+    kill "$kamailio" 2> /dev/null || true
+    wait "$kamailio" 2> /dev/null || true
+  fi
 
   local created ok failed retrans
   read -r created ok failed retrans <<< "$(sipp_stats "$tag.csv")"
@@ -187,5 +246,10 @@ for transport in $TRANSPORTS; do
     log "$transport: sipua lost calls where SIPp uas did not, at:$ours_broken cps"
     verdict=1
   fi
+done
+for rate in $DISPATCHER_RATES; do
+  log "udp $rate cps: Kamailio's dispatcher in front of two sipua (${SECONDS_PER_RATE}s)"
+  run_one udp "$rate" kam-ds-2
+  printf '%s %6s\n' "$ROW" "-"
 done
 exit "$verdict"

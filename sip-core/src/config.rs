@@ -127,7 +127,8 @@ pub struct EndpointConfig {
     pub mtu: usize,
     /// Send 100 (Trying) as soon as an INVITE arrives (RFC 3261 §17.2.1).
     pub send_trying: bool,
-    /// Retry-After seconds in the 503 sent over the transaction limit.
+    /// Retry-After seconds in the 503 sent over a limit, or to new requests while the
+    /// Endpoint is not accepting (`Endpoint::set_accepting`).
     pub retry_after: u32,
     /// The call layer (dialogs and invite sessions).
     pub calls: CallConfig,

@@ -343,9 +343,15 @@ enum Cmd {
         limits: LimitArgs,
         #[command(flatten)]
         advertise: AdvertiseArgs,
-        /// Stop after this many seconds (default: run until killed).
+        /// Stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "S")]
         duration: Option<u64>,
+        /// On SIGTERM or Ctrl-C, stop gracefully: refuse new requests (INVITE, OPTIONS…)
+        /// with 503 and Retry-After, and wait up to this many seconds for the calls in
+        /// progress to end before hanging up the rest (0: hang up at once). A second
+        /// signal stops at once.
+        #[arg(long, value_name = "S", default_value_t = 25)]
+        drain_timeout: u64,
         /// Print nothing per call.
         #[arg(long)]
         quiet: bool,
@@ -517,6 +523,40 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// SIGTERM and SIGINT (Ctrl-C), counted as they come.
+struct StopSignals(tokio::sync::watch::Receiver<u32>);
+
+impl StopSignals {
+    /// Completes once `n` signals have come.
+    fn at(&self, n: u32) -> impl Future<Output = ()> + use<> {
+        let mut count = self.0.clone();
+        async move {
+            // A closed channel (the counting task is gone) never completes.
+            if count.wait_for(|seen| *seen >= n).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Starts counting SIGTERM and SIGINT; from now on neither ends the process by itself.
+fn stop_signals() -> Result<StopSignals, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
+    let (count, counted) = tokio::sync::watch::channel(0u32);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            count.send_modify(|seen| *seen += 1);
+        }
+    });
+    Ok(StopSignals(counted))
 }
 
 fn default_bind(target: &str) -> SocketAddr {
@@ -765,6 +805,7 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
             limits,
             advertise,
             duration,
+            drain_timeout,
             quiet,
         } => {
             if let Some(code) = reject {
@@ -783,17 +824,40 @@ async fn run(command: Cmd) -> Result<ExitCode, String> {
                 hangup_after: hangup_after.map(Duration::from_millis),
                 duration: duration.map(Duration::from_secs),
                 max_calls: None,
+                drain_timeout: Duration::from_secs(drain_timeout),
                 limits: limits.limits(),
                 accept_refer,
                 quiet,
                 trace: TRACE.load(std::sync::atomic::Ordering::Relaxed),
                 dns_server: DNS_SERVER.get().copied(),
             };
+            // Signals are caught from before the first call: SIGTERM's default would end the
+            // process at once, calls and all.
+            let signals = stop_signals()?;
             let listener = Listener::bind(options)
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
-            // Runs until --duration passes, or until the process is killed.
-            listener.run(std::io::stdout(), std::future::pending()).await;
+            // Runs until --duration passes, or until stopped: the first signal drains (with
+            // a --drain-timeout above 0), a second one stops at once.
+            let (drain, stop) = if drain_timeout == 0 {
+                (signals.at(u32::MAX), signals.at(1))
+            } else {
+                (signals.at(1), signals.at(2))
+            };
+            let report = listener.run_draining(std::io::stdout(), drain, stop).await;
+            // One line, --quiet or not, for scripts and tests to read.
+            println!(
+                "summary: incoming {}, answered {}, rejected {}, not acceptable {}, ended {}, \
+                 caller hung up {}, we hung up {}, still up at the stop {}",
+                report.incoming,
+                report.answered,
+                report.rejected,
+                report.not_acceptable,
+                report.ended,
+                report.remote_bye,
+                report.hung_up,
+                report.still_up
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Call {

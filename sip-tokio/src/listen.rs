@@ -4,7 +4,9 @@
 //!
 //! [`run`] binds and serves until the process ends or a stop condition in
 //! [`ListenOptions`] holds. [`Listener`] splits the two steps so the caller learns the bound
-//! address (port 0 picks one) before any call arrives, and can pass its own stop signal.
+//! address (port 0 picks one) before any call arrives, and can pass its own stop signal —
+//! or two, with [`Listener::run_draining`]: a graceful stop that refuses new calls with 503
+//! while the calls in progress end (what `sipua listen` does on SIGTERM), and a stop at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -94,6 +96,9 @@ pub struct ListenOptions {
     pub duration: Option<Duration>,
     /// Stop once this many calls have ended.
     pub max_calls: Option<usize>,
+    /// How long a graceful stop ([`Listener::run_draining`]) waits for the calls in
+    /// progress to end before hanging up what is left. Default 25 s.
+    pub drain_timeout: Duration,
     /// The core's limits (live calls, transactions, connections, message size): past one a
     /// new request gets 503 with Retry-After. Default: [`EndpointLimits::default`].
     pub limits: EndpointLimits,
@@ -124,6 +129,7 @@ impl Default for ListenOptions {
             hangup_after: None,
             duration: None,
             max_calls: None,
+            drain_timeout: DRAIN_TIMEOUT,
             limits: EndpointLimits::default(),
             accept_refer: false,
             quiet: false,
@@ -156,6 +162,9 @@ pub struct ListenReport {
     pub transfers: usize,
     /// Of those, calls the target answered.
     pub transfers_answered: usize,
+    /// Calls still in progress when serving stopped, which the shutdown then hung up or
+    /// refused. A graceful stop whose calls all ended within `drain_timeout` leaves none.
+    pub still_up: usize,
 }
 
 /// A bound listener that has not started serving yet: [`Listener::local_addr`] tells
@@ -237,7 +246,23 @@ impl Listener {
     /// seconds' grace — and returns the counts, including the calls ended by the shutdown.
     ///
     /// Output is best effort: a write error (a closed stdout) does not stop the calls.
-    pub async fn run(self, mut out: impl Write, stop: impl Future<Output = ()>) -> ListenReport {
+    pub async fn run(self, out: impl Write, stop: impl Future<Output = ()>) -> ListenReport {
+        self.run_draining(out, std::future::pending(), stop).await
+    }
+
+    /// [`Listener::run`] with a graceful stop as well: once `drain` completes the agent
+    /// stops accepting ([`UserAgent::set_accepting`]) — every new request outside a dialog,
+    /// INVITE and OPTIONS alike, gets 503 Service Unavailable with Retry-After, so a proxy
+    /// sends new calls elsewhere and one probing with OPTIONS takes us out of its pool —
+    /// while the calls in progress go on until they end. When the last has ended, or
+    /// `drain_timeout` has passed, it stops as `run` does (hanging up what is left).
+    /// `stop` still stops at once, draining or not; `duration` and `max_calls` still hold.
+    pub async fn run_draining(
+        self,
+        mut out: impl Write,
+        drain: impl Future<Output = ()>,
+        stop: impl Future<Output = ()>,
+    ) -> ListenReport {
         let Listener {
             agent,
             mut incoming,
@@ -273,7 +298,19 @@ impl Listener {
         let deadline = options.duration.map(|d| Instant::now() + d);
         let limit_reached = |report: &ListenReport| options.max_calls.is_some_and(|max| report.ended >= max);
         tokio::pin!(stop);
+        tokio::pin!(drain);
+        // Set once the graceful stop has begun: when it gives up on the calls in progress.
+        let mut draining_until: Option<Instant> = None;
         while !limit_reached(&report) {
+            // Draining and no call task left: done once the agent has no call either (one
+            // may still wait in `incoming`, taken on the next turn).
+            if draining_until.is_some()
+                && tasks.is_empty()
+                && agent.stats().await.map_or(true, |stats| stats.calls == 0)
+            {
+                say(format_args!("drained: every call has ended"));
+                break;
+            }
             tokio::select! {
                 call = incoming.next() => {
                     let Some(call) = call else { break };
@@ -304,8 +341,27 @@ impl Listener {
                 }
                 () = sleep_until(deadline) => break,
                 () = &mut stop => break,
+                () = &mut drain, if draining_until.is_none() => {
+                    // Refused from now on; should the agent be gone already, the loop ends
+                    // on its own (`incoming` closes).
+                    let _ = agent.set_accepting(false).await;
+                    draining_until = Some(Instant::now() + options.drain_timeout);
+                    say(format_args!(
+                        "draining: new requests refused with 503; waiting up to {:?} for {} calls in progress",
+                        options.drain_timeout,
+                        tasks.len()
+                    ));
+                }
+                () = sleep_until(draining_until) => {
+                    say(format_args!("drain timeout: {} calls still in progress are hung up", tasks.len()));
+                    break;
+                }
+                // While draining with no task left, look at the agent's calls again now
+                // and then (a call it refused is gone in a moment, and tells nobody).
+                () = tokio::time::sleep(DRAIN_POLL), if draining_until.is_some() && tasks.is_empty() => {}
             }
         }
+        report.still_up = tasks.len();
         agent.shutdown(SHUTDOWN_GRACE).await;
         // After the shutdown every call has ended (or the driver is gone, which ends the
         // tasks' event streams), so the remaining tasks finish promptly; the bound only
@@ -324,6 +380,14 @@ impl Listener {
 
 /// How long live calls get to end when the listener stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// [`ListenOptions::drain_timeout`]'s default: long enough for short calls and a proxy
+/// to notice, short enough for a service manager's stop timeout (systemd's default is
+/// 90 s, Kubernetes' grace period 30 s: the agent's own 2 s shutdown grace comes on top).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How often a drain with no call task left asks the agent whether any call is.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 /// Binds as `options` says and serves calls until one of its stop conditions holds (with
 /// none set, until the process ends), writing one line per call event to `out`. This is
@@ -636,6 +700,7 @@ fn answer_body(offer: &[u8], ip: IpAddr, call: CallId) -> Result<Bytes, NoCommon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sip_core::message::StatusCode;
 
     fn caller_options() -> ListenOptions {
         ListenOptions {
@@ -766,6 +831,108 @@ mod tests {
         assert_eq!((report.incoming, report.answered, report.ended), (1, 0, 1));
         // The shutdown refused the ringing call.
         assert!(matches!(call.ended().await, Some(EndReason::Rejected(_))));
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    /// Calls `target` and waits until the call is answered.
+    async fn answered_call(alice: &UserAgent, target: &str) -> Call {
+        let mut call = alice.call(target, offer(), None).await.unwrap();
+        loop {
+            match call.next_event().await.unwrap() {
+                CallEvent::Answered { .. } => return call,
+                CallEvent::Terminated { reason, .. } => panic!("ended: {reason:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_graceful_stop_refuses_new_requests_with_503_and_waits_for_the_calls_in_progress() {
+        let options = ListenOptions {
+            auto_answer: true,
+            duration: Some(Duration::from_secs(10)),
+            ..ListenOptions::default()
+        };
+        let listener = Listener::bind(options).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let (drain, draining) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(listener.run_draining(
+            std::io::sink(),
+            async {
+                let _ = draining.await;
+            },
+            std::future::pending(),
+        ));
+        let alice = UserAgent::builder().start().await.unwrap();
+        let mut call = answered_call(&alice, &target).await;
+        assert_eq!(alice.options(&target).await.unwrap(), StatusCode::OK);
+
+        drain.send(()).unwrap();
+        // The refusal is the agent's, so wait for it to take effect: OPTIONS, answered
+        // as an INVITE would be (RFC 3261 §11.2), says when.
+        let until = Instant::now() + Duration::from_secs(5);
+        while alice.options(&target).await.unwrap() != StatusCode::SERVICE_UNAVAILABLE {
+            assert!(
+                Instant::now() < until,
+                "OPTIONS still answered 200 while draining"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut refused = alice.call(&target, offer(), None).await.unwrap();
+        assert_eq!(
+            refused.ended().await,
+            Some(EndReason::Rejected(StatusCode::SERVICE_UNAVAILABLE))
+        );
+        // The call in progress is not cut: the listener waits for it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !server.is_finished(),
+            "the listener stopped with a call in progress"
+        );
+        call.hangup().await.unwrap();
+        assert_eq!(call.ended().await, Some(EndReason::LocalBye));
+        let report = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the listener stops once its last call has ended")
+            .unwrap();
+        assert_eq!(
+            (
+                report.incoming,
+                report.answered,
+                report.remote_bye,
+                report.still_up
+            ),
+            (1, 1, 1, 0),
+            "{report:?}"
+        );
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn a_graceful_stop_hangs_up_what_is_left_after_the_drain_timeout() {
+        let options = ListenOptions {
+            auto_answer: true,
+            drain_timeout: Duration::from_millis(200),
+            duration: Some(Duration::from_secs(10)),
+            ..ListenOptions::default()
+        };
+        let listener = Listener::bind(options).await.unwrap();
+        let target = format!("sip:bob@{}", listener.local_addr());
+        let (drain, draining) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(listener.run_draining(
+            std::io::sink(),
+            async {
+                let _ = draining.await;
+            },
+            std::future::pending(),
+        ));
+        let alice = UserAgent::builder().start().await.unwrap();
+        let mut call = answered_call(&alice, &target).await;
+        drain.send(()).unwrap();
+        // The caller never hangs up: the listener does, once the drain times out.
+        assert_eq!(call.ended().await, Some(EndReason::RemoteBye));
+        let report = server.await.unwrap();
+        assert_eq!((report.answered, report.still_up), (1, 1), "{report:?}");
         alice.shutdown(Duration::from_millis(100)).await;
     }
 

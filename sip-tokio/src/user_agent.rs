@@ -904,6 +904,19 @@ impl UserAgent {
         self.request(|reply| Command::Connections { reply }).await
     }
 
+    /// Takes new work, or stops taking it (on from the start): with `false` every new
+    /// request outside a dialog — INVITE, OPTIONS, SUBSCRIBE, REFER, MESSAGE, the methods
+    /// the application took — is answered 503 Service Unavailable with Retry-After, while
+    /// the calls in progress go on until they end. This is the first half of a graceful
+    /// stop: wait for the calls (see [`UserAgent::stats`]), then
+    /// [`shutdown`](UserAgent::shutdown). OPTIONS is refused too (RFC 3261 §11.2), so a
+    /// proxy probing with OPTIONS (Kamailio's dispatcher) stops sending calls here. See
+    /// [`Endpoint::set_accepting`](sip_core::Endpoint::set_accepting).
+    pub async fn set_accepting(&self, accepting: bool) -> Result<(), Error> {
+        self.request(|reply| Command::SetAccepting { accepting, reply })
+            .await
+    }
+
     /// Hangs up every live call, then waits until they have ended (BYEs answered or
     /// timed out) and every transaction still at work has finished, or `grace` has
     /// passed, and stops the driver. Transactions that only absorb retransmissions

@@ -376,6 +376,9 @@ fn run_attack(config: &Config, attack: Attack, port: u16) -> Result<Row, String>
         "--quiet",
         "--duration",
         &duration,
+        // Stopped once measured: at once, not after draining (the flood's calls never end).
+        "--drain-timeout",
+        "0",
     ]);
     let mut sipua = Bounded::spawn(
         config,

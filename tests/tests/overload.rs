@@ -1,6 +1,7 @@
 //! Admission under load: past the call limit, or past one address's share of it, a new
 //! INVITE gets a stateless 503 with Retry-After before any transaction or call is made for
-//! it, while what was already accepted carries on.
+//! it, while what was already accepted carries on. And the same for a graceful stop: an
+//! Endpoint not accepting new work refuses new requests with 503 while its calls end.
 
 // Test code over known inputs: a panic is a test failure with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -153,4 +154,77 @@ fn a_driver_that_stops_polling_finds_the_output_queue_bounded() {
         u64::from(requests),
         "each was answered all the same"
     );
+}
+
+/// An out-of-dialog OPTIONS from `from`, numbered `n`.
+fn options(from: SocketAddr, n: u32) -> Bytes {
+    Bytes::from(format!(
+        "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKo{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=o{n}\r\nTo: <sip:bob@192.0.2.2>\r\n\
+         Call-ID: options-{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ))
+}
+
+/// What Bob sends back to `request` from `from`, parsed.
+fn answers_to(bob: &mut Endpoint, now: Instant, from: SocketAddr, request: Bytes) -> Vec<Message> {
+    bob.handle_datagram(now, BOB.parse().unwrap(), from, request);
+    std::iter::from_fn(|| bob.poll_transmit())
+        .map(|t| Message::parse(t.payload).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_endpoint_not_accepting_refuses_new_requests_with_503_while_its_calls_end() {
+    let mut bob = bob(|_| {});
+    let now = Instant::now();
+    let alice = caller(1);
+    let (_, call) = offer(&mut bob, now, alice, "live");
+    let call = call.unwrap();
+    bob.ringing(now, call).unwrap();
+    let _ = std::iter::from_fn(|| bob.poll_transmit()).count();
+
+    // A graceful stop begins.
+    bob.set_accepting(false);
+    assert!(!bob.accepting());
+    let (answers, refused) = offer(&mut bob, now, caller(2), "new");
+    assert_eq!(statuses(&answers), vec![100, 503]);
+    assert_eq!(refused, None, "the application never sees the call");
+    let retry_after = bob.config().retry_after.to_string();
+    assert_eq!(
+        answers[1].headers().get(HeaderName::RetryAfter),
+        Some(retry_after.as_str())
+    );
+    // OPTIONS gets what an INVITE would (RFC 3261 §11.2): a prober takes us out of its pool.
+    let probe = answers_to(&mut bob, now, caller(3), options(caller(3), 1));
+    assert_eq!(statuses(&probe), vec![503]);
+    assert_eq!(
+        probe[0].headers().get(HeaderName::RetryAfter),
+        Some(retry_after.as_str())
+    );
+
+    // The call in progress goes on: answered, acknowledged, ended by the caller's BYE.
+    bob.answer(now, call, Bytes::new(), None).unwrap();
+    let ok = std::iter::from_fn(|| bob.poll_transmit())
+        .map(|t| Message::parse(t.payload).unwrap())
+        .find(|m| m.as_response().is_some_and(|r| r.status == StatusCode::OK))
+        .expect("the 200 to the INVITE in progress");
+    let to = ok.headers().get(HeaderName::To).unwrap().to_owned();
+    let in_dialog = |method: &str, cseq: u32, branch: &str| {
+        Bytes::from(format!(
+            "{method} sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP {alice};branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@{ip}>;tag=a-live\r\nTo: {to}\r\n\
+             Call-ID: live\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+            ip = alice.ip()
+        ))
+    };
+    let ack = answers_to(&mut bob, now, alice, in_dialog("ACK", 1, "ack"));
+    assert!(ack.is_empty());
+    let bye = answers_to(&mut bob, now, alice, in_dialog("BYE", 2, "bye"));
+    assert_eq!(statuses(&bye), vec![200], "a request inside the call is served");
+    assert_eq!(bob.call_count(), 0);
+
+    // Taking work again: OPTIONS is answered 200 once more.
+    bob.set_accepting(true);
+    let probe = answers_to(&mut bob, now, caller(3), options(caller(3), 2));
+    assert_eq!(statuses(&probe), vec![200]);
 }

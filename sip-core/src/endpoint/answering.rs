@@ -99,3 +99,21 @@ pub(crate) fn answer_options(seam: &mut Seam, now: Instant, transaction: Transac
         let _ = seam.respond(now, transaction, response);
     }
 }
+
+/// Answers a new request 503 Service Unavailable with Retry-After: the Endpoint takes no new
+/// work ([`Endpoint::set_accepting`](crate::endpoint::Endpoint::set_accepting)). The
+/// transaction is kept, so the 503 is retransmitted and its ACK absorbed as usual.
+pub(crate) fn refuse_unavailable(seam: &mut Seam, now: Instant, transaction: TransactionId) {
+    seam.shared.stats.rejected += 1;
+    let retry_after = seam.shared.config.retry_after.to_string();
+    let headers = [(HeaderName::RetryAfter, retry_after.as_str())];
+    let response = seam.response_with(
+        transaction,
+        StatusCode::SERVICE_UNAVAILABLE,
+        headers,
+        bytes::Bytes::new(),
+    );
+    if let Ok(response) = response {
+        let _ = seam.respond(now, transaction, response);
+    }
+}

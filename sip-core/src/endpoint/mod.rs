@@ -119,6 +119,9 @@ pub struct Endpoint {
     /// True while transaction events are being handed to the usages (a usage's own
     /// commands feed the same inbox, drained by the loop already running).
     dispatching: bool,
+    /// False once the application stops taking new work ([`Endpoint::set_accepting`]):
+    /// new requests outside a dialog then get 503 with Retry-After.
+    accepting: bool,
 }
 
 impl Endpoint {
@@ -145,6 +148,7 @@ impl Endpoint {
             registrations,
             pager,
             dispatching: false,
+            accepting: true,
         }
     }
 
@@ -175,6 +179,11 @@ impl Endpoint {
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.seam.shared.stats
+    }
+
+    /// Whether new requests outside a dialog are taken (see [`Endpoint::set_accepting`]).
+    pub fn accepting(&self) -> bool {
+        self.accepting
     }
 
     /// Live transactions, client and server.
@@ -583,6 +592,24 @@ impl Endpoint {
         self.seam.response(transaction, status)
     }
 
+    /// Takes new work or stops taking it (on by default). With `false` — a graceful stop,
+    /// or a node taken out of a pool — every new request outside a dialog (INVITE,
+    /// OPTIONS, SUBSCRIBE, REFER, MESSAGE, the application's own methods) is answered 503
+    /// Service Unavailable with Retry-After ([`EndpointConfig::retry_after`]), in a
+    /// transaction of its own (so it is retransmitted and ACKed as usual, and not
+    /// rate-limited like the stateless refusals of an overload). Calls, subscriptions and
+    /// transactions already under way go on: requests inside a dialog, ACKs and CANCELs
+    /// are handled as before.
+    ///
+    /// OPTIONS is refused too, as RFC 3261 §11.2 asks (the answer to OPTIONS is the one an
+    /// INVITE would get): a proxy probing us with OPTIONS, such as Kamailio's dispatcher,
+    /// then takes us out of its pool instead of sending calls only to have them refused.
+    /// Requests that exist only inside a dialog (BYE, PRACK, UPDATE, NOTIFY) still get 481
+    /// when they name none.
+    pub fn set_accepting(&mut self, accepting: bool) {
+        self.accepting = accepting;
+    }
+
     /// Sends `response` in server transaction `transaction`.
     pub fn respond(
         &mut self,
@@ -825,6 +852,7 @@ impl Endpoint {
         });
         let config = &seam.shared.config;
         let method = &new.request.method;
+        let accepting = self.accepting;
         match key {
             Some(key) => {
                 let dialog = seam.dialogs.find(&key);
@@ -856,6 +884,11 @@ impl Endpoint {
                         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
                     ),
                 }
+            }
+            // Not taking new work (a graceful stop): everything that would start something
+            // here is refused; what names no dialog of ours still gets its 481 below.
+            None if !accepting && !answering::only_in_dialog(config, method) => {
+                answering::refuse_unavailable(seam, now, new.transaction)
             }
             None if *method == Method::Invite => self.invites.on_new_invite(seam, now, new),
             None if *method == Method::Subscribe => self.subscriptions.on_new_subscribe(seam, now, None, new),

@@ -164,6 +164,10 @@ pub(crate) enum Command {
     Connections {
         reply: oneshot::Sender<usize>,
     },
+    SetAccepting {
+        accepting: bool,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 impl Driver {
@@ -342,6 +346,10 @@ impl Driver {
             }
             Command::Connections { reply } => {
                 let _ = reply.send(self.flows.len());
+            }
+            Command::SetAccepting { accepting, reply } => {
+                self.endpoint.set_accepting(accepting);
+                let _ = reply.send(());
             }
             Command::Shutdown { deadline, reply } => {
                 // Bindings go first (RFC 3261 §10.2.2), oldest first.

@@ -1,6 +1,6 @@
 //! What the interop tests share: free ports, scratch directories, peers run under
-//! `timeout` in a process group of their own and stopped by PID, the `sipua` binary,
-//! baresip and Kamailio launchers, SIPp runs, and a trace of our agents' messages.
+//! `timeout` in a process group of their own and stopped by PID, baresip, Kamailio and
+//! `sipua` launchers, SIPp runs and their totals, and a trace of our agents' messages.
 //!
 //! Included by each interop test file with `#[path = "interop/common.rs"] mod common;`.
 //! Cargo builds every test file as its own crate, and no one of them uses all of this:
@@ -60,6 +60,21 @@ pub fn signal_group(child: &Child, signal: &str) {
         .args([signal, "--", &group])
         .stderr(Stdio::null())
         .status();
+}
+
+/// Sends `signal` to the program `timeout` runs for `child`, not to `timeout`: signalled
+/// itself, `timeout` passes the signal on (a second one, for a program counting them) and,
+/// with `--kill-after`, follows it with SIGKILL a few seconds later — no good for a program
+/// that is to stop in its own time.
+pub fn signal_program(child: &Child, signal: &str) {
+    let pid = child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let program = children
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("timeout (PID {pid}) runs no program"));
+    let sent = Command::new("kill").args([signal, program]).status().unwrap();
+    assert!(sent.success(), "kill {signal} {program} failed");
 }
 
 /// Waits up to `within` for `child` to exit; whether it exited successfully.
@@ -262,6 +277,34 @@ pub async fn sipp(args: Vec<String>) -> (bool, String) {
     })
     .await
     .unwrap()
+}
+
+/// What SIPp's final statistics screen says of its calls (the cumulative column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SippTotals {
+    pub created: u64,
+    pub successful: u64,
+    pub failed: u64,
+}
+
+/// The totals on the last statistics screen in SIPp's `output`; `None` without one.
+pub fn sipp_totals(output: &str) -> Option<SippTotals> {
+    // Lines such as `  Successful call        |        0                  |      100  `:
+    // the cumulative value is the line's last number.
+    let last = |name: &str| -> Option<u64> {
+        output
+            .lines()
+            .rfind(|line| line.trim_start().starts_with(name))?
+            .split(|c: char| c == '|' || c.is_whitespace())
+            .rfind(|word| !word.is_empty())?
+            .parse()
+            .ok()
+    };
+    Some(SippTotals {
+        created: last("Total Calls created")?,
+        successful: last("Successful call")?,
+        failed: last("Failed call")?,
+    })
 }
 
 /// Waits until something is bound to UDP `port` on 127.0.0.1 or every address (a peer
@@ -702,6 +745,21 @@ impl Kamailio {
         Kamailio::launch(name, Some(&[]), Some(true))
     }
 
+    /// Kamailio with a configuration of the caller's (which must listen on TCP too, on
+    /// `@PORT@`, for [`Kamailio::start`]'s wait): `@PORT@` is replaced by a free port and
+    /// `@DIR@` by its scratch directory, where `files` (name, contents) are written first.
+    pub fn start_with(name: &str, config: &str, files: &[(&str, &str)]) -> Kamailio {
+        let dir = scratch(name);
+        let port = free_port();
+        for (file, contents) in files {
+            std::fs::write(dir.join(file), contents).unwrap();
+        }
+        let config = config
+            .replace("@PORT@", &port.to_string())
+            .replace("@DIR@", &dir.display().to_string());
+        Kamailio::run(dir, port, None, (None, None), &config)
+    }
+
     /// With `tls`, the agents' certificates it trusts; with `ws`, WebSocket, and `wss`
     /// too when it is `true`.
     fn launch(name: &str, tls: Option<&[&str]>, ws: Option<bool>) -> Kamailio {
@@ -745,6 +803,17 @@ impl Kamailio {
             (tls_port, cert)
         });
         let config = config.replace("@TLS_LISTEN@", "").replace("@TLS_MODULE@", "");
+        Kamailio::run(dir, port, tls, (ws_port, wss_port), &config)
+    }
+
+    /// Writes `config` into `dir`, starts Kamailio with it and waits until it listens.
+    fn run(
+        dir: PathBuf,
+        port: u16,
+        tls: Option<(u16, String)>,
+        (ws_port, wss_port): (Option<u16>, Option<u16>),
+        config: &str,
+    ) -> Kamailio {
         let config_file = dir.join("kamailio.cfg");
         std::fs::write(&config_file, config).unwrap();
         let log = dir.join("kamailio.log");
@@ -843,6 +912,11 @@ impl Kamailio {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its scratch directory (configuration, log, control socket).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Stops it; its files go too (a failed test keeps them, for a look at the log).
