@@ -11,6 +11,32 @@ use crate::transport::Transport;
 pub(crate) struct Local {
     contacts: Vec<(Transport, ByteString)>,
     identity: ByteString,
+    /// How we write our address per transport (`EndpointConfig::sent_by`).
+    addresses: [(Transport, String); 5],
+}
+
+const TRANSPORTS: [Transport; 5] = [
+    Transport::Udp,
+    Transport::Tcp,
+    Transport::Tls,
+    Transport::Ws,
+    Transport::Wss,
+];
+
+/// `<sip:user@address>` over UDP; over TLS a `sips:` URI (RFC 3261 §8.1.1.8: required
+/// when the Request-URI is sips:, and over TLS it asks the peer to stay on TLS); over
+/// TCP, WS and WSS a `transport` parameter (RFC 7118 §5 for WebSocket; `address` is the
+/// WebSocket listener, or an `.invalid` host without one: `EndpointConfig::sent_by`).
+fn contact_text(user: Option<&str>, address: &str, transport: Transport) -> String {
+    let user = user.map(|user| format!("{user}@")).unwrap_or_default();
+    match transport {
+        Transport::Udp => format!("<sip:{user}{address}>"),
+        Transport::Tls => format!("<sips:{user}{address}>"),
+        other => format!(
+            "<sip:{user}{address};transport={}>",
+            other.as_str().to_ascii_lowercase()
+        ),
+    }
 }
 
 impl Local {
@@ -21,7 +47,6 @@ impl Local {
     pub(crate) fn new(config: &EndpointConfig) -> Self {
         let advertised = config.advertised_addr();
         let address = advertised.to_string();
-        let tls_address = config.transport_addr(Transport::Tls);
         let parsed = config
             .calls
             .identity
@@ -33,39 +58,35 @@ impl Local {
             .as_ref()
             .filter(|identity| identity.uri().is_sip())
             .and_then(|identity| identity.uri().user())
-            .map(|user| format!("{user}@"))
-            .unwrap_or_default();
-        let contacts = [
-            Transport::Udp,
-            Transport::Tcp,
-            Transport::Tls,
-            Transport::Ws,
-            Transport::Wss,
-        ]
-        .into_iter()
-        .map(|transport| {
-            let contact = match transport {
-                Transport::Udp => format!("<sip:{user}{address}>"),
-                // A sips: Contact over TLS (RFC 3261 §8.1.1.8: required when the
-                // Request-URI is sips:, and over TLS it asks the peer to stay on TLS).
-                Transport::Tls => format!("<sips:{user}{tls_address}>"),
-                // Over WS and WSS the WebSocket listener's port (RFC 7118 §5: a `ws` or
-                // `wss` transport parameter; the host is our address, not `.invalid`, for
-                // the reason given on `Shared::ws_local_text`).
-                other => format!(
-                    "<sip:{user}{};transport={}>",
-                    config.sent_by(other),
-                    other.as_str().to_ascii_lowercase()
-                ),
-            };
-            (transport, ByteString::from(contact))
-        })
-        .collect();
+            .map(str::to_owned);
+        let addresses = TRANSPORTS.map(|transport| (transport, config.sent_by(transport)));
+        let contacts = addresses
+            .iter()
+            .map(|(transport, address)| {
+                let contact = contact_text(user.as_deref(), address, *transport);
+                (*transport, ByteString::from(contact))
+            })
+            .collect();
         let identity = match parsed {
             Some(identity) => identity.as_byte_string().clone(),
             None => ByteString::from(format!("<sip:{address}>")),
         };
-        Local { contacts, identity }
+        Local {
+            contacts,
+            identity,
+            addresses,
+        }
+    }
+
+    /// Our Contact over `transport` naming `user` (the registration's: its AOR's user
+    /// part) rather than the identity's.
+    pub(crate) fn contact_for_user(&self, user: Option<&str>, transport: Transport) -> String {
+        let address = self
+            .addresses
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map_or("", |(_, address)| address.as_str());
+        contact_text(user, address, transport)
     }
 
     /// The transport `contact` is our Contact for, if it is one of ours.

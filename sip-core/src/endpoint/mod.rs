@@ -132,7 +132,7 @@ impl Endpoint {
         let hasher = shared.hasher.clone();
         let invites = InviteSessions::new(&shared.config, shared.hasher.clone());
         let subscriptions = Subscriptions::new(&shared.config, shared.hasher.clone());
-        let registrations = Registrations::new(&shared.config);
+        let registrations = Registrations::new();
         let record_dialogs = shared.config.calls.dialog_events;
         let pager = Pager::new(&shared.config);
         let mut dialogs = DialogTable::new(hasher.clone());

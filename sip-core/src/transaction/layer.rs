@@ -559,37 +559,9 @@ impl TransactionLayer {
         if self.count() >= shared.config.limits.max_transactions {
             return Err(SendError::TooManyTransactions);
         }
-        let Shared {
-            locator,
-            config,
-            rng,
-            timers,
-            ids,
-            ..
-        } = shared;
-        let resolution = locator
-            .resolve(config, now, &spec, &mut || rng.next_u64())
-            .map_err(|e| SendError::Unreachable(e.to_string()))?;
-        match resolution {
-            Resolution::Ready(plan) => {
-                let id = TransactionId(shared.fresh_id());
-                self.start_planned(shared, now, id, request, None, TopVia::Unknown, plan, owner)?;
-                Ok(id)
-            }
-            Resolution::Missing(missing) => {
-                let id = TransactionId(ids.next());
-                locator
-                    .wait(config, timers, ids, now, id, spec, missing)
-                    .map_err(|e| SendError::Unreachable(e.to_string()))?;
-                let locating = Locating {
-                    request,
-                    owner,
-                    branch: None,
-                };
-                self.locating.insert(id, Box::new(locating));
-                Ok(id)
-            }
-        }
+        let id = TransactionId(shared.fresh_id());
+        self.locate_and_start(shared, now, id, request, None, spec, owner)?;
+        Ok(id)
     }
 
     /// Starts a client transaction for an in-dialog request (already carrying our Via
@@ -608,28 +580,47 @@ impl TransactionLayer {
         let Ok(spec) = Spec::of(uri) else {
             return self.start_client(shared, now, request, branch, fallback, owner);
         };
+        let id = TransactionId(shared.fresh_id());
+        let located = self.locate_and_start(
+            shared,
+            now,
+            id,
+            request.clone(),
+            Some(branch.clone()),
+            spec,
+            owner,
+        );
+        if located.is_err() {
+            self.start_client_as(shared, now, id, request, branch, fallback, owner, None);
+        }
+        id
+    }
+
+    /// Client transaction `id` for `request` to `spec`: started at once when the cache
+    /// (or the URI) gives the targets, else kept waiting for the DNS questions asked.
+    #[allow(clippy::too_many_arguments)]
+    fn locate_and_start(
+        &mut self,
+        shared: &mut Shared,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        branch: Option<ByteString>,
+        spec: Spec,
+        owner: Owner,
+    ) -> Result<(), SendError> {
+        let unreachable = |e: crate::locate::Unlocatable| SendError::Unreachable(e.to_string());
         let Shared {
             locator, config, rng, ..
         } = shared;
-        let resolution = locator.resolve(config, now, &spec, &mut || rng.next_u64());
-        let id = TransactionId(shared.fresh_id());
-        match resolution {
-            Ok(Resolution::Ready(plan)) => {
-                let sent = self.start_planned(
-                    shared,
-                    now,
-                    id,
-                    request.clone(),
-                    Some(branch.clone()),
-                    TopVia::Unknown,
-                    plan,
-                    owner,
-                );
-                if sent.is_err() {
-                    self.start_client_as(shared, now, id, request, branch, fallback, owner, None);
-                }
+        match locator
+            .resolve(config, now, &spec, &mut || rng.next_u64())
+            .map_err(unreachable)?
+        {
+            Resolution::Ready(plan) => {
+                self.start_planned(shared, now, id, request, branch, TopVia::Unknown, plan, owner)
             }
-            Ok(Resolution::Missing(missing)) => {
+            Resolution::Missing(missing) => {
                 let Shared {
                     locator,
                     config,
@@ -637,21 +628,18 @@ impl TransactionLayer {
                     ids,
                     ..
                 } = shared;
-                match locator.wait(config, timers, ids, now, id, spec, missing) {
-                    Ok(()) => {
-                        let locating = Locating {
-                            request,
-                            owner,
-                            branch: Some(branch),
-                        };
-                        self.locating.insert(id, Box::new(locating));
-                    }
-                    Err(_) => self.start_client_as(shared, now, id, request, branch, fallback, owner, None),
-                }
+                locator
+                    .wait(config, timers, ids, now, id, spec, missing)
+                    .map_err(unreachable)?;
+                let locating = Locating {
+                    request,
+                    owner,
+                    branch,
+                };
+                self.locating.insert(id, Box::new(locating));
+                Ok(())
             }
-            Err(_) => self.start_client_as(shared, now, id, request, branch, fallback, owner, None),
         }
-        id
     }
 
     /// The answers transaction `tx`'s request waited for are in: it goes to the first of

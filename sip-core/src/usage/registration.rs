@@ -3,13 +3,11 @@
 //! failures and CRLF keep-alives on connections (RFC 5626). The model is in
 //! [`crate::registration`].
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use crate::config::EndpointConfig;
 use crate::event::Event;
 use crate::ids::{FlowId, RegistrationId, TransactionId};
 use crate::message::{HeaderName, HeaderWriter, Method, Request, Response, StatusCode, Uri, Version};
@@ -17,7 +15,7 @@ use crate::owner::Owner;
 use crate::registration::{RegistrationError, RegistrationEvent, RegistrationTimer};
 use crate::timer_queue::{Deadline, TimerId};
 use crate::transaction::TransactionEvent;
-use crate::transport::{Route, Transport};
+use crate::transport::Route;
 
 use super::Seam;
 
@@ -83,22 +81,12 @@ pub(crate) struct Registrations {
     /// By id: a few per Endpoint, kept in creation order (ids grow), so going through
     /// them (at shutdown) is deterministic without sorting a hash map's keys.
     regs: std::collections::BTreeMap<RegistrationId, Box<Registration>>,
-    /// The address we name ourselves by (advertised, else bound), for the Contact.
-    local: SocketAddr,
-    /// Our address on TLS (its own port when one is set).
-    tls_local: SocketAddr,
-    /// How we name ourselves on WS and WSS: their listeners, or an `.invalid` host
-    /// without one (see `EndpointConfig::sent_by`).
-    ws_local: (String, String),
 }
 
 impl Registrations {
-    pub(crate) fn new(config: &EndpointConfig) -> Self {
+    pub(crate) fn new() -> Self {
         Registrations {
             regs: std::collections::BTreeMap::new(),
-            local: config.advertised_addr(),
-            tls_local: config.transport_addr(Transport::Tls),
-            ws_local: (config.sent_by(Transport::Ws), config.sent_by(Transport::Wss)),
         }
     }
 
@@ -136,20 +124,9 @@ impl Registrations {
         let transport = hop.transport;
         // Our Contact carries the AOR's user part, so the registrar's routing to it reads
         // naturally and requests reach us addressed to the user.
-        let user = aor_uri.user().map(|u| format!("{u}@")).unwrap_or_default();
-        let contact = match transport {
-            Transport::Udp => format!("<sip:{user}{}>", self.local),
-            // Over TLS a sips: Contact on our TLS port (RFC 3261 §8.1.1.8, §10.2.1).
-            Transport::Tls => format!("<sips:{user}{}>", self.tls_local),
-            // Over WS and WSS the WebSocket listener's port (RFC 7118 §5).
-            Transport::Ws => format!("<sip:{user}{};transport=ws>", self.ws_local.0),
-            Transport::Wss => format!("<sip:{user}{};transport=wss>", self.ws_local.1),
-            other => format!(
-                "<sip:{user}{};transport={}>",
-                self.local,
-                other.as_str().to_ascii_lowercase()
-            ),
-        };
+        // (Over TLS a sips: Contact on our TLS port, RFC 3261 §8.1.1.8, §10.2.1; over WS
+        // and WSS the WebSocket listener's, RFC 7118 §5.)
+        let contact = cx.shared.local.contact_for_user(aor_uri.user(), transport);
         let id = RegistrationId(cx.shared.fresh_id());
         let reg = Box::new(Registration {
             id,
