@@ -10,136 +10,16 @@
 //! stopped by their PID.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
+
+#[path = "interop/common.rs"]
+mod common;
+
+use common::{free_port, run, sipua};
 
 /// How long any one step may take.
 const STEP: Duration = Duration::from_secs(30);
-
-/// A port free for UDP and TCP on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A fresh directory for one process's output.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sip-rs-browser-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The sipua binary of this build, built first (`cargo test --test ...` builds no
-/// examples): `target/<profile>/examples/sipua`, found from this test's own path.
-fn sipua() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-        "debug" => "dev".to_owned(),
-        other => other.to_owned(),
-    };
-    let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "sip-tokio",
-            "--example",
-            "sipua",
-            "--profile",
-        ])
-        .arg(&profile)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo");
-    assert!(built.success(), "cargo build --example sipua failed");
-    let binary = profile_dir.join("examples").join("sipua");
-    assert!(binary.exists(), "no {}", binary.display());
-    binary
-}
-
-/// A process under `timeout` (in a process group of its own), stopped by its PID.
-struct Peer {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Peer {
-    /// Runs `program ARGS` in `cwd` under `timeout`, stdout and stderr in `scratch(name)/out`.
-    fn start(name: &str, program: impl AsRef<std::ffi::OsStr>, args: &[&str], cwd: &Path) -> Peer {
-        use std::os::unix::process::CommandExt;
-        let log = scratch(name).join("out");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("timeout")
-            .args(["--kill-after=5", "120"])
-            .arg(program)
-            .args(args)
-            .current_dir(cwd)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("run under timeout");
-        Peer { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits up to `within` for it to exit; whether it exited successfully.
-    fn wait_exit(&mut self, within: Duration) -> Option<bool> {
-        let until = Instant::now() + within;
-        while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status.success());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-
-    fn signal(&self, signal: &str) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args([signal, "--", &group])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// SIGTERM to its process group, SIGKILL to whatever is left a moment later; its
-    /// files go too.
-    fn stop(mut self) {
-        self.signal("-TERM");
-        let _ = self.wait_exit(Duration::from_secs(5));
-        self.signal("-KILL");
-        let _ = self.child.wait();
-        if let Some(dir) = self.log.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl Drop for Peer {
-    /// A test that fails midway leaves no process behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.signal("-KILL");
-            let _ = self.child.wait();
-        }
-    }
-}
 
 #[test]
 #[ignore = "needs Chromium, Node and the npm packages of tests/interop/browser (install-peers.sh); run by .ci/run"]
@@ -151,7 +31,7 @@ fn a_browser_registers_and_sends_message_and_options_over_websocket() {
     );
     let binary = sipua();
     let (udp_port, ws_port) = (free_port(), free_port());
-    let registrar = Peer::start(
+    let registrar = run(
         "registrar",
         &binary,
         &[
@@ -171,19 +51,15 @@ fn a_browser_registers_and_sends_message_and_options_over_websocket() {
             "--duration",
             "90",
         ],
-        &browser_dir,
+        None,
     );
-    let until = Instant::now() + STEP;
-    while !registrar.log().contains(&format!(", ws 127.0.0.1:{ws_port}")) {
-        assert!(
-            Instant::now() < until,
-            "the registrar did not start:\n{}",
-            registrar.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        registrar.wait_output(&format!(", ws 127.0.0.1:{ws_port}"), STEP),
+        "the registrar did not start:\n{}",
+        registrar.log()
+    );
 
-    let mut browser = Peer::start(
+    let mut browser = run(
         "browser",
         "node",
         &[
@@ -193,7 +69,7 @@ fn a_browser_registers_and_sends_message_and_options_over_websocket() {
             "secret",
             &format!("sip:registrar@127.0.0.1:{ws_port};transport=ws"),
         ],
-        &browser_dir,
+        Some(&browser_dir),
     );
     let exited = browser.wait_exit(Duration::from_secs(90));
     let browser_log = browser.log();

@@ -330,152 +330,29 @@ async fn a_frame_that_is_not_one_message_gets_400_and_the_connection_stays() {
 
 // ---- the sipua binary: `sipua call` ↔ `sipua listen` over TLS, WS and WSS ----
 
+#[path = "interop/common.rs"]
+mod common;
+
 mod sipua {
     //! The `sipua` example binary of this build (built first: `cargo test --test ...`
     //! builds no examples), run under `timeout` in a process group of its own on
     //! 127.0.0.1 and free ports, stopped by its PID. Ignored by default (building the
     //! binary takes a while); `.ci/run` runs them with the interop tests.
 
-    use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+
+    use super::common::{free_port, run_sipua, scratch, sipua};
 
     /// How long any one step may take.
     const STEP: Duration = Duration::from_secs(20);
-
-    /// A port free for TCP on 127.0.0.1 a moment ago.
-    fn free_port() -> u16 {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    }
-
-    /// A fresh directory for one run's files.
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sip-rs-ws-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    /// The sipua binary, built first: `target/<profile>/examples/sipua`, found from this
-    /// test's own path (`target/<profile>/deps/ws-<hash>`).
-    pub(super) fn binary() -> PathBuf {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev".to_owned(),
-            other => other.to_owned(),
-        };
-        let built = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "sip-tokio",
-                "--example",
-                "sipua",
-                "--profile",
-            ])
-            .arg(&profile)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo");
-        assert!(built.success(), "cargo build --example sipua failed");
-        let binary = profile_dir.join("examples").join("sipua");
-        assert!(binary.exists(), "no {}", binary.display());
-        binary
-    }
-
-    /// A process under `timeout`, stopped by its PID (its whole process group).
-    pub(super) struct Peer {
-        child: Child,
-        log: PathBuf,
-    }
-
-    impl Peer {
-        /// Runs `program ARGS` under `timeout`, its output in `dir/out`.
-        pub(super) fn start(program: &Path, dir: &Path, args: &[&str]) -> Peer {
-            use std::os::unix::process::CommandExt;
-            let log = dir.join("out");
-            let out = std::fs::File::create(&log).unwrap();
-            let child = Command::new("timeout")
-                .args(["--kill-after=5", "120"])
-                .arg(program)
-                .args(args)
-                .process_group(0)
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .expect("run under timeout");
-            Peer { child, log }
-        }
-
-        pub(super) fn log(&self) -> String {
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        }
-
-        /// Waits until its output contains `text`; false when it did not in time.
-        pub(super) fn wait_output(&self, text: &str, within: Duration) -> bool {
-            let until = Instant::now() + within;
-            while Instant::now() < until {
-                if self.log().contains(text) {
-                    return true;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            false
-        }
-
-        /// Waits up to `within` for it to exit; whether it exited successfully.
-        pub(super) fn wait_exit(&mut self, within: Duration) -> Option<bool> {
-            let until = Instant::now() + within;
-            while Instant::now() < until {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    return Some(status.success());
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            None
-        }
-
-        fn signal(&self, signal: &str) {
-            let group = format!("-{}", self.child.id());
-            let _ = Command::new("kill")
-                .args([signal, "--", &group])
-                .stderr(Stdio::null())
-                .status();
-        }
-
-        /// SIGTERM to its process group, SIGKILL to what is left a moment later.
-        pub(super) fn stop(mut self) {
-            self.signal("-TERM");
-            let _ = self.wait_exit(Duration::from_secs(5));
-            self.signal("-KILL");
-            let _ = self.child.wait();
-        }
-    }
-
-    impl Drop for Peer {
-        /// A test that fails midway leaves no process behind.
-        fn drop(&mut self) {
-            if matches!(self.child.try_wait(), Ok(None)) {
-                self.signal("-KILL");
-                let _ = self.child.wait();
-            }
-        }
-    }
 
     /// `sipua listen --auto-answer` with the listener of `transport`, and `sipua call`
     /// to it with `--transport`: the call is answered, hung up by the caller after a
     /// moment, and its messages went over `transport` (the caller's trace shows its
     /// Via).
     pub(super) fn call_between_sipua_binaries(transport: &str, via: &str) {
-        let binary = binary();
-        let dir = scratch(transport);
+        let binary = sipua();
+        let dir = scratch(&format!("{transport}-certificate"));
         let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
         let cert = dir.join("cert.pem");
         let key = dir.join("key.pem");
@@ -486,11 +363,9 @@ mod sipua {
         let udp_port = free_port();
         let port = free_port();
         let port_flag = format!("--{transport}-port");
-        let listen_dir = dir.join("listen");
-        std::fs::create_dir_all(&listen_dir).unwrap();
-        let listener = Peer::start(
+        let listener = run_sipua(
             &binary,
-            &listen_dir,
+            &format!("{transport}-listen"),
             &[
                 "listen",
                 "--bind",
@@ -514,11 +389,9 @@ mod sipua {
             listener.log()
         );
 
-        let call_dir = dir.join("call");
-        std::fs::create_dir_all(&call_dir).unwrap();
-        let mut caller = Peer::start(
+        let mut caller = run_sipua(
             &binary,
-            &call_dir,
+            &format!("{transport}-call"),
             &[
                 "--trace",
                 "call",

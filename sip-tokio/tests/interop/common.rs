@@ -131,6 +131,18 @@ impl Peer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until its output contains `text`; false when it did not within `within`.
+    pub fn wait_output(&self, text: &str, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if self.log().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Waits up to `within` for it to exit on its own; whether it exited successfully.
     pub fn wait_exit(&mut self, within: Duration) -> Option<bool> {
         wait_exit(&mut self.child, within)
@@ -207,15 +219,25 @@ pub fn sipua() -> PathBuf {
 
 /// Runs `sipua ARGS` under `timeout`, its output in `scratch(name)/out`.
 pub fn run_sipua(binary: &Path, name: &str, args: &[&str]) -> Peer {
+    run(name, binary, args, None)
+}
+
+/// Runs `program ARGS` under `timeout` (in `cwd` when given), its output in
+/// `scratch(name)/out`.
+pub fn run(name: &str, program: impl AsRef<std::ffi::OsStr>, args: &[&str], cwd: Option<&Path>) -> Peer {
     let log = scratch(name).join("out");
     let out = std::fs::File::create(&log).unwrap();
-    let child = under_timeout(binary)
-        .args(args)
+    let mut command = under_timeout(program);
+    command.args(args);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
-        .expect("run sipua");
+        .expect("run under timeout");
     Peer::new(child, log)
 }
 
