@@ -11,6 +11,11 @@ use crate::dns::{DnsError, DnsRecords, NaptrRecord, RecordType, SrvRecord};
 use crate::message::{Host, Scheme, Uri};
 use crate::transport::Transport;
 
+/// How many records of one answer a walk follows at most (NAPTR records, SRV records of
+/// one name, addresses of one host): an answer, like any network input, may be huge, and
+/// every SRV record followed is a question asked.
+const RECORDS_FOLLOWED: usize = 16;
+
 /// Where a request may go: one element of an RFC 3263 target list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Target {
@@ -296,7 +301,11 @@ fn usable_naptr(records: &[NaptrRecord], secure: bool, enabled: &[Transport]) ->
         })
         .collect();
     usable.sort_by_key(|(order, preference, _, _)| (*order, *preference));
-    usable.into_iter().map(|(_, _, t, name)| (t, name)).collect()
+    usable
+        .into_iter()
+        .take(RECORDS_FOLLOWED)
+        .map(|(_, _, t, name)| (t, name))
+        .collect()
 }
 
 /// The targets of SRV names, in order; false when none has records (every answer in, and
@@ -317,6 +326,7 @@ fn srv_targets(
             }
             Some(Ok(DnsRecords::Srv(records))) if !records.is_empty() => {
                 found = true;
+                let records = records.get(..RECORDS_FOLLOWED).unwrap_or(records);
                 let records = match rng {
                     Some(draw) => order_srv(records, &mut **draw),
                     None => records.iter().collect(),
@@ -349,7 +359,7 @@ fn addresses(cx: &Context<'_>, host: &str, port: u16, transport: Transport, walk
     match (cx.lookup)(cx.address_type, &host) {
         None => walk.missing.push((cx.address_type, host)),
         Some(Ok(DnsRecords::Addresses(ips))) => {
-            for ip in ips {
+            for ip in ips.iter().take(RECORDS_FOLLOWED) {
                 let target = Target {
                     transport,
                     remote: SocketAddr::new(*ip, port),
@@ -630,6 +640,21 @@ mod tests {
             targets(&run("sip:bob@example.com", &zone, ALL, 7)),
             targets(&run("sip:bob@example.com", &zone, ALL, 7))
         );
+    }
+
+    #[test]
+    fn a_huge_srv_answer_is_followed_only_so_far() {
+        let mut zone = Zone::new();
+        zone.insert((RecordType::Naptr, "example.org".into()), Err(DnsError::NotFound));
+        let records = (0..1000)
+            .map(|n| srv(1, 0, 5060, &format!("h{n}.example.org")))
+            .collect();
+        zone.insert(
+            (RecordType::Srv, "_sip._udp.example.org".into()),
+            Ok(DnsRecords::Srv(records)),
+        );
+        let walk = run("sip:example.org", &zone, &[Transport::Udp], 1);
+        assert_eq!(walk.missing.len(), RECORDS_FOLLOWED);
     }
 
     #[test]
